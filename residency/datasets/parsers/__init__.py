@@ -1,7 +1,44 @@
-"""Feed parsers, one module per format; ``PARSERS`` maps dataset id -> parse function."""
+"""Feed parsers, one module per format; ``PARSERS`` maps dataset id -> parse function.
+
+Every parser takes the raw bytes of one downloaded file and returns a
+``ParsedFeed``, raising ``FeedInvalid`` (message starting with the dataset id)
+for truncated, empty or wrong-format input. The registry is written out here,
+never filled in as a side effect of importing a module.
+"""
 
 from __future__ import annotations
 
 from residency.datasets.interface import Parser
+from residency.datasets.parsers import (
+    aws,
+    azure,
+    cloudflare,
+    cloudip,
+    fastly,
+    gcp,
+    github,
+    ipdb_asn,
+    oracle,
+)
+from residency.datasets.parsers.geofeed import make_geofeed_parser
 
-PARSERS: dict[str, Parser] = {}
+PARSERS: dict[str, Parser] = {
+    "aws-ip-ranges": aws.parse,
+    "gcp-cloud": gcp.parse,
+    "google-goog": gcp.parse_goog,
+    "azure-service-tags": azure.parse,
+    "oracle-ip-ranges": oracle.parse,
+    "cloudflare-ips": cloudflare.parse,
+    "fastly-ip-list": fastly.parse,
+    "github-meta": github.parse,
+    "aws-geofeed": make_geofeed_parser("aws-geofeed", "aws"),
+    "digitalocean-geofeed": make_geofeed_parser("digitalocean-geofeed", "digitalocean"),
+    "linode-geofeed": make_geofeed_parser("linode-geofeed", "linode"),
+    "vultr-geofeed": make_geofeed_parser("vultr-geofeed", "vultr"),
+    # a geofeed URL the user adds, owner unknown
+    "geofeed": make_geofeed_parser("geofeed", None),
+    "cloudip": cloudip.parse,
+    "ipdb-asn": ipdb_asn.parse,
+}
+
+__all__ = ["PARSERS", "make_geofeed_parser"]
