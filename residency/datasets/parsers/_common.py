@@ -133,7 +133,7 @@ def canonical_network(text: str) -> str | None:
         return None
     if (
         not v6
-        and address.count(".") == 3
+        and ".0" in "." + address
         and any(len(part) > 1 and part[0] == "0" for part in address.split("."))
     ):
         return None  # leading zeros are ambiguous (octal?); ipaddress refuses them too

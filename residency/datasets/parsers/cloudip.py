@@ -51,7 +51,9 @@ def parse(data: bytes) -> ParsedFeed:
         raise FeedInvalid(f"{DATASET}: missing 'providers' or 'ranges'; not a cloudip-db file?")
     names = [PROVIDER_IDS.get(str(p).lower(), str(p).lower()) for p in providers]
     normalise = NetworkNormaliser()
-    grouped: dict[tuple[str, str, str | None], list[str]] = {}
+    # (network, provider) -> (regions, services); Azure lists a prefix under
+    # regional and non-regional tags alike, so the region is merged, not keyed
+    grouped: dict[tuple[str, str], tuple[list[str | None], list[str]]] = {}
     for entry in ranges:
         if not isinstance(entry, dict):
             raise FeedInvalid(f"{DATASET}: a range entry is not a map")
@@ -61,12 +63,14 @@ def parse(data: bytes) -> ParsedFeed:
         network = normalise(entry.get("cidr"))
         if network is None:
             continue
-        region = entry.get("r") or None
-        service = entry.get("s") or ""
-        grouped.setdefault((network, names[index], region), []).append(str(service))
-    records = [
-        _record(net, prov, region, services) for (net, prov, region), services in grouped.items()
-    ]
+        regions, services = grouped.setdefault((network, names[index]), ([], []))
+        regions.append(entry.get("r") or None)
+        services.append(str(entry.get("s") or ""))
+    records = []
+    for (network, provider), (regions, services) in grouped.items():
+        named: list[str | None] = list(dict.fromkeys(r for r in regions if r))
+        for region in named or [None]:
+            records.append(_record(network, provider, region, services))
     version = str(doc.get("version") or "")
     if not version:
         raise FeedInvalid(f"{DATASET}: missing 'version'")
