@@ -1,0 +1,159 @@
+"""Check downloaded or imported files before they replace anything: parse them for real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import maxminddb
+
+from residency.datasets.errors import FeedInvalid
+from residency.datasets.interface import ParsedFeed
+from residency.datasets.parsers import PARSERS, make_geofeed_parser
+from residency.datasets.parsers.ipdb_asn import parse_ranges
+from residency.datasets.sources import Source
+
+#: Addresses that any country or ASN database worth the name covers.
+PROBE_ADDRESSES = ("8.8.8.8", "1.1.1.1", "13.228.0.1", "81.2.69.142", "2001:4860:4860::8888")
+
+
+@dataclass(frozen=True)
+class Validated:
+    """What validation learnt about a dataset's files."""
+
+    version: str  # upstream version or build date
+    records: int  # parsed records (feeds, ASN ranges) or search-tree nodes (mmdb)
+    layout: str | None = None  # mmdb: "maxmind" or "ip-location-db"
+    notes: tuple[str, ...] = ()
+
+
+def _parser_for(source: Source, parsers: Mapping[str, Callable[[bytes], ParsedFeed]]) -> Any:
+    if source.parser and source.parser in parsers:
+        return parsers[source.parser]
+    if source.kind == "geofeed":
+        # User-added geofeeds get a parser that tags records with their own dataset id.
+        return make_geofeed_parser(source.id, source.provider)
+    raise FeedInvalid(f"{source.id}: no parser {source.parser!r} for this dataset")
+
+
+def _read(path: Path, label: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise FeedInvalid(f"{label}: cannot read {path} ({err.strerror})") from err
+
+
+def validate_feed(
+    source: Source,
+    files: Sequence[tuple[str, Path]],
+    parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
+) -> Validated:
+    """Parse every file with the source's parser; refuse a file with no records."""
+    parse = _parser_for(source, parsers)
+    versions: list[str] = []
+    notes: list[str] = []
+    total = 0
+    for name, path in files:
+        feed: ParsedFeed = parse(_read(path, source.id))
+        if not feed.records:
+            raise FeedInvalid(f"{source.id}: {name} has no records")
+        total += len(feed.records)
+        if feed.version not in versions:
+            versions.append(feed.version)
+        notes.extend(feed.notes[:5])
+    return Validated(version=" + ".join(versions), records=total, notes=tuple(notes))
+
+
+def validate_asn_csv(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """Count the ranges of an ip-location-db ASN CSV (streamed, no CIDR split)."""
+    total = 0
+    for name, path in files:
+        count = sum(1 for _ in parse_ranges(_read(path, source.id)))
+        if count == 0:
+            raise FeedInvalid(f"{source.id}: {name} has no ASN ranges")
+        total += count
+    return Validated(version="unversioned", records=total)
+
+
+def _layout(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    if "country_code" in record:
+        return "ip-location-db"
+    if any(k in record for k in ("country", "registered_country", "continent")):
+        return "maxmind"
+    return None
+
+
+def _has_claim(record: Any, kind: str) -> bool:
+    if not isinstance(record, dict):
+        return False
+    if kind == "mmdb-asn":
+        return "autonomous_system_number" in record or "asn" in record
+    if isinstance(record.get("country_code"), str):
+        return True
+    for key in ("country", "registered_country"):
+        value = record.get(key)
+        if isinstance(value, dict) and isinstance(value.get("iso_code"), str):
+            return True
+    return False
+
+
+def validate_mmdb(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """Open each mmdb, check its metadata and that well-known addresses get an answer."""
+    nodes = 0
+    build = 0
+    layout: str | None = None
+    for name, path in files:
+        try:
+            reader = maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
+        except (maxminddb.InvalidDatabaseError, ValueError, OSError) as err:
+            raise FeedInvalid(f"{source.id}: {name} is not a valid mmdb ({err})") from err
+        try:
+            meta = reader.metadata()
+            if meta.node_count <= 0:
+                raise FeedInvalid(f"{source.id}: {name} is an empty mmdb")
+            answered = 0
+            for address in PROBE_ADDRESSES:
+                if ":" in address and meta.ip_version != 6:
+                    continue
+                try:
+                    record = reader.get(address)
+                except (maxminddb.InvalidDatabaseError, ValueError) as err:
+                    raise FeedInvalid(f"{source.id}: {name} is corrupt ({err})") from err
+                if _has_claim(record, source.kind):
+                    answered += 1
+                    layout = layout or _layout(record)
+            if answered == 0:
+                what = "an ASN" if source.kind == "mmdb-asn" else "a country"
+                raise FeedInvalid(
+                    f"{source.id}: {name} ({meta.database_type}) gives {what} for none of "
+                    f"{', '.join(PROBE_ADDRESSES)}; wrong database?"
+                )
+            nodes += int(meta.node_count)
+            build = max(build, int(meta.build_epoch))
+        finally:
+            reader.close()
+    version = datetime.fromtimestamp(build, UTC).strftime("%Y-%m-%d") if build else "unknown"
+    return Validated(version=version, records=nodes, layout=layout)
+
+
+def validate(
+    source: Source,
+    files: Sequence[tuple[str, Path]],
+    parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
+) -> Validated:
+    """Validate ``(stored name, path)`` pairs the way the source's kind demands.
+
+    Raises ``FeedInvalid`` naming the dataset and what is wrong.
+    """
+    if not files:
+        raise FeedInvalid(f"{source.id}: no files to validate")
+    if source.kind in ("mmdb-country", "mmdb-asn"):
+        return validate_mmdb(source, files)
+    if source.kind == "asn-csv":
+        return validate_asn_csv(source, files)
+    return validate_feed(source, files, parsers)
