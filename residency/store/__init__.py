@@ -1,1 +1,122 @@
-"""residency.store"""
+"""History store: every audit run and every monitoring check, deduplicated, with drift.
+
+``open_store(None)`` opens the per-user SQLite file (or ``$RESIDENCY_DB``);
+``open_store("postgresql://...")`` a shared PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
+
+from residency.store.backend import Backend
+from residency.store.errors import (
+    RunNotFound,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreUnavailable,
+    StoreUrlInvalid,
+)
+from residency.store.store import (
+    BatchOutcome,
+    Completion,
+    ComplianceReport,
+    RecordOutcome,
+    RunDiff,
+    RunInfo,
+    Store,
+    TargetSpec,
+    Timeline,
+    WatchTarget,
+)
+
+#: Environment variable naming the history database (path or URL).
+DB_ENV = "RESIDENCY_DB"
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("residency")) / "history.sqlite3"
+
+
+def _sqlite(target: str, timeout: float) -> Backend:
+    from residency.store.sqlite import SqliteBackend
+
+    return SqliteBackend(target, timeout=timeout)
+
+
+def _postgres(target: str, timeout: float) -> Backend:
+    from residency.store.postgres import PostgresBackend
+
+    return PostgresBackend(target, connect_timeout=timeout)
+
+
+#: URL scheme -> backend factory. Plain paths are SQLite.
+BACKENDS: dict[str, Callable[[str, float], Backend]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
+
+
+def resolve_location(url_or_path: str | None) -> tuple[str, str]:
+    """(scheme, target) for an explicit value, ``$RESIDENCY_DB``, or the default file."""
+    value = url_or_path or os.environ.get(DB_ENV) or str(default_db_path())
+    value = value.strip()
+    if not value:
+        raise StoreUrlInvalid("history database: empty path or URL")
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        scheme = scheme.lower()
+        if scheme not in BACKENDS:
+            known = ", ".join(sorted(set(BACKENDS) - {"postgres"}))
+            raise StoreUrlInvalid(
+                f"history database {value.split('@')[-1]!r}: unknown scheme {scheme!r} "
+                f"(use a file path, sqlite:///path or postgresql://...; known: {known})"
+            )
+        if scheme == "sqlite":
+            # sqlite:///relative, sqlite:////absolute, sqlite://:memory:
+            target = rest[1:] if rest.startswith("/") else rest
+            if not target:
+                raise StoreUrlInvalid(f"history database {value!r}: no file path after sqlite://")
+            return "sqlite", target
+        return "postgresql", value
+    return "sqlite", str(Path(value).expanduser())
+
+
+def open_store(url_or_path: str | None = None, *, timeout: float = 10.0) -> Store:
+    """Open (and migrate) the history database; raises ``StoreError`` with one clear line."""
+    scheme, target = resolve_location(url_or_path)
+    backend = BACKENDS[scheme](target, timeout)
+    try:
+        return Store(backend)
+    except BaseException:
+        backend.close()
+        raise
+
+
+__all__ = [
+    "BACKENDS",
+    "DB_ENV",
+    "BatchOutcome",
+    "Completion",
+    "ComplianceReport",
+    "RecordOutcome",
+    "RunDiff",
+    "RunInfo",
+    "RunNotFound",
+    "Store",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
+    "StoreUrlInvalid",
+    "TargetSpec",
+    "Timeline",
+    "WatchTarget",
+    "default_db_path",
+    "open_store",
+]

@@ -1,0 +1,181 @@
+"""Drift: what changed between two states of an endpoint, as a list of events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from residency.model import Verdict
+
+
+class DriftKind(StrEnum):
+    ADDRESS_APPEARED = "address-appeared"
+    ADDRESS_DISAPPEARED = "address-disappeared"
+    COUNTRY_CHANGED = "country-changed"
+    PROVIDER_CHANGED = "provider-changed"
+    REGION_CHANGED = "region-changed"
+    ASN_CHANGED = "asn-changed"
+    PLACE_CHANGED = "place-changed"  # subdivision, city or anycast status
+    MOVED_BY_DATA_UPDATE = "moved-by-data-update"
+    CNAME_CHANGED = "cname-changed"
+    OUTCOME_CHANGED = "resolution-changed"
+    VERDICT_CHANGED = "verdict-changed"
+
+
+#: Location fields whose change is a drift event of its own kind.
+FIELD_KINDS: dict[str, DriftKind] = {
+    "country": DriftKind.COUNTRY_CHANGED,
+    "provider": DriftKind.PROVIDER_CHANGED,
+    "region": DriftKind.REGION_CHANGED,
+    "asn": DriftKind.ASN_CHANGED,
+}
+LOCATION_FIELDS = ("country", "subdivision", "city", "provider", "region", "asn", "anycast")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two states of one endpoint."""
+
+    kind: DriftKind
+    ip: str | None
+    before: str | None
+    after: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class DriftEvent:
+    """A change as stored: which endpoint, in which run, when."""
+
+    id: int
+    host: str
+    endpoint: str  # the endpoint key: host, or "host @vantage"
+    run_id: str
+    at: str  # ISO-8601 UTC
+    kind: DriftKind
+    ip: str | None
+    before: str | None
+    after: str | None
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.at} {self.host}: {self.detail}"
+
+
+def describe_location(address: Mapping[str, Any]) -> str:
+    """A short place text: ``DE (aws eu-central-1, AS16509)``."""
+    where = address.get("country") or "unknown country"
+    if address.get("subdivision"):
+        where += f"/{address['subdivision']}"
+    extra = [str(address[k]) for k in ("provider", "region") if address.get(k)]
+    if address.get("asn") is not None:
+        extra.append(f"AS{address['asn']}")
+    if address.get("anycast"):
+        extra.append("anycast")
+    return f"{where} ({', '.join(extra)})" if extra else where
+
+
+def _fmt(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    return f"AS{value}" if field == "asn" else str(value)
+
+
+def _verdict_name(value: Any) -> str:
+    return "none" if value is None else Verdict(int(value)).name
+
+
+def compare(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], data_changed: bool
+) -> list[Change]:
+    """Events between two endpoint states (``serialize.endpoint_state`` bodies).
+
+    ``data_changed``: the dataset versions differ between the two states, so a new
+    place for an address that is still there is the data's doing, not the endpoint's.
+    """
+    if before is None:
+        return []
+    changes: list[Change] = []
+    old_res = {(r["resolver"], r["vantage"], r["name"]): r for r in before["resolutions"]}
+    new_res = {(r["resolver"], r["vantage"], r["name"]): r for r in after["resolutions"]}
+    for key in sorted(set(old_res) & set(new_res), key=str):
+        old, new = old_res[key], new_res[key]
+        via = f" (vantage {key[1]})" if key[1] else ""
+        if old["outcome"] != new["outcome"]:
+            changes.append(
+                Change(
+                    DriftKind.OUTCOME_CHANGED,
+                    None,
+                    old["outcome"],
+                    new["outcome"],
+                    f"resolution {old['outcome']} -> {new['outcome']}{via}",
+                )
+            )
+        old_cname = " -> ".join(step[2] for step in old["chain"])
+        new_cname = " -> ".join(step[2] for step in new["chain"])
+        if old_cname != new_cname:
+            changes.append(
+                Change(
+                    DriftKind.CNAME_CHANGED,
+                    None,
+                    old_cname or None,
+                    new_cname or None,
+                    f"CNAME {old_cname or '(none)'} -> {new_cname or '(none)'}{via}",
+                )
+            )
+    old_addr = {a["ip"]: a for a in before["addresses"]}
+    new_addr = {a["ip"]: a for a in after["addresses"]}
+    for ip in sorted(set(new_addr) - set(old_addr)):
+        place = describe_location(new_addr[ip])
+        changes.append(
+            Change(DriftKind.ADDRESS_APPEARED, ip, None, place, f"address {ip} appeared: {place}")
+        )
+    for ip in sorted(set(old_addr) - set(new_addr)):
+        place = describe_location(old_addr[ip])
+        changes.append(
+            Change(
+                DriftKind.ADDRESS_DISAPPEARED, ip, place, None, f"address {ip} disappeared: {place}"
+            )
+        )
+    for ip in sorted(set(old_addr) & set(new_addr)):
+        old, new = old_addr[ip], new_addr[ip]
+        moved = [f for f in LOCATION_FIELDS if old.get(f) != new.get(f)]
+        if not moved:
+            continue
+        if data_changed:
+            a, b = describe_location(old), describe_location(new)
+            changes.append(
+                Change(
+                    DriftKind.MOVED_BY_DATA_UPDATE,
+                    ip,
+                    a,
+                    b,
+                    f"address {ip} unchanged but a data update moved it: {a} -> {b}",
+                )
+            )
+            continue
+        for field in moved:
+            kind = FIELD_KINDS.get(field)
+            if kind is None:
+                continue
+            a_text, b_text = _fmt(old.get(field), field), _fmt(new.get(field), field)
+            changes.append(
+                Change(
+                    kind,
+                    ip,
+                    a_text,
+                    b_text,
+                    f"address {ip} {field} {a_text or 'unknown'} -> {b_text or 'unknown'}",
+                )
+            )
+        if not any(f in FIELD_KINDS for f in moved):
+            a, b = describe_location(old), describe_location(new)
+            changes.append(
+                Change(DriftKind.PLACE_CHANGED, ip, a, b, f"address {ip} place {a} -> {b}")
+            )
+    if before.get("verdict") != after.get("verdict"):
+        a_v, b_v = _verdict_name(before.get("verdict")), _verdict_name(after.get("verdict"))
+        changes.append(Change(DriftKind.VERDICT_CHANGED, None, a_v, b_v, f"verdict {a_v} -> {b_v}"))
+    return changes

@@ -1,0 +1,113 @@
+"""PostgreSQL backend (psycopg 3): one database shared by workers on several machines."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
+
+from residency.store.backend import Backend, Params, Result, Tx
+from residency.store.errors import StoreError, StoreLocked, StoreUnavailable, StoreUrlInvalid
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+@lru_cache(maxsize=512)
+def to_pyformat(sql: str) -> str:
+    """Our SQL uses ``?`` placeholders; psycopg wants ``%s`` (and literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _translate(err: psycopg.Error, label: str) -> StoreError:
+    if isinstance(err, psycopg.errors.TransactionRollback | psycopg.errors.LockNotAvailable):
+        return StoreLocked(f"history database {label}: conflict with another worker, retry")
+    if isinstance(err, psycopg.OperationalError | psycopg.InterfaceError):
+        return StoreUnavailable(f"history database {label} unreachable: {_first_line(err)}")
+    return StoreError(f"history database {label}: {_first_line(err)}")
+
+
+class PgTx(Tx):
+    def __init__(self, cur: psycopg.Cursor[Any], label: str) -> None:
+        self._cur = cur
+        self._label = label
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        try:
+            self._cur.execute(to_pyformat(sql), tuple(params))
+            rows = self._cur.fetchall() if self._cur.description is not None else []
+            return Result(rows, self._cur.rowcount)
+        except psycopg.Error as err:
+            raise _translate(err, self._label) from err
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        try:
+            self._cur.executemany(to_pyformat(sql), [tuple(r) for r in rows])
+        except psycopg.Error as err:
+            raise _translate(err, self._label) from err
+
+
+class PostgresBackend(Backend):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+        self.url = url
+        self.label = redact(url)
+        try:
+            conninfo_to_dict(url)
+        except psycopg.ProgrammingError as err:
+            raise StoreUrlInvalid(
+                f"history database URL {self.label} is not valid: {_first_line(err)}"
+            ) from err
+        self._timeout = connect_timeout
+        self._conn = self._open()
+
+    def _open(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(
+                self.url, autocommit=True, connect_timeout=max(1, int(self._timeout))
+            )
+        except psycopg.ProgrammingError as err:
+            raise StoreUrlInvalid(
+                f"history database URL {self.label} is not valid: {_first_line(err)}"
+            ) from err
+        except psycopg.Error as err:
+            raise StoreUnavailable(
+                f"cannot connect to history database {self.label}: {_first_line(err)}"
+            ) from err
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        if self._conn.closed or self._conn.broken:
+            self.reconnect()
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                yield PgTx(cur, self.label)
+        except psycopg.Error as err:
+            raise _translate(err, self.label) from err
+
+    def reconnect(self) -> None:
+        self.close()
+        self._conn = self._open()
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):  # a broken handle: nothing left to release
+            self._conn.close()
+
+    def size_bytes(self) -> int:
+        with self.transaction(write=False) as tx:
+            return int(tx.execute("SELECT pg_database_size(current_database())").scalar())

@@ -1,0 +1,99 @@
+"""Canonical JSON of model objects, and the fingerprints that decide "changed or not"."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from residency.model import DataVersion, EndpointResult, IpFacts
+
+
+def canonical(value: Any) -> str:
+    """Stable JSON: sorted keys, no spaces, so equal content gives equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A dataclass tree as plain JSON values (enums become their values)."""
+    return asdict(obj)
+
+
+def data_fingerprint(versions: tuple[DataVersion, ...]) -> str:
+    """Identifies the dataset versions an answer was computed from."""
+    return digest(canonical(sorted([v.dataset, v.version] for v in versions)))
+
+
+def location_summary(facts: IpFacts) -> dict[str, Any]:
+    """The parts of an address's facts whose change is drift (not confidence or prose)."""
+    place = facts.location.place
+    return {
+        "country": place.country if place else None,
+        "subdivision": place.subdivision if place else None,
+        "city": place.city if place else None,
+        "provider": facts.provider,
+        "region": facts.region,
+        "asn": facts.asn,
+        "anycast": facts.anycast,
+        "routable": facts.routable,
+    }
+
+
+def parse_time(text: str | None) -> float | None:
+    """ISO-8601 to epoch seconds (naive times are taken as UTC)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def endpoint_state(result: EndpointResult) -> dict[str, Any]:
+    """What an endpoint looked like in one check, without volatile parts (TTLs, times,
+    error prose, reason wording), so that an unchanged endpoint gives the same state."""
+    resolutions = sorted(
+        (
+            {
+                "name": r.name,
+                "outcome": r.outcome.value,
+                "resolver": r.resolver,
+                "vantage": r.vantage,
+                "ecs_prefix": r.ecs_prefix,
+                "chain": [[s.owner, s.rtype, s.target] for s in r.chain if s.rtype == "CNAME"],
+                "addresses": sorted([a.ip, a.via] for a in r.addresses),
+            }
+            for r in result.resolutions
+        ),
+        key=lambda r: (str(r["resolver"]), str(r["vantage"]), str(r["name"])),
+    )
+    addresses = sorted(
+        ({"ip": f.ip, **location_summary(f)} for f in result.facts), key=lambda a: str(a["ip"])
+    )
+    verdict = result.verdict
+    return {
+        "resolutions": resolutions,
+        "addresses": addresses,
+        "verdict": int(verdict.verdict) if verdict else None,
+        "reasons": (
+            [list(p) for p in sorted({(r.code, r.rule or "") for r in verdict.reasons})]
+            if verdict
+            else []
+        ),
+        "address_verdicts": (
+            sorted([a.ip, int(a.verdict)] for a in verdict.addresses) if verdict else []
+        ),
+    }
