@@ -1,0 +1,609 @@
+"""Registration evidence: who registered an address block, from RDAP.
+
+Transport is httpx (base URL configurable, ``$RESIDENCY_RDAP_URL``); parsing is
+ipwhois's RDAP network and entity parsers. Registration is not location: the result
+is a ``model.Registration`` kept beside the location, never merged into it.
+
+Network trouble never raises: a 429 (after backing off), a 5xx, a timeout, a
+malformed answer or an unreachable service each give ``Registration(status="unknown",
+reason=...)``. Answers are cached by the network they cover (see ``rdap_cache``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from ipwhois.exceptions import InvalidEntityObject, InvalidNetworkObject
+from ipwhois.rdap import _RDAPEntity, _RDAPNetwork
+
+from residency.errors import ResidencyError
+from residency.locate.rdap_cache import IPAddress, MemoryRdapCache, RdapCache
+from residency.model import Location, Registration
+
+#: Environment variable that overrides the RDAP base URL.
+RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
+#: A redirector that sends ``/ip/<address>`` to the registry (RIR) responsible for it.
+DEFAULT_RDAP_URL = "https://rdap.org"
+
+UNREACHABLE = "RDAP unreachable"
+RATE_LIMITED = "rate limited"
+
+_ACCEPT = "application/rdap+json, application/json;q=0.9"
+
+_RIR_BY_WHOIS = {
+    "whois.arin.net": "ARIN",
+    "whois.ripe.net": "RIPE NCC",
+    "whois.apnic.net": "APNIC",
+    "whois.lacnic.net": "LACNIC",
+    "whois.afrinic.net": "AFRINIC",
+}
+_RIR_BY_HOST = {
+    "rdap.arin.net": "ARIN",
+    "rdap.db.ripe.net": "RIPE NCC",
+    "rdap.apnic.net": "APNIC",
+    "rdap.lacnic.net": "LACNIC",
+    "rdap.afrinic.net": "AFRINIC",
+}
+_RIR_BY_HANDLE_SUFFIX = {
+    "-ARIN": "ARIN",
+    "-RIPE": "RIPE NCC",
+    "-AP": "APNIC",
+    "-APNIC": "APNIC",
+    "-LACNIC": "LACNIC",
+    "-AFRINIC": "AFRINIC",
+    "-JPNIC": "APNIC",
+    "-KRNIC": "APNIC",
+}
+_RIR_BY_SOURCE_NOTICE = {
+    "ARIN": "ARIN",
+    "RIPE": "RIPE NCC",
+    "APNIC": "APNIC",
+    "LACNIC": "LACNIC",
+    "AFRINIC": "AFRINIC",
+}
+
+# vCard addresses spell countries out; RDAP servers in the ARIN region (which sends no
+# network country) use these names. Anything else is left unknown rather than guessed.
+_COUNTRY_NAMES = {
+    "UNITED STATES": "US",
+    "UNITED STATES OF AMERICA": "US",
+    "USA": "US",
+    "CANADA": "CA",
+    "PUERTO RICO": "PR",
+    "BAHAMAS": "BS",
+    "BARBADOS": "BB",
+    "BERMUDA": "BM",
+    "CAYMAN ISLANDS": "KY",
+    "JAMAICA": "JM",
+    "UNITED KINGDOM": "GB",
+    "GERMANY": "DE",
+    "FRANCE": "FR",
+    "NETHERLANDS": "NL",
+    "IRELAND": "IE",
+    "JAPAN": "JP",
+    "CHINA": "CN",
+    "HONG KONG": "HK",
+    "SINGAPORE": "SG",
+    "INDIA": "IN",
+    "AUSTRALIA": "AU",
+    "BRAZIL": "BR",
+    "MEXICO": "MX",
+    "KOREA, REPUBLIC OF": "KR",
+    "RUSSIAN FEDERATION": "RU",
+    "SOUTH AFRICA": "ZA",
+    "KENYA": "KE",
+}
+
+
+class RdapMalformed(ResidencyError):
+    """An RDAP answer that is not a usable IP network object."""
+
+
+@dataclass(frozen=True)
+class RdapAnswer:
+    """A parsed RDAP network answer: the registration and the range it covers."""
+
+    registration: Registration
+    first: IPAddress
+    last: IPAddress
+
+    def covers(self, address: IPAddress) -> bool:
+        return address.version == self.first.version and int(self.first) <= int(address) <= int(
+            self.last
+        )
+
+
+@dataclass
+class RdapStats:
+    """What the lookups cost: how many went to the network, how many the cache saved."""
+
+    lookups: int = 0  # addresses asked about
+    cache_hits: int = 0  # answered from the CIDR cache: RDAP queries saved
+    queries: int = 0  # HTTP requests sent (retries included)
+    known: int = 0
+    unknown: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def saved(self) -> int:
+        return self.cache_hits
+
+
+def rdap_base_url(explicit: str | None = None) -> str:
+    """The RDAP base URL: the explicit one, ``$RESIDENCY_RDAP_URL``, or the redirector."""
+    base = explicit or os.environ.get(RDAP_URL_ENV) or DEFAULT_RDAP_URL
+    return base.rstrip("/")
+
+
+# ------------------------------------------------------------------------ parsing
+
+
+def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = None) -> RdapAnswer:
+    """Turn one RDAP IP network object (decoded JSON) into a known ``Registration``.
+
+    ``url`` is where it came from (after redirects): it names the RIR when the answer
+    itself does not. Raises ``RdapMalformed`` when the object is unusable.
+    """
+    if not isinstance(document, dict):
+        raise RdapMalformed("not a JSON object")
+    error_code = document.get("errorCode")
+    if error_code is not None and "startAddress" not in document:
+        title = document.get("title") or document.get("description") or ""
+        raise RdapMalformed(f"error object {error_code} {title}".strip())
+    network = _RDAPNetwork(document)
+    try:
+        network.parse()
+    except InvalidNetworkObject as err:
+        raise RdapMalformed(str(err)) from err
+    info: Mapping[str, Any] = network.vars
+    first, last = _range(info.get("start_address"), info.get("end_address"))
+
+    entities = list(_entities(document.get("entities")))
+    registrant = _registrant(entities)
+    abuse = _first_email(e for e in entities if "abuse" in (e.roles or ()))
+    org = registrant.name if registrant else None
+    country = (registrant.country if registrant else None) or _country_code(info.get("country"))
+    registration = Registration(
+        status="known",
+        network_name=_clean(info.get("name")),
+        handle=_clean(info.get("handle")),
+        cidr=_clean(info.get("cidr")) or _cidr_text(first, last),
+        org=org,
+        country=country,
+        rir=_rir(document, url, [_clean(info.get("handle")), *(e.handle for e in entities)]),
+        abuse_email=abuse,
+        source=f"rdap {url}" if url else "rdap",
+        fetched=fetched,
+    )
+    return RdapAnswer(registration, first, last)
+
+
+@dataclass(frozen=True)
+class _Entity:
+    handle: str
+    roles: tuple[str, ...]
+    name: str | None
+    kind: str | None
+    emails: tuple[str, ...]
+    country: str | None
+
+
+def _entities(raw: Any, depth: int = 0) -> Iterator[_Entity]:
+    """Every entity, nested ones too (registries put the abuse contact inside the org)."""
+    if not isinstance(raw, list) or depth > 4:
+        return
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        parsed = _RDAPEntity(item)
+        try:
+            parsed.parse()
+        except InvalidEntityObject:
+            continue  # an entity without a handle names nobody; its children may
+        else:
+            info = parsed.vars
+            contact = info.get("contact") or {}
+            roles = info.get("roles") or ()
+            emails = tuple(
+                str(e["value"]).strip()
+                for e in contact.get("email") or ()
+                if isinstance(e, dict) and e.get("value")
+            )
+            yield _Entity(
+                handle=str(info["handle"]),
+                roles=tuple(str(r).lower() for r in roles) if isinstance(roles, list) else (),
+                name=_clean(contact.get("name")),
+                kind=_clean(contact.get("kind")),
+                emails=emails,
+                country=_vcard_country(item.get("vcardArray")),
+            )
+        yield from _entities(item.get("entities"), depth + 1)
+
+
+def _registrant(entities: Sequence[_Entity]) -> _Entity | None:
+    """The organisation holding the block: the registrant role, else an org entity."""
+    for entity in entities:
+        if "registrant" in entity.roles and entity.name:
+            return entity
+    for entity in entities:
+        # Some registries write the handle as the vCard name; that names nobody.
+        if entity.kind == "org" and entity.name and entity.name != entity.handle:
+            return entity
+    return None
+
+
+def _first_email(entities: Iterable[_Entity]) -> str | None:
+    for entity in entities:
+        if entity.emails:
+            return entity.emails[0]
+    return None
+
+
+def _vcard_country(vcard: Any) -> str | None:
+    """The country of a vCard address: RFC 8605 ``cc``, the structured field or label."""
+    try:
+        properties = vcard[1]
+    except (TypeError, IndexError, KeyError):
+        return None
+    if not isinstance(properties, list):
+        return None
+    for prop in properties:
+        if not isinstance(prop, list) or len(prop) < 4 or prop[0] != "adr":
+            continue
+        params = prop[1] if isinstance(prop[1], dict) else {}
+        code = _country_code(params.get("cc"))
+        if code:
+            return code
+        value = prop[3]
+        if isinstance(value, list) and len(value) >= 7 and isinstance(value[6], str):
+            code = _country_name(value[6])
+            if code:
+                return code
+        label = params.get("label")
+        if isinstance(label, str) and label.strip():
+            code = _country_name(label.replace("\\n", "\n").strip().splitlines()[-1])
+            if code:
+                return code
+    return None
+
+
+def _country_name(text: str) -> str | None:
+    text = text.strip().rstrip(".").upper()
+    return _COUNTRY_NAMES.get(text) or _country_code(text)
+
+
+def _country_code(value: Any) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+        return value.strip().upper()
+    return None
+
+
+def _rir(document: Mapping[str, Any], url: str | None, handles: Sequence[str | None]) -> str | None:
+    port43 = document.get("port43")
+    if isinstance(port43, str) and port43.strip().lower() in _RIR_BY_WHOIS:
+        return _RIR_BY_WHOIS[port43.strip().lower()]
+    if url:
+        host = (urlsplit(url).hostname or "").lower()
+        if host in _RIR_BY_HOST:
+            return _RIR_BY_HOST[host]
+    for handle in handles:
+        upper = (handle or "").upper()
+        for suffix, rir in _RIR_BY_HANDLE_SUFFIX.items():
+            if upper.endswith(suffix):
+                return rir
+    for notice in document.get("notices") or ():
+        if isinstance(notice, dict) and notice.get("title") == "Source":
+            for line in notice.get("description") or ():
+                if isinstance(line, str) and line.strip().upper() in _RIR_BY_SOURCE_NOTICE:
+                    return _RIR_BY_SOURCE_NOTICE[line.strip().upper()]
+    return None
+
+
+def _range(start: Any, end: Any) -> tuple[IPAddress, IPAddress]:
+    try:
+        first = ipaddress.ip_address(str(start).split("/")[0].strip())
+        last = ipaddress.ip_address(str(end).split("/")[0].strip())
+    except ValueError as err:
+        raise RdapMalformed(f"bad network range {start!r} - {end!r}") from err
+    if first.version != last.version or int(first) > int(last):
+        raise RdapMalformed(f"bad network range {start!r} - {end!r}")
+    return first, last
+
+
+def _cidr_text(first: IPAddress, last: IPAddress) -> str:
+    return ", ".join(str(n) for n in ipaddress.summarize_address_range(first, last))
+
+
+def _clean(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+# ------------------------------------------------------------------------ lookup
+
+
+def unknown(reason: str) -> Registration:
+    """Registration facts we could not establish, and why."""
+    return Registration(status="unknown", reason=reason)
+
+
+class RdapLookup:
+    """RDAP registration facts for addresses, through httpx, a CIDR cache and limits.
+
+    ``concurrency`` caps simultaneous requests; a 429 makes every worker wait
+    (``Retry-After`` or exponential backoff) up to ``retries`` times, then that
+    address is "unknown (rate limited)". After ``unreachable_after`` consecutive
+    transport failures the service is treated as down for ``cooldown`` seconds, so an
+    audit without RDAP does not wait out a timeout per address.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        base_url: str | None = None,
+        cache: RdapCache | None = None,
+        *,
+        concurrency: int = 4,
+        timeout: float | None = 10.0,
+        retries: int = 2,
+        backoff: float = 1.0,
+        max_wait: float = 30.0,
+        unreachable_after: int = 3,
+        cooldown: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.client = client
+        self.base_url = rdap_base_url(base_url)
+        self.cache: RdapCache = cache if cache is not None else MemoryRdapCache()
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.unreachable_after = unreachable_after
+        self.cooldown = cooldown
+        self._sleep = sleep
+        self._clock = clock
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._state = threading.Lock()
+        self._block_locks: dict[tuple[int, int], threading.Lock] = {}
+        self._not_before = 0.0  # a 429 pauses every worker until then
+        self._down_until = 0.0
+        self._down_reason = UNREACHABLE
+        self._transport_failures = 0
+        self.stats = RdapStats()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc or self.base_url
+
+    # -------------------------------------------------------------- public
+
+    def lookup(self, ip: str) -> Registration:
+        """Registration facts for one address; never raises for network trouble."""
+        self._count("lookups")
+        try:
+            address = ipaddress.ip_address(ip.strip())
+        except ValueError:
+            return self._finish(unknown(f"not an IP address: {ip!r}"))
+        if not address.is_global:
+            return self._finish(unknown("not a public address: no RDAP registration"))
+        cached = self.cache.get(address)
+        if cached is not None:
+            self._count("cache_hits")
+            return self._finish(cached)
+        # Addresses of one block arriving together wait for the first answer instead
+        # of each querying the registry: one lock per /16 (IPv4) or /32 (IPv6).
+        with self._block_lock(address):
+            cached = self.cache.get(address)
+            if cached is not None:
+                self._count("cache_hits")
+                return self._finish(cached)
+            return self._finish(self._fetch(address))
+
+    def lookup_many(
+        self, ips: Iterable[str], workers: int | None = None
+    ) -> dict[str, Registration]:
+        """Look up many addresses with up to ``workers`` threads (default: the cap)."""
+        unique = list(dict.fromkeys(ips))
+        with ThreadPoolExecutor(max_workers=workers or self.concurrency) as pool:
+            return dict(zip(unique, pool.map(self.lookup, unique), strict=True))
+
+    # ------------------------------------------------------------- internals
+
+    def _fetch(self, address: IPAddress) -> Registration:
+        down = self._service_down()
+        if down:
+            return unknown(down)
+        url = f"{self.base_url}/ip/{address}"
+        for attempt in range(self.retries + 1):
+            self._wait_for_rate_limit()
+            with self._slots:
+                self._count("queries")
+                try:
+                    response = self.client.get(
+                        url,
+                        headers={"Accept": _ACCEPT},
+                        follow_redirects=True,
+                        timeout=(
+                            self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
+                        ),
+                    )
+                except httpx.TimeoutException:
+                    return self._transport_failed(
+                        f"{UNREACHABLE}: no answer from {self.host} within {self.timeout}s"
+                    )
+                except httpx.HTTPError as err:
+                    return self._transport_failed(
+                        f"{UNREACHABLE}: {self.host}: {type(err).__name__}"
+                        + (f": {err}" if str(err) else "")
+                    )
+            self._transport_ok()
+            status = response.status_code
+            final_host = response.url.host or self.host
+            last_try = attempt == self.retries
+            if status == 429 or _is_rate_limit_body(response):
+                wait = _retry_after(response.headers.get("Retry-After"))
+                if wait is None:
+                    wait = self.backoff * 2**attempt
+                if last_try or wait > self.max_wait:
+                    after = f"; retry after {wait:g}s" if wait is not None else ""
+                    return unknown(f"{RATE_LIMITED}: HTTP 429 from {final_host}{after}")
+                self._pause_all(wait)
+                continue
+            if status >= 500:
+                if last_try:
+                    return unknown(f"RDAP server error: HTTP {status} from {final_host}")
+                self._sleep(self.backoff * 2**attempt)
+                continue
+            if status == 404:
+                return unknown(f"no RDAP registration for {address} (HTTP 404 from {final_host})")
+            if status >= 400:
+                return unknown(f"RDAP refused the query: HTTP {status} from {final_host}")
+            if not 200 <= status < 300:
+                return unknown(f"unexpected RDAP answer: HTTP {status} from {final_host}")
+            return self._parse(response, address)
+        raise AssertionError("unreachable: the loop always returns")  # pragma: no cover
+
+    def _parse(self, response: httpx.Response, address: IPAddress) -> Registration:
+        host = response.url.host or self.host
+        try:
+            document = response.json()
+        except ValueError:
+            return unknown(f"malformed RDAP response from {host}: not JSON")
+        try:
+            answer = parse_rdap(document, url=str(response.url), fetched=_now())
+        except RdapMalformed as err:
+            return unknown(f"malformed RDAP response from {host}: {err}")
+        if answer.covers(address):
+            self.cache.put(answer.first, answer.last, answer.registration)
+        else:
+            # The answer does not describe the address asked about: keep it for this
+            # address only, rather than trusting its range for others.
+            self.cache.put(address, address, answer.registration)
+        return answer.registration
+
+    def _finish(self, registration: Registration) -> Registration:
+        with self._state:
+            if registration.status == "known":
+                self.stats.known += 1
+            else:
+                self.stats.unknown += 1
+                key = registration.reason.split(":")[0]
+                self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        return registration
+
+    def _count(self, name: str) -> None:
+        with self._state:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def _block_lock(self, address: IPAddress) -> threading.Lock:
+        key = (address.version, int(address) >> (16 if address.version == 4 else 96))
+        with self._state:
+            lock = self._block_locks.get(key)
+            if lock is None:
+                lock = self._block_locks[key] = threading.Lock()
+            return lock
+
+    def _service_down(self) -> str | None:
+        with self._state:
+            if self._clock() < self._down_until:
+                return self._down_reason
+        return None
+
+    def _transport_failed(self, reason: str) -> Registration:
+        with self._state:
+            self._transport_failures += 1
+            if self._transport_failures >= self.unreachable_after:
+                self._down_until = self._clock() + self.cooldown
+                self._down_reason = f"{reason} (not retried for {self.cooldown:g}s)"
+        return unknown(reason)
+
+    def _transport_ok(self) -> None:
+        with self._state:
+            self._transport_failures = 0
+
+    def _pause_all(self, seconds: float) -> None:
+        with self._state:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def _wait_for_rate_limit(self) -> None:
+        while True:
+            with self._state:
+                remaining = self._not_before - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(remaining)
+
+
+def _is_rate_limit_body(response: httpx.Response) -> bool:
+    """Some registries signal rate limiting in an RDAP error object, not the status."""
+    if response.status_code != 200 or b"errorCode" not in response.content[:4096]:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("errorCode") == 429
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------- presentation
+
+
+def describe(registration: Registration | None, location: Location | None) -> str:
+    """Registration and location side by side, never merged:
+    ``"registered to Xiaomi Inc., CN; hosted in SG"``."""
+    if registration is None:
+        registered = "registration not looked up"
+    elif registration.status != "known":
+        registered = f"registration unknown ({registration.reason or 'no reason given'})"
+    elif registration.org or registration.country:
+        who = registration.org or registration.network_name or "an unnamed holder"
+        registered = f"registered to {who}" + (
+            f", {registration.country}" if registration.country else ""
+        )
+    else:
+        registered = f"registered as {registration.network_name or registration.handle}"
+    if location is None:
+        hosted = "location not determined"
+    elif location.place is None:
+        hosted = f"hosted: unknown ({location.why or location.basis})"
+    else:
+        hosted = f"hosted in {location.place.country}"
+    return f"{registered}; {hosted}"

@@ -1,0 +1,262 @@
+"""RDAP answers cached by the network they cover, so one query serves a whole block.
+
+An RDAP answer names the network it describes (start and end address). Every later
+address inside that network is answered from the cache: an audit of a thousand
+addresses in one /16 makes one query. Lookups go through a sorted table of
+disjoint address segments per family (one ``bisect``), never a scan of the entries.
+Where cached networks nest, the most specific one answers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Protocol
+
+import platformdirs
+
+from residency.errors import ResidencyError
+from residency.model import Registration
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Environment variable naming the SQLite file of the persistent RDAP cache.
+RDAP_CACHE_ENV = "RESIDENCY_RDAP_CACHE"
+
+#: Registrations change rarely; a week keeps audits fast and answers reasonably fresh.
+DEFAULT_TTL = 7 * 24 * 3600.0
+
+
+class RdapCacheError(ResidencyError):
+    """The persistent RDAP cache cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class CachedRegistration:
+    """One cached answer: the network it covers and when it goes stale."""
+
+    version: int  # 4 or 6
+    first: int  # first address of the network, as an integer
+    last: int  # last address, inclusive
+    registration: Registration
+    expires: float  # epoch seconds
+
+    @property
+    def span(self) -> int:
+        return self.last - self.first
+
+
+class RdapCache(Protocol):
+    """Where ``RdapLookup`` keeps answers. ``get`` must be cheap: it runs per address."""
+
+    def get(self, address: IPAddress) -> Registration | None:
+        """The fresh cached registration whose network holds ``address``, if any."""
+        ...
+
+    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+        """Remember ``registration`` for every address from ``first`` to ``last``."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class RangeIndex:
+    """Disjoint, sorted address segments of one family, each pointing at the most
+    specific cached network that covers it. Lookup is one binary search."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._entries: list[CachedRegistration] = []
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def find(self, value: int) -> CachedRegistration | None:
+        i = bisect.bisect_right(self._starts, value) - 1
+        if i >= 0 and self._ends[i] >= value:
+            return self._entries[i]
+        return None
+
+    def insert(self, entry: CachedRegistration) -> None:
+        """Add ``entry``; inside its range it replaces broader or equal networks
+        (an equal one is older), never a more specific one."""
+        first, last = entry.first, entry.last
+        starts, ends, entries = self._starts, self._ends, self._entries
+        lo = bisect.bisect_right(starts, first) - 1
+        if lo < 0 or ends[lo] < first:
+            lo += 1
+        hi = lo
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        new_entries: list[CachedRegistration] = []
+
+        def emit(start: int, end: int, owner: CachedRegistration) -> None:
+            if start > end:
+                return
+            if new_entries and new_entries[-1] is owner and new_ends[-1] + 1 == start:
+                new_ends[-1] = end
+                return
+            new_starts.append(start)
+            new_ends.append(end)
+            new_entries.append(owner)
+
+        cursor = first
+        while hi < len(starts) and starts[hi] <= last:
+            seg_start, seg_end, owner = starts[hi], ends[hi], entries[hi]
+            emit(seg_start, first - 1, owner)  # the part of the old segment before us
+            if seg_start > cursor:
+                emit(cursor, seg_start - 1, entry)  # a gap: ours
+            inner_start, inner_end = max(seg_start, first), min(seg_end, last)
+            emit(inner_start, inner_end, owner if owner.span < entry.span else entry)
+            cursor = inner_end + 1
+            if seg_end > last:
+                emit(last + 1, seg_end, owner)  # the part after us
+            hi += 1
+        if cursor <= last:
+            emit(cursor, last, entry)
+        starts[lo:hi] = new_starts
+        ends[lo:hi] = new_ends
+        entries[lo:hi] = new_entries
+
+
+class MemoryRdapCache:
+    """An in-process cache (tests, one-off runs). Thread-safe."""
+
+    def __init__(self, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._index = {4: RangeIndex(), 6: RangeIndex()}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, address: IPAddress) -> Registration | None:
+        entry = self._index[address.version].find(int(address))
+        if entry is None or entry.expires <= self._clock():
+            return None
+        return entry.registration
+
+    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+        self._store(self._entry(first, last, registration, self._clock() + self.ttl))
+
+    def _entry(
+        self, first: IPAddress, last: IPAddress, registration: Registration, expires: float
+    ) -> CachedRegistration:
+        if first.version != last.version or int(first) > int(last):
+            raise ValueError(f"not an address range: {first} - {last}")
+        return CachedRegistration(first.version, int(first), int(last), registration, expires)
+
+    def _store(self, entry: CachedRegistration) -> None:
+        with self._lock:
+            self._index[entry.version].insert(entry)
+            self._count += 1
+
+
+def default_cache_path() -> Path:
+    """``$RESIDENCY_RDAP_CACHE`` or ``rdap.sqlite3`` in the user cache directory."""
+    override = os.environ.get(RDAP_CACHE_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_cache_dir("residency")) / "rdap.sqlite3"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rdap_cache (
+    version INTEGER NOT NULL,
+    first TEXT NOT NULL,
+    last TEXT NOT NULL,
+    registration TEXT NOT NULL,
+    fetched REAL NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (version, first, last)
+)
+"""
+
+_REGISTRATION_FIELDS = {f.name for f in fields(Registration)}
+
+
+class SqliteRdapCache(MemoryRdapCache):
+    """A persistent cache in SQLite, with the same in-memory index for lookups.
+
+    Fresh rows are loaded into the index when the cache opens; new answers are
+    written through. Rows past their TTL are dropped on open.
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        self.path = Path(path) if path is not None else default_cache_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            with self._db:
+                self._db.execute(_SCHEMA)
+                self._db.execute("DELETE FROM rdap_cache WHERE expires <= ?", (clock(),))
+            rows = self._db.execute(
+                "SELECT version, first, last, registration, expires FROM rdap_cache"
+                " ORDER BY expires"
+            ).fetchall()
+        except (OSError, sqlite3.Error) as err:
+            raise RdapCacheError(f"RDAP cache {self.path}: cannot open: {err}") from err
+        for version, first, last, payload, expires in rows:
+            registration = _decode(payload)
+            if registration is not None:
+                self._store(
+                    CachedRegistration(
+                        version, int(first, 16), int(last, 16), registration, expires
+                    )
+                )
+
+    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+        now = self._clock()
+        entry = self._entry(first, last, registration, now + self.ttl)
+        width = 8 if entry.version == 4 else 32  # fixed-width hex sorts like the numbers
+        try:
+            with self._lock, self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rdap_cache VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.version,
+                        f"{entry.first:0{width}x}",
+                        f"{entry.last:0{width}x}",
+                        json.dumps(asdict(registration), sort_keys=True),
+                        now,
+                        entry.expires,
+                    ),
+                )
+        except sqlite3.Error as err:
+            raise RdapCacheError(f"RDAP cache {self.path}: cannot write: {err}") from err
+        self._store(entry)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _decode(payload: str) -> Registration | None:
+    """A stored registration, or None for a row written by an incompatible version."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not set(data) <= _REGISTRATION_FIELDS:
+        return None
+    try:
+        return Registration(**data)
+    except TypeError:
+        return None
