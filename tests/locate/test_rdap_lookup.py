@@ -1,0 +1,233 @@
+"""RdapLookup through httpx.MockTransport: cache use, limits and every failure path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from residency.locate.rdap import DEFAULT_RDAP_URL, RdapLookup, rdap_base_url
+from residency.locate.rdap_cache import MemoryRdapCache
+
+GOOGLE_V4 = {
+    "objectClassName": "ip network",
+    "handle": "NET-74-125-0-0-1",
+    "startAddress": "74.125.0.0",
+    "endAddress": "74.125.255.255",
+    "ipVersion": "v4",
+    "name": "GOOGLE",
+    "port43": "whois.arin.net",
+    "entities": [
+        {
+            "handle": "GOGL",
+            "roles": ["registrant"],
+            "vcardArray": [
+                "vcard",
+                [["fn", {}, "text", "Google LLC"], ["adr", {"cc": "US"}, "text", ""]],
+            ],
+        }
+    ],
+}
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps, so backoff tests take no time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make(handler: Handler, **options: Any) -> tuple[RdapLookup, FakeTime, list[str]]:
+    seen: list[str] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return handler(request)
+
+    fake = FakeTime()
+    lookup = RdapLookup(
+        httpx.Client(transport=httpx.MockTransport(recording)),
+        "https://rdap.test/",
+        MemoryRdapCache(),
+        sleep=fake.sleep,
+        clock=fake.clock,
+        **options,
+    )
+    return lookup, fake, seen
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=GOOGLE_V4)
+
+
+def test_one_query_serves_the_whole_network() -> None:
+    lookup, _, seen = make(ok)
+    first = lookup.lookup("74.125.1.1")
+    assert first.status == "known" and first.org == "Google LLC" and first.country == "US"
+    assert first.rir == "ARIN" and first.fetched
+    for n in range(200):
+        assert lookup.lookup(f"74.125.{n}.{n}") == first
+    assert seen == ["https://rdap.test/ip/74.125.1.1"]
+    assert lookup.stats.queries == 1
+    assert lookup.stats.cache_hits == 200
+    assert lookup.stats.lookups == 201
+
+
+def test_lookup_many_in_threads_still_makes_one_query() -> None:
+    lookup, _, seen = make(ok, concurrency=4)
+    results = lookup.lookup_many([f"74.125.9.{n}" for n in range(100)], workers=8)
+    assert len(results) == 100
+    assert all(r.status == "known" for r in results.values())
+    assert len(seen) == 1
+
+
+def test_non_public_and_invalid_addresses_are_not_queried() -> None:
+    lookup, _, seen = make(ok)
+    assert lookup.lookup("10.1.2.3").reason == "not a public address: no RDAP registration"
+    assert lookup.lookup("nonsense").reason == "not an IP address: 'nonsense'"
+    assert seen == []
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds() -> None:
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=GOOGLE_V4)]
+    )
+    lookup, fake, seen = make(lambda request: next(answers))
+    result = lookup.lookup("74.125.1.1")
+    assert result.status == "known"
+    assert fake.slept == [7.0]
+    assert len(seen) == 2
+
+
+def test_429_without_retry_after_backs_off_exponentially_then_gives_up() -> None:
+    lookup, fake, seen = make(lambda request: httpx.Response(429), retries=2, backoff=0.5)
+    result = lookup.lookup("74.125.1.1")
+    assert result.status == "unknown"
+    assert result.reason.startswith("rate limited: HTTP 429 from rdap.test")
+    assert fake.slept == [0.5, 1.0]
+    assert len(seen) == 3
+
+
+def test_429_asking_for_too_long_a_wait_gives_up_at_once() -> None:
+    lookup, fake, _ = make(
+        lambda request: httpx.Response(429, headers={"Retry-After": "3600"}), max_wait=30
+    )
+    result = lookup.lookup("74.125.1.1")
+    assert result.reason == "rate limited: HTTP 429 from rdap.test; retry after 3600s"
+    assert fake.slept == []
+
+
+def test_rate_limit_in_an_rdap_error_object() -> None:
+    body = {"errorCode": 429, "title": "Too many requests"}
+    lookup, _, _ = make(lambda request: httpx.Response(200, json=body), retries=0)
+    assert lookup.lookup("74.125.1.1").reason.startswith("rate limited")
+
+
+def test_5xx_is_retried_then_unknown() -> None:
+    lookup, fake, seen = make(lambda request: httpx.Response(503), retries=1, backoff=2)
+    result = lookup.lookup("74.125.1.1")
+    assert result.status == "unknown"
+    assert result.reason == "RDAP server error: HTTP 503 from rdap.test"
+    assert fake.slept == [2]
+    assert len(seen) == 2
+
+
+def test_404_is_unknown_with_the_address() -> None:
+    lookup, _, _ = make(lambda request: httpx.Response(404))
+    assert lookup.lookup("74.125.1.1").reason == (
+        "no RDAP registration for 74.125.1.1 (HTTP 404 from rdap.test)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"<html>busy</html>", "malformed RDAP response from rdap.test: not JSON"),
+        (b"[1, 2]", "malformed RDAP response from rdap.test: not a JSON object"),
+        (
+            json.dumps({"handle": "X"}).encode(),
+            "malformed RDAP response from rdap.test: IP address data is missing",
+        ),
+    ],
+)
+def test_malformed_answers_are_unknown_with_a_reason(content: bytes, reason: str) -> None:
+    lookup, _, _ = make(lambda request: httpx.Response(200, content=content))
+    result = lookup.lookup("74.125.1.1")
+    assert result.status == "unknown"
+    assert result.reason.startswith(reason)
+    assert len(lookup.cache) == 0
+
+
+def test_unreachable_service_stops_being_asked_after_repeated_failures() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    lookup, fake, seen = make(refuse, unreachable_after=3, cooldown=60)
+    reasons = [lookup.lookup(f"8.8.{n}.8").reason for n in range(10)]
+    assert all(r.startswith("RDAP unreachable: rdap.test: ConnectError") for r in reasons)
+    assert len(seen) == 3  # then the circuit is open
+    assert "not retried for 60s" in reasons[-1]
+    fake.now += 61
+    lookup.lookup("8.8.99.8")
+    assert len(seen) == 4
+    assert lookup.stats.unknown == 11 and lookup.stats.known == 0
+
+
+def test_timeout_is_unreachable_with_the_limit() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    lookup, _, _ = make(slow, timeout=2.5)
+    assert lookup.lookup("74.125.1.1").reason == (
+        "RDAP unreachable: no answer from rdap.test within 2.5s"
+    )
+
+
+def test_answer_not_covering_the_query_is_cached_for_that_address_only() -> None:
+    lookup, _, seen = make(ok)
+    lookup.lookup("9.9.9.9")  # a confused server answers with Google's /16
+    lookup.lookup("9.9.9.9")
+    lookup.lookup("74.125.1.1")
+    assert len(seen) == 2
+
+
+def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESIDENCY_RDAP_URL", raising=False)
+    assert rdap_base_url() == DEFAULT_RDAP_URL
+    monkeypatch.setenv("RESIDENCY_RDAP_URL", "http://127.0.0.1:9/rdap/")
+    assert rdap_base_url() == "http://127.0.0.1:9/rdap"
+    assert rdap_base_url("https://rdap.arin.net/registry") == "https://rdap.arin.net/registry"
+    lookup = RdapLookup(httpx.Client(), None, MemoryRdapCache())
+    assert lookup.base_url == "http://127.0.0.1:9/rdap"
+
+
+def test_redirect_is_followed_and_names_the_rir() -> None:
+    document = {k: v for k, v in GOOGLE_V4.items() if k != "port43"}
+    document["handle"] = "NET-74-125-0-0"
+
+    def redirector(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rdap.test":
+            return httpx.Response(
+                302, headers={"Location": f"https://rdap.arin.net/registry{request.url.path}"}
+            )
+        return httpx.Response(200, json=document)
+
+    lookup, _, seen = make(redirector)
+    result = lookup.lookup("74.125.1.1")
+    assert result.rir == "ARIN"
+    assert seen[-1] == "https://rdap.arin.net/registry/ip/74.125.1.1"
+    assert result.source == "rdap https://rdap.arin.net/registry/ip/74.125.1.1"
