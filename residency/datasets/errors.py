@@ -18,3 +18,7 @@ class FeedInvalid(DatasetError):
 
     The message starts with the dataset id, e.g. ``"aws-ip-ranges: invalid JSON ..."``.
     """
+
+
+class RegionTableInvalid(DatasetError):
+    """A region table in ``data/regions/`` is malformed; ``str`` names file and line."""
