@@ -1,0 +1,457 @@
+"""Judge an audited endpoint against a policy: a verdict per address, with reasons and evidence.
+
+Precedence (most specific wins): an address waiver, then a host waiver, then the host-pattern
+rule with the most specific (longest literal) pattern, then category rules, then the
+policy-wide settings. A rule overrides only the sections it sets; the rest is inherited.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from residency.model import (
+    AddressVerdict,
+    AuditResult,
+    Confidence,
+    EndpointResult,
+    EndpointVerdict,
+    EvidenceKind,
+    IpFacts,
+    Outcome,
+    Reason,
+    Resolution,
+    Verdict,
+)
+from residency.policy.jurisdictions import Jurisdictions
+from residency.policy.model import (
+    CodeConstraint,
+    Handling,
+    Policy,
+    Rule,
+    Scope,
+    Waiver,
+    glob_specificity,
+)
+
+#: Reason codes that are warnings on a verdict they do not change (reports mark them).
+WARNING_PREFIX = "warn-"
+#: A waiver this close to expiry gets a warning.
+EXPIRY_WARNING = timedelta(days=14)
+
+_LOCATION_KINDS = {
+    EvidenceKind.PROVIDER_FEED,
+    EvidenceKind.GEOFEED,
+    EvidenceKind.GEOIP,
+    EvidenceKind.HOSTNAME,
+}
+_AUTHORITATIVE_BASES = {"provider-feed", "geofeed"}
+
+
+@dataclass(frozen=True)
+class AppliedScope:
+    """The settings that apply to one endpoint, and the rule they come from."""
+
+    scope: Scope
+    label: str  # "policy" or "rules[name]"
+    rule: Rule | None = None
+
+
+@dataclass(frozen=True)
+class _Finding:
+    verdict: Verdict
+    reason: Reason
+    aspect: str  # "location" or "operator"
+
+
+def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[AppliedScope, ...]:
+    """The scope(s) an endpoint is judged under, by precedence.
+
+    One host-pattern rule wins if any matches (most literal characters; a rule that also
+    requires a matching category beats one that does not; then file order). Otherwise every
+    matching category rule applies and the strictest outcome counts. Otherwise the policy.
+    """
+    cats = set(policy.categories_of(host, categories))
+    best: tuple[tuple[int, int, int], Rule] | None = None
+    category_rules: list[Rule] = []
+    for index, rule in enumerate(policy.rules):
+        category_ok = not rule.categories or bool(cats.intersection(rule.categories))
+        if not category_ok:
+            continue
+        if rule.hosts:
+            pattern = rule.host_match(host)
+            if pattern is None:
+                continue
+            rank = (glob_specificity(pattern), 1 if rule.categories else 0, -index)
+            if best is None or rank > best[0]:
+                best = (rank, rule)
+        else:
+            category_rules.append(rule)
+    chosen = [best[1]] if best else category_rules
+    if not chosen:
+        return (AppliedScope(policy.base, "policy"),)
+    return tuple(AppliedScope(policy.base.overlaid(r.scope), r.label, r) for r in chosen)
+
+
+def _handled(
+    handling: Handling, key: str, code: str, message: str, label: str, evidence: tuple[str, ...]
+) -> tuple[Verdict, Reason]:
+    if handling is Handling.ALLOW:
+        verdict, message = Verdict.PASS, f"{message}; accepted ({key} = allow)"
+    elif handling is Handling.WARN:
+        verdict, code, message = Verdict.PASS, WARNING_PREFIX + code, f"{message} ({key} = warn)"
+    elif handling is Handling.FAIL:
+        verdict, message = Verdict.FAIL, f"{message} ({key} = fail)"
+    else:
+        verdict = Verdict.INDETERMINATE
+    return verdict, Reason(code=code, message=message, rule=label, evidence=evidence)
+
+
+def _country_verdict(constraint: CodeConstraint, country: str) -> tuple[Verdict, str]:
+    if country in constraint.deny:
+        return Verdict.FAIL, "denied"
+    if constraint.allow is not None and country not in constraint.allow:
+        return Verdict.FAIL, "not-allowed"
+    return Verdict.PASS, "allowed"
+
+
+class Evaluator:
+    """Evaluates endpoints against one policy; holds the country names for messages."""
+
+    def __init__(self, policy: Policy, jurisdictions: Jurisdictions | None = None) -> None:
+        self.policy = policy
+        self.jurisdictions = jurisdictions or Jurisdictions.load()
+
+    # -- one address
+    def location(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:
+        scope, label = applied.scope, applied.label
+        out: list[_Finding] = []
+        evidence = tuple(e.summary() for e in facts.evidence if e.kind in _LOCATION_KINDS)
+
+        def add(verdict: Verdict, reason: Reason) -> None:
+            out.append(_Finding(verdict, reason, "location"))
+
+        if facts.anycast or facts.cdn:
+            key = "anycast" if facts.anycast else "cdn"
+            who = facts.provider or facts.as_org or "unknown provider"
+            what = "anycast address" if facts.anycast else "CDN edge"
+            message = f"{what} ({who}): served from many places, the origin behind it is unknown"
+            add(
+                *_handled(
+                    scope.handling(key),
+                    key,
+                    key.replace("cdn", "cdn-edge"),
+                    message,
+                    label,
+                    evidence,
+                )
+            )
+
+        place = facts.location.place
+        if place is None:
+            if not (facts.anycast or facts.cdn):
+                if facts.disagreements:
+                    code = "sources-disagree"
+                    message = "sources disagree: " + "; ".join(facts.disagreements)
+                else:
+                    code = "no-data"
+                    message = "location unknown: " + (facts.location.why or "no source covers it")
+                add(
+                    *_handled(
+                        scope.handling("unknown_location"),
+                        "unknown_location",
+                        code,
+                        message,
+                        label,
+                        evidence,
+                    )
+                )
+        elif scope.countries is not None:
+            add(*self.countries(facts, scope, label, evidence))
+
+        if scope.providers is not None:
+            add(*self.providers(facts, scope, label))
+        return out
+
+    def countries(
+        self, facts: IpFacts, scope: Scope, label: str, evidence: tuple[str, ...]
+    ) -> tuple[Verdict, Reason]:
+        assert scope.countries is not None and facts.location.place is not None
+        constraint = scope.countries
+        country = facts.location.place.country
+        verdict, how = _country_verdict(constraint, country)
+        where = f"located in {country} ({self.jurisdictions.name_of(country)})"
+        where += f", {facts.location.basis}, {facts.location.confidence.value} confidence"
+        # Do the sources that place it elsewhere change the outcome? Trust an
+        # authoritative tier (provider's own feed or geofeed); otherwise that is unknown.
+        claimed = {e.place.country for e in facts.evidence if e.kind in _LOCATION_KINDS and e.place}
+        outcomes = {_country_verdict(constraint, c)[0] for c in claimed | {country}}
+        authoritative = (
+            facts.location.basis in _AUTHORITATIVE_BASES
+            or facts.location.confidence is Confidence.HIGH
+        )
+        if len(outcomes) > 1 and not authoritative:
+            others = ", ".join(sorted(claimed - {country}))
+            message = f"sources disagree: merged answer {country}, other sources say {others}"
+            if facts.disagreements:
+                message += " (" + "; ".join(facts.disagreements) + ")"
+            return _handled(
+                scope.handling("unknown_location"),
+                "unknown_location",
+                "sources-disagree",
+                message,
+                label,
+                evidence,
+            )
+        if how == "denied":
+            text = f"{where}; denied by countries.deny = [{constraint.describe_deny()}]"
+            code = "country-denied"
+        elif how == "not-allowed":
+            text = f"{where}; not in countries.allow = [{constraint.describe_allow()}]"
+            code = "country-not-allowed"
+        else:
+            text = f"{where}; allowed"
+            code = "country-allowed"
+        if len(outcomes) > 1:
+            text += " (other sources disagree; the provider's own data is trusted)"
+        return verdict, Reason(code=code, message=text, rule=label, evidence=evidence)
+
+    def providers(self, facts: IpFacts, scope: Scope, label: str) -> tuple[Verdict, Reason]:
+        assert scope.providers is not None
+        constraint = scope.providers
+        provider, region = facts.provider, facts.region
+        shown = f"{provider}:{region}" if provider and region else (provider or "no known provider")
+        evidence = tuple(e.summary() for e in facts.evidence if e.provider)
+        for selector in constraint.deny:
+            if selector.matches(provider, region):
+                message = f"on {shown}; denied by providers.deny entry {selector}"
+                return Verdict.FAIL, Reason("provider-denied", message, label, evidence)
+        if constraint.allow is None:
+            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+        allowed = ", ".join(str(s) for s in constraint.allow)
+        if any(s.matches(provider, region) for s in constraint.allow):
+            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+        if provider and region is None and any(s.provider == provider for s in constraint.allow):
+            message = f"on {provider} but its region is unknown; allowed: {allowed}"
+            return _handled(
+                scope.handling("unknown_location"),
+                "unknown_location",
+                "region-unknown",
+                message,
+                label,
+                evidence,
+            )
+        message = f"on {shown}; not in providers.allow = [{allowed}]"
+        return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence)
+
+    def operator(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:
+        scope, label = applied.scope, applied.label
+        constraint = scope.operator_jurisdictions
+        if constraint is None:
+            return []
+        operator = facts.operator
+        evidence: list[str] = []
+        if operator is not None:
+            entity = operator.entity or operator.provider or "unknown entity"
+            evidence.append(
+                f"operator: {entity}, {operator.jurisdiction or '??'}"
+                + (f" ({operator.basis})" if operator.basis else "")
+            )
+        registration = facts.registration
+        if registration is not None and registration.status == "known":
+            evidence.append(
+                f"registration: {registration.org or registration.network_name or '?'}, "
+                f"{registration.country or '??'} ({registration.source})"
+            )
+        jurisdiction = operator.jurisdiction if operator else None
+        if jurisdiction is None:
+            verdict, reason = _handled(
+                scope.handling("unknown_operator"),
+                "unknown_operator",
+                "operator-unknown",
+                "operator jurisdiction unknown"
+                + (f" ({operator.basis})" if operator and operator.basis else ""),
+                label,
+                tuple(evidence),
+            )
+            return [_Finding(verdict, reason, "operator")]
+        entity = (operator.entity or operator.provider or "operator") if operator else "operator"
+        verdict, how = _country_verdict(constraint, jurisdiction)
+        text = f"operated by {entity} under {jurisdiction} jurisdiction"
+        if how == "denied":
+            code = "operator-jurisdiction-denied"
+            text += f"; denied by operator_jurisdictions.deny = [{constraint.describe_deny()}]"
+        elif how == "not-allowed":
+            code = "operator-jurisdiction-not-allowed"
+            text += f"; not in operator_jurisdictions.allow = [{constraint.describe_allow()}]"
+        else:
+            code = "operator-jurisdiction-allowed"
+            text += "; allowed"
+        return [_Finding(verdict, Reason(code, text, label, tuple(evidence)), "operator")]
+
+    def address(self, facts: IpFacts, applied: AppliedScope) -> AddressVerdict:
+        if not facts.routable:
+            why = facts.not_routable_reason or "not publicly routable"
+            verdict, reason = _handled(
+                applied.scope.handling("not_routable"),
+                "not_routable",
+                "not-routable",
+                f"{facts.ip} is not publicly routable ({why}): where it leads is unknown",
+                applied.label,
+                (),
+            )
+            return AddressVerdict(facts.ip, verdict, (reason,), "location")
+        findings = self.location(facts, applied) + self.operator(facts, applied)
+        if not findings:
+            reason = Reason("no-constraint", "the policy constrains nothing here", applied.label)
+            return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
+        verdict = max(f.verdict for f in findings)
+        ordered = sorted(findings, key=lambda f: -f.verdict)
+        if verdict is Verdict.PASS:
+            aspects = {f.aspect for f in findings}
+        else:
+            aspects = {f.aspect for f in findings if f.verdict == verdict}
+        aspect = aspects.pop() if len(aspects) == 1 else "both"
+        return AddressVerdict(facts.ip, verdict, tuple(f.reason for f in ordered), aspect)
+
+    # -- waivers
+    def waiver_for(self, host: str, ip: str | None) -> Waiver | None:
+        if ip is not None:
+            by_address = [w for w in self.policy.waivers if w.covers_address(ip)]
+            if by_address:
+                return max(
+                    by_address,
+                    key=lambda w: ipaddress.ip_network(w.address or "0.0.0.0/0").prefixlen,
+                )
+        by_host = [w for w in self.policy.waivers if w.covers_host(host)]
+        if by_host:
+            return max(by_host, key=lambda w: glob_specificity(w.host or ""))
+        return None
+
+    def waived(
+        self, verdict: Verdict, reasons: tuple[Reason, ...], waiver: Waiver | None, today: date
+    ) -> tuple[Verdict, tuple[Reason, ...]]:
+        if waiver is None:
+            return verdict, reasons
+        whose = f"owner {waiver.owner}" + (f", {waiver.reference}" if waiver.reference else "")
+        if verdict is Verdict.PASS:
+            if waiver.expired(today):
+                note = Reason(
+                    WARNING_PREFIX + "waiver-expired",
+                    f"warning: {waiver.label} expired on {waiver.expires} ({whose}); "
+                    "it is no longer needed, remove it",
+                    waiver.label,
+                )
+                return verdict, (*reasons, note)
+            return verdict, reasons
+        if waiver.expired(today):
+            reason = Reason(
+                "waiver-expired",
+                f"warning: {waiver.label} expired on {waiver.expires} ({whose}); "
+                f"was: {waiver.justification}",
+                waiver.label,
+            )
+            return Verdict.FAIL, (reason, *reasons)
+        reason = Reason(
+            "waived",
+            f"waived until {waiver.expires} ({whose}): {waiver.justification}",
+            waiver.label,
+        )
+        extra: tuple[Reason, ...] = ()
+        if waiver.expires - today <= EXPIRY_WARNING:
+            extra = (
+                Reason(
+                    WARNING_PREFIX + "waiver-expiring",
+                    f"warning: {waiver.label} expires on {waiver.expires}",
+                    waiver.label,
+                ),
+            )
+        return Verdict.WAIVED, (reason, *extra, *reasons)
+
+    # -- one endpoint
+    def endpoint(self, result: EndpointResult, today: date) -> EndpointVerdict:
+        endpoint = result.endpoint
+        applied = scopes_for(self.policy, endpoint.host, endpoint.categories)
+        addresses: list[AddressVerdict] = []
+        for facts in result.facts:
+            candidates = [self.address(facts, a) for a in applied]
+            worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
+            verdict, reasons = self.waived(
+                worst.verdict, worst.reasons, self.waiver_for(endpoint.host, facts.ip), today
+            )
+            addresses.append(replace(worst, verdict=verdict, reasons=reasons))
+
+        level: list[tuple[Verdict, Reason]] = []
+        failed = [
+            r for r in result.resolutions if r.outcome not in (Outcome.RESOLVED, Outcome.LITERAL)
+        ]
+        if not result.facts:
+            if result.resolutions:
+                detail = "; ".join(_resolution_problem(r) for r in result.resolutions)
+            else:
+                detail = "nothing was resolved or observed"
+            level.append(
+                _handled(
+                    applied[0].scope.handling("unresolved"),
+                    "unresolved",
+                    "resolution-failed",
+                    f"no address for {endpoint.host}: {detail}",
+                    applied[0].label,
+                    (),
+                )
+            )
+        elif failed:
+            detail = "; ".join(_resolution_problem(r) for r in failed)
+            level.append(
+                (
+                    Verdict.PASS,
+                    Reason(
+                        WARNING_PREFIX + "partial-resolution",
+                        f"warning: some resolutions failed ({detail}); "
+                        "addresses they would have returned are not judged",
+                        applied[0].label,
+                    ),
+                )
+            )
+        endpoint_verdict = max((v for v, _ in level), default=Verdict.PASS)
+        endpoint_reasons = tuple(r for _, r in level)
+        endpoint_verdict, endpoint_reasons = self.waived(
+            endpoint_verdict, endpoint_reasons, self.waiver_for(endpoint.host, None), today
+        )
+        overall = max([endpoint_verdict, *(a.verdict for a in addresses)])
+        return EndpointVerdict(overall, tuple(addresses), endpoint_reasons)
+
+
+def _resolution_problem(resolution: Resolution) -> str:
+    text = f"{resolution.outcome.value} from {resolution.resolver}"
+    if resolution.vantage:
+        text += f" (vantage {resolution.vantage})"
+    if resolution.error:
+        text += f": {resolution.error}"
+    return text
+
+
+def evaluate(
+    policy: Policy,
+    result: EndpointResult,
+    today: date,
+    *,
+    jurisdictions: Jurisdictions | None = None,
+) -> EndpointVerdict:
+    """The verdict of one endpoint: the worst of its addresses and of endpoint-level reasons."""
+    return Evaluator(policy, jurisdictions).endpoint(result, today)
+
+
+def overall_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    """The worst verdict; PASS when there is nothing to judge."""
+    return max(verdicts, default=Verdict.PASS)
+
+
+def apply_policy(policy: Policy, audit: AuditResult, today: date) -> AuditResult:
+    """The audit with every endpoint judged, the overall verdict and the policy reference set."""
+    evaluator = Evaluator(policy)
+    endpoints = tuple(replace(e, verdict=evaluator.endpoint(e, today)) for e in audit.endpoints)
+    overall = overall_verdict(e.verdict.verdict for e in endpoints if e.verdict is not None)
+    return replace(audit, endpoints=endpoints, verdict=overall, policy=policy.ref)

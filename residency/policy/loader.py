@@ -1,0 +1,403 @@
+"""Read a policy TOML file into a validated ``Policy``; every problem gets ``FILE:LINE``.
+
+Validation is strict on purpose: an unknown key, country, provider or region is an error,
+never silently ignored, because a typo in a residency policy would otherwise pass audits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from residency.policy.errors import PolicyInvalid, PolicyProblem, PolicyUnreadable
+from residency.policy.jurisdictions import Jurisdictions
+from residency.policy.model import (
+    HANDLING_KEYS,
+    CategoryAssignment,
+    CodeConstraint,
+    Handling,
+    Policy,
+    ProviderConstraint,
+    ProviderSelector,
+    Rule,
+    Scope,
+    Waiver,
+)
+from residency.policy.positions import Path as KeyPath
+from residency.policy.positions import Positions
+from residency.policy.regions import RegionCatalog, default_region_catalog
+
+SCOPE_KEYS = {"countries", "providers", "operator_jurisdictions", *HANDLING_KEYS}
+TOP_KEYS = {"name", "description", "version", "rules", "categories", "waivers", *SCOPE_KEYS}
+RULE_KEYS = {"name", "description", "hosts", "categories", *SCOPE_KEYS}
+CATEGORY_KEYS = {"name", "description", "hosts"}
+WAIVER_KEYS = {"host", "address", "justification", "owner", "expires", "reference"}
+CONSTRAINT_KEYS = {"allow", "deny"}
+
+_HOST_PATTERN = re.compile(r"^[a-z0-9*?.\-_\[\]:!]+$")
+_CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+
+
+def load_policy(
+    path: str | Path,
+    *,
+    jurisdictions: Jurisdictions | None = None,
+    regions: RegionCatalog | None = None,
+) -> Policy:
+    """Load and validate a policy file. Raises ``PolicyInvalid`` listing every problem."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except OSError as err:
+        raise PolicyUnreadable(f"{path}: cannot read policy: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise PolicyUnreadable(f"{path}: policy is not UTF-8 text: {err.reason}") from err
+    policy = parse_policy(text, str(path), jurisdictions=jurisdictions, regions=regions)
+    return _with_source(policy, str(path), hashlib.sha256(data).hexdigest())
+
+
+def _with_source(policy: Policy, path: str, sha256: str) -> Policy:
+    from dataclasses import replace
+
+    return replace(policy, path=path, sha256=sha256)
+
+
+def parse_policy(
+    text: str,
+    origin: str = "<policy>",
+    *,
+    jurisdictions: Jurisdictions | None = None,
+    regions: RegionCatalog | None = None,
+) -> Policy:
+    """Validate policy text; ``origin`` names it in messages (usually the file path)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = str(err)
+        found = _TOML_POSITION.search(message)
+        line = int(found.group(1)) if found else 0
+        detail = _TOML_POSITION.sub("", message)
+        if found:
+            detail += f" (column {found.group(2)})"
+        elif "end of document" in message:
+            line = max(1, len(text.splitlines()))
+            detail = detail.replace(" (at end of document)", "")
+            detail += " at the end of the file (an unclosed bracket or string?)"
+        raise PolicyInvalid((PolicyProblem(origin, line, f"bad TOML: {detail}"),)) from err
+    checker = _Checker(
+        origin,
+        Positions(text),
+        jurisdictions or Jurisdictions.load(),
+        regions if regions is not None else default_region_catalog(),
+    )
+    policy = checker.policy(raw)
+    if checker.problems or policy is None:
+        raise PolicyInvalid(tuple(checker.problems))
+    return policy
+
+
+@dataclass
+class _Checker:
+    origin: str
+    positions: Positions
+    jurisdictions: Jurisdictions
+    regions: RegionCatalog
+    problems: list[PolicyProblem] = field(default_factory=list)
+
+    # -- reporting
+    def problem(self, path: KeyPath, message: str, literal: str | None = None) -> None:
+        line = (
+            self.positions.line_of_value(path, literal)
+            if literal is not None
+            else self.positions.line_of(path)
+        )
+        self.problems.append(PolicyProblem(self.origin, line, message))
+
+    def name_of(self, path: KeyPath) -> str:
+        out = ""
+        for part in path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out
+
+    def check_keys(self, table: dict[str, Any], path: KeyPath, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                near = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                where = f" in [{self.name_of(path)}]" if path else ""
+                known = ", ".join(sorted(allowed))
+                self.problem((*path, key), f"unknown key {key!r}{where}{hint}; known keys: {known}")
+
+    # -- value helpers
+    def string(self, table: dict[str, Any], key: str, path: KeyPath, required: bool = False) -> str:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.problem(path, f"missing required key {key!r} in {self.where(path)}")
+            return ""
+        if not isinstance(value, str):
+            self.problem((*path, key), f"{self.name_of((*path, key))} must be a string")
+            return ""
+        if required and not value.strip():
+            self.problem((*path, key), f"{self.name_of((*path, key))} must not be empty")
+        return value.strip()
+
+    def where(self, path: KeyPath) -> str:
+        return f"[{self.name_of(path)}]" if path else "the policy header"
+
+    def string_list(self, value: Any, path: KeyPath) -> list[str] | None:
+        if isinstance(value, str):
+            self.problem(path, f"{self.name_of(path)} must be a list, e.g. [{value!r}]")
+            return None
+        if not isinstance(value, list):
+            self.problem(path, f"{self.name_of(path)} must be a list of strings")
+            return None
+        out: list[str] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                self.problem(path, f"{self.name_of(path)}[{index}] must be a string, not {item!r}")
+                continue
+            out.append(item)
+        return out
+
+    def table(self, value: Any, path: KeyPath, example: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"{self.name_of(path)} must be a table, e.g. {example}")
+            return None
+        return value
+
+    # -- sections
+    def codes(self, value: Any, path: KeyPath, what: str) -> CodeConstraint | None:
+        section = self.table(value, path, f"[{self.name_of(path)}] allow = [...]")
+        if section is None:
+            return None
+        self.check_keys(section, path, CONSTRAINT_KEYS)
+        lists: dict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = {}
+        for key in ("allow", "deny"):
+            if key not in section:
+                lists[key] = (None, ())
+                continue
+            items = self.string_list(section[key], (*path, key))
+            if items is None:
+                lists[key] = (frozenset(), ())
+                continue
+            if key == "allow" and not items:
+                self.problem(
+                    (*path, key),
+                    f"{self.name_of((*path, key))} is empty and would allow no {what}; "
+                    "remove the key to allow any",
+                )
+            expanded: set[str] = set()
+            for item in items:
+                trouble = self.jurisdictions.problem_with(item)
+                if trouble:
+                    self.problem((*path, key), trouble, literal=item)
+                else:
+                    expanded |= self.jurisdictions.expand(item)
+            lists[key] = (frozenset(expanded), tuple(items))
+        allow, allow_text = lists["allow"]
+        deny, deny_text = lists["deny"]
+        return CodeConstraint(
+            allow=allow, deny=deny or frozenset(), allow_text=allow_text, deny_text=deny_text
+        )
+
+    def selector(self, item: str, path: KeyPath) -> ProviderSelector | None:
+        provider, _, region = item.strip().lower().partition(":")
+        if not self.regions.knows_provider(provider):
+            near = difflib.get_close_matches(provider, sorted(_known_providers(self.regions)), 1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            self.problem(path, f"unknown provider {provider!r} in {item!r}{hint}", literal=item)
+            return None
+        if region in ("", "*"):
+            return ProviderSelector(provider, None)
+        if not self.regions.knows_region(provider, region):
+            near = difflib.get_close_matches(region, self.regions.regions_of(provider), n=1)
+            hint = f" (did you mean '{provider}:{near[0]}'?)" if near else ""
+            self.problem(path, f"unknown {provider} region {region!r} in {item!r}{hint}", item)
+            return None
+        return ProviderSelector(provider, region)
+
+    def providers(self, value: Any, path: KeyPath) -> ProviderConstraint | None:
+        section = self.table(value, path, '[providers] allow = ["aws:ap-south-1"]')
+        if section is None:
+            return None
+        self.check_keys(section, path, CONSTRAINT_KEYS)
+        found: dict[str, tuple[ProviderSelector, ...] | None] = {"allow": None, "deny": None}
+        for key in ("allow", "deny"):
+            if key not in section:
+                continue
+            items = self.string_list(section[key], (*path, key)) or []
+            if key == "allow" and not items:
+                self.problem((*path, key), f"{self.name_of((*path, key))} is empty")
+            chosen = [self.selector(item, (*path, key)) for item in items]
+            found[key] = tuple(s for s in chosen if s is not None)
+        return ProviderConstraint(allow=found["allow"], deny=found["deny"] or ())
+
+    def scope(self, table: dict[str, Any], path: KeyPath) -> Scope:
+        values: dict[str, Any] = {}
+        if "countries" in table:
+            values["countries"] = self.codes(table["countries"], (*path, "countries"), "country")
+        if "operator_jurisdictions" in table:
+            values["operator_jurisdictions"] = self.codes(
+                table["operator_jurisdictions"], (*path, "operator_jurisdictions"), "jurisdiction"
+            )
+        if "providers" in table:
+            values["providers"] = self.providers(table["providers"], (*path, "providers"))
+        for key in HANDLING_KEYS:
+            if key not in table:
+                continue
+            raw = table[key]
+            choices = ", ".join(h.value for h in Handling)
+            if isinstance(raw, str) and raw.lower() in {h.value for h in Handling}:
+                values[key] = Handling(raw.lower())
+            else:
+                self.problem((*path, key), f"{self.name_of((*path, key))} must be one of {choices}")
+        return Scope(**values)
+
+    def hosts(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        items = self.string_list(value, path)
+        if items is None:
+            return ()
+        out: list[str] = []
+        for item in items:
+            pattern = item.strip().lower().rstrip(".")
+            if "://" in pattern or "/" in pattern:
+                self.problem(path, f"{item!r} is a URL; hosts take names or globs", literal=item)
+            elif not pattern or not _HOST_PATTERN.match(pattern):
+                self.problem(path, f"{item!r} is not a host name or glob pattern", literal=item)
+            else:
+                out.append(pattern)
+        return tuple(out)
+
+    def array_of_tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.problem((key,), f"{key} must be an array of tables: [[{key}]]")
+            return []
+        return value
+
+    def rule(self, table: dict[str, Any], index: int, names: set[str]) -> Rule | None:
+        path: KeyPath = ("rules", index)
+        self.check_keys(table, path, RULE_KEYS)
+        name = self.string(table, "name", path) or str(index + 1)
+        if name in names:
+            self.problem((*path, "name"), f"duplicate rule name {name!r}")
+        names.add(name)
+        hosts = self.hosts(table["hosts"], (*path, "hosts")) if "hosts" in table else ()
+        categories: tuple[str, ...] = ()
+        if "categories" in table:
+            items = self.string_list(table["categories"], (*path, "categories")) or []
+            categories = tuple(self.category_name(c, (*path, "categories")) for c in items)
+        if "hosts" not in table and "categories" not in table:
+            self.problem(path, f"rule {name!r} needs hosts or categories to say what it covers")
+        scope = self.scope(table, path)
+        if scope == Scope() and set(table) <= RULE_KEYS:
+            self.problem(path, f"rule {name!r} sets nothing: add countries, providers, cdn, ...")
+        return Rule(
+            name=name,
+            hosts=hosts,
+            categories=categories,
+            scope=scope,
+            line=self.positions.line_of(path),
+            description=self.string(table, "description", path),
+        )
+
+    def category_name(self, value: str, path: KeyPath) -> str:
+        name = value.strip().lower()
+        if not _CATEGORY_NAME.match(name):
+            self.problem(path, f"category {value!r} must be a lower-case word", literal=value)
+        return name
+
+    def category(self, table: dict[str, Any], index: int) -> CategoryAssignment:
+        path: KeyPath = ("categories", index)
+        self.check_keys(table, path, CATEGORY_KEYS)
+        name = self.category_name(self.string(table, "name", path, required=True), path)
+        if "hosts" not in table:
+            self.problem(path, f"missing required key 'hosts' in {self.where(path)}")
+        hosts = self.hosts(table.get("hosts", []), (*path, "hosts"))
+        return CategoryAssignment(
+            name=name,
+            hosts=hosts,
+            line=self.positions.line_of(path),
+            description=self.string(table, "description", path),
+        )
+
+    def waiver(self, table: dict[str, Any], index: int) -> Waiver | None:
+        path: KeyPath = ("waivers", index)
+        self.check_keys(table, path, WAIVER_KEYS)
+        host = self.string(table, "host", path) or None
+        address = self.string(table, "address", path) or None
+        if (host is None) == (address is None):
+            self.problem(path, "a waiver names exactly one of 'host' or 'address'")
+        if host is not None:
+            found = self.hosts([host], (*path, "host"))
+            host = found[0] if found else None
+        if address is not None:
+            try:
+                address = str(ipaddress.ip_network(address, strict=False))
+            except ValueError:
+                self.problem((*path, "address"), f"{address!r} is not an IP address or CIDR")
+        justification = self.string(table, "justification", path, required=True)
+        owner = self.string(table, "owner", path, required=True)
+        expires = table.get("expires")
+        if isinstance(expires, datetime):
+            expires = expires.date()
+        if expires is None:
+            self.problem(path, f"missing required key 'expires' in {self.where(path)}")
+        elif not isinstance(expires, date):
+            self.problem(
+                (*path, "expires"),
+                f"expires must be a TOML date such as 2026-12-31 (unquoted), not {expires!r}",
+            )
+        if not isinstance(expires, date):
+            return None
+        return Waiver(
+            justification=justification,
+            owner=owner,
+            expires=expires,
+            host=host,
+            address=address,
+            line=self.positions.line_of(path),
+            reference=self.string(table, "reference", path),
+        )
+
+    def policy(self, raw: dict[str, Any]) -> Policy | None:
+        self.check_keys(raw, (), TOP_KEYS)
+        name = self.string(raw, "name", (), required=True)
+        version_raw = raw.get("version", "")
+        if isinstance(version_raw, bool) or not isinstance(version_raw, str | int | float):
+            self.problem(("version",), 'version must be a string such as "1.0"')
+            version_raw = ""
+        base = self.scope(raw, ())
+        names: set[str] = set()
+        rules = [self.rule(t, i, names) for i, t in enumerate(self.array_of_tables(raw, "rules"))]
+        categories = [
+            self.category(t, i) for i, t in enumerate(self.array_of_tables(raw, "categories"))
+        ]
+        waivers = [self.waiver(t, i) for i, t in enumerate(self.array_of_tables(raw, "waivers"))]
+        if self.problems:
+            return None
+        return Policy(
+            name=name,
+            version=str(version_raw) or "unversioned",
+            description=self.string(raw, "description", ()),
+            base=base,
+            rules=tuple(r for r in rules if r is not None),
+            categories=tuple(categories),
+            waivers=tuple(w for w in waivers if w is not None),
+        )
+
+
+def _known_providers(regions: RegionCatalog) -> set[str]:
+    from residency.policy.regions import KNOWN_PROVIDERS
+
+    return {p for p in KNOWN_PROVIDERS if regions.knows_provider(p)}

@@ -1,0 +1,200 @@
+"""The policy as loaded: frozen, validated, with every group already expanded."""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+
+from residency.model import PolicyRef
+
+
+class Handling(StrEnum):
+    """What to do with an address whose location cannot be judged (CDN edge, unknown...)."""
+
+    ALLOW = "allow"  # PASS
+    WARN = "warn"  # PASS, with a warning reason
+    FAIL = "fail"  # FAIL
+    INDETERMINATE = "indeterminate"  # INDETERMINATE (the default)
+
+
+#: Situations a policy can choose a Handling for, with their defaults.
+HANDLING_KEYS: dict[str, str] = {
+    "cdn": "CDN edge: the address is an edge, the origin behind it is unknown",
+    "anycast": "anycast address: announced from many places (defaults to the value of cdn)",
+    "unknown_location": "no source places the address, or the sources disagree",
+    "unknown_operator": "operator jurisdiction unknown while the policy constrains it",
+    "not_routable": "private, loopback or otherwise not publicly routable address",
+    "unresolved": "the host did not resolve (NXDOMAIN, SERVFAIL...) and no address was seen",
+}
+
+
+@dataclass(frozen=True)
+class CodeConstraint:
+    """Allowed and denied country (or jurisdiction) codes; ``allow is None`` = anything."""
+
+    allow: frozenset[str] | None
+    deny: frozenset[str]
+    allow_text: tuple[str, ...] = ()  # as written, e.g. ("@EU", "CH"), for reasons
+    deny_text: tuple[str, ...] = ()
+
+    def describe_allow(self) -> str:
+        return ", ".join(self.allow_text) or "nothing"
+
+    def describe_deny(self) -> str:
+        return ", ".join(self.deny_text)
+
+
+@dataclass(frozen=True)
+class ProviderSelector:
+    """``aws``, ``aws:*`` (any region) or ``aws:ap-south-1``."""
+
+    provider: str
+    region: str | None  # None = any region
+
+    def matches(self, provider: str | None, region: str | None) -> bool:
+        if provider != self.provider:
+            return False
+        return self.region is None or (region is not None and region.lower() == self.region)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.region or '*'}"
+
+
+@dataclass(frozen=True)
+class ProviderConstraint:
+    allow: tuple[ProviderSelector, ...] | None
+    deny: tuple[ProviderSelector, ...]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The settings a rule may override. ``None`` means "inherit from the policy"."""
+
+    countries: CodeConstraint | None = None
+    providers: ProviderConstraint | None = None
+    operator_jurisdictions: CodeConstraint | None = None
+    cdn: Handling | None = None
+    anycast: Handling | None = None
+    unknown_location: Handling | None = None
+    unknown_operator: Handling | None = None
+    not_routable: Handling | None = None
+    unresolved: Handling | None = None
+
+    def overlaid(self, other: Scope) -> Scope:
+        """This scope with every setting ``other`` sets replacing ours (whole sections)."""
+        changes = {
+            name: getattr(other, name)
+            for name in self.__dataclass_fields__
+            if getattr(other, name) is not None
+        }
+        return replace(self, **changes)
+
+    def handling(self, key: str) -> Handling:
+        value = getattr(self, key)
+        if value is None and key == "anycast":
+            value = self.cdn
+        return value if isinstance(value, Handling) else Handling.INDETERMINATE
+
+
+def glob_specificity(pattern: str) -> int:
+    """How specific a host pattern is: the count of literal characters."""
+    return sum(1 for char in pattern if char not in "*?[]")
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    return fnmatch.fnmatchcase(host.lower(), pattern.lower())
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scoped rule: applies to endpoints whose host matches ``hosts`` and/or that carry
+    one of ``categories``; its settings override the policy-wide ones."""
+
+    name: str
+    hosts: tuple[str, ...]
+    categories: tuple[str, ...]
+    scope: Scope
+    line: int = 0
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"rules[{self.name}]"
+
+    def host_match(self, host: str) -> str | None:
+        """The most specific of our patterns that matches ``host``, if any."""
+        matching = [p for p in self.hosts if host_matches(p, host)]
+        return max(matching, key=glob_specificity) if matching else None
+
+
+@dataclass(frozen=True)
+class CategoryAssignment:
+    """``[[categories]]``: hosts matching these patterns carry category ``name``."""
+
+    name: str
+    hosts: tuple[str, ...]
+    line: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted exception for a host (exact or glob) or an address (IP or CIDR)."""
+
+    justification: str
+    owner: str
+    expires: date
+    host: str | None = None
+    address: str | None = None
+    line: int = 0
+    reference: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"waivers[{self.host or self.address}]"
+
+    def expired(self, today: date) -> bool:
+        """A waiver is valid through its expiry date, inclusive."""
+        return today > self.expires
+
+    def covers_address(self, ip: str) -> bool:
+        if self.address is None:
+            return False
+        try:
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(self.address, strict=False)
+        except ValueError:
+            return False
+
+    def covers_host(self, host: str) -> bool:
+        return self.host is not None and host_matches(self.host, host)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    version: str
+    description: str
+    base: Scope  # the policy-wide settings
+    rules: tuple[Rule, ...] = ()
+    categories: tuple[CategoryAssignment, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    path: str | None = None
+    sha256: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)  # non-fatal remarks from loading
+
+    @property
+    def ref(self) -> PolicyRef:
+        return PolicyRef(name=self.name, version=self.version, path=self.path, sha256=self.sha256)
+
+    def categories_of(self, host: str, given: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The endpoint's own categories plus those the policy assigns by host pattern."""
+        found = list(given)
+        for assignment in self.categories:
+            if assignment.name not in found and any(
+                host_matches(p, host) for p in assignment.hosts
+            ):
+                found.append(assignment.name)
+        return tuple(found)

@@ -1,0 +1,121 @@
+"""Which providers and regions a policy may name: a small interface with pluggable catalogues.
+
+The datasets layer owns the region tables (``residency.datasets.regions.RegionTable``);
+the policy only asks "is this provider known, is this region known". When that table is
+not available the CSV tables in ``data/regions/`` answer instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from residency.errors import ResidencyError
+from residency.paths import project_data_dir
+
+#: Canonical provider ids shared by every stage.
+KNOWN_PROVIDERS: frozenset[str] = frozenset(
+    {
+        "aws",
+        "gcp",
+        "google",
+        "azure",
+        "oracle",
+        "cloudflare",
+        "fastly",
+        "github",
+        "digitalocean",
+        "linode",
+        "vultr",
+        "alibaba",
+        "akamai",
+        "hetzner",
+        "ovh",
+    }
+)
+
+
+class RegionCatalog(Protocol):
+    """Answers whether a provider region exists, for validating policies."""
+
+    def knows_provider(self, provider: str) -> bool: ...
+
+    def knows_region(self, provider: str, region: str) -> bool: ...
+
+    def regions_of(self, provider: str) -> tuple[str, ...]:
+        """Known regions of ``provider`` (may be empty when the catalogue cannot list them)."""
+        ...
+
+
+class SetRegionCatalog:
+    """A catalogue held in memory: provider -> regions."""
+
+    def __init__(self, regions: Mapping[str, Iterable[str]], providers: Iterable[str] = ()) -> None:
+        self.regions = {p.lower(): frozenset(r.lower() for r in rs) for p, rs in regions.items()}
+        self.providers = frozenset(p.lower() for p in providers) | frozenset(self.regions)
+
+    def knows_provider(self, provider: str) -> bool:
+        return provider in self.providers
+
+    def knows_region(self, provider: str, region: str) -> bool:
+        return region.lower() in self.regions.get(provider, frozenset())
+
+    def regions_of(self, provider: str) -> tuple[str, ...]:
+        return tuple(sorted(self.regions.get(provider, frozenset())))
+
+
+class CsvRegionCatalog(SetRegionCatalog):
+    """Regions from CSV files with ``provider`` and ``region`` columns (or ``<provider>.csv``)."""
+
+    def __init__(self, folder: Path) -> None:
+        regions: dict[str, set[str]] = {}
+        for path in sorted(folder.glob("*.csv")):
+            with path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                fields = set(reader.fieldnames or ())
+                if "region" not in fields:
+                    continue
+                for row in reader:
+                    provider = (row.get("provider") or path.stem).strip().lower()
+                    region = (row.get("region") or "").strip()
+                    if provider and region:
+                        regions.setdefault(provider, set()).add(region)
+        super().__init__(regions, KNOWN_PROVIDERS)
+
+
+class RegionTableCatalog:
+    """Adapter over the datasets layer's ``RegionTable`` (``.knows(provider, region)``)."""
+
+    def __init__(self, table: Any, fallback: SetRegionCatalog | None = None) -> None:
+        self.table = table
+        self.fallback = fallback
+
+    def knows_provider(self, provider: str) -> bool:
+        return provider in KNOWN_PROVIDERS or bool(
+            self.fallback and self.fallback.knows_provider(provider)
+        )
+
+    def knows_region(self, provider: str, region: str) -> bool:
+        if bool(self.table.knows(provider, region)):
+            return True
+        return bool(self.fallback and self.fallback.knows_region(provider, region))
+
+    def regions_of(self, provider: str) -> tuple[str, ...]:
+        listing = getattr(self.table, "regions_of", None)
+        if callable(listing):
+            return tuple(str(r) for r in listing(provider))
+        return self.fallback.regions_of(provider) if self.fallback else ()
+
+
+def default_region_catalog() -> RegionCatalog:
+    """The datasets layer's region table when available, else ``data/regions/*.csv``."""
+    csv_catalog = CsvRegionCatalog(project_data_dir() / "regions")
+    try:
+        module = importlib.import_module("residency.datasets.regions")
+        table = module.RegionTable.load()
+    except (ImportError, AttributeError, ResidencyError, OSError):
+        return csv_catalog
+    return RegionTableCatalog(table, csv_catalog)
