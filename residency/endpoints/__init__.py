@@ -1,1 +1,184 @@
-"""residency.endpoints"""
+"""Endpoint inputs: names, URLs, lists, stdin, HAR, pcap/pcapng, zone files and dig output.
+
+``read_targets(args)`` reads command-line targets; ``read_input(path, fmt)`` reads
+one file. ``READERS`` is the explicit registry of formats.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from residency.endpoints.capture.framing import is_capture
+from residency.endpoints.capture.reader import CaptureReader
+from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.dig import DigReader, looks_like_dig
+from residency.endpoints.errors import InputError, InputUnreadable, InvalidEntry, UnknownFormat
+from residency.endpoints.har import HarReader
+from residency.endpoints.interface import InputReader, ReadOptions, Targets
+from residency.endpoints.lists import ListReader
+from residency.endpoints.normalise import canonical_name, normalise_host
+from residency.endpoints.zone import ZoneReader
+
+__all__ = [
+    "READERS",
+    "InputError",
+    "InputReader",
+    "InputUnreadable",
+    "InvalidEntry",
+    "ReadOptions",
+    "Targets",
+    "UnknownFormat",
+    "canonical_name",
+    "detect_format",
+    "normalise_host",
+    "read_input",
+    "read_stream",
+    "read_targets",
+]
+
+#: Every input format residency reads, by the name ``--format`` / ``fmt`` takes.
+READERS: dict[str, InputReader] = {
+    "list": ListReader(),
+    "har": HarReader(),
+    "pcap": CaptureReader(),
+    "zone": ZoneReader(),
+    "dig": DigReader(),
+}
+
+_EXTENSIONS = {
+    ".har": "har",
+    ".pcap": "pcap",
+    ".pcapng": "pcap",
+    ".cap": "pcap",
+    ".zone": "zone",
+    ".dig": "dig",
+    ".txt": "list",
+    ".list": "list",
+}
+_SNIFF = 65536
+
+
+def detect_format(head: bytes, name: str = "") -> str:
+    """The reader for an input, from its first bytes, then its file name."""
+    if is_capture(head):
+        return "pcap"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("{"):
+        return "har"
+    if looks_like_dig(text):
+        return "dig"
+    by_name = _EXTENSIONS.get(Path(name).suffix.lower())
+    if by_name:
+        return by_name
+    if Path(name).name.startswith("db.") or _looks_like_zone(text):
+        return "zone"
+    return "list"
+
+
+def _looks_like_zone(text: str) -> bool:
+    upper = text.upper()
+    return any(
+        line.lstrip().startswith(("$ORIGIN", "$TTL")) for line in upper.splitlines()[:50]
+    ) or (" SOA " in upper or "\tSOA\t" in upper or " IN SOA" in upper)
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read for sniffing, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        if self._head:
+            size = min(len(target), len(self._head))
+            target[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+
+def read_stream(
+    stream: BinaryIO, origin: str, fmt: str | None = None, options: ReadOptions | None = None
+) -> Targets:
+    """Read one already-open binary stream; ``fmt=None`` detects the format."""
+    options = options or ReadOptions()
+    if fmt is None:
+        if isinstance(stream, io.BufferedReader):
+            head = stream.peek(_SNIFF)[:_SNIFF]
+        else:
+            head = stream.read(_SNIFF)
+            stream = io.BufferedReader(_Prefixed(head, stream))
+        fmt = detect_format(head, origin)
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise UnknownFormat(f"unknown input format {fmt!r}; known: {', '.join(READERS)}")
+    return reader.read(stream, origin, options)
+
+
+def read_input(
+    path: str | os.PathLike[str], fmt: str | None = None, options: ReadOptions | None = None
+) -> Targets:
+    """Read one file (``"-"`` is stdin). Raises ``InputError`` when nothing can be read."""
+    name = os.fspath(path)
+    if name == "-":
+        return read_stream(sys.stdin.buffer, "stdin", fmt, options)
+    if fmt is not None and fmt not in READERS:
+        raise UnknownFormat(f"unknown input format {fmt!r}; known: {', '.join(READERS)}")
+    try:
+        with open(name, "rb") as stream:
+            return read_stream(stream, name, fmt, options)
+    except FileNotFoundError:
+        raise InputUnreadable(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputUnreadable(f"{name}: is a directory, not a file") from None
+    except PermissionError:
+        raise InputUnreadable(f"{name}: permission denied") from None
+    except OSError as err:
+        raise InputUnreadable(f"{name}: cannot read ({err.strerror or err})") from None
+
+
+def read_targets(
+    args: Sequence[str],
+    stdin: BinaryIO | None = None,
+    options: ReadOptions | None = None,
+) -> Targets:
+    """Command-line targets: names, URLs, IP literals, files (any format), ``-`` for stdin.
+
+    An argument with a scheme (``https://...``) is a URL; ``@path`` is always a
+    file; otherwise an existing file is read as a file, anything else as a host.
+    A bad argument or unreadable file becomes an InputProblem; the rest are read.
+    Duplicates across all inputs are merged (one endpoint per host).
+    """
+    collector = EndpointCollector()
+    for arg in args:
+        if arg == "-":
+            source = stdin if stdin is not None else sys.stdin.buffer
+            try:
+                collector.extend(read_stream(source, "stdin", None, options))
+            except InputError as err:
+                collector.problem("-", "stdin", str(err))
+            continue
+        path = arg[1:] if arg.startswith("@") else arg
+        if arg.startswith("@") or ("://" not in arg and os.path.isfile(arg)):
+            try:
+                collector.extend(read_input(path, None, options))
+            except InputError as err:
+                collector.problem(arg, "argv", str(err))
+            continue
+        try:
+            collector.add(normalise_host(arg, origin="argv"))
+        except InvalidEntry as err:
+            collector.problem(arg, "argv", str(err))
+    return collector.targets()

@@ -1,0 +1,1 @@
+"""Packet captures (pcap, pcapng): names and addresses an app actually used."""

@@ -1,0 +1,179 @@
+"""HAR files (Chromium, Firefox, mitmproxy): which hosts a page used, at which addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.errors import InputUnreadable, InvalidEntry
+from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.normalise import normalise_host
+from residency.model import Endpoint, ObservedAddress
+
+NOT_RECORDED = "not recorded"
+_MAX_URL = 120
+
+
+@dataclass
+class _Use:
+    """How one host was used at one address (or with no address recorded)."""
+
+    first: str | None = None
+    count: int = 0
+    pages: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def add(self, when: str | None, page: str, request: str, shown: int) -> None:
+        self.count += 1
+        if when and (self.first is None or when < self.first):
+            self.first = when
+        if page not in self.pages:
+            self.pages.append(page)
+        if len(self.requests) < shown:
+            self.requests.append(request)
+
+    def describe(self) -> str:
+        pages = ", ".join(self.pages[:3]) + (
+            f" +{len(self.pages) - 3}" if len(self.pages) > 3 else ""
+        )
+        noun = "request" if self.count == 1 else "requests"
+        text = f"HAR {pages}: {self.count} {noun}: " + "; ".join(self.requests)
+        if self.count > len(self.requests):
+            text += f" (+{self.count - len(self.requests)} more)"
+        return text
+
+
+def server_ip(value: object) -> str | None:
+    """The address in a HAR ``serverIPAddress`` (``"1.2.3.4"``, ``"[2001:db8::1]"``, ``""``)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "1.2.3.4:443"
+        text = text.split(":", 1)[0]
+    text = text.split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= _MAX_URL else url[: _MAX_URL - 3] + "..."
+
+
+def _header(headers: object, wanted: str) -> str | None:
+    if not isinstance(headers, list):
+        return None
+    for header in headers:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == wanted:
+            value = header.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def read_har(document: Any, origin: str, options: ReadOptions) -> Targets:
+    """Targets from a parsed HAR document (``{"log": {"entries": [...]}}``)."""
+    log = document.get("log") if isinstance(document, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        raise InputUnreadable(f"{origin}: not a HAR file (no log.entries)")
+    titles: dict[str, str] = {}
+    for page in log.get("pages") or []:
+        if isinstance(page, dict) and isinstance(page.get("id"), str):
+            title = page.get("title")
+            titles[page["id"]] = page["id"] + (f" ({_short(title)})" if title else "")
+
+    collector = EndpointCollector()
+    uses: dict[tuple[str, str | None], _Use] = {}
+    displays: dict[str, Endpoint] = {}
+    skipped_schemes: dict[str, int] = {}
+    no_address = 0
+    for index, entry in enumerate(log["entries"]):
+        where = f"{origin} entry {index}"
+        if not isinstance(entry, dict):
+            collector.problem(str(entry)[:60], where, "HAR entry is not an object")
+            continue
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        assert isinstance(request, dict)
+        url = request.get("url") if isinstance(request.get("url"), str) else ""
+        assert isinstance(url, str)
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme in {"data", "blob", "about", "chrome-extension", "moz-extension", "javascript"}:
+            skipped_schemes[scheme] = skipped_schemes.get(scheme, 0) + 1
+            continue
+        host_text = url
+        if not url:
+            host_text = (
+                _header(request.get("headers"), ":authority")
+                or _header(request.get("headers"), "host")
+                or ""
+            )
+        try:
+            endpoint = normalise_host(host_text, origin=origin)
+        except InvalidEntry as err:
+            collector.problem(url or "(no URL)", where, str(err))
+            continue
+        ip = server_ip(entry.get("serverIPAddress"))
+        if ip is None:
+            no_address += 1
+        when = (
+            entry.get("startedDateTime") if isinstance(entry.get("startedDateTime"), str) else None
+        )
+        pageref = entry.get("pageref")
+        page = titles.get(pageref, pageref) if isinstance(pageref, str) else "no page"
+        method = request.get("method") if isinstance(request.get("method"), str) else "?"
+        displays.setdefault(endpoint.host, endpoint)
+        uses.setdefault((endpoint.host, ip), _Use()).add(
+            when if isinstance(when, str) else None,
+            page,
+            f"{method} {_short(url)}",
+            options.max_requests_shown,
+        )
+
+    for (host, ip), use in uses.items():
+        base = displays[host]
+        if ip is None:
+            collector.add(base)
+            continue
+        collector.observe(
+            host,
+            base.display,
+            origin,
+            ObservedAddress(ip=ip, when=use.first, context=use.describe()),
+        )
+    for host in displays:
+        unrecorded = uses.get((host, None))
+        if unrecorded is not None:
+            collector.note(
+                f"{origin}: {host}: server address {NOT_RECORDED} for {unrecorded.count} "
+                f"request(s) ({', '.join(unrecorded.pages[:3])})"
+            )
+    if no_address:
+        collector.note(f"{origin}: {no_address} entries without serverIPAddress ({NOT_RECORDED})")
+    for scheme, count in sorted(skipped_schemes.items()):
+        collector.note(f"{origin}: {count} {scheme}: URLs skipped (no host)")
+    return collector.targets()
+
+
+class HarReader:
+    """HTTP Archive (HAR 1.2) files as written by browsers and mitmproxy."""
+
+    name = "har"
+    description = "HTTP Archive (.har) from Chromium, Firefox or mitmproxy"
+
+    def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
+        data = stream.read()
+        try:
+            document = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            where = (
+                f" (line {err.lineno} column {err.colno})"
+                if isinstance(err, json.JSONDecodeError)
+                else ""
+            )
+            raise InputUnreadable(f"{origin}: HAR file is not JSON{where}: {err}") from None
+        return read_har(document, origin, options)
