@@ -391,7 +391,7 @@ class RdapLookup:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url).netloc or self.base_url
+        return urlsplit(self.base_url).hostname or self.base_url
 
     # -------------------------------------------------------------- public
 
