@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from types import UnionType
+from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from residency.model import DataVersion, EndpointResult, IpFacts
+
+T = TypeVar("T")
 
 
 def canonical(value: Any) -> str:
@@ -97,3 +101,29 @@ def endpoint_state(result: EndpointResult) -> dict[str, Any]:
             sorted([a.ip, int(a.verdict)] for a in verdict.addresses) if verdict else []
         ),
     }
+
+
+def from_jsonable(cls: type[T], data: Any) -> T:
+    """Rebuild a model dataclass from ``to_jsonable`` output (for the monitor's spool)."""
+    return cast(T, _decode(cls, data))
+
+
+def _decode(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = get_origin(tp)
+    if origin in (Union, UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        return _decode(options[0], data) if len(options) == 1 else data
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], item) for item in data)
+        return tuple(_decode(a, item) for a, item in zip(args, data, strict=True))
+    if isinstance(tp, type) and is_dataclass(tp):
+        hints = get_type_hints(tp)
+        kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in fields(tp) if f.name in data}
+        return tp(**kwargs)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(data)
+    return data

@@ -1,0 +1,157 @@
+"""Alerts for drift events: to the log and to webhooks (plain JSON or Slack-style text).
+
+Each sink has a stable ``channel`` name; the store records which events each channel
+has received, so an event is delivered once, not on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from residency.drift import DriftEvent
+from residency.errors import ResidencyError
+from residency.store import Store
+
+log = logging.getLogger("residency.alerts")
+
+
+class AlertError(ResidencyError):
+    """An alert could not be delivered (after retries)."""
+
+
+class AlertSink(ABC):
+    """Somewhere drift events go."""
+
+    #: Stable name for "already sent" bookkeeping; must not contain secrets.
+    channel: str
+
+    @abstractmethod
+    def send(self, events: Sequence[DriftEvent]) -> None:
+        """Deliver every event or raise ``AlertError``."""
+
+
+class LogSink(AlertSink):
+    """One WARNING line per event on the ``residency.alerts`` logger."""
+
+    channel = "log"
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger or log
+
+    def send(self, events: Sequence[DriftEvent]) -> None:
+        for event in events:
+            self._log.warning("drift %s: %s", event.kind.value, event.line())
+
+
+def event_json(event: DriftEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "host": event.host,
+        "endpoint": event.endpoint,
+        "run_id": event.run_id,
+        "at": event.at,
+        "kind": event.kind.value,
+        "ip": event.ip,
+        "before": event.before,
+        "after": event.after,
+        "detail": event.detail,
+    }
+
+
+def _redact(url: str) -> str:
+    """Webhook URLs carry their secret in the path: show scheme and host only."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}/…"
+
+
+class WebhookSink(AlertSink):
+    """POST JSON to a URL: ``{"source", "events": [...]}`` or, for Slack-compatible
+    receivers, ``{"text": "..."}``. Retries transport errors, 429 and 5xx with
+    exponential backoff; other 4xx answers fail at once (retrying cannot help)."""
+
+    def __init__(
+        self,
+        url: str,
+        client: httpx.Client,
+        *,
+        slack: bool = False,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as err:
+            raise AlertError(f"webhook URL {url!r} is not valid: {err}") from err
+        if parsed.scheme not in {"http", "https"} or not parsed.host:
+            raise AlertError(f"webhook URL {url!r} must be http(s)://host/...")
+        self.url = url
+        self.slack = slack
+        self.channel = ("slack:" if slack else "webhook:") + hashlib.sha256(
+            url.encode()
+        ).hexdigest()[:16]
+        self._client = client
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def payload(self, events: Sequence[DriftEvent]) -> dict[str, Any]:
+        if self.slack:
+            lines = [f"residency: {len(events)} drift event(s)"]
+            lines += [f"• {e.line()}" for e in events]
+            return {"text": "\n".join(lines)}
+        return {"source": "residency", "events": [event_json(e) for e in events]}
+
+    def send(self, events: Sequence[DriftEvent]) -> None:
+        if not events:
+            return
+        body = self.payload(events)
+        where = _redact(self.url)
+        problem = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                self._sleep(self._backoff * 2 ** (attempt - 1))
+            try:
+                response = self._client.post(self.url, json=body)
+            except httpx.HTTPError as err:
+                problem = f"{type(err).__name__}: {err}"
+                continue
+            if response.status_code < 300:
+                return
+            problem = f"HTTP {response.status_code}"
+            if response.status_code != 429 and response.status_code < 500:
+                break
+        raise AlertError(f"webhook {where}: {len(events)} event(s) not delivered ({problem})")
+
+
+def deliver_pending(
+    store: Store, sinks: Sequence[AlertSink], now: float, chunk: int = 50
+) -> dict[str, int]:
+    """Send every event each sink has not received yet; returns counts sent per channel.
+
+    A failing sink is logged and retried at the next call; the others go on.
+    """
+    sent: dict[str, int] = {}
+    for sink in sinks:
+        count = 0
+        try:
+            while True:
+                pending = store.pending_alerts(sink.channel, limit=chunk)
+                if not pending:
+                    break
+                sink.send(pending)
+                store.mark_alerted(sink.channel, [e.id for e in pending], now)
+                count += len(pending)
+                if len(pending) < chunk:
+                    break
+        except AlertError as err:
+            log.warning("alert channel %s: %s (will retry)", sink.channel, err)
+        sent[sink.channel] = count
+    return sent

@@ -1,0 +1,510 @@
+"""Scheduled re-resolution: claim due watch targets, audit them, record drift, alert.
+
+The monitor owns no clock, no resolver and no sleeping: it is given a ``clock`` (epoch
+seconds), an ``audit`` function (a batch of endpoints -> ``AuditResult``; in production
+the Auditor, in tests a fake), and a ``sleep`` for backoff. That keeps every decision
+testable with simulated time.
+
+Guarantees:
+- a batch's observations and its schedule update commit in one transaction, and a
+  run id is stored once, so a retried or replayed commit never duplicates anything;
+- a claim is a lease (``next_due`` moves to the lease end), so targets of a worker
+  killed with ``kill -9`` fall due again by themselves;
+- if the database goes away, finished batches stay buffered (and are spooled to disk
+  on shutdown) and are committed when it comes back; nothing observed is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+from residency.alerts import AlertSink, deliver_pending
+from residency.endpoints.errors import InvalidEntry
+from residency.endpoints.normalise import normalise_host
+from residency.errors import ResidencyError
+from residency.model import AuditResult, Endpoint, EndpointResult
+from residency.store import Completion, Store, StoreError, TargetSpec, WatchTarget
+from residency.store.errors import StoreCorrupt, StoreLocked, StoreUnavailable
+from residency.store.serialize import from_jsonable, to_jsonable
+
+log = logging.getLogger("residency.monitor")
+
+Clock = Callable[[], float]
+_T = TypeVar("_T")
+
+
+class MonitorError(ResidencyError):
+    """Monitoring cannot start as configured."""
+
+
+class TargetFileInvalid(MonitorError):
+    """A watch-target file has a bad entry (the message names file and line)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Endpoints to audit together: they share a policy and a vantage."""
+
+    endpoints: tuple[Endpoint, ...]
+    policy: str | None
+    vantage: str | None
+
+
+#: Production: the Auditor; tests: a fake. Must give each call a fresh ``run_id``.
+AuditFunction = Callable[[Batch], AuditResult]
+
+
+@dataclass
+class MonitorStats:
+    batches: int = 0
+    checked: int = 0
+    failed: int = 0
+    changed: int = 0
+    events: int = 0
+    lost_leases: int = 0
+    store_retries: int = 0
+    replayed: int = 0
+    alerts: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return (
+            f"{self.checked} checked in {self.batches} batch(es), {self.changed} changed, "
+            f"{self.events} drift event(s), {self.failed} failed"
+        )
+
+
+def min_ttl(result: EndpointResult | None) -> int | None:
+    """The smallest TTL anywhere in the answers: when the first of them expires."""
+    if result is None:
+        return None
+    ttls = [s.ttl for r in result.resolutions for s in r.chain]
+    ttls += [a.ttl for r in result.resolutions for a in r.addresses if a.ttl is not None]
+    return min(ttls) if ttls else None
+
+
+def next_check(
+    target: WatchTarget, result: EndpointResult | None, now: float, rng: random.Random
+) -> float:
+    """When to look again: a fixed cadence, or the TTL kept within [min, max]; with jitter.
+
+    A failed check (no result) comes back after the minimum interval.
+    """
+    if target.cadence:
+        interval = target.cadence
+    else:
+        ttl = min_ttl(result)
+        interval = target.min_interval if ttl is None else float(ttl)
+        interval = min(max(interval, target.min_interval), target.max_interval)
+    if target.jitter > 0:
+        interval *= 1.0 + rng.uniform(-target.jitter, target.jitter)
+    return now + max(1.0, interval)
+
+
+@dataclass
+class _Pending:
+    """A checked batch waiting to be committed."""
+
+    owner: str
+    completions: list[Completion]
+    results: list[AuditResult]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Monitor:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditFunction,
+        *,
+        clock: Clock = time.time,
+        sleep: Callable[[float], None] | None = None,
+        worker: str | None = None,
+        batch_size: int = 200,
+        lease_seconds: float = 600.0,
+        sinks: Sequence[AlertSink] = (),
+        rng: random.Random | None = None,
+        spool_dir: Path | None = None,
+        max_backoff: float = 60.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        # Waiting on the stop event makes SIGTERM end an idle wait or a backoff at once.
+        self.sleep: Callable[[float], None] = sleep or self._wait
+        self.worker = (worker or default_worker_id()).replace("/", "_")
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.sinks = tuple(sinks)
+        self.rng = rng or random.Random()
+        self.spool_dir = spool_dir
+        self.max_backoff = max_backoff
+        self.stats = MonitorStats()
+        self._pending: list[_Pending] = []
+        self._load_spool()
+
+    def _wait(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run_once(self) -> MonitorStats:
+        """Check everything due now (cron form), then return. Stops early on ``stop``."""
+        started = self.clock()
+        while not self.stop.is_set():
+            if not self.tick(now_limit=started):
+                break
+        self.flush()
+        return self.stats
+
+    def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
+        """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
+        while not self.stop.is_set():
+            if self.tick():
+                continue
+            due = self._store_call(self.store.next_due)
+            wait = idle_poll if due is None else min(idle_poll, max(0.0, due - self.clock()))
+            if wait > 0:
+                self.sleep(wait)
+        self.flush()
+        return self.stats
+
+    def tick(self, now_limit: float | None = None) -> int:
+        """Claim one batch of due targets, check it, commit it. Returns targets checked."""
+        self.flush()
+        if self._pending:  # the database is still away: do not pile up more work
+            return 0
+        now = self.clock()
+        owner = f"{self.worker}/{uuid.uuid4().hex[:12]}"
+        claimed = self._store_call(
+            lambda: self.store.claim_due(
+                owner,
+                now if now_limit is None else min(now, now_limit),
+                self.batch_size,
+                self.lease_seconds,
+            )
+        )
+        if not claimed:
+            return 0
+        pending = self._check(owner, claimed)
+        self._pending.append(pending)
+        self.flush()
+        return len(claimed)
+
+    # ------------------------------------------------------------------ checking
+
+    def _check(self, owner: str, claimed: Sequence[WatchTarget]) -> _Pending:
+        groups: dict[tuple[str | None, str | None], list[WatchTarget]] = {}
+        for target in claimed:
+            groups.setdefault((target.policy, target.vantage), []).append(target)
+        completions: list[Completion] = []
+        results: list[AuditResult] = []
+        for (policy, vantage), targets in groups.items():
+            batch = Batch(
+                endpoints=tuple(
+                    Endpoint(host=t.host, display=t.display, origin=f"watch #{t.id}")
+                    for t in targets
+                ),
+                policy=policy,
+                vantage=vantage,
+            )
+            try:
+                result = self.audit(batch)
+            except Exception as err:  # the audit is pluggable: any failure is per-batch
+                log.warning(
+                    "monitor: checking %d target(s) failed: %s: %s",
+                    len(targets),
+                    type(err).__name__,
+                    err,
+                )
+                checked_at = self.clock()
+                completions += [
+                    Completion(t.id, next_check(t, None, checked_at, self.rng), checked_at, None)
+                    for t in targets
+                ]
+                self.stats.failed += len(targets)
+                continue
+            checked_at = self.clock()
+            by_host = {r.endpoint.host: r for r in result.endpoints}
+            for t in targets:
+                completions.append(
+                    Completion(
+                        t.id,
+                        next_check(t, by_host.get(t.host), checked_at, self.rng),
+                        checked_at,
+                        result.run_id,
+                    )
+                )
+            results.append(result)
+            self.stats.checked += len(targets)
+        self.stats.batches += 1
+        return _Pending(owner, completions, results)
+
+    # ------------------------------------------------------------------ committing
+
+    def flush(self) -> bool:
+        """Commit buffered batches, retrying with backoff while the database is away.
+
+        Returns True when nothing is left buffered. Gives up (keeping the buffer) only
+        when ``stop`` is set; the buffer is then spooled to disk if a spool is set.
+        """
+        attempt = 0
+        while self._pending:
+            pending = self._pending[0]
+            try:
+                outcome = self.store.complete_batch(
+                    pending.owner, pending.completions, pending.results
+                )
+            except (StoreUnavailable, StoreLocked) as err:
+                if self.stop.is_set():
+                    self._write_spool()
+                    return False
+                attempt += 1
+                self.stats.store_retries += 1
+                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
+                delay *= 0.5 + self.rng.random() / 2
+                log.warning(
+                    "monitor: %s; %d batch(es) buffered, retrying in %.1fs",
+                    err,
+                    len(self._pending),
+                    delay,
+                )
+                self.sleep(delay)
+                self._reconnect()
+                continue
+            self._pending.pop(0)
+            attempt = 0
+            for rec in outcome.recorded:
+                if not rec.inserted:
+                    self.stats.replayed += 1
+                self.stats.changed += rec.changed
+                self.stats.events += len(rec.events)
+            self.stats.lost_leases += len(outcome.lost_leases)
+            if outcome.lost_leases:
+                log.warning(
+                    "monitor: %d target(s) were taken over by another worker while this one "
+                    "checked them; their observations are kept",
+                    len(outcome.lost_leases),
+                )
+            self._clear_spool()
+            self._alert()
+        return True
+
+    def _reconnect(self) -> None:
+        try:
+            self.store.backend.reconnect()
+        except StoreError as err:
+            log.warning("monitor: reconnecting failed: %s", err)
+
+    def _store_call(self, call: Callable[[], _T]) -> _T:
+        """Run a store read/claim, retrying with backoff while the database is away."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except (StoreUnavailable, StoreLocked) as err:
+                if self.stop.is_set():
+                    raise
+                attempt += 1
+                self.stats.store_retries += 1
+                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
+                log.warning("monitor: %s; retrying in %.1fs", err, delay)
+                self.sleep(delay)
+                self._reconnect()
+
+    def _alert(self) -> None:
+        if not self.sinks:
+            return
+        try:
+            sent = deliver_pending(self.store, self.sinks, self.clock())
+        except StoreError as err:
+            log.warning("monitor: alerts postponed: %s", err)
+            return
+        for channel, count in sent.items():
+            self.stats.alerts[channel] = self.stats.alerts.get(channel, 0) + count
+
+    # ------------------------------------------------------------------ spool
+
+    def _spool_path(self) -> Path | None:
+        if self.spool_dir is None:
+            return None
+        return self.spool_dir / f"pending-{self.worker.replace(':', '_')}.json"
+
+    def _write_spool(self) -> None:
+        path = self._spool_path()
+        if path is None:
+            log.error(
+                "monitor: database unavailable at shutdown; %d checked batch(es) not stored",
+                len(self._pending),
+            )
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = [
+            {
+                "owner": p.owner,
+                "completions": [to_jsonable(c) for c in p.completions],
+                "results": [to_jsonable(r) for r in p.results],
+            }
+            for p in self._pending
+        ]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+        log.warning("monitor: %d batch(es) spooled to %s", len(self._pending), path)
+
+    def _load_spool(self) -> None:
+        path = self._spool_path()
+        if path is None or not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text())
+            self._pending = [
+                _Pending(
+                    item["owner"],
+                    [from_jsonable(Completion, c) for c in item["completions"]],
+                    [from_jsonable(AuditResult, r) for r in item["results"]],
+                )
+                for item in data
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise StoreCorrupt(f"monitor spool {path} cannot be read: {err}") from err
+
+    def _clear_spool(self) -> None:
+        path = self._spool_path()
+        if path is not None and not self._pending and path.exists():
+            path.unlink()
+
+
+def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set ``stop`` (the batch in hand is finished and committed).
+
+    Returns a function that restores the previous handlers.
+    """
+    previous = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.warning(
+            "monitor: %s received, finishing the current batch", signal.Signals(signum).name
+        )
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``, ``"1w"``; ValueError if bad."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip().lower()
+        unit = _UNITS.get(text[-1:]) if text else None
+        number = text[:-1] if unit else text
+        try:
+            seconds = float(number) * (unit or 1.0)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h, 1d)") from None
+    if seconds <= 0 or seconds != seconds:
+        raise ValueError(f"{value!r} is not a positive duration")
+    return seconds
+
+
+_OPTION_KEYS = {"policy", "vantage", "cadence", "min_interval", "max_interval", "jitter"}
+
+
+def target_spec(host: str, options: dict[str, Any], origin: str = "") -> TargetSpec:
+    """A validated TargetSpec; raises ValueError/InvalidEntry naming the bad option."""
+    unknown = set(options) - _OPTION_KEYS
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    endpoint = normalise_host(host, origin)
+    cadence = options.get("cadence")
+    low = parse_duration(options.get("min_interval", 300))
+    high = parse_duration(options.get("max_interval", 86400))
+    if low > high:
+        raise ValueError(f"min_interval ({low:g}s) is above max_interval ({high:g}s)")
+    jitter = float(options.get("jitter", 0.1))
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError(f"jitter {jitter} must be a share between 0 and 1 (e.g. 0.1)")
+    vantage = options.get("vantage")
+    if vantage is not None and not (isinstance(vantage, str) and len(vantage) == 2):
+        raise ValueError(f"vantage {vantage!r} must be a two-letter country code")
+    policy = options.get("policy")
+    return TargetSpec(
+        host=endpoint.host,
+        display=endpoint.display,
+        vantage=vantage.upper() if vantage else None,
+        policy=str(policy) if policy else None,
+        cadence=None if cadence is None else parse_duration(cadence),
+        min_interval=low,
+        max_interval=high,
+        jitter=jitter,
+    )
+
+
+def load_targets_file(path: Path) -> list[TargetSpec]:
+    """Watch targets from a file: TOML (``[defaults]`` + ``[[target]]`` tables with
+    ``host`` and options) or a plain list, one host per line, ``#`` comments allowed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise TargetFileInvalid(f"{path}: cannot read target file ({err.strerror})") from err
+    text = raw.decode("utf-8", errors="replace")
+    specs: list[TargetSpec] = []
+    if path.suffix == ".toml":
+        import tomllib
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise TargetFileInvalid(f"{path}: not valid TOML ({err})") from err
+        defaults = doc.get("defaults", {})
+        for index, item in enumerate(doc.get("target", []), start=1):
+            where = f"{path}: target #{index}"
+            if not isinstance(item, dict) or "host" not in item:
+                raise TargetFileInvalid(f"{where}: needs a host")
+            options = {**defaults, **{k: v for k, v in item.items() if k != "host"}}
+            if "policy" in options and not Path(str(options["policy"])).is_absolute():
+                options["policy"] = str((path.parent / str(options["policy"])).resolve())
+            try:
+                specs.append(target_spec(str(item["host"]), options, where))
+            except (ValueError, InvalidEntry) as err:
+                raise TargetFileInvalid(f"{where} ({item['host']!r}): {err}") from err
+        return specs
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            specs.append(target_spec(entry, {}, f"{path}:{number}"))
+        except (ValueError, InvalidEntry) as err:
+            raise TargetFileInvalid(f"{path}:{number}: {entry!r}: {err}") from err
+    return specs
