@@ -60,6 +60,7 @@ class ManifestEntry:
     via: str = "official"  # official | mirror | import
     records: int | None = None  # records (feeds) or search-tree nodes (mmdb) when validated
     layout: str | None = None  # mmdb record layout: "maxmind" or "ip-location-db"
+    published: str | None = None  # upstream date (YYYY-MM-DD) when known: the data's age
     notes: tuple[str, ...] = ()
 
     @property

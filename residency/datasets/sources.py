@@ -75,6 +75,7 @@ class Source:
     max_bytes: int = DEFAULT_MAX_BYTES
     stale_days: int = 14
     user_added: bool = False
+    import_names: tuple[str, ...] = ()  # file name globs `data import` recognises
 
 
 def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -154,6 +155,7 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
         compression=_opt_str(table, "compression", here),
         max_bytes=max_bytes,
         stale_days=stale,
+        import_names=_str_tuple(table, "import_names", here),
     )
 
 

@@ -8,6 +8,7 @@ the other sources still update.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -168,6 +169,34 @@ def _version_from_header(last_modified: str | None) -> str | None:
         return None
 
 
+_DATE_IN_VERSION = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _date_in(text: str) -> str | None:
+    match = _DATE_IN_VERSION.search(text)
+    if not match:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=UTC).strftime("%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def published_date(
+    version: str, package_version: str | None, last_modified: str | None
+) -> str | None:
+    """The upstream date of the data, from its version, package version or Last-Modified.
+
+    Versions look like "2026-08-22-15-17-05" (AWS) or "2026-06-01" (mmdb build date);
+    ip-location-db's npm versions end in the build date and hour ("2.3.2026061719").
+    """
+    found = _date_in(version)
+    if found is None and package_version:
+        found = _date_in(package_version.rsplit(".", 1)[-1])
+    return found or _version_from_header(last_modified)
+
+
 def install_staged(
     directory: Path,
     source: Source,
@@ -200,6 +229,7 @@ def install_staged(
         # Formats without an inner version: the package version or the server's date.
         header_date = _version_from_header(staged[0].last_modified)
         version = package_version or header_date or f"sha256:{staged[0].sha256[:12]}"
+    published = published_date(checked.version, package_version, staged[0].last_modified)
     install(directory, source.id, staged)
     files = tuple(s.manifest_file() for s in staged)
     remove_others(directory, source.id, {f.name for f in files})
@@ -221,6 +251,7 @@ def install_staged(
         via=via,
         records=checked.records,
         layout=checked.layout,
+        published=published,
         notes=checked.notes[:5],
     )
 
