@@ -44,7 +44,9 @@ def load_json(dataset: str, data: bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        body = text.rstrip()
+        truncated = exc.pos >= len(body) - 1 or body[-1:] not in ("}", "]")
+        hint = " (truncated?)" if truncated else ""
         raise FeedInvalid(
             f"{dataset}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         ) from None
