@@ -48,6 +48,7 @@ _HTTP_METHODS = (
 )
 _WELL_KNOWN = frozenset({80, 443, 853, 8080, 8443, 8000, 8888, 3128, 5228, 5223, 1883, 8883})
 MASK32 = 0xFFFFFFFF
+CLOSED_REMEMBERED = 8192
 # A, CNAME, AAAA, HTTPS, ANY: questions asked to reach a host (not PTR, MX, TXT...)
 _ADDRESS_QUERIES = frozenset({1, 5, 28, 65, 255})
 
@@ -157,6 +158,7 @@ class CaptureAnalyser:
         self.dns_ports = frozenset(dns_ports)
         self.max_flows = max_flows
         self.flows: OrderedDict[tuple[str, int, str, int, int], Flow] = OrderedDict()
+        self.closed: OrderedDict[tuple[str, int, str, int, int], None] = OrderedDict()
         self.answered: dict[str, str] = {}  # address -> name of the latest DNS answer for it
         self.findings = CaptureFindings()
         self._unicast: dict[str, bool] = {}
@@ -203,11 +205,15 @@ class CaptureAnalyser:
             self._sight(dns_server, flow.server, "DNS queries sent to it", flow.start, port)
         elif flow.dns_name is not None:
             self._sight(
-                flow.dns_name, flow.server, "connection, name from DNS answer", flow.start, port
+                flow.dns_name, flow.server, "connection named by DNS answer", flow.start, port
             )
         else:
             self._sight(
-                "", flow.server, "connection, no DNS answer or SNI names it", flow.start, port
+                "",
+                flow.server,
+                "connection with no name (no DNS answer, SNI or Host)",
+                flow.start,
+                port,
             )
 
     def _open(self, key: tuple[str, int, str, int, int], flow: Flow) -> Flow:
@@ -272,6 +278,8 @@ class CaptureAnalyser:
             syn = seg.flags & FLAG_SYN
             if not syn and not seg.payload:
                 return  # a stray ACK/FIN/RST of a connection we never saw begin
+            if not syn and (forward in self.closed or backward in self.closed):
+                return  # the tail of a connection already closed
             if syn and seg.flags & FLAG_ACK:
                 client_to_server = False
             elif syn:
@@ -312,6 +320,10 @@ class CaptureAnalyser:
     def _close(self, key: tuple[str, int, str, int, int], flow: Flow) -> None:
         self._settle(flow)
         self.flows.pop(key, None)
+        # Late packets (the other side's FIN, data in flight) must not open a new flow.
+        self.closed[key] = None
+        if len(self.closed) > CLOSED_REMEMBERED:
+            self.closed.popitem(last=False)
 
     def _client_bytes(self, flow: Flow, seg: Segment) -> None:
         if flow.done and flow.server_stream is None:

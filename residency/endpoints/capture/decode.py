@@ -35,6 +35,9 @@ ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 _VLAN = (0x8100, 0x88A8, 0x9100)
 _AF_INET6 = (10, 24, 28, 30)  # Linux, BSDs, FreeBSD, macOS
+# On "any", Linux records each loopback packet twice (sent, then received): keep one.
+_ARPHRD_LOOPBACK = (772).to_bytes(2, "big")
+_LOOPBACK_COPY = "loopback copy (seen twice on 'any')"
 TCP = 6
 UDP = 17
 
@@ -76,10 +79,14 @@ def network_payload(linktype: int, frame: bytes) -> tuple[int, bytes]:
     if linktype == LINKTYPE_LINUX_SLL:
         if len(frame) < 16:
             raise Skip("short frame")
+        if frame[0:2] == b"\x00\x04" and frame[2:4] == _ARPHRD_LOOPBACK:
+            raise Skip(_LOOPBACK_COPY)
         return _by_ethertype(int.from_bytes(frame[14:16], "big"), frame[16:])
     if linktype == LINKTYPE_LINUX_SLL2:
         if len(frame) < 20:
             raise Skip("short frame")
+        if frame[10] == 4 and frame[8:10] == _ARPHRD_LOOPBACK:
+            raise Skip(_LOOPBACK_COPY)
         return _by_ethertype(int.from_bytes(frame[0:2], "big"), frame[20:])
     if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *LINKTYPE_RAW_OLD):
         if not frame:

@@ -61,7 +61,7 @@ def findings_targets(
         times = "once" if sighting.count == 1 else f"{sighting.count} times"
         ports = f" ({', '.join(sighting.ports)})" if sighting.ports else ""
         seen = ObservedAddress(
-            ip=ip, when=iso(sighting.first), context=f"pcap {how}, {times}{ports}"
+            ip=ip, when=iso(sighting.first), context=f"pcap {how}: {times}{ports}"
         )
         if name:
             collector.observe(name, findings.displays.get(name, name), origin, seen)
