@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import itertools
 import json
 from pathlib import Path
 
@@ -376,6 +377,13 @@ def test_ipdb_asn_numeric_form() -> None:
         "1.0.0.0/24",
         "1.0.4.0/22",
     }
+
+
+def test_ipdb_asn_range_form_is_ordered_integers() -> None:
+    rows = "\n".join(f"1.0.{i}.0,1.0.{i}.255,{64500 + i},Org {i}" for i in range(200))
+    ranges = list(ipdb_asn.parse_ranges(rows.encode()))
+    assert len(ranges) == 200
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
 
 
 @pytest.mark.parametrize(
