@@ -331,3 +331,44 @@ def test_cut_short_capture_keeps_the_readable_part(servers: Servers, tmp_path: P
     # The DNS answers came first in the traffic, so they survive the cut.
     hosts = {e.host for e in targets.endpoints}
     assert {"tls.capture.test", "alias.capture.test", "v6.capture.test"} <= hosts
+
+
+QUIC_ADDR = "127.0.0.6"
+
+
+def test_quic_initial_sni_from_a_real_quic_client(tmp_path: Path) -> None:
+    """aioquic (a real QUIC v1 stack) sends its Initial; the reader removes the
+    Initial protection and reads the SNI from the ClientHello inside."""
+    tcpdump = require_binary("tcpdump")
+    quic_connection = pytest.importorskip("aioquic.quic.connection")
+    quic_configuration = pytest.importorskip("aioquic.quic.configuration")
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind((QUIC_ADDR, 0))
+    port = receiver.getsockname()[1]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    capture = tmp_path / "quic.pcap"
+    try:
+        command = [tcpdump, "-i", "lo", "-U", "-n", "-w", str(capture), f"udp port {port}"]
+        with recording(command, "listening on"):
+            config = quic_configuration.QuicConfiguration(
+                is_client=True, server_name="quic.capture.test", alpn_protocols=["h3"]
+            )
+            connection = quic_connection.QuicConnection(configuration=config)
+            now = time.time()
+            connection.connect((QUIC_ADDR, port), now=now)
+            sent = 0
+            for datagram, address in connection.datagrams_to_send(now=now):
+                sender.sendto(datagram, address)
+                sent += 1
+            assert sent >= 1
+            receiver.settimeout(3)
+            receiver.recv(65535)
+    finally:
+        sender.close()
+        receiver.close()
+    targets = read_input(capture)
+    assert targets.problems == ()
+    found = _summary(targets)
+    assert found == {"quic.capture.test": {(QUIC_ADDR, "QUIC SNI")}}
+    observed = targets.endpoints[0].observed[0]
+    assert observed.context.endswith(f"once (udp/{port})")
