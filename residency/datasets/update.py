@@ -431,7 +431,7 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             problems.append(str(err))
         except OSError as err:
             problems.append(f"{source.id}: {err.strerror or err}")
-    if source.mirror is not None:
+    if source.mirror is not None and source.mirror.type in run.mirrors:
         try:
             entry = _from_mirror(run, source, prev)
             run.record(entry)
@@ -440,9 +440,8 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             problems.append(str(err))
         except OSError as err:
             problems.append(f"{source.id}: mirror: {err.strerror or err}")
-    reason = problems[-1] if problems else "no way to obtain it"
-    if reason.startswith(source.id + ": "):
-        reason = reason[len(source.id) + 2 :]
+    prefix = source.id + ": "
+    reason = "; ".join(p.removeprefix(prefix) for p in problems) or "no way to obtain it"
     if source.covered_by and source.mirror is None:
         reason += f" (its ranges are also in {source.covered_by})"
     if prev is not None:
