@@ -290,7 +290,6 @@ def test_if_missing_does_nothing_when_complete(tmp_path: Path) -> None:
     db = write_mmdb(tmp_path / "src.mmdb", {"country_code": "US"}, {"country_code": "SG"})
     asn = b"1.0.0.0,1.0.0.255,13335,Cloudflare\n1.0.4.0,1.0.7.255,38803,Gtelecom\n"
     from residency.datasets.sources import Source
-    from tests.datasets.update_helpers import Mirror  # noqa: F401  (re-export check)
 
     asn_source = Source(
         id="ipdb-asn",
