@@ -107,6 +107,8 @@ def _read_table(path: Path) -> Iterator[RegionInfo]:
         if region.lower() in seen:
             raise RegionTableInvalid(f"{path}:{number}: region {region!r} listed twice")
         seen.add(region.lower())
+        if country == "UK":
+            raise RegionTableInvalid(f"{path}:{number}: country 'UK' is not an ISO code; use GB")
         if not _COUNTRY.match(country):
             raise RegionTableInvalid(
                 f"{path}:{number}: country {country!r} is not an ISO 3166-1 alpha-2 code"
