@@ -119,4 +119,5 @@ __all__ = [
     "WatchTarget",
     "default_db_path",
     "open_store",
+    "resolve_location",
 ]

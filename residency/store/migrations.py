@@ -189,7 +189,19 @@ def _serialise_migrators(tx: Tx, dialect: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7274616)")
 
 
+def _table_exists(tx: Tx, dialect: str, name: str) -> bool:
+    if dialect == "postgresql":
+        return tx.execute("SELECT to_regclass(?)", (name,)).scalar() is not None
+    return bool(
+        tx.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).rows
+    )
+
+
 def _applied(backend: Backend) -> set[int]:
+    # Read first: opening a database another process is writing must not wait for it.
+    with backend.transaction(write=False) as tx:
+        if _table_exists(tx, backend.dialect, "schema_migrations"):
+            return {int(r[0]) for r in tx.query("SELECT version FROM schema_migrations")}
     with backend.transaction() as tx:
         _serialise_migrators(tx, backend.dialect)
         tx.execute(

@@ -86,8 +86,13 @@ class PostgresBackend(Backend):
                 f"history database URL {self.label} is not valid: {_first_line(err)}"
             ) from err
         except psycopg.Error as err:
+            text = _first_line(err)
+            if "for connection option" in text or "invalid connection option" in text:
+                raise StoreUrlInvalid(
+                    f"history database URL {self.label} is not valid: {text}"
+                ) from err
             raise StoreUnavailable(
-                f"cannot connect to history database {self.label}: {_first_line(err)}"
+                f"cannot connect to history database {self.label}: {text}"
             ) from err
 
     @contextmanager

@@ -122,7 +122,9 @@ def _decode(tp: Any, data: Any) -> Any:
         return tuple(_decode(a, item) for a, item in zip(args, data, strict=True))
     if isinstance(tp, type) and is_dataclass(tp):
         hints = get_type_hints(tp)
-        kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in fields(tp) if f.name in data}
+        kwargs = {
+            f.name: _decode(hints[f.name], data[f.name]) for f in fields(tp) if f.name in data
+        }
         return tp(**kwargs)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp(data)

@@ -595,17 +595,26 @@ class Store:
         ]
 
     def _locations(
-        self, tx: Tx, endpoint_ids: Sequence[int], since: float | None
+        self, tx: Tx, endpoint_ids: Sequence[int], since: float | None, grouped: bool = True
     ) -> list[LocationSeen]:
+        """Places seen: merged per (address, place) when ``grouped``, else every interval."""
         if not endpoint_ids:
             return []
         marks = ", ".join("?" for _ in endpoint_ids)
-        rows = tx.execute(
-            "SELECT ip, country, provider, region, asn, MIN(first_ts), MAX(last_ts), MAX(current)"
-            f" FROM observation WHERE endpoint_id IN ({marks}) AND last_ts >= ?"
-            " GROUP BY ip, country, provider, region, asn ORDER BY MIN(first_ts), ip",
-            (*endpoint_ids, since if since is not None else float("-inf")),
-        ).rows
+        floor = since if since is not None else float("-inf")
+        if grouped:
+            sql = (
+                "SELECT ip, country, provider, region, asn, MIN(first_ts), MAX(last_ts),"
+                f" MAX(current) FROM observation WHERE endpoint_id IN ({marks}) AND last_ts >= ?"
+                " GROUP BY ip, country, provider, region, asn ORDER BY MIN(first_ts), ip"
+            )
+        else:
+            sql = (
+                "SELECT ip, country, provider, region, asn, first_ts, last_ts, current"
+                f" FROM observation WHERE endpoint_id IN ({marks}) AND last_ts >= ?"
+                " ORDER BY first_ts, ip, id"
+            )
+        rows = tx.execute(sql, (*endpoint_ids, floor)).rows
         return [
             LocationSeen(
                 ip=r[0],
@@ -613,7 +622,7 @@ class Store:
                 provider=r[2],
                 region=r[3],
                 asn=None if r[4] is None else int(r[4]),
-                first_seen=iso(max(float(r[5]), since if since is not None else float(r[5]))),
+                first_seen=iso(max(float(r[5]), floor)),
                 last_seen=iso(float(r[6])),
                 current=bool(r[7]),
             )
@@ -649,7 +658,7 @@ class Store:
                         )
                     )
                 events = self._event_rows(tx, f"d.endpoint_id IN ({marks})", ids)
-            locations = self._locations(tx, ids, None)
+            locations = self._locations(tx, ids, None, grouped=False)
         return Timeline(
             host=host,
             endpoints=tuple(r[1] for r in endpoints),

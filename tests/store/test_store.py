@@ -1,0 +1,277 @@
+"""The history store's behaviour, identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from residency.drift import DriftKind
+from residency.model import Outcome, Verdict
+from residency.store import RunNotFound, Store, TargetSpec, open_store
+from residency.store.migrations import MIGRATIONS, Migration, migrate, schema_version
+from tests.store.builders import Addr, Host, audit_result
+
+API = "api.example.com"
+
+
+def count(store: Store, table: str) -> int:
+    with store.backend.transaction(write=False) as tx:
+        return int(tx.execute(f"SELECT COUNT(*) FROM {table}").scalar())
+
+
+def kinds(outcome_events: object) -> list[str]:
+    return [c.kind.value for c in outcome_events]  # type: ignore[attr-defined]
+
+
+def test_schema_is_migrated_once(store: Store, db_url: str) -> None:
+    assert schema_version(store.backend) == max(m.version for m in MIGRATIONS)
+    again = open_store(db_url)
+    try:
+        assert migrate(again.backend) == []
+    finally:
+        again.close()
+
+
+def test_new_migration_is_applied_and_recorded(store: Store) -> None:
+    def add_column(tx, dialect):  # type: ignore[no-untyped-def]
+        tx.execute("ALTER TABLE run ADD COLUMN extra TEXT")
+
+    extra = (*MIGRATIONS, Migration(99, "test column", add_column))
+    assert migrate(store.backend, extra) == [99]
+    assert migrate(store.backend, extra) == []
+    with store.backend.transaction(write=False) as tx:
+        names = [r[0] for r in tx.query("SELECT name FROM schema_migrations ORDER BY version")]
+    assert names[-1] == "test column"
+
+
+def test_unchanged_checks_update_in_place(store: Store) -> None:
+    host = Host(API, (Addr("192.0.2.1"), Addr("192.0.2.2")), cname=("edge.cdn.test",))
+    first = store.record(audit_result("run-1", 1000, [host]))
+    assert first.inserted and first.changed == 1 and first.events == ()
+    sizes = {t: count(store, t) for t in ("endpoint_state", "observation", "facts")}
+    for i in range(2, 6):
+        out = store.record(audit_result(f"run-{i}", 1000 * i, [host]))
+        assert out.changed == 0 and out.events == ()
+    assert {t: count(store, t) for t in sizes} == sizes
+    timeline = store.history(API)
+    assert len(timeline.spans) == 1
+    span = timeline.spans[0]
+    assert span.checks == 5 and span.first_run == "run-1" and span.last_run == "run-5"
+    assert span.first_seen.startswith("1970-01-01T00:16:40")
+    assert span.last_seen.startswith("1970-01-01T01:23:20")
+    assert {loc.ip for loc in timeline.locations} == {"192.0.2.1", "192.0.2.2"}
+    assert all(loc.last_seen.startswith("1970-01-01T01:23:20") for loc in timeline.locations)
+
+
+def test_same_run_twice_is_stored_once(store: Store) -> None:
+    result = audit_result("run-x", 1000, [Host(API, (Addr("192.0.2.1"),))])
+    assert store.record(result).inserted
+    replay = store.record(result)
+    assert not replay.inserted
+    assert count(store, "run") == 1 and store.history(API).spans[0].checks == 1
+
+
+def test_drift_events_for_each_change(store: Store) -> None:
+    before = Host(
+        API,
+        (Addr("192.0.2.1"), Addr("192.0.2.2")),
+        cname=("a.cdn.test",),
+        verdict=Verdict.PASS,
+    )
+    after = Host(
+        API,
+        (
+            Addr("192.0.2.1", country="US", provider="gcp", region="us-east1", asn=15169),
+            Addr("192.0.2.3"),
+        ),
+        cname=("b.cdn.test",),
+        verdict=Verdict.FAIL,
+    )
+    store.record(audit_result("r1", 1000, [before], policy=True))
+    out = store.record(audit_result("r2", 2000, [after], policy=True))
+    assert sorted(kinds(out.events)) == sorted(
+        [
+            "cname-changed",
+            "address-appeared",
+            "address-disappeared",
+            "country-changed",
+            "provider-changed",
+            "region-changed",
+            "asn-changed",
+            "verdict-changed",
+        ]
+    )
+    events = store.history(API).events
+    assert len(events) == 8 and all(e.run_id == "r2" for e in events)
+    country = next(e for e in events if e.kind == DriftKind.COUNTRY_CHANGED)
+    assert (country.ip, country.before, country.after) == ("192.0.2.1", "DE", "US")
+    verdict = next(e for e in events if e.kind == DriftKind.VERDICT_CHANGED)
+    assert (verdict.before, verdict.after) == ("PASS", "FAIL")
+
+
+def test_data_update_moving_an_unchanged_address(store: Store) -> None:
+    old = Host(API, (Addr("192.0.2.1", region="eu-central-1"),))
+    new = Host(API, (Addr("192.0.2.1", country="IE", region="eu-west-1"),))
+    store.record(audit_result("r1", 1000, [old], data_version="2026-02-21"))
+    out = store.record(audit_result("r2", 2000, [new], data_version="2026-08-22"))
+    assert kinds(out.events) == ["moved-by-data-update"]
+    assert "eu-central-1" in (out.events[0].before or "")
+    assert "eu-west-1" in (out.events[0].after or "")
+
+
+def test_data_update_without_a_move_keeps_rows_but_new_evidence(store: Store) -> None:
+    host = Host(API, (Addr("192.0.2.1"),))
+    store.record(audit_result("r1", 1000, [host], data_version="v1"))
+    out = store.record(audit_result("r2", 2000, [host], data_version="v2"))
+    assert out.changed == 0 and out.events == ()
+    assert count(store, "observation") == 1
+    assert count(store, "facts") == 2  # evidence of both versions kept
+
+
+def test_resolution_outcome_change(store: Store) -> None:
+    store.record(audit_result("r1", 1000, [Host(API, (Addr("192.0.2.1"),))]))
+    out = store.record(audit_result("r2", 2000, [Host(API, outcome=Outcome.NXDOMAIN)]))
+    assert sorted(kinds(out.events)) == ["address-disappeared", "resolution-changed"]
+
+
+def test_flapping_back_opens_a_new_span(store: Store) -> None:
+    a = Host(API, (Addr("192.0.2.1"),))
+    b = Host(API, (Addr("192.0.2.9"),))
+    for i, host in enumerate([a, b, a], start=1):
+        store.record(audit_result(f"r{i}", 1000 * i, [host]))
+    spans = store.history(API).spans
+    assert [s.body["addresses"][0]["ip"] for s in spans] == ["192.0.2.1", "192.0.2.9", "192.0.2.1"]
+    locations = store.history(API).locations
+    assert [loc.ip for loc in locations] == ["192.0.2.1", "192.0.2.9", "192.0.2.1"]
+    assert [loc.current for loc in locations] == [False, False, True]
+
+
+def test_late_check_does_not_become_current(store: Store) -> None:
+    store.record(audit_result("new", 2000, [Host(API, (Addr("192.0.2.1"),))]))
+    late = store.record(audit_result("old", 1000, [Host(API, (Addr("192.0.2.7"),))]))
+    assert late.inserted and late.events == ()
+    spans = store.history(API).spans
+    assert len(spans) == 1 and spans[0].body["addresses"][0]["ip"] == "192.0.2.1"
+
+
+def test_vantages_are_separate_histories(store: Store) -> None:
+    store.record(audit_result("de", 1000, [Host(API, (Addr("192.0.2.1"),))], vantages=["DE"]))
+    store.record(audit_result("us", 1100, [Host(API, (Addr("192.0.2.9"),))], vantages=["US"]))
+    timeline = store.history(API)
+    assert timeline.endpoints == (f"{API} @DE", f"{API} @US")
+    assert timeline.events == ()
+
+
+def test_diff_last_two_runs_and_by_reference(store: Store) -> None:
+    other = Host("static.example.com", (Addr("198.51.100.1"),))
+    store.record(audit_result("aaaa-1", 1000, [Host(API, (Addr("192.0.2.1"),)), other]))
+    store.record(audit_result("bbbb-2", 2000, [Host(API, (Addr("192.0.2.1"),)), other]))
+    store.record(audit_result("cccc-3", 3000, [Host(API, (Addr("192.0.2.2"),)), other]))
+    last = store.diff()
+    assert (last.run_a.id, last.run_b.id) == ("bbbb-2", "cccc-3")
+    assert [e.host for e in last.entries] == [API]
+    assert sorted(kinds(last.entries[0].changes)) == ["address-appeared", "address-disappeared"]
+    first_two = store.diff("aaaa", "bbbb")
+    assert first_two.entries == ()
+    across = store.diff("#1", "#3")
+    assert [e.host for e in across.entries] == [API]
+    try:
+        store.diff("nope", "cccc")
+    except RunNotFound as err:
+        assert "nope" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("expected RunNotFound")
+
+
+def test_diff_needs_two_runs(store: Store) -> None:
+    store.record(audit_result("only", 1000, [Host(API, (Addr("192.0.2.1"),))]))
+    try:
+        store.diff()
+    except RunNotFound as err:
+        assert "diff needs two" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("expected RunNotFound")
+
+
+def test_compliance_report(store: Store) -> None:
+    good = Host(API, (Addr("192.0.2.1"),), verdict=Verdict.PASS)
+    bad = Host(API, (Addr("192.0.2.1", country="US", region="us-east-1"),), verdict=Verdict.FAIL)
+    # PASS 0..600, FAIL 600..900, PASS again 900..1000 (checks every 100 s)
+    for t in range(0, 1001, 100):
+        host = bad if 600 <= t < 900 else good
+        store.record(audit_result(f"r{t}", 100_000 + t, [host], policy=True))
+    report = store.report(100_000, 101_000)
+    (entry,) = report.endpoints
+    assert entry.checks == 11 and entry.judged_checks == 11 and entry.compliant_checks == 8
+    assert entry.uptime is not None and abs(entry.uptime - 0.7) < 1e-9
+    assert entry.current_verdict == int(Verdict.PASS)
+    places = [(loc.country, loc.first_seen, loc.last_seen) for loc in entry.locations]
+    assert ("US", "1970-01-02T03:56:40Z", "1970-01-02T04:00:00Z") in places
+    # A period that starts during the failure: the state in force at `since` counts.
+    later = store.report(100_700, 101_000).endpoints[0]
+    assert later.uptime is not None and abs(later.uptime - 1 / 3) < 1e-9
+
+
+def test_report_without_policy_has_no_uptime(store: Store) -> None:
+    store.record(audit_result("r1", 1000, [Host(API, (Addr("192.0.2.1"),))]))
+    (entry,) = store.report(0, 2000).endpoints
+    assert entry.uptime is None and entry.judged_checks == 0
+
+
+def test_kv_cache(store: Store) -> None:
+    assert store.cache_get("rdap", "192.0.2.0/24", now=0) is None
+    store.cache_put("rdap", "192.0.2.0/24", '{"org": "x"}', expires=100.0)
+    assert store.cache_get("rdap", "192.0.2.0/24", now=50) == ('{"org": "x"}', 100.0)
+    assert store.cache_get("rdap", "192.0.2.0/24", now=100) is None
+    store.cache_put("rdap", "192.0.2.0/24", '{"org": "y"}', expires=None)
+    assert store.cache_get("rdap", "192.0.2.0/24", now=10**9) == ('{"org": "y"}', None)
+    store.cache_put("other", "k", "1", expires=5.0)
+    assert store.cache_purge(now=10) == 1
+
+
+def test_targets_add_list_remove_sync(store: Store) -> None:
+    added = store.add_targets(
+        [TargetSpec("a.example"), TargetSpec("b.example", vantage="DE", cadence=3600)], now=100
+    )
+    assert added == 2
+    listed = store.list_targets()
+    assert [(t.host, t.vantage, t.cadence, t.next_due) for t in listed] == [
+        ("a.example", None, None, 100.0),
+        ("b.example", "DE", 3600.0, 100.0),
+    ]
+    store.add_targets([TargetSpec("a.example", min_interval=60)], now=500)
+    assert store.target_count() == 2
+    assert store.list_targets()[0].min_interval == 60 and store.list_targets()[0].next_due == 100
+    assert store.remove_targets(["b.example"]) == 1
+    kept, removed = store.sync_targets(
+        "targets.txt", [TargetSpec("c.example"), TargetSpec("d.example")], now=0
+    )
+    assert (kept, removed) == (2, 0)
+    kept, removed = store.sync_targets("targets.txt", [TargetSpec("d.example")], now=0)
+    assert (kept, removed) == (1, 1)
+    assert sorted(t.host for t in store.list_targets()) == ["a.example", "d.example"]
+
+
+def test_claims_are_leases(store: Store) -> None:
+    store.add_targets([TargetSpec(f"h{i}.example") for i in range(5)], now=0)
+    first = store.claim_due("w1/a", now=10, limit=3, lease_seconds=60)
+    second = store.claim_due("w2/b", now=10, limit=10, lease_seconds=60)
+    assert len(first) == 3 and len(second) == 2
+    assert not {t.id for t in first} & {t.id for t in second}
+    assert store.claim_due("w3/c", now=69, limit=10, lease_seconds=60) == []
+    # w1 died: at the end of its lease its targets are due again
+    back = store.claim_due("w3/c", now=70, limit=10, lease_seconds=60)
+    assert sorted(t.id for t in back) == sorted(t.id for t in first + second)
+
+
+def test_complete_batch_moves_schedule_and_records(store: Store) -> None:
+    from residency.store import Completion
+
+    store.add_targets([TargetSpec(API)], now=0)
+    (target,) = store.claim_due("w1/x", now=0, limit=10, lease_seconds=60)
+    result = audit_result("m1", 5, [Host(API, (Addr("192.0.2.1"),))])
+    outcome = store.complete_batch("w1/x", [Completion(target.id, 300.0, 5.0, "m1")], [result])
+    assert outcome.completed == 1 and outcome.lost_leases == ()
+    (after,) = store.list_targets()
+    assert (after.next_due, after.last_checked, after.checks) == (300.0, 5.0, 1)
+    # Replaying the same commit (the reply was lost) changes nothing.
+    again = store.complete_batch("w1/x", [Completion(target.id, 300.0, 5.0, "m1")], [result])
+    assert again.lost_leases == (target.id,) and not again.recorded[0].inserted
+    assert store.list_targets()[0].checks == 1 and count(store, "run") == 1
