@@ -55,6 +55,7 @@ class ManifestEntry:
     licence: str
     attribution: str
     files: tuple[ManifestFile, ...]
+    source: str = ""  # what the dataset is, from data/sources.toml
     parser: str | None = None  # parser id in residency.datasets.parsers.PARSERS
     provider: str | None = None
     via: str = "official"  # official | mirror | import

@@ -246,6 +246,7 @@ def install_staged(
         licence=source.licence,
         attribution=source.attribution,
         files=files,
+        source=source.description,
         parser=source.parser,
         provider=source.provider,
         via=via,
