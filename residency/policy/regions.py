@@ -94,6 +94,9 @@ class RegionTableCatalog:
         self.fallback = fallback
 
     def knows_provider(self, provider: str) -> bool:
+        listing = getattr(self.table, "providers", None)
+        if callable(listing) and provider in {str(p) for p in listing()}:
+            return True
         return provider in KNOWN_PROVIDERS or bool(
             self.fallback and self.fallback.knows_provider(provider)
         )
@@ -104,9 +107,11 @@ class RegionTableCatalog:
         return bool(self.fallback and self.fallback.knows_region(provider, region))
 
     def regions_of(self, provider: str) -> tuple[str, ...]:
-        listing = getattr(self.table, "regions_of", None)
+        listing = getattr(self.table, "regions", None)
         if callable(listing):
-            return tuple(str(r) for r in listing(provider))
+            found = tuple(str(r) for r in listing(provider))
+            if found:
+                return found
         return self.fallback.regions_of(provider) if self.fallback else ()
 
 

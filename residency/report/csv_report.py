@@ -1,0 +1,98 @@
+"""CSV: one row per address (one row for an endpoint without any), for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from residency.model import AuditResult, IpFacts
+from residency.report.common import (
+    address_verdicts,
+    chain_text,
+    endpoint_verdict,
+    label,
+    location_text,
+    outcome_text,
+)
+
+COLUMNS = (
+    "host",
+    "display",
+    "origin",
+    "categories",
+    "endpoint_verdict",
+    "resolution",
+    "cname_chain",
+    "ip",
+    "address_verdict",
+    "aspect",
+    "country",
+    "location",
+    "confidence",
+    "basis",
+    "provider",
+    "region",
+    "service",
+    "asn",
+    "as_org",
+    "cdn",
+    "anycast",
+    "operator",
+    "operator_jurisdiction",
+    "registered_org",
+    "registered_country",
+    "reasons",
+    "evidence",
+)
+
+
+class CsvFormatter:
+    def render(self, result: AuditResult) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for endpoint in result.endpoints:
+            base = {
+                "host": endpoint.endpoint.host,
+                "display": endpoint.endpoint.display,
+                "origin": endpoint.endpoint.origin,
+                "categories": " ".join(endpoint.endpoint.categories),
+                "endpoint_verdict": label(endpoint_verdict(endpoint)) if result.policy else "",
+                "resolution": outcome_text(endpoint),
+                "cname_chain": chain_text(endpoint),
+            }
+            if not endpoint.facts:
+                reasons = endpoint.verdict.reasons if endpoint.verdict else ()
+                writer.writerow({**base, "reasons": " | ".join(r.message for r in reasons)})
+                continue
+            verdicts = address_verdicts(endpoint)
+            for facts in endpoint.facts:
+                writer.writerow({**base, **self.address(facts, verdicts.get(facts.ip))})
+        return buffer.getvalue()
+
+    def address(self, facts: IpFacts, judged: object) -> dict[str, object]:
+        operator = facts.operator
+        registration = facts.registration
+        known = registration is not None and registration.status == "known"
+        return {
+            "ip": facts.ip,
+            "address_verdict": getattr(getattr(judged, "verdict", None), "name", ""),
+            "aspect": getattr(judged, "aspect", ""),
+            "country": facts.location.country or "",
+            "location": location_text(facts),
+            "confidence": facts.location.confidence.value,
+            "basis": facts.location.basis,
+            "provider": facts.provider or "",
+            "region": facts.region or "",
+            "service": facts.service or "",
+            "asn": facts.asn if facts.asn is not None else "",
+            "as_org": facts.as_org or "",
+            "cdn": "yes" if facts.cdn else "no",
+            "anycast": "yes" if facts.anycast else "no",
+            "operator": (operator.entity or operator.provider or "") if operator else "",
+            "operator_jurisdiction": (operator.jurisdiction or "") if operator else "",
+            "registered_org": (registration.org or "") if registration and known else "",
+            "registered_country": (registration.country or "") if registration and known else "",
+            "reasons": " | ".join(r.message for r in getattr(judged, "reasons", ())),
+            "evidence": " | ".join(e.summary() for e in facts.evidence),
+        }

@@ -1,0 +1,61 @@
+"""What every report format implements, the output-format names, and the report errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from residency.errors import ResidencyError
+from residency.model import AuditResult
+
+
+class ReportError(ResidencyError):
+    """A report cannot be produced as asked (unknown format, bad option)."""
+
+
+class OutputFormat(StrEnum):
+    """The ``--format`` choices."""
+
+    TERMINAL = "terminal"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+    @classmethod
+    def parse(cls, text: str) -> OutputFormat:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            choices = ", ".join(f.value for f in cls)
+            raise ReportError(f"unknown report format {text!r}; choose one of {choices}") from None
+
+    def to_format(self, options: RenderOptions | None = None) -> Formatter:
+        """The formatter that renders this format (see ``residency.report.FORMATTERS``)."""
+        from residency.report import to_format
+
+        return to_format(self, options)
+
+
+class JunitIndeterminate(StrEnum):
+    """How a JUnit report shows an INDETERMINATE endpoint."""
+
+    SKIPPED = "skipped"  # the default: not a failure, but visibly not a pass
+    FAILURE = "failure"
+    PASS = "pass"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    color: bool = False  # terminal: ANSI colours
+    junit_indeterminate: JunitIndeterminate = JunitIndeterminate.SKIPPED
+    max_width: int = 48  # terminal: widest cell before it is cut
+
+
+class Formatter(Protocol):
+    """Turns a whole audit into the text of one report."""
+
+    def render(self, result: AuditResult) -> str: ...

@@ -1,0 +1,57 @@
+"""Plain-text rendering of ``residency ip`` answers (IpFacts), for people."""
+
+from __future__ import annotations
+
+from residency.model import IpFacts
+
+
+def render_ip_facts(facts: IpFacts) -> str:
+    """A short block per address: location, provider, network, operator, evidence."""
+    lines = [facts.ip]
+    loc = facts.location
+    if not facts.routable:
+        lines.append(f"  location    not publicly routable: {facts.not_routable_reason}")
+        return "\n".join(lines)
+    if loc.place is None:
+        where = "INDETERMINATE"
+    else:
+        where = loc.place.country
+        extra = ", ".join(p for p in (loc.place.subdivision, loc.place.city) if p)
+        if extra:
+            where += f" ({extra})"
+    lines.append(f"  location    {where}  [confidence {loc.confidence}, {loc.basis}] {loc.why}")
+    if facts.provider:
+        prov = facts.provider + (f" {facts.region}" if facts.region else "")
+        if facts.service:
+            prov += f" ({facts.service})"
+        lines.append(f"  provider    {prov}")
+    else:
+        lines.append("  provider    unknown (no provider feed covers it)")
+    if facts.asn is not None:
+        lines.append(f"  network     AS{facts.asn} {facts.as_org or ''}".rstrip())
+    flags = [f for f, on in (("anycast", facts.anycast), ("CDN edge", facts.cdn)) if on]
+    lines.append(f"  edge        {', '.join(flags) if flags else 'no (unicast, not a CDN edge)'}")
+    if facts.operator and facts.operator.provider:
+        op = facts.operator
+        lines.append(
+            f"  operator    {op.entity or op.provider}"
+            + (f", jurisdiction {op.jurisdiction}" if op.jurisdiction else "")
+            + (f" [{op.basis}]" if op.basis else "")
+        )
+    if facts.registration is not None:
+        reg = facts.registration
+        if reg.status == "known":
+            lines.append(
+                f"  registered  {reg.org or reg.network_name or '?'}"
+                + (f", {reg.country}" if reg.country else "")
+                + (f" ({reg.rir}, {reg.cidr})" if reg.rir or reg.cidr else "")
+            )
+        else:
+            lines.append(f"  registered  unknown ({reg.reason})")
+    lines.append("  evidence")
+    for ev in facts.evidence:
+        prefix = f" [{ev.prefix}]" if ev.prefix else ""
+        lines.append(f"    - {ev.summary()}{prefix} (version {ev.version})")
+    for d in facts.disagreements:
+        lines.append(f"  DISAGREE    {d}")
+    return "\n".join(lines)

@@ -1,0 +1,213 @@
+"""The JSON report: versioned (``"schema": "residency-report/1"``), stable field names.
+
+The shape is documented by ``docs/report-schema.json``. Fields are only ever added
+within version 1; renaming or removing one means ``residency-report/2``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from residency.model import (
+    AuditResult,
+    DataVersion,
+    EndpointResult,
+    Evidence,
+    IpFacts,
+    Reason,
+    Resolution,
+)
+from residency.report.common import (
+    DBIP_ATTRIBUTION,
+    DBIP_URL,
+    address_verdicts,
+    counts,
+    is_warning,
+    label,
+    uses_dbip,
+)
+
+SCHEMA_ID = "residency-report/1"
+
+
+def reason_dict(reason: Reason) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "message": reason.message,
+        "rule": reason.rule,
+        "evidence": list(reason.evidence),
+        "warning": is_warning(reason),
+    }
+
+
+def evidence_dict(evidence: Evidence) -> dict[str, Any]:
+    place = evidence.place
+    return {
+        "source": evidence.source,
+        "kind": evidence.kind.value,
+        "version": evidence.version,
+        "prefix": evidence.prefix,
+        "country": place.country if place else None,
+        "subdivision": place.subdivision if place else None,
+        "city": place.city if place else None,
+        "provider": evidence.provider,
+        "region": evidence.region,
+        "service": evidence.service,
+        "asn": evidence.asn,
+        "org": evidence.org,
+        "anycast": evidence.anycast,
+        "note": evidence.note,
+        "summary": evidence.summary(),
+    }
+
+
+def resolution_dict(resolution: Resolution) -> dict[str, Any]:
+    return {
+        "name": resolution.name,
+        "outcome": resolution.outcome.value,
+        "resolver": resolution.resolver,
+        "vantage": resolution.vantage,
+        "ecs_prefix": resolution.ecs_prefix,
+        "ecs_scope": resolution.ecs_scope,
+        "error": resolution.error,
+        "when": resolution.when,
+        "chain": [
+            {"owner": s.owner, "rtype": s.rtype, "target": s.target, "ttl": s.ttl}
+            for s in resolution.chain
+        ],
+        "addresses": [{"ip": a.ip, "ttl": a.ttl, "via": a.via} for a in resolution.addresses],
+    }
+
+
+def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
+    judged = address_verdicts(result).get(facts.ip)
+    place = facts.location.place
+    operator = facts.operator
+    registration = facts.registration
+    return {
+        "ip": facts.ip,
+        "routable": facts.routable,
+        "not_routable_reason": facts.not_routable_reason,
+        "location": {
+            "country": place.country if place else None,
+            "subdivision": place.subdivision if place else None,
+            "city": place.city if place else None,
+            "confidence": facts.location.confidence.value,
+            "basis": facts.location.basis,
+            "why": facts.location.why,
+        },
+        "asn": facts.asn,
+        "as_org": facts.as_org,
+        "provider": facts.provider,
+        "region": facts.region,
+        "service": facts.service,
+        "cdn": facts.cdn,
+        "anycast": facts.anycast,
+        "disagreements": list(facts.disagreements),
+        "evidence": [evidence_dict(e) for e in facts.evidence],
+        "operator": None
+        if operator is None
+        else {
+            "provider": operator.provider,
+            "entity": operator.entity,
+            "jurisdiction": operator.jurisdiction,
+            "parent": operator.parent,
+            "basis": operator.basis,
+        },
+        "registration": None
+        if registration is None
+        else {
+            "status": registration.status,
+            "reason": registration.reason,
+            "network_name": registration.network_name,
+            "handle": registration.handle,
+            "cidr": registration.cidr,
+            "org": registration.org,
+            "country": registration.country,
+            "rir": registration.rir,
+            "abuse_email": registration.abuse_email,
+            "source": registration.source,
+            "fetched": registration.fetched,
+        },
+        "verdict": judged.verdict.name if judged else None,
+        "aspect": judged.aspect if judged else None,
+        "reasons": [reason_dict(r) for r in judged.reasons] if judged else [],
+    }
+
+
+def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
+    endpoint = result.endpoint
+    return {
+        "host": endpoint.host,
+        "display": endpoint.display,
+        "origin": endpoint.origin,
+        "is_ip": endpoint.is_ip,
+        "categories": list(endpoint.categories),
+        "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
+        "verdict": result.verdict.verdict.name if result.verdict else None,
+        "reasons": [reason_dict(r) for r in result.verdict.reasons] if result.verdict else [],
+        "resolutions": [resolution_dict(r) for r in result.resolutions],
+        "hints": [evidence_dict(e) for e in result.hints],
+        "addresses": [address_dict(f, result) for f in result.facts],
+    }
+
+
+def data_version_dict(version: DataVersion) -> dict[str, Any]:
+    return {
+        "dataset": version.dataset,
+        "version": version.version,
+        "fetched": version.fetched,
+        "sha256": version.sha256,
+        "origin": version.origin,
+        "licence": version.licence,
+        "attribution": version.attribution,
+    }
+
+
+def report_dict(result: AuditResult) -> dict[str, Any]:
+    tally = counts(result)
+    policy = result.policy
+    attributions = [f"{DBIP_ATTRIBUTION} {DBIP_URL}"] if uses_dbip(result) else []
+    attributions += sorted(
+        {v.attribution for v in result.data_versions if v.attribution} - set(attributions)
+    )
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "residency", "version": result.tool_version},
+        "run": {
+            "id": result.run_id,
+            "started": result.started,
+            "finished": result.finished,
+            "resolvers": list(result.resolvers),
+            "vantages": list(result.vantages),
+            "notes": list(result.notes),
+        },
+        "policy": None
+        if policy is None
+        else {
+            "name": policy.name,
+            "version": policy.version,
+            "path": policy.path,
+            "sha256": policy.sha256,
+        },
+        "verdict": result.verdict.name if result.verdict is not None else None,
+        "summary": {
+            "endpoints": tally.endpoints,
+            "addresses": tally.addresses,
+            "verdicts": tally.by_verdict,
+            "countries": tally.countries,
+            "overall": label(result.verdict) if result.policy else None,
+        },
+        "data_versions": [data_version_dict(v) for v in result.data_versions],
+        "attributions": attributions,
+        "problems": [
+            {"entry": p.entry, "origin": p.origin, "problem": p.problem} for p in result.problems
+        ],
+        "endpoints": [endpoint_dict(e) for e in result.endpoints],
+    }
+
+
+class JsonFormatter:
+    def render(self, result: AuditResult) -> str:
+        return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,114 @@
+"""Markdown: a summary fit for a pull-request comment or a ticket, details folded away."""
+
+from __future__ import annotations
+
+from residency.model import AuditResult, EndpointResult, Verdict
+from residency.report.common import (
+    DBIP_ATTRIBUTION,
+    DBIP_URL,
+    address_verdicts,
+    chain_text,
+    counts,
+    endpoint_verdict,
+    is_warning,
+    label,
+    location_text,
+    main_reasons,
+    operator_text,
+    outcome_text,
+    provider_text,
+    summary_line,
+    uses_dbip,
+)
+
+ICONS = {
+    "PASS": "✅",
+    "WAIVED": "🟦",
+    "INDETERMINATE": "⚠️",
+    "FAIL": "❌",
+    "NOT JUDGED": "ℹ️",
+}
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split()) or "–"
+
+
+class MarkdownFormatter:
+    def render(self, result: AuditResult) -> str:
+        verdict = label(result.verdict) if result.policy else "NOT JUDGED"
+        lines = [f"## {ICONS[verdict]} residency audit: {verdict}", ""]
+        if result.policy:
+            lines.append(f"Policy **{result.policy.name}** version {result.policy.version}.  ")
+        lines.append(summary_line(result))
+        lines.append("")
+        tally = counts(result)
+        if result.policy:
+            lines.append("| verdict | endpoints |")
+            lines.append("|---|---:|")
+            lines += [f"| {ICONS[name]} {name} | {n} |" for name, n in tally.by_verdict.items()]
+            lines.append("")
+        lines.append("| verdict | endpoint | addresses | location | provider | operator | why |")
+        lines.append("|---|---|---|---|---|---|---|")
+        order = sorted(result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS))
+        for endpoint in order:
+            lines.append(self.row(endpoint, result.policy is not None))
+        lines.append("")
+        lines += self.details(order)
+        if result.problems:
+            lines += ["", "### Input problems", ""]
+            lines += [f"- `{cell(str(p))}`" for p in result.problems]
+        lines += ["", "### Data versions", ""]
+        lines += [
+            f"- `{v.dataset}` {v.version}" + (f" (fetched {v.fetched})" if v.fetched else "")
+            for v in result.data_versions
+        ] or ["- none recorded"]
+        if uses_dbip(result):
+            lines += ["", f"[{DBIP_ATTRIBUTION}]({DBIP_URL})"]
+        return "\n".join(lines) + "\n"
+
+    def row(self, endpoint: EndpointResult, judged: bool) -> str:
+        verdict = label(endpoint_verdict(endpoint)) if judged else "NOT JUDGED"
+        facts = endpoint.facts
+        addresses = ", ".join(f.ip for f in facts[:3]) + (" …" if len(facts) > 3 else "")
+        locations = sorted({location_text(f) for f in facts}) or [outcome_text(endpoint)]
+        providers = sorted({provider_text(f) for f in facts}) or ["–"]
+        operators = sorted({operator_text(f) for f in facts}) or ["–"]
+        why = "; ".join(r.message for r in main_reasons(endpoint)[:2] if not is_warning(r))
+        if endpoint_verdict(endpoint) is Verdict.PASS:
+            why = "; ".join(r.message for r in main_reasons(endpoint) if is_warning(r))
+        name = endpoint.endpoint.display
+        if name != endpoint.endpoint.host:
+            name += f" ({endpoint.endpoint.host})"
+        return (
+            f"| {ICONS[verdict]} {verdict} | `{cell(name)}` | {cell(addresses or '–')} "
+            f"| {cell(', '.join(locations))} | {cell(', '.join(providers))} "
+            f"| {cell(', '.join(operators))} | {cell(why)} |"
+        )
+
+    def details(self, endpoints: list[EndpointResult]) -> list[str]:
+        lines = ["<details><summary>Evidence per endpoint</summary>", ""]
+        for endpoint in endpoints:
+            lines.append(f"#### `{endpoint.endpoint.host}`")
+            chain = chain_text(endpoint)
+            lines.append(
+                f"- resolution: {outcome_text(endpoint)}" + (f"; chain `{chain}`" if chain else "")
+            )
+            for reason in endpoint.verdict.reasons if endpoint.verdict else ():
+                lines.append(f"- {reason.code}: {cell(reason.message)}")
+            verdicts = address_verdicts(endpoint)
+            for facts in endpoint.facts:
+                judged = verdicts.get(facts.ip)
+                head = f"- `{facts.ip}`: {location_text(facts)}; {provider_text(facts)}; "
+                head += f"operator {operator_text(facts)}"
+                if judged:
+                    head += f" → **{judged.verdict.name}** ({judged.aspect})"
+                lines.append(head)
+                for reason in judged.reasons if judged else ():
+                    lines.append(f"  - {reason.code}: {cell(reason.message)}")
+                for evidence in facts.evidence:
+                    lines.append(f"  - evidence: {cell(evidence.summary())}")
+            lines.append("")
+        lines.append("</details>")
+        return lines

@@ -1,0 +1,240 @@
+"""SARIF 2.1.0 for code-scanning dashboards: one rule per kind of breach, waivers as suppressions.
+
+Levels: a FAIL reason is ``error``, an INDETERMINATE reason ``warning``, a warning that does
+not decide the verdict ``note``. A waived breach is still reported, with an accepted
+suppression carrying the waiver's justification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from residency.model import AuditResult, EndpointResult, Reason, Verdict
+from residency.report.common import address_verdicts, is_passing, is_warning
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+#: Rule id -> (short description, full description). Ids equal policy reason codes.
+RULES: dict[str, tuple[str, str]] = {
+    "country-denied": (
+        "Located in a denied country",
+        "The address is located in a country the policy denies.",
+    ),
+    "country-not-allowed": (
+        "Located outside the allowed countries",
+        "The address is located in a country the policy does not allow.",
+    ),
+    "provider-denied": (
+        "On a denied provider or region",
+        "The address belongs to a provider or region the policy denies.",
+    ),
+    "provider-not-allowed": (
+        "Not on an allowed provider region",
+        "The address is not in any provider region the policy allows.",
+    ),
+    "region-unknown": (
+        "Provider region unknown",
+        "The provider is allowed only in some regions and the address's region is unknown.",
+    ),
+    "operator-jurisdiction-denied": (
+        "Operated under a denied jurisdiction",
+        "The operator's legal jurisdiction is one the policy denies.",
+    ),
+    "operator-jurisdiction-not-allowed": (
+        "Operated outside the allowed jurisdictions",
+        "The operator's legal jurisdiction is not one the policy allows.",
+    ),
+    "operator-unknown": (
+        "Operator jurisdiction unknown",
+        "The policy constrains the operator but its jurisdiction is unknown.",
+    ),
+    "cdn-edge": (
+        "CDN edge, origin unknown",
+        "The address is a CDN edge; where the data goes behind it is unknown.",
+    ),
+    "anycast": (
+        "Anycast address",
+        "The address is anycast, announced from many places; its location cannot be proven.",
+    ),
+    "sources-disagree": (
+        "Location sources disagree",
+        "The location sources disagree in a way that changes the verdict.",
+    ),
+    "no-data": ("No location data", "No source places the address."),
+    "not-routable": (
+        "Not publicly routable",
+        "The address is private, loopback or otherwise not publicly routable.",
+    ),
+    "resolution-failed": (
+        "Resolution failed",
+        "The host did not resolve and no address was observed.",
+    ),
+    "waiver-expired": ("Waiver expired", "A waiver covered this breach but has expired."),
+    "partial-resolution": (
+        "Some resolutions failed",
+        "Some resolutions failed; their addresses are not judged.",
+    ),
+    "waiver-expiring": ("Waiver about to expire", "A waiver covering this endpoint expires soon."),
+}
+LEVEL_OF = {Verdict.FAIL: "error", Verdict.INDETERMINATE: "warning"}
+_ORIGIN_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)$")
+
+
+def rule_id(reason: Reason) -> str:
+    code = reason.code.removeprefix("warn-")
+    return code
+
+
+class SarifFormatter:
+    def render(self, result: AuditResult) -> str:
+        results: list[dict[str, Any]] = []
+        used: dict[str, str] = {}
+        for endpoint in result.endpoints:
+            for entry, level in self.findings(endpoint):
+                used.setdefault(entry["ruleId"], level)
+                results.append(entry)
+        rules = []
+        for rid in sorted(used):
+            short, full = RULES.get(rid, (rid.replace("-", " "), rid.replace("-", " ")))
+            rules.append(
+                {
+                    "id": rid,
+                    "name": "".join(p.capitalize() for p in rid.split("-")),
+                    "shortDescription": {"text": short},
+                    "fullDescription": {"text": full},
+                    "defaultConfiguration": {"level": used[rid]},
+                }
+            )
+        index = {r["id"]: i for i, r in enumerate(rules)}
+        for entry in results:
+            entry["ruleIndex"] = index[entry["ruleId"]]
+        run: dict[str, Any] = {
+            "tool": {
+                "driver": {
+                    "name": "residency",
+                    "version": result.tool_version or "0",
+                    "rules": rules,
+                }
+            },
+            "invocations": [
+                {
+                    "executionSuccessful": True,
+                    "startTimeUtc": result.started,
+                    "endTimeUtc": result.finished,
+                }
+            ],
+            "results": results,
+            "properties": {
+                "runId": result.run_id,
+                "policy": None
+                if result.policy is None
+                else {"name": result.policy.name, "version": result.policy.version},
+                "verdict": result.verdict.name if result.verdict is not None else None,
+                "dataVersions": [f"{v.dataset} {v.version}" for v in result.data_versions],
+            },
+        }
+        document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+    def findings(self, endpoint: EndpointResult) -> list[tuple[dict[str, Any], str]]:
+        if endpoint.verdict is None:
+            return []
+        out: list[tuple[dict[str, Any], str]] = []
+        for reason in endpoint.verdict.reasons:
+            found = self.finding(
+                endpoint, None, endpoint.verdict.verdict, reason, endpoint.verdict.reasons
+            )
+            if found:
+                out.append(found)
+        verdicts = address_verdicts(endpoint)
+        for facts in endpoint.facts:
+            judged = verdicts.get(facts.ip)
+            if judged is None:
+                continue
+            for reason in judged.reasons:
+                found = self.finding(endpoint, facts.ip, judged.verdict, reason, judged.reasons)
+                if found:
+                    out.append(found)
+        return out
+
+    def finding(
+        self,
+        endpoint: EndpointResult,
+        ip: str | None,
+        verdict: Verdict,
+        reason: Reason,
+        siblings: tuple[Reason, ...],
+    ) -> tuple[dict[str, Any], str] | None:
+        if reason.code in ("waived",) or is_passing(reason) or reason.code == "no-constraint":
+            return None
+        waiver = next((r for r in siblings if r.code == "waived"), None)
+        if is_warning(reason) and reason.code != "waiver-expired":
+            level = "note"
+        elif reason.code == "waiver-expired":
+            level = "error"
+        elif verdict is Verdict.WAIVED:
+            # A waived breach: report it at the level it would have had, suppressed.
+            level = "warning" if reason.code in _INDETERMINATE_CODES else "error"
+        elif verdict in LEVEL_OF:
+            level = LEVEL_OF[verdict]
+        else:
+            return None  # a reason on a passing address that is not a breach
+        host = endpoint.endpoint.host
+        target = f"{host} ({ip})" if ip else host
+        entry: dict[str, Any] = {
+            "ruleId": rule_id(reason),
+            "level": level,
+            "message": {"text": f"{target}: {reason.message}"},
+            "locations": [self.location(endpoint, ip)],
+            "partialFingerprints": {
+                "residency/v1": hashlib.sha256(
+                    f"{host}|{ip or ''}|{rule_id(reason)}".encode()
+                ).hexdigest()[:32]
+            },
+            "properties": {
+                "host": host,
+                "ip": ip,
+                "verdict": verdict.name,
+                "rule": reason.rule,
+                "evidence": list(reason.evidence),
+            },
+        }
+        if waiver is not None:
+            entry["suppressions"] = [
+                {"kind": "external", "status": "accepted", "justification": waiver.message}
+            ]
+        return entry, level
+
+    def location(self, endpoint: EndpointResult, ip: str | None) -> dict[str, Any]:
+        host = endpoint.endpoint.host
+        location: dict[str, Any] = {
+            "logicalLocations": [
+                {
+                    "name": ip or host,
+                    "fullyQualifiedName": f"{host}/{ip}" if ip else host,
+                    "kind": "resource",
+                }
+            ]
+        }
+        origin = _ORIGIN_LINE.match(endpoint.endpoint.origin or "")
+        if origin:
+            location["physicalLocation"] = {
+                "artifactLocation": {"uri": origin.group("file")},
+                "region": {"startLine": int(origin.group("line"))},
+            }
+        return location
+
+
+_INDETERMINATE_CODES = {
+    "cdn-edge",
+    "anycast",
+    "sources-disagree",
+    "no-data",
+    "not-routable",
+    "resolution-failed",
+    "region-unknown",
+    "operator-unknown",
+}

@@ -1,0 +1,88 @@
+"""The terminal table: one line per address, coloured by verdict when asked."""
+
+from __future__ import annotations
+
+import click
+
+from residency.model import AuditResult, EndpointResult
+from residency.report.common import (
+    address_verdicts,
+    endpoint_verdict,
+    is_passing,
+    is_warning,
+    label,
+    location_text,
+    operator_text,
+    outcome_text,
+    provider_text,
+)
+from residency.report.interface import RenderOptions
+
+COLOURS = {
+    "PASS": "green",
+    "WAIVED": "cyan",
+    "INDETERMINATE": "yellow",
+    "FAIL": "red",
+    "NOT JUDGED": "white",
+}
+HEADERS = ("VERDICT", "ENDPOINT", "ADDRESS", "LOCATION", "PROVIDER", "OPERATOR", "WHY")
+
+
+def cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+class TerminalFormatter:
+    def __init__(self, options: RenderOptions) -> None:
+        self.options = options
+
+    def rows(self, endpoint: EndpointResult, judged: bool) -> list[tuple[str, ...]]:
+        name = endpoint.endpoint.display
+        verdicts = address_verdicts(endpoint)
+        if not endpoint.facts:
+            why = "; ".join(r.message for r in endpoint.verdict.reasons) if endpoint.verdict else ""
+            verdict = label(endpoint_verdict(endpoint)) if judged else "NOT JUDGED"
+            return [(verdict, name, "-", outcome_text(endpoint), "-", "-", why)]
+        rows: list[tuple[str, ...]] = []
+        for index, facts in enumerate(endpoint.facts):
+            address = verdicts.get(facts.ip)
+            verdict = label(address.verdict) if address else "NOT JUDGED"
+            why = ""
+            if address is not None:
+                shown = [r for r in address.reasons if not is_passing(r)]
+                if address.verdict.name == "PASS":
+                    shown = [r for r in address.reasons if is_warning(r)]
+                why = "; ".join(r.message for r in shown[:2])
+            rows.append(
+                (
+                    verdict,
+                    name if index == 0 else "",
+                    facts.ip,
+                    location_text(facts),
+                    provider_text(facts),
+                    operator_text(facts),
+                    why,
+                )
+            )
+        return rows
+
+    def render(self, result: AuditResult) -> str:
+        judged = result.policy is not None
+        width = self.options.max_width
+        rows = [r for e in result.endpoints for r in self.rows(e, judged)]
+        columns = HEADERS if judged else HEADERS[1:-1]
+        table = [tuple(cut(c, width) for c in (r if judged else r[1:-1])) for r in rows]
+        widths = [max([len(h), *(len(r[i]) for r in table)]) for i, h in enumerate(columns)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)).rstrip()]
+        for row in table:
+            cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+            if judged and self.options.color:
+                cells[0] = click.style(
+                    cells[0], fg=COLOURS.get(row[0].strip() or "", "white"), bold=True
+                )
+            lines.append("  ".join(cells).rstrip())
+        if result.problems:
+            lines.append("")
+            lines += [f"input problem: {p}" for p in result.problems]
+        return "\n".join(lines) + "\n"
