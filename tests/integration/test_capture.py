@@ -91,13 +91,10 @@ def _sink(listener: socket.socket, stop: threading.Event) -> None:
                 conn.recv(4096)
 
 
-@pytest.fixture(scope="module")
-def servers(
-    tmp_path_factory: pytest.TempPathFactory,
-    make_module_dns: Callable[[list[Zone]], KnotServer],
-) -> Iterator[Servers]:
+@contextlib.contextmanager
+def running_servers(workdir: Path, dns_server: KnotServer) -> Iterator[Servers]:
+    """openssl s_server, an HTTP server and two plain TCP listeners beside ``dns_server``."""
     openssl = require_binary("openssl")
-    workdir = tmp_path_factory.mktemp("tls")
     key, cert = workdir / "key.pem", workdir / "cert.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -105,7 +102,6 @@ def servers(
          "-subj", "/CN=tls.capture.test"],
         check=True, capture_output=True,
     )  # fmt: skip
-    dns_server = make_module_dns([zone("capture.test", ZONE_RECORDS)])
     tls_port = free_port(TLS_ADDR)
     s_server = subprocess.Popen(
         [openssl, "s_server", "-accept", f"{TLS_ADDR}:{tls_port}", "-cert", str(cert),
@@ -147,6 +143,16 @@ def servers(
         except subprocess.TimeoutExpired:
             s_server.kill()
             s_server.wait()
+
+
+@pytest.fixture(scope="module")
+def servers(
+    tmp_path_factory: pytest.TempPathFactory,
+    make_module_dns: Callable[[list[Zone]], KnotServer],
+) -> Iterator[Servers]:
+    dns_server = make_module_dns([zone("capture.test", ZONE_RECORDS)])
+    with running_servers(tmp_path_factory.mktemp("tls"), dns_server) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
