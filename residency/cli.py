@@ -181,6 +181,62 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
 
 # [policy commands]
 
+
+@cli.group("policy")
+def policy_group() -> None:
+    """Residency policies: validate a policy file, list the jurisdiction groups."""
+
+
+@policy_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when the policy is valid.")
+@library_errors
+def policy_check(file: Path, quiet: bool) -> None:
+    """Validate FILE. Every problem is printed as FILE:LINE: message; exit 2 if any.
+
+    A valid policy is summarised in the order its rules apply (exit 0)."""
+    from datetime import date
+
+    from residency.policy import PolicyInvalid, load_policy
+    from residency.policy.describe import describe_policy, waiver_warnings
+
+    try:
+        policy = load_policy(file)
+    except PolicyInvalid as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        count = len(err.problems)
+        fail(f"{file}: {count} problem{'s' if count != 1 else ''}; nothing can be audited with it")
+        return
+    today = date.today()
+    for warning in waiver_warnings(policy, today):
+        click.echo(warning, err=True)
+    if not quiet:
+        click.echo(f"{file}: valid")
+        for line in describe_policy(policy, today):
+            click.echo(line)
+
+
+@policy_group.command("groups")
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+@library_errors
+def policy_groups(as_json: bool) -> None:
+    """List the jurisdiction groups (@EU, @EEA, ...) with their source and as-of date."""
+    import json as json_module
+
+    from residency.policy import Jurisdictions
+    from residency.policy.describe import groups_table
+
+    table = groups_table(Jurisdictions.load())
+    if as_json:
+        click.echo(json_module.dumps(table, indent=2))
+        return
+    for group in table:
+        click.echo(f"{group['name']}: {group['description']}")
+        click.echo(f"  {len(group['countries'])} countries: {' '.join(group['countries'])}")
+        click.echo(f"  source: {group['source']} (as of {group['as_of']})")
+
+
 # [store / monitor commands]
 
 

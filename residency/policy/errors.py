@@ -34,7 +34,7 @@ class PolicyInvalid(PolicyError):
     """
 
     def __init__(self, problems: tuple[PolicyProblem, ...]) -> None:
-        self.problems = tuple(sorted(problems, key=lambda p: (p.line, p.message)))
+        self.problems = tuple(sorted(problems, key=lambda p: p.line))  # stable: file order
         first = str(self.problems[0]) if self.problems else "invalid policy"
         more = len(self.problems) - 1
         suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""

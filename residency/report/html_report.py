@@ -209,7 +209,8 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
     categories = ", ".join(endpoint.endpoint.categories)
     extra = f' <span class="muted">categories: {escape(categories)}</span>' if categories else ""
     return (
-        f'<details class="endpoint" data-verdict="{verdict}"><summary>{badge(verdict)} '
+        f'<details class="endpoint" data-verdict="{verdict}"{" open" if verdict == "FAIL" else ""}>'
+        f"<summary>{badge(verdict)} "
         f"{escape(name)}{extra}</summary>{''.join(lines)}</details>"
     )
 
