@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import ssl
 
 import pytest
@@ -43,7 +44,7 @@ def test_client_hello_without_sni() -> None:
 def test_a_client_hello_split_over_segments_is_reassembled_out_of_order() -> None:
     data = real_client_hello("split.example.org")
     cuts = [0, 7, 100, len(data) // 2, len(data)]
-    pieces = [(1000 + a, data[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    pieces = [(1000 + a, data[a:b]) for a, b in itertools.pairwise(cuts)]
     stream = Stream(16384, next_seq=1000)
     # Out of order, with a retransmission of the first piece.
     for seq, piece in [pieces[2], pieces[0], pieces[3], pieces[0]]:

@@ -55,7 +55,7 @@ def test_zone_origin_option_wins(tmp_path: Path) -> None:
 def test_zone_without_any_origin_is_one_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "zonefile"
     path.write_text("$TTL 60\nwww A 192.0.2.1\n")
-    with pytest.raises(InputUnreadable, match="zone origin unknown.*--zone-origin"):
+    with pytest.raises(InputUnreadable, match=r"zone origin unknown.*--zone-origin"):
         read_input(path, fmt="zone")
 
 
