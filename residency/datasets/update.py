@@ -8,6 +8,7 @@ the other sources still update.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -447,6 +448,8 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
         reason += f" (its ranges are also in {source.covered_by})"
     if prev is not None:
         return done(Status.KEPT_PREVIOUS, detail=reason)
+    with contextlib.suppress(OSError):  # no empty folder for a dataset that never arrived
+        (raw_dir(run.directory) / source.id).rmdir()
     return done(Status.FAILED, detail=reason)
 
 
