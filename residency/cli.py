@@ -239,6 +239,445 @@ def policy_groups(as_json: bool) -> None:
 
 # [store / monitor commands]
 
+_DB_OPTION = click.option(
+    "--db",
+    metavar="URL|PATH",
+    envvar="RESIDENCY_DB",
+    help="History database: a SQLite path or postgresql://... "
+    "(default $RESIDENCY_DB, else the user data directory).",
+)
+
+
+def _json_text(value: Any) -> str:
+    """Dataclasses (and lists of them) as indented JSON."""
+    import dataclasses
+    import json as json_lib
+
+    def plain(item: Any) -> Any:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return dataclasses.asdict(item)
+        return str(item)
+
+    data = [plain(v) for v in value] if isinstance(value, list) else plain(value)
+    return json_lib.dumps(data, indent=2, default=str)
+
+
+def _open_history(db: str | None) -> Any:
+    from residency.store import open_store
+
+    return open_store(db)
+
+
+def _seconds(value: str | None, what: str) -> float | None:
+    from residency.monitor import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint=what) from None
+
+
+def _moment(value: str, what: str) -> float:
+    """An ISO date/time, or a duration back from now (``30d``)."""
+    import time as time_lib
+    from datetime import UTC, datetime
+
+    from residency.monitor import parse_duration
+
+    try:
+        return time_lib.time() - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD), a time (ISO 8601) or a span such as 30d",
+            param_hint=what,
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _when(ts: float | None) -> str:
+    from residency.store.serialize import iso
+
+    return "never" if ts is None else iso(ts)
+
+
+@cli.group("watch")
+def watch_group() -> None:
+    """Watch targets for 'residency monitor': add, remove, list."""
+
+
+@watch_group.command("add")
+@click.argument("hosts", nargs=-1, required=True)
+@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h); default: the TTL.")
+@click.option("--min-interval", default="5m", show_default=True, metavar="DURATION")
+@click.option("--max-interval", default="1d", show_default=True, metavar="DURATION")
+@click.option("--jitter", default=0.1, show_default=True, type=float, help="+/- share of interval.")
+@click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
+@_DB_OPTION
+@library_errors
+def watch_add(
+    hosts: tuple[str, ...],
+    policy: Path | None,
+    cadence: str | None,
+    min_interval: str,
+    max_interval: str,
+    jitter: float,
+    vantage: str | None,
+    db: str | None,
+) -> None:
+    """Add HOSTS (names, URLs or addresses) as watch targets, due at once."""
+    import time as time_lib
+
+    from residency.endpoints.errors import InvalidEntry
+    from residency.monitor import target_spec
+
+    options: dict[str, Any] = {
+        "min_interval": min_interval,
+        "max_interval": max_interval,
+        "jitter": jitter,
+    }
+    if cadence:
+        options["cadence"] = cadence
+    if vantage:
+        options["vantage"] = vantage
+    if policy:
+        options["policy"] = str(policy.resolve())
+    specs = []
+    for host in hosts:
+        try:
+            specs.append(target_spec(host, options, "argv"))
+        except (ValueError, InvalidEntry) as err:
+            fail(f"watch add {host!r}: {err}")
+    with _open_history(db) as store:
+        store.add_targets(specs, time_lib.time())
+        total = store.target_count()
+    click.echo(f"watching {len(specs)} target(s); {total} in total")
+
+
+@watch_group.command("remove")
+@click.argument("hosts", nargs=-1, required=True)
+@click.option("--vantage", metavar="CC", help="Only the target with this vantage.")
+@_DB_OPTION
+@library_errors
+def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) -> None:
+    """Stop watching HOSTS (their history is kept). Exit 2 if none was watched."""
+    from residency.endpoints.errors import InvalidEntry
+    from residency.endpoints.normalise import normalise_host
+
+    names = []
+    for host in hosts:
+        try:
+            names.append(normalise_host(host).host)
+        except InvalidEntry as err:
+            fail(f"watch remove {host!r}: {err}")
+    with _open_history(db) as store:
+        removed = store.remove_targets(names, vantage=vantage.upper() if vantage else None)
+    if not removed:
+        fail("no such watch target: " + ", ".join(hosts))
+    click.echo(f"removed {removed} target(s)")
+
+
+@watch_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the targets as JSON.")
+@_DB_OPTION
+@library_errors
+def watch_list(as_json: bool, db: str | None) -> None:
+    """List watch targets with their schedule."""
+    with _open_history(db) as store:
+        targets = store.list_targets()
+    if as_json:
+        click.echo(_json_text(targets))
+        return
+    for t in targets:
+        every = (
+            f"every {t.cadence:g}s"
+            if t.cadence
+            else f"ttl in [{t.min_interval:g}s, {t.max_interval:g}s]"
+        )
+        extras = [every]
+        if t.vantage:
+            extras.append(f"vantage {t.vantage}")
+        if t.policy:
+            extras.append(f"policy {t.policy}")
+        click.echo(
+            f"{t.display}  next {_when(t.next_due)}  last {_when(t.last_checked)}  "
+            f"checks {t.checks}  " + ", ".join(extras)
+        )
+    if not targets:
+        click.echo("no watch targets; add some with 'residency watch add HOST'", err=True)
+
+
+@cli.command("monitor")
+@click.option("--once", is_flag=True, help="Check what is due now, then exit (for cron).")
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Watch exactly the targets in this file (TOML or one host per line).",
+)
+@click.option("-n", "--nameserver", "nameservers", multiple=True, metavar="ADDR[:PORT]")
+@click.option("--timeout", default=3.0, show_default=True, type=float, help="Per-query budget (s).")
+@click.option("--concurrency", default=256, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@click.option("--batch-size", default=200, show_default=True, type=int)
+@click.option(
+    "--lease",
+    default="10m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long a claimed batch is ours before other workers may take it.",
+)
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST drift as JSON.")
+@click.option(
+    "--slack-webhook",
+    "slack_webhooks",
+    multiple=True,
+    metavar="URL",
+    help='POST drift as a Slack-compatible {"text": ...} message.',
+)
+@click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
+@click.option(
+    "--spool",
+    type=click.Path(path_type=Path),
+    help="Folder for checked batches the database could not take at shutdown.",
+)
+@click.option("--worker", metavar="ID", help="Worker name (default: host:pid).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every batch.")
+@_DB_OPTION
+@library_errors
+def monitor_command(
+    once: bool,
+    targets_file: Path | None,
+    nameservers: tuple[str, ...],
+    timeout: float,
+    concurrency: int,
+    data_dir: Path | None,
+    batch_size: int,
+    lease: str,
+    webhooks: tuple[str, ...],
+    slack_webhooks: tuple[str, ...],
+    no_log_alerts: bool,
+    spool: Path | None,
+    worker: str | None,
+    verbose: bool,
+    db: str | None,
+) -> None:
+    """Re-resolve watch targets as they fall due (TTL within [min, max], or a fixed
+    cadence, with jitter), record what changed and alert on drift. Runs until SIGINT
+    or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
+    Several workers may share one PostgreSQL database."""
+    import logging
+    import threading
+    import time as time_lib
+
+    import httpx
+
+    from residency.alerts import AlertSink, LogSink, WebhookSink
+    from residency.locate.locator import Locator
+    from residency.monitor import Monitor, install_signal_handlers, load_targets_file
+    from residency.monitor_audit import ResolveLocateAudit
+    from residency.resolve.engine import ChainResolver, ResolverSettings
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    lease_seconds = _seconds(lease, "--lease") or 600.0
+    store = _open_history(db)
+    client = httpx.Client(timeout=10.0)
+    try:
+        if targets_file is not None:
+            specs = load_targets_file(targets_file)
+            kept, removed = store.sync_targets(str(targets_file.resolve()), specs, time_lib.time())
+            logging.getLogger("residency.monitor").info(
+                "targets from %s: %d watched, %d removed", targets_file, kept, removed
+            )
+        if store.target_count() == 0:
+            fail("nothing to monitor: add targets with 'residency watch add' or --targets FILE")
+        locator = Locator.load(dataset_dir=data_dir)
+        resolver = ChainResolver(
+            ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
+        )
+        audit = ResolveLocateAudit(
+            resolver,
+            locator.locate_many,
+            locator.data_versions(),
+            prefix_for_country=locator.prefix_for_country,
+        )
+        sinks: list[AlertSink] = [] if no_log_alerts else [LogSink()]
+        sinks += [WebhookSink(u, client) for u in webhooks]
+        sinks += [WebhookSink(u, client, slack=True) for u in slack_webhooks]
+        stop = threading.Event()
+        restore = install_signal_handlers(stop)
+        try:
+            monitor = Monitor(
+                store,
+                audit,
+                worker=worker,
+                batch_size=batch_size,
+                lease_seconds=lease_seconds,
+                sinks=sinks,
+                spool_dir=spool,
+                stop=stop,
+            )
+            stats = monitor.run_once() if once else monitor.run_forever()
+        finally:
+            restore()
+        click.echo(f"monitor: {stats.line()}", err=True)
+    finally:
+        client.close()
+        store.close()
+
+
+def _address_text(address: dict[str, Any]) -> str:
+    from residency.drift import describe_location
+
+    return f"{address['ip']} {describe_location(address)}"
+
+
+@cli.command("history")
+@click.argument("host")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@_DB_OPTION
+@library_errors
+def history_command(host: str, as_json: bool, db: str | None) -> None:
+    """Timeline of HOST: each stretch it looked the same, drift events, and where each
+    address was seen first and last."""
+    from residency.endpoints.errors import InvalidEntry
+    from residency.endpoints.normalise import normalise_host
+    from residency.model import Verdict
+
+    try:
+        name = normalise_host(host).host
+    except InvalidEntry as err:
+        fail(f"history {host!r}: {err}")
+    with _open_history(db) as store:
+        timeline = store.history(name)
+    if as_json:
+        click.echo(_json_text(timeline))
+        return
+    if not timeline.spans:
+        fail(f"no history for {name}")
+    click.echo(f"{name}: {len(timeline.spans)} state(s), {len(timeline.events)} drift event(s)")
+    for span in timeline.spans:
+        verdict = span.verdict
+        label = "-" if verdict is None else Verdict(verdict).name
+        outcomes = sorted({r["outcome"] for r in span.body["resolutions"]})
+        chain = "; ".join(
+            " -> ".join(step[2] for step in r["chain"])
+            for r in span.body["resolutions"]
+            if r["chain"]
+        )
+        addresses = ", ".join(_address_text(a) for a in span.body["addresses"]) or "no address"
+        click.echo(
+            f"  {span.first_seen} .. {span.last_seen}  {span.checks} check(s)  {label}  "
+            f"{'/'.join(outcomes)}  " + (f"CNAME {chain}  " if chain else "") + addresses
+        )
+    if timeline.events:
+        click.echo("events:")
+        for event in timeline.events:
+            click.echo(f"  {event.at}  {event.kind.value:<22} {event.detail}")
+    click.echo("locations:")
+    for loc in timeline.locations:
+        where = " ".join(
+            x
+            for x in (
+                loc.country or "??",
+                loc.provider,
+                loc.region,
+                f"AS{loc.asn}" if loc.asn is not None else None,
+            )
+            if x
+        )
+        click.echo(
+            f"  {loc.ip:<39} {where:<32} {loc.first_seen} .. {loc.last_seen}"
+            + ("  (current)" if loc.current else "")
+        )
+
+
+@cli.command("runs")
+@click.option("--limit", default=20, show_default=True, type=int)
+@_DB_OPTION
+@library_errors
+def runs_command(limit: int, db: str | None) -> None:
+    """List the latest recorded runs (ids for 'residency diff')."""
+    with _open_history(db) as store:
+        runs = store.runs(limit)
+    for run in runs:
+        verdict = "" if run.verdict is None else f" verdict {run.verdict}"
+        click.echo(
+            f"#{run.seq} {run.id}  {run.kind}  {run.started}  {run.endpoint_count} endpoint(s),"
+            f" {run.changed_count} changed{verdict}"
+        )
+
+
+@cli.command("diff")
+@click.argument("run_a", required=False)
+@click.argument("run_b", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_DB_OPTION
+@library_errors
+def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | None) -> None:
+    """What changed between two runs (ids, id prefixes or #SEQ; default the last two).
+    Exit 1 when something changed."""
+    with _open_history(db) as store:
+        result = store.diff(run_a, run_b)
+    if as_json:
+        click.echo(_json_text(result))
+    else:
+        click.echo(f"from {result.run_a.id} ({result.run_a.started})")
+        click.echo(f"  to {result.run_b.id} ({result.run_b.started})")
+        if result.run_a.data_versions != result.run_b.data_versions:
+            click.echo("  data versions differ between the two runs")
+        for entry in result.entries:
+            click.echo(f"{entry.endpoint}:")
+            for change in entry.changes:
+                click.echo(f"  {change.kind.value:<22} {change.detail}")
+        if not result.entries:
+            click.echo("no changes")
+    if result.entries:
+        sys.exit(EXIT_VIOLATIONS)
+
+
+@cli.command("report")
+@click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
+@click.option("--until", metavar="DATE", help="End (default now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_DB_OPTION
+@library_errors
+def history_report(since: str, until: str | None, as_json: bool, db: str | None) -> None:
+    """Compliance over a period: per endpoint the share of time (and of checks) spent
+    compliant (PASS or WAIVED), and the first and last time each location was seen."""
+    import time as time_lib
+
+    start = _moment(since, "--since")
+    end = _moment(until, "--until") if until else time_lib.time()
+    if end <= start:
+        fail(f"report: --until ({until}) is not after --since ({since})")
+    with _open_history(db) as store:
+        report = store.report(start, end)
+    if as_json:
+        click.echo(_json_text(report))
+        return
+    click.echo(f"compliance from {report.since} to {report.until}")
+    for e in report.endpoints:
+        uptime = "not judged" if e.uptime is None else f"{e.uptime * 100:.2f}% compliant"
+        click.echo(f"{e.endpoint}: {uptime} ({e.compliant_checks}/{e.judged_checks} checks)")
+        for loc in e.locations:
+            where = " ".join(x for x in (loc.country or "??", loc.provider, loc.region) if x)
+            click.echo(f"  {loc.ip:<39} {where:<28} first {loc.first_seen}  last {loc.last_seen}")
+    if not report.endpoints:
+        click.echo("no endpoint was checked in that period", err=True)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -122,6 +123,14 @@ class _Pending:
     results: list[AuditResult]
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -219,7 +228,12 @@ class Monitor:
         for (policy, vantage), targets in groups.items():
             batch = Batch(
                 endpoints=tuple(
-                    Endpoint(host=t.host, display=t.display, origin=f"watch #{t.id}")
+                    Endpoint(
+                        host=t.host,
+                        display=t.display,
+                        origin=f"watch #{t.id}",
+                        is_ip=_is_ip(t.host),
+                    )
                     for t in targets
                 ),
                 policy=policy,
