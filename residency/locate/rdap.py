@@ -15,6 +15,7 @@ import email.utils
 import ipaddress
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -397,24 +398,22 @@ class RdapLookup:
 
     def lookup(self, ip: str) -> Registration:
         """Registration facts for one address; never raises for network trouble."""
-        self._count("lookups")
-        try:
-            address = ipaddress.ip_address(ip.strip())
-        except ValueError:
+        address = _parse_address(ip)
+        if address is None:
             return self._finish(unknown(f"not an IP address: {ip!r}"))
-        if not address.is_global:
-            return self._finish(unknown("not a public address: no RDAP registration"))
-        cached = self.cache.get(address)
+        # The cache never holds special-purpose space (see _public_pieces), so a hit
+        # needs no is_global check, which costs more than the rest of a hit.
+        cached = self.cache.find(address.version, int(address))
         if cached is not None:
-            self._count("cache_hits")
-            return self._finish(cached)
+            return self._finish(cached, hit=True)
+        if not address.is_global or address.is_multicast:
+            return self._finish(unknown("not a public address: no RDAP registration"))
         # Addresses of one block arriving together wait for the first answer instead
         # of each querying the registry: one lock per /16 (IPv4) or /32 (IPv6).
         with self._block_lock(address):
-            cached = self.cache.get(address)
+            cached = self.cache.find(address.version, int(address))
             if cached is not None:
-                self._count("cache_hits")
-                return self._finish(cached)
+                return self._finish(cached, hit=True)
             return self._finish(self._fetch(address))
 
     def lookup_many(
@@ -492,21 +491,26 @@ class RdapLookup:
         except RdapMalformed as err:
             return unknown(f"malformed RDAP response from {host}: {err}")
         if answer.covers(address):
-            self.cache.put(answer.first, answer.last, answer.registration)
+            for first, last in _public_pieces(answer.first, answer.last):
+                self.cache.put(first, last, answer.registration)
         else:
             # The answer does not describe the address asked about: keep it for this
             # address only, rather than trusting its range for others.
             self.cache.put(address, address, answer.registration)
         return answer.registration
 
-    def _finish(self, registration: Registration) -> Registration:
+    def _finish(self, registration: Registration, hit: bool = False) -> Registration:
         with self._state:
+            stats = self.stats
+            stats.lookups += 1
+            if hit:
+                stats.cache_hits += 1
             if registration.status == "known":
-                self.stats.known += 1
+                stats.known += 1
             else:
-                self.stats.unknown += 1
+                stats.unknown += 1
                 key = registration.reason.split(":")[0]
-                self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+                stats.reasons[key] = stats.reasons.get(key, 0) + 1
         return registration
 
     def _count(self, name: str) -> None:
@@ -550,6 +554,84 @@ class RdapLookup:
             if remaining <= 0:
                 return
             self._sleep(remaining)
+
+
+# Special-purpose space (IANA registries, RFC 6890 and later), kept out of the cache
+# so that an answer for a wide block never makes a private or documentation address
+# look registered. Over-inclusive is harmless: those addresses are simply not cached.
+_SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "2002::/16",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
+_SPECIAL_RANGES = {
+    version: sorted(
+        (int(n.network_address), int(n.broadcast_address))
+        for n in _SPECIAL_PURPOSE
+        if n.version == version
+    )
+    for version in (4, 6)
+}
+
+
+def _public_pieces(first: IPAddress, last: IPAddress) -> list[tuple[IPAddress, IPAddress]]:
+    """``first``..``last`` minus special-purpose space, as address ranges."""
+    make = ipaddress.IPv4Address if first.version == 4 else ipaddress.IPv6Address
+    pieces: list[tuple[IPAddress, IPAddress]] = []
+    cursor, end = int(first), int(last)
+    for low, high in _SPECIAL_RANGES[first.version]:
+        if high < cursor or low > end:
+            continue
+        if low > cursor:
+            pieces.append((make(cursor), make(low - 1)))
+        cursor = max(cursor, high + 1)
+    if cursor <= end:
+        pieces.append((make(cursor), make(end)))
+    return pieces
+
+
+def _parse_address(text: str) -> IPAddress | None:
+    """An address from text; ``inet_pton`` first because it is ten times faster than
+    ``ipaddress.ip_address`` and lookups run per address."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(int.from_bytes(socket.inet_pton(socket.AF_INET6, text)))
+        return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, text)))
+    except (OSError, ValueError):
+        pass  # unusual spellings (scoped IPv6, ...): let ipaddress decide
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def _is_rate_limit_body(response: httpx.Response) -> bool:

@@ -61,6 +61,10 @@ class RdapCache(Protocol):
         """The fresh cached registration whose network holds ``address``, if any."""
         ...
 
+    def find(self, version: int, value: int) -> Registration | None:
+        """``get`` for an address given as its family and integer value (the fast path)."""
+        ...
+
     def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
         """Remember ``registration`` for every address from ``first`` to ``last``."""
         ...
@@ -70,27 +74,30 @@ class RdapCache(Protocol):
 
 class RangeIndex:
     """Disjoint, sorted address segments of one family, each pointing at the most
-    specific cached network that covers it. Lookup is one binary search."""
+    specific cached network that covers it. Lookup is one binary search.
+
+    Readers take no lock: an insert builds new lists and swaps them in with a single
+    assignment, so a reader sees the table either before or after it, never between.
+    """
 
     def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._ends: list[int] = []
-        self._entries: list[CachedRegistration] = []
+        self._table: tuple[list[int], list[int], list[CachedRegistration]] = ([], [], [])
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return len(self._table[0])
 
     def find(self, value: int) -> CachedRegistration | None:
-        i = bisect.bisect_right(self._starts, value) - 1
-        if i >= 0 and self._ends[i] >= value:
-            return self._entries[i]
+        starts, ends, entries = self._table
+        i = bisect.bisect_right(starts, value) - 1
+        if i >= 0 and ends[i] >= value:
+            return entries[i]
         return None
 
     def insert(self, entry: CachedRegistration) -> None:
         """Add ``entry``; inside its range it replaces broader or equal networks
-        (an equal one is older), never a more specific one."""
+        (an equal one is older), never a more specific one. Callers serialise inserts."""
         first, last = entry.first, entry.last
-        starts, ends, entries = self._starts, self._ends, self._entries
+        starts, ends, entries = self._table
         lo = bisect.bisect_right(starts, first) - 1
         if lo < 0 or ends[lo] < first:
             lo += 1
@@ -123,9 +130,11 @@ class RangeIndex:
             hi += 1
         if cursor <= last:
             emit(cursor, last, entry)
-        starts[lo:hi] = new_starts
-        ends[lo:hi] = new_ends
-        entries[lo:hi] = new_entries
+        self._table = (
+            starts[:lo] + new_starts + starts[hi:],
+            ends[:lo] + new_ends + ends[hi:],
+            entries[:lo] + new_entries + entries[hi:],
+        )
 
 
 class MemoryRdapCache:
@@ -142,7 +151,10 @@ class MemoryRdapCache:
         return self._count
 
     def get(self, address: IPAddress) -> Registration | None:
-        entry = self._index[address.version].find(int(address))
+        return self.find(address.version, int(address))
+
+    def find(self, version: int, value: int) -> Registration | None:
+        entry = self._index[version].find(value)
         if entry is None or entry.expires <= self._clock():
             return None
         return entry.registration

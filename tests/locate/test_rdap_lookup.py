@@ -231,3 +231,21 @@ def test_redirect_is_followed_and_names_the_rir() -> None:
     assert result.rir == "ARIN"
     assert seen[-1] == "https://rdap.arin.net/registry/ip/74.125.1.1"
     assert result.source == "rdap https://rdap.arin.net/registry/ip/74.125.1.1"
+
+
+def test_wide_answer_never_makes_special_purpose_space_look_registered() -> None:
+    iana_block = {
+        "handle": "IANA-NETBLOCK-203",
+        "startAddress": "203.0.0.0",
+        "endAddress": "203.255.255.255",
+        "ipVersion": "v4",
+        "name": "IANA-NETBLOCK-203",
+        "port43": "whois.apnic.net",
+    }
+    lookup, _, seen = make(lambda request: httpx.Response(200, json=iana_block))
+    assert lookup.lookup("203.1.1.1").status == "known"
+    assert lookup.lookup("203.200.1.1").status == "known"
+    documentation = lookup.lookup("203.0.113.5")
+    assert documentation.reason == "not a public address: no RDAP registration"
+    assert lookup.lookup("224.0.0.1").status == "unknown"
+    assert len(seen) == 1
