@@ -7,6 +7,7 @@ most ``max_flows`` open flows, each buffering at most a few kilobytes.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,7 +149,9 @@ def _is_unicast(ip: str) -> bool:
     address = ipaddress.ip_address(ip)
     if address.is_multicast or address.is_unspecified:
         return False
-    return not (address.version == 4 and (ip == "255.255.255.255" or ip.endswith(".255")))
+    # Subnet broadcasts cannot be told from hosts without the netmask; only the
+    # limited broadcast is certain.
+    return ip != "255.255.255.255"
 
 
 class CaptureAnalyser:
@@ -162,6 +165,7 @@ class CaptureAnalyser:
         self.answered: dict[str, str] = {}  # address -> name of the latest DNS answer for it
         self.findings = CaptureFindings()
         self._unicast: dict[str, bool] = {}
+        self._names: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -169,17 +173,23 @@ class CaptureAnalyser:
         self.findings.skipped[reason] = self.findings.skipped.get(reason, 0) + 1
 
     def _name(self, raw: str) -> str | None:
+        """Canonical form of a name seen on the wire (cached), None for an address."""
+        if raw in self._names:
+            return self._names[raw]
+        name: str | None = None
         try:
-            ipaddress.ip_address(raw.strip("[]"))
-            return None  # an address in SNI/Host names nothing
+            ipaddress.ip_address(raw.strip("[]"))  # an address in SNI/Host names nothing
         except ValueError:
-            pass
-        try:
-            name = canonical_name(raw)
-        except InvalidEntry as err:
-            self.findings.bad_names.setdefault(raw[:80], str(err))
-            return None
-        self.findings.displays.setdefault(name, raw.rstrip("."))
+            try:
+                name = canonical_name(raw)
+            except InvalidEntry as err:
+                if len(self.findings.bad_names) < 1000:
+                    self.findings.bad_names.setdefault(raw[:80], str(err))
+        if name is not None:
+            self.findings.displays.setdefault(name, raw.rstrip("."))
+        if len(self._names) >= 65536:
+            self._names.clear()
+        self._names[raw] = name
         return name
 
     def _sight(self, name: str, ip: str, how: str, when: float, port: str = "") -> None:
@@ -456,10 +466,12 @@ class CaptureAnalyser:
             if rr.type == dpkt.dns.DNS_CNAME:
                 cnames[owner] = rr.cname.lower()
             elif rr.type == dpkt.dns.DNS_A and len(rr.rdata) == 4:
-                addresses.setdefault(owner, []).append((str(ipaddress.IPv4Address(rr.rdata)), "A"))
+                addresses.setdefault(owner, []).append(
+                    (socket.inet_ntop(socket.AF_INET, rr.rdata), "A")
+                )
             elif rr.type == dpkt.dns.DNS_AAAA and len(rr.rdata) == 16:
                 addresses.setdefault(owner, []).append(
-                    (str(ipaddress.IPv6Address(rr.rdata)), "AAAA")
+                    (socket.inet_ntop(socket.AF_INET6, rr.rdata), "AAAA")
                 )
         chain: list[str] = []
         current = question.lower().rstrip(".")

@@ -117,6 +117,22 @@ def _by_ethertype(ethertype: int, packet: bytes) -> tuple[int, bytes]:
     raise Skip("not IP")
 
 
+_TEXT: dict[bytes, str] = {}
+_TCP_HEAD = struct.Struct("!HHI")
+_UDP_HEAD = struct.Struct("!HHH")
+
+
+def _text(packed: bytes) -> str:
+    """Address text, cached: a capture talks to few addresses, over and over."""
+    text = _TEXT.get(packed)
+    if text is None:
+        if len(_TEXT) >= 65536:
+            _TEXT.clear()
+        family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+        text = _TEXT[packed] = socket.inet_ntop(family, packed)
+    return text
+
+
 def decode(linktype: int, frame: bytes) -> Segment:
     """The TCP/UDP segment in a frame; Skip with a reason for anything else."""
     version, packet = network_payload(linktype, frame)
@@ -124,23 +140,22 @@ def decode(linktype: int, frame: bytes) -> Segment:
         if len(packet) < 20:
             raise Skip("short IP header")
         ihl = (packet[0] & 0x0F) * 4
-        total = int.from_bytes(packet[2:4], "big")
-        if total >= ihl:
+        total = packet[2] << 8 | packet[3]
+        if ihl <= total < len(packet):
             packet = packet[:total]  # drop Ethernet padding
-        frag = int.from_bytes(packet[6:8], "big")
-        if frag & 0x3FFF:
+        if packet[6] & 0x3F or packet[7]:  # fragment offset or more-fragments
             raise Skip("IP fragment")
         proto = packet[9]
-        src = socket.inet_ntop(socket.AF_INET, packet[12:16])
-        dst = socket.inet_ntop(socket.AF_INET, packet[16:20])
+        src = _text(packet[12:16])
+        dst = _text(packet[16:20])
         body = packet[ihl:]
     elif version == 6:
         if len(packet) < 40:
             raise Skip("short IP header")
         length = int.from_bytes(packet[4:6], "big")
         proto = packet[6]
-        src = socket.inet_ntop(socket.AF_INET6, packet[8:24])
-        dst = socket.inet_ntop(socket.AF_INET6, packet[24:40])
+        src = _text(packet[8:24])
+        dst = _text(packet[24:40])
         body = packet[40 : 40 + length] if length else packet[40:]
         while proto in (0, 43, 44, 51, 60):
             if len(body) < 8:
@@ -160,13 +175,13 @@ def decode(linktype: int, frame: bytes) -> Segment:
     if proto == TCP:
         if len(body) < 20:
             raise Skip("short TCP header")
-        sport, dport, seq = struct.unpack("!HHI", body[:8])
+        sport, dport, seq = _TCP_HEAD.unpack_from(body)
         offset = (body[12] >> 4) * 4
         return Segment(src, dst, TCP, sport, dport, body[offset:], seq, body[13])
     if proto == UDP:
         if len(body) < 8:
             raise Skip("short UDP header")
-        sport, dport, length = struct.unpack("!HHH", body[:6])
+        sport, dport, length = _UDP_HEAD.unpack_from(body)
         end = length if 8 <= length <= len(body) else len(body)
         return Segment(src, dst, UDP, sport, dport, body[8:end])
     raise Skip("not TCP or UDP")
