@@ -171,32 +171,32 @@ def main(argv: Sequence[str] | None = None) -> None:
         disk_rate, _ = rate(lambda key: reopened.find(*key), parsed)
         reopened.close()
 
+    def row(label: str, value: float | str, note: str = "") -> None:
+        shown = value if isinstance(value, str) else f"{value:,.0f}"
+        print(f"{label:<46}{shown:>14}" + (f"   {note}" if note else ""))
+
     print(
         f"RDAP cache benchmark: {len(addresses):,} addresses ({distinct:,} distinct) "
         f"in {len(networks):,} cached networks"
     )
     print()
-    print(f"{'RDAP queries (cold)':<44}{'count':>14}")
-    print(f"{'  CIDR cache (this project)':<44}{cidr_queries:>14,}")
-    print(f"{'  baseline: exact-address cache':<44}{distinct:>14,}")
-    print(f"{'  baseline: no cache':<44}{len(addresses):>14,}")
-    print(f"{'  saved by the CIDR cache vs exact-address':<44}{distinct - cidr_queries:>14,}")
-    print(f"{'  saved vs no cache':<44}{len(addresses) - cidr_queries:>14,}")
+    row("RDAP queries (cold run)", "queries")
+    row("  CIDR cache (this project)", cidr_queries)
+    row("  baseline: exact-address cache", distinct)
+    row("  baseline: no cache", len(addresses))
+    row("  saved by the CIDR cache vs exact-address", distinct - cidr_queries)
+    row("  saved by the CIDR cache vs no cache", len(addresses) - cidr_queries)
     print()
-    print(f"{'warm lookups':<44}{'lookups/s':>14}")
-    print(
-        f"{'  RdapLookup.lookup, warm CIDR cache':<44}{warm_rate:>14,.0f}"
-        f"   ({warm_elapsed:.2f}s for {len(addresses):,})"
+    row("warm lookups", "lookups/s")
+    row(
+        "  RdapLookup.lookup, warm CIDR cache",
+        warm_rate,
+        f"({warm_elapsed:.2f}s for {len(addresses):,})",
     )
-    print(f"{'  CIDR index alone (pre-parsed addresses)':<44}{cache_rate:>14,.0f}")
-    print(
-        f"{'  SQLite CIDR index after reopen (pre-parsed)':<44}{disk_rate:>14,.0f}   (reopen {reopen_ms:.0f} ms)"
-    )
-    print(f"{'  baseline: dict by exact address':<44}{exact_rate:>14,.0f}")
-    print(
-        f"{'  baseline: linear scan of cached networks':<44}{scan_rate:>14,.0f}"
-        f"   (sampled {len(sample):,})"
-    )
+    row("  CIDR index alone (pre-parsed addresses)", cache_rate)
+    row("  SQLite CIDR index after reopen (pre-parsed)", disk_rate, f"(reopen {reopen_ms:.0f} ms)")
+    row("  baseline: dict by exact address", exact_rate)
+    row("  baseline: linear scan of cached networks", scan_rate, f"(sampled {len(sample):,})")
     print()
     print(f"cold run (through the RDAP path, mock registry): {cold_elapsed:.2f}s")
 
