@@ -25,7 +25,7 @@ from residency.model import (
     Resolution,
     Verdict,
 )
-from residency.policy.jurisdictions import Jurisdictions
+from residency.policy.jurisdictions import Jurisdictions, default_jurisdictions
 from residency.policy.model import (
     CodeConstraint,
     Handling,
@@ -122,7 +122,7 @@ class Evaluator:
 
     def __init__(self, policy: Policy, jurisdictions: Jurisdictions | None = None) -> None:
         self.policy = policy
-        self.jurisdictions = jurisdictions or Jurisdictions.load()
+        self.jurisdictions = jurisdictions or default_jurisdictions()
 
     # -- one address
     def location(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:

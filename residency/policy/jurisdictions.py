@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,11 @@ class Jurisdictions:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Jurisdictions:
-        path = path or project_data_dir() / "jurisdictions.toml"
+        """The table at ``path`` (default ``data/jurisdictions.toml``), read once per path."""
+        return _load_cached(path or project_data_dir() / "jurisdictions.toml")
+
+    @classmethod
+    def read(cls, path: Path) -> Jurisdictions:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
@@ -119,3 +124,14 @@ class Jurisdictions:
 
     def name_of(self, code: str) -> str:
         return self.countries.get(code, code)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path) -> Jurisdictions:
+    return Jurisdictions.read(path)
+
+
+@lru_cache(maxsize=1)
+def default_jurisdictions() -> Jurisdictions:
+    """The project's table, read once per process (evaluation asks for it per endpoint)."""
+    return Jurisdictions.load()
