@@ -269,7 +269,7 @@ class _Checker:
             return ()
         out: list[str] = []
         for item in items:
-            pattern = item.strip().lower().rstrip(".")
+            pattern = _ascii_pattern(item.strip().lower().rstrip("."))
             if "://" in pattern or "/" in pattern:
                 self.problem(path, f"{item!r} is a URL; hosts take names or globs", literal=item)
             elif not pattern or not _HOST_PATTERN.match(pattern):
@@ -395,6 +395,20 @@ class _Checker:
             categories=tuple(categories),
             waivers=tuple(w for w in waivers if w is not None),
         )
+
+
+def _ascii_pattern(pattern: str) -> str:
+    """Unicode labels (IDN) to punycode, as endpoint hosts are; wildcard labels stay as they are."""
+    labels = []
+    for part in pattern.split("."):
+        if part.isascii() or any(c in part for c in "*?[]"):
+            labels.append(part)
+            continue
+        try:
+            labels.append(part.encode("idna").decode("ascii"))
+        except UnicodeError:
+            labels.append(part)  # rejected by the pattern check with the original text
+    return ".".join(labels)
 
 
 def _known_providers(regions: RegionCatalog) -> set[str]:

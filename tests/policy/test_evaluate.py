@@ -382,3 +382,13 @@ def test_apply_policy_sets_worst_verdict_and_reference() -> None:
         Verdict.PASS,
         Verdict.INDETERMINATE,
     ]
+
+
+def test_unicode_host_patterns_match_punycode_hosts() -> None:
+    text = (
+        'name = "idn"\n[[rules]]\nhosts = ["*.bücher.example"]\n[rules.countries]\nallow = ["DE"]\n'
+    )
+    idn = policy(text)
+    assert idn.rules[0].hosts == ("*.xn--bcher-kva.example",)
+    judged = evaluate(idn, result("shop.xn--bcher-kva.example", facts(country="FR")), TODAY)
+    assert judged.verdict is Verdict.FAIL and judged.addresses[0].reasons[0].rule == "rules[1]"

@@ -1,0 +1,65 @@
+"""The shipped example policies do what their comments promise."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from residency.model import Verdict
+from residency.paths import project_data_dir
+from residency.policy import Policy, evaluate, load_policy
+from tests.policy.factories import JURISDICTIONS, facts, result
+from tests.policy.test_loader import example_regions
+
+TODAY = date(2026, 11, 28)
+
+
+def example(name: str) -> Policy:
+    path = project_data_dir() / "policies" / f"{name}.toml"
+    return load_policy(path, jurisdictions=JURISDICTIONS, regions=example_regions())
+
+
+def test_india_payments() -> None:
+    india = example("india-payments")
+    mumbai = facts(country="IN", provider="aws", region="ap-south-1", basis="provider-feed")
+    singapore = facts(country="SG", provider="aws", region="ap-southeast-1")
+    edge = facts(country=None, provider="cloudflare", cdn=True, anycast=True)
+    assert evaluate(india, result("pay.shop.in", mumbai), TODAY).verdict is Verdict.PASS
+    assert evaluate(india, result("pay.shop.in", singapore), TODAY).verdict is Verdict.FAIL
+    assert evaluate(india, result("pay.shop.in", edge), TODAY).verdict is Verdict.FAIL
+    # Not payment data: anywhere, an edge only warns.
+    assert evaluate(india, result("www.shop.in", singapore), TODAY).verdict is Verdict.PASS
+    warned = evaluate(india, result("www.shop.in", edge), TODAY)
+    assert warned.verdict is Verdict.PASS and warned.addresses[0].reasons[0].code == "warn-anycast"
+    # The card vault must be in an Indian region of a contracted cloud, not just in India.
+    on_prem = facts(country="IN")
+    vault = evaluate(india, result("vault.shop.in", on_prem), TODAY)
+    assert vault.verdict is Verdict.FAIL
+    assert vault.addresses[0].reasons[0].code == "provider-not-allowed"
+    assert evaluate(india, result("vault.shop.in", mumbai), TODAY).verdict is Verdict.PASS
+
+
+def test_eu_only_gdpr() -> None:
+    gdpr = example("eu-only-gdpr")
+    assert evaluate(gdpr, result("app.example", facts(country="IE")), TODAY).verdict is Verdict.PASS
+    assert evaluate(gdpr, result("app.example", facts(country="CH")), TODAY).verdict is Verdict.FAIL
+    swiss = result("analytics.example", facts(country="CH"))
+    assert evaluate(gdpr, swiss, TODAY).verdict is Verdict.PASS
+    us = result("analytics.example", facts(country="US"))
+    assert evaluate(gdpr, us, TODAY).verdict is Verdict.FAIL
+
+
+def test_strict_and_sovereign() -> None:
+    strict = example("strict-single-country")
+    german = facts(country="DE", jurisdiction="DE", entity="Hetzner Online GmbH")
+    aws_frankfurt = facts(country="DE", provider="aws", region="eu-central-1", jurisdiction="US")
+    assert evaluate(strict, result("a.example", german), TODAY).verdict is Verdict.PASS
+    judged = evaluate(strict, result("a.example", aws_frankfurt), TODAY)
+    assert judged.verdict is Verdict.FAIL and judged.addresses[0].aspect == "operator"
+    unknown = facts(country="DE")
+    assert evaluate(strict, result("a.example", unknown), TODAY).verdict is Verdict.FAIL
+
+    sovereign = example("eu-sovereign")
+    judged = evaluate(sovereign, result("a.example", aws_frankfurt), TODAY)
+    assert judged.verdict is Verdict.FAIL
+    assert judged.addresses[0].reasons[0].code == "operator-jurisdiction-denied"
+    assert evaluate(sovereign, result("a.example", german), TODAY).verdict is Verdict.PASS
