@@ -209,13 +209,12 @@ def test_fastly_wrong_shape_is_invalid() -> None:
 
 def test_github_services_are_keys_and_domains_are_skipped() -> None:
     feed = PARSERS["github-meta"](fixture("github-meta.json"))
-    pairs = {(r.network, r.service) for r in feed.records}
-    assert pairs == {
-        ("192.30.252.0/22", "hooks"),
-        ("2a0a:a440::/29", "hooks"),
-        ("192.30.252.0/22", "web"),
-        ("20.201.28.151/32", "web"),
-        ("4.148.0.0/16", "actions"),
+    services = {r.network: r.service for r in by_network(feed).values()}
+    assert services == {
+        "192.30.252.0/22": "hooks+web",
+        "2a0a:a440::/29": "hooks",
+        "20.201.28.151/32": "web",
+        "4.148.0.0/16": "actions",
     }
     assert all(r.provider == "github" and r.place is None for r in feed.records)
     assert any("ssh_keys" in note for note in feed.notes)
