@@ -29,9 +29,10 @@ import httpx
 from ipwhois.exceptions import InvalidEntityObject, InvalidNetworkObject
 from ipwhois.rdap import _RDAPEntity, _RDAPNetwork
 
+from residency import __version__
 from residency.errors import ResidencyError
-from residency.locate.rdap_cache import IPAddress, MemoryRdapCache, RdapCache
-from residency.model import Location, Registration
+from residency.locate.rdap_cache import IPAddress, MemoryRdapCache, RdapCache, SqliteRdapCache
+from residency.model import Evidence, EvidenceKind, Location, Registration
 
 #: Environment variable that overrides the RDAP base URL.
 RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
@@ -389,6 +390,48 @@ class RdapLookup:
         self._down_reason = UNREACHABLE
         self._transport_failures = 0
         self.stats = RdapStats()
+        self._owns_client = False
+
+    @classmethod
+    def open(
+        cls,
+        base_url: str | None = None,
+        cache: RdapCache | None = None,
+        *,
+        timeout: float = 10.0,
+        concurrency: int = 4,
+        user_agent: str | None = None,
+    ) -> RdapLookup:
+        """A lookup with its own httpx client (closed by ``close()``) and, unless given,
+        the persistent SQLite cache in the user cache directory."""
+        client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": user_agent or f"residency/{__version__} (RDAP lookups)"},
+        )
+        try:
+            lookup = cls(
+                client,
+                base_url,
+                cache if cache is not None else SqliteRdapCache(),
+                timeout=timeout,
+                concurrency=concurrency,
+            )
+        except BaseException:
+            client.close()
+            raise
+        lookup._owns_client = True
+        return lookup
+
+    def close(self) -> None:
+        """Close the HTTP client if this lookup opened it."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> RdapLookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def host(self) -> str:
@@ -666,6 +709,29 @@ def _now() -> str:
 
 
 # ------------------------------------------------------------------- presentation
+
+
+def registration_evidence(registration: Registration) -> Evidence | None:
+    """The registration as an ``Evidence`` of kind REGISTRATION, for the evidence list.
+
+    It deliberately carries no ``place``: the registrant's country is where the holder
+    is registered, not where the address is, so it must not vote on the location.
+    """
+    if registration.status != "known":
+        return None
+    detail = [f"registered to {registration.org}"] if registration.org else []
+    if registration.country:
+        detail.append(f"registrant country {registration.country}")
+    if registration.rir:
+        detail.append(f"via {registration.rir}")
+    return Evidence(
+        source="rdap",
+        kind=EvidenceKind.REGISTRATION,
+        version=registration.fetched or "",
+        prefix=(registration.cidr or "").split(",")[0].strip() or None,
+        org=registration.org,
+        note="; ".join(detail) or (registration.network_name or ""),
+    )
 
 
 def describe(registration: Registration | None, location: Location | None) -> str:

@@ -17,9 +17,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import platformdirs
 
@@ -258,6 +259,70 @@ class SqliteRdapCache(MemoryRdapCache):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _KvBackend(Protocol):
+    def transaction(self, write: bool = True) -> AbstractContextManager[Any]: ...
+
+
+class KvStore(Protocol):
+    """The part of ``residency.store.Store`` the RDAP cache uses: its generic
+    ``kv_cache`` table (typed structurally, so locate/ does not import store/)."""
+
+    @property
+    def backend(self) -> _KvBackend: ...
+
+    def cache_put(
+        self, namespace: str, key: str, value_json: str, expires: float | None
+    ) -> None: ...
+
+
+class StoreRdapCache(MemoryRdapCache):
+    """RDAP answers kept in the history store (``kv_cache``, namespace ``rdap``), so
+    every worker sharing a SQLite or PostgreSQL history shares the cache.
+
+    Fresh rows are loaded into the in-memory index on open; new answers are written
+    through. Keys are ``<version>:<first hex>-<last hex>``.
+    """
+
+    NAMESPACE = "rdap"
+
+    def __init__(
+        self, store: KvStore, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        self.store = store
+        with store.backend.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT key, value, expires FROM kv_cache WHERE namespace = ?"
+                " AND expires > ? ORDER BY expires",
+                (self.NAMESPACE, clock()),
+            ).rows
+        for key, payload, expires in rows:
+            parsed = _parse_key(str(key))
+            registration = _decode(str(payload))
+            if parsed is not None and registration is not None:
+                version, first, last = parsed
+                self._store(CachedRegistration(version, first, last, registration, float(expires)))
+
+    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+        entry = self._entry(first, last, registration, self._clock() + self.ttl)
+        self.store.cache_put(
+            self.NAMESPACE,
+            f"{entry.version}:{entry.first:x}-{entry.last:x}",
+            json.dumps(asdict(registration), sort_keys=True),
+            entry.expires,
+        )
+        self._store(entry)
+
+
+def _parse_key(key: str) -> tuple[int, int, int] | None:
+    try:
+        version, span = key.split(":", 1)
+        first, last = span.split("-", 1)
+        return int(version), int(first, 16), int(last, 16)
+    except ValueError:
+        return None
 
 
 def _decode(payload: str) -> Registration | None:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from residency.locate.rdap import DEFAULT_RDAP_URL, RdapLookup, rdap_base_url
-from residency.locate.rdap_cache import MemoryRdapCache
+from residency.locate.rdap import (
+    DEFAULT_RDAP_URL,
+    RdapLookup,
+    rdap_base_url,
+    registration_evidence,
+)
+from residency.locate.rdap_cache import MemoryRdapCache, SqliteRdapCache, StoreRdapCache
+from residency.model import EvidenceKind, Registration
 
 GOOGLE_V4 = {
     "objectClassName": "ip network",
@@ -249,3 +256,39 @@ def test_wide_answer_never_makes_special_purpose_space_look_registered() -> None
     assert documentation.reason == "not a public address: no RDAP registration"
     assert lookup.lookup("224.0.0.1").status == "unknown"
     assert len(seen) == 1
+
+
+def test_open_builds_its_own_client_and_closes_it(tmp_path: Path) -> None:
+    cache = SqliteRdapCache(tmp_path / "rdap.sqlite3")
+    with RdapLookup.open("http://127.0.0.1:9", cache, timeout=3) as lookup:
+        assert lookup.cache is cache
+        assert lookup.client.timeout.read == 3
+        assert lookup.client.headers["User-Agent"].startswith("residency/")
+    assert lookup.client.is_closed
+    cache.close()
+
+
+def test_registration_evidence_never_claims_a_place() -> None:
+    lookup, _, _ = make(ok)
+    evidence = registration_evidence(lookup.lookup("74.125.1.1"))
+    assert evidence is not None
+    assert evidence.kind == EvidenceKind.REGISTRATION
+    assert evidence.place is None
+    assert evidence.prefix == "74.125.0.0/16"
+    assert evidence.org == "Google LLC"
+    assert evidence.note == "registered to Google LLC; registrant country US; via ARIN"
+    assert registration_evidence(Registration(status="unknown", reason="x")) is None
+
+
+def test_cache_in_the_history_store_is_shared_between_runs(tmp_path: Path) -> None:
+    from residency.store import open_store
+
+    with open_store(str(tmp_path / "history.sqlite3")) as store:
+        lookup, _, seen = make(ok)
+        lookup.cache = StoreRdapCache(store)
+        assert lookup.lookup("74.125.1.1").status == "known"
+    with open_store(str(tmp_path / "history.sqlite3")) as store:
+        again, _, seen_again = make(ok)
+        again.cache = StoreRdapCache(store)
+        assert again.lookup("74.125.200.200").org == "Google LLC"
+    assert len(seen) == 1 and seen_again == []
