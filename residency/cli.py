@@ -6,8 +6,10 @@ Exit codes: 0 compliant / ok, 1 policy violations (see --fail-on), 2 usage or da
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -176,6 +178,59 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
 
 
 # [ip command]
+
+
+@cli.command("ip")
+@click.argument("addresses", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Full structure as JSON.")
+@click.option(
+    "--geoip",
+    "geoip",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra GeoIP mmdb (e.g. GeoLite2 from geoipupdate); also $RESIDENCY_GEOIP.",
+)
+@click.option("--source", "sources", multiple=True, help="Use only these dataset ids.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@library_errors
+def ip_command(
+    addresses: tuple[str, ...],
+    as_json: bool,
+    geoip: tuple[Path, ...],
+    sources: tuple[str, ...],
+    data_dir: Path | None,
+) -> None:
+    """Where is each ADDRESS and who runs it, with the evidence for each claim."""
+    from residency.locate.locator import InvalidAddress, Locator, facts_to_json, load_subset
+    from residency.report.ip_text import render_ip_facts
+
+    locator = load_subset(data_dir, geoip, sources) if sources else Locator.load(data_dir, geoip)
+    answers = []
+    bad = 0
+    for text in addresses:
+        try:
+            answers.append(locator.locate(text))
+        except InvalidAddress as err:
+            click.echo(f"residency: {err}", err=True)
+            bad += 1
+    if as_json:
+        doc = {
+            "addresses": [facts_to_json(f) for f in answers],
+            "data_versions": [asdict(v) for v in locator.data_versions()],
+        }
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for facts in answers:
+            click.echo(render_ip_facts(facts))
+        if answers:
+            versions = ", ".join(f"{v.dataset} {v.version}" for v in locator.data_versions())
+            click.echo(f"data: {versions}")
+            attribution = sorted({v.attribution for v in locator.data_versions() if v.attribution})
+            for line in attribution:
+                click.echo(f"attribution: {line}")
+    if bad:
+        sys.exit(EXIT_USAGE)
+
 
 # [audit command]
 

@@ -1,0 +1,335 @@
+"""IP -> facts with evidence: loads (compiling when stale) the index and merges claims."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from residency import paths
+from residency.errors import ResidencyError
+from residency.datasets.interface import RangeRecord
+from residency.locate.index import CompiledIndex, LayerBuilder, address_keys, compile_index
+from residency.locate.layers import (
+    SPECIAL_LAYER,
+    LayerError,
+    asn_csv_layer,
+    feed_layer,
+    mmdb_asn_layer,
+    mmdb_country_layer,
+    mmdb_database_type,
+    special_purpose_layer,
+)
+from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
+from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
+
+#: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
+GEOIP_ENV = "RESIDENCY_GEOIP"
+COMPILER_VERSION = "1"
+
+
+class LocateError(ResidencyError):
+    """Locating failed as a whole (no dataset, unreadable index)."""
+
+
+class InvalidAddress(LocateError):
+    """An input that is not an IPv4 or IPv6 address."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One dataset to compile: where its files are and how to read them."""
+
+    dataset: str
+    kind: str  # feed | geofeed | cloudip | mmdb-country | mmdb-asn | asn-csv
+    version: str
+    files: tuple[Path, ...]
+    parser: str | None = None
+    data_version: DataVersion | None = None
+
+
+def manifest_sources(directory: Path) -> list[SourceSpec]:
+    """The datasets recorded in the manifest of ``directory``."""
+    from residency.datasets.manifest import load_manifest
+
+    manifest = load_manifest(directory)
+    specs = []
+    for dataset_id in sorted(manifest.entries):
+        entry = manifest.entries[dataset_id]
+        specs.append(
+            SourceSpec(
+                dataset=dataset_id,
+                kind=entry.kind,
+                version=entry.version,
+                files=entry.file_paths(directory),
+                parser=entry.parser,
+                data_version=entry.data_version(),
+            )
+        )
+    return specs
+
+
+def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
+    """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate)."""
+    named = [*extra]
+    env = os.environ.get(GEOIP_ENV, "")
+    named += [Path(p) for p in env.split(os.pathsep) if p]
+    specs = []
+    for path in named:
+        if not path.is_file():
+            raise LocateError(f"{path}: GeoIP database not found")
+        db_type = mmdb_database_type(path)
+        kind = "mmdb-asn" if "ASN" in db_type.upper() else "mmdb-country"
+        stat = path.stat()
+        version = f"{db_type} mtime {int(stat.st_mtime)}"
+        dataset = f"user:{path.stem}"
+        specs.append(
+            SourceSpec(
+                dataset=dataset,
+                kind=kind,
+                version=version,
+                files=(path,),
+                data_version=DataVersion(dataset=dataset, version=version, origin=str(path)),
+            )
+        )
+    return specs
+
+
+def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
+    h = hashlib.sha256(COMPILER_VERSION.encode())
+    for spec in specs:
+        h.update(f"{spec.dataset}|{spec.kind}|{spec.version}|{spec.parser}".encode())
+        for f in spec.files:
+            st = f.stat()
+            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+    tables = [*sorted(regions_dir.glob("*.csv")), paths.project_data_dir() / "special-purpose.csv"]
+    for table in tables:
+        h.update(table.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
+    """Read every source into a layer. One bad source is an error naming it."""
+    from residency.datasets.parsers import PARSERS
+    from residency.datasets.regions import RegionTable
+
+    regions = RegionTable.load()
+    builders = [special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")]
+    for spec in specs:
+        if spec.kind in ("mmdb-country",):
+            builders.append(mmdb_country_layer(f"geoip:{spec.dataset}", spec.version, spec.files))
+        elif spec.kind == "mmdb-asn":
+            builders.append(mmdb_asn_layer(f"asn:{spec.dataset}", spec.version, spec.files))
+        elif spec.kind == "asn-csv":
+            blobs = [(str(f), f.read_bytes()) for f in spec.files]
+            builders.append(asn_csv_layer(f"asn:{spec.dataset}", spec.version, blobs))
+        else:
+            parser = PARSERS.get(spec.parser or spec.dataset)
+            if parser is None:
+                raise LayerError(f"{spec.dataset}: no parser named {spec.parser!r}")
+            records: list[RangeRecord] = []
+            version = spec.version
+            for f in spec.files:
+                parsed = parser(f.read_bytes())
+                records.extend(parsed.records)
+                version = spec.version or parsed.version
+            kind = EvidenceKind.GEOFEED if spec.kind == "geofeed" else EvidenceKind.PROVIDER_FEED
+            builders.append(feed_layer(spec.dataset, kind, version, records, regions.place_of))
+    return builders
+
+
+class Locator:
+    """Answers "where is this address and who runs it" from the compiled index."""
+
+    def __init__(
+        self,
+        index: CompiledIndex,
+        data_versions: Sequence[DataVersion] = (),
+        registry: ProviderLookup | None = None,
+    ) -> None:
+        self.index = index
+        self._versions = tuple(data_versions)
+        self._registry = registry
+        self._templates: dict[int, IpFacts] = {}
+        self._special = next(
+            (i for i, layer in enumerate(index.layers) if layer.layer_id == SPECIAL_LAYER), -1
+        )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(
+        cls,
+        dataset_dir: Path | None = None,
+        geoip: Sequence[Path] = (),
+        sources: Sequence[SourceSpec] | None = None,
+        compiled_dir: Path | None = None,
+        with_operators: bool = True,
+    ) -> Locator:
+        """Load the index for the datasets in place, compiling it first when stale."""
+        directory = dataset_dir or paths.dataset_dir()
+        if sources is not None:
+            specs = list(sources)
+        else:
+            specs = manifest_sources(directory) + user_geoip_sources(geoip)
+        if not specs:
+            raise LocateError(
+                f"{directory}: no datasets in place; run 'residency data update' "
+                "(or 'residency data import FILE...')"
+            )
+        target = compiled_dir or directory / "compiled"
+        stamp = _stamp(specs, paths.project_data_dir() / "regions")
+        if CompiledIndex.read_stamp(target) != stamp:
+            compile_index(build_layers(specs), target, stamp)
+        versions = [s.data_version for s in specs if s.data_version is not None]
+        return cls(CompiledIndex(target), versions, _operators() if with_operators else None)
+
+    def data_versions(self) -> tuple[DataVersion, ...]:
+        return self._versions
+
+    # ------------------------------------------------------------------ lookups
+    def _template(self, combo: int) -> IpFacts:
+        found = self._templates.get(combo)
+        if found is None:
+            found = self._build(combo, "", ())
+            self._templates[combo] = found
+        return found
+
+    def _evidence(self, combo: int) -> tuple[list[Evidence], str | None]:
+        evidence: list[Evidence] = []
+        special: str | None = None
+        for layer_idx, claim_id in self.index.combo_claims(combo):
+            claim = self.index.claims(layer_idx)[claim_id]
+            if layer_idx == self._special:
+                special = str(claim.get("bogon"))
+                continue
+            evidence.append(claim_evidence(self.index.layers[layer_idx], claim))
+        return evidence, special
+
+    def _build(
+        self,
+        combo: int,
+        ip: str,
+        hints: Sequence[Evidence],
+        registration: Registration | None = None,
+    ) -> IpFacts:
+        evidence, special = self._evidence(combo)
+        if special is not None:
+            return not_routable(ip, special)
+        return merge_facts(ip, evidence, hints, self._registry, registration)
+
+    def locate(
+        self,
+        ip: str,
+        hints: Sequence[Evidence] = (),
+        registration: Registration | None = None,
+    ) -> IpFacts:
+        """Facts about one address. Raises InvalidAddress for a non-address."""
+        canonical = canonical_ip(ip)
+        combo = self.index.combo_of(canonical)
+        if not hints and registration is None:
+            return replace(self._template(combo), ip=canonical)
+        facts = self._build(combo, canonical, hints, registration)
+        if not facts.routable:
+            return facts
+        return facts
+
+    def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
+        """Facts for many addresses (invalid ones raise InvalidAddress naming the first)."""
+        items = list(ips)
+        combos = self.combos(items)
+        out = []
+        for ip, combo in zip(items, combos, strict=True):
+            out.append(replace(self._template(int(combo)), ip=ip))
+        return out
+
+    def combos(self, ips: Sequence[str]) -> Any:
+        """Vectorised: the combo id of every address (the hot path of bulk enrichment)."""
+        pos4, key4, pos6, key6, bad = address_keys(ips)
+        if bad:
+            raise InvalidAddress(f"{ips[bad[0]]!r} is not an IPv4 or IPv6 address")
+        out = np.empty(len(ips), dtype=np.int32)
+        if pos4:
+            out[pos4] = self.index.combo_of_v4(np.array(key4, dtype=np.uint64))
+        if pos6:
+            out[pos6] = self.index.combo_of_v6(np.array(key6, dtype=np.uint64))
+        return out
+
+    def enrich(self, ips: Sequence[str]) -> list[IpFacts]:
+        """Bulk enrichment: one shared facts object per distinct source combination
+        (``.ip`` is blank on these; pair them with ``ips`` positionally)."""
+        combos = self.combos(ips)
+        template = self._template
+        return [template(c) for c in combos.tolist()]
+
+    def prefix_for_country(self, country: str) -> str | None:
+        """A routable /24 that the GeoIP consensus puts in ``country`` (for ECS vantage)."""
+        country = country.upper()
+        index = self.index
+        geo_layers = {
+            i for i, layer in enumerate(index.layers) if layer.kind == EvidenceKind.GEOIP.value
+        }
+        wanted = {
+            (i, cid)
+            for i in geo_layers
+            for cid, claim in enumerate(index.claims(i))
+            if claim.get("cc") == country
+        }
+        if not wanted:
+            return None
+        return index.v4_prefix_with(wanted, exclude_layer=self._special)
+
+    def layer_summary(self) -> list[dict[str, Any]]:
+        return [
+            {"id": layer.layer_id, "kind": layer.kind, "version": layer.version}
+            for layer in self.index.layers
+        ]
+
+
+def _v4(n: int) -> str:
+    return ".".join(str((n >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def canonical_ip(text: str) -> str:
+    """The canonical text of an address, or InvalidAddress naming the input."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        raise InvalidAddress(f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def _operators() -> ProviderLookup:
+    """The provider registry (data/providers.toml): ASN -> provider -> jurisdiction."""
+    from residency.locate.providers import ProviderRegistry
+
+    return ProviderRegistry.load()
+
+
+def facts_to_json(facts: IpFacts) -> dict[str, Any]:
+    """A plain-JSON view of IpFacts (used by ``residency ip --json``)."""
+    from dataclasses import asdict
+
+    data = asdict(facts)
+    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
+
+
+def load_subset(dataset_dir: Path | None, geoip: Sequence[Path], wanted: Sequence[str]) -> Locator:
+    """A locator over only the named datasets (``--source``); unknown ids are an error."""
+    directory = dataset_dir or paths.dataset_dir()
+    specs = manifest_sources(directory) + user_geoip_sources(geoip)
+    known = {s.dataset for s in specs}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise LocateError(
+            f"unknown --source {', '.join(unknown)}; datasets in place: {', '.join(sorted(known))}"
+        )
+    chosen = [s for s in specs if s.dataset in wanted]
+    key = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
+    return Locator.load(directory, (), chosen, compiled_dir=directory / f"compiled-{key}")

@@ -1,0 +1,275 @@
+"""Merge the claims of every source about one address into one answer with a confidence.
+
+Order of trust: the provider's own feed, then its RFC 8805 geofeed, then the
+GeoIP consensus, then registration. Anycast and CDN edges have no single place,
+whatever a GeoIP database claims. Disagreements are listed, never hidden.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from residency.locate.index import LayerInfo
+from residency.locate.layers import place_from_claim
+from residency.model import (
+    Confidence,
+    Evidence,
+    EvidenceKind,
+    IpFacts,
+    Location,
+    Operator,
+    Place,
+    Registration,
+)
+
+#: Providers whose addresses are CDN edges (served from many places).
+CDN_PROVIDERS = frozenset({"cloudflare", "fastly", "akamai"})
+#: Feeds that describe a provider only broadly (no regions): lower priority.
+GENERIC_FEEDS = frozenset({"google", "google-goog", "cloudip"})
+
+
+class ProviderLookup(Protocol):
+    """What merging needs from the provider registry (residency.locate.providers)."""
+
+    def operator_for(
+        self, provider: str | None, asn: int | None, org: str | None = None
+    ) -> Operator: ...
+
+    def get(self, provider_id: str) -> _EdgeFlags | None: ...
+
+
+class _EdgeFlags(Protocol):
+    @property
+    def cdn(self) -> bool: ...
+
+    @property
+    def anycast(self) -> bool: ...
+
+
+def claim_evidence(layer: LayerInfo, claim: dict[str, Any]) -> Evidence:
+    """Turn a compiled claim back into an Evidence record."""
+    kind = EvidenceKind(claim.get("kind", layer.kind))
+    return Evidence(
+        source=layer.layer_id,
+        kind=kind,
+        version=layer.version,
+        prefix=claim.get("p"),
+        place=place_from_claim(claim),
+        provider=claim.get("prov"),
+        region=claim.get("reg"),
+        service=claim.get("svc"),
+        asn=claim.get("asn"),
+        org=claim.get("org"),
+        anycast=bool(claim.get("any", False)),
+    )
+
+
+def _prefixlen(e: Evidence) -> int:
+    if not e.prefix:
+        return 0
+    try:
+        return ipaddress.ip_network(e.prefix, strict=False).prefixlen
+    except ValueError:
+        return 0
+
+
+def _feed_rank(e: Evidence) -> tuple[int, int, int]:
+    generic = e.source in GENERIC_FEEDS or e.provider in GENERIC_FEEDS
+    return (0 if generic else 1, 1 if (e.region or e.place) else 0, _prefixlen(e))
+
+
+def not_routable(ip: str, reason: str) -> IpFacts:
+    return IpFacts(
+        ip=ip,
+        routable=False,
+        not_routable_reason=reason,
+        location=Location(
+            place=None,
+            confidence=Confidence.NONE,
+            basis="not-routable",
+            why=f"not publicly routable: {reason}",
+        ),
+    )
+
+
+def merge_facts(
+    ip: str,
+    evidence: Sequence[Evidence],
+    hints: Sequence[Evidence] = (),
+    registry: ProviderLookup | None = None,
+    registration: Registration | None = None,
+) -> IpFacts:
+    """One IpFacts from all the evidence about ``ip`` (special-purpose handled by caller)."""
+    feeds = sorted(
+        (e for e in evidence if e.kind is EvidenceKind.PROVIDER_FEED), key=_feed_rank, reverse=True
+    )
+    geofeeds = [e for e in evidence if e.kind is EvidenceKind.GEOFEED and e.place]
+    geoip = [e for e in evidence if e.kind is EvidenceKind.GEOIP and e.place]
+    asns = [e for e in evidence if e.kind is EvidenceKind.ASN and e.asn is not None]
+    disagreements: list[str] = []
+
+    primary = feeds[0] if feeds else None
+    provider = primary.provider if primary else None
+    region = primary.region if primary else None
+    service = primary.service if primary else None
+    asn = asns[0].asn if asns else (primary.asn if primary else None)
+    as_org = asns[0].org if asns else (primary.org if primary else None)
+    if provider is None:
+        hinted = [h for h in hints if h.provider]
+        if hinted:
+            provider, region, service = hinted[0].provider, hinted[0].region, hinted[0].service
+
+    anycast_feed = next((e for e in feeds if e.anycast), None)
+    cdn_hint = next((h for h in hints if h.anycast), None)
+    operator = registry.operator_for(provider, asn, as_org) if registry else None
+    registry_cdn = registry_anycast = False
+    if operator is not None and operator.provider:
+        if provider is None:
+            provider = operator.provider  # known only from the ASN: say so via operator.basis
+        entry = registry.get(operator.provider) if registry else None
+        if entry is not None:
+            registry_cdn, registry_anycast = entry.cdn, entry.anycast
+    # a provider that is a CDN/anycast network as a whole (Cloudflare, Fastly, Akamai)
+    # marks the address even when its range is missing from the published feed
+    whole_network_edge = (registry_cdn or registry_anycast) and not any(
+        e.place for e in feeds if e.provider == provider
+    )
+    anycast = anycast_feed is not None or (whole_network_edge and registry_anycast)
+    cdn = anycast or cdn_hint is not None or provider in CDN_PROVIDERS or whole_network_edge
+    for h in hints:
+        if h.provider and provider and h.provider != provider:
+            disagreements.append(
+                f"{h.note or 'hostname'} suggests {h.provider}, feeds say {provider}"
+            )
+        elif h.region and region and h.region != region and h.provider == provider:
+            disagreements.append(
+                f"{h.note or 'hostname'} suggests region {h.region}, feeds say {region}"
+            )
+
+    location = _locate(primary, feeds, geofeeds, geoip, registration, disagreements)
+    if anycast or cdn:
+        what = "anycast" if anycast else "cdn-edge"
+        by = anycast_feed or cdn_hint
+        claimed = location.country
+        why = (
+            f"{'anycast' if what == 'anycast' else 'CDN edge'} address"
+            f" ({by.summary() if by else (operator.basis if operator else provider)})"
+            ": served from many places, "
+            "origin unknown"
+        )
+        if claimed:
+            why += f"; GeoIP/feeds would say {claimed}, which is not where data goes"
+        location = Location(place=None, confidence=Confidence.NONE, basis=what, why=why)
+
+    return IpFacts(
+        ip=ip,
+        routable=True,
+        location=location,
+        asn=asn,
+        as_org=as_org,
+        provider=provider,
+        region=region,
+        service=service,
+        cdn=cdn,
+        anycast=anycast,
+        evidence=tuple(evidence) + tuple(hints),
+        disagreements=tuple(dict.fromkeys(disagreements)),
+        operator=operator,
+        registration=registration,
+    )
+
+
+def _locate(
+    primary: Evidence | None,
+    feeds: Sequence[Evidence],
+    geofeeds: Sequence[Evidence],
+    geoip: Sequence[Evidence],
+    registration: Registration | None,
+    disagreements: list[str],
+) -> Location:
+    placed_feeds = [e for e in feeds if e.place and not e.anycast]
+    authoritative: Evidence | None = None
+    basis = ""
+    if primary is not None and primary.place is not None and not primary.anycast:
+        authoritative, basis = primary, "provider-feed"
+    elif placed_feeds:
+        authoritative, basis = placed_feeds[0], "provider-feed"
+    elif geofeeds:
+        authoritative, basis = geofeeds[0], "geofeed"
+
+    if authoritative is not None and authoritative.place is not None:
+        place = authoritative.place
+        for other in [*placed_feeds, *geofeeds]:
+            if other.place and other.place.country != place.country:
+                disagreements.append(
+                    f"{other.source} says {other.place.country}, "
+                    f"{authoritative.source} says {place.country}"
+                )
+        contra = sorted({e.place.country for e in geoip if e.place} - {place.country})
+        for e in geoip:
+            if e.place and e.place.country != place.country:
+                disagreements.append(
+                    f"{e.source} says {e.place.country}, "
+                    f"{authoritative.source} says {place.country}"
+                )
+        if place.subdivision is None and place.city is None and geofeeds:
+            # a geofeed row for the same country can refine the region table's place
+            same = next(
+                (g.place for g in geofeeds if g.place and g.place.country == place.country), None
+            )
+            if same is not None:
+                place = same
+        conflict = bool(contra) or any(
+            o.place and o.place.country != place.country for o in [*placed_feeds, *geofeeds]
+        )
+        what = authoritative.provider or authoritative.source
+        region = f" {authoritative.region}" if authoritative.region else ""
+        return Location(
+            place=place,
+            confidence=Confidence.MEDIUM if conflict else Confidence.HIGH,
+            basis=basis,
+            why=f"{what}{region} per {authoritative.source}"
+            + ("; other sources disagree" if conflict else ""),
+        )
+
+    if geoip:
+        votes = Counter(e.place.country for e in geoip if e.place)
+        (top, count), total = votes.most_common(1)[0], sum(votes.values())
+        if len(votes) == 1:
+            first = next(e.place for e in geoip if e.place)
+            return Location(
+                place=first if first is not None else Place(top),
+                confidence=Confidence.MEDIUM if total >= 2 else Confidence.LOW,
+                basis="geoip-consensus" if total >= 2 else "geoip-single",
+                why=f"{total} GeoIP source(s) agree on {top}",
+            )
+        detail = ", ".join(f"{e.source} says {e.place.country}" for e in geoip if e.place)
+        disagreements.append(f"GeoIP sources disagree: {detail}")
+        if count * 2 > total:
+            return Location(
+                place=Place(top),
+                confidence=Confidence.LOW,
+                basis="geoip-majority",
+                why=f"{count} of {total} GeoIP sources say {top}; {detail}",
+            )
+        return Location(
+            place=None,
+            confidence=Confidence.NONE,
+            basis="sources-disagree",
+            why=f"GeoIP sources disagree: {detail}",
+        )
+
+    if registration is not None and registration.status == "known" and registration.country:
+        return Location(
+            place=Place(registration.country),
+            confidence=Confidence.LOW,
+            basis="registration",
+            why=f"only registration data: block registered in {registration.country} "
+            "(registration is not proof of location)",
+        )
+    return Location(
+        place=None, confidence=Confidence.NONE, basis="no-data", why="no source covers this address"
+    )
