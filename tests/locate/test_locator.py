@@ -1,4 +1,4 @@
-"""The locator over real feed snapshots and real-format mmdbs: the cases that must come out right."""
+"""The locator over real feed snapshots and real-format mmdbs: the cases that must be right."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_hostname_hint_adds_evidence(locator: Locator) -> None:
 
 
 def test_invalid_address(locator: Locator) -> None:
-    with pytest.raises(InvalidAddress, match="'999.1.1.1'"):
+    with pytest.raises(InvalidAddress, match=r"'999\.1\.1\.1'"):
         locator.locate("999.1.1.1")
     with pytest.raises(InvalidAddress):
         locator.locate_many(["1.1.1.1", "nope"])
