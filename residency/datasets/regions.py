@@ -22,6 +22,7 @@ from residency.paths import project_data_dir
 HEADER = ("region", "country", "subdivision", "city", "name", "source")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_AWS_ZONE = re.compile(r"^([a-z]{2,4}(?:-[a-z]+)?-[a-z]+-\d)-[a-z0-9-]+$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class RegionInfo:
     place: Place
     name: str = ""
     source: str = ""
+
+    @property
+    def parent(self) -> str | None:
+        """The parent region of an AWS Local or Wavelength Zone (``us-east-1-iah-1``
+        -> ``us-east-1``); None for a region proper."""
+        match = _AWS_ZONE.match(self.region) if self.provider == "aws" else None
+        return match.group(1) if match else None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,31 @@ def test_every_table_is_present_and_well_formed(table: RegionTable) -> None:
 def test_local_zone_names_say_their_parent(table: RegionTable) -> None:
     info = table.get("aws", "us-east-1-iah-1")
     assert info is not None and "us-east-1" in info.name and "Local Zone" in info.name
+    assert info.parent == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("region", "parent"),
+    [
+        ("us-east-1-iah-1", "us-east-1"),
+        ("eu-west-2-wl2-man-wlz-1", "eu-west-2"),
+        ("ap-southeast-1-sggov-sin-1a", "ap-southeast-1"),
+        ("us-gov-west-1", None),
+        ("eusc-de-east-1", None),
+        ("ap-southeast-1", None),
+    ],
+)
+def test_aws_zone_parent(table: RegionTable, region: str, parent: str | None) -> None:
+    info = table.get("aws", region)
+    assert info is not None and info.parent == parent
+
+
+def test_every_aws_zone_parent_is_a_known_region(table: RegionTable) -> None:
+    zones = [info for info in table if info.parent]
+    assert len(zones) > 90
+    assert all(table.knows("aws", info.parent) for info in zones)
+    west = table.get("azure", "westeurope")
+    assert west is not None and west.parent is None
 
 
 def test_gb_not_uk_anywhere(table: RegionTable) -> None:
