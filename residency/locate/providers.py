@@ -80,14 +80,14 @@ class ProviderRegistry:
         self._by_id: dict[str, Provider] = dict(providers)
         self._by_asn: dict[int, Provider] = {}
         self._uncertain_asns: set[int] = set()
-        patterns: list[tuple[str, Provider]] = []
+        patterns: list[tuple[str, re.Pattern[str], Provider]] = []
         for provider in self._by_id.values():
             for asn in provider.asns:
                 self._claim_asn(asn, provider)
             for asn in provider.asns_uncertain:
                 self._claim_asn(asn, provider)
                 self._uncertain_asns.add(asn)
-            patterns.extend((p.casefold(), provider) for p in provider.org_patterns)
+            patterns.extend((p, _word_pattern(p), provider) for p in provider.org_patterns)
         # The longest pattern wins, so "Google Cloud" beats "Google".
         self._org_patterns = sorted(patterns, key=lambda item: -len(item[0]))
 
@@ -158,10 +158,10 @@ class ProviderRegistry:
         return asn in self._by_asn and asn not in self._uncertain_asns
 
     def by_org(self, org: str) -> Provider | None:
-        """The provider whose ``org_patterns`` occur in an RDAP / AS organisation name."""
-        folded = org.casefold()
-        for pattern, provider in self._org_patterns:
-            if pattern in folded:
+        """The provider whose ``org_patterns`` occur, as whole words, in an RDAP / AS
+        organisation name ("OVH SAS" is OVH, "MOVHOST" is not)."""
+        for _, pattern, provider in self._org_patterns:
+            if pattern.search(org):
                 return provider
         return None
 
@@ -211,6 +211,14 @@ class ProviderRegistry:
 
 
 # ---------------------------------------------------------------------- parsing
+
+
+def _word_pattern(text: str) -> re.Pattern[str]:
+    """Case-insensitive match of ``text`` not glued to letters or digits on either side
+    (a side that ends in punctuation, like "AMAZON-", may be followed by anything)."""
+    before = r"(?<![0-9a-z])" if text[:1].isalnum() else ""
+    after = r"(?![0-9a-z])" if text[-1:].isalnum() else ""
+    return re.compile(before + re.escape(text) + after, re.IGNORECASE)
 
 
 def _line_of(text: str, provider_id: str) -> int:

@@ -136,6 +136,15 @@ def test_longest_org_pattern_wins(registry: ProviderRegistry) -> None:
     assert plain is not None and plain.id == "google"
 
 
+def test_org_patterns_match_whole_words_only(registry: ProviderRegistry) -> None:
+    ovh = registry.by_org("OVH SAS")
+    aws = registry.by_org("AMAZON-02")
+    assert ovh is not None and ovh.id == "ovh"
+    assert aws is not None and aws.id == "aws"
+    assert registry.by_org("MOVHOST LTD") is None
+    assert registry.by_org("Appletree Hosting") is None
+
+
 def test_unknown_is_explicit_with_a_reason(registry: ProviderRegistry) -> None:
     operator = registry.operator_for(None, 64512)
     assert operator.provider is None and operator.jurisdiction is None
