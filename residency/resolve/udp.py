@@ -1,0 +1,185 @@
+"""Plain DNS over UDP, multiplexing many queries over a few sockets, with TCP for truncated replies.
+
+One socket per query (what ``dns.asyncquery.udp`` does) costs a socket, a bind and an
+event-loop registration per query; here a handful of connected sockets carry every
+query, matched to their replies by message id. Connected sockets also get the kernel's
+"port unreachable" back, so a resolver with nothing listening fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from typing import cast
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+
+from residency.resolve.errors import QueryFailed, QueryTimeout
+from residency.resolve.nameservers import ServerAddress
+
+#: Sockets per resolver: enough to spread ids and kernel buffers, few enough to stay cheap.
+SOCKETS_PER_SERVER = 4
+RECEIVE_BUFFER = 1 << 20
+HEADER = 12
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    """One connected UDP socket and the queries waiting for a reply on it."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if len(data) < HEADER:
+            return
+        future = self.pending.pop((data[0] << 8) | data[1], None)
+        if future is not None and not future.done():
+            future.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, ConnectionRefusedError):
+            message = f"{self.label}: connection refused (nothing is listening there)"
+        else:
+            message = (
+                f"{self.label}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+            )
+        self._fail_all(QueryFailed(message))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail_all(QueryFailed(f"{self.label}: socket closed"))
+
+    def _fail_all(self, error: QueryFailed) -> None:
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+    def new_id(self) -> int:
+        while True:
+            qid = random.getrandbits(16)
+            if qid not in self.pending:
+                return qid
+
+
+def _expire(future: asyncio.Future[bytes], error: QueryTimeout) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+class UdpTransport:
+    """Queries one resolver over UDP; retries a truncated (TC) reply over TCP."""
+
+    def __init__(self, server: ServerAddress, sockets: int = SOCKETS_PER_SERVER) -> None:
+        self.server = server
+        self._size = max(1, sockets)
+        self._endpoints: list[_Endpoint] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next = 0
+        self._opening: asyncio.Lock | None = None
+
+    @property
+    def label(self) -> str:
+        return self.server.label
+
+    async def _endpoint(self) -> _Endpoint:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A new event loop (asyncio.run called again): sockets of the old one are dead.
+            self._close_now()
+            self._loop, self._opening = loop, asyncio.Lock()
+        if len(self._endpoints) < self._size or any(e.closed for e in self._endpoints):
+            assert self._opening is not None
+            async with self._opening:
+                self._endpoints = [e for e in self._endpoints if not e.closed]
+                while len(self._endpoints) < self._size:
+                    self._endpoints.append(await self._open(loop))
+        self._next = (self._next + 1) % len(self._endpoints)
+        return self._endpoints[self._next]
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Endpoint:
+        family = socket.AF_INET6 if ":" in self.server.host else socket.AF_INET
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _Endpoint(self.label),
+                remote_addr=(self.server.host, self.server.port),
+                family=family,
+            )
+        except OSError as err:
+            raise QueryFailed(
+                f"{self.label}: cannot open a UDP socket ({err.strerror or err})"
+            ) from None
+        # connection_made runs only on the next loop iteration; the socket is usable now.
+        protocol.transport = transport
+        return protocol
+
+    async def exchange(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        endpoint = await self._endpoint()
+        assert endpoint.transport is not None
+        query.id = endpoint.new_id()
+        wire = query.to_wire()
+        future: asyncio.Future[bytes] = loop.create_future()
+        endpoint.pending[query.id] = future
+        timer = loop.call_at(
+            deadline,
+            _expire,
+            future,
+            QueryTimeout(f"no answer from {self.label} within {timeout:.2g}s"),
+        )
+        try:
+            endpoint.transport.sendto(wire)
+            data = await future
+        except OSError as err:
+            raise QueryFailed(f"{self.label}: {err.strerror or err}") from None
+        finally:
+            timer.cancel()
+            if endpoint.pending.get(query.id) is future:
+                del endpoint.pending[query.id]
+        try:
+            reply = dns.message.from_wire(data, ignore_trailing=True)
+        except dns.exception.DNSException as err:
+            raise QueryFailed(f"{self.label}: malformed reply ({err})") from None
+        if not query.is_response(reply):
+            raise QueryFailed(f"{self.label}: reply does not match the question")
+        if reply.flags & dns.flags.TC:
+            return await self._over_tcp(query, max(0.05, deadline - loop.time()))
+        return reply
+
+    async def _over_tcp(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+        try:
+            return await dns.asyncquery.tcp(
+                query, self.server.host, timeout=timeout, port=self.server.port
+            )
+        except dns.exception.Timeout:
+            raise QueryTimeout(
+                f"truncated answer, and no TCP answer from {self.label} within {timeout:.2g}s"
+            ) from None
+        except (OSError, EOFError, dns.exception.DNSException) as err:
+            raise QueryFailed(f"truncated answer, and TCP to {self.label} failed: {err}") from None
+
+    def _close_now(self) -> None:
+        endpoints, self._endpoints = self._endpoints, []
+        for endpoint in endpoints:
+            if endpoint.transport is not None and not endpoint.transport.is_closing():
+                endpoint.transport.close()
+
+    async def aclose(self) -> None:
+        self._close_now()
+        self._loop = None
