@@ -76,6 +76,13 @@ class MarkdownFormatter:
         providers = sorted({provider_text(f) for f in facts}) or ["–"]
         operators = sorted({operator_text(f) for f in facts}) or ["–"]
         why = "; ".join(r.message for r in main_reasons(endpoint)[:2] if not is_warning(r))
+        aspects = sorted(
+            {a.aspect for a in endpoint.verdict.addresses if a.verdict is endpoint.verdict.verdict}
+            if endpoint.verdict
+            else set()
+        )
+        if why and endpoint_verdict(endpoint) not in (None, Verdict.PASS) and aspects:
+            why = f"[{'/'.join(aspects)}] {why}"
         if endpoint_verdict(endpoint) is Verdict.PASS:
             why = "; ".join(r.message for r in main_reasons(endpoint) if is_warning(r))
         name = endpoint.endpoint.display

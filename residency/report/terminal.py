@@ -54,6 +54,8 @@ class TerminalFormatter:
                 if address.verdict.name == "PASS":
                     shown = [r for r in address.reasons if is_warning(r)]
                 why = "; ".join(r.message for r in shown[:2])
+                if address.verdict.name != "PASS" and why:
+                    why = f"[{address.aspect}] {why}"  # which side decided: location/operator
             rows.append(
                 (
                     verdict,
@@ -72,7 +74,14 @@ class TerminalFormatter:
         width = self.options.max_width
         rows = [r for e in result.endpoints for r in self.rows(e, judged)]
         columns = HEADERS if judged else HEADERS[1:-1]
-        table = [tuple(cut(c, width) for c in (r if judged else r[1:-1])) for r in rows]
+        # The last column (WHY) may run long: nothing follows it on the line.
+        table = [
+            tuple(
+                cut(c, width * 2 if judged and i == len(HEADERS) - 1 else width)
+                for i, c in enumerate(r if judged else r[1:-1])
+            )
+            for r in rows
+        ]
         widths = [max([len(h), *(len(r[i]) for r in table)]) for i, h in enumerate(columns)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)).rstrip()]
         for row in table:
