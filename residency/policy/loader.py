@@ -133,6 +133,10 @@ class _Checker:
             if key not in allowed:
                 near = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
+                if path and path[0] != "rules" and key in TOP_KEYS:
+                    hint = " (policy-wide keys go above the first [table] header)"
+                elif path and key in RULE_KEYS and path[0] == "rules" and len(path) > 2:
+                    hint = f" (rule keys go above the first [{self.name_of(path[:1])}.*] header)"
                 where = f" in [{self.name_of(path)}]" if path else ""
                 known = ", ".join(sorted(allowed))
                 self.problem((*path, key), f"unknown key {key!r}{where}{hint}; known keys: {known}")

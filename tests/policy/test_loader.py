@@ -184,3 +184,16 @@ def test_positions_follow_arrays_of_tables_and_dotted_keys() -> None:
     assert positions.line_of(("rules", 1, "countries", "allow")) == 8
     assert positions.line_of_value(("rules", 1, "countries", "allow"), "UK") == 10
     assert positions.line_of(("rules", 1, "nothing", "here")) == 5
+
+
+def test_misplaced_top_level_key_gets_a_hint() -> None:
+    found = problems('name = "x"\n[countries]\nallow = ["DE"]\ncdn = "fail"\n')
+    assert found == [
+        "p.toml:4: unknown key 'cdn' in [countries] (policy-wide keys go above the first "
+        "[table] header); known keys: allow, deny"
+    ]
+    text = (
+        'name = "x"\n[[rules]]\nhosts = ["a.*"]\n[rules.countries]\nallow = ["DE"]\ncdn = "fail"\n'
+    )
+    found = problems(text)
+    assert found[0].startswith("p.toml:6: unknown key 'cdn' in [rules[0].countries] (rule keys go")
