@@ -35,6 +35,7 @@ class RdapServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
+        self._stopped = False
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +64,10 @@ class RdapServer:
         )
 
     def stop(self) -> None:
+        """Stop serving and close the socket; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
