@@ -454,4 +454,15 @@ def apply_policy(policy: Policy, audit: AuditResult, today: date) -> AuditResult
     evaluator = Evaluator(policy)
     endpoints = tuple(replace(e, verdict=evaluator.endpoint(e, today)) for e in audit.endpoints)
     overall = overall_verdict(e.verdict.verdict for e in endpoints if e.verdict is not None)
-    return replace(audit, endpoints=endpoints, verdict=overall, policy=policy.ref)
+    notes = tuple(
+        f"policy {policy.name}: {waiver.label} expired on {waiver.expires} (owner {waiver.owner})"
+        for waiver in policy.waivers
+        if waiver.expired(today)
+    )
+    return replace(
+        audit,
+        endpoints=endpoints,
+        verdict=overall,
+        policy=policy.ref,
+        notes=audit.notes + notes,
+    )

@@ -255,6 +255,7 @@ class HtmlFormatter:
             for v in result.data_versions
         )
         problems = "".join(f"<li>{escape(str(p))}</li>" for p in result.problems)
+        notes = "".join(f"<li>{escape(note)}</li>" for note in result.notes)
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -278,6 +279,7 @@ ALL ({tally.endpoints})</button>{buttons}</div>
 <th>provider</th><th>operator</th><th>why</th></tr>{"".join(rows)}</table>
 <h2>Evidence per endpoint</h2>
 {"".join(endpoint_html(e, judged) for e in order)}
+{f"<h2>Notes</h2><ul id='notes'>{notes}</ul>" if notes else ""}
 {f"<h2>Input problems</h2><ul>{problems}</ul>" if problems else ""}
 <h2>Data versions</h2>
 <table id="data-versions"><tr><th>dataset</th><th>version</th><th>fetched</th><th>origin</th>

@@ -56,6 +56,9 @@ class MarkdownFormatter:
             lines.append(self.row(endpoint, result.policy is not None))
         lines.append("")
         lines += self.details(order)
+        if result.notes:
+            lines += ["", "### Notes", ""]
+            lines += [f"- {cell(note)}" for note in result.notes]
         if result.problems:
             lines += ["", "### Input problems", ""]
             lines += [f"- `{cell(str(p))}`" for p in result.problems]

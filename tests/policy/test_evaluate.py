@@ -378,6 +378,9 @@ def test_apply_policy_sets_worst_verdict_and_reference() -> None:
     judged = apply_policy(policy(EU_ONLY), audit, TODAY)
     assert judged.verdict is Verdict.INDETERMINATE
     assert judged.policy is not None and judged.policy.name == "eu"
+    assert judged.notes == ()
+    expired = apply_policy(policy(WAIVERS), audit, TODAY)
+    assert "policy eu: waivers[old.example] expired on 2026-01-31 (owner ops)" in expired.notes
     assert [e.verdict.verdict for e in judged.endpoints if e.verdict] == [
         Verdict.PASS,
         Verdict.INDETERMINATE,
