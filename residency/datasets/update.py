@@ -210,8 +210,12 @@ def install_staged(
     package_version: str | None = None,
     allow_shrink: bool = False,
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
+    refuse_older: bool = False,
 ) -> ManifestEntry:
     """Validate staged files and swap them in; returns the new manifest entry.
+
+    ``refuse_older`` (mirrors): refuse data published before the data in place, so a
+    lagging mirror never replaces a newer official download.
 
     Raises ``FeedInvalid`` (and removes the temp files) when the data is empty,
     unparsable or shrunk by more than half against ``prev``; nothing is replaced then.
@@ -231,6 +235,12 @@ def install_staged(
         header_date = _version_from_header(staged[0].last_modified)
         version = package_version or header_date or f"sha256:{staged[0].sha256[:12]}"
     published = published_date(checked.version, package_version, staged[0].last_modified)
+    if refuse_older and prev and prev.published and published and published < prev.published:
+        discard(staged)
+        raise FeedInvalid(
+            f"{source.id}: {origin} has data of {published}, older than the {prev.published} "
+            "data in place; kept the newer data"
+        )
     install(directory, source.id, staged)
     files = tuple(s.manifest_file() for s in staged)
     remove_others(directory, source.id, {f.name for f in files})
@@ -364,7 +374,11 @@ def _fetch_one(
     raise last_error or FeedUnavailable(f"{source.id}: no download URL")
 
 
-def _from_mirror(run: _Run, source: Source, prev: ManifestEntry | None) -> ManifestEntry:
+def _from_mirror(
+    run: _Run, source: Source, prev: ManifestEntry | None
+) -> tuple[ManifestEntry, bool]:
+    """The mirror's data installed (entry, True), or the same data already in place
+    (refreshed entry, False)."""
     assert source.mirror is not None
     fetcher = run.mirrors.get(source.mirror.type)
     if fetcher is None:
@@ -375,7 +389,12 @@ def _from_mirror(run: _Run, source: Source, prev: ManifestEntry | None) -> Manif
         StagedFile(name=name, path=path, sha256=file_sha256(path), size=path.stat().st_size)
         for name, path in zip(source.files, got.paths, strict=True)
     )
-    return install_staged(
+    if prev is not None and prev.sha256 == combined_sha256(
+        tuple(s.manifest_file() for s in staged)
+    ):
+        discard(staged)
+        return refreshed(prev, iso(run.now)), False
+    entry = install_staged(
         run.directory,
         source,
         staged,
@@ -386,7 +405,9 @@ def _from_mirror(run: _Run, source: Source, prev: ManifestEntry | None) -> Manif
         package_version=got.version,
         allow_shrink=run.allow_shrink,
         parsers=run.parsers,
+        refuse_older=True,
     )
+    return entry, True
 
 
 def update_source(run: _Run, source: Source) -> SourceOutcome:
@@ -435,9 +456,9 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             problems.append(f"{source.id}: {err.strerror or err}")
     if source.mirror is not None and source.mirror.type in run.mirrors:
         try:
-            entry = _from_mirror(run, source, prev)
+            entry, changed = _from_mirror(run, source, prev)
             run.record(entry)
-            return done(Status.FROM_MIRROR, entry)
+            return done(Status.FROM_MIRROR if changed else Status.NOT_MODIFIED, entry)
         except DatasetError as err:
             problems.append(str(err))
         except OSError as err:

@@ -310,3 +310,29 @@ def test_if_missing_does_nothing_when_complete(tmp_path: Path) -> None:
     second = run(tmp_path / "d", server, *sources, mirrors={"npm": mirror}, if_missing=True)
     assert second.outcomes == () and "complete" in second.skipped
     assert len(server.requests) == count
+
+
+def test_same_mirror_package_again_is_not_modified(tmp_path: Path) -> None:
+    server = Server({})
+    server.fail = httpx.ConnectError
+    mirror = FakeMirror([cloudip_bytes(4)])
+    run(tmp_path, server, cloudip_source(), mirrors={"wheel": mirror})
+    fetched = load_manifest(tmp_path).entries["cloudip"].fetched
+    later = datetime(2026, 11, 30, tzinfo=UTC)
+    report = run(tmp_path, server, cloudip_source(), mirrors={"wheel": mirror}, now=later)
+    assert report.outcomes[0].status is Status.NOT_MODIFIED
+    entry = load_manifest(tmp_path).entries["cloudip"]
+    assert entry.fetched == fetched and entry.checked == "2026-11-30T00:00:00Z"
+    assert not [p for p in (tmp_path / "raw/cloudip").iterdir() if p.name.startswith(".")]
+
+
+def test_lagging_mirror_never_replaces_newer_official_data(tmp_path: Path) -> None:
+    server = Server({"/cloudip.msgpack.gz": cloudip_bytes(4, version="2026-11-20")})
+    run(tmp_path, server, cloudip_source())
+    server.fail = httpx.ConnectError
+    mirror = FakeMirror([cloudip_bytes(4, version="2026-10-26")])
+    report = run(tmp_path, server, cloudip_source(), mirrors={"wheel": mirror})
+    outcome = report.outcomes[0]
+    assert outcome.status is Status.KEPT_PREVIOUS
+    assert "older than the 2026-11-20 data in place" in outcome.detail
+    assert load_manifest(tmp_path).entries["cloudip"].version == "2026-11-20"
