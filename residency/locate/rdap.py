@@ -444,6 +444,8 @@ class RdapLookup:
         address = _parse_address(ip)
         if address is None:
             return self._finish(unknown(f"not an IP address: {ip!r}"))
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:a.b.c.d is registered as a.b.c.d
         # The cache never holds special-purpose space (see _public_pieces), so a hit
         # needs no is_global check, which costs more than the rest of a hit.
         cached = self.cache.find(address.version, int(address))

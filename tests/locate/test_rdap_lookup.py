@@ -102,6 +102,12 @@ def test_lookup_many_in_threads_still_makes_one_query() -> None:
     assert len(seen) == 1
 
 
+def test_ipv4_mapped_ipv6_is_looked_up_as_ipv4() -> None:
+    lookup, _, seen = make(ok)
+    assert lookup.lookup("::ffff:74.125.1.1").org == "Google LLC"
+    assert seen == ["https://rdap.test/ip/74.125.1.1"]
+
+
 def test_non_public_and_invalid_addresses_are_not_queried() -> None:
     lookup, _, seen = make(ok)
     assert lookup.lookup("10.1.2.3").reason == "not a public address: no RDAP registration"
