@@ -255,6 +255,12 @@ def test_geofeed_json_variant() -> None:
     assert nets["8.3.29.0/24"].provider == "vultr"
 
 
+def test_geofeed_latin1_is_read_with_a_note() -> None:
+    feed = PARSERS["geofeed"]("192.0.2.0/24,DE,DE-BY,Nürnberg,\n".encode("latin-1"))
+    assert feed.records[0].place == Place("DE", "DE-BY", "Nürnberg")
+    assert feed.notes == ("not UTF-8; read as Latin-1",)
+
+
 def test_user_geofeed_has_no_provider() -> None:
     feed = PARSERS["geofeed"](fixture("geofeed.csv"))
     assert feed.dataset == "geofeed"

@@ -48,7 +48,14 @@ def make_geofeed_parser(dataset: str, provider: str | None) -> Parser:
 def parse_geofeed(
     data: bytes, *, dataset: str = "geofeed", provider: str | None = None
 ) -> ParsedFeed:
-    text = decode_text(dataset, data)
+    try:
+        text = decode_text(dataset, data)
+        latin1 = False
+    except FeedInvalid:
+        if not data.strip():
+            raise
+        # RFC 8805 asks for UTF-8, but some feeds are Latin-1 (city names only)
+        text, latin1 = data.decode("latin-1"), True
     if text.lstrip().startswith(("{", "[")):
         return _parse_json(data, dataset, provider)
     if text.lstrip()[:1] == "<":
@@ -66,6 +73,8 @@ def parse_geofeed(
             continue
         rows.append(stripped.split(",") if '"' not in stripped else next(csv.reader([stripped])))
     builder = _Builder(dataset, provider)
+    if latin1:
+        builder.extra_notes.append("not UTF-8; read as Latin-1")
     for row in rows:
         builder.add(row[0], *(row[1:4] + [""] * (3 - len(row[1:4]))))
     return builder.result(version or content_version(data))
@@ -112,6 +121,7 @@ class _Builder:
         self.bad_rows = 0
         self.bad_countries = 0
         self.duplicates = 0
+        self.extra_notes: list[str] = []
 
     def add(self, prefix: str, country: str, region: str, city: str) -> None:
         network = self.normalise(prefix)
@@ -147,7 +157,7 @@ class _Builder:
         )
 
     def result(self, version: str) -> ParsedFeed:
-        notes: list[str] = []
+        notes: list[str] = list(self.extra_notes)
         if self.bad_rows:
             notes.append(f"skipped {self.bad_rows} rows without a valid IP prefix")
         if self.bad_countries:
