@@ -145,7 +145,8 @@ def data_status_command(as_json: bool) -> None:
     for row in status.stale:
         click.echo(
             f"residency: warning: {row.dataset} is {row.age_days:.0f} days old (stale after "
-            f"{row.stale_after_days}); run 'residency data update'",
+            f"{row.stale_after_days}); run 'residency data update' where its official "
+            "source is reachable",
             err=True,
         )
     if status.missing:

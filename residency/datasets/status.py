@@ -77,7 +77,12 @@ def data_status(
         limit = source.stale_days if source else None
         if entry is None:
             kind = source.kind if source else "?"
-            rows.append(DatasetStatus(name, kind, present=False, stale_after_days=limit))
+            problem = "never fetched"
+            if source and source.covered_by and source.covered_by in manifest.entries:
+                problem += f"; its ranges come from {source.covered_by} meanwhile"
+            rows.append(
+                DatasetStatus(name, kind, present=False, stale_after_days=limit, problem=problem)
+            )
             continue
         limit = limit or STALE_DAYS.get(entry.kind, 14)
         # Age of the data itself where upstream dates it; else since we fetched it.
