@@ -265,7 +265,7 @@ def policy_check(file: Path, quiet: bool) -> None:
         fail(f"{file}: {count} problem{'s' if count != 1 else ''}; nothing can be audited with it")
         return
     today = date.today()
-    for warning in waiver_warnings(policy, today):
+    for warning in (*policy.notes, *waiver_warnings(policy, today)):
         click.echo(warning, err=True)
     if not quiet:
         click.echo(f"{file}: valid")

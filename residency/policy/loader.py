@@ -390,7 +390,17 @@ class _Checker:
         waivers = [self.waiver(t, i) for i, t in enumerate(self.array_of_tables(raw, "waivers"))]
         if self.problems:
             return None
+        assigned = {c.name for c in categories}
+        notes = tuple(
+            f"{self.origin}:{rule.line}: note: {rule.label} uses category {category!r}, which no "
+            "[[categories]] entry assigns; it applies only where the input names it"
+            for rule in rules
+            if rule is not None
+            for category in rule.categories
+            if category not in assigned
+        )
         return Policy(
+            notes=notes,
             name=name,
             version=str(version_raw) or "unversioned",
             description=self.string(raw, "description", ()),

@@ -86,3 +86,13 @@ def test_every_policy_command_has_help() -> None:
     for command in ("check", "groups"):
         code, out, _ = run("policy", command, "--help")
         assert code == 0 and len(out.splitlines()) > 3
+
+
+def test_check_notes_categories_nothing_assigns(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'name = "c"\n[[rules]]\ncategories = ["paymnets"]\ncdn = "fail"\n', encoding="utf-8"
+    )
+    code, _, err = run("policy", "check", str(path))
+    assert code == 0
+    assert f"{path}:2: note: rules[1] uses category 'paymnets', which no [[categories]]" in err
