@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from residency.datasets.sources import Source
 #: Short connect timeout: an offline machine must fail fast, then fall back to mirrors.
 CONNECT_TIMEOUT = 4.0
 READ_TIMEOUT = 30.0
+#: Whole-download limit, so a server trickling bytes cannot hold an update forever.
+TOTAL_TIMEOUT = 600.0
 CHUNK = 1 << 16
 DISCOVERY_PAGE_LIMIT = 4 * 1024 * 1024
 
@@ -83,6 +86,7 @@ def fetch_to_temp(
     max_bytes: int,
     etag: str | None = None,
     last_modified: str | None = None,
+    total_timeout: float = TOTAL_TIMEOUT,
 ) -> Fetched:
     """GET ``url`` into a temp file in ``directory`` (same filesystem as the target).
 
@@ -120,7 +124,12 @@ def fetch_to_temp(
                 )
             digest = hashlib.sha256()
             size = 0
+            deadline = time.monotonic() + total_timeout
             for chunk in resp.iter_bytes(CHUNK):
+                if time.monotonic() > deadline:
+                    raise FeedUnavailable(
+                        f"{label}: {url}: download took longer than {total_timeout:.0f} s; aborted"
+                    )
                 size += len(chunk)
                 if size > max_bytes:
                     raise DownloadTooLarge(

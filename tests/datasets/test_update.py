@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -336,3 +338,22 @@ def test_lagging_mirror_never_replaces_newer_official_data(tmp_path: Path) -> No
     assert outcome.status is Status.KEPT_PREVIOUS
     assert "older than the 2026-11-20 data in place" in outcome.detail
     assert load_manifest(tmp_path).entries["cloudip"].version == "2026-11-20"
+
+
+def test_a_trickling_download_is_aborted_at_the_total_deadline(tmp_path: Path) -> None:
+    from residency.datasets.download import fetch_to_temp
+
+    def slow_chunks() -> Iterator[bytes]:
+        for _ in range(50):
+            time.sleep(0.02)
+            yield b"1.2.3.0/24\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=slow_chunks())
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(FeedUnavailable, match=r"longer than 0 s; aborted"):
+        fetch_to_temp(
+            client, "http://feeds.test/x", tmp_path, label="t", max_bytes=1 << 20, total_timeout=0.1
+        )
+    assert list(tmp_path.iterdir()) == []
