@@ -357,3 +357,18 @@ def test_a_trickling_download_is_aborted_at_the_total_deadline(tmp_path: Path) -
             client, "http://feeds.test/x", tmp_path, label="t", max_bytes=1 << 20, total_timeout=0.1
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_update_at_the_same_time_is_refused(tmp_path: Path) -> None:
+    from residency.datasets.storage import UpdateInProgress, UpdateLock
+
+    with UpdateLock(tmp_path), pytest.raises(UpdateInProgress, match="another"):
+        run(tmp_path, Server({}), cloudflare_source())
+
+
+def test_temp_files_of_a_crashed_update_are_cleaned(tmp_path: Path) -> None:
+    leftover = tmp_path / "raw/cloudflare-ips/.download-abc.part"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a download")
+    run(tmp_path, Server({"/ips-v4": CF_V4, "/ips-v6": CF_V6}), cloudflare_source())
+    assert not leftover.exists()
