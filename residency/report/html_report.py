@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from residency.model import AuditResult, EndpointResult, IpFacts, Reason, Verdict
+from residency.report.centroids import CENTROIDS
 from residency.report.common import (
     DBIP_ATTRIBUTION,
     DBIP_URL,
@@ -120,6 +121,58 @@ def chart(result: AuditResult) -> str:
         x += 24 + 8 * len(verdict)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def world_map(result: AuditResult) -> str:
+    """A dot map: every country a grey dot at its centroid, the audited ones coloured by their
+    worst address verdict and sized by address count. Equirectangular, 2 px per degree."""
+    data = country_verdicts(result)
+    scale, top, bottom = 2.0, 85.0, -60.0
+    width, height = 360 * scale, (top - bottom) * scale
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return (lon + 180) * scale, (top - lat) * scale
+
+    parts = [
+        f'<svg id="map" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        'aria-label="World map of the audited addresses, coloured by verdict">'
+        f'<rect width="{width:.0f}" height="{height:.0f}" fill="#eef4f8"/>'
+    ]
+    for meridian in range(-150, 180, 30):
+        x = (meridian + 180) * scale
+        parts.append(f'<line x1="{x:.0f}" y1="0" x2="{x:.0f}" y2="{height:.0f}" stroke="#dde6ec"/>')
+    for parallel in range(-60, 90, 30):
+        y = (top - parallel) * scale
+        parts.append(f'<line x1="0" y1="{y:.0f}" x2="{width:.0f}" y2="{y:.0f}" stroke="#dde6ec"/>')
+    for code, (lat, lon) in CENTROIDS.items():
+        if bottom <= lat <= top and code not in data:
+            x, y = xy(lat, lon)
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="#b8c4cc"/>')
+    for code, tally in sorted(data.items(), key=lambda item: -sum(item[1].values())):
+        if code not in CENTROIDS:
+            continue
+        lat, lon = CENTROIDS[code]
+        x, y = xy(max(bottom, min(top, lat)), lon)
+        worst = next(v for v in ORDER if tally.get(v))
+        count = sum(tally.values())
+        radius = 5 + 3 * count**0.5
+        detail = ", ".join(f"{tally[v]} {v}" for v in ORDER if tally.get(v))
+        parts.append(
+            f'<circle class="country" data-country="{escape(code)}" data-verdict="{worst}" '
+            f'cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{COLOURS[worst]}" '
+            f'fill-opacity="0.85" stroke="#fff"><title>{escape(code)}: {detail}</title></circle>'
+            f'<text x="{x + radius + 2:.1f}" y="{y + 4:.1f}" font-size="11">{escape(code)}</text>'
+        )
+    parts.append("</svg>")
+    unplaced = sum(sum(t.values()) for c, t in data.items() if c not in CENTROIDS)
+    note = (
+        f'<p class="muted">{unplaced} address{"es" if unplaced != 1 else ""} without a '
+        "location (anycast, private, no data) are not on the map; see the chart.</p>"
+        if unplaced
+        else ""
+    )
+    return "".join(parts) + note
 
 
 def reasons_html(reasons: Sequence[Reason]) -> str:
@@ -271,6 +324,7 @@ class HtmlFormatter:
 </header>
 <main>
 <h2>Where the addresses are</h2>
+{world_map(result)}
 {chart(result)}
 <h2>Endpoints</h2>
 <div class="filters"><button data-v="ALL" class="on" onclick="residencyFilter('ALL')">

@@ -48,6 +48,7 @@ def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     assert '<div id="verdict"><span class="badge big"' in dom and ">FAIL</span>" in dom
     assert dom.count('class="endpoint"') == 7
     assert dom.count('<rect class="bar"') >= 5
+    assert dom.count('<circle class="country"') == 4  # IN, US, SG, DE on the world map
     assert "IP Geolocation by DB-IP" in dom
     assert "analytics.shop.example" in dom and "bücher.example" in dom
     assert 'id="data-versions"' in dom and "dbip-country-lite" in dom
