@@ -235,6 +235,122 @@ def ip_command(
 
 # [audit command]
 
+
+@cli.command("audit")
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--zone",
+    "zones",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Audit every name in a BIND-format zone file.",
+)
+@click.option(
+    "--har",
+    "hars",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Audit what a HAR capture contacted (observed addresses kept).",
+)
+@click.option(
+    "--pcap",
+    "pcaps",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Audit what a pcap/pcapng capture contacted.",
+)
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="ADDR[:PORT]",
+    help="Resolver to ask (repeatable); default: the system's.",
+)
+@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
+@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@click.option(
+    "--vantage",
+    "vantages",
+    multiple=True,
+    metavar="CC",
+    help="Resolve as a client in this country (EDNS Client Subnet); repeatable.",
+)
+@click.option("--timeout", default=3.0, show_default=True, help="Seconds per DNS query.")
+@click.option("--concurrency", default=256, show_default=True, help="Queries in flight.")
+@click.option("--qps", type=float, help="Maximum queries per second.")
+@click.option(
+    "--no-resolve",
+    is_flag=True,
+    help="Locate only observed/literal addresses; do not re-resolve names.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path),
+    help="Judge against this policy (TOML).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="terminal",
+    show_default=True,
+    type=click.Choice(["terminal", "json", "csv", "markdown", "html", "sarif", "junit"]),
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "indeterminate"]),
+    default="fail",
+    show_default=True,
+    help="Which verdict makes the exit status 1.",
+)
+@click.option(
+    "--rdap/--no-rdap",
+    default=False,
+    show_default=True,
+    help="Add registration facts from RDAP (network access needed).",
+)
+@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@click.option(
+    "--geoip",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra GeoIP mmdb file(s); also $RESIDENCY_GEOIP.",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@click.option("--db", help="Record the run in this history database (path or postgresql://).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
+@library_errors
+def audit_command(**opts: Any) -> None:
+    """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
+    literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
+    from residency.audit_run import AuditRequest, run_audit
+
+    request = AuditRequest.from_options(opts)
+    outcome = run_audit(request, progress=_progress if not opts["quiet"] else None)
+    for problem in outcome.problems:
+        click.echo(f"residency: {problem}", err=True)
+    if opts["output"]:
+        Path(opts["output"]).write_text(outcome.report)
+    else:
+        click.echo(outcome.report, nl=not outcome.report.endswith("\n"))
+    if not opts["quiet"]:
+        for note in outcome.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(outcome.summary, err=True)
+    sys.exit(outcome.exit_code)
+
+
+def _progress(done: int, total: int | None) -> None:
+    """Progress on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return
+    of = f"/{total}" if total else ""
+    click.echo(f"\raudited {done}{of} endpoints", err=True, nl=False)
+
+
 # [policy commands]
 
 

@@ -76,3 +76,27 @@ def small_dataset(tmp: Path) -> list[SourceSpec]:
         SourceSpec("test-ipdb", "mmdb-country", "test-1", (ipdb,)),
         SourceSpec("test-asn", "asn-csv", "test-1", (FIXTURES / "locate" / "asn-ipv4.csv",)),
     ]
+
+
+def imported_dataset(tmp: Path) -> Path:
+    """The same small dataset, put in place the way users do it: ``residency data import``
+    (so the manifest, provenance and the locator's manifest path are all exercised)."""
+    from residency.datasets.importer import import_files
+
+    directory = tmp / "datasets"
+    maxmind = write_maxmind_layout(tmp / "GeoLite2-Country-test.mmdb")
+    ipdb = write_ipdb_layout(tmp / "ipdb-country-test.mmdb")
+    plan: list[tuple[str, list[Path]]] = [
+        ("aws-ip-ranges", [FEEDS / "aws/aws-ip-ranges_2026-08-22.json"]),
+        ("aws-geofeed", [FEEDS / "aws-geofeed/aws-geo-ip-feed_2025-09-18.csv"]),
+        ("azure-service-tags", [FEEDS / "azure/azure-ServiceTags_Public_2026-05-06.json"]),
+        ("cloudflare-ips", [FEEDS / "cloudflare/cloudflare-ips-v4_2026-05-06.txt"]),
+        ("gcp-cloud", [FEEDS / "gcp/gcp-cloud_2026-08-22.json"]),
+        ("dbip-country", [maxmind]),
+        ("geo-whois-asn-country", [ipdb]),
+        ("ipdb-asn", [FIXTURES / "locate" / "asn-ipv4.csv"]),
+    ]
+    for dataset, files in plan:
+        report = import_files(files, as_dataset=dataset, directory=directory)
+        assert report.ok, report.outcomes
+    return directory

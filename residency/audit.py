@@ -1,0 +1,259 @@
+"""The core of residency: endpoints -> resolutions -> located facts -> verdicts -> AuditResult.
+
+``Auditor(resolver, locator, policy).audit(endpoints)`` does the whole job. It
+never prints and never exits; one failing endpoint never stops the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from residency import __version__
+from residency.errors import ResidencyError
+from residency.model import (
+    AuditResult,
+    DataVersion,
+    Endpoint,
+    EndpointResult,
+    Evidence,
+    InputProblem,
+    IpFacts,
+    Outcome,
+    Registration,
+    Resolution,
+    ResolvedAddress,
+    Verdict,
+)
+
+
+class AuditError(ResidencyError):
+    """The audit cannot run as configured (e.g. no prefix for a vantage country)."""
+
+
+class Resolver(Protocol):
+    """What the audit needs from residency.resolve.engine.ChainResolver."""
+
+    @property
+    def label(self) -> str: ...
+
+    def resolve_many(
+        self, names: Iterable[str], vantages: Sequence[object] = ...
+    ) -> Iterator[tuple[str, tuple[Resolution, ...]]]: ...
+
+
+class Locate(Protocol):
+    """What the audit needs from residency.locate.locator.Locator."""
+
+    def locate(
+        self, ip: str, hints: Sequence[Evidence] = (), registration: Registration | None = None
+    ) -> IpFacts: ...
+
+    def data_versions(self) -> tuple[DataVersion, ...]: ...
+
+
+class Registrar(Protocol):
+    """What the audit needs from residency.locate.rdap.RdapLookup."""
+
+    def lookup(self, ip: str) -> Registration: ...
+
+
+class Judge(Protocol):
+    """A loaded policy with its evaluator (residency.policy)."""
+
+    def __call__(self, result: EndpointResult) -> EndpointResult: ...
+
+
+HintFunction = Callable[[Iterable[str]], tuple[Evidence, ...]]
+
+
+def _no_hints(names: Iterable[str]) -> tuple[Evidence, ...]:
+    return ()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """What was asked, recorded in the result for provenance."""
+
+    resolvers: tuple[str, ...] = ()
+    vantages: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+class Auditor:
+    """Resolve, locate and (optionally) judge a stream of endpoints."""
+
+    def __init__(
+        self,
+        resolver: Resolver | None,
+        locator: Locate,
+        policy: object | None = None,
+        registrar: Registrar | None = None,
+        vantages: Sequence[object | None] = (None,),
+        hints: HintFunction | None = None,
+        today: date | None = None,
+        clock: Callable[[], str] = _now,
+    ) -> None:
+        self.resolver = resolver
+        self.locator = locator
+        self.policy = policy
+        self.registrar = registrar
+        self.vantages = tuple(vantages) or (None,)
+        self.hints = hints or _default_hints()
+        self.today = today
+        self.clock = clock
+        self._evaluator: object | None = None
+        self._registrations: dict[str, Registration] = {}
+
+    # ----------------------------------------------------------------- stream
+    def results(self, endpoints: Iterable[Endpoint]) -> Iterator[EndpointResult]:
+        """One EndpointResult per endpoint, as each completes (order not preserved).
+
+        Memory stays bounded by the resolver's window: endpoints are pulled lazily.
+        """
+        pending: dict[str, list[Endpoint]] = {}
+        literals: list[Endpoint] = []
+
+        def names() -> Iterator[str]:
+            for endpoint in endpoints:
+                if endpoint.is_ip:
+                    literals.append(endpoint)
+                    continue
+                waiting = pending.setdefault(endpoint.host, [])
+                waiting.append(endpoint)
+                if len(waiting) == 1:
+                    yield endpoint.host
+
+        if self.resolver is None:
+            for endpoint in endpoints:
+                yield self._finish(endpoint, self._unresolved(endpoint))
+            return
+        for name, resolutions in self.resolver.resolve_many(names(), self.vantages):
+            for endpoint in pending.pop(name, []):
+                yield self._finish(endpoint, resolutions)
+            while literals:
+                literal = literals.pop()
+                yield self._finish(literal, (self._literal(literal),))
+        while literals:
+            literal = literals.pop()
+            yield self._finish(literal, (self._literal(literal),))
+
+    def audit(
+        self,
+        endpoints: Iterable[Endpoint],
+        problems: Sequence[InputProblem] = (),
+        settings: AuditSettings | None = None,
+        run_id: str | None = None,
+    ) -> AuditResult:
+        """The whole audit; endpoint results in input order."""
+        started = self.clock()
+        given = list(endpoints)
+        order = {id(e): i for i, e in enumerate(given)}
+        collected = sorted(self.results(given), key=lambda r: order.get(id(r.endpoint), 0))
+        settings = settings or AuditSettings(
+            resolvers=(self.resolver.label,) if self.resolver is not None else ()
+        )
+        verdict: Verdict | None = None
+        policy_ref = None
+        if self.policy is not None:
+            verdict = max(
+                (r.verdict.verdict for r in collected if r.verdict is not None),
+                default=Verdict.PASS,
+            )
+            policy_ref = getattr(self.policy, "ref", None)
+        return AuditResult(
+            run_id=run_id
+            or f"{started.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}",
+            started=started,
+            finished=self.clock(),
+            endpoints=tuple(collected),
+            data_versions=self.locator.data_versions(),
+            resolvers=settings.resolvers,
+            vantages=settings.vantages,
+            policy=policy_ref,
+            problems=tuple(problems),
+            verdict=verdict,
+            tool_version=__version__,
+            notes=settings.notes,
+        )
+
+    # ---------------------------------------------------------------- pieces
+    @staticmethod
+    def _literal(endpoint: Endpoint) -> Resolution:
+        return Resolution(
+            name=endpoint.host,
+            outcome=Outcome.LITERAL,
+            addresses=(ResolvedAddress(endpoint.host, None, "literal"),),
+            resolver="none (IP literal)",
+        )
+
+    @staticmethod
+    def _unresolved(endpoint: Endpoint) -> tuple[Resolution, ...]:
+        if endpoint.is_ip:
+            return (Auditor._literal(endpoint),)
+        return (
+            Resolution(
+                name=endpoint.host,
+                outcome=Outcome.ERROR,
+                resolver="none",
+                error="re-resolution disabled; only observed addresses are located",
+            ),
+        )
+
+    def _registration(self, ip: str) -> Registration | None:
+        if self.registrar is None:
+            return None
+        found = self._registrations.get(ip)
+        if found is None:
+            found = self.registrar.lookup(ip)
+            if len(self._registrations) < 100_000:
+                self._registrations[ip] = found
+        return found
+
+    def _finish(self, endpoint: Endpoint, resolutions: tuple[Resolution, ...]) -> EndpointResult:
+        names = [endpoint.host] if not endpoint.is_ip else []
+        for res in resolutions:
+            names.extend(res.cname_targets)
+        hints = self.hints(dict.fromkeys(names)) if names else ()
+        seen: dict[str, IpFacts] = {}
+        wanted = [a.ip for r in resolutions for a in r.addresses]
+        wanted += [o.ip for o in endpoint.observed]
+        for ip in wanted:
+            if ip in seen:
+                continue
+            try:
+                seen[ip] = self.locator.locate(ip, hints, self._registration(ip))
+            except ResidencyError:
+                continue  # an unparsable observed address was already reported by the reader
+        result = EndpointResult(
+            endpoint=endpoint, resolutions=resolutions, facts=tuple(seen.values()), hints=hints
+        )
+        if self.policy is not None:
+            result = self._judge(result)
+        return result
+
+    def _judge(self, result: EndpointResult) -> EndpointResult:
+        from dataclasses import replace
+
+        from residency.policy import Evaluator
+
+        if self._evaluator is None:
+            self._evaluator = Evaluator(self.policy)  # type: ignore[arg-type]
+        today = self.today or datetime.now(UTC).date()
+        verdict = self._evaluator.endpoint(result, today)  # type: ignore[attr-defined]
+        return replace(result, verdict=verdict)
+
+
+def _default_hints() -> HintFunction:
+    try:
+        from residency.locate.hints import hostname_hints
+    except ImportError:  # the hostname table is optional for the library
+        return _no_hints
+    return hostname_hints

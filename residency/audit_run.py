@@ -1,0 +1,221 @@
+"""Assemble an audit from command-line style options: inputs, resolver, locator, policy, report.
+
+Kept out of ``cli.py`` so the CLI stays thin and the whole run is testable as a
+library call. Returns the report text, a summary line and the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from residency.audit import AuditError, Auditor, AuditSettings
+from residency.model import Endpoint, InputProblem, Verdict
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_USAGE = 2
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    targets: tuple[str, ...] = ()
+    zones: tuple[Path, ...] = ()
+    hars: tuple[Path, ...] = ()
+    pcaps: tuple[Path, ...] = ()
+    nameservers: tuple[str, ...] = ()
+    doh: str | None = None
+    dot: str | None = None
+    vantages: tuple[str, ...] = ()
+    timeout: float = 3.0
+    concurrency: int = 256
+    qps: float | None = None
+    resolve: bool = True
+    policy_path: Path | None = None
+    fmt: str = "terminal"
+    color: bool = False
+    fail_on: str = "fail"
+    rdap: bool = False
+    rdap_url: str | None = None
+    geoip: tuple[Path, ...] = ()
+    data_dir: Path | None = None
+    db: str | None = None
+    today: date | None = None
+
+    @classmethod
+    def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
+        today = opts.get("today")
+        fmt = "json" if opts.get("as_json") else str(opts.get("fmt") or "terminal")
+        return cls(
+            targets=tuple(opts.get("targets") or ()),
+            zones=tuple(opts.get("zones") or ()),
+            hars=tuple(opts.get("hars") or ()),
+            pcaps=tuple(opts.get("pcaps") or ()),
+            nameservers=tuple(opts.get("nameservers") or ()),
+            doh=opts.get("doh"),
+            dot=opts.get("dot"),
+            vantages=tuple(v.upper() for v in opts.get("vantages") or ()),
+            timeout=float(opts.get("timeout") or 3.0),
+            concurrency=int(opts.get("concurrency") or 256),
+            qps=opts.get("qps"),
+            resolve=not opts.get("no_resolve"),
+            policy_path=opts.get("policy_path"),
+            fmt=fmt,
+            color=fmt == "terminal" and opts.get("output") is None and _stdout_is_tty(),
+            fail_on=str(opts.get("fail_on") or "fail"),
+            rdap=bool(opts.get("rdap")),
+            rdap_url=opts.get("rdap_url"),
+            geoip=tuple(opts.get("geoip") or ()),
+            data_dir=opts.get("data_dir"),
+            db=opts.get("db"),
+            today=today.date() if isinstance(today, datetime) else today,
+        )
+
+
+def _stdout_is_tty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    report: str
+    summary: str
+    exit_code: int
+    problems: tuple[InputProblem, ...] = ()
+    notes: tuple[str, ...] = ()
+    run_id: str = ""
+    result: Any = field(default=None, repr=False)
+
+
+def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
+    """Every endpoint from arguments and files; bad entries become problems."""
+    from residency.endpoints import InputError, read_input, read_targets
+    from residency.endpoints.collect import EndpointCollector
+
+    collector = EndpointCollector()
+    if request.targets:
+        collector.extend(read_targets(request.targets))
+    for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
+        for path in paths:
+            try:
+                collector.extend(read_input(path, fmt))
+            except InputError as err:
+                collector.problem(str(path), f"--{fmt}", str(err))
+    targets = collector.targets()
+    if not targets.endpoints and not targets.problems:
+        raise AuditError("nothing to audit: give host names, URLs, files or '-' for stdin")
+    return list(targets.endpoints), list(targets.problems), list(targets.notes)
+
+
+def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditOutcome:
+    """The whole ``residency audit`` job. Raises ResidencyError for usage/data errors
+    (broken policy, no dataset, unreachable resolver) before anything is audited."""
+    from residency.locate.locator import Locator
+    from residency.report import RenderOptions, render, summary_line
+
+    policy = None
+    if request.policy_path is not None:
+        from residency.policy import load_policy
+
+        policy = load_policy(request.policy_path)  # a broken policy stops everything
+    endpoints, problems, notes = read_all_inputs(request)
+    locator = Locator.load(request.data_dir, request.geoip)
+    resolver = _resolver(request) if request.resolve else None
+    vantage_objs: list[object | None] = []
+    for cc in request.vantages:
+        prefix = locator.prefix_for_country(cc)
+        if prefix is None:
+            raise AuditError(
+                f"--vantage {cc}: no routable prefix in that country in the GeoIP data"
+            )
+        from residency.resolve.engine import Vantage
+
+        vantage_objs.append(Vantage(cc, prefix))
+    registrar = _registrar(request) if request.rdap else None
+    try:
+        if resolver is not None and any(not e.is_ip for e in endpoints):
+            for line in resolver.check_reachable():
+                notes.append(line)
+        auditor = Auditor(
+            resolver,
+            locator,
+            policy=policy,
+            registrar=registrar,
+            vantages=vantage_objs or [None],
+            today=request.today,
+        )
+        settings = AuditSettings(
+            resolvers=(resolver.label,) if resolver is not None else ("none (observed only)",),
+            vantages=request.vantages,
+            notes=tuple(notes),
+        )
+        if progress is not None and len(endpoints) > 50:
+            endpoints = list(_counting(endpoints, progress))
+        result = auditor.audit(endpoints, problems, settings)
+    finally:
+        if registrar is not None:
+            registrar.close()
+        if resolver is not None:
+            resolver.close()
+    if request.db:
+        from residency.store import open_store
+
+        store = open_store(request.db)
+        try:
+            store.record_run(result)
+        finally:
+            store.close()
+    options = RenderOptions(color=request.color)
+    report = render(result, request.fmt, options)
+    exit_code = EXIT_OK
+    if result.verdict is not None:
+        threshold = Verdict.INDETERMINATE if request.fail_on == "indeterminate" else Verdict.FAIL
+        if result.verdict >= threshold:
+            exit_code = EXIT_VIOLATIONS
+    if problems:
+        exit_code = EXIT_USAGE
+    return AuditOutcome(
+        report=report,
+        summary=summary_line(result),
+        exit_code=exit_code,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        run_id=result.run_id,
+        result=result,
+    )
+
+
+def _counting(endpoints: list[Endpoint], progress: Progress) -> Any:
+    total = len(endpoints)
+    for i, endpoint in enumerate(endpoints, 1):
+        if i % 50 == 0 or i == total:
+            progress(i, total)
+        yield endpoint
+
+
+def _resolver(request: AuditRequest) -> Any:
+    from residency.resolve.engine import ChainResolver, ResolverSettings
+
+    return ChainResolver(
+        ResolverSettings(
+            nameservers=request.nameservers,
+            doh=request.doh,
+            dot=request.dot,
+            timeout=request.timeout,
+            concurrency=request.concurrency,
+            qps=request.qps,
+        )
+    )
+
+
+def _registrar(request: AuditRequest) -> Any:
+    from residency.locate.rdap import RdapLookup
+
+    return RdapLookup.open(request.rdap_url)

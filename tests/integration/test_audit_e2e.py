@@ -1,0 +1,140 @@
+"""End to end: ``residency audit`` through a real Knot server on 127.0.0.1 and the real locator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from residency.audit import Auditor
+from residency.cli import cli
+from residency.locate.locator import Locator
+from residency.model import Outcome, Verdict
+from residency.resolve.engine import ChainResolver, ResolverSettings
+from tests.integration.dnsserver import KnotServer, Zone, zone
+from tests.locate.fixtures import imported_dataset
+from tests.support import SHARED_DATA
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data absent"),
+]
+
+APP_ZONE = """
+api         300 CNAME lb-7.ap-southeast-1.elb.amazonaws.com.app.test.
+payments    300 A     52.66.10.20
+analytics   300 CNAME cdn.app.test.
+cdn          60 A     1.1.1.1
+eu          300 A     20.50.2.1
+eu          300 AAAA  2a05:d018::1
+lb-7.ap-southeast-1.elb.amazonaws.com 60 A 13.228.0.1
+"""
+
+POLICY = """
+name = "India payments"
+version = "1"
+
+[countries]
+allow = ["IN"]
+"""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = imported_dataset(tmp_path_factory.mktemp("audit-data"))
+    Locator.load(directory)  # compile once for the module
+    return directory
+
+
+@pytest.fixture
+def server(make_dns_server: Callable[[list[Zone]], KnotServer]) -> KnotServer:
+    return make_dns_server([zone("app.test", APP_ZONE)])
+
+
+def _locator(dataset: Path) -> Locator:
+    return Locator.load(dataset)
+
+
+def test_auditor_resolves_chains_and_locates(server: KnotServer, dataset: Path) -> None:
+    from residency.endpoints import read_targets
+
+    targets = read_targets(["api.app.test", "https://payments.app.test/pay", "nx.app.test"])
+    resolver = ChainResolver(ResolverSettings(nameservers=(server.address,), timeout=2.0))
+    try:
+        result = Auditor(resolver, _locator(dataset)).audit(targets.endpoints)
+    finally:
+        resolver.close()
+    by_host = {r.endpoint.host: r for r in result.endpoints}
+    api = by_host["api.app.test"]
+    assert api.resolutions[0].outcome is Outcome.RESOLVED
+    assert api.resolutions[0].cname_targets == ("lb-7.ap-southeast-1.elb.amazonaws.com.app.test",)
+    (facts,) = api.facts
+    assert (facts.ip, facts.provider, facts.region) == ("13.228.0.1", "aws", "ap-southeast-1")
+    assert facts.location.country == "SG"
+    assert by_host["payments.app.test"].facts[0].location.country == "IN"
+    assert by_host["nx.app.test"].resolutions[0].outcome is Outcome.NXDOMAIN
+    assert by_host["nx.app.test"].facts == ()
+    assert {v.dataset for v in result.data_versions} >= {"aws-ip-ranges", "aws-geofeed"}
+
+
+def test_cli_audit_json_with_policy(server: KnotServer, dataset: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "in.toml"
+    policy.write_text(POLICY)
+    args = ["audit", "--nameserver", server.address, "--data-dir", str(dataset)]
+    args += ["--policy", str(policy), "--json", "payments.app.test", "api.app.test"]
+    args += ["analytics.app.test", "bad..name", "eu.app.test"]
+    out = CliRunner().invoke(cli, args, env={"RESIDENCY_GEOIP": ""})
+    # a bad entry makes the exit status 2, and the rest are still audited
+    assert out.exit_code == 2, out.output
+    assert "bad..name" in out.stderr
+    doc = json.loads(out.stdout)
+    verdicts = {e["host"]: e["verdict"] for e in doc["endpoints"]}
+    assert verdicts["payments.app.test"] == "PASS"
+    assert verdicts["api.app.test"] == "FAIL"
+    assert verdicts["analytics.app.test"] == "INDETERMINATE"  # Cloudflare anycast
+    assert verdicts["eu.app.test"] == "FAIL"
+    assert doc["verdict"] == "FAIL"
+
+
+def test_cli_exit_codes(server: KnotServer, dataset: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "in.toml"
+    policy.write_text(POLICY)
+    base = ["audit", "--nameserver", server.address, "--data-dir", str(dataset)]
+    base += ["--policy", str(policy), "-q"]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*base, "payments.app.test"]).exit_code == 0
+    assert runner.invoke(cli, [*base, "api.app.test"]).exit_code == 1
+    assert runner.invoke(cli, [*base, "analytics.app.test"]).exit_code == 0
+    strict = [*base, "--fail-on", "indeterminate", "analytics.app.test"]
+    assert runner.invoke(cli, strict).exit_code == 1
+    broken = tmp_path / "broken.toml"
+    broken.write_text('name = "x"\nversion = "1"\n[countries]\nallow = ["UK"]\n')
+    out = runner.invoke(cli, [*base[:-3], "--policy", str(broken), "payments.app.test"])
+    assert out.exit_code == 2 and "UK" in out.stderr and "Traceback" not in out.output
+
+
+def test_unreachable_resolver_is_one_line(dataset: Path) -> None:
+    args = ["audit", "--nameserver", "127.0.0.1:9", "--timeout", "0.5", "--data-dir", str(dataset)]
+    out = CliRunner().invoke(cli, [*args, "example.test"])
+    assert out.exit_code == 2
+    assert "unreachable" in out.stderr.lower() or "no resolver" in out.stderr.lower()
+    assert "Traceback" not in out.output
+
+
+def test_verdict_is_worst(server: KnotServer, dataset: Path, tmp_path: Path) -> None:
+    from residency.endpoints import read_targets
+    from residency.policy import load_policy
+
+    policy = tmp_path / "in.toml"
+    policy.write_text(POLICY)
+    resolver = ChainResolver(ResolverSettings(nameservers=(server.address,), timeout=2.0))
+    try:
+        auditor = Auditor(resolver, _locator(dataset), policy=load_policy(policy))
+        result = auditor.audit(read_targets(["payments.app.test", "api.app.test"]).endpoints)
+    finally:
+        resolver.close()
+    assert result.verdict is Verdict.FAIL
+    assert result.policy is not None and result.policy.name == "India payments"
