@@ -175,7 +175,11 @@ class Monitor:
     # ------------------------------------------------------------------ the loop
 
     def run_once(self) -> MonitorStats:
-        """Check everything due now (cron form), then return. Stops early on ``stop``."""
+        """Check everything due now (cron form), then return. Stops early on ``stop``.
+
+        Returns the figures of this call.
+        """
+        self.stats = MonitorStats()
         started = self.clock()
         while not self.stop.is_set():
             if not self.tick(now_limit=started):
@@ -185,6 +189,7 @@ class Monitor:
 
     def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
         """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
+        self.stats = MonitorStats()
         while not self.stop.is_set():
             if self.tick():
                 continue

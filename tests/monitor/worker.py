@@ -1,0 +1,65 @@
+"""A monitor worker process for the crash and concurrency tests.
+
+    python -m tests.monitor.worker DB_URL --now T --worker NAME --log FILE [--delay S]
+
+Runs ``Monitor.run_once`` at the simulated time ``T`` with a fake audit that appends
+every host it checks to ``FILE`` (one line each, flushed) and takes ``S`` seconds per
+batch, so a test can kill it in the middle of its work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from residency.model import AuditResult
+from residency.monitor import Batch, Monitor
+from residency.store import open_store
+from tests.store.builders import Addr, Host, audit_result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db")
+    parser.add_argument("--now", type=float, required=True)
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument("--lease", type=float, default=60.0)
+    args = parser.parse_args()
+    counter = iter(range(10**9))
+
+    def audit(batch: Batch) -> AuditResult:
+        if args.delay:
+            time.sleep(args.delay)  # stands for resolver work, so the kill lands mid-run
+        with open(args.log, "a") as log:
+            for endpoint in batch.endpoints:
+                log.write(endpoint.host + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+        hosts = [
+            Host(e.host, (Addr(f"192.0.2.{1 + int(e.host.split('.')[0][1:]) % 250}"),))
+            for e in batch.endpoints
+        ]
+        return audit_result(f"{args.worker}-{next(counter)}-{args.now}", args.now, hosts)
+
+    store = open_store(args.db)
+    try:
+        monitor = Monitor(
+            store,
+            audit,
+            clock=lambda: args.now,
+            worker=args.worker,
+            batch_size=args.batch_size,
+            lease_seconds=args.lease,
+        )
+        stats = monitor.run_once()
+        print(f"{args.worker}: {stats.line()}", flush=True)
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
