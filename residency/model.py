@@ -165,6 +165,9 @@ class Operator:
     jurisdiction: str | None = None  # HQ jurisdiction, ISO alpha-2
     parent: str | None = None
     basis: str = ""  # how we know: "provider-feed", "asn AS16509", ...
+    # Further jurisdictions whose law reaches the operator: a foreign parent's, or the
+    # operating subsidiary's own (BytePlus: SG under a CN group). ISO alpha-2.
+    other_jurisdictions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ _REQUIRED = ("name", "entity", "jurisdiction", "kind", "source")
 _OPTIONAL = (
     "parent",
     "incorporated",
+    "other_jurisdictions",
     "cdn",
     "anycast",
     "asns",
@@ -54,6 +55,7 @@ class Provider:
     source: str
     parent: str | None = None
     incorporated: str | None = None
+    other_jurisdictions: tuple[str, ...] = ()
     cdn: bool = False
     anycast: bool = False
     asns: tuple[int, ...] = ()
@@ -69,6 +71,7 @@ class Provider:
             jurisdiction=self.jurisdiction,
             parent=self.parent,
             basis=basis,
+            other_jurisdictions=self.other_jurisdictions,
         )
 
 
@@ -246,6 +249,11 @@ def _parse_entry(provider_id: str, entry: Any, where: str) -> Provider:
             raise ProvidersFileInvalid(
                 f"{where}: {key!r} must be an ISO 3166-1 alpha-2 code like 'US', got {value!r}"
             )
+    others = entry.get("other_jurisdictions", [])
+    if not isinstance(others, list) or not all(isinstance(c, str) and _CC.match(c) for c in others):
+        raise ProvidersFileInvalid(
+            f"{where}: 'other_jurisdictions' must be a list of ISO 3166-1 alpha-2 codes"
+        )
     if entry["kind"] not in KINDS:
         raise ProvidersFileInvalid(
             f"{where}: 'kind' must be one of {', '.join(sorted(KINDS))}, got {entry['kind']!r}"
@@ -261,6 +269,7 @@ def _parse_entry(provider_id: str, entry: Any, where: str) -> Provider:
         source=str(text_fields["source"]),
         parent=text_fields["parent"],
         incorporated=entry.get("incorporated"),
+        other_jurisdictions=tuple(others),
         cdn=_flag(entry, "cdn", where),
         anycast=_flag(entry, "anycast", where),
         asns=_asns(entry, "asns", where),

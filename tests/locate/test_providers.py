@@ -161,6 +161,14 @@ def test_unlisted_provider_id_falls_back_to_the_asn(registry: ProviderRegistry) 
     assert alone.provider == "newcloud" and alone.jurisdiction is None
 
 
+def test_control_under_two_jurisdictions_is_kept(registry: ProviderRegistry) -> None:
+    byteplus = registry.operator_for("byteplus", None)
+    assert (byteplus.jurisdiction, byteplus.other_jurisdictions) == ("CN", ("SG",))
+    imperva = registry.operator_for(None, 19551)
+    assert (imperva.jurisdiction, imperva.other_jurisdictions) == ("US", ("FR",))
+    assert registry.operator_for("aws", None).other_jurisdictions == ()
+
+
 def test_cdn_and_anycast_flags(registry: ProviderRegistry) -> None:
     cloudflare = registry.get("cloudflare")
     aws = registry.get("aws")
@@ -191,6 +199,11 @@ source = "https://example.org/acme"
         ('name = "Acme"', 'name = "Acme"\nheadquarter = "x"', "unknown field 'headquarter'"),
         ('source = "https://example.org/acme"', 'source = "a friend"', "'source' must be a URL"),
         ("[providers.acme]", "[providers.Acme]", "id must be lower case"),
+        (
+            'kind = "cloud"',
+            'kind = "cloud"\nother_jurisdictions = ["usa"]',
+            "'other_jurisdictions' must be a list of ISO 3166-1 alpha-2 codes",
+        ),
     ],
 )
 def test_malformed_entries_fail_in_one_line_naming_the_entry(
