@@ -22,6 +22,7 @@ from residency.endpoints.har import HarReader
 from residency.endpoints.interface import InputReader, ReadOptions, Targets
 from residency.endpoints.lists import ListReader
 from residency.endpoints.normalise import canonical_name, normalise_host
+from residency.endpoints.stream import iter_targets
 from residency.endpoints.zone import ZoneReader
 
 __all__ = [
@@ -35,10 +36,12 @@ __all__ = [
     "UnknownFormat",
     "canonical_name",
     "detect_format",
+    "iter_targets",
     "normalise_host",
     "read_input",
     "read_stream",
     "read_targets",
+    "sniff",
 ]
 
 #: Every input format residency reads, by the name ``--format`` / ``fmt`` takes.
@@ -109,17 +112,21 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def sniff(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """The first bytes of a stream, and a stream that still yields them."""
+    if isinstance(stream, io.BufferedReader):
+        return stream.peek(_SNIFF)[:_SNIFF], stream
+    head = stream.read(_SNIFF)
+    return head, io.BufferedReader(_Prefixed(head, stream))
+
+
 def read_stream(
     stream: BinaryIO, origin: str, fmt: str | None = None, options: ReadOptions | None = None
 ) -> Targets:
     """Read one already-open binary stream; ``fmt=None`` detects the format."""
     options = options or ReadOptions()
     if fmt is None:
-        if isinstance(stream, io.BufferedReader):
-            head = stream.peek(_SNIFF)[:_SNIFF]
-        else:
-            head = stream.read(_SNIFF)
-            stream = io.BufferedReader(_Prefixed(head, stream))
+        head, stream = sniff(stream)
         fmt = detect_format(head, origin)
     reader = READERS.get(fmt)
     if reader is None:

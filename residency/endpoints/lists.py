@@ -14,7 +14,7 @@ tags the endpoint with data categories that a policy can match.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from functools import lru_cache
 from typing import BinaryIO
 
 from residency.endpoints.collect import EndpointCollector
@@ -27,6 +27,7 @@ _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _CATEGORY_KEYS = {"categories", "category", "cat"}
 
 
+@lru_cache(maxsize=1024)
 def parse_categories(value: str) -> tuple[str, ...]:
     """``"payments,PII"`` -> ``("payments", "pii")``; ``InvalidEntry`` on a bad name."""
     found: list[str] = []
@@ -51,7 +52,7 @@ def read_list_lines(lines: list[str] | tuple[str, ...], origin: str) -> Targets:
 
 def add_list_line(collector: EndpointCollector, line: str, where: str) -> None:
     """Parse one list line into ``collector`` (an endpoint or a problem)."""
-    text = _COMMENT.sub("", line).strip()
+    text = (_COMMENT.sub("", line) if "#" in line else line).strip()
     if not text:
         return
     entry, *options = text.split()
@@ -64,12 +65,10 @@ def add_list_line(collector: EndpointCollector, line: str, where: str) -> None:
                     f"unexpected {option!r} after the entry (expected categories=a,b)"
                 )
             categories += tuple(c for c in parse_categories(value) if c not in categories)
-        endpoint = normalise_host(entry, origin=where)
+        endpoint = normalise_host(entry, origin=where, categories=categories)
     except InvalidEntry as err:
         collector.problem(entry, where, str(err))
         return
-    if categories:
-        endpoint = replace(endpoint, categories=categories)
     collector.add(endpoint)
 
 

@@ -17,11 +17,15 @@ MAX_LABEL = 63
 # Letters, digits, hyphen; underscore too, because real names such as
 # "_dmarc.example.com" or "foo_bar.example" resolve and apps do contact them.
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+_FAST_NAME = re.compile(
+    r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
+_SPACE = re.compile(r"\s")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _HOST_PORT = re.compile(r"^(?P<host>[^:/\[\]]+):(?P<port>[0-9]*)$")
 
 
-def normalise_host(text: str, origin: str = "") -> Endpoint:
+def normalise_host(text: str, origin: str = "", categories: tuple[str, ...] = ()) -> Endpoint:
     """Canonical Endpoint for a host name, URL, ``host:port`` or IP literal.
 
     Raises ``InvalidEntry`` whose message names what is wrong (not the entry:
@@ -31,19 +35,34 @@ def normalise_host(text: str, origin: str = "") -> Endpoint:
     if not raw:
         raise InvalidEntry("empty entry")
     host = _host_part(raw)
-    literal = _ip_literal(host)
+    literal = _ip_literal(host) if ":" in host or host[-1:].isdigit() else None
     if literal is not None:
-        return Endpoint(host=literal, display=host, origin=origin, is_ip=True)
-    return Endpoint(host=canonical_name(host), display=host.rstrip(".") or host, origin=origin)
+        return Endpoint(
+            host=literal, display=host, origin=origin, categories=categories, is_ip=True
+        )
+    return Endpoint(
+        host=canonical_name(host),
+        display=host.rstrip(".") or host,
+        origin=origin,
+        categories=categories,
+    )
 
 
 def canonical_name(name: str) -> str:
     """ASCII (punycode), lower-case name without trailing dot; ``InvalidEntry`` if malformed."""
     if name.endswith("."):
         name = name[:-1]
+    lowered = name.lower()
+    if (
+        len(lowered) <= MAX_NAME
+        and _FAST_NAME.match(lowered)
+        and "xn--" not in lowered
+        and not lowered.rpartition(".")[2].isdigit()
+    ):
+        return lowered  # the common case: plain LDH labels, all checks hold
     if not name:
         raise InvalidEntry("empty host name")
-    if any(ch.isspace() for ch in name):
+    if _SPACE.search(name):
         raise InvalidEntry("host name contains white space")
     if not name.isascii():
         try:

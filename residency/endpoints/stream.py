@@ -1,0 +1,143 @@
+"""Streaming targets: a million-line list flows through without a million Endpoints in memory.
+
+``iter_targets`` yields endpoints as it reads. Duplicates are merged inside a
+window of recent hosts (categories and observations combined, as ``read_targets``
+does); a duplicate that turns up after its host already left the window is
+dropped if it adds nothing, and reported as an InputProblem if it carries
+categories the audited endpoint did not have. Memory: the window plus one
+string per distinct host (to audit each once).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.errors import InputError, InvalidEntry
+from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.lists import add_list_line
+from residency.endpoints.normalise import normalise_host
+from residency.model import Endpoint, InputProblem
+
+WINDOW = 10_000
+
+
+class _Deduplicator:
+    def __init__(self, window: int) -> None:
+        self.window: OrderedDict[str, Endpoint] = OrderedDict()
+        # hash(host) -> categories it was audited with; a 64-bit hash keeps this small,
+        # and a collision (about 1 in 10^7 for a million hosts) only merges two hosts.
+        self.sent: dict[int, tuple[str, ...]] = {}
+        self.size = window
+
+    def push(self, endpoint: Endpoint) -> Iterator[Endpoint | InputProblem]:
+        known = self.window.get(endpoint.host)
+        if known is not None:
+            merger = EndpointCollector()
+            merger.add(known)
+            merger.add(endpoint)
+            self.window[endpoint.host] = merger.targets().endpoints[0]
+            return
+        sent = self.sent.get(hash(endpoint.host))
+        if sent is not None:
+            extra = tuple(c for c in endpoint.categories if c not in sent)
+            if extra:
+                yield InputProblem(
+                    entry=endpoint.display,
+                    origin=endpoint.origin,
+                    problem=(
+                        f"duplicate read too late to add categories {', '.join(extra)} "
+                        "(put duplicates closer together, or use a smaller list)"
+                    ),
+                )
+            return
+        self.window[endpoint.host] = endpoint
+        if len(self.window) > self.size:
+            yield self._release()
+
+    def _release(self) -> Endpoint:
+        host, endpoint = self.window.popitem(last=False)
+        self.sent[hash(host)] = endpoint.categories
+        return endpoint
+
+    def drain(self) -> Iterator[Endpoint]:
+        while self.window:
+            yield self._release()
+
+
+def _stream_list(stream: BinaryIO, origin: str) -> Iterator[Endpoint | InputProblem]:
+    for number, raw in enumerate(stream, start=1):
+        collector = EndpointCollector()
+        line = raw.decode("utf-8", errors="replace")
+        add_list_line(
+            collector, line.lstrip("\ufeff") if number == 1 else line, f"{origin}:{number}"
+        )
+        targets = collector.targets()
+        yield from targets.problems
+        yield from targets.endpoints
+
+
+def _stream_file(
+    stream: BinaryIO, origin: str, options: ReadOptions, notes: list[str] | None
+) -> Iterator[Endpoint | InputProblem]:
+    from residency.endpoints import detect_format, read_stream, sniff
+
+    head, buffered = sniff(stream)
+    fmt = detect_format(head, origin)
+    if fmt == "list":
+        yield from _stream_list(buffered, origin)
+        return
+    targets: Targets = read_stream(buffered, origin, fmt, options)
+    if notes is not None:
+        notes.extend(targets.notes)
+    yield from targets.problems
+    yield from targets.endpoints
+
+
+def iter_targets(
+    args: Sequence[str],
+    stdin: BinaryIO | None = None,
+    options: ReadOptions | None = None,
+    notes: list[str] | None = None,
+    window: int = WINDOW,
+) -> Iterator[Endpoint | InputProblem]:
+    """Like ``read_targets`` but streaming: yields Endpoints and InputProblems as read.
+
+    Notes (what was skipped in a HAR, capture or zone) are appended to ``notes``.
+    """
+    options = options or ReadOptions()
+    dedup = _Deduplicator(window)
+
+    def sources() -> Iterator[Endpoint | InputProblem]:
+        for arg in args:
+            if arg == "-":
+                try:
+                    yield from _stream_file(stdin or sys.stdin.buffer, "stdin", options, notes)
+                except InputError as err:
+                    yield InputProblem(entry="-", origin="stdin", problem=str(err))
+                continue
+            path = arg[1:] if arg.startswith("@") else arg
+            if arg.startswith("@") or ("://" not in arg and os.path.isfile(arg)):
+                try:
+                    with open(path, "rb") as handle:
+                        yield from _stream_file(handle, path, options, notes)
+                except OSError as err:
+                    yield InputProblem(arg, "argv", f"{path}: cannot read ({err.strerror or err})")
+                except InputError as err:
+                    yield InputProblem(entry=arg, origin="argv", problem=str(err))
+                continue
+            try:
+                yield normalise_host(arg, origin="argv")
+            except InvalidEntry as err:
+                yield InputProblem(entry=arg, origin="argv", problem=str(err))
+
+    for item in sources():
+        if isinstance(item, InputProblem):
+            yield item
+        else:
+            yield from dedup.push(item)
+    yield from dedup.drain()
