@@ -113,6 +113,10 @@ class RdapMalformed(ResidencyError):
     """An RDAP answer that is not a usable IP network object."""
 
 
+class RdapUrlInvalid(ResidencyError):
+    """The configured RDAP base URL cannot be used (a setting, not network trouble)."""
+
+
 @dataclass(frozen=True)
 class RdapAnswer:
     """A parsed RDAP network answer: the registration and the range it covers."""
@@ -144,9 +148,20 @@ class RdapStats:
 
 
 def rdap_base_url(explicit: str | None = None) -> str:
-    """The RDAP base URL: the explicit one, ``$RESIDENCY_RDAP_URL``, or the redirector."""
-    base = explicit or os.environ.get(RDAP_URL_ENV) or DEFAULT_RDAP_URL
-    return base.rstrip("/")
+    """The RDAP base URL: the explicit one, ``$RESIDENCY_RDAP_URL``, or the redirector.
+    Raises ``RdapUrlInvalid`` for anything but an http(s) URL with a host."""
+    from_env = os.environ.get(RDAP_URL_ENV)
+    base = (explicit or from_env or DEFAULT_RDAP_URL).strip().rstrip("/")
+    origin = "" if explicit or not from_env else f" (from ${RDAP_URL_ENV})"
+    try:
+        parts = httpx.URL(base)
+    except httpx.InvalidURL as err:
+        raise RdapUrlInvalid(f"RDAP URL {base!r}{origin}: {err}") from err
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise RdapUrlInvalid(
+            f"RDAP URL {base!r}{origin}: must be an http:// or https:// URL with a host"
+        )
+    return base
 
 
 # ------------------------------------------------------------------------ parsing

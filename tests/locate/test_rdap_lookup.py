@@ -13,6 +13,7 @@ import pytest
 from residency.locate.rdap import (
     DEFAULT_RDAP_URL,
     RdapLookup,
+    RdapUrlInvalid,
     rdap_base_url,
     registration_evidence,
 )
@@ -226,6 +227,20 @@ def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rdap_base_url("https://rdap.arin.net/registry") == "https://rdap.arin.net/registry"
     lookup = RdapLookup(httpx.Client(), None, MemoryRdapCache())
     assert lookup.base_url == "http://127.0.0.1:9/rdap"
+
+
+@pytest.mark.parametrize(
+    "bad", ["rdap.example", "ftp://rdap.example", "mailto:rdap@example.org", "https://"]
+)
+def test_unusable_base_url_is_a_one_line_setting_error(bad: str) -> None:
+    with pytest.raises(RdapUrlInvalid, match=r"^RDAP URL .*"):
+        RdapLookup(httpx.Client(), bad, MemoryRdapCache())
+
+
+def test_bad_url_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESIDENCY_RDAP_URL", "rdap.example")
+    with pytest.raises(RdapUrlInvalid, match=r"\(from \$RESIDENCY_RDAP_URL\)"):
+        rdap_base_url()
 
 
 def test_redirect_is_followed_and_names_the_rir() -> None:
