@@ -331,9 +331,17 @@ def test_cloudip_uncompressed_msgpack_also_reads() -> None:
         ),
         (
             gzip.compress(
-                msgpack.packb({"version": "x", "providers": [], "ranges": [{"cidr": "1.0.0.0/8"}]})
+                msgpack.packb(
+                    {"version": "x", "providers": [], "ranges": [{"cidr": "1.0.0.0/8", "p": 0}]}
+                )
             ),
             "unknown provider index",
+        ),
+        (
+            gzip.compress(
+                msgpack.packb({"version": "x", "providers": ["aws"], "ranges": [{"p": 0}]})
+            ),
+            "a range entry lacks 'cidr' or 'p'",
         ),
     ],
 )

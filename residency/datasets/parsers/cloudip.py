@@ -50,22 +50,31 @@ def parse(data: bytes) -> ParsedFeed:
     if not isinstance(providers, list) or not isinstance(ranges, list):
         raise FeedInvalid(f"{DATASET}: missing 'providers' or 'ranges'; not a cloudip-db file?")
     names = [PROVIDER_IDS.get(str(p).lower(), str(p).lower()) for p in providers]
+    # Group on the raw text first (cheap dict work on ~130k entries), then
+    # normalise each distinct network once. Keyed on (network, provider) and
+    # not on region: Azure lists a prefix under regional and non-regional tags.
+    raw: dict[tuple[object, object], tuple[list[Any], list[Any]]] = {}
+    try:
+        for entry in ranges:
+            key = (entry["cidr"], entry["p"])
+            group = raw.get(key)
+            if group is None:
+                group = raw[key] = ([], [])
+            group[0].append(entry.get("r"))
+            group[1].append(entry.get("s"))
+    except (TypeError, KeyError, AttributeError):
+        raise FeedInvalid(f"{DATASET}: a range entry lacks 'cidr' or 'p'") from None
     normalise = NetworkNormaliser()
-    # (network, provider) -> (regions, services); Azure lists a prefix under
-    # regional and non-regional tags alike, so the region is merged, not keyed
     grouped: dict[tuple[str, str], tuple[list[str | None], list[str]]] = {}
-    for entry in ranges:
-        if not isinstance(entry, dict):
-            raise FeedInvalid(f"{DATASET}: a range entry is not a map")
-        index = entry.get("p")
+    for (text, index), (regions_raw, services_raw) in raw.items():
         if not isinstance(index, int) or not 0 <= index < len(names):
             raise FeedInvalid(f"{DATASET}: unknown provider index {index!r}")
-        network = normalise(entry.get("cidr"))
+        network = normalise(text)
         if network is None:
             continue
         regions, services = grouped.setdefault((network, names[index]), ([], []))
-        regions.append(entry.get("r") or None)
-        services.append(str(entry.get("s") or ""))
+        regions.extend(str(r) if r else None for r in regions_raw)
+        services.extend(str(s) if s else "" for s in services_raw)
     records = []
     for (network, provider), (regions, services) in grouped.items():
         named: list[str | None] = list(dict.fromkeys(r for r in regions if r))
