@@ -177,3 +177,12 @@ def test_cli_import_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert ok.exit_code == 0, ok.output
     unknown = CliRunner().invoke(cli, ["data", "import", "--as", "bogus", str(good)])
     assert unknown.exit_code == 2 and "unknown dataset 'bogus'" in unknown.stderr
+
+
+def test_wrong_format_as_asn_csv_is_refused(tmp_path: Path) -> None:
+    feed = tmp_path / "asn-ipv4.csv"
+    feed.write_text("".join(f"192.0.{i}.0/24,DE,DE-BE,Berlin,\n" for i in range(50)))
+    (outcome,) = import_files([feed], directory=tmp_path / "d").outcomes
+    assert outcome.status is ImportStatus.FAILED
+    assert outcome.detail.startswith("ipdb-asn: ") and "start_ip,end_ip,asn,org" in outcome.detail
+    assert not (tmp_path / "d/raw/ipdb-asn/asn-ipv4.csv").exists()
