@@ -260,6 +260,8 @@ class CaptureAnalyser:
     def _unicast_dst(self, ip: str) -> bool:
         known = self._unicast.get(ip)
         if known is None:
+            if len(self._unicast) >= 65536:
+                self._unicast.clear()
             known = self._unicast[ip] = _is_unicast(ip)
         return known
 
