@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -116,3 +117,7 @@ def remove_leftovers(directory: Path) -> None:
         return
     for path in base.glob("*/.*.part"):
         path.unlink(missing_ok=True)
+    for pattern in ("*/.npm-pack-*", "*/.pip-download-*"):
+        for folder in base.glob(pattern):
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)

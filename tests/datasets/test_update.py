@@ -370,5 +370,8 @@ def test_temp_files_of_a_crashed_update_are_cleaned(tmp_path: Path) -> None:
     leftover = tmp_path / "raw/cloudflare-ips/.download-abc.part"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half a download")
+    work = tmp_path / "raw/cloudflare-ips/.npm-pack-xyz"
+    work.mkdir()
+    (work / "pkg.tgz").write_bytes(b"x")
     run(tmp_path, Server({"/ips-v4": CF_V4, "/ips-v6": CF_V6}), cloudflare_source())
-    assert not leftover.exists()
+    assert not leftover.exists() and not work.exists()
