@@ -360,11 +360,12 @@ def unknown(reason: str) -> Registration:
 class RdapLookup:
     """RDAP registration facts for addresses, through httpx, a CIDR cache and limits.
 
-    ``concurrency`` caps simultaneous requests; a 429 makes every worker wait
-    (``Retry-After`` or exponential backoff) up to ``retries`` times, then that
-    address is "unknown (rate limited)". After ``unreachable_after`` consecutive
-    transport failures the service is treated as down for ``cooldown`` seconds, so an
-    audit without RDAP does not wait out a timeout per address.
+    ``concurrency`` caps simultaneous requests and ``qps`` (optional) paces them; a
+    429 makes every worker wait (``Retry-After`` or exponential backoff) up to
+    ``retries`` times, then that address is "unknown (rate limited)". After
+    ``unreachable_after`` consecutive transport failures the service is treated as
+    down for ``cooldown`` seconds, so an audit without RDAP does not wait out a
+    timeout per address.
     """
 
     def __init__(
@@ -378,6 +379,7 @@ class RdapLookup:
         retries: int = 2,
         backoff: float = 1.0,
         max_wait: float = 30.0,
+        qps: float | None = None,
         unreachable_after: int = 3,
         cooldown: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -393,6 +395,7 @@ class RdapLookup:
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
+        self.qps = qps
         self.unreachable_after = unreachable_after
         self.cooldown = cooldown
         self._sleep = sleep
@@ -401,6 +404,7 @@ class RdapLookup:
         self._state = threading.Lock()
         self._block_locks: dict[tuple[int, int], threading.Lock] = {}
         self._not_before = 0.0  # a 429 pauses every worker until then
+        self._next_send = 0.0  # with ``qps``: the earliest time of the next request
         self._down_until = 0.0
         self._down_reason = UNREACHABLE
         self._transport_failures = 0
@@ -608,12 +612,24 @@ class RdapLookup:
             self._not_before = max(self._not_before, self._clock() + seconds)
 
     def _wait_for_rate_limit(self) -> None:
+        """Wait out a 429 pause, then take the next send slot when ``qps`` paces requests."""
+        reserved = False
         while True:
             with self._state:
-                remaining = self._not_before - self._clock()
-            if remaining <= 0:
-                return
-            self._sleep(remaining)
+                now = self._clock()
+                if now < self._not_before:
+                    wait = self._not_before - now
+                elif reserved or not self.qps:
+                    return
+                else:
+                    # Reserve the slot under the lock so concurrent workers queue behind it.
+                    slot = max(now, self._next_send)
+                    self._next_send = slot + 1.0 / self.qps
+                    reserved = True
+                    wait = slot - now
+                    if wait <= 0:
+                        return
+            self._sleep(wait)
 
 
 # Special-purpose space (IANA registries, RFC 6890 and later), kept out of the cache

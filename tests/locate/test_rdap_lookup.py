@@ -151,6 +151,14 @@ def test_rate_limit_in_an_rdap_error_object() -> None:
     assert lookup.lookup("74.125.1.1").reason.startswith("rate limited")
 
 
+def test_qps_paces_requests() -> None:
+    lookup, fake, seen = make(lambda request: httpx.Response(404), qps=2)
+    for address in ("8.8.8.8", "9.9.9.9", "1.1.1.1"):
+        lookup.lookup(address)
+    assert len(seen) == 3
+    assert fake.slept == [0.5, 0.5]
+
+
 def test_5xx_is_retried_then_unknown() -> None:
     lookup, fake, seen = make(lambda request: httpx.Response(503), retries=1, backoff=2)
     result = lookup.lookup("74.125.1.1")
