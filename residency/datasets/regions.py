@@ -43,7 +43,7 @@ class RegionInfo:
         return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RegionTable:
     """All providers' region tables, loaded once and looked up by (provider, region)."""
 
