@@ -141,6 +141,8 @@ class RdapStats:
     known: int = 0
     unknown: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    cache_errors: int = 0  # answers that could not be written to the cache
+    last_cache_error: str = ""
 
     @property
     def saved(self) -> int:
@@ -509,8 +511,9 @@ class RdapLookup:
                         ),
                     )
                 except httpx.TimeoutException:
+                    limit = f"within {self.timeout:g}s" if self.timeout else "in time"
                     return self._transport_failed(
-                        f"{UNREACHABLE}: no answer from {self.host} within {self.timeout}s"
+                        f"{UNREACHABLE}: no answer from {self.host} {limit}"
                     )
                 except httpx.HTTPError as err:
                     return self._transport_failed(
@@ -526,8 +529,9 @@ class RdapLookup:
                 if wait is None:
                     wait = self.backoff * 2**attempt
                 if last_try or wait > self.max_wait:
-                    after = f"; retry after {wait:g}s" if wait is not None else ""
-                    return unknown(f"{RATE_LIMITED}: HTTP 429 from {final_host}{after}")
+                    return unknown(
+                        f"{RATE_LIMITED}: HTTP 429 from {final_host}; retry after {wait:g}s"
+                    )
                 self._pause_all(wait)
                 continue
             if status >= 500:
@@ -554,13 +558,21 @@ class RdapLookup:
             answer = parse_rdap(document, url=str(response.url), fetched=_now())
         except RdapMalformed as err:
             return unknown(f"malformed RDAP response from {host}: {err}")
-        if answer.covers(address):
-            for first, last in _public_pieces(answer.first, answer.last):
-                self.cache.put(first, last, answer.registration)
-        else:
+        pieces = (
+            _public_pieces(answer.first, answer.last)
+            if answer.covers(address)
             # The answer does not describe the address asked about: keep it for this
             # address only, rather than trusting its range for others.
-            self.cache.put(address, address, answer.registration)
+            else [(address, address)]
+        )
+        try:
+            for first, last in pieces:
+                self.cache.put(first, last, answer.registration)
+        except ResidencyError as err:
+            # A cache that cannot be written costs speed, never the answer or the audit.
+            with self._state:
+                self.stats.cache_errors += 1
+                self.stats.last_cache_error = str(err)
         return answer.registration
 
     def _finish(self, registration: Registration, hit: bool = False) -> Registration:

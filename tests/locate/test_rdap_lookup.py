@@ -17,7 +17,12 @@ from residency.locate.rdap import (
     rdap_base_url,
     registration_evidence,
 )
-from residency.locate.rdap_cache import MemoryRdapCache, SqliteRdapCache, StoreRdapCache
+from residency.locate.rdap_cache import (
+    MemoryRdapCache,
+    RdapCacheError,
+    SqliteRdapCache,
+    StoreRdapCache,
+)
 from residency.model import EvidenceKind, Registration
 
 GOOGLE_V4 = {
@@ -321,3 +326,15 @@ def test_cache_in_the_history_store_is_shared_between_runs(tmp_path: Path) -> No
         again.cache = StoreRdapCache(store)
         assert again.lookup("74.125.200.200").org == "Google LLC"
     assert len(seen) == 1 and seen_again == []
+
+
+def test_a_cache_that_cannot_be_written_never_costs_the_answer() -> None:
+    class BrokenCache(MemoryRdapCache):
+        def put(self, first: Any, last: Any, registration: Registration) -> None:
+            raise RdapCacheError("RDAP cache /x: cannot write: disk full")
+
+    lookup, _, _ = make(ok)
+    lookup.cache = BrokenCache()
+    assert lookup.lookup("74.125.1.1").org == "Google LLC"
+    assert lookup.stats.cache_errors == 1
+    assert "disk full" in lookup.stats.last_cache_error
