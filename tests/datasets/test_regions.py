@@ -303,21 +303,49 @@ def test_documented_exceptions_are_real_disagreements(table: RegionTable) -> Non
         assert theirs - {ours}, f"{provider} {region}: no reference disagrees any more"
 
 
-def test_subdivisions_agree_with_aws_loc_mapping(table: RegionTable) -> None:
-    """AWS subdivisions match chriselsen's loc-mapping, except our documented corrections."""
+def _aws_geofeed_subdivisions() -> dict[str, str]:
+    """Region -> the subdivision AWS's own geofeed gives most of its prefixes."""
+    path = SHARED_DATA / "regions" / "derived-aws-region-geo_ip-ranges-2026-08-22_x_geo-ip-feed.csv"
+    if not path.is_file():
+        pytest.skip(f"absent: {path}")
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["country"] != "??" and row["subdivision"]:
+                counts[row["region"]][row["subdivision"]] += int(row["matched_prefixes"])
+    return {region: c.most_common(1)[0][0] for region, c in counts.items()}
+
+
+def test_aws_subdivisions_follow_aws_own_geofeed(table: RegionTable) -> None:
+    """AWS subdivisions are those of AWS's geo-ip-feed.csv (joined with ip-ranges.json);
+    for zones the join does not reach, those of chriselsen's loc-mapping (built from
+    the same feed)."""
+    geofeed = _aws_geofeed_subdivisions()
+    exceptions = {
+        "ap-east-1": None,  # the feed says CN-HK; ours is HK, which has no subdivision
+        "us-south-1": "US-TX",  # 2 prefixes joined, tagged US-MA; loc-mapping says Dallas
+        "GLOBAL": None,  # placeless
+    }
     path = SHARED_DATA / "regions" / "aws-loc-mapping_chriselsen-AWS-Geofeed_2026-07-03.txt"
     if not path.is_file():
         pytest.skip(f"absent: {path}")
-    corrections = {"eusc-de-east-1": "DE-BB"}  # AWS: "Brandenburg, Germany"
     pattern = re.compile(r"^(\S+) ([A-Z]{2}),([^,]*),")
+    loc_mapping = {
+        m.group(1): m.group(3)
+        for m in map(pattern.match, path.read_text(encoding="utf-8").splitlines())
+        if m
+    }
     checked = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = pattern.match(line)
-        if not match:
-            continue
-        region, _country, subdivision = match.groups()
+    for region in sorted(set(geofeed) | set(loc_mapping)):
+        if region in exceptions:
+            expected = exceptions[region]
+        else:
+            expected = geofeed.get(region) or loc_mapping.get(region) or None
         place = table.place_of("aws", region)
+        if region == "GLOBAL":
+            assert place is None
+            continue
         assert place is not None, region
-        assert place.subdivision == (corrections.get(region) or subdivision or None), region
+        assert place.subdivision == expected, region
         checked += 1
     assert checked > 140
