@@ -31,7 +31,13 @@ from ipwhois.rdap import _RDAPEntity, _RDAPNetwork
 
 from residency import __version__
 from residency.errors import ResidencyError
-from residency.locate.rdap_cache import IPAddress, MemoryRdapCache, RdapCache, SqliteRdapCache
+from residency.locate.rdap_cache import (
+    IPAddress,
+    MemoryRdapCache,
+    RdapCache,
+    RdapCacheError,
+    SqliteRdapCache,
+)
 from residency.model import Evidence, EvidenceKind, Location, Registration
 
 #: Environment variable that overrides the RDAP base URL.
@@ -429,18 +435,21 @@ class RdapLookup:
             timeout=timeout,
             headers={"User-Agent": user_agent or f"residency/{__version__} (RDAP lookups)"},
         )
+        problem = ""
+        if cache is None:
+            try:
+                cache = SqliteRdapCache()
+            except RdapCacheError as err:
+                # An unwritable cache directory slows lookups down; it must not stop them.
+                cache, problem = MemoryRdapCache(), str(err)
         try:
-            lookup = cls(
-                client,
-                base_url,
-                cache if cache is not None else SqliteRdapCache(),
-                timeout=timeout,
-                concurrency=concurrency,
-            )
+            lookup = cls(client, base_url, cache, timeout=timeout, concurrency=concurrency)
         except BaseException:
             client.close()
             raise
         lookup._owns_client = True
+        if problem:
+            lookup.stats.cache_errors, lookup.stats.last_cache_error = 1, problem
         return lookup
 
     def close(self) -> None:

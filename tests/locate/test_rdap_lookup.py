@@ -338,3 +338,16 @@ def test_a_cache_that_cannot_be_written_never_costs_the_answer() -> None:
     assert lookup.lookup("74.125.1.1").org == "Google LLC"
     assert lookup.stats.cache_errors == 1
     assert "disk full" in lookup.stats.last_cache_error
+
+
+def test_open_falls_back_to_memory_when_the_cache_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("RESIDENCY_RDAP_CACHE", str(blocker / "rdap.sqlite3"))
+    with RdapLookup.open("http://127.0.0.1:9") as lookup:
+        assert isinstance(lookup.cache, MemoryRdapCache)
+        assert not isinstance(lookup.cache, SqliteRdapCache)
+        assert lookup.stats.cache_errors == 1
+        assert "cannot open" in lookup.stats.last_cache_error
