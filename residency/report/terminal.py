@@ -91,9 +91,6 @@ class TerminalFormatter:
                     cells[0], fg=COLOURS.get(row[0].strip() or "", "white"), bold=True
                 )
             lines.append("  ".join(cells).rstrip())
-        if result.notes:
-            lines.append("")
-            lines += [f"note: {note}" for note in result.notes]
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
