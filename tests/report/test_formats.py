@@ -264,3 +264,36 @@ def test_reports_without_a_policy_say_so() -> None:
     assert {r["endpoint_verdict"] for r in csv.DictReader(io.StringIO(render(result, "csv")))} == {
         ""
     }
+
+
+def test_expired_waiver_and_warnings_in_sarif_and_junit() -> None:
+    from residency.model import AuditResult
+    from residency.policy import apply_policy
+    from tests.policy.factories import facts, policy, result
+    from tests.policy.test_evaluate import TODAY, WAIVERS
+
+    audit = AuditResult(
+        run_id="r2",
+        started="2026-11-28T00:00:00Z",
+        finished="2026-11-28T00:00:01Z",
+        endpoints=(
+            result("old.example", facts(country="US")),
+            result("soon.example", facts("192.0.2.20", country="US")),
+        ),
+        data_versions=(),
+    )
+    judged_audit = apply_policy(policy(WAIVERS), audit, TODAY)
+    sarif = json.loads(render(judged_audit, OutputFormat.SARIF))
+    schema = json.loads(shared("schemas", "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    found = {(r["properties"]["host"], r["ruleId"]): r for r in results}
+    expired = found[("old.example", "waiver-expired")]
+    assert expired["level"] == "error" and "expired on 2026-01-31" in expired["message"]["text"]
+    assert "suppressions" not in found[("old.example", "country-not-allowed")]
+    assert found[("soon.example", "waiver-expiring")]["level"] == "note"
+    assert found[("soon.example", "country-not-allowed")]["suppressions"][0]["status"] == "accepted"
+    root = ET.fromstring(render(judged_audit, OutputFormat.JUNIT))
+    assert root.get("failures") == "1"
+    markdown = render(judged_audit, OutputFormat.MARKDOWN)
+    assert "### Notes" in markdown and "waivers[old.example] expired on 2026-01-31" in markdown
