@@ -417,6 +417,17 @@ def test_ipdb_asn_bad_input(content: bytes, message: str) -> None:
 # ------------------------------------------------------------------- shared
 
 
+def test_every_parser_module_exposes_parse() -> None:
+    from residency.datasets import parsers as package
+
+    names = ("aws", "azure", "cloudflare", "cloudip", "fastly", "gcp", "geofeed", "github")
+    names += ("google", "ipdb_asn", "oracle")
+    for name in names:
+        module = __import__(f"{package.__name__}.{name}", fromlist=["parse"])
+        assert callable(module.parse), name
+    assert package.geofeed.parse(b"192.0.2.0/24,FR,FR-IDF,Paris,\n").dataset == "geofeed"
+
+
 def test_registry_covers_every_format_and_each_parser_rejects_garbage() -> None:
     assert set(PARSERS) >= {
         "aws-ip-ranges",

@@ -17,6 +17,7 @@ from residency.datasets.parsers import (
     fastly,
     gcp,
     github,
+    google,
     ipdb_asn,
     oracle,
 )
@@ -25,7 +26,7 @@ from residency.datasets.parsers.geofeed import make_geofeed_parser
 PARSERS: dict[str, Parser] = {
     "aws-ip-ranges": aws.parse,
     "gcp-cloud": gcp.parse,
-    "google-goog": gcp.parse_goog,
+    "google-goog": google.parse,
     "azure-service-tags": azure.parse,
     "oracle-ip-ranges": oracle.parse,
     "cloudflare-ips": cloudflare.parse,

@@ -45,6 +45,11 @@ def make_geofeed_parser(dataset: str, provider: str | None) -> Parser:
     return parse
 
 
+def parse(data: bytes) -> ParsedFeed:
+    """A geofeed of unknown owner (a URL the user added): dataset ``geofeed``."""
+    return parse_geofeed(data)
+
+
 def parse_geofeed(
     data: bytes, *, dataset: str = "geofeed", provider: str | None = None
 ) -> ParsedFeed:
