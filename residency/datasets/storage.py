@@ -97,6 +97,7 @@ def install(directory: Path, dataset: str, staged: tuple[StagedFile, ...]) -> No
     target = dataset_raw_dir(directory, dataset)
     for item in staged:
         if item.temporary:
+            os.chmod(item.path, 0o644)  # mkstemp makes 0600; data files are for every user
             os.replace(item.path, target / item.name)
 
 

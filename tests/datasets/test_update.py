@@ -76,6 +76,7 @@ def test_fresh_download_is_validated_installed_and_recorded(tmp_path: Path) -> N
     (outcome,) = report.outcomes
     assert outcome.status is Status.UPDATED, outcome
     assert (tmp_path / "raw/cloudflare-ips/ips-v4.txt").read_bytes() == CF_V4
+    assert (tmp_path / "raw/cloudflare-ips/ips-v4.txt").stat().st_mode & 0o777 == 0o644
     entry = load_manifest(tmp_path).entries["cloudflare-ips"]
     assert entry.records == 6
     assert [f.name for f in entry.files] == ["ips-v4.txt", "ips-v6.txt"]
