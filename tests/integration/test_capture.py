@@ -342,9 +342,17 @@ def test_cut_short_capture_keeps_the_readable_part(servers: Servers, tmp_path: P
 QUIC_ADDR = "127.0.0.6"
 
 
-def test_quic_initial_sni_from_a_real_quic_client(tmp_path: Path) -> None:
-    """aioquic (a real QUIC v1 stack) sends its Initial; the reader removes the
-    Initial protection and reads the SNI from the ClientHello inside."""
+@pytest.mark.parametrize(
+    ("alpn", "datagrams"),
+    [(["h3"], 1), (["h3"] + [f"x{i:02d}" + "y" * 120 for i in range(20)], 3)],
+    ids=["one-datagram", "client-hello-over-three-datagrams"],
+)
+def test_quic_initial_sni_from_a_real_quic_client(
+    tmp_path: Path, alpn: list[str], datagrams: int
+) -> None:
+    """aioquic (a real QUIC v1 stack) sends its Initial(s); the reader removes the
+    Initial protection and reads the SNI from the ClientHello inside, reassembling
+    the CRYPTO stream when the ClientHello needs several packets."""
     tcpdump = require_binary("tcpdump")
     quic_connection = pytest.importorskip("aioquic.quic.connection")
     quic_configuration = pytest.importorskip("aioquic.quic.configuration")
@@ -357,7 +365,7 @@ def test_quic_initial_sni_from_a_real_quic_client(tmp_path: Path) -> None:
         command = [tcpdump, "-i", "lo", "-U", "-n", "-w", str(capture), f"udp port {port}"]
         with recording(command, "listening on"):
             config = quic_configuration.QuicConfiguration(
-                is_client=True, server_name="quic.capture.test", alpn_protocols=["h3"]
+                is_client=True, server_name="quic.capture.test", alpn_protocols=alpn
             )
             connection = quic_connection.QuicConnection(configuration=config)
             now = time.time()
@@ -366,7 +374,7 @@ def test_quic_initial_sni_from_a_real_quic_client(tmp_path: Path) -> None:
             for datagram, address in connection.datagrams_to_send(now=now):
                 sender.sendto(datagram, address)
                 sent += 1
-            assert sent >= 1
+            assert sent == datagrams
             receiver.settimeout(3)
             receiver.recv(65535)
     finally:

@@ -113,6 +113,7 @@ class Flow:
     client: Stream | None = None  # client->server bytes, while we still look for a name
     server_stream: Stream | None = None  # server->client bytes, for DNS over TCP
     crypto: dict[int, bytes] | None = None  # QUIC CRYPTO stream fragments by offset
+    quic_dcid: bytes | None = None  # the client's first DCID: it fixes the Initial keys
     done: bool = False
 
 
@@ -419,9 +420,10 @@ class CaptureAnalyser:
         if not quic.looks_like_initial(seg.payload):
             self._settle(flow)
             return
-        found = quic.client_initial_crypto(seg.payload)
+        found = quic.client_initial_crypto(seg.payload, flow.quic_dcid)
         if found is None:
             return
+        flow.quic_dcid = found.dcid
         for offset, chunk in found.fragments:
             if offset < QUIC_BUFFER:
                 flow.crypto.setdefault(offset, chunk)

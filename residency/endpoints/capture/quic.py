@@ -83,11 +83,15 @@ class InitialCrypto:
     fragments: tuple[tuple[int, bytes], ...]  # (offset in the CRYPTO stream, bytes)
 
 
-def client_initial_crypto(datagram: bytes) -> InitialCrypto | None:
+def client_initial_crypto(
+    datagram: bytes, original_dcid: bytes | None = None
+) -> InitialCrypto | None:
     """CRYPTO frames of the client Initial packets in a datagram, or None.
 
-    None when the datagram holds no Initial we can unprotect with client keys
-    (for example a server's Initial, or a version we do not know).
+    Initial keys come from the Destination Connection ID of the client's *first*
+    Initial; later Initials may carry the server's chosen ID, so pass the first
+    one as ``original_dcid``. None when the datagram holds no Initial we can
+    unprotect with client keys (a server's Initial, a version we do not know).
     """
     pos = 0
     dcid_first: bytes | None = None
@@ -118,9 +122,10 @@ def client_initial_crypto(datagram: bytes) -> InitialCrypto | None:
         if end > len(datagram):
             break
         if is_initial:
-            frames = _unprotect(datagram[pos:end], cursor - pos, version, dcid)
+            key_id = original_dcid if original_dcid is not None else dcid
+            frames = _unprotect(datagram[pos:end], cursor - pos, version, key_id)
             if frames is not None:
-                dcid_first = dcid_first if dcid_first is not None else dcid
+                dcid_first = dcid_first if dcid_first is not None else key_id
                 fragments.extend(frames)
         pos = end
     if dcid_first is None:
