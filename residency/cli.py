@@ -123,6 +123,25 @@ def data_update(
             f"{len(failed)} kept previous data or failed (see above)",
             err=True,
         )
+    _compile_index(quiet or as_json)
+
+
+def _compile_index(quiet: bool) -> None:
+    """Build the lookup index now, so the first 'residency ip' or audit starts fast."""
+    import time
+
+    from residency.locate.locator import Locator
+
+    started = time.monotonic()
+    locator = Locator.load()
+    if not quiet:
+        sizes = locator.index.sizes()
+        click.echo(
+            f"lookup index ready: {len(locator.index.layers)} layers, "
+            f"{sizes['v4_intervals'] + sizes['v6_intervals']} intervals "
+            f"({time.monotonic() - started:.1f} s)",
+            err=True,
+        )
 
 
 @data_group.command("status")

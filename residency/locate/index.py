@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from residency.errors import ResidencyError
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _V4_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 
@@ -235,7 +235,7 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
         np.save(tmp / "v6_combo.npy", c6.astype(np.int32))
         np.save(tmp / "combos.npy", combos.astype(np.int32))
         for i, b in enumerate(builders):
-            (tmp / f"claims-{i}.json").write_text(json.dumps(b.claims, separators=(",", ":")))
+            _write_claims(tmp, i, b.claims)
         meta = {
             "format": INDEX_FORMAT,
             "stamp": stamp,
@@ -256,6 +256,20 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
+    """One JSON document per line plus an offsets array, so a lookup reads only the
+    claims it needs (a cold ``residency ip`` must not parse megabytes of JSON)."""
+    offsets = np.zeros(len(claims) + 1, dtype=np.uint64)
+    with open(directory / f"claims-{layer}.jsonl", "wb") as out:
+        position = 0
+        for n, claim in enumerate(claims):
+            line = json.dumps(claim, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+            out.write(line)
+            position += len(line)
+            offsets[n + 1] = position
+    np.save(directory / f"claims-{layer}.offsets.npy", offsets)
 
 
 @dataclass(frozen=True)
@@ -286,6 +300,8 @@ class CompiledIndex:
         except (OSError, ValueError, KeyError) as err:
             raise IndexError_(f"{directory}: compiled index unreadable ({err})") from err
         self._claims: dict[int, list[Claim]] = {}
+        self._one: dict[tuple[int, int], Claim] = {}
+        self._offsets: dict[int, Any] = {}
 
     @staticmethod
     def read_stamp(directory: Path) -> str | None:
@@ -299,10 +315,31 @@ class CompiledIndex:
         return stamp if isinstance(stamp, str) else None
 
     def claims(self, layer: int) -> list[Claim]:
+        """Every claim of one layer (for scans such as "all prefixes in country X")."""
         found = self._claims.get(layer)
         if found is None:
-            found = json.loads((self.directory / f"claims-{layer}.json").read_text())
+            text = (self.directory / f"claims-{layer}.jsonl").read_text()
+            found = [json.loads(line) for line in text.splitlines()]
             self._claims[layer] = found
+        return found
+
+    def claim(self, layer: int, claim_id: int) -> Claim:
+        """One claim, read from disk by offset (cached)."""
+        key = (layer, claim_id)
+        found = self._one.get(key)
+        if found is None:
+            whole = self._claims.get(layer)
+            if whole is not None:
+                return whole[claim_id]
+            offsets = self._offsets.get(layer)
+            if offsets is None:
+                offsets = np.load(self.directory / f"claims-{layer}.offsets.npy", mmap_mode="r")
+                self._offsets[layer] = offsets
+            start, end = int(offsets[claim_id]), int(offsets[claim_id + 1])
+            with open(self.directory / f"claims-{layer}.jsonl", "rb") as handle:
+                handle.seek(start)
+                found = json.loads(handle.read(end - start))
+            self._one[key] = found
         return found
 
     def combo_of_v4(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int32]:

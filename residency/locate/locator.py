@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from residency import paths
-from residency.errors import ResidencyError
 from residency.datasets.interface import RangeRecord
+from residency.errors import ResidencyError
 from residency.locate.index import CompiledIndex, LayerBuilder, address_keys, compile_index
 from residency.locate.layers import (
     SPECIAL_LAYER,
@@ -204,7 +204,7 @@ class Locator:
         evidence: list[Evidence] = []
         special: str | None = None
         for layer_idx, claim_id in self.index.combo_claims(combo):
-            claim = self.index.claims(layer_idx)[claim_id]
+            claim = self.index.claim(layer_idx, claim_id)
             if layer_idx == self._special:
                 special = str(claim.get("bogon"))
                 continue

@@ -35,7 +35,11 @@ class ProviderLookup(Protocol):
     """What merging needs from the provider registry (residency.locate.providers)."""
 
     def operator_for(
-        self, provider: str | None, asn: int | None, org: str | None = None
+        self,
+        provider: str | None,
+        asn: int | None,
+        org: str | None = None,
+        provider_basis: str = "provider-feed",
     ) -> Operator: ...
 
     def get(self, provider_id: str) -> _EdgeFlags | None: ...
@@ -117,14 +121,21 @@ def merge_facts(
     service = primary.service if primary else None
     asn = asns[0].asn if asns else (primary.asn if primary else None)
     as_org = asns[0].org if asns else (primary.org if primary else None)
+    provider_basis = "provider-feed"
     if provider is None:
         hinted = [h for h in hints if h.provider]
         if hinted:
             provider, region, service = hinted[0].provider, hinted[0].region, hinted[0].service
+            provider_basis = "hostname-hint"
 
     anycast_feed = next((e for e in feeds if e.anycast), None)
     cdn_hint = next((h for h in hints if h.anycast), None)
-    operator = registry.operator_for(provider, asn, as_org) if registry else None
+    registrant = registration.org if registration is not None else None
+    operator = (
+        registry.operator_for(provider, asn, as_org or registrant, provider_basis)
+        if registry
+        else None
+    )
     registry_cdn = registry_anycast = False
     if operator is not None and operator.provider:
         if provider is None:

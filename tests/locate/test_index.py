@@ -47,7 +47,7 @@ def test_compile_and_lookup(tmp_path: Path) -> None:
 
     def claims(ip: str) -> list[tuple[str, dict[str, object]]]:
         return [
-            (index.layers[layer].layer_id, index.claims(layer)[cid])
+            (index.layers[layer].layer_id, index.claim(layer, cid))
             for layer, cid in index.combo_claims(index.combo_of(ip))
         ]
 
