@@ -6,17 +6,15 @@ one file. ``READERS`` is the explicit registry of formats.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from residency.endpoints.capture.framing import is_capture
 from residency.endpoints.capture.reader import CaptureReader
 from residency.endpoints.collect import EndpointCollector
-from residency.endpoints.dig import DigReader, looks_like_dig
+from residency.endpoints.detect import detect_format, looks_like_path, sniff
+from residency.endpoints.dig import DigReader
 from residency.endpoints.errors import InputError, InputUnreadable, InvalidEntry, UnknownFormat
 from residency.endpoints.har import HarReader
 from residency.endpoints.interface import InputReader, ReadOptions, Targets
@@ -37,6 +35,7 @@ __all__ = [
     "canonical_name",
     "detect_format",
     "iter_targets",
+    "looks_like_path",
     "normalise_host",
     "read_input",
     "read_stream",
@@ -52,72 +51,6 @@ READERS: dict[str, InputReader] = {
     "zone": ZoneReader(),
     "dig": DigReader(),
 }
-
-_EXTENSIONS = {
-    ".har": "har",
-    ".pcap": "pcap",
-    ".pcapng": "pcap",
-    ".cap": "pcap",
-    ".zone": "zone",
-    ".dig": "dig",
-    ".txt": "list",
-    ".list": "list",
-}
-_SNIFF = 65536
-
-
-def detect_format(head: bytes, name: str = "") -> str:
-    """The reader for an input, from its first bytes, then its file name."""
-    if is_capture(head):
-        return "pcap"
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if text.startswith("{"):
-        return "har"
-    if looks_like_dig(text):
-        return "dig"
-    by_name = _EXTENSIONS.get(Path(name).suffix.lower())
-    if by_name:
-        return by_name
-    if Path(name).name.startswith("db.") or _looks_like_zone(text):
-        return "zone"
-    return "list"
-
-
-def _looks_like_zone(text: str) -> bool:
-    upper = text.upper()
-    return any(
-        line.lstrip().startswith(("$ORIGIN", "$TTL")) for line in upper.splitlines()[:50]
-    ) or (" SOA " in upper or "\tSOA\t" in upper or " IN SOA" in upper)
-
-
-class _Prefixed(io.RawIOBase):
-    """Bytes already read for sniffing, then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        target = memoryview(buffer).cast("B")
-        if self._head:
-            size = min(len(target), len(self._head))
-            target[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._rest.read(len(target))
-        target[: len(data)] = data
-        return len(data)
-
-
-def sniff(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
-    """The first bytes of a stream, and a stream that still yields them."""
-    if isinstance(stream, io.BufferedReader):
-        return stream.peek(_SNIFF)[:_SNIFF], stream
-    head = stream.read(_SNIFF)
-    return head, io.BufferedReader(_Prefixed(head, stream))
 
 
 def read_stream(
@@ -178,7 +111,7 @@ def read_targets(
                 collector.problem("-", "stdin", str(err))
             continue
         path = arg[1:] if arg.startswith("@") else arg
-        if arg.startswith("@") or ("://" not in arg and os.path.isfile(arg)):
+        if arg.startswith("@") or looks_like_path(arg):
             try:
                 collector.extend(read_input(path, None, options))
             except InputError as err:

@@ -10,13 +10,13 @@ string per distinct host (to audit each once).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.detect import detect_format, looks_like_path, sniff
 from residency.endpoints.errors import InputError, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.lists import add_list_line
@@ -84,7 +84,7 @@ def _stream_list(stream: BinaryIO, origin: str) -> Iterator[Endpoint | InputProb
 def _stream_file(
     stream: BinaryIO, origin: str, options: ReadOptions, notes: list[str] | None
 ) -> Iterator[Endpoint | InputProblem]:
-    from residency.endpoints import detect_format, read_stream, sniff
+    from residency.endpoints import read_stream
 
     head, buffered = sniff(stream)
     fmt = detect_format(head, origin)
@@ -121,10 +121,14 @@ def iter_targets(
                     yield InputProblem(entry="-", origin="stdin", problem=str(err))
                 continue
             path = arg[1:] if arg.startswith("@") else arg
-            if arg.startswith("@") or ("://" not in arg and os.path.isfile(arg)):
+            if arg.startswith("@") or looks_like_path(arg):
                 try:
                     with open(path, "rb") as handle:
                         yield from _stream_file(handle, path, options, notes)
+                except IsADirectoryError:
+                    yield InputProblem(arg, "argv", f"{path}: is a directory, not a file")
+                except FileNotFoundError:
+                    yield InputProblem(arg, "argv", f"{path}: no such file")
                 except OSError as err:
                     yield InputProblem(arg, "argv", f"{path}: cannot read ({err.strerror or err})")
                 except InputError as err:

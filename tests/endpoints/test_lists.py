@@ -102,3 +102,14 @@ def test_a_format_can_be_forced(tmp_path: Path) -> None:
     assert read_input(path).problems  # read as a list: not a host name
     targets = read_input(path, fmt="dig", options=ReadOptions())
     assert targets.endpoints[0].observed[0].ip == "192.0.2.1"
+
+
+def test_a_mistyped_file_name_is_a_missing_file_not_a_host(tmp_path: Path) -> None:
+    targets = read_targets(["endpoints.txt", "./hosts", str(tmp_path), "capture.pcapng"])
+    assert targets.endpoints == ()
+    assert [p.problem.rsplit(": ", 1)[1] for p in targets.problems] == [
+        "no such file",
+        "no such file",
+        "is a directory, not a file",
+        "no such file",
+    ]
