@@ -1,38 +1,25 @@
 """Reading one DNS reply: follow the CNAME chain in its answer section to the records asked for.
 
-Pure functions over ``dns.message.Message``, so every case can be tested from text.
+Pure functions over ``wire.Reply``, so every case can be tested from bytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import dns.message
-import dns.name
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
-from dns.rdtypes.svcbbase import ParamKey
-
 from residency.model import ChainStep, ResolvedAddress
+from residency.resolve.wire import AAAA, CNAME, HTTPS, Record, Reply
 
-A = dns.rdatatype.A
-AAAA = dns.rdatatype.AAAA
-HTTPS = dns.rdatatype.HTTPS
-CNAME = dns.rdatatype.CNAME
-
-
-def display_name(name: dns.name.Name) -> str:
-    """A name as results show it: no trailing dot, lower case."""
-    return name.to_text(omit_final_dot=True).lower()
+A = 1
+TYPE_NAMES = {1: "A", 28: "AAAA", 65: "HTTPS", 5: "CNAME"}
 
 
 @dataclass
 class Walk:
     """What one reply says about ``start``: CNAME steps, then records (or not)."""
 
-    start: dns.name.Name
-    final: dns.name.Name  # where the chain in this reply ends
+    start: str
+    final: str  # where the chain in this reply ends
     steps: list[ChainStep] = field(default_factory=list)  # CNAME steps, then record steps
     addresses: list[ResolvedAddress] = field(default_factory=list)
     cnames: int = 0
@@ -45,70 +32,52 @@ class Walk:
         return self.cnames > 0 and not self.has_records and not self.loop
 
 
-def _index(reply: dns.message.Message) -> dict[tuple[dns.name.Name, int], dns.rrset.RRset]:
-    found: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
-    for rrset in reply.answer:
-        if rrset.rdclass == dns.rdataclass.IN:
-            found.setdefault((rrset.name, rrset.rdtype), rrset)
-    return found
-
-
-def walk_answer(
-    reply: dns.message.Message,
-    start: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-    seen: set[dns.name.Name],
-) -> Walk:
+def walk_answer(reply: Reply, start: str, rdtype: int, seen: set[str]) -> Walk:
     """Follow CNAMEs from ``start`` through ``reply``'s answer; ``seen`` is updated in place.
 
-    ``seen`` holds every name already in the chain (across earlier replies too), so a
-    loop spread over several zones is caught as surely as one inside a single reply.
+    Names are compared in lower case (the wire reader lowers them). ``seen`` holds every
+    name already in the chain, across earlier replies too, so a loop spread over several
+    zones is caught as surely as one inside a single reply.
     """
-    answer = _index(reply)
+    records: dict[str, list[Record]] = {}
+    cnames: dict[str, Record] = {}
+    for record in reply.answers:
+        if record.rtype == CNAME:
+            cnames.setdefault(record.owner, record)
+        elif record.rtype == rdtype:
+            records.setdefault(record.owner, []).append(record)
     walk = Walk(start=start, final=start)
     current = start
     seen.add(current)
     while True:
-        records = answer.get((current, rdtype))
-        if records is not None:
+        found = records.get(current)
+        if found:
             walk.has_records = True
-            _take_records(walk, current, records)
+            _take(walk, found)
             break
-        cname = answer.get((current, CNAME))
+        cname = cnames.get(current)
         if cname is None:
             break
-        target: dns.name.Name = cname[0].target
-        walk.steps.append(
-            ChainStep(display_name(current), "CNAME", display_name(target), int(cname.ttl))
-        )
+        walk.steps.append(ChainStep(current, "CNAME", cname.value, cname.ttl))
         walk.cnames += 1
-        walk.final = target
-        if target in seen:
+        walk.final = cname.value
+        if cname.value in seen:
             walk.loop = True
             break
-        seen.add(target)
-        current = target
+        seen.add(cname.value)
+        current = cname.value
     return walk
 
 
-def _take_records(walk: Walk, owner: dns.name.Name, rrset: dns.rrset.RRset) -> None:
-    owner_text = display_name(owner)
-    ttl = int(rrset.ttl)
-    if rrset.rdtype in (A, AAAA):
-        via = "A" if rrset.rdtype == A else "AAAA"
-        for rdata in rrset:
-            address = str(rdata.address)
-            walk.steps.append(ChainStep(owner_text, via, address, ttl))
-            walk.addresses.append(ResolvedAddress(address, ttl, via))
-        return
-    if rrset.rdtype == HTTPS:
-        for rdata in rrset:
-            walk.steps.append(ChainStep(owner_text, "HTTPS", rdata.to_text(), ttl))
-            for key, via in (
-                (ParamKey.IPV4HINT, "HTTPS-ipv4hint"),
-                (ParamKey.IPV6HINT, "HTTPS-ipv6hint"),
-            ):
-                param = rdata.params.get(key)
-                if param is not None:
-                    for address in param.addresses:
-                        walk.addresses.append(ResolvedAddress(str(address), ttl, via))
+def _take(walk: Walk, records: list[Record]) -> None:
+    for record in records:
+        if record.rtype == HTTPS:
+            walk.steps.append(ChainStep(record.owner, "HTTPS", record.value, record.ttl))
+            walk.addresses.extend(ResolvedAddress(ip, record.ttl, via) for ip, via in record.hints)
+        else:
+            via = "A" if record.rtype == A else "AAAA"
+            walk.steps.append(ChainStep(record.owner, via, record.value, record.ttl))
+            walk.addresses.append(ResolvedAddress(record.value, record.ttl, via))
+
+
+__all__ = ["AAAA", "CNAME", "HTTPS", "TYPE_NAMES", "A", "Walk", "walk_answer"]

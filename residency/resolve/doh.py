@@ -39,10 +39,12 @@ class DohTransport:
             self._loop = loop
         return self._client
 
-    async def exchange(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def exchange(self, query: bytes, timeout: float) -> bytes:
         client = self._client_for(asyncio.get_running_loop())
+        message = dns.message.from_wire(query)
         try:
-            return await dns.asyncquery.https(query, self.url, timeout=timeout, client=client)
+            reply = await dns.asyncquery.https(message, self.url, timeout=timeout, client=client)
+            return reply.to_wire()
         except (dns.exception.Timeout, httpx.TimeoutException, TimeoutError):
             raise QueryTimeout(f"no answer from DoH {self.url} within {timeout:.2g}s") from None
         except httpx.ConnectError as err:

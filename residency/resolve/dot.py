@@ -39,16 +39,18 @@ class DotTransport:
     def label(self) -> str:
         return f"tls://{self.server.label}"
 
-    async def exchange(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def exchange(self, query: bytes, timeout: float) -> bytes:
+        message = dns.message.from_wire(query)
         try:
-            return await dns.asyncquery.tls(
-                query,
+            reply = await dns.asyncquery.tls(
+                message,
                 self.server.host,
                 timeout=timeout,
                 port=self.server.port,
                 ssl_context=self._context,
                 server_hostname=self.tls_name,
             )
+            return reply.to_wire()
         except dns.exception.Timeout:
             raise QueryTimeout(f"no answer from {self.label} within {timeout:.2g}s") from None
         except ConnectionRefusedError:

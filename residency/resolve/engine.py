@@ -24,18 +24,17 @@ import dns.rcode
 import dns.rdatatype
 
 from residency.model import ChainStep, Outcome, Resolution, ResolvedAddress
-from residency.resolve.chain import AAAA, HTTPS, A, display_name, walk_answer
+from residency.resolve.chain import AAAA, HTTPS, TYPE_NAMES, A, walk_answer
 from residency.resolve.doh import DohTransport
 from residency.resolve.dot import DotTransport
-from residency.resolve.ecs import ecs_option, ecs_scope
 from residency.resolve.errors import BadResolverSpec, QueryFailed, QueryTimeout, ResolverUnreachable
 from residency.resolve.nameservers import parse_nameserver, system_nameservers
 from residency.resolve.ratelimit import RateLimiter
 from residency.resolve.transport import Transport
 from residency.resolve.udp import UdpTransport
+from residency.resolve.wire import Reply, build_query, ecs_option_wire, encode_name, parse_reply
 
-#: EDNS buffer size advertised (the DNS Flag Day 2020 value): larger answers come truncated.
-EDNS_PAYLOAD = 1232
+NS = 2
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def build_transports(settings: ResolverSettings) -> list[Transport]:
 class _Chase:
     """One record type followed from the queried name to its end."""
 
-    rdtype: dns.rdatatype.RdataType
+    rdtype: int
     outcome: Outcome
     steps: list[ChainStep] = field(default_factory=list)
     addresses: list[ResolvedAddress] = field(default_factory=list)
@@ -126,7 +125,7 @@ class ChainResolver:
         self._state: _LoopState | None = None
         self._state_loop: asyncio.AbstractEventLoop | None = None
         self._rotate = 0
-        self._options: dict[str | None, list[dns.edns.Option]] = {None: []}
+        self._options: dict[str | None, bytes] = {None: b""}
 
     @property
     def label(self) -> str:
@@ -139,66 +138,61 @@ class ChainResolver:
         """Resolve ``name`` (A, AAAA, and HTTPS hints) as seen from ``vantage``."""
         when = datetime.now(UTC).isoformat(timespec="seconds")
         ecs_prefix = None
-        if vantage is not None:
-            ecs_prefix = vantage.prefix
-            if vantage.prefix not in self._options:
-                self._options[vantage.prefix] = [ecs_option(vantage.prefix)]
         base = Resolution(
             name=name,
             outcome=Outcome.ERROR,
             resolver=self.label,
             vantage=vantage.country if vantage else None,
-            ecs_prefix=ecs_prefix,
+            ecs_prefix=vantage.prefix if vantage else None,
             when=when,
         )
+        if vantage is not None:
+            ecs_prefix = vantage.prefix
+            if ecs_prefix not in self._options:
+                try:
+                    self._options[ecs_prefix] = _ecs(ecs_prefix)
+                except BadResolverSpec as err:
+                    return replace(base, error=str(err))
         try:
             qname = dns.name.from_text(name.strip().rstrip(".") + ".")
         except dns.exception.DNSException as err:
             return replace(base, error=f"invalid name: {err}")
-        if qname == dns.name.root or len(qname.labels) < 2:
+        if len(qname.labels) < 2:
             return replace(base, error="invalid name: empty")
+        start = qname.to_text(omit_final_dot=True).lower()
         kinds = [A, AAAA] + ([HTTPS] if self.settings.https_hints else [])
-        chases = await asyncio.gather(*(self._chase(qname, k, ecs_prefix) for k in kinds))
+        chases = await asyncio.gather(*(self._chase(start, k, ecs_prefix) for k in kinds))
         return _combine(base, chases)
 
-    async def _chase(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, ecs_prefix: str | None
-    ) -> _Chase:
+    async def _chase(self, start: str, rdtype: int, ecs_prefix: str | None) -> _Chase:
         chase = _Chase(rdtype, Outcome.ERROR)
-        seen: set[dns.name.Name] = set()
-        current = qname
+        seen: set[str] = set()
+        current = start
         cnames = 0
-        type_text = dns.rdatatype.to_text(rdtype)
+        type_text = TYPE_NAMES[rdtype]
         for _ in range(self.settings.max_chain + 1):
             try:
                 reply = await self._query(current, rdtype, ecs_prefix)
             except QueryTimeout as err:
-                chase.outcome, chase.error = (
-                    Outcome.TIMEOUT,
-                    f"{type_text} {display_name(current)}: {err}",
-                )
+                chase.outcome, chase.error = Outcome.TIMEOUT, f"{type_text} {current}: {err}"
                 return chase
             except QueryFailed as err:
-                chase.outcome, chase.error = (
-                    Outcome.ERROR,
-                    f"{type_text} {display_name(current)}: {err}",
-                )
+                chase.outcome, chase.error = Outcome.ERROR, f"{type_text} {current}: {err}"
                 return chase
-            if ecs_prefix is not None:
-                scope = ecs_scope(reply)
-                chase.scope = scope if scope is not None else chase.scope
+            if reply.ecs_scope is not None:
+                chase.scope = reply.ecs_scope
             walk = walk_answer(reply, current, rdtype, seen)
             chase.steps.extend(walk.steps)
             chase.addresses.extend(walk.addresses)
             cnames += walk.cnames
             if walk.loop:
                 chase.outcome = Outcome.CNAME_LOOP
-                chase.error = f"CNAME loop: {display_name(walk.final)} is already in the chain"
+                chase.error = f"CNAME loop: {walk.final} is already in the chain"
                 return chase
             if cnames > self.settings.max_chain:
                 return _too_long(chase, self.settings.max_chain)
-            rcode = reply.rcode()
-            final = display_name(walk.final)
+            rcode = reply.rcode
+            final = walk.final
             if rcode == dns.rcode.NXDOMAIN:
                 chase.outcome, chase.error = Outcome.NXDOMAIN, f"{final} does not exist"
                 return chase
@@ -210,7 +204,7 @@ class ChainResolver:
                 return chase
             if rcode != dns.rcode.NOERROR:
                 chase.outcome = Outcome.ERROR
-                chase.error = f"{dns.rcode.to_text(rcode)} for {final} {type_text}"
+                chase.error = f"{_rcode_text(rcode)} for {final} {type_text}"
                 return chase
             if walk.has_records:
                 chase.outcome = Outcome.RESOLVED
@@ -218,18 +212,17 @@ class ChainResolver:
             if not walk.dangling:
                 chase.outcome, chase.error = Outcome.NODATA, f"{final} has no {type_text} record"
                 return chase
-            current = walk.final  # the server stopped at a zone boundary: ask at the target
+            current = final  # the server stopped at a zone boundary: ask at the target
         return _too_long(chase, self.settings.max_chain)
 
-    async def _query(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, ecs_prefix: str | None
-    ) -> dns.message.Message:
+    async def _query(self, qname: str, rdtype: int, ecs_prefix: str | None) -> Reply:
         """One question, retried with backoff and over the other resolvers; raises on failure."""
         loop = asyncio.get_running_loop()
         state = self._loop_state(loop)
-        query = dns.message.make_query(
-            qname, rdtype, use_edns=0, payload=EDNS_PAYLOAD, options=self._options[ecs_prefix]
-        )
+        try:
+            query = build_query(encode_name(qname), rdtype, 0, self._options[ecs_prefix])
+        except dns.exception.DNSException as err:
+            raise QueryFailed(f"cannot ask for {qname!r}: {err}") from None
         attempts = self.settings.attempts
         budget = self.settings.timeout
         first_wait = budget / (2**attempts - 1)
@@ -238,7 +231,7 @@ class ChainResolver:
         start = self._rotate
         self._rotate = (self._rotate + 1) % len(transports)
         error: QueryFailed | None = None
-        fallback: dns.message.Message | None = None
+        fallback: Reply | None = None
         for attempt in range(attempts):
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -247,24 +240,25 @@ class ChainResolver:
             transport = transports[(start + attempt) % len(transports)]
             if state.limiter is not None:
                 await state.limiter.acquire()
+            failed = False
             async with state.slots:
                 try:
-                    reply = await transport.exchange(query, wait)
+                    wire = await transport.exchange(query, wait)
+                    reply = parse_reply(wire)
+                    if reply.qname != qname or reply.qtype != rdtype:
+                        raise QueryFailed(f"{transport.label}: reply for another question")
                 except QueryTimeout as err:
                     error = err
                     continue
                 except QueryFailed as err:
                     error = err
                     failed = True
-                else:
-                    failed = False
             if failed:
                 # An immediate failure (refused, unreachable): back off before trying again.
-                await asyncio.sleep(
-                    min(first_wait * 2**attempt / 4, max(0.0, deadline - loop.time()))
-                )
+                pause = min(first_wait * 2**attempt / 4, max(0.0, deadline - loop.time()))
+                await asyncio.sleep(pause)
                 continue
-            if reply.rcode() in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and len(transports) > 1:
+            if reply.rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and len(transports) > 1:
                 fallback = reply  # another resolver may do better; keep this one if not
                 if attempt < attempts - 1:
                     continue
@@ -363,13 +357,12 @@ class ChainResolver:
         Raises ``ResolverUnreachable`` when none answered. Any reply, whatever its rcode,
         counts as reachable.
         """
-        query_name = dns.name.root
+        query = build_query(b"\x00", NS)
         problems: list[str] = []
 
         async def ask(transport: Transport) -> None:
-            query = dns.message.make_query(query_name, dns.rdatatype.NS)
             try:
-                await transport.exchange(query, self.settings.timeout)
+                parse_reply(await transport.exchange(query, self.settings.timeout))
             except QueryFailed as err:
                 problems.append(str(err))
 
@@ -403,6 +396,22 @@ class ChainResolver:
         for transport in self.transports:
             if isinstance(transport, UdpTransport):
                 transport._close_now()
+
+
+def _ecs(prefix: str) -> bytes:
+    try:
+        return ecs_option_wire(prefix)
+    except ValueError:
+        raise BadResolverSpec(
+            f"vantage prefix {prefix!r} is not a network (e.g. 49.36.0.0/24)"
+        ) from None
+
+
+def _rcode_text(rcode: int) -> str:
+    try:
+        return dns.rcode.to_text(dns.rcode.Rcode(rcode))
+    except ValueError:
+        return f"rcode {rcode}"
 
 
 def _too_long(chase: _Chase, limit: int) -> _Chase:

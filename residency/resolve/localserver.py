@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,7 +28,6 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.zone
 
 from residency.resolve.errors import LocalServerError
 
@@ -79,13 +79,14 @@ class Zone:
         return self.domain.rstrip(".") or "root"
 
     def expected_serial(self) -> int | None:
-        """The SOA serial the zone should be served with, or None if it will not load."""
-        try:
-            zone = dns.zone.from_text(self.text, origin=self.domain, relativize=False)
-            soa = zone.get_soa()
-        except (dns.exception.DNSException, ValueError, KeyError):
-            return None
-        return int(soa.serial)
+        """The SOA serial the zone file declares (first SOA record), or None without one."""
+        match = _SOA_SERIAL.search(_COMMENT.sub("", self.text))
+        return int(match.group(1)) if match else None
+
+
+#: ``SOA mname rname serial``, possibly with the rest on following lines.
+_SOA_SERIAL = re.compile(r"\bSOA\s+\S+\s+\S+\s+\(?\s*(\d+)", re.IGNORECASE)
+_COMMENT = re.compile(r";[^\n]*")
 
 
 def zones_from_dir(directory: Path) -> list[Zone]:
@@ -289,6 +290,7 @@ class KnotServer:
     def _wait_until_serving(self, timeout: float, only: tuple[Zone, ...] | None = None) -> None:
         """Poll each loadable zone's SOA until its expected serial is served."""
         deadline = time.monotonic() + timeout
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         pending = {
             zone.domain: serial
             for zone in (only if only is not None else self._zones.values())
@@ -306,13 +308,28 @@ class KnotServer:
                     f"knotd on {self.address} did not serve {waiting} within {timeout:.0f}s: "
                     f"{self.log_tail(5)}"
                 )
+            failed = self._failed_zones(log_start) if pending else set()
             for domain, serial in list(pending.items()):
-                if self._served_serial(domain) == serial:
+                if domain in failed or self._served_serial(domain) == serial:
                     del pending[domain]
             if probe_listening and self._served_serial(".") is not False:
                 probe_listening = False
             if pending or probe_listening:
                 time.sleep(0.05)
+
+    def _failed_zones(self, since: int) -> set[str]:
+        """Zones knotd reported (after log offset ``since``) it could not load."""
+        found: set[str] = set()
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(since)
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return found
+        for line in text.splitlines():
+            if "failed to" in line and "] " in line and "[" in line:
+                found.add(line[line.index("[") + 1 : line.index("] ")].lower())
+        return found
 
     def _served_serial(self, domain: str) -> int | bool | None:
         """The SOA serial served for ``domain``; None if it answers without one, False if silent."""

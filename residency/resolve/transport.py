@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import dns.message
-
 
 class Transport(Protocol):
-    """Sends one query to one resolver and returns its reply.
+    """Sends one query (wire form) to one resolver and returns its reply (wire form).
 
-    ``exchange`` raises ``QueryTimeout`` when no reply came within ``timeout`` seconds and
-    ``QueryFailed`` for anything else that prevented a reply (refused connection, TLS or
-    HTTP failure, malformed reply). A reply with any rcode is returned as is.
+    The transport may rewrite the message id (the first two octets) to multiplex; the
+    reply it returns carries the id of the query as sent. ``exchange`` raises
+    ``QueryTimeout`` when no reply came within ``timeout`` seconds and ``QueryFailed`` for
+    anything else that prevented a reply (refused connection, TLS or HTTP failure).
+    A reply with any rcode is returned as is; a truncated UDP reply is retried over TCP.
     """
 
     @property
@@ -20,7 +20,7 @@ class Transport(Protocol):
         """How the resolver is named in results and messages, e.g. ``127.0.0.1:5353``."""
         ...
 
-    async def exchange(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def exchange(self, query: bytes, timeout: float) -> bytes:
         """Send ``query`` and return the matching reply."""
         ...
 

@@ -14,11 +14,6 @@ import random
 import socket
 from typing import cast
 
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-
 from residency.resolve.errors import QueryFailed, QueryTimeout
 from residency.resolve.nameservers import ServerAddress
 
@@ -128,15 +123,15 @@ class UdpTransport:
         protocol.transport = transport
         return protocol
 
-    async def exchange(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def exchange(self, query: bytes, timeout: float) -> bytes:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         endpoint = await self._endpoint()
         assert endpoint.transport is not None
-        query.id = endpoint.new_id()
-        wire = query.to_wire()
+        qid = endpoint.new_id()
+        wire = qid.to_bytes(2, "big") + query[2:]
         future: asyncio.Future[bytes] = loop.create_future()
-        endpoint.pending[query.id] = future
+        endpoint.pending[qid] = future
         timer = loop.call_at(
             deadline,
             _expire,
@@ -150,29 +145,32 @@ class UdpTransport:
             raise QueryFailed(f"{self.label}: {err.strerror or err}") from None
         finally:
             timer.cancel()
-            if endpoint.pending.get(query.id) is future:
-                del endpoint.pending[query.id]
-        try:
-            reply = dns.message.from_wire(data, ignore_trailing=True)
-        except dns.exception.DNSException as err:
-            raise QueryFailed(f"{self.label}: malformed reply ({err})") from None
-        if not query.is_response(reply):
-            raise QueryFailed(f"{self.label}: reply does not match the question")
-        if reply.flags & dns.flags.TC:
+            if endpoint.pending.get(qid) is future:
+                del endpoint.pending[qid]
+        if len(data) > 2 and data[2] & 0x02:  # TC: the answer did not fit, ask over TCP
             return await self._over_tcp(query, max(0.05, deadline - loop.time()))
-        return reply
+        return query[:2] + data[2:]
 
-    async def _over_tcp(self, query: dns.message.Message, timeout: float) -> dns.message.Message:
+    async def _over_tcp(self, query: bytes, timeout: float) -> bytes:
         try:
-            return await dns.asyncquery.tcp(
-                query, self.server.host, timeout=timeout, port=self.server.port
-            )
-        except dns.exception.Timeout:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(self.server.host, self.server.port)
+                try:
+                    writer.write(len(query).to_bytes(2, "big") + query)
+                    await writer.drain()
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                    reply = await reader.readexactly(size)
+                finally:
+                    writer.close()
+        except TimeoutError:
             raise QueryTimeout(
                 f"truncated answer, and no TCP answer from {self.label} within {timeout:.2g}s"
             ) from None
-        except (OSError, EOFError, dns.exception.DNSException) as err:
+        except (OSError, asyncio.IncompleteReadError) as err:
             raise QueryFailed(f"truncated answer, and TCP to {self.label} failed: {err}") from None
+        if reply[:2] != query[:2]:
+            raise QueryFailed(f"TCP reply from {self.label} does not match the query id")
+        return reply
 
     def _close_now(self) -> None:
         endpoints, self._endpoints = self._endpoints, []
