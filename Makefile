@@ -34,6 +34,7 @@ lint: deps
 	$(BIN)/mypy
 
 bench: setup
+	$(PY) -m pip install -q py-cloudip  # baseline only: never a dependency
 	$(PY) -m bench
 
 clean:

@@ -83,16 +83,26 @@ class ProviderRegistry:
         self._by_id: dict[str, Provider] = dict(providers)
         self._by_asn: dict[int, Provider] = {}
         self._uncertain_asns: set[int] = set()
-        patterns: list[tuple[str, re.Pattern[str], Provider]] = []
         for provider in self._by_id.values():
             for asn in provider.asns:
                 self._claim_asn(asn, provider)
             for asn in provider.asns_uncertain:
                 self._claim_asn(asn, provider)
                 self._uncertain_asns.add(asn)
-            patterns.extend((p, _word_pattern(p), provider) for p in provider.org_patterns)
-        # The longest pattern wins, so "Google Cloud" beats "Google".
-        self._org_patterns = sorted(patterns, key=lambda item: -len(item[0]))
+        self._compiled_patterns: list[tuple[str, re.Pattern[str], Provider]] | None = None
+
+    @property
+    def _org_patterns(self) -> list[tuple[str, re.Pattern[str], Provider]]:
+        # compiled on first use: a plain address lookup should not pay for ~100 regexes
+        if self._compiled_patterns is None:
+            patterns = [
+                (p, _word_pattern(p), provider)
+                for provider in self._by_id.values()
+                for p in provider.org_patterns
+            ]
+            # The longest pattern wins, so "Google Cloud" beats "Google".
+            self._compiled_patterns = sorted(patterns, key=lambda item: -len(item[0]))
+        return self._compiled_patterns
 
     def _claim_asn(self, asn: int, provider: Provider) -> None:
         owner = self._by_asn.get(asn)
@@ -129,8 +139,12 @@ class ProviderRegistry:
             raise ProvidersFileInvalid(f"{origin}: no [providers.<id>] tables")
         providers: dict[str, Provider] = {}
         for provider_id, entry in table.items():
-            where = f"{origin}:{_line_of(text, provider_id)}: [providers.{provider_id}]"
-            providers[provider_id] = _parse_entry(provider_id, entry, where)
+            try:
+                providers[provider_id] = _parse_entry(provider_id, entry, "")
+            except ProvidersFileInvalid:
+                # only now find the line: a regex per entry is too dear for every start-up
+                where = f"{origin}:{_line_of(text, provider_id)}: [providers.{provider_id}]"
+                providers[provider_id] = _parse_entry(provider_id, entry, where)
         return cls(providers, origin=origin)
 
     # ------------------------------------------------------------------ lookups

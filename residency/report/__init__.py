@@ -1,16 +1,17 @@
 """Reports: turn an ``AuditResult`` into terminal, JSON, CSV, Markdown, HTML, SARIF or JUnit text.
 
 ``render(result, fmt)`` is the one entry point; ``FORMATTERS`` is the explicit registry.
+Formatter modules are imported only when a format is asked for, so commands that
+print no report (``residency ip``) do not pay for HTML, SARIF and XML at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from residency.model import AuditResult
-from residency.report.common import summary_line
-from residency.report.csv_report import CsvFormatter
-from residency.report.html_report import HtmlFormatter
 from residency.report.interface import (
     Formatter,
     JunitIndeterminate,
@@ -18,21 +19,29 @@ from residency.report.interface import (
     RenderOptions,
     ReportError,
 )
-from residency.report.json_report import SCHEMA_ID, JsonFormatter, report_dict
-from residency.report.junit_report import JunitFormatter
-from residency.report.markdown_report import MarkdownFormatter
-from residency.report.sarif_report import SarifFormatter
-from residency.report.terminal import TerminalFormatter
+
+if TYPE_CHECKING:
+    from residency.report.common import summary_line
+    from residency.report.json_report import SCHEMA_ID, report_dict
+
+
+def _lazy(module: str, name: str, with_options: bool) -> Callable[[RenderOptions], Formatter]:
+    def build(options: RenderOptions) -> Formatter:
+        cls = getattr(import_module(f"residency.report.{module}"), name)
+        return cls(options) if with_options else cls()  # type: ignore[no-any-return]
+
+    return build
+
 
 #: Output format -> factory of its formatter. Every OutputFormat has an entry (tested).
 FORMATTERS: dict[OutputFormat, Callable[[RenderOptions], Formatter]] = {
-    OutputFormat.TERMINAL: TerminalFormatter,
-    OutputFormat.JSON: lambda _options: JsonFormatter(),
-    OutputFormat.CSV: lambda _options: CsvFormatter(),
-    OutputFormat.MARKDOWN: lambda _options: MarkdownFormatter(),
-    OutputFormat.HTML: lambda _options: HtmlFormatter(),
-    OutputFormat.SARIF: lambda _options: SarifFormatter(),
-    OutputFormat.JUNIT: JunitFormatter,
+    OutputFormat.TERMINAL: _lazy("terminal", "TerminalFormatter", True),
+    OutputFormat.JSON: _lazy("json_report", "JsonFormatter", False),
+    OutputFormat.CSV: _lazy("csv_report", "CsvFormatter", False),
+    OutputFormat.MARKDOWN: _lazy("markdown_report", "MarkdownFormatter", False),
+    OutputFormat.HTML: _lazy("html_report", "HtmlFormatter", False),
+    OutputFormat.SARIF: _lazy("sarif_report", "SarifFormatter", False),
+    OutputFormat.JUNIT: _lazy("junit_report", "JunitFormatter", True),
 }
 
 
@@ -47,6 +56,20 @@ def render(
 ) -> str:
     """The whole report text for ``result`` in format ``fmt``."""
     return to_format(fmt, options).render(result)
+
+
+_LAZY_NAMES = {
+    "summary_line": "common",
+    "SCHEMA_ID": "json_report",
+    "report_dict": "json_report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'residency.report' has no attribute {name!r}")
+    return getattr(import_module(f"residency.report.{module}"), name)
 
 
 __all__ = [
