@@ -30,18 +30,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from residency.errors import ResidencyError
+from residency.locate.compiled import INDEX_FORMAT
 
-INDEX_FORMAT = 2
 _V4_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 
 Claim = dict[str, Any]
 IntArray = npt.NDArray[np.int64]
-
-
-class IndexError_(ResidencyError):
-    """The compiled index is missing, corrupt or was built by another format."""
 
 
 @dataclass
@@ -270,129 +265,6 @@ def _write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
             position += len(line)
             offsets[n + 1] = position
     np.save(directory / f"claims-{layer}.offsets.npy", offsets)
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    layer_id: str
-    kind: str
-    version: str
-
-
-class CompiledIndex:
-    """The read side: memory-mapped arrays plus lazily loaded claim tables."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        try:
-            meta = json.loads((directory / "meta.json").read_text())
-            if meta.get("format") != INDEX_FORMAT:
-                raise IndexError_(
-                    f"{directory}: index format {meta.get('format')} is not supported"
-                )
-            self.stamp: str = meta["stamp"]
-            self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
-            self._v4_starts = np.load(directory / "v4_starts.npy", mmap_mode="r")
-            self._v4_combo = np.load(directory / "v4_combo.npy", mmap_mode="r")
-            self._v6_starts = np.load(directory / "v6_starts.npy", mmap_mode="r")
-            self._v6_combo = np.load(directory / "v6_combo.npy", mmap_mode="r")
-            self._combos = np.load(directory / "combos.npy", mmap_mode="r")
-        except (OSError, ValueError, KeyError) as err:
-            raise IndexError_(f"{directory}: compiled index unreadable ({err})") from err
-        self._claims: dict[int, list[Claim]] = {}
-        self._one: dict[tuple[int, int], Claim] = {}
-        self._offsets: dict[int, Any] = {}
-
-    @staticmethod
-    def read_stamp(directory: Path) -> str | None:
-        try:
-            meta = json.loads((directory / "meta.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if meta.get("format") != INDEX_FORMAT:
-            return None
-        stamp = meta.get("stamp")
-        return stamp if isinstance(stamp, str) else None
-
-    def claims(self, layer: int) -> list[Claim]:
-        """Every claim of one layer (for scans such as "all prefixes in country X")."""
-        found = self._claims.get(layer)
-        if found is None:
-            text = (self.directory / f"claims-{layer}.jsonl").read_text()
-            found = [json.loads(line) for line in text.splitlines()]
-            self._claims[layer] = found
-        return found
-
-    def claim(self, layer: int, claim_id: int) -> Claim:
-        """One claim, read from disk by offset (cached)."""
-        key = (layer, claim_id)
-        found = self._one.get(key)
-        if found is None:
-            whole = self._claims.get(layer)
-            if whole is not None:
-                return whole[claim_id]
-            offsets = self._offsets.get(layer)
-            if offsets is None:
-                offsets = np.load(self.directory / f"claims-{layer}.offsets.npy", mmap_mode="r")
-                self._offsets[layer] = offsets
-            start, end = int(offsets[claim_id]), int(offsets[claim_id + 1])
-            with open(self.directory / f"claims-{layer}.jsonl", "rb") as handle:
-                handle.seek(start)
-                found = json.loads(handle.read(end - start))
-            self._one[key] = found
-        return found
-
-    def combo_of_v4(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int32]:
-        idx = np.searchsorted(self._v4_starts, keys, side="right") - 1
-        return self._v4_combo[idx]  # type: ignore[no-any-return]
-
-    def combo_of_v6(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int32]:
-        idx = np.searchsorted(self._v6_starts, keys, side="right") - 1
-        return self._v6_combo[idx]  # type: ignore[no-any-return]
-
-    def combo_of(self, ip: str) -> int:
-        """The combo id of one address (raises ValueError for a non-address)."""
-        if ":" in ip:
-            key = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip)[:8], "big")
-            return int(self.combo_of_v6(np.array([key], dtype=np.uint64))[0])
-        key = int.from_bytes(socket.inet_aton(_strict_v4(ip)), "big")
-        return int(self.combo_of_v4(np.array([key], dtype=np.uint64))[0])
-
-    def combo_claims(self, combo: int) -> list[tuple[int, int]]:
-        """(layer index, claim id) for every layer that covers this combo."""
-        row = self._combos[combo]
-        return [(j, int(c)) for j, c in enumerate(row) if c >= 0]
-
-    def v4_prefix_with(self, wanted: set[tuple[int, int]], exclude_layer: int = -1) -> str | None:
-        """The first IPv4 /24 lying wholly inside an interval whose combo carries one
-        of the ``wanted`` (layer, claim) pairs and no claim of ``exclude_layer``."""
-        good = np.zeros(len(self._combos), dtype=bool)
-        for layer_idx, claim_id in wanted:
-            good |= np.asarray(self._combos[:, layer_idx]) == claim_id
-        if exclude_layer >= 0:
-            good &= np.asarray(self._combos[:, exclude_layer]) < 0
-        starts = self._v4_starts
-        for i in np.nonzero(good[np.asarray(self._v4_combo)])[0]:
-            start = int(starts[i])
-            end = int(starts[i + 1]) - 1 if i + 1 < len(starts) else _V4_MAX
-            base = (start + 255) & ~255
-            if base + 255 <= end:
-                return ".".join(str((base >> s) & 255) for s in (24, 16, 8, 0)) + "/24"
-        return None
-
-    def sizes(self) -> dict[str, int]:
-        return {
-            "v4_intervals": len(self._v4_starts),
-            "v6_intervals": len(self._v6_starts),
-            "combos": len(self._combos),
-        }
-
-
-def _strict_v4(ip: str) -> str:
-    # inet_aton accepts "1", "1.2" and octal forms; residency accepts only dotted quads
-    if ip.count(".") != 3:
-        raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address")
-    return ip
 
 
 def address_keys(

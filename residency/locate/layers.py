@@ -13,7 +13,7 @@ from typing import Any
 from residency.datasets.interface import RangeRecord
 from residency.errors import ResidencyError
 from residency.locate.index import LayerBuilder
-from residency.model import EvidenceKind, Place
+from residency.model import EvidenceKind
 
 SPECIAL_LAYER = "iana-special-purpose"
 
@@ -229,10 +229,3 @@ def asn_csv_layer(layer_id: str, version: str, blobs: Iterable[tuple[str, bytes]
     if not builder.v4 and not builder.v6:
         raise LayerError(f"{layer_id}: no ASN rows found")
     return builder
-
-
-def place_from_claim(claim: dict[str, Any]) -> Place | None:
-    cc = claim.get("cc")
-    if not cc:
-        return None
-    return Place(country=cc, subdivision=claim.get("sub"), city=claim.get("city"))

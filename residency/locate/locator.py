@@ -8,26 +8,19 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from residency import paths
-from residency.datasets.interface import RangeRecord
 from residency.errors import ResidencyError
-from residency.locate.index import CompiledIndex, LayerBuilder, address_keys, compile_index
-from residency.locate.layers import (
-    SPECIAL_LAYER,
-    LayerError,
-    asn_csv_layer,
-    feed_layer,
-    mmdb_asn_layer,
-    mmdb_country_layer,
-    mmdb_database_type,
-    special_purpose_layer,
-)
+from residency.locate.compiled import CompiledIndex
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
+
+if TYPE_CHECKING:
+    from residency.locate.index import LayerBuilder
+
+#: The layer of never-routable space (residency.locate.layers.SPECIAL_LAYER).
+SPECIAL_LAYER = "iana-special-purpose"
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
@@ -84,6 +77,9 @@ def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     for path in named:
         if not path.is_file():
             raise LocateError(f"{path}: GeoIP database not found")
+
+        from residency.locate.layers import mmdb_database_type
+
         db_type = mmdb_database_type(path)
         kind = "mmdb-asn" if "ASN" in db_type.upper() else "mmdb-country"
         stat = path.stat()
@@ -116,8 +112,17 @@ def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
 
 def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     """Read every source into a layer. One bad source is an error naming it."""
+    from residency.datasets.interface import RangeRecord
     from residency.datasets.parsers import PARSERS
     from residency.datasets.regions import RegionTable
+    from residency.locate.layers import (
+        LayerError,
+        asn_csv_layer,
+        feed_layer,
+        mmdb_asn_layer,
+        mmdb_country_layer,
+        special_purpose_layer,
+    )
 
     regions = RegionTable.load()
     builders = [special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")]
@@ -185,6 +190,8 @@ class Locator:
         target = compiled_dir or directory / "compiled"
         stamp = _stamp(specs, paths.project_data_dir() / "regions")
         if CompiledIndex.read_stamp(target) != stamp:
+            from residency.locate.index import compile_index
+
             compile_index(build_layers(specs), target, stamp)
         versions = [s.data_version for s in specs if s.data_version is not None]
         return cls(CompiledIndex(target), versions, _operators() if with_operators else None)
@@ -250,6 +257,10 @@ class Locator:
 
     def combos(self, ips: Sequence[str]) -> Any:
         """Vectorised: the combo id of every address (the hot path of bulk enrichment)."""
+        import numpy as np
+
+        from residency.locate.index import address_keys
+
         pos4, key4, pos6, key6, bad = address_keys(ips)
         if bad:
             raise InvalidAddress(f"{ips[bad[0]]!r} is not an IPv4 or IPv6 address")

@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from residency.locate.index import LayerInfo
-from residency.locate.layers import place_from_claim
+from residency.locate.compiled import LayerInfo
 from residency.model import (
     Confidence,
     Evidence,
@@ -51,6 +50,13 @@ class _EdgeFlags(Protocol):
 
     @property
     def anycast(self) -> bool: ...
+
+
+def place_from_claim(claim: dict[str, Any]) -> Place | None:
+    cc = claim.get("cc")
+    if not cc:
+        return None
+    return Place(country=cc, subdivision=claim.get("sub"), city=claim.get("city"))
 
 
 def claim_evidence(layer: LayerInfo, claim: dict[str, Any]) -> Evidence:

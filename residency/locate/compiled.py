@@ -1,0 +1,206 @@
+"""The read side of the compiled index, usable without importing numpy.
+
+Single lookups (``residency ip``, the audit) binary-search memory-mapped arrays
+through ``memoryview`` and ``bisect``: numpy's import alone would cost more than
+the whole lookup. Bulk enrichment asks for the numpy views (``arrays()``), which
+import numpy on first use.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import mmap
+import socket
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from residency.errors import ResidencyError
+
+INDEX_FORMAT = 2
+_V4_MAX = (1 << 32) - 1
+
+Claim = dict[str, Any]
+
+
+class IndexError_(ResidencyError):
+    """The compiled index is missing, corrupt or was built by another format."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    layer_id: str
+    kind: str
+    version: str
+
+
+class _Npy:
+    """A read-only, memory-mapped view of a C-ordered little-endian ``.npy`` file."""
+
+    _CODES: ClassVar[dict[str, str]] = {"<u8": "Q", "<i4": "i", "<i8": "q"}
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        head = self._map[:10]
+        if head[:6] != b"\x93NUMPY":
+            raise ValueError(f"{path.name}: not a .npy file")
+        if head[6] == 1:
+            length, start = int.from_bytes(head[8:10], "little"), 10
+        else:
+            length, start = int.from_bytes(self._map[8:12], "little"), 12
+        header = ast.literal_eval(self._map[start : start + length].decode("latin1"))
+        code = self._CODES.get(header["descr"])
+        if code is None or header["fortran_order"]:
+            raise ValueError(f"{path.name}: unsupported array layout {header['descr']}")
+        self.shape: tuple[int, ...] = tuple(header["shape"])
+        self.offset = start + length
+        self.path = path
+        view = memoryview(self._map)[self.offset :]
+        self.flat = view.cast(code)  # type: ignore[call-overload]
+        self.columns = self.shape[1] if len(self.shape) == 2 else 1
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def numpy(self) -> Any:
+        import numpy as np
+
+        return np.load(self.path, mmap_mode="r")
+
+
+class CompiledIndex:
+    """Memory-mapped interval tables plus claims read by offset, on demand."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            if meta.get("format") != INDEX_FORMAT:
+                raise IndexError_(
+                    f"{directory}: index format {meta.get('format')} is not supported"
+                )
+            self.stamp: str = meta["stamp"]
+            self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
+            self._v4_starts = _Npy(directory / "v4_starts.npy")
+            self._v4_combo = _Npy(directory / "v4_combo.npy")
+            self._v6_starts = _Npy(directory / "v6_starts.npy")
+            self._v6_combo = _Npy(directory / "v6_combo.npy")
+            self._combos = _Npy(directory / "combos.npy")
+        except (OSError, ValueError, KeyError, SyntaxError) as err:
+            raise IndexError_(f"{directory}: compiled index unreadable ({err})") from err
+        self._claims: dict[int, list[Claim]] = {}
+        self._one: dict[tuple[int, int], Claim] = {}
+        self._offsets: dict[int, _Npy] = {}
+        self._numpy: dict[str, Any] = {}
+
+    @staticmethod
+    def read_stamp(directory: Path) -> str | None:
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if meta.get("format") != INDEX_FORMAT:
+            return None
+        stamp = meta.get("stamp")
+        return stamp if isinstance(stamp, str) else None
+
+    # ------------------------------------------------------------------ claims
+    def claims(self, layer: int) -> list[Claim]:
+        """Every claim of one layer (for scans such as "all prefixes in country X")."""
+        found = self._claims.get(layer)
+        if found is None:
+            text = (self.directory / f"claims-{layer}.jsonl").read_text()
+            found = [json.loads(line) for line in text.splitlines()]
+            self._claims[layer] = found
+        return found
+
+    def claim(self, layer: int, claim_id: int) -> Claim:
+        """One claim, read from disk by offset (cached)."""
+        whole = self._claims.get(layer)
+        if whole is not None:
+            return whole[claim_id]
+        key = (layer, claim_id)
+        found = self._one.get(key)
+        if found is None:
+            offsets = self._offsets.get(layer)
+            if offsets is None:
+                offsets = _Npy(self.directory / f"claims-{layer}.offsets.npy")
+                self._offsets[layer] = offsets
+            start, end = offsets.flat[claim_id], offsets.flat[claim_id + 1]
+            with open(self.directory / f"claims-{layer}.jsonl", "rb") as handle:
+                handle.seek(start)
+                found = json.loads(handle.read(end - start))
+            self._one[key] = found
+        return found
+
+    # ----------------------------------------------------------------- lookups
+    def combo_of(self, ip: str) -> int:
+        """The combo id of one address (raises ValueError for a non-address)."""
+        try:
+            if ":" in ip:
+                key = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip)[:8], "big")
+                starts, combo = self._v6_starts.flat, self._v6_combo.flat
+            else:
+                if ip.count(".") != 3:  # inet_aton also takes "1" and "1.2"
+                    raise ValueError(ip)
+                key = int.from_bytes(socket.inet_aton(ip), "big")
+                starts, combo = self._v4_starts.flat, self._v4_combo.flat
+        except OSError as err:
+            raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address") from err
+        return int(combo[bisect_right(starts, key) - 1])
+
+    def combo_claims(self, combo: int) -> list[tuple[int, int]]:
+        """(layer index, claim id) for every layer that covers this combo."""
+        width = self._combos.columns
+        row = self._combos.flat[combo * width : (combo + 1) * width]
+        return [(j, int(c)) for j, c in enumerate(row) if c >= 0]
+
+    def arrays(self, name: str) -> Any:
+        """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos."""
+        found = self._numpy.get(name)
+        if found is None:
+            found = getattr(self, f"_{name}").numpy()
+            self._numpy[name] = found
+        return found
+
+    def combo_of_v4(self, keys: Any) -> Any:
+        import numpy as np
+
+        idx = np.searchsorted(self.arrays("v4_starts"), keys, side="right") - 1
+        return self.arrays("v4_combo")[idx]
+
+    def combo_of_v6(self, keys: Any) -> Any:
+        import numpy as np
+
+        idx = np.searchsorted(self.arrays("v6_starts"), keys, side="right") - 1
+        return self.arrays("v6_combo")[idx]
+
+    def v4_prefix_with(self, wanted: set[tuple[int, int]], exclude_layer: int = -1) -> str | None:
+        """The first IPv4 /24 lying wholly inside an interval whose combo carries one
+        of the ``wanted`` (layer, claim) pairs and no claim of ``exclude_layer``."""
+        import numpy as np
+
+        combos = self.arrays("combos")
+        good = np.zeros(len(combos), dtype=bool)
+        for layer_idx, claim_id in wanted:
+            good |= np.asarray(combos[:, layer_idx]) == claim_id
+        if exclude_layer >= 0:
+            good &= np.asarray(combos[:, exclude_layer]) < 0
+        starts = self.arrays("v4_starts")
+        for i in np.nonzero(good[np.asarray(self.arrays("v4_combo"))])[0]:
+            start = int(starts[i])
+            end = int(starts[i + 1]) - 1 if i + 1 < len(starts) else _V4_MAX
+            base = (start + 255) & ~255
+            if base + 255 <= end:
+                return ".".join(str((base >> s) & 255) for s in (24, 16, 8, 0)) + "/24"
+        return None
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "v4_intervals": len(self._v4_starts),
+            "v6_intervals": len(self._v6_starts),
+            "combos": len(self._combos),
+        }
