@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from urllib.parse import urlsplit
 
 import dns.asyncquery
@@ -27,16 +28,16 @@ class DohTransport:
         self.url = check_doh_url(url)
         self.verify = verify
         self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
     @property
     def label(self) -> str:
         return self.url
 
     def _client_for(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
-        if self._client is None or self._loop is not loop:
+        if self._client is None or self._loop is None or self._loop() is not loop:
             self._client = httpx.AsyncClient(http2=True, verify=self.verify)
-            self._loop = loop
+            self._loop = weakref.ref(loop)
         return self._client
 
     async def exchange(self, query: bytes, timeout: float) -> bytes:

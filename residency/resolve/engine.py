@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -123,7 +124,7 @@ class ChainResolver:
         if not self.transports:
             raise BadResolverSpec("no resolver to query")
         self._state: _LoopState | None = None
-        self._state_loop: asyncio.AbstractEventLoop | None = None
+        self._state_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._rotate = 0
         self._options: dict[str | None, bytes] = {None: b""}
 
@@ -274,8 +275,8 @@ class ChainResolver:
         raise error
 
     def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
-        if self._state is None or self._state_loop is not loop:
-            self._state, self._state_loop = _LoopState(self.settings), loop
+        if self._state is None or self._state_loop is None or self._state_loop() is not loop:
+            self._state, self._state_loop = _LoopState(self.settings), weakref.ref(loop)
         return self._state
 
     # ----------------------------------------------------------------- many names

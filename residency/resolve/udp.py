@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import weakref
 from typing import cast
 
 from residency.resolve.errors import QueryFailed, QueryTimeout
@@ -30,14 +31,11 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.label = label
         self.pending: dict[int, asyncio.Future[bytes]] = {}
         self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if len(data) < HEADER:
@@ -84,7 +82,7 @@ class UdpTransport:
         self.server = server
         self._size = max(1, sockets)
         self._endpoints: list[_Endpoint] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._next = 0
         self._opening: asyncio.Lock | None = None
 
@@ -94,10 +92,10 @@ class UdpTransport:
 
     async def _endpoint(self) -> _Endpoint:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._loop is None or self._loop() is not loop:
             # A new event loop (asyncio.run called again): sockets of the old one are dead.
             self._close_now()
-            self._loop, self._opening = loop, asyncio.Lock()
+            self._loop, self._opening = weakref.ref(loop), asyncio.Lock()
         if len(self._endpoints) < self._size or any(e.closed for e in self._endpoints):
             assert self._opening is not None
             async with self._opening:
@@ -109,18 +107,23 @@ class UdpTransport:
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Endpoint:
         family = socket.AF_INET6 if ":" in self.server.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            sock.connect((self.server.host, self.server.port))
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _Endpoint(self.label),
-                remote_addr=(self.server.host, self.server.port),
-                family=family,
+                lambda: _Endpoint(self.label), sock=sock
             )
         except OSError as err:
+            sock.close()
             raise QueryFailed(
                 f"{self.label}: cannot open a UDP socket ({err.strerror or err})"
             ) from None
         # connection_made runs only on the next loop iteration; the socket is usable now.
         protocol.transport = transport
+        protocol.sock = sock
         return protocol
 
     async def exchange(self, query: bytes, timeout: float) -> bytes:
@@ -175,8 +178,13 @@ class UdpTransport:
     def _close_now(self) -> None:
         endpoints, self._endpoints = self._endpoints, []
         for endpoint in endpoints:
-            if endpoint.transport is not None and not endpoint.transport.is_closing():
-                endpoint.transport.close()
+            endpoint.closed = True
+            try:
+                if endpoint.transport is not None and not endpoint.transport.is_closing():
+                    endpoint.transport.close()
+            except RuntimeError:  # its event loop is already closed: close the socket itself
+                if endpoint.sock is not None:
+                    endpoint.sock.close()
 
     async def aclose(self) -> None:
         self._close_now()
