@@ -212,6 +212,13 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
 )
 @click.option("--source", "sources", multiple=True, help="Use only these dataset ids.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@click.option(
+    "--rdap/--no-rdap",
+    default=False,
+    show_default=True,
+    help="Add RDAP registration facts (network access needed).",
+)
+@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
 @library_errors
 def ip_command(
     addresses: tuple[str, ...],
@@ -219,20 +226,38 @@ def ip_command(
     geoip: tuple[Path, ...],
     sources: tuple[str, ...],
     data_dir: Path | None,
+    rdap: bool,
+    rdap_url: str | None,
 ) -> None:
     """Where is each ADDRESS and who runs it, with the evidence for each claim."""
-    from residency.locate.locator import InvalidAddress, Locator, facts_to_json, load_subset
+    from residency.locate.locator import (
+        InvalidAddress,
+        Locator,
+        canonical_ip,
+        facts_to_json,
+        load_subset,
+    )
     from residency.report.ip_text import render_ip_facts
 
     locator = load_subset(data_dir, geoip, sources) if sources else Locator.load(data_dir, geoip)
+    registrar = None
+    if rdap:
+        from residency.locate.rdap import RdapLookup
+
+        registrar = RdapLookup.open(rdap_url)
     answers = []
     bad = 0
-    for text in addresses:
-        try:
-            answers.append(locator.locate(text))
-        except InvalidAddress as err:
-            click.echo(f"residency: {err}", err=True)
-            bad += 1
+    try:
+        for text in addresses:
+            try:
+                registration = registrar.lookup(canonical_ip(text)) if registrar else None
+                answers.append(locator.locate(text, registration=registration))
+            except InvalidAddress as err:
+                click.echo(f"residency: {err}", err=True)
+                bad += 1
+    finally:
+        if registrar is not None:
+            registrar.close()
     if as_json:
         doc = {
             "addresses": [facts_to_json(f) for f in answers],

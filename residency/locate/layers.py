@@ -118,11 +118,12 @@ def open_mmdb(path: Path) -> Any:
 def mmdb_database_type(path: Path) -> str:
     """The database_type in the metadata, read through geoip2 (MaxMind layout) or maxminddb."""
     import geoip2.database
+    import maxminddb
 
     try:
         with geoip2.database.Reader(str(path)) as reader:
             return str(reader.metadata().database_type)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as err:
         raise LayerError(f"{path}: not a readable MaxMind DB file ({err})") from err
 
 
