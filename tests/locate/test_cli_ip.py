@@ -55,7 +55,7 @@ def test_invalid_address_is_one_line_and_others_answered(dataset: Path) -> None:
 
 
 def test_unknown_source(dataset: Path) -> None:
-    code, out, err = run(dataset, "--source", "nope", "13.228.0.1")
+    code, _out, err = run(dataset, "--source", "nope", "13.228.0.1")
     assert code == 2 and "unknown --source nope" in err and err.count("\n") == 1
 
 
