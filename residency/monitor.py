@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -180,10 +181,7 @@ class Monitor:
         Returns the figures of this call.
         """
         self.stats = MonitorStats()
-        started = self.clock()
-        while not self.stop.is_set():
-            if not self.tick(now_limit=started):
-                break
+        self._drain(now_limit=self.clock())
         self.flush()
         return self.stats
 
@@ -191,8 +189,10 @@ class Monitor:
         """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
         self.stats = MonitorStats()
         while not self.stop.is_set():
-            if self.tick():
+            if self._drain(now_limit=None):
                 continue
+            if self.stop.is_set():
+                break
             due = self._store_call(self.store.next_due)
             wait = idle_poll if due is None else min(idle_poll, max(0.0, due - self.clock()))
             if wait > 0:
@@ -200,11 +200,7 @@ class Monitor:
         self.flush()
         return self.stats
 
-    def tick(self, now_limit: float | None = None) -> int:
-        """Claim one batch of due targets, check it, commit it. Returns targets checked."""
-        self.flush()
-        if self._pending:  # the database is still away: do not pile up more work
-            return 0
+    def _claim(self, now_limit: float | None) -> tuple[str, list[WatchTarget]]:
         now = self.clock()
         owner = f"{self.worker}/{uuid.uuid4().hex[:12]}"
         claimed = self._store_call(
@@ -215,12 +211,50 @@ class Monitor:
                 self.lease_seconds,
             )
         )
+        return owner, claimed
+
+    def tick(self, now_limit: float | None = None) -> int:
+        """Claim one batch of due targets, check it, commit it. Returns targets checked."""
+        self.flush()
+        if self._pending:  # the database is still away: do not pile up more work
+            return 0
+        owner, claimed = self._claim(now_limit)
         if not claimed:
             return 0
-        pending = self._check(owner, claimed)
-        self._pending.append(pending)
+        self._pending.append(self._check(owner, claimed))
         self.flush()
         return len(claimed)
+
+    def _drain(self, now_limit: float | None) -> int:
+        """Check due batches until none is left (or ``stop``); returns targets checked.
+
+        Committing batch k runs in a helper thread while batch k+1 is being resolved, so
+        storage hides behind network waits. The database is still used by one thread at
+        a time: the next claim waits for the previous commit.
+        """
+        self.flush()
+        if self._pending:
+            return 0
+        checked = 0
+        owner, claimed = self._claim(now_limit)
+        if not claimed:
+            return 0
+        with ThreadPoolExecutor(1, thread_name_prefix="residency-commit") as committer:
+            committing: Future[bool] | None = None
+            while claimed:
+                pending = self._check(owner, claimed)
+                checked += len(claimed)
+                if committing is not None:
+                    committing.result()
+                self._pending.append(pending)
+                if self.stop.is_set() or len(self._pending) > 1:
+                    claimed = []  # stopping, or the database is away: no new work
+                else:
+                    owner, claimed = self._claim(now_limit)
+                committing = committer.submit(self.flush)
+            if committing is not None:
+                committing.result()
+        return checked
 
     # ------------------------------------------------------------------ checking
 

@@ -85,14 +85,14 @@ class ResolveLocateAudit:
         started = self._now()
         vantage = self._vantage(batch.vantage)
         policy = self._policy(batch.policy) if batch.policy else None
-        names = [e.host for e in batch.endpoints if not _is_ip(e.host)]
+        names = [e.host for e in batch.endpoints if not (e.is_ip or _is_ip(e.host))]
         resolved: dict[str, tuple[Resolution, ...]] = dict(
             self.resolver.resolve_many(names, (vantage,))
         )
         per_endpoint: list[tuple[Resolution, ...]] = []
         wanted: dict[str, None] = {}
         for endpoint in batch.endpoints:
-            if _is_ip(endpoint.host):
+            if endpoint.is_ip or _is_ip(endpoint.host):
                 res: tuple[Resolution, ...] = (
                     Resolution(
                         name=endpoint.host,

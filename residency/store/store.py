@@ -18,7 +18,7 @@ from typing import Any
 
 from residency.drift import Change, DriftEvent, DriftKind, compare
 from residency.model import AuditResult, EndpointResult
-from residency.store.backend import Backend, Tx
+from residency.store.backend import Backend, Row, Tx
 from residency.store.errors import RunNotFound, StoreError
 from residency.store.migrations import migrate
 from residency.store.serialize import (
@@ -358,22 +358,77 @@ class Store:
         seq = int(row[0])
         policy_name = f"{result.policy.name} {result.policy.version}" if result.policy else None
         key_vantages = [v for v in result.vantages if v]
+        ordered: list[tuple[str, EndpointResult]] = []
         seen: set[str] = set()
-        changed = 0
-        all_changes: list[Change] = []
         for er in sorted(result.endpoints, key=lambda e: e.endpoint.host):
             key = endpoint_key(er.endpoint.host, key_vantages)
-            if key in seen:
+            if key not in seen:
+                seen.add(key)
+                ordered.append((key, er))
+        known = self._endpoint_rows(tx, [key for key, _ in ordered])
+        changed = 0
+        all_changes: list[Change] = []
+        unchanged: list[tuple[int, int]] = []  # (endpoint id, state id)
+        for key, er in ordered:
+            body = endpoint_state(er)
+            body_text = canonical(body)
+            state_fp = digest(body_text)
+            row = known.get(key)
+            if (
+                row is not None
+                and row[1] is not None
+                and row[2] == state_fp
+                and row[3] == data_fp
+                and row[4] is not None
+                and started_ts >= float(row[4])
+            ):
+                unchanged.append((int(row[0]), int(row[1])))
                 continue
-            seen.add(key)
             changes, was_changed = self._record_endpoint(
-                tx, seq, started_ts, key, er, data_fp, policy_name, kind, cache
+                tx, seq, started_ts, key, er, data_fp, policy_name, kind, cache, body, body_text
             )
             changed += was_changed
             all_changes.extend(changes)
+        if unchanged:
+            # The common case in monitoring: nothing changed, only "last seen" moves.
+            tx.executemany(
+                "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
+                " WHERE id = ?",
+                [(seq, started_ts, state_id) for _, state_id in unchanged],
+            )
+            tx.executemany(
+                "UPDATE observation SET last_seq = ?, last_ts = ?"
+                " WHERE endpoint_id = ? AND current = 1",
+                [(seq, started_ts, endpoint_id) for endpoint_id, _ in unchanged],
+            )
+            tx.executemany(
+                "UPDATE endpoint SET last_ts = ? WHERE id = ?",
+                [(started_ts, endpoint_id) for endpoint_id, _ in unchanged],
+            )
+            if kind == "audit":
+                tx.executemany(
+                    "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
+                )
         if changed:
             tx.execute("UPDATE run SET changed_count = ? WHERE seq = ?", (changed, seq))
-        return RecordOutcome(result.run_id, seq, True, len(seen), changed, tuple(all_changes))
+        return RecordOutcome(result.run_id, seq, True, len(ordered), changed, tuple(all_changes))
+
+    def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
+        """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
+        out: dict[str, Row] = {}
+        # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
+        lock = " FOR UPDATE" if self.backend.dialect == "postgresql" else ""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in tx.query(
+                "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
+                f" WHERE key IN ({marks}) ORDER BY id{lock}",
+                chunk,
+            ):
+                out[r[0]] = r[1:]
+        return out
 
     def _record_endpoint(
         self,
@@ -386,9 +441,9 @@ class Store:
         policy_name: str | None,
         kind: str,
         cache: _TxCache,
+        body: dict[str, Any],
+        body_text: str,
     ) -> tuple[list[Change], int]:
-        body = endpoint_state(er)
-        body_text = canonical(body)
         state_fp = digest(body_text)
         ep = tx.execute(
             "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
@@ -938,27 +993,31 @@ class Store:
         taken over are not rescheduled but their observations are still kept.
         """
         cache = _TxCache()
-        lost: list[int] = []
         recorded: list[RecordOutcome] = []
-        done = 0
         with self.backend.transaction() as tx:
-            for c in sorted(completions, key=lambda c: c.target_id):
-                count = tx.execute(
-                    "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
-                    " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
-                    (
-                        c.next_due,
-                        c.checked_at,
-                        c.run_id,
-                        1 if c.run_id else 0,
-                        c.target_id,
-                        owner,
-                    ),
-                ).rowcount
-                if count:
-                    done += 1
-                else:
-                    lost.append(c.target_id)
+            ids = sorted({c.target_id for c in completions})
+            ours: set[int] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                ours.update(
+                    int(r[0])
+                    for r in tx.query(
+                        f"SELECT id FROM target WHERE id IN ({marks}) AND lease_owner = ?",
+                        (*chunk, owner),
+                    )
+                )
+            mine = [c for c in completions if c.target_id in ours]
+            lost = sorted({c.target_id for c in completions} - ours)
+            tx.executemany(
+                "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
+                " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
+                [
+                    (c.next_due, c.checked_at, c.run_id, 1 if c.run_id else 0, c.target_id, owner)
+                    for c in sorted(mine, key=lambda c: c.target_id)
+                ],
+            )
+            done = len(mine)
             for result in results:
                 recorded.append(self._record_in(tx, result, kind, owner.split("/")[0], cache))
         self._remember(cache)
