@@ -100,7 +100,7 @@ class Stream:
         return len(self.data) >= self.limit
 
 
-@dataclass
+@dataclass(slots=True)
 class Flow:
     """A connection from a client to a server address and port."""
 
@@ -117,7 +117,7 @@ class Flow:
     done: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Sighting:
     """Aggregate for one (name, address, how) triple."""
 
