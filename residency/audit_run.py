@@ -46,6 +46,8 @@ class AuditRequest:
     data_dir: Path | None = None
     db: str | None = None
     today: date | None = None
+    zone_origin: str | None = None
+    dns_ports: tuple[int, ...] = (53,)
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -74,6 +76,8 @@ class AuditRequest:
             data_dir=opts.get("data_dir"),
             db=opts.get("db"),
             today=today.date() if isinstance(today, datetime) else today,
+            zone_origin=opts.get("zone_origin"),
+            dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
         )
 
 
@@ -96,16 +100,17 @@ class AuditOutcome:
 
 def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
     """Every endpoint from arguments and files; bad entries become problems."""
-    from residency.endpoints import InputError, read_input, read_targets
+    from residency.endpoints import InputError, ReadOptions, read_input, read_targets
     from residency.endpoints.collect import EndpointCollector
 
+    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
     collector = EndpointCollector()
     if request.targets:
-        collector.extend(read_targets(request.targets))
+        collector.extend(read_targets(request.targets, options=options))
     for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
         for path in paths:
             try:
-                collector.extend(read_input(path, fmt))
+                collector.extend(read_input(path, fmt, options))
             except InputError as err:
                 collector.problem(str(path), f"--{fmt}", str(err))
     targets = collector.targets()

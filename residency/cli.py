@@ -365,6 +365,15 @@ def ip_command(
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
 @click.option("--db", help="Record the run in this history database (path or postgresql://).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
+@click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
+@click.option(
+    "--dns-port",
+    "dns_ports",
+    multiple=True,
+    type=int,
+    metavar="N",
+    help="Read traffic on this port as DNS in captures (default 53; repeatable).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
 @library_errors
 def audit_command(**opts: Any) -> None:

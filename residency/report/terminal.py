@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from residency.model import AuditResult, EndpointResult
+from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
     address_verdicts,
     endpoint_verdict,
@@ -25,7 +25,38 @@ COLOURS = {
     "FAIL": "red",
     "NOT JUDGED": "white",
 }
-HEADERS = ("VERDICT", "ENDPOINT", "ADDRESS", "LOCATION", "PROVIDER", "OPERATOR", "WHY")
+HEADERS = (
+    "VERDICT",
+    "ENDPOINT",
+    "CHAIN",
+    "ADDRESS",
+    "LOCATION",
+    "CONF",
+    "PROVIDER",
+    "OPERATOR",
+    "EVIDENCE",
+    "WHY",
+)
+
+
+def chain_cell(endpoint: EndpointResult) -> str:
+    """The CNAME steps after the endpoint (its name is in the ENDPOINT column)."""
+    for resolution in endpoint.resolutions:
+        if resolution.cname_targets:
+            return "> " + " > ".join(resolution.cname_targets)
+    return ""
+
+
+def evidence_cell(facts: IpFacts) -> str:
+    """A short evidence summary: which sources, how many agree, any disagreement."""
+    kinds: dict[str, int] = {}
+    for e in facts.evidence:
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    parts = [f"{n} {k}" if n > 1 else k for k, n in kinds.items() if k != "asn"]
+    text = facts.location.basis + (f"; {', '.join(parts)}" if parts else "")
+    if facts.disagreements:
+        text += f"; {len(facts.disagreements)} disagreement(s)"
+    return text
 
 
 def cut(text: str, width: int) -> str:
@@ -43,7 +74,8 @@ class TerminalFormatter:
         if not endpoint.facts:
             why = "; ".join(r.message for r in endpoint.verdict.reasons) if endpoint.verdict else ""
             verdict = label(endpoint_verdict(endpoint)) if judged else "NOT JUDGED"
-            return [(verdict, name, "-", outcome_text(endpoint), "-", "-", why)]
+            cells = (chain_cell(endpoint), "-", outcome_text(endpoint), "-", "-", "-", "-")
+            return [(verdict, name, *cells, why)]
         rows: list[tuple[str, ...]] = []
         for index, facts in enumerate(endpoint.facts):
             address = verdicts.get(facts.ip)
@@ -60,10 +92,13 @@ class TerminalFormatter:
                 (
                     verdict,
                     name if index == 0 else "",
+                    chain_cell(endpoint) if index == 0 else "",
                     facts.ip,
                     location_text(facts),
+                    facts.location.confidence.value,
                     provider_text(facts),
                     operator_text(facts),
+                    evidence_cell(facts),
                     why,
                 )
             )

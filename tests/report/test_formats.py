@@ -51,10 +51,13 @@ def test_terminal_table() -> None:
     assert lines[0].split() == [
         "VERDICT",
         "ENDPOINT",
+        "CHAIN",
         "ADDRESS",
         "LOCATION",
+        "CONF",
         "PROVIDER",
         "OPERATOR",
+        "EVIDENCE",
         "WHY",
     ]
     analytics = next(line for line in lines if "analytics.shop.example" in line)
