@@ -70,10 +70,6 @@ class Judge(Protocol):
 HintFunction = Callable[[Iterable[str]], tuple[Evidence, ...]]
 
 
-def _no_hints(names: Iterable[str]) -> tuple[Evidence, ...]:
-    return ()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -252,8 +248,6 @@ class Auditor:
 
 
 def _default_hints() -> HintFunction:
-    try:
-        from residency.locate.hints import hostname_hints
-    except ImportError:  # the hostname table is optional for the library
-        return _no_hints
+    from residency.locate.hints import hostname_hints
+
     return hostname_hints
