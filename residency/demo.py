@@ -1,0 +1,159 @@
+"""The offline demo (``make demo``): a real DNS server on 127.0.0.1, then a real audit through it.
+
+It starts Knot DNS on a free port serving the zones in ``data/demo/zones`` (a fictional
+phone maker and its payments arm, pointed at real addresses in real cloud regions),
+runs ``residency audit --nameserver 127.0.0.1:PORT --policy india-payments.toml
+data/demo/endpoints.txt`` (the same resolver code path as a live audit, over UDP and,
+for the large answer, TCP), then shows what clients in India and in the US are served
+for a geo-steered name (EDNS Client Subnet), and stops the server.
+
+This module is an entry point like ``cli.py``: it prints and returns an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from residency.errors import ResidencyError
+from residency.paths import project_data_dir
+from residency.resolve.localserver import KnotServer, Zone, find_binary, zones_from_dir
+
+GEO_ZONE = "kitephone.demo.residency.test."
+GEO_NAME = "app.kitephone.demo.residency.test"
+GEO_ANSWER_IN = "52.66.98.41"  # AWS ap-south-1 (Mumbai), from the published AWS ranges
+POLICY = "india-payments.toml"
+PACKAGES = ("knot", "knot-module-geoip")
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", file=sys.stderr, flush=True)
+
+
+def geoip_module_present() -> bool:
+    return bool(glob.glob("/usr/lib/*/knot/modules-*/geoip.so"))
+
+
+def ensure_knot() -> bool:
+    """Knot (and its geoip module) present, installing them with apt-get when root."""
+    if find_binary("knotd") and geoip_module_present():
+        return True
+    can_install = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+    if can_install:
+        say(f"installing the DNS server: apt-get install -y {' '.join(PACKAGES)}")
+        done = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=False,
+        )
+        if done.returncode != 0:
+            say("apt-get failed; trying with what is installed")
+    if find_binary("knotd") is None:
+        say(
+            "the demo needs Knot DNS on this machine: "
+            f"sudo apt-get install {' '.join(PACKAGES)} (Debian/Ubuntu), then make demo"
+        )
+        return False
+    return True
+
+
+def india_prefix(data_dir: str | None) -> str | None:
+    """The client subnet the audit sends for ``--vantage IN`` (from the country data)."""
+    try:
+        from residency.locate.locator import Locator
+
+        locator = Locator.load(Path(data_dir) if data_dir else None)
+        return locator.prefix_for_country("IN")
+    except (ImportError, ResidencyError, OSError) as err:
+        say(f"no vantage comparison: cannot load the country data ({err})")
+        return None
+
+
+def with_geo_rules(zones: list[Zone], prefix: str | None) -> list[Zone]:
+    """Add the ECS rule: clients in ``prefix`` (India) get the Mumbai address for app."""
+    if prefix is None:
+        return zones
+    if not geoip_module_present():
+        say("no vantage comparison: Knot's geoip module (knot-module-geoip) is missing")
+        return zones
+    rules = f"{GEO_NAME}:\n  - net: {prefix}\n    A: {GEO_ANSWER_IN}\n"
+    return [Zone(z.origin, z.text, ecs=rules) if z.domain == GEO_ZONE else z for z in zones]
+
+
+def audit(args: list[str]) -> int:
+    command = [sys.executable, "-m", "residency", "audit", *args]
+    return subprocess.run(command, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m residency.demo",
+        description="Audit the demo endpoints through a local DNS server (no internet needed).",
+    )
+    parser.add_argument("--data-dir", help="dataset directory (default: the usual one)")
+    parser.add_argument("--no-vantage", action="store_true", help="skip the ECS comparison")
+    parser.add_argument(
+        "audit_args", nargs="*", help="extra options for residency audit (after --), e.g. --json"
+    )
+    options = parser.parse_args(argv)
+    demo = project_data_dir() / "demo"
+    if not ensure_knot():
+        return 2
+    zones = zones_from_dir(demo / "zones")
+    prefix = None if options.no_vantage else india_prefix(options.data_dir)
+    zones = with_geo_rules(zones, prefix)
+    common = ["--data-dir", options.data_dir] if options.data_dir else []
+    with tempfile.TemporaryDirectory(prefix="residency-demo-") as workdir:
+        try:
+            server = KnotServer(Path(workdir), zones).start()
+        except ResidencyError as err:
+            say(str(err))
+            return 2
+        try:
+            say(f"Knot DNS serving {len(zones)} demo zones on {server.address}")
+            status = audit(
+                [
+                    "--nameserver",
+                    server.address,
+                    "--policy",
+                    str(project_data_dir() / "policies" / POLICY),
+                    *common,
+                    *options.audit_args,
+                    str(demo / "endpoints.txt"),
+                ]
+            )
+            if status not in (0, 1):
+                return status
+            if prefix is not None and any(z.ecs for z in zones):
+                say(
+                    f"what clients in India (ECS {prefix}) and in the US are served for {GEO_NAME}:"
+                )
+                status = audit(
+                    [
+                        "--nameserver",
+                        server.address,
+                        "--vantage",
+                        "IN",
+                        "--vantage",
+                        "US",
+                        *common,
+                        *options.audit_args,
+                        GEO_NAME,
+                    ]
+                )
+                if status not in (0, 1):
+                    return status
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
