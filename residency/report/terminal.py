@@ -53,7 +53,7 @@ def evidence_cell(facts: IpFacts) -> str:
     for e in facts.evidence:
         kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
     parts = [f"{n} {k}" if n > 1 else k for k, n in kinds.items() if k != "asn"]
-    text = facts.location.basis + (f"; {', '.join(parts)}" if parts else "")
+    text = facts.location.basis + (f" ({', '.join(parts)})" if parts else "")
     if facts.disagreements:
         text += f"; {len(facts.disagreements)} disagreement(s)"
     return text
