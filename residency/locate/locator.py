@@ -104,7 +104,12 @@ def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
         for f in spec.files:
             st = f.stat()
             h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
-    tables = [*sorted(regions_dir.glob("*.csv")), paths.project_data_dir() / "special-purpose.csv"]
+    data = paths.project_data_dir()
+    tables = [
+        *sorted(regions_dir.glob("*.csv")),
+        data / "special-purpose.csv",
+        data / "providers.toml",
+    ]
     for table in tables:
         h.update(table.read_bytes())
     return h.hexdigest()[:20]
@@ -162,6 +167,7 @@ class Locator:
         self._versions = tuple(data_versions)
         self._registry = registry
         self._templates: dict[int, IpFacts] = {}
+        self._summary_cache: Summary | None = None
         self._special = next(
             (i for i, layer in enumerate(index.layers) if layer.layer_id == SPECIAL_LAYER), -1
         )
@@ -189,12 +195,16 @@ class Locator:
             )
         target = compiled_dir or directory / "compiled"
         stamp = _stamp(specs, paths.project_data_dir() / "regions")
-        if CompiledIndex.read_stamp(target) != stamp:
+        compiled_now = CompiledIndex.read_stamp(target) != stamp
+        if compiled_now:
             from residency.locate.index import compile_index
 
             compile_index(build_layers(specs), target, stamp)
         versions = [s.data_version for s in specs if s.data_version is not None]
-        return cls(CompiledIndex(target), versions, _operators() if with_operators else None)
+        locator = cls(CompiledIndex(target), versions, _operators() if with_operators else None)
+        if compiled_now and with_operators:
+            locator._summary()  # merge every combination now, once, not at first bulk use
+        return locator
 
     def data_versions(self) -> tuple[DataVersion, ...]:
         return self._versions
@@ -271,12 +281,19 @@ class Locator:
             out[pos6] = self.index.combo_of_v6(np.array(key6, dtype=np.uint64))
         return out
 
-    def enrich(self, ips: Sequence[str]) -> list[IpFacts]:
-        """Bulk enrichment: one shared facts object per distinct source combination
-        (``.ip`` is blank on these; pair them with ``ips`` positionally)."""
+    def enrich(self, ips: Sequence[str]) -> Enrichment:
+        """Bulk enrichment with every source on: the merged answer for each address as
+        columns (country, provider, region, ASN, flags), from a per-combination summary
+        computed once when the index is compiled. Full IpFacts with evidence come from
+        ``Enrichment.facts(i)`` on demand."""
+        summary = self._summary()
         combos = self.combos(ips)
-        template = self._template
-        return [template(c) for c in combos.tolist()]
+        return Enrichment(ips=ips, combos=combos, summary=summary, locator=self)
+
+    def _summary(self) -> Summary:
+        if self._summary_cache is None:
+            self._summary_cache = Summary.load(self.index.directory) or Summary.build(self)
+        return self._summary_cache
 
     def prefix_for_country(self, country: str) -> str | None:
         """A routable /24 that the GeoIP consensus puts in ``country`` (for ECS vantage)."""
@@ -300,6 +317,111 @@ class Locator:
             {"id": layer.layer_id, "kind": layer.kind, "version": layer.version}
             for layer in self.index.layers
         ]
+
+
+#: Summary flag bits.
+ROUTABLE, ANYCAST, CDN, DISAGREE = 1, 2, 4, 8
+_CONFIDENCE = ("none", "low", "medium", "high")
+
+
+class Summary:
+    """Per-combination merged answers as arrays (one row per combo id), so bulk
+    enrichment is an index lookup, not a merge. Written beside the compiled index."""
+
+    FILES = ("country", "provider", "region", "asn", "flags", "confidence")
+
+    def __init__(self, arrays: dict[str, Any], tables: dict[str, list[str]]) -> None:
+        self.arrays = arrays
+        self.tables = tables
+
+    @classmethod
+    def load(cls, directory: Path) -> Summary | None:
+        import numpy as np
+
+        try:
+            tables = json.loads((directory / "summary.json").read_text())
+            arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
+        except (OSError, ValueError):
+            return None
+        return cls(arrays, tables)
+
+    @classmethod
+    def build(cls, locator: Locator) -> Summary:
+        """Merge every combination once (tens of thousands, not millions)."""
+        import numpy as np
+
+        n = locator.index.sizes()["combos"]
+        tables: dict[str, list[str]] = {"country": [""], "provider": [""], "region": [""]}
+        ids: dict[str, dict[str, int]] = {k: {"": 0} for k in tables}
+
+        def intern(kind: str, value: str | None) -> int:
+            key = value or ""
+            found = ids[kind].get(key)
+            if found is None:
+                found = ids[kind][key] = len(tables[kind])
+                tables[kind].append(key)
+            return found
+
+        country = np.zeros(n, dtype=np.int16)
+        provider = np.zeros(n, dtype=np.int16)
+        region = np.zeros(n, dtype=np.int32)
+        asn = np.zeros(n, dtype=np.int64)
+        flags = np.zeros(n, dtype=np.uint8)
+        confidence = np.zeros(n, dtype=np.uint8)
+        for combo in range(n):
+            facts = locator._build(combo, "", ())
+            country[combo] = intern("country", facts.location.country)
+            provider[combo] = intern("provider", facts.provider)
+            region[combo] = intern("region", facts.region)
+            asn[combo] = facts.asn or 0
+            flags[combo] = (
+                (ROUTABLE if facts.routable else 0)
+                | (ANYCAST if facts.anycast else 0)
+                | (CDN if facts.cdn else 0)
+                | (DISAGREE if facts.disagreements else 0)
+            )
+            confidence[combo] = _CONFIDENCE.index(facts.location.confidence.value)
+        arrays: dict[str, Any] = {
+            "country": country,
+            "provider": provider,
+            "region": region,
+            "asn": asn,
+            "flags": flags,
+            "confidence": confidence,
+        }
+        directory = locator.index.directory
+        for name, array in arrays.items():
+            np.save(directory / f"summary-{name}.npy", array)
+        tmp = directory / "summary.json.tmp"
+        tmp.write_text(json.dumps(tables))
+        os.replace(tmp, directory / "summary.json")  # written last: marks the summary complete
+        return cls(arrays, tables)
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """The merged answer for many addresses, as columns; ``facts(i)`` gives the full story."""
+
+    ips: Sequence[str]
+    combos: Any  # numpy int32 array, one combo id per address
+    summary: Summary
+    locator: Locator
+
+    def __len__(self) -> int:
+        return len(self.ips)
+
+    def column(self, name: str) -> Any:
+        """A numpy column per address: country/provider/region (strings), asn, flags."""
+        import numpy as np
+
+        values = self.summary.arrays[name][self.combos]
+        table = self.summary.tables.get(name)
+        if table is None:
+            return values
+        return np.asarray(table, dtype=object)[values]
+
+    def facts(self, i: int) -> IpFacts:
+        return replace(self.locator._template(int(self.combos[i])), ip=self.ips[i])
 
 
 def _v4(n: int) -> str:

@@ -139,3 +139,16 @@ def test_recompiles_only_when_sources_change(tmp_path: Path) -> None:
     before = meta.stat().st_mtime_ns
     Locator.load(tmp_path, sources=specs, compiled_dir=tmp_path / "c")
     assert meta.stat().st_mtime_ns == before
+
+
+def test_bulk_enrichment_columns_match_single_lookups(locator: Locator) -> None:
+    ips = ["13.228.0.1", "52.66.0.9", "1.1.1.1", "10.0.0.1", "2a05:d018::5", "5.5.5.5"]
+    enriched = locator.enrich(ips)
+    countries = list(enriched.column("country"))
+    providers = list(enriched.column("provider"))
+    assert countries == ["SG", "IN", "", "", "IE", "JP"]
+    assert providers[:3] == ["aws", "aws", "cloudflare"]
+    flags = enriched.column("flags")
+    assert not flags[3] & 1  # 10.0.0.1: not routable
+    assert flags[2] & 2  # 1.1.1.1: anycast
+    assert enriched.facts(0) == locator.locate("13.228.0.1")
