@@ -59,5 +59,6 @@ class Backend(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
-    def size_bytes(self) -> int:
-        """Bytes the database occupies (file size or pg_database_size) for benchmarks."""
+    def size_bytes(self, compact: bool = False) -> int:
+        """Bytes the history occupies (for benchmarks); ``compact`` first reclaims the
+        space of replaced row versions (VACUUM), so the figure is live data only."""

@@ -113,6 +113,19 @@ class PostgresBackend(Backend):
         with contextlib.suppress(psycopg.Error):  # a broken handle: nothing left to release
             self._conn.close()
 
-    def size_bytes(self) -> int:
-        with self.transaction(write=False) as tx:
-            return int(tx.execute("SELECT pg_database_size(current_database())").scalar())
+    def size_bytes(self, compact: bool = False) -> int:
+        """Tables and indexes of the schema in use (other schemas are not ours)."""
+        tables = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        try:
+            if compact:
+                names = [r[0] for r in self._conn.execute(tables).fetchall()]
+                for name in names:  # VACUUM cannot run inside a transaction block
+                    self._conn.execute(f'VACUUM FULL "{name}"')
+            with self.transaction(write=False) as tx:
+                total = tx.execute(
+                    f"SELECT COALESCE(SUM(pg_total_relation_size(quote_ident(tablename))), 0)"
+                    f" FROM ({tables}) t"
+                ).scalar()
+        except psycopg.Error as err:
+            raise _translate(err, self.label) from err
+        return int(total)

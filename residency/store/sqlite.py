@@ -102,7 +102,9 @@ class SqliteBackend(Backend):
         with contextlib.suppress(sqlite3.Error):  # a broken handle: nothing left to release
             self._conn.close()
 
-    def size_bytes(self) -> int:
+    def size_bytes(self, compact: bool = False) -> int:
+        if compact:
+            self._conn.execute("VACUUM")
         if self.path == ":memory:":
             with self.transaction(write=False) as tx:
                 pages = tx.execute("PRAGMA page_count").scalar()

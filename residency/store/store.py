@@ -1063,5 +1063,5 @@ class Store:
                 "DELETE FROM kv_cache WHERE expires IS NOT NULL AND expires <= ?", (now,)
             ).rowcount
 
-    def size_bytes(self) -> int:
-        return self.backend.size_bytes()
+    def size_bytes(self, compact: bool = False) -> int:
+        return self.backend.size_bytes(compact)
