@@ -136,22 +136,26 @@ def deliver_pending(
 ) -> dict[str, int]:
     """Send every event each sink has not received yet; returns counts sent per channel.
 
-    A failing sink is logged and retried at the next call; the others go on.
+    Events are claimed before sending (so workers sharing a database never send one
+    twice) and given back when a sink fails; the failing sink is logged and retried at
+    the next call, the others go on.
     """
     sent: dict[str, int] = {}
     for sink in sinks:
         count = 0
-        try:
-            while True:
-                pending = store.pending_alerts(sink.channel, limit=chunk)
-                if not pending:
-                    break
-                sink.send(pending)
-                store.mark_alerted(sink.channel, [e.id for e in pending], now)
-                count += len(pending)
-                if len(pending) < chunk:
-                    break
-        except AlertError as err:
-            log.warning("alert channel %s: %s (will retry)", sink.channel, err)
+        while True:
+            events = store.claim_alerts(sink.channel, now, limit=chunk)
+            if not events:
+                break
+            try:
+                sink.send(events)
+            except AlertError as err:
+                store.finish_alerts(sink.channel, [e.id for e in events], now, delivered=False)
+                log.warning("alert channel %s: %s (will retry)", sink.channel, err)
+                break
+            store.finish_alerts(sink.channel, [e.id for e in events], now, delivered=True)
+            count += len(events)
+            if len(events) < chunk:
+                break
         sent[sink.channel] = count
     return sent

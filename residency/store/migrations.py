@@ -178,8 +178,24 @@ def _v1(tx: Tx, dialect: str) -> None:
     _run_script(tx, dialect, V1_SCHEMA)
 
 
+V2_ALERT_CLAIMS = """
+ALTER TABLE alert_sent ADD COLUMN state TEXT NOT NULL DEFAULT 'sent';
+CREATE TABLE alert_channel (
+    channel TEXT PRIMARY KEY,
+    upto {INT} NOT NULL
+)
+"""
+
+
+def _v2(tx: Tx, dialect: str) -> None:
+    _run_script(tx, dialect, V2_ALERT_CLAIMS)
+
+
 #: Every migration, in order. Append only; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial history schema", _v1),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial history schema", _v1),
+    Migration(2, "alert claims: per-event sending state, per-channel mark", _v2),
+)
 
 
 def _serialise_migrators(tx: Tx, dialect: str) -> None:

@@ -275,3 +275,40 @@ def test_complete_batch_moves_schedule_and_records(store: Store) -> None:
     again = store.complete_batch("w1/x", [Completion(target.id, 300.0, 5.0, "m1")], [result])
     assert again.lost_leases == (target.id,) and not again.recorded[0].inserted
     assert store.list_targets()[0].checks == 1 and count(store, "run") == 1
+
+
+def make_events(store: Store, count: int) -> None:
+    for i in range(count + 1):
+        store.record(audit_result(f"e{i}", 1000 + i, [Host(API, (Addr(f"192.0.2.{i + 1}"),))]))
+
+
+def test_alert_claims_are_exclusive_and_given_back(store: Store) -> None:
+    make_events(store, 3)  # each change: one address appears, one disappears
+    assert len(store.pending_alerts("hook")) == 6
+    first = store.claim_alerts("hook", now=10, limit=4)
+    second = store.claim_alerts("hook", now=10, limit=4)
+    assert len(first) == 4 and len(second) == 2
+    assert not {e.id for e in first} & {e.id for e in second}
+    assert store.claim_alerts("hook", now=10) == []
+    store.finish_alerts("hook", [e.id for e in first], now=11, delivered=True)
+    store.finish_alerts("hook", [e.id for e in second], now=11, delivered=False)
+    again = store.claim_alerts("hook", now=12)
+    assert [e.id for e in again] == [e.id for e in second]
+    # Another channel has its own bookkeeping.
+    assert len(store.claim_alerts("log", now=12, limit=100)) == 6
+
+
+def test_alerts_left_sending_by_a_dead_worker_come_back(store: Store) -> None:
+    make_events(store, 1)
+    taken = store.claim_alerts("hook", now=100)
+    assert len(taken) == 2 and store.claim_alerts("hook", now=200) == []
+    back = store.claim_alerts("hook", now=100 + 601, stale_after=600)
+    assert [e.id for e in back] == [e.id for e in taken]
+
+
+def test_new_channel_can_skip_the_backlog(store: Store) -> None:
+    make_events(store, 2)
+    store.skip_alerts_before("new")
+    assert store.claim_alerts("new", now=1) == []
+    store.record(audit_result("later", 99_999, [Host(API, (Addr("198.51.100.1"),))]))
+    assert len(store.claim_alerts("new", now=2)) == 2
