@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -168,6 +169,7 @@ class Monitor:
         self.max_backoff = max_backoff
         self.stats = MonitorStats()
         self._pending: list[_Pending] = []
+        self._spooled: list[Path] = []
         self._load_spool()
 
     def _wait(self, seconds: float) -> None:
@@ -423,26 +425,33 @@ class Monitor:
         log.warning("monitor: %d batch(es) spooled to %s", len(self._pending), path)
 
     def _load_spool(self) -> None:
-        path = self._spool_path()
-        if path is None or not path.exists():
+        """Take over every spooled file: a restarted worker has a new pid, and replaying
+        another worker's batches is harmless (a stored run id is never stored again)."""
+        if self.spool_dir is None or not self.spool_dir.is_dir():
             return
-        try:
-            data = json.loads(path.read_text())
-            self._pending = [
-                _Pending(
-                    item["owner"],
-                    [from_jsonable(Completion, c) for c in item["completions"]],
-                    [from_jsonable(AuditResult, r) for r in item["results"]],
-                )
-                for item in data
-            ]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise StoreCorrupt(f"monitor spool {path} cannot be read: {err}") from err
+        for path in sorted(self.spool_dir.glob("pending-*.json")):
+            try:
+                data = json.loads(path.read_text())
+                self._pending += [
+                    _Pending(
+                        item["owner"],
+                        [from_jsonable(Completion, c) for c in item["completions"]],
+                        [from_jsonable(AuditResult, r) for r in item["results"]],
+                    )
+                    for item in data
+                ]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise StoreCorrupt(f"monitor spool {path} cannot be read: {err}") from err
+            self._spooled.append(path)
 
     def _clear_spool(self) -> None:
-        path = self._spool_path()
-        if path is not None and not self._pending and path.exists():
-            path.unlink()
+        if self._pending:
+            return
+        own = self._spool_path()
+        for path in [*self._spooled, *([own] if own else [])]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._spooled = []
 
 
 def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:

@@ -173,7 +173,7 @@ def test_stop_during_outage_spools_and_next_start_commits(
     first.run_once()
     assert list(spool.iterdir()) and store.run_count() == 0
     monkeypatch.setattr(store, "complete_batch", real)
-    second = Monitor(store, audit, clock=clock, worker="w1", spool_dir=spool)
+    second = Monitor(store, audit, clock=clock, worker="w1-restarted", spool_dir=spool)
     assert second.flush()
     assert store.run_count() == 1 and not list(spool.iterdir())
     assert store.history("a.example").spans[0].checks == 1
