@@ -55,6 +55,7 @@ class PgServer:
     port: int
     datadir: Path
     process: subprocess.Popen[bytes]
+    command: list[str]
 
     @property
     def base_url(self) -> str:
@@ -67,9 +68,29 @@ class PgServer:
             conn.execute(f"CREATE SCHEMA {schema}")
         return f"{self.base_url}?options=-csearch_path%3D{schema}"
 
+    def _signal_postmaster(self, sig: int) -> None:
+        # runuser does not pass every signal on: signal the postmaster itself.
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, sig)
+        except (OSError, ValueError, IndexError):
+            self.process.send_signal(sig)
+
+    def pause(self) -> None:
+        """Shut the server down (fast), keeping its data: the database "goes away"."""
+        if self.process.poll() is None:
+            self._signal_postmaster(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start it again on the same port with the same data."""
+        log = open(self.datadir.parent / "server.log", "ab")  # noqa: SIM115 - lives with server
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=log)
+        _wait_ready(self)
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # fast shutdown: no need to wait for clients
+            self._signal_postmaster(signal.SIGINT)  # fast shutdown: clients are cut off
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -120,32 +141,27 @@ def start_postgres(durable: bool = False) -> PgServer:
             "-c",
             "full_page_writes=off",
         ]
+    command = [*prefix, postgres, "-D", str(datadir), "-p", str(port), "-h", "127.0.0.1"]
+    command += ["-k", str(root), *settings]
     process = subprocess.Popen(
-        [
-            *prefix,
-            postgres,
-            "-D",
-            str(datadir),
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-k",
-            str(root),
-            *settings,
-        ],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=open(root / "server.log", "wb"),  # noqa: SIM115 - lives as long as the server
     )
-    server = PgServer(port, datadir, process)
+    server = PgServer(port, datadir, process, command)
+    _wait_ready(server)
+    return server
+
+
+def _wait_ready(server: PgServer) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
             with psycopg.connect(server.base_url, connect_timeout=2):
-                return server
+                return
         except psycopg.OperationalError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (root / "server.log").read_text(errors="replace")[-800:]
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                log = (server.datadir.parent / "server.log").read_text(errors="replace")[-800:]
                 server.stop()
                 raise RuntimeError(f"postgres did not start: {log}") from None
             time.sleep(0.1)
