@@ -38,7 +38,9 @@ def store(db_url: str) -> Iterator[Store]:
     opened.close()
 
 
-def worker(db: str, now: float, name: str, log: Path, delay: float = 0.0) -> subprocess.Popen[str]:
+def worker(
+    db: str, now: float, name: str, log: Path, delay: float = 0.0, barrier: str | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -55,6 +57,7 @@ def worker(db: str, now: float, name: str, log: Path, delay: float = 0.0) -> sub
             str(delay),
             "--lease",
             str(LEASE),
+            *(["--barrier", barrier] if barrier else []),
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,

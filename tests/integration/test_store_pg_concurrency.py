@@ -26,7 +26,12 @@ def test_three_workers_share_the_work_exactly_once(pg_url: str, tmp_path: Path) 
         # Not due yet: must be left alone by every worker.
         store.add_targets([TargetSpec("future.example", cadence=3600)], NOW + 10)
         logs = [tmp_path / f"w{i}.log" for i in range(3)]
-        procs = [worker(pg_url, NOW, f"w{i}", logs[i], delay=0.01) for i in range(3)]
+        barrier = tmp_path / "ready"
+        barrier.mkdir()
+        procs = [
+            worker(pg_url, NOW, f"w{i}", logs[i], delay=0.01, barrier=f"{barrier}:3")
+            for i in range(3)
+        ]
         for proc in procs:
             _out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err

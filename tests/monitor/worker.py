@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 from residency.model import AuditResult
 from residency.monitor import Batch, Monitor
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--lease", type=float, default=60.0)
+    parser.add_argument("--barrier", help="DIR:N - start once N workers are ready in DIR")
     args = parser.parse_args()
     counter = iter(range(10**9))
 
@@ -46,6 +48,11 @@ def main() -> None:
         return audit_result(f"{args.worker}-{next(counter)}-{args.now}", args.now, hosts)
 
     store = open_store(args.db)
+    if args.barrier:
+        folder, count = args.barrier.rsplit(":", 1)
+        Path(folder, args.worker).touch()
+        while len(list(Path(folder).iterdir())) < int(count):
+            time.sleep(0.01)  # real time: only lines the workers up, simulates nothing
     try:
         monitor = Monitor(
             store,
