@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -118,8 +115,8 @@ def run_audit(address: str, count: int, out: Path) -> tuple[float, str] | None:
         from residency.endpoints.normalise import normalise_host
         from residency.locate.locator import Locator
         from residency.report import OutputFormat, render
-    except ImportError as err:
-        return None if "audit" in str(err) else None
+    except ImportError:
+        return None
     try:
         locator = Locator.load()
     except Exception as err:  # no dataset on this machine: say so, do not fake it
@@ -172,13 +169,15 @@ def run_dnsperf(host: str, port: int, count: int, workdir: Path) -> str:
 def child_rss(address: str, count: int) -> str:
     """Peak RSS of a fresh process streaming ``count`` wildcard names through resolve_many."""
     code = (
-        "import sys, resource; sys.path.insert(0, sys.argv[3]);"
+        "import sys; sys.path.insert(0, sys.argv[3]);"
         "from residency.resolve.engine import ChainResolver, ResolverSettings;"
         "r = ChainResolver(ResolverSettings(nameservers=(sys.argv[1],), timeout=5));"
         "n = int(sys.argv[2]);"
         "ok = sum(1 for _, (x,) in r.resolve_many(f'x{i}.wild.bench.test' for i in range(n))"
         " if x.outcome == 'resolved');"
-        "print(ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        # VmHWM: this process's own peak (ru_maxrss would include the parent's, across exec)
+        "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0];"
+        "print(ok, hwm)"
     )
     root = str(Path(__file__).resolve().parent.parent)
     out = subprocess.run(
@@ -188,6 +187,10 @@ def child_rss(address: str, count: int) -> str:
         check=True,
     ).stdout.split()
     return f"{int(out[1]) / 1024:.1f} MiB peak RSS ({out[0]} of {count} resolved)"
+
+
+def row(label: str, value: str) -> None:
+    print(f"  {label:<32}{value}", flush=True)
 
 
 def main() -> None:
@@ -206,35 +209,29 @@ def main() -> None:
             # Warm up: first queries pay for socket setup and the server's caches.
             run_engine(address, 500, https_hints=False)
             rate, ok = run_engine(address, args.names, https_hints=False)
-            print(
-                f"  this engine (A+AAAA)            {rate:8,.0f} names/s  ({ok:,} fully resolved)"
-            )
+            row("this engine (A+AAAA)", f"{rate:8,.0f} names/s  ({ok:,} fully resolved)")
             rate_h, ok_h = run_engine(address, args.names, https_hints=True)
-            print(
-                f"  this engine (A+AAAA+HTTPS)      {rate_h:8,.0f} names/s  ({ok_h:,} fully resolved)"
-            )
+            row("this engine (A+AAAA+HTTPS)", f"{rate_h:8,.0f} names/s  ({ok_h:,} fully resolved)")
             naive, ok_n = run_naive(server.host, server.port, args.names)
-            print(
-                f"  baseline: dnspython async loop  {naive:8,.0f} names/s  ({ok_n:,} fully resolved)"
+            row(
+                "baseline: dnspython async loop",
+                f"{naive:8,.0f} names/s  ({ok_n:,} fully resolved)",
             )
-            print(f"  speed-up over the baseline      {rate / naive:8.1f} x")
+            row("speed-up over the baseline", f"{rate / naive:8.1f} x")
             audit = run_audit(address, args.names, workdir / "audit.json")
             if audit is None:
-                print("  end-to-end audit                (residency.audit not available yet)")
+                row("end-to-end audit", "(residency.audit not available)")
             elif audit[0] == 0.0:
-                print(f"  end-to-end audit                {audit[1]}")
+                row("end-to-end audit", audit[1])
             else:
-                print(f"  end-to-end audit + JSON         {audit[0]:8,.0f} names/s  ({audit[1]})")
-            print(
-                f"  ceiling: dnsperf                {run_dnsperf(server.host, server.port, args.names, workdir)}"
-            )
+                row("end-to-end audit + JSON", f"{audit[0]:8,.0f} names/s  ({audit[1]})")
+            row("ceiling: dnsperf", run_dnsperf(server.host, server.port, args.names, workdir))
             if not args.skip_scale:
                 small = min(args.names, args.scale)
-                print(f"  memory, {small:>9,} names        {child_rss(address, small)}")
-                print(f"  memory, {args.scale:>9,} names        {child_rss(address, args.scale)}")
+                row(f"memory, {small:>9,} names", child_rss(address, small))
+                row(f"memory, {args.scale:>9,} names", child_rss(address, args.scale))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _ = (json, asdict, resource)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ class ChainResolver:
         self._state_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._rotate = 0
         self._options: dict[str | None, bytes] = {None: b""}
+        # Wire forms of the names being resolved, so their queries need not re-encode them.
+        self._wire_cache: dict[str, bytes] = {}
 
     @property
     def label(self) -> str:
@@ -161,6 +163,12 @@ class ChainResolver:
         if len(qname.labels) < 2:
             return replace(base, error="invalid name: empty")
         start = qname.to_text(omit_final_dot=True).lower()
+        start_wire = qname.to_wire()
+        assert start_wire is not None
+        start_wire = start_wire.lower()  # length octets are < 64, so only letters change
+        if len(self._wire_cache) > 4 * self.settings.concurrency + 64:
+            self._wire_cache.clear()
+        self._wire_cache[start] = start_wire
         kinds = [A, AAAA] + ([HTTPS] if self.settings.https_hints else [])
         chases = await asyncio.gather(*(self._chase(start, k, ecs_prefix) for k in kinds))
         return _combine(base, chases)
@@ -221,9 +229,10 @@ class ChainResolver:
         loop = asyncio.get_running_loop()
         state = self._loop_state(loop)
         try:
-            query = build_query(encode_name(qname), rdtype, 0, self._options[ecs_prefix])
+            qname_wire = self._wire_cache.get(qname) or encode_name(qname)
         except dns.exception.DNSException as err:
             raise QueryFailed(f"cannot ask for {qname!r}: {err}") from None
+        query = build_query(qname_wire, rdtype, 0, self._options[ecs_prefix])
         attempts = self.settings.attempts
         budget = self.settings.timeout
         first_wait = budget / (2**attempts - 1)
