@@ -194,3 +194,31 @@ def uses_dbip(result: AuditResult) -> bool:
         if "dbip" in text or "db-ip" in text:
             return True
     return False
+
+
+def address_seen(ip: str, result: EndpointResult) -> str:
+    """Where an address came from: "observed" (HAR/pcap/dig), "resolved", or both."""
+    observed = any(o.ip == ip for o in result.endpoint.observed)
+    resolved = any(a.ip == ip for r in result.resolutions for a in r.addresses)
+    if observed and resolved:
+        return "observed+resolved"
+    return "observed" if observed else "resolved"
+
+
+def observation_mismatch(result: EndpointResult) -> str | None:
+    """When an input recorded the addresses an app contacted and re-resolving the name
+    now gives another set, say how they differ (None when they agree or nothing to compare)."""
+    observed = {o.ip for o in result.endpoint.observed}
+    resolved = {
+        a.ip for r in result.resolutions if r.outcome.value != "ip-literal" for a in r.addresses
+    }
+    if not observed or not any(r.outcome.value == "resolved" for r in result.resolutions):
+        return None
+    if observed == resolved:
+        return None
+    parts = []
+    if observed - resolved:
+        parts.append(f"observed only: {', '.join(sorted(observed - resolved))}")
+    if resolved - observed:
+        parts.append(f"re-resolved only: {', '.join(sorted(resolved - observed))}")
+    return "; ".join(parts)

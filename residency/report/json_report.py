@@ -21,10 +21,12 @@ from residency.model import (
 from residency.report.common import (
     DBIP_ATTRIBUTION,
     DBIP_URL,
+    address_seen,
     address_verdicts,
     counts,
     is_warning,
     label,
+    observation_mismatch,
     uses_dbip,
 )
 
@@ -87,6 +89,7 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
     registration = facts.registration
     return {
         "ip": facts.ip,
+        "seen": address_seen(facts.ip, result),
         "routable": facts.routable,
         "not_routable_reason": facts.not_routable_reason,
         "location": {
@@ -145,6 +148,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "is_ip": endpoint.is_ip,
         "categories": list(endpoint.categories),
         "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
+        "observation_mismatch": observation_mismatch(result),
         "verdict": result.verdict.verdict.name if result.verdict else None,
         "reasons": [reason_dict(r) for r in result.verdict.reasons] if result.verdict else [],
         "resolutions": [resolution_dict(r) for r in result.resolutions],

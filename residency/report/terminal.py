@@ -6,12 +6,14 @@ import click
 
 from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
+    address_seen,
     address_verdicts,
     endpoint_verdict,
     is_passing,
     is_warning,
     label,
     location_text,
+    observation_mismatch,
     operator_text,
     outcome_text,
     provider_text,
@@ -45,6 +47,15 @@ def chain_cell(endpoint: EndpointResult) -> str:
         if resolution.cname_targets:
             return "> " + " > ".join(resolution.cname_targets)
     return ""
+
+
+def seen_mark(ip: str, endpoint: EndpointResult) -> str:
+    """Marks addresses of endpoints whose input recorded what the app really contacted."""
+    if not endpoint.endpoint.observed:
+        return ""
+    return {"observed": " (observed only)", "resolved": " (not observed)"}.get(
+        address_seen(ip, endpoint), " (observed)"
+    )
 
 
 def evidence_cell(facts: IpFacts) -> str:
@@ -93,7 +104,7 @@ class TerminalFormatter:
                     verdict,
                     name if index == 0 else "",
                     chain_cell(endpoint) if index == 0 else "",
-                    facts.ip,
+                    facts.ip + seen_mark(facts.ip, endpoint),
                     location_text(facts),
                     facts.location.confidence.value,
                     provider_text(facts),
@@ -126,6 +137,12 @@ class TerminalFormatter:
                     cells[0], fg=COLOURS.get(row[0].strip() or "", "white"), bold=True
                 )
             lines.append("  ".join(cells).rstrip())
+        mismatches = [
+            (e.endpoint.display, m) for e in result.endpoints if (m := observation_mismatch(e))
+        ]
+        if mismatches:
+            lines.append("")
+            lines += [f"observed vs re-resolved differ for {h}: {m}" for h, m in mismatches]
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]

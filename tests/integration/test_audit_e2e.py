@@ -138,3 +138,45 @@ def test_verdict_is_worst(server: KnotServer, dataset: Path, tmp_path: Path) -> 
         resolver.close()
     assert result.verdict is Verdict.FAIL
     assert result.policy is not None and result.policy.name == "India payments"
+
+
+def test_observed_versus_re_resolved(server: KnotServer, dataset: Path, tmp_path: Path) -> None:
+    """A HAR records what the app really contacted; re-resolution may differ, and says so."""
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "test", "version": "1"},
+            "entries": [
+                {
+                    "startedDateTime": "2026-11-01T10:00:00.000Z",
+                    "request": {"method": "POST", "url": "https://payments.app.test/pay"},
+                    "response": {"status": 200},
+                    "serverIPAddress": "13.228.0.1",
+                },
+                {
+                    "startedDateTime": "2026-11-01T10:00:01.000Z",
+                    "request": {"method": "GET", "url": "https://eu.app.test/"},
+                    "response": {"status": 200},
+                    "serverIPAddress": "20.50.2.1",
+                },
+            ],
+        }
+    }
+    path = tmp_path / "app.har"
+    path.write_text(json.dumps(har))
+    args = ["audit", "--nameserver", server.address, "--data-dir", str(dataset)]
+    out = CliRunner().invoke(cli, [*args, "--json", "--har", str(path)])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    by_host = {e["host"]: e for e in doc["endpoints"]}
+    pay = by_host["payments.app.test"]
+    seen = {a["ip"]: (a["seen"], a["location"]["country"]) for a in pay["addresses"]}
+    assert seen == {"13.228.0.1": ("observed", "SG"), "52.66.10.20": ("resolved", "IN")}
+    assert pay["observation_mismatch"] == (
+        "observed only: 13.228.0.1; re-resolved only: 52.66.10.20"
+    )
+    eu = by_host["eu.app.test"]
+    assert {a["ip"]: a["seen"] for a in eu["addresses"]}["20.50.2.1"] == "observed+resolved"
+    table = CliRunner().invoke(cli, [*args, "--har", str(path)])
+    assert "13.228.0.1 (observed only)" in table.stdout
+    assert "observed vs re-resolved differ for payments.app.test" in table.stdout
