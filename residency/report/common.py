@@ -222,3 +222,20 @@ def observation_mismatch(result: EndpointResult) -> str | None:
     if resolved - observed:
         parts.append(f"re-resolved only: {', '.join(sorted(resolved - observed))}")
     return "; ".join(parts)
+
+
+def vantage_comparison(result: EndpointResult) -> str | None:
+    """With several vantages (EDNS Client Subnet), what each was served, when they differ."""
+    served = [r for r in result.resolutions if r.vantage]
+    if len(served) < 2:
+        return None
+    located = {f.ip: f.location.country or "??" for f in result.facts}
+    views = {
+        r.vantage: tuple(sorted({a.ip for a in r.addresses})) or (r.outcome.value,) for r in served
+    }
+    if len(set(views.values())) < 2:
+        return None
+    return "; ".join(
+        f"{vantage} -> " + ", ".join(f"{ip} ({located[ip]})" if ip in located else ip for ip in ips)
+        for vantage, ips in views.items()
+    )

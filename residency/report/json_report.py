@@ -28,6 +28,7 @@ from residency.report.common import (
     label,
     observation_mismatch,
     uses_dbip,
+    vantage_comparison,
 )
 
 SCHEMA_ID = "residency-report/1"
@@ -149,6 +150,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "categories": list(endpoint.categories),
         "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
         "observation_mismatch": observation_mismatch(result),
+        "vantage_comparison": vantage_comparison(result),
         "verdict": result.verdict.verdict.name if result.verdict else None,
         "reasons": [reason_dict(r) for r in result.verdict.reasons] if result.verdict else [],
         "resolutions": [resolution_dict(r) for r in result.resolutions],

@@ -17,6 +17,7 @@ from residency.report.common import (
     operator_text,
     outcome_text,
     provider_text,
+    vantage_comparison,
 )
 from residency.report.interface import RenderOptions
 
@@ -143,6 +144,12 @@ class TerminalFormatter:
         if mismatches:
             lines.append("")
             lines += [f"observed vs re-resolved differ for {h}: {m}" for h, m in mismatches]
+        steered = [
+            (e.endpoint.display, v) for e in result.endpoints if (v := vantage_comparison(e))
+        ]
+        if steered:
+            lines.append("")
+            lines += [f"vantages differ for {h}: {v}" for h, v in steered]
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
