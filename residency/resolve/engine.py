@@ -236,22 +236,26 @@ class ChainResolver:
         attempts = self.settings.attempts
         budget = self.settings.timeout
         first_wait = budget / (2**attempts - 1)
-        deadline = loop.time() + budget
+        deadline: float | None = None  # the budget starts when the first query is sent
         transports = self.transports
         start = self._rotate
         self._rotate = (self._rotate + 1) % len(transports)
         error: QueryFailed | None = None
         fallback: Reply | None = None
         for attempt in range(attempts):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            wait = remaining if attempt == attempts - 1 else min(first_wait * 2**attempt, remaining)
-            transport = transports[(start + attempt) % len(transports)]
             if state.limiter is not None:
                 await state.limiter.acquire()
             failed = False
             async with state.slots:
+                now = loop.time()
+                if deadline is None:
+                    deadline = now + budget
+                remaining = deadline - now
+                if remaining <= 0:
+                    break
+                last = attempt == attempts - 1
+                wait = remaining if last else min(first_wait * 2**attempt, remaining)
+                transport = transports[(start + attempt) % len(transports)]
                 try:
                     wire = await transport.exchange(query, wait)
                     reply = parse_reply(wire)

@@ -6,6 +6,8 @@ DNS (see ``tests/integration/dnsserver.py``):
   adds a zone and reloads.
 - ``make_dns_server(zones)``: a private Knot server for one test, stopped afterwards.
 - ``dns_nameserver``: just the session server's ``"127.0.0.1:PORT"``.
+- ``tls_dns_server``: BIND 9.18 with the same zones over DoT (``.dot``) and DoH (``.doh``),
+  with a self-signed certificate clients must trust (``.ca_file``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.integration.dnsserver import KnotServer, Zone, start_server, test_zones
+from tests.integration.dnsserver import (
+    BindTlsServer,
+    KnotServer,
+    Zone,
+    start_server,
+    test_zones,
+)
+from tests.support import require_binary, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +56,19 @@ def make_dns_server(
     finally:
         for server in started:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindTlsServer]:
+    """BIND with DoT (``.dot``) and DoH (``.doh``) listeners; trust ``.ca_file``."""
+    binary = require_binary("named")
+    zones = [z for z in test_zones(include_ecs=False) if not z.domain.startswith("big.")]
+    server = BindTlsServer(tmp_path_factory.mktemp("bind"), zones)
+    try:
+        server.start(binary)
+    except RuntimeError as err:
+        unavailable(str(err))
+    try:
+        yield server
+    finally:
+        server.stop()

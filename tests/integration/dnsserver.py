@@ -14,14 +14,23 @@ The launcher itself lives in ``residency.resolve.localserver`` (the demo uses it
 
 from __future__ import annotations
 
+import datetime
 import glob
+import ipaddress
+import subprocess
+import time
 from pathlib import Path
 
-from residency.resolve.localserver import KnotServer, Zone, find_binary, zones_from_dir
+import dns.exception
+import dns.message
+import dns.query
+
+from residency.resolve.localserver import KnotServer, Zone, find_binary, free_port, zones_from_dir
 from tests.support import FIXTURES, require_binary, unavailable
 
 __all__ = [
     "TEST_ZONES",
+    "BindTlsServer",
     "KnotServer",
     "Zone",
     "ecs_module_available",
@@ -83,3 +92,128 @@ def start_server(workdir: Path, zones: list[Zone] | tuple[Zone, ...]) -> KnotSer
 
 def knot_installed() -> bool:
     return find_binary("knotd") is not None
+
+
+# ------------------------------------------------------------------ DoT / DoH (BIND)
+
+
+class BindTlsServer:
+    """BIND 9.18 serving ``zones`` over UDP/TCP, DNS over TLS and DNS over HTTPS.
+
+    Knot 3.2 has no DoT/DoH listener; BIND 9.18 has both. A self-signed certificate for
+    127.0.0.1 is made for each run; ``ca_file`` is what a client must trust.
+    """
+
+    def __init__(self, workdir: Path, zones: list[Zone] | tuple[Zone, ...]) -> None:
+        self.workdir = workdir
+        self.zones = tuple(zones)
+        self.host = "127.0.0.1"
+        self.port = self.dot_port = self.doh_port = 0
+        self.ca_file = str(workdir / "cert.pem")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dot(self) -> str:
+        return f"{self.host}:{self.dot_port}"
+
+    @property
+    def doh(self) -> str:
+        return f"https://{self.host}:{self.doh_port}/dns-query"
+
+    def start(self, binary: str) -> BindTlsServer:
+        wd = self.workdir
+        wd.mkdir(parents=True, exist_ok=True)
+        _self_signed(wd / "key.pem", wd / "cert.pem")
+        self.port, self.dot_port, self.doh_port = free_port(), free_port(), free_port()
+        zone_lines = []
+        for z in self.zones:
+            (wd / f"{z.file_stem}.zone").write_text(z.text, encoding="utf-8")
+            zone_lines.append(f'zone "{z.domain}" {{ type primary; file "{z.file_stem}.zone"; }};')
+        (wd / "named.conf").write_text(
+            f"""
+tls local-tls {{ key-file "{wd}/key.pem"; cert-file "{wd}/cert.pem"; }};
+http local-http {{ endpoints {{ "/dns-query"; }}; }};
+options {{
+  directory "{wd}";
+  pid-file "{wd}/named.pid";
+  session-keyfile "{wd}/session.key";
+  managed-keys-directory "{wd}";
+  listen-on port {self.port} {{ 127.0.0.1; }};
+  listen-on port {self.dot_port} tls local-tls {{ 127.0.0.1; }};
+  listen-on port {self.doh_port} tls local-tls http local-http {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }};
+  recursion no;
+  dnssec-validation no;
+}};
+controls {{ }};
+{chr(10).join(zone_lines)}
+""",
+            encoding="utf-8",
+        )
+        log = (wd / "named.log").open("wb")
+        self._process = subprocess.Popen(
+            [binary, "-g", "-c", str(wd / "named.conf"), "-u", "root"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            try:
+                query = dns.message.make_query(self.zones[0].domain, "SOA")
+                dns.query.udp(query, self.host, port=self.port, timeout=0.3)
+                return self
+            except (OSError, dns.exception.DNSException):
+                time.sleep(0.1)
+        tail = (wd / "named.log").read_text(errors="replace").splitlines()[-5:]
+        self.stop()
+        raise RuntimeError("named did not start: " + " | ".join(tail))
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def _self_signed(key_path: Path, cert_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "residency test resolver")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
