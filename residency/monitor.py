@@ -126,6 +126,9 @@ class _Pending:
 
 
 def _is_ip(text: str) -> bool:
+    # Cheap test first: a host name ends in a letter (its TLD); addresses do not.
+    if not text or (text[-1].isalpha() and ":" not in text):
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:

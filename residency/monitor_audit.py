@@ -7,7 +7,6 @@ the monitor itself never depends on how an audit is made.
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -32,16 +31,11 @@ LocateMany = Callable[[Sequence[str]], list[IpFacts]]
 Clock = Callable[[], float]
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 class ResolveLocateAudit:
-    """``Batch -> AuditResult`` from a resolver, a locate function and policy files."""
+    """``Batch -> AuditResult`` from a resolver, a locate function and policy files.
+
+    Endpoints flagged ``is_ip`` are taken as they are; the others are resolved.
+    """
 
     def __init__(
         self,
@@ -85,14 +79,14 @@ class ResolveLocateAudit:
         started = self._now()
         vantage = self._vantage(batch.vantage)
         policy = self._policy(batch.policy) if batch.policy else None
-        names = [e.host for e in batch.endpoints if not (e.is_ip or _is_ip(e.host))]
+        names = [e.host for e in batch.endpoints if not e.is_ip]
         resolved: dict[str, tuple[Resolution, ...]] = dict(
             self.resolver.resolve_many(names, (vantage,))
         )
         per_endpoint: list[tuple[Resolution, ...]] = []
         wanted: dict[str, None] = {}
         for endpoint in batch.endpoints:
-            if endpoint.is_ip or _is_ip(endpoint.host):
+            if endpoint.is_ip:
                 res: tuple[Resolution, ...] = (
                     Resolution(
                         name=endpoint.host,
