@@ -33,7 +33,14 @@ from residency.resolve.nameservers import parse_nameserver, system_nameservers
 from residency.resolve.ratelimit import RateLimiter
 from residency.resolve.transport import Transport
 from residency.resolve.udp import UdpTransport
-from residency.resolve.wire import Reply, build_query, ecs_option_wire, encode_name, parse_reply
+from residency.resolve.wire import (
+    Reply,
+    build_query,
+    ecs_option_wire,
+    encode_name,
+    host_wire,
+    parse_reply,
+)
 
 NS = 2
 
@@ -157,15 +164,11 @@ class ChainResolver:
                 except BadResolverSpec as err:
                     return replace(base, error=str(err))
         try:
-            qname = dns.name.from_text(name.strip().rstrip(".") + ".")
+            start, start_wire = host_wire(name)
         except dns.exception.DNSException as err:
             return replace(base, error=f"invalid name: {err}")
-        if len(qname.labels) < 2:
+        if start_wire == b"\x00":
             return replace(base, error="invalid name: empty")
-        start = qname.to_text(omit_final_dot=True).lower()
-        start_wire = qname.to_wire()
-        assert start_wire is not None
-        start_wire = start_wire.lower()  # length octets are < 64, so only letters change
         if len(self._wire_cache) > 4 * self.settings.concurrency + 64:
             self._wire_cache.clear()
         self._wire_cache[start] = start_wire

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.exception
 import dns.name
@@ -48,6 +48,35 @@ def encode_name(name: str) -> bytes:
     return wire
 
 
+def host_wire(name: str) -> tuple[str, bytes]:
+    """(lower-case text without the final dot, wire form) of a host name.
+
+    Plain ASCII names (what endpoint normalisation produces: punycode, lower case) are
+    encoded directly; anything else goes through dnspython. Raises
+    ``dns.exception.DNSException`` (EmptyLabel, LabelTooLong, NameTooLong...).
+    """
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        parsed = dns.name.from_text(text + ".")
+        wire = parsed.to_wire()
+        assert wire is not None
+        return parsed.to_text(omit_final_dot=True).lower(), wire.lower()
+    if not text:
+        raise dns.name.EmptyLabel
+    parts = []
+    for label in text.split("."):
+        size = len(label)
+        if size == 0:
+            raise dns.name.EmptyLabel
+        if size > 63:
+            raise dns.name.LabelTooLong
+        parts.append(bytes((size,)) + label.encode("ascii"))
+    wire = b"".join(parts) + b"\x00"
+    if len(wire) > 255:
+        raise dns.name.NameTooLong
+    return text, wire
+
+
 def ecs_option_wire(prefix: str) -> bytes:
     """An EDNS Client Subnet option (RFC 7871) for ``prefix``, e.g. ``49.36.0.0/24``."""
     network = ipaddress.ip_network(prefix, strict=False)
@@ -70,8 +99,7 @@ def build_query(qname_wire: bytes, rdtype: int, qid: int = 0, options: bytes = b
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One answer record: ``value`` is an address, a target name, or HTTPS text."""
 
     owner: str
@@ -81,8 +109,7 @@ class Record:
     hints: tuple[tuple[str, str], ...] = ()  # HTTPS only: (address, "HTTPS-ipv4hint"|...)
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(NamedTuple):
     qid: int
     flags: int
     rcode: int  # with the EDNS extended bits
@@ -96,13 +123,19 @@ class Reply:
         return bool(self.flags & FLAG_TC)
 
 
-def read_name(wire: bytes, offset: int) -> tuple[str, int]:
-    """The name at ``offset`` (lower case, no final dot) and the offset after it."""
+def read_name(wire: bytes, offset: int, seen: dict[int, str] | None = None) -> tuple[str, int]:
+    """The name at ``offset`` (lower case, no final dot) and the offset after it.
+
+    ``seen`` maps offsets of names (and name suffixes) already read in this message to
+    their text, so a compression pointer to one costs a dictionary lookup.
+    """
     labels: list[str] = []
+    starts: list[int] = []
     end = -1
     jumps = 0
     length_total = 0
     size = len(wire)
+    tail = ""
     while True:
         if offset >= size:
             raise MalformedReply("name runs past the end of the reply")
@@ -119,22 +152,33 @@ def read_name(wire: bytes, offset: int) -> tuple[str, int]:
             if jumps > 64:
                 raise MalformedReply("compression pointer loop")
             offset = ((length & 0x3F) << 8) | wire[offset + 1]
+            if seen is not None and offset in seen:
+                tail = seen[offset]
+                break
             continue
         if length & 0xC0:
             raise MalformedReply("unknown label type")
-        label = wire[offset + 1 : offset + 1 + length]
+        label = wire[offset + 1 : offset + 1 + length].lower()
         if len(label) != length:
             raise MalformedReply("label runs past the end of the reply")
         length_total += length + 1
         if length_total > 255:
             raise MalformedReply("name longer than 255 octets")
-        lowered = label.lower()
-        if _PLAIN_LABEL.issuperset(lowered):
-            labels.append(lowered.decode("ascii"))
+        if _PLAIN_LABEL.issuperset(label):
+            labels.append(label.decode("ascii"))
         else:
-            labels.append(dns.name.Name([lowered]).to_text(omit_final_dot=True))
+            labels.append(dns.name.Name([label]).to_text(omit_final_dot=True))
+        starts.append(offset)
         offset += 1 + length
-    return ".".join(labels), (end if end >= 0 else offset)
+    if tail:
+        labels.append(tail)
+    name = ".".join(labels)
+    if seen is not None and starts:
+        # Remember every suffix that starts at a label of this name.
+        for index, start in enumerate(starts):
+            if start not in seen:
+                seen[start] = name if index == 0 else ".".join(labels[index:])
+    return name, (end if end >= 0 else offset)
 
 
 def parse_reply(wire: bytes) -> Reply:
@@ -146,9 +190,10 @@ def parse_reply(wire: bytes) -> Reply:
         raise MalformedReply("not a reply (QR bit clear)")
     offset = _HEADER.size
     qname, qtype = "", 0
+    seen: dict[int, str] = {}
     try:
         for index in range(qdcount):
-            name, offset = read_name(wire, offset)
+            name, offset = read_name(wire, offset, seen)
             rtype, _ = _QTAIL.unpack_from(wire, offset)
             offset += _QTAIL.size
             if index == 0:
@@ -157,7 +202,7 @@ def parse_reply(wire: bytes) -> Reply:
         rcode = flags & 0x000F
         ecs_scope: int | None = None
         for index in range(ancount + nscount + arcount):
-            owner, offset = read_name(wire, offset)
+            owner, offset = read_name(wire, offset, seen)
             rtype, rclass, ttl, rdlength = _RR.unpack_from(wire, offset)
             offset += _RR.size
             rdata_end = offset + rdlength
@@ -165,7 +210,7 @@ def parse_reply(wire: bytes) -> Reply:
                 raise MalformedReply("record data runs past the end of the reply")
             if index < ancount:
                 if rclass == CLASS_IN:
-                    record = _answer(wire, owner, rtype, ttl, offset, rdlength)
+                    record = _answer(wire, owner, rtype, ttl, offset, rdlength, seen)
                     if record is not None:
                         answers.append(record)
             elif rtype == OPT and index >= ancount + nscount:
@@ -178,7 +223,7 @@ def parse_reply(wire: bytes) -> Reply:
 
 
 def _answer(
-    wire: bytes, owner: str, rtype: int, ttl: int, offset: int, rdlength: int
+    wire: bytes, owner: str, rtype: int, ttl: int, offset: int, rdlength: int, seen: dict[int, str]
 ) -> Record | None:
     if rtype == A and rdlength == 4:
         return Record(owner, A, ttl, socket.inet_ntop(socket.AF_INET, wire[offset : offset + 4]))
@@ -187,7 +232,7 @@ def _answer(
             owner, AAAA, ttl, socket.inet_ntop(socket.AF_INET6, wire[offset : offset + 16])
         )
     if rtype == CNAME:
-        target, _ = read_name(wire, offset)
+        target, _ = read_name(wire, offset, seen)
         return Record(owner, CNAME, ttl, target)
     if rtype == HTTPS:
         try:
