@@ -172,8 +172,18 @@ class ChainResolver:
         if len(self._wire_cache) > 4 * self.settings.concurrency + 64:
             self._wire_cache.clear()
         self._wire_cache[start] = start_wire
-        kinds = [A, AAAA] + ([HTTPS] if self.settings.https_hints else [])
-        chases = await asyncio.gather(*(self._chase(start, k, ecs_prefix) for k in kinds))
+        # A runs in this task; AAAA (and HTTPS) alongside it in their own.
+        loop = asyncio.get_running_loop()
+        others = [loop.create_task(self._chase(start, AAAA, ecs_prefix))]
+        if self.settings.https_hints:
+            others.append(loop.create_task(self._chase(start, HTTPS, ecs_prefix)))
+        try:
+            chases = [await self._chase(start, A, ecs_prefix)]
+            for task in others:
+                chases.append(await task)
+        finally:
+            for task in others:
+                task.cancel()
         return _combine(base, chases)
 
     async def _chase(self, start: str, rdtype: int, ecs_prefix: str | None) -> _Chase:

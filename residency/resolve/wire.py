@@ -202,7 +202,13 @@ def parse_reply(wire: bytes) -> Reply:
         rcode = flags & 0x000F
         ecs_scope: int | None = None
         for index in range(ancount + nscount + arcount):
-            owner, offset = read_name(wire, offset, seen)
+            first = wire[offset]
+            if first == 0:  # the root (OPT's owner)
+                owner, offset = "", offset + 1
+            elif first & 0xC0 == 0xC0 and (((first & 0x3F) << 8) | wire[offset + 1]) in seen:
+                owner, offset = seen[((first & 0x3F) << 8) | wire[offset + 1]], offset + 2
+            else:
+                owner, offset = read_name(wire, offset, seen)
             rtype, rclass, ttl, rdlength = _RR.unpack_from(wire, offset)
             offset += _RR.size
             rdata_end = offset + rdlength
@@ -217,8 +223,8 @@ def parse_reply(wire: bytes) -> Reply:
                 rcode |= (ttl >> 24) << 4
                 ecs_scope = _ecs_scope(wire, offset, rdata_end)
             offset = rdata_end
-    except struct.error:
-        raise MalformedReply("reply ends in the middle of a record") from None
+    except (struct.error, IndexError):
+        raise MalformedReply("record runs past the end of the reply") from None
     return Reply(qid, flags, rcode, qname, qtype, tuple(answers), ecs_scope)
 
 
