@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -134,24 +135,33 @@ class ChainResolver:
         self._state_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._rotate = 0
         self._options: dict[str | None, bytes] = {None: b""}
+        self._label = ",".join(t.label for t in self.transports)
+        self._clock: tuple[int, str] = (0, "")
         # Wire forms of the names being resolved, so their queries need not re-encode them.
         self._wire_cache: dict[str, bytes] = {}
 
     @property
     def label(self) -> str:
         """The resolvers used, as results name them (``Resolution.resolver``)."""
-        return ",".join(t.label for t in self.transports)
+        return self._label
+
+    def _now(self) -> str:
+        """ISO-8601 UTC time to the second (formatted once per second, not per name)."""
+        second = int(time.time())
+        if second != self._clock[0]:
+            self._clock = (second, datetime.fromtimestamp(second, UTC).isoformat())
+        return self._clock[1]
 
     # ------------------------------------------------------------------ one name
 
     async def resolve(self, name: str, vantage: Vantage | None = None) -> Resolution:
         """Resolve ``name`` (A, AAAA, and HTTPS hints) as seen from ``vantage``."""
-        when = datetime.now(UTC).isoformat(timespec="seconds")
+        when = self._now()
         ecs_prefix = None
         base = Resolution(
             name=name,
             outcome=Outcome.ERROR,
-            resolver=self.label,
+            resolver=self._label,
             vantage=vantage.country if vantage else None,
             ecs_prefix=vantage.prefix if vantage else None,
             when=when,
@@ -495,11 +505,15 @@ def _combine(base: Resolution, chases: Sequence[_Chase]) -> Resolution:
             cnames = [s.target for s in steps if s.rtype == "CNAME"]
             final = cnames[-1] if cnames else base.name
             error = f"{final} has no A or AAAA record"
-    return replace(
-        base,
+    return Resolution(
+        name=base.name,
         outcome=outcome,
         chain=tuple(steps),
         addresses=tuple(addresses),
+        resolver=base.resolver,
+        vantage=base.vantage,
+        ecs_prefix=base.ecs_prefix,
         ecs_scope=scope,
         error=error,
+        when=base.when,
     )
