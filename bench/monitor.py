@@ -332,7 +332,7 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=100_000)
     parser.add_argument("--claim-targets", type=int, default=1_000_000)
     parser.add_argument("--claim-rounds", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pg", action="store_true", help="Also run against PostgreSQL.")
     parser.add_argument("--skip-throughput", action="store_true")

@@ -652,7 +652,9 @@ def watch_list(as_json: bool, db: str | None) -> None:
 @click.option("--timeout", default=3.0, show_default=True, type=float, help="Per-query budget (s).")
 @click.option("--concurrency", default=256, show_default=True, type=int)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
-@click.option("--batch-size", default=200, show_default=True, type=int)
+@click.option(
+    "--batch-size", default=1000, show_default=True, type=int, help="Targets claimed at a time."
+)
 @click.option(
     "--lease",
     default="10m",
@@ -708,7 +710,7 @@ def monitor_command(
     from residency.alerts import AlertSink, LogSink, WebhookSink
     from residency.locate.locator import Locator
     from residency.monitor import Monitor, install_signal_handlers, load_targets_file
-    from residency.monitor_audit import ResolveLocateAudit
+    from residency.monitor_audit import AuditorAudit
     from residency.resolve.engine import ChainResolver, ResolverSettings
 
     logging.basicConfig(
@@ -732,12 +734,7 @@ def monitor_command(
         resolver = ChainResolver(
             ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
         )
-        audit = ResolveLocateAudit(
-            resolver,
-            locator.locate_many,
-            locator.data_versions(),
-            prefix_for_country=locator.prefix_for_country,
-        )
+        audit = AuditorAudit(resolver, locator)
         sinks: list[AlertSink] = [] if no_log_alerts else [LogSink()]
         sinks += [WebhookSink(u, client) for u in webhooks]
         sinks += [WebhookSink(u, client, slack=True) for u in slack_webhooks]

@@ -10,8 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from residency import __version__
+from residency.audit import Auditor, AuditSettings, Registrar, Resolver
+from residency.locate.locator import Locator
 from residency.model import (
     AuditResult,
     DataVersion,
@@ -124,3 +127,52 @@ class ResolveLocateAudit:
         if policy is not None:
             result = apply_policy(policy, result, started.date())
         return result
+
+
+class AuditorAudit:
+    """``Batch -> AuditResult`` through the full ``Auditor`` (hostname hints, operators,
+    optional RDAP): the production audit function. One Auditor per (policy, vantage)."""
+
+    def __init__(
+        self,
+        resolver: ChainResolver,
+        locator: Locator,
+        *,
+        registrar: Registrar | None = None,
+        policy_loader: Callable[[str], Policy] = load_policy,
+    ) -> None:
+        self.resolver = resolver
+        self.locator = locator
+        self.registrar = registrar
+        self._load_policy = policy_loader
+        self._auditors: dict[tuple[str | None, str | None], Auditor] = {}
+
+    def _auditor(self, policy_path: str | None, country: str | None) -> Auditor:
+        key = (policy_path, country)
+        found = self._auditors.get(key)
+        if found is not None:
+            return found
+        vantage: Vantage | None = None
+        if country:
+            prefix = self.locator.prefix_for_country(country)
+            if prefix is None:
+                raise MonitorError(f"vantage {country}: no address prefix known in that country")
+            vantage = Vantage(country, prefix)
+        found = Auditor(
+            # ChainResolver takes Vantage where the Auditor's protocol says object.
+            cast(Resolver, self.resolver),
+            self.locator,
+            policy=self._load_policy(policy_path) if policy_path else None,
+            registrar=self.registrar,
+            vantages=(vantage,),
+        )
+        self._auditors[key] = found
+        return found
+
+    def __call__(self, batch: Batch) -> AuditResult:
+        auditor = self._auditor(batch.policy, batch.vantage)
+        settings = AuditSettings(
+            resolvers=(self.resolver.label,),
+            vantages=(batch.vantage,) if batch.vantage else (),
+        )
+        return auditor.audit(batch.endpoints, settings=settings)

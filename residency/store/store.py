@@ -12,6 +12,7 @@ many endpoints and checks share.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -1111,8 +1112,13 @@ class Store:
 
     # ------------------------------------------------------------------ generic cache
 
-    def cache_get(self, namespace: str, key: str, now: float) -> tuple[str, float | None] | None:
-        """A cached JSON value and its expiry, or None when absent or expired."""
+    def cache_get(
+        self, namespace: str, key: str, now: float | None = None
+    ) -> tuple[str, float | None] | None:
+        """A cached JSON value and its expiry (epoch seconds, None: never), or None when
+        absent or expired at ``now`` (default: the current time)."""
+        if now is None:
+            now = time.time()
         with self.backend.transaction(write=False) as tx:
             row = tx.execute(
                 "SELECT value, expires FROM kv_cache WHERE namespace = ? AND key = ?",
