@@ -26,10 +26,16 @@ class Walk:
     loop: bool = False  # a CNAME pointed back at a name already in the chain
     has_records: bool = False  # the reply holds records of the asked type at ``final``
 
+    negative: bool = False  # the reply's SOA covers ``final``: an answer that there is none
+
     @property
     def dangling(self) -> bool:
-        """The chain ends on a CNAME target this reply has no records for: ask again there."""
-        return self.cnames > 0 and not self.has_records and not self.loop
+        """The chain ends on a CNAME target this reply says nothing about: ask again there.
+
+        A server that stops at a zone boundary gives no SOA for the target; one that
+        knows the target has no such record says so with the SOA of the target's zone.
+        """
+        return self.cnames > 0 and not self.has_records and not self.loop and not self.negative
 
 
 def walk_answer(reply: Reply, start: str, rdtype: int, seen: set[str]) -> Walk:
@@ -66,6 +72,11 @@ def walk_answer(reply: Reply, start: str, rdtype: int, seen: set[str]) -> Walk:
             break
         seen.add(cname.value)
         current = cname.value
+    if not walk.has_records and reply.soa_owners:
+        final = walk.final
+        walk.negative = any(
+            final == zone or final.endswith("." + zone) or not zone for zone in reply.soa_owners
+        )
     return walk
 
 

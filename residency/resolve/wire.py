@@ -117,6 +117,7 @@ class Reply(NamedTuple):
     qtype: int
     answers: tuple[Record, ...]
     ecs_scope: int | None
+    soa_owners: tuple[str, ...] = ()  # SOA records in the authority section (negative answers)
 
     @property
     def truncated(self) -> bool:
@@ -181,6 +182,19 @@ def read_name(wire: bytes, offset: int, seen: dict[int, str] | None = None) -> t
     return name, (end if end >= 0 else offset)
 
 
+def _skip_name(wire: bytes, offset: int) -> int:
+    """The offset after the (possibly compressed) name at ``offset``, without reading it."""
+    while True:
+        length = wire[offset]
+        if length == 0:
+            return offset + 1
+        if length & 0xC0 == 0xC0:
+            return offset + 2
+        if length & 0xC0:
+            raise MalformedReply("unknown label type")
+        offset += 1 + length
+
+
 def parse_reply(wire: bytes) -> Reply:
     """Read a reply's header, question, answer records and EDNS (rcode bits, ECS scope)."""
     if len(wire) < _HEADER.size:
@@ -191,6 +205,7 @@ def parse_reply(wire: bytes) -> Reply:
     offset = _HEADER.size
     qname, qtype = "", 0
     seen: dict[int, str] = {}
+    soa_owners: list[str] = []
     try:
         for index in range(qdcount):
             name, offset = read_name(wire, offset, seen)
@@ -203,7 +218,10 @@ def parse_reply(wire: bytes) -> Reply:
         ecs_scope: int | None = None
         for index in range(ancount + nscount + arcount):
             first = wire[offset]
-            if first == 0:  # the root (OPT's owner)
+            if index >= ancount:  # authority and additional: only SOA and OPT matter
+                owner_at = offset
+                owner, offset = "", _skip_name(wire, offset)
+            elif first == 0:
                 owner, offset = "", offset + 1
             elif first & 0xC0 == 0xC0 and (((first & 0x3F) << 8) | wire[offset + 1]) in seen:
                 owner, offset = seen[((first & 0x3F) << 8) | wire[offset + 1]], offset + 2
@@ -219,13 +237,15 @@ def parse_reply(wire: bytes) -> Reply:
                     record = _answer(wire, owner, rtype, ttl, offset, rdlength, seen)
                     if record is not None:
                         answers.append(record)
+            elif rtype == SOA and index < ancount + nscount:
+                soa_owners.append(read_name(wire, owner_at, seen)[0])
             elif rtype == OPT and index >= ancount + nscount:
                 rcode |= (ttl >> 24) << 4
                 ecs_scope = _ecs_scope(wire, offset, rdata_end)
             offset = rdata_end
     except (struct.error, IndexError):
         raise MalformedReply("record runs past the end of the reply") from None
-    return Reply(qid, flags, rcode, qname, qtype, tuple(answers), ecs_scope)
+    return Reply(qid, flags, rcode, qname, qtype, tuple(answers), ecs_scope, tuple(soa_owners))
 
 
 def _answer(

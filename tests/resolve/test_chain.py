@@ -68,3 +68,33 @@ def test_loop_across_replies_is_detected_with_shared_seen_set() -> None:
         reply("b.example.", "A", ["b.example. 60 IN CNAME A.example."]), "b.example", A, seen
     )
     assert second.loop and second.final == "a.example"
+
+
+def test_soa_for_the_target_means_nodata_not_a_zone_boundary() -> None:
+    response = dns.message.make_response(dns.message.make_query("api.example.", "HTTPS"))
+    response.answer.append(
+        dns.rrset.from_text("api.example.", 300, "IN", "CNAME", "lb.zone.example.")
+    )
+    response.authority.append(
+        dns.rrset.from_text(
+            "zone.example.", 60, "IN", "SOA", "ns.zone.example. h.zone.example. 1 2 3 4 5"
+        )
+    )
+    reply = parse_reply(response.to_wire())
+    assert reply.soa_owners == ("zone.example",)
+    walk = walk_answer(reply, "api.example", 65, set())
+    assert walk.negative and not walk.dangling
+
+
+def test_soa_of_another_zone_does_not_end_the_chain() -> None:
+    response = dns.message.make_response(dns.message.make_query("api.example.", "A"))
+    response.answer.append(
+        dns.rrset.from_text("api.example.", 300, "IN", "CNAME", "lb.other.example.")
+    )
+    response.authority.append(
+        dns.rrset.from_text(
+            "example.org.", 60, "IN", "SOA", "ns.example.org. h.example.org. 1 2 3 4 5"
+        )
+    )
+    walk = walk_answer(parse_reply(response.to_wire()), "api.example", A, set())
+    assert walk.dangling
