@@ -167,13 +167,25 @@ def _wait_ready(server: PgServer) -> None:
             time.sleep(0.1)
 
 
+_shared: PgServer | None = None
+_users = 0
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PgServer]:
-    server = start_postgres()
+    """One server for the whole session, however many modules import this fixture
+    (each import makes its own session fixture; they share the server)."""
+    global _shared, _users
+    if _shared is None:
+        _shared = start_postgres()
+    _users += 1
     try:
-        yield server
+        yield _shared
     finally:
-        server.stop()
+        _users -= 1
+        if _users == 0:
+            _shared.stop()
+            _shared = None
 
 
 @pytest.fixture
