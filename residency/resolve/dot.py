@@ -22,6 +22,7 @@ from residency.resolve.nameservers import ServerAddress, parse_nameserver
 DOT_PORT = 853
 CONNECTIONS = 2
 MAX_PENDING = 100  # queries waiting on one connection before another is opened
+FAILURE_MEMORY = 1.0  # seconds a failed connection attempt is reported without retrying
 
 
 class _Connection:
@@ -93,6 +94,7 @@ class DotTransport:
         self._connections: list[_Connection] = []
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._opening: asyncio.Lock | None = None
+        self._failure: tuple[float, QueryFailed | None] = (0.0, None)
 
     @property
     def label(self) -> str:
@@ -114,7 +116,15 @@ class DotTransport:
             self._connections = [c for c in self._connections if not c.closed]
             if len(self._connections) >= CONNECTIONS:
                 return min(self._connections, key=lambda c: len(c.pending))
-            connection = await self._open(timeout)
+            failed_at, failure = self._failure
+            if failure is not None and loop.time() - failed_at < FAILURE_MEMORY:
+                raise failure  # the handshake just failed: do not hammer the server
+            try:
+                connection = await self._open(timeout)
+            except QueryFailed as err:
+                self._failure = (loop.time(), err)
+                raise
+            self._failure = (0.0, None)
             self._connections.append(connection)
             return connection
 
