@@ -357,7 +357,11 @@ class ChainResolver:
                 await wake.wait()
             wake.clear()
 
-        window = self.settings.concurrency
+        # Each name has up to this many queries in flight at once (one per record type and
+        # vantage), so this many names keep ``concurrency`` queries busy without queueing
+        # on the semaphore (whose wake-up scans every waiter).
+        per_name = (3 if self.settings.https_hints else 2) * len(chosen)
+        window = max(1, -(-self.settings.concurrency // per_name))
         source = iter(names)
         exhausted = False
         try:
