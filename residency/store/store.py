@@ -522,13 +522,16 @@ class Store:
                 (endpoint_id, state_fp, body_text, verdict, policy_name, data_fp, seq, seq, ts, ts),
             ).scalar()
         )
-        current = {
-            row[1]: (int(row[0]), row[2])
-            for row in tx.query(
-                "SELECT id, ip, location_fp FROM observation WHERE endpoint_id = ? AND current = 1",
-                (endpoint_id,),
-            )
-        }
+        current: dict[str, tuple[int, str]] = {}
+        if state_id is not None:  # a first sight has no observations yet
+            current = {
+                row[1]: (int(row[0]), row[2])
+                for row in tx.query(
+                    "SELECT id, ip, location_fp FROM observation"
+                    " WHERE endpoint_id = ? AND current = 1",
+                    (endpoint_id,),
+                )
+            }
         new_ips = set()
         for facts in er.facts:
             new_ips.add(facts.ip)
