@@ -648,9 +648,16 @@ def watch_list(as_json: bool, db: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Watch exactly the targets in this file (TOML or one host per line).",
 )
-@click.option("-n", "--nameserver", "nameservers", multiple=True, metavar="ADDR[:PORT]")
+@click.option(
+    "-n",
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="ADDR[:PORT]",
+    help="Resolver to ask (repeatable); default: the system's.",
+)
 @click.option("--timeout", default=3.0, show_default=True, type=float, help="Per-query budget (s).")
-@click.option("--concurrency", default=256, show_default=True, type=int)
+@click.option("--concurrency", default=256, show_default=True, type=int, help="Names in flight.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
 @click.option(
     "--batch-size", default=1000, show_default=True, type=int, help="Targets claimed at a time."

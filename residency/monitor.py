@@ -349,6 +349,12 @@ class Monitor:
                 continue
             self._pending.pop(0)
             attempt = 0
+            log.info(
+                "monitor: batch of %d committed: %d changed, %d drift event(s)",
+                len(pending.completions),
+                sum(r.changed for r in outcome.recorded),
+                sum(len(r.events) for r in outcome.recorded),
+            )
             for rec in outcome.recorded:
                 if not rec.inserted:
                     self.stats.replayed += 1
