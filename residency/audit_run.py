@@ -6,11 +6,11 @@ library call. Returns the report text, a summary line and the exit code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from residency.audit import AuditError, Auditor, AuditSettings
 from residency.model import Endpoint, InputProblem, Verdict
@@ -133,16 +133,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     endpoints, problems, notes = read_all_inputs(request)
     locator = Locator.load(request.data_dir, request.geoip)
     resolver = _resolver(request) if request.resolve else None
-    vantage_objs: list[object | None] = []
-    for cc in request.vantages:
-        prefix = locator.prefix_for_country(cc)
-        if prefix is None:
-            raise AuditError(
-                f"--vantage {cc}: no routable prefix in that country in the GeoIP data"
-            )
-        from residency.resolve.engine import Vantage
-
-        vantage_objs.append(Vantage(cc, prefix))
+    vantage_objs = _vantages(request, locator)
     registrar = _registrar(request) if request.rdap else None
     try:
         if resolver is not None and any(not e.is_ip for e in endpoints):
@@ -153,7 +144,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
             locator,
             policy=policy,
             registrar=registrar,
-            vantages=vantage_objs or [None],
+            vantages=vantage_objs,
             today=request.today,
         )
         settings = AuditSettings(
@@ -195,6 +186,98 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
         run_id=result.run_id,
         result=result,
     )
+
+
+def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
+    """``--format jsonl``: one JSON object per endpoint as it completes, then a summary
+    object. Inputs are read lazily and results written at once, so a million-name list
+    goes through in bounded memory (AuditResult is never built)."""
+    import json
+
+    from residency.endpoints import ReadOptions
+    from residency.endpoints.stream import iter_targets
+    from residency.locate.locator import Locator
+    from residency.report.json_report import SCHEMA_ID, data_version_dict, endpoint_dict
+
+    policy = None
+    if request.policy_path is not None:
+        from residency.policy import load_policy
+
+        policy = load_policy(request.policy_path)
+    locator = Locator.load(request.data_dir, request.geoip)
+    resolver = _resolver(request) if request.resolve else None
+    problems: list[InputProblem] = []
+    problem_count = 0
+    notes: list[str] = []
+    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+
+    def endpoints() -> Iterator[Endpoint]:
+        nonlocal problem_count
+        for item in iter_targets(request.targets, options=options, notes=notes):
+            if isinstance(item, InputProblem):
+                problem_count += 1
+                if len(problems) < 1000:  # keep the first ones to print; count all
+                    problems.append(item)
+                continue
+            yield item
+
+    tally: dict[str, int] = {}
+    worst: Verdict | None = None
+    total = 0
+    try:
+        if resolver is not None:
+            notes.extend(resolver.check_reachable())
+        vantages = _vantages(request, locator)
+        auditor = Auditor(resolver, locator, policy=policy, vantages=vantages, today=request.today)
+        for result in auditor.results(endpoints()):
+            total += 1
+            out.write(json.dumps(endpoint_dict(result), ensure_ascii=False) + "\n")
+            if result.verdict is not None:
+                verdict = result.verdict.verdict
+                tally[verdict.name] = tally.get(verdict.name, 0) + 1
+                worst = verdict if worst is None else max(worst, verdict)
+    finally:
+        if resolver is not None:
+            resolver.close()
+    summary = {
+        "schema": SCHEMA_ID + "+jsonl",
+        "summary": {"endpoints": total, "verdicts": tally, "problems": problem_count},
+        "verdict": worst.name if worst is not None else None,
+        "policy": None
+        if policy is None
+        else {"name": policy.ref.name, "version": policy.ref.version},
+        "data_versions": [data_version_dict(v) for v in locator.data_versions()],
+        "notes": notes,
+    }
+    out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    exit_code = EXIT_OK
+    if worst is not None:
+        threshold = Verdict.INDETERMINATE if request.fail_on == "indeterminate" else Verdict.FAIL
+        if worst >= threshold:
+            exit_code = EXIT_VIOLATIONS
+    if problem_count:
+        exit_code = EXIT_USAGE
+    verdicts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
+    line = f"{total} endpoints streamed" + (f"; {verdicts}" if verdicts else "")
+    if problem_count:
+        line += f"; {problem_count} input problem(s)"
+    return AuditOutcome(
+        report="", summary=line, exit_code=exit_code, problems=tuple(problems), notes=tuple(notes)
+    )
+
+
+def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
+    from residency.resolve.engine import Vantage
+
+    chosen: list[object | None] = []
+    for cc in request.vantages:
+        prefix = locator.prefix_for_country(cc)
+        if prefix is None:
+            raise AuditError(
+                f"--vantage {cc}: no routable prefix in that country in the GeoIP data"
+            )
+        chosen.append(Vantage(cc, prefix))
+    return chosen or [None]
 
 
 def _counting(endpoints: list[Endpoint], progress: Progress) -> Any:

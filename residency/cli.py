@@ -338,7 +338,7 @@ def ip_command(
     "fmt",
     default="terminal",
     show_default=True,
-    type=click.Choice(["terminal", "json", "csv", "markdown", "html", "sarif", "junit"]),
+    type=click.Choice(["terminal", "json", "jsonl", "csv", "markdown", "html", "sarif", "junit"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
@@ -379,13 +379,22 @@ def ip_command(
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
     literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
-    from residency.audit_run import AuditRequest, run_audit
+    from residency.audit_run import AuditRequest, run_audit, stream_audit
 
     request = AuditRequest.from_options(opts)
-    outcome = run_audit(request, progress=_progress if not opts["quiet"] else None)
+    if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
+        if opts["output"]:
+            with open(opts["output"], "w", encoding="utf-8") as out:
+                outcome = stream_audit(request, out)
+        else:
+            outcome = stream_audit(request, sys.stdout)
+    else:
+        outcome = run_audit(request, progress=_progress if not opts["quiet"] else None)
     for problem in outcome.problems:
         click.echo(f"residency: {problem}", err=True)
-    if opts["output"]:
+    if request.fmt == "jsonl":
+        pass  # already written as it streamed
+    elif opts["output"]:
         Path(opts["output"]).write_text(outcome.report)
     else:
         click.echo(outcome.report, nl=not outcome.report.endswith("\n"))

@@ -180,3 +180,31 @@ def test_observed_versus_re_resolved(server: KnotServer, dataset: Path, tmp_path
     table = CliRunner().invoke(cli, [*args, "--har", str(path)])
     assert "13.228.0.1 (observed only)" in table.stdout
     assert "observed vs re-resolved differ for payments.app.test" in table.stdout
+
+
+def test_jsonl_streams_one_line_per_endpoint(
+    server: KnotServer, dataset: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "in.toml"
+    policy.write_text(POLICY)
+    names = tmp_path / "names.txt"
+    names.write_text("payments.app.test\napi.app.test\nbad_name!\nnx.app.test\n")
+    out = tmp_path / "out.jsonl"
+    args = ["audit", "--nameserver", server.address, "--data-dir", str(dataset)]
+    args += ["--policy", str(policy), "--format", "jsonl", "-o", str(out), str(names)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output  # one bad entry
+    assert "bad_name!" in result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    *endpoints, summary = lines
+    assert {e["host"]: e["verdict"] for e in endpoints} == {
+        "payments.app.test": "PASS",
+        "api.app.test": "FAIL",
+        "nx.app.test": "INDETERMINATE",
+    }
+    assert summary["summary"] == {
+        "endpoints": 3,
+        "verdicts": {"FAIL": 1, "INDETERMINATE": 1, "PASS": 1},
+        "problems": 1,
+    }
+    assert summary["verdict"] == "FAIL" and summary["data_versions"]
