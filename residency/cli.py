@@ -688,6 +688,11 @@ def watch_list(as_json: bool, db: str | None) -> None:
 )
 @click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
 @click.option(
+    "--alert-backlog",
+    is_flag=True,
+    help="A webhook seen for the first time also gets the events recorded before it.",
+)
+@click.option(
     "--spool",
     type=click.Path(path_type=Path),
     help="Folder for checked batches the database could not take at shutdown.",
@@ -708,6 +713,7 @@ def monitor_command(
     webhooks: tuple[str, ...],
     slack_webhooks: tuple[str, ...],
     no_log_alerts: bool,
+    alert_backlog: bool,
     spool: Path | None,
     worker: str | None,
     verbose: bool,
@@ -766,6 +772,7 @@ def monitor_command(
                 sinks=sinks,
                 spool_dir=spool,
                 stop=stop,
+                alert_backlog=alert_backlog,
             )
             stats = monitor.run_once() if once else monitor.run_forever()
         finally:

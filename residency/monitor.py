@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -156,6 +157,7 @@ class Monitor:
         spool_dir: Path | None = None,
         max_backoff: float = 60.0,
         stop: threading.Event | None = None,
+        alert_backlog: bool = False,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -171,6 +173,10 @@ class Monitor:
         self.spool_dir = spool_dir
         self.max_backoff = max_backoff
         self.stats = MonitorStats()
+        # A channel seen for the first time starts with the next event, not the
+        # whole history (unless alert_backlog); known channels resume where they were.
+        self.alert_backlog = alert_backlog
+        self._channels_open = False
         self._pending: list[_Pending] = []
         self._spooled: list[Path] = []
         self._load_spool()
@@ -186,6 +192,7 @@ class Monitor:
         Returns the figures of this call.
         """
         self.stats = MonitorStats()
+        self._open_channels()
         self._drain(now_limit=self.clock())
         self.flush()
         return self.stats
@@ -193,6 +200,7 @@ class Monitor:
     def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
         """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
         self.stats = MonitorStats()
+        self._open_channels()
         while not self.stop.is_set():
             if self._drain(now_limit=None):
                 continue
@@ -392,6 +400,16 @@ class Monitor:
                 log.warning("monitor: %s; retrying in %.1fs", err, delay)
                 self.sleep(delay)
                 self._reconnect()
+
+    def _open_channels(self) -> None:
+        if self._channels_open or not self.sinks:
+            return
+        for sink in self.sinks:
+            self._store_call(
+                partial(self.store.open_alert_channel, sink.channel, self.alert_backlog)
+            )
+        self._channels_open = True
+        self._alert()  # what a previous run recorded but could not deliver
 
     def _alert(self) -> None:
         if not self.sinks:

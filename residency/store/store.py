@@ -949,6 +949,22 @@ class Store:
                 (min(event_ids) - 1, channel, min(event_ids)),
             )
 
+    def open_alert_channel(self, channel: str, backlog: bool) -> bool:
+        """Register ``channel`` if new: it starts after the newest event unless ``backlog``.
+        Returns True when the channel was new."""
+        with self.backend.transaction() as tx:
+            newest = 0
+            if not backlog:
+                newest = int(tx.execute("SELECT COALESCE(MAX(id), 0) FROM drift_event").scalar())
+            return (
+                tx.execute(
+                    "INSERT INTO alert_channel (channel, upto) VALUES (?, ?)"
+                    " ON CONFLICT (channel) DO NOTHING",
+                    (channel, newest),
+                ).rowcount
+                == 1
+            )
+
     def skip_alerts_before(self, channel: str) -> None:
         """Treat every event so far as delivered on ``channel`` (start it from now on)."""
         with self.backend.transaction() as tx:

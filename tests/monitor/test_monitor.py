@@ -209,3 +209,28 @@ def test_signal_sets_stop() -> None:
         assert stop.wait(2)
     finally:
         restore()
+
+
+def test_a_new_alert_channel_starts_from_now_unless_backlog(store: Store, clock: FakeClock) -> None:
+    host = "pay.example"
+    audit = FakeAudit(clock, {host: Host(host, (Addr("192.0.2.1"),))})
+    store.add_targets([TargetSpec(host, cadence=60, jitter=0)], clock())
+    Monitor(store, audit, clock=clock).run_once()
+    audit.world[host] = Host(host, (Addr("192.0.2.2"),))
+    clock.advance(60)
+    Monitor(store, audit, clock=clock).run_once()  # two events, no sink yet
+    late = RecordingSink()
+    Monitor(store, audit, clock=clock, sinks=[late]).run_once()
+    assert late.sent == []
+    backlog = RecordingSink()
+    backlog.channel = "backlog"
+    Monitor(store, audit, clock=clock, sinks=[backlog], alert_backlog=True).run_once()
+    assert sorted(e.kind.value for e in backlog.sent) == [
+        "address-appeared",
+        "address-disappeared",
+    ]
+    # The new channel does get what happens from now on.
+    audit.world[host] = Host(host, (Addr("192.0.2.3"),))
+    clock.advance(60)
+    Monitor(store, audit, clock=clock, sinks=[late]).run_once()
+    assert len(late.sent) == 2
