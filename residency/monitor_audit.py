@@ -7,6 +7,7 @@ the monitor itself never depends on how an audit is made.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -56,7 +57,7 @@ class ResolveLocateAudit:
         self.prefix_for_country = prefix_for_country
         self.clock = clock
         self._load_policy = policy_loader
-        self._policies: dict[str, Policy] = {}
+        self._policies: dict[str, tuple[int, Policy]] = {}
 
     def _now(self) -> datetime:
         if self.clock is None:
@@ -72,10 +73,12 @@ class ResolveLocateAudit:
         return Vantage(country, prefix)
 
     def _policy(self, path: str) -> Policy:
-        found = self._policies.get(path)
-        if found is None:
-            found = self._load_policy(path)
-            self._policies[path] = found
+        version = _mtime(path)  # reloaded when the file is edited
+        cached = self._policies.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = self._load_policy(path)
+        self._policies[path] = (version, found)
         return found
 
     def __call__(self, batch: Batch) -> AuditResult:
@@ -129,6 +132,13 @@ class ResolveLocateAudit:
         return result
 
 
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1  # load_policy will report the missing file
+
+
 class AuditorAudit:
     """``Batch -> AuditResult`` through the full ``Auditor`` (hostname hints, operators,
     optional RDAP): the production audit function. One Auditor per (policy, vantage)."""
@@ -145,13 +155,15 @@ class AuditorAudit:
         self.locator = locator
         self.registrar = registrar
         self._load_policy = policy_loader
-        self._auditors: dict[tuple[str | None, str | None], Auditor] = {}
+        self._auditors: dict[tuple[str | None, str | None], tuple[int, Auditor]] = {}
 
     def _auditor(self, policy_path: str | None, country: str | None) -> Auditor:
+        # An edited policy file takes effect at the next batch of a long-running monitor.
+        version = _mtime(policy_path) if policy_path else 0
         key = (policy_path, country)
-        found = self._auditors.get(key)
-        if found is not None:
-            return found
+        cached = self._auditors.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         vantage: Vantage | None = None
         if country:
             prefix = self.locator.prefix_for_country(country)
@@ -166,7 +178,7 @@ class AuditorAudit:
             registrar=self.registrar,
             vantages=(vantage,),
         )
-        self._auditors[key] = found
+        self._auditors[key] = (version, found)
         return found
 
     def __call__(self, batch: Batch) -> AuditResult:

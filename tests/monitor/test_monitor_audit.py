@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,20 @@ def test_vantage_needs_a_prefix() -> None:
         make(resolver)(batch)
     make(resolver, prefix_for_country=lambda cc: "5.9.0.0/24")(batch)
     assert resolver.asked[-1][1] == Vantage("DE", "5.9.0.0/24")
+
+
+def test_an_edited_policy_is_reloaded(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("v1")
+    loads: list[str] = []
+
+    def loader(p: str) -> object:
+        loads.append(Path(p).read_text())
+        return object()
+
+    audit = make(StandInResolver(), policy_loader=loader)
+    assert audit._policy(str(path)) is audit._policy(str(path))
+    path.write_text("v2")
+    os.utime(path, ns=(1, 10**18))  # a different modification time, whatever the clock
+    audit._policy(str(path))
+    assert loads == ["v1", "v2"]
