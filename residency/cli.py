@@ -855,10 +855,12 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
 @library_errors
 def runs_command(limit: int, db: str | None) -> None:
     """List the latest recorded runs (ids for 'residency diff')."""
+    from residency.model import Verdict
+
     with _open_history(db) as store:
         runs = store.runs(limit)
     for run in runs:
-        verdict = "" if run.verdict is None else f" verdict {run.verdict}"
+        verdict = "" if run.verdict is None else f", verdict {Verdict(run.verdict).name}"
         click.echo(
             f"#{run.seq} {run.id}  {run.kind}  {run.started}  {run.endpoint_count} endpoint(s),"
             f" {run.changed_count} changed{verdict}"
