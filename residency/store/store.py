@@ -218,6 +218,14 @@ def endpoint_key(host: str, vantages: Sequence[str]) -> str:
     return host if not named else f"{host} @{','.join(named)}"
 
 
+@dataclass(frozen=True)
+class _NewEndpoint:
+    key: str
+    result: EndpointResult
+    body_text: str
+    state_fp: str
+
+
 @dataclass
 class _TxCache:
     """Facts ids learnt inside a transaction: kept only if it commits."""
@@ -370,11 +378,15 @@ class Store:
         changed = 0
         all_changes: list[Change] = []
         unchanged: list[tuple[int, int]] = []  # (endpoint id, state id)
+        first_sight: list[_NewEndpoint] = []
         for key, er in ordered:
             body = endpoint_state(er)
             body_text = canonical(body)
             state_fp = digest(body_text)
             row = known.get(key)
+            if row is None:
+                first_sight.append(_NewEndpoint(key, er, body_text, state_fp))
+                continue
             if (
                 row is not None
                 and row[1] is not None
@@ -390,6 +402,27 @@ class Store:
             )
             changed += was_changed
             all_changes.extend(changes)
+        if first_sight:
+            leftovers = self._record_first_sights(
+                tx, seq, started_ts, first_sight, data_fp, policy_name, kind, cache
+            )
+            changed += len(first_sight) - len(leftovers)
+            for item in leftovers:  # another worker created them meanwhile
+                changes, was_changed = self._record_endpoint(
+                    tx,
+                    seq,
+                    started_ts,
+                    item.key,
+                    item.result,
+                    data_fp,
+                    policy_name,
+                    kind,
+                    cache,
+                    json.loads(item.body_text),
+                    item.body_text,
+                )
+                changed += was_changed
+                all_changes.extend(changes)
         if unchanged:
             # The common case in monitoring: nothing changed, only "last seen" moves.
             tx.executemany(
@@ -414,6 +447,108 @@ class Store:
         if changed:
             tx.execute("UPDATE run SET changed_count = ? WHERE seq = ?", (changed, seq))
         return RecordOutcome(result.run_id, seq, True, len(ordered), changed, tuple(all_changes))
+
+    def _record_first_sights(
+        self,
+        tx: Tx,
+        seq: int,
+        ts: float,
+        items: list[_NewEndpoint],
+        data_fp: str,
+        policy_name: str | None,
+        kind: str,
+        cache: _TxCache,
+    ) -> list[_NewEndpoint]:
+        """Endpoints never seen before, in a few bulk statements (not several per endpoint).
+
+        Returns those another worker created in the meantime: they take the normal path.
+        """
+        tx.executemany(
+            "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
+            [
+                (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
+                for i in items
+            ],
+        )
+        rows = self._endpoint_rows(tx, [i.key for i in items])
+        fresh = [i for i in items if rows[i.key][1] is None]
+        leftovers = [i for i in items if rows[i.key][1] is not None]
+        if not fresh:
+            return leftovers
+        ids = {i.key: int(rows[i.key][0]) for i in fresh}
+        verdicts = {
+            i.key: None if i.result.verdict is None else int(i.result.verdict.verdict)
+            for i in fresh
+        }
+        tx.executemany(
+            "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+            " data_fp, first_seq, last_seq, first_ts, last_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    ids[i.key],
+                    i.state_fp,
+                    i.body_text,
+                    verdicts[i.key],
+                    policy_name,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                )
+                for i in fresh
+            ],
+        )
+        state_ids: dict[int, int] = {}
+        id_list = sorted(ids.values())
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in tx.query(
+                f"SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id IN ({marks})"
+                " AND first_seq = ?",
+                (*chunk, seq),
+            ):
+                state_ids[int(r[0])] = int(r[1])
+        observations = []
+        for i in fresh:
+            for facts in i.result.facts:
+                summary = location_summary(facts)
+                observations.append(
+                    (
+                        ids[i.key],
+                        facts.ip,
+                        digest(canonical(summary)),
+                        summary["country"],
+                        summary["provider"],
+                        summary["region"],
+                        summary["asn"],
+                        self._facts_id(tx, canonical(to_jsonable(facts)), cache),
+                        data_fp,
+                        seq,
+                        seq,
+                        ts,
+                        ts,
+                    )
+                )
+        tx.executemany(
+            "INSERT INTO observation (endpoint_id, ip, location_fp, country, provider,"
+            " region, asn, facts_id, data_fp, first_seq, last_seq, first_ts, last_ts,"
+            " current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            observations,
+        )
+        tx.executemany(
+            "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ? WHERE id = ?",
+            [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
+        )
+        if kind == "audit":
+            tx.executemany(
+                "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                [(seq, ids[i.key], state_ids[ids[i.key]]) for i in fresh],
+            )
+        return leftovers
 
     def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
         """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
