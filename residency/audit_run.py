@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from residency.audit import AuditError, Auditor, AuditSettings
+from residency.audit import AuditError, Auditor, AuditSettings, paused_gc
 from residency.model import Endpoint, InputProblem, Verdict
 
 EXIT_OK = 0
@@ -169,7 +169,8 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
         finally:
             store.close()
     options = RenderOptions(color=request.color)
-    report = render(result, request.fmt, options)
+    with paused_gc():
+        report = render(result, request.fmt, options)
     exit_code = EXIT_OK
     if result.verdict is not None:
         threshold = Verdict.INDETERMINATE if request.fail_on == "indeterminate" else Verdict.FAIL

@@ -6,8 +6,9 @@ within version 1; renaming or removing one means ``residency-report/2``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from residency.model import (
     AuditResult,
@@ -216,4 +217,6 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
 
 class JsonFormatter:
     def render(self, result: AuditResult) -> str:
-        return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
+        # orjson writes the same indented UTF-8 JSON at C speed: the standard library's
+        # encoder falls back to pure Python when indenting, which dominated large audits
+        return orjson.dumps(report_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n"
