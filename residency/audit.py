@@ -166,13 +166,20 @@ class Auditor:
         problems: Sequence[InputProblem] = (),
         settings: AuditSettings | None = None,
         run_id: str | None = None,
+        on_result: Callable[[int], None] | None = None,
     ) -> AuditResult:
-        """The whole audit; endpoint results in input order."""
+        """The whole audit; endpoint results in input order. ``on_result(n)`` is called
+        after each of the n endpoints completes (progress display)."""
         started = self.clock()
         given = list(endpoints)
         order = {id(e): i for i, e in enumerate(given)}
+        done: list[EndpointResult] = []
         with paused_gc():
-            collected = sorted(self.results(given), key=lambda r: order.get(id(r.endpoint), 0))
+            for result in self.results(given):
+                done.append(result)
+                if on_result is not None:
+                    on_result(len(done))
+            collected = sorted(done, key=lambda r: order.get(id(r.endpoint), 0))
         settings = settings or AuditSettings(
             resolvers=(self.resolver.label,) if self.resolver is not None else ()
         )

@@ -134,7 +134,12 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     locator = Locator.load(request.data_dir, request.geoip)
     resolver = _resolver(request) if request.resolve else None
     vantage_objs = _vantages(request, locator)
-    registrar = _registrar(request) if request.rdap else None
+    store = None
+    if request.db:  # opened first: a broken database URL stops the run before any query
+        from residency.store import open_store
+
+        store = open_store(request.db)
+    registrar = _registrar(request, store) if request.rdap else None
     try:
         if resolver is not None and any(not e.is_ip for e in endpoints):
             for line in resolver.check_reachable():
@@ -152,21 +157,23 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
             vantages=request.vantages,
             notes=tuple(notes),
         )
-        if progress is not None and len(endpoints) > 50:
-            endpoints = list(_counting(endpoints, progress))
-        result = auditor.audit(endpoints, problems, settings)
+        total = len(endpoints)
+        on_result = None
+        if progress is not None and total > 50:
+
+            def on_result(done: int) -> None:
+                if done % 50 == 0 or done == total:
+                    progress(done, total)
+
+        result = auditor.audit(endpoints, problems, settings, on_result=on_result)
+        if store is not None:
+            store.record_run(result)
     finally:
         if registrar is not None:
             registrar.close()
         if resolver is not None:
             resolver.close()
-    if request.db:
-        from residency.store import open_store
-
-        store = open_store(request.db)
-        try:
-            store.record_run(result)
-        finally:
+        if store is not None:
             store.close()
     options = RenderOptions(color=request.color)
     with paused_gc():
@@ -281,14 +288,6 @@ def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
     return chosen or [None]
 
 
-def _counting(endpoints: list[Endpoint], progress: Progress) -> Any:
-    total = len(endpoints)
-    for i, endpoint in enumerate(endpoints, 1):
-        if i % 50 == 0 or i == total:
-            progress(i, total)
-        yield endpoint
-
-
 def _resolver(request: AuditRequest) -> Any:
     from residency.resolve.engine import ChainResolver, ResolverSettings
 
@@ -304,7 +303,13 @@ def _resolver(request: AuditRequest) -> Any:
     )
 
 
-def _registrar(request: AuditRequest) -> Any:
+def _registrar(request: AuditRequest, store: Any = None) -> Any:
+    """RDAP lookups; with a history store, its cache table is shared by every worker."""
     from residency.locate.rdap import RdapLookup
 
-    return RdapLookup.open(request.rdap_url)
+    cache = None
+    if store is not None:
+        from residency.locate.rdap_cache import StoreRdapCache
+
+        cache = StoreRdapCache(store)
+    return RdapLookup.open(request.rdap_url, cache)

@@ -208,3 +208,39 @@ def test_jsonl_streams_one_line_per_endpoint(
         "problems": 1,
     }
     assert summary["verdict"] == "FAIL" and summary["data_versions"]
+
+
+def test_rdap_and_history_through_the_cli(
+    server: KnotServer, dataset: Path, tmp_path: Path
+) -> None:
+    """--rdap (local RDAP server) and --db (SQLite history): registration sits beside the
+    location, the answer is cached in the store, and the run is recorded."""
+    from residency.store import open_store
+    from tests.integration.rdapserver import RdapServer
+    from tests.integration.test_rdap_policy import network
+
+    rdap = RdapServer([network("13.228.0.0", "13.229.255.255", "AMAZON-SIN", "Amazon", "US")])
+    db = tmp_path / "history.sqlite3"
+    args = ["audit", "--nameserver", server.address, "--data-dir", str(dataset), "--json"]
+    args += ["--rdap", "--rdap-url", rdap.base_url, "--db", str(db), "api.app.test"]
+    try:
+        first = CliRunner().invoke(cli, args)
+        second = CliRunner().invoke(cli, args)
+    finally:
+        rdap.stop()
+    assert first.exit_code == 0, first.output
+    (address,) = json.loads(first.stdout)["endpoints"][0]["addresses"]
+    assert address["location"]["country"] == "SG"
+    assert address["registration"]["org"] == "Amazon"
+    assert address["registration"]["country"] == "US"
+    assert second.exit_code == 0
+    assert len([p for p in rdap.requests if "/ip/" in p]) == 1  # second run: store cache
+    store = open_store(str(db))
+    try:
+        rows = store.backend.transaction(write=False)
+        with rows as tx:
+            runs = tx.execute("SELECT COUNT(*) FROM run").rows[0][0]
+            cached = tx.execute("SELECT COUNT(*) FROM kv_cache WHERE namespace = 'rdap'").rows
+    finally:
+        store.close()
+    assert runs == 2 and cached[0][0] >= 1
