@@ -426,6 +426,6 @@ def _ascii_pattern(pattern: str) -> str:
 
 
 def _known_providers(regions: RegionCatalog) -> set[str]:
-    from residency.policy.regions import KNOWN_PROVIDERS
+    from residency.policy.regions import known_providers
 
-    return {p for p in KNOWN_PROVIDERS if regions.knows_provider(p)}
+    return {p for p in known_providers() if regions.knows_provider(p)}

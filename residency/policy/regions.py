@@ -8,6 +8,7 @@ not available the CSV tables in ``data/regions/`` answer instead.
 from __future__ import annotations
 
 import csv
+import functools
 import importlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,26 +17,14 @@ from typing import Any, Protocol
 from residency.errors import ResidencyError
 from residency.paths import project_data_dir
 
-#: Canonical provider ids shared by every stage.
-KNOWN_PROVIDERS: frozenset[str] = frozenset(
-    {
-        "aws",
-        "gcp",
-        "google",
-        "azure",
-        "oracle",
-        "cloudflare",
-        "fastly",
-        "github",
-        "digitalocean",
-        "linode",
-        "vultr",
-        "alibaba",
-        "akamai",
-        "hetzner",
-        "ovh",
-    }
-)
+
+@functools.cache
+def known_providers() -> frozenset[str]:
+    """Provider ids a policy may name: every entry of ``data/providers.toml`` (the one
+    list of providers, with the sources for each), so the two never drift apart."""
+    from residency.locate.providers import ProviderRegistry
+
+    return frozenset(ProviderRegistry.load().ids)
 
 
 class RegionCatalog(Protocol):
@@ -83,7 +72,7 @@ class CsvRegionCatalog(SetRegionCatalog):
                     region = (row.get("region") or "").strip()
                     if provider and region:
                         regions.setdefault(provider, set()).add(region)
-        super().__init__(regions, KNOWN_PROVIDERS)
+        super().__init__(regions, known_providers())
 
 
 class RegionTableCatalog:
@@ -97,7 +86,7 @@ class RegionTableCatalog:
         listing = getattr(self.table, "providers", None)
         if callable(listing) and provider in {str(p) for p in listing()}:
             return True
-        return provider in KNOWN_PROVIDERS or bool(
+        return provider in known_providers() or bool(
             self.fallback and self.fallback.knows_provider(provider)
         )
 

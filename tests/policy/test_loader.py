@@ -36,9 +36,9 @@ def example_regions() -> CsvRegionCatalog | SetRegionCatalog:
     table: dict[str, set[str]] = {}
     for row in rows:
         table.setdefault(row["provider"], set()).add(row["region"])
-    from residency.policy.regions import KNOWN_PROVIDERS
+    from residency.policy.regions import known_providers
 
-    return SetRegionCatalog(table, KNOWN_PROVIDERS)
+    return SetRegionCatalog(table, known_providers())
 
 
 @pytest.mark.parametrize(
