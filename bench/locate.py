@@ -141,12 +141,13 @@ def cold(runs: int) -> None:
 
 def rss_child(n: int) -> None:
     code = (
-        f"import resource,sys;sys.path.insert(0,{str(REPO)!r});"
+        f"import sys;sys.path.insert(0,{str(REPO)!r});"
         "from bench.locate import random_public_ips;"
         "from residency.locate.locator import Locator;"
         f"l=Locator.load();e=l.enrich(random_public_ips({n}));"
         "[e.column(c) for c in ('country','provider','region','asn','flags')];"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        # VmHWM, not ru_maxrss: Linux carries a forked parent's peak over exec
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     print(f"\npeak RSS, everything loaded + {n:,} enriched: {int(out.stdout) / 1024:.0f} MB")
