@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from residency import __version__
 from residency.errors import ResidencyError
@@ -30,6 +30,9 @@ from residency.model import (
     ResolvedAddress,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from residency.policy import Evaluator, Policy
 
 
 class AuditError(ResidencyError):
@@ -61,12 +64,6 @@ class Registrar(Protocol):
     """What the audit needs from residency.locate.rdap.RdapLookup."""
 
     def lookup(self, ip: str) -> Registration: ...
-
-
-class Judge(Protocol):
-    """A loaded policy with its evaluator (residency.policy)."""
-
-    def __call__(self, result: EndpointResult) -> EndpointResult: ...
 
 
 HintFunction = Callable[[Iterable[str]], tuple[Evidence, ...]]
@@ -109,7 +106,7 @@ class Auditor:
         self,
         resolver: Resolver | None,
         locator: Locate,
-        policy: object | None = None,
+        policy: Policy | None = None,
         registrar: Registrar | None = None,
         vantages: Sequence[object | None] = (None,),
         hints: HintFunction | None = None,
@@ -124,7 +121,7 @@ class Auditor:
         self.hints = hints or _default_hints()
         self.today = today
         self.clock = clock
-        self._evaluator: object | None = None
+        self._evaluator: Evaluator | None = None
         self._registrations: dict[str, Registration] = {}
 
     # ----------------------------------------------------------------- stream
@@ -190,7 +187,7 @@ class Auditor:
                 (r.verdict.verdict for r in collected if r.verdict is not None),
                 default=Verdict.PASS,
             )
-            policy_ref = getattr(self.policy, "ref", None)
+            policy_ref = self.policy.ref
         return AuditResult(
             run_id=run_id
             or f"{started.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}",
@@ -268,10 +265,10 @@ class Auditor:
         from residency.policy import Evaluator
 
         if self._evaluator is None:
-            self._evaluator = Evaluator(self.policy)  # type: ignore[arg-type]
+            assert self.policy is not None
+            self._evaluator = Evaluator(self.policy)
         today = self.today or datetime.now(UTC).date()
-        verdict = self._evaluator.endpoint(result, today)  # type: ignore[attr-defined]
-        return replace(result, verdict=verdict)
+        return replace(result, verdict=self._evaluator.endpoint(result, today))
 
 
 def _default_hints() -> HintFunction:
