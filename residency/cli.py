@@ -219,6 +219,11 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
     help="Add RDAP registration facts (network access needed).",
 )
 @click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@click.option(
+    "--bulk",
+    is_flag=True,
+    help="Read addresses (one per line; '-' is stdin) and print one TSV row each, fast.",
+)
 @library_errors
 def ip_command(
     addresses: tuple[str, ...],
@@ -228,8 +233,13 @@ def ip_command(
     data_dir: Path | None,
     rdap: bool,
     rdap_url: str | None,
+    bulk: bool,
 ) -> None:
-    """Where is each ADDRESS and who runs it, with the evidence for each claim."""
+    """Where is each ADDRESS and who runs it, with the evidence for each claim.
+
+    With --bulk, the arguments are files of addresses ('-' for stdin) and the output is
+    one tab-separated row per address: ip, routable, country, provider, region, asn, anycast, cdn,
+    confidence (the merged answer of every source, at bulk-enrichment speed)."""
     from residency.locate.locator import (
         InvalidAddress,
         Locator,
@@ -240,6 +250,17 @@ def ip_command(
     from residency.report.ip_text import render_ip_facts
 
     locator = load_subset(data_dir, geoip, sources) if sources else Locator.load(data_dir, geoip)
+    if bulk:
+        from residency.locate.bulk import bulk_rows
+
+        bad = 0
+        for line in bulk_rows(locator, addresses):
+            if line.startswith("residency: "):
+                click.echo(line, err=True)
+                bad += 1
+            else:
+                click.echo(line)
+        sys.exit(EXIT_USAGE if bad else EXIT_OK)
     registrar = None
     if rdap:
         from residency.locate.rdap import RdapLookup

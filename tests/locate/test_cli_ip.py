@@ -85,3 +85,23 @@ def test_user_geolite2_file_is_used(dataset: Path, tmp_path: Path) -> None:
     assert code == 0
     sources = {e["source"] for e in json.loads(out)["addresses"][0]["evidence"]}
     assert "geoip:user:GeoLite2-Country" in sources
+
+
+def test_bulk_tsv_from_a_file_and_stdin(dataset: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "ips.txt"
+    listing.write_text("# addresses seen\n13.228.0.1\n1.1.1.1  # resolver\n\n10.0.0.1\nnope\n")
+    result = CliRunner().invoke(
+        cli,
+        ["ip", "--data-dir", str(dataset), "--bulk", str(listing), "-"],
+        input="52.66.1.1\n",
+        env={"RESIDENCY_GEOIP": ""},
+    )
+    assert result.exit_code == 2  # one bad line
+    assert f"{listing}:6: 'nope'" in result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0][:3] == ["ip", "routable", "country"]
+    by_ip = {r[0]: r for r in rows[1:]}
+    assert by_ip["13.228.0.1"][2:5] == ["SG", "aws", "ap-southeast-1"]
+    assert by_ip["1.1.1.1"][3] == "cloudflare" and by_ip["1.1.1.1"][6] == "yes"
+    assert by_ip["10.0.0.1"][1] == "no"
+    assert by_ip["52.66.1.1"][2] == "IN"
