@@ -178,13 +178,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     options = RenderOptions(color=request.color)
     with paused_gc():
         report = render(result, request.fmt, options)
-    exit_code = EXIT_OK
-    if result.verdict is not None:
-        threshold = Verdict.INDETERMINATE if request.fail_on == "indeterminate" else Verdict.FAIL
-        if result.verdict >= threshold:
-            exit_code = EXIT_VIOLATIONS
-    if problems:
-        exit_code = EXIT_USAGE
+    exit_code = _exit_code(result.verdict, request.fail_on, bool(problems))
     return AuditOutcome(
         report=report,
         summary=summary_line(result),
@@ -258,13 +252,7 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
         "notes": notes,
     }
     out.write(json.dumps(summary, ensure_ascii=False) + "\n")
-    exit_code = EXIT_OK
-    if worst is not None:
-        threshold = Verdict.INDETERMINATE if request.fail_on == "indeterminate" else Verdict.FAIL
-        if worst >= threshold:
-            exit_code = EXIT_VIOLATIONS
-    if problem_count:
-        exit_code = EXIT_USAGE
+    exit_code = _exit_code(worst, request.fail_on, bool(problem_count))
     verdicts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
     line = f"{total} endpoints streamed" + (f"; {verdicts}" if verdicts else "")
     if problem_count:
@@ -272,6 +260,14 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     return AuditOutcome(
         report="", summary=line, exit_code=exit_code, problems=tuple(problems), notes=tuple(notes)
     )
+
+
+def _exit_code(worst: Verdict | None, fail_on: str, bad_input: bool) -> int:
+    """2 for bad input entries, else 1 when the worst verdict reaches --fail-on, else 0."""
+    if bad_input:
+        return EXIT_USAGE
+    threshold = Verdict.INDETERMINATE if fail_on == "indeterminate" else Verdict.FAIL
+    return EXIT_VIOLATIONS if worst is not None and worst >= threshold else EXIT_OK
 
 
 def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:

@@ -6,10 +6,16 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from residency.locate.locator import ANYCAST, CDN, ROUTABLE, InvalidAddress, Locator
+from residency.locate.locator import (
+    ANYCAST,
+    CDN,
+    CONFIDENCE_LEVELS,
+    ROUTABLE,
+    InvalidAddress,
+    Locator,
+)
 
 COLUMNS = ("ip", "routable", "country", "provider", "region", "asn", "anycast", "cdn", "confidence")
-_CONFIDENCE = ("none", "low", "medium", "high")
 CHUNK = 65536
 
 
@@ -70,6 +76,6 @@ def _rows(locator: Locator, chunk: list[tuple[str, str]]) -> Iterator[str]:
                 str(int(asn[i])) if asn[i] else "-",
                 "yes" if f & ANYCAST else "no",
                 "yes" if f & CDN else "no",
-                _CONFIDENCE[int(confidence[i])],
+                CONFIDENCE_LEVELS[int(confidence[i])],
             )
         )

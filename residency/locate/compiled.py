@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from residency.errors import ResidencyError
 
 INDEX_FORMAT = 2
+#: The layer of never-routable (special-purpose) space, built from data/special-purpose.csv.
+SPECIAL_LAYER = "iana-special-purpose"
 _V4_MAX = (1 << 32) - 1
 
 Claim = dict[str, Any]

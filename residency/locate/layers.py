@@ -12,10 +12,9 @@ from typing import Any
 
 from residency.datasets.interface import RangeRecord
 from residency.errors import ResidencyError
+from residency.locate.compiled import SPECIAL_LAYER
 from residency.locate.index import LayerBuilder
 from residency.model import EvidenceKind
-
-SPECIAL_LAYER = "iana-special-purpose"
 
 
 class LayerError(ResidencyError):

@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.errors import ResidencyError
-from residency.locate.compiled import CompiledIndex
+from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
 if TYPE_CHECKING:
     from residency.locate.index import LayerBuilder
 
-#: The layer of never-routable space (residency.locate.layers.SPECIAL_LAYER).
-SPECIAL_LAYER = "iana-special-purpose"
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
@@ -326,7 +324,8 @@ class Locator:
 
 #: Summary flag bits.
 ROUTABLE, ANYCAST, CDN, DISAGREE = 1, 2, 4, 8
-_CONFIDENCE = ("none", "low", "medium", "high")
+#: Summary confidence codes: index into this tuple.
+CONFIDENCE_LEVELS = ("none", "low", "medium", "high")
 
 
 class Summary:
@@ -385,7 +384,7 @@ class Summary:
                 | (CDN if facts.cdn else 0)
                 | (DISAGREE if facts.disagreements else 0)
             )
-            confidence[combo] = _CONFIDENCE.index(facts.location.confidence.value)
+            confidence[combo] = CONFIDENCE_LEVELS.index(facts.location.confidence.value)
         arrays: dict[str, Any] = {
             "country": country,
             "provider": provider,
