@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -26,10 +26,46 @@ EXIT_USAGE = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> None:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one line to stderr and exit: the only way the CLI reports an error."""
     click.echo(f"residency: {message}", err=True)
     sys.exit(code)
+
+
+class _Positive(click.FloatRange):
+    """A finite number above zero (``nan``/``inf`` pass FloatRange's comparisons)."""
+
+    name = "positive number"
+
+    def __init__(self) -> None:
+        super().__init__(min=0.0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        return number
+
+
+POSITIVE = _Positive()
+AT_LEAST_ONE = click.IntRange(min=1)
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that cannot be written, before any work starts."""
+    import os
+
+    if path.is_dir():
+        fail(f"--output {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        fail(f"--output {path}: folder {parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        fail(f"--output {path}: file is not writable")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"--output {path}: folder {parent} is not writable")
 
 
 def library_errors(func: F) -> F:
@@ -340,9 +376,13 @@ def ip_command(
     metavar="CC",
     help="Resolve as a client in this country (EDNS Client Subnet); repeatable.",
 )
-@click.option("--timeout", default=3.0, show_default=True, help="Seconds per DNS query.")
-@click.option("--concurrency", default=256, show_default=True, help="Queries in flight.")
-@click.option("--qps", type=float, help="Maximum queries per second.")
+@click.option(
+    "--timeout", default=3.0, show_default=True, type=POSITIVE, help="Seconds per DNS query."
+)
+@click.option(
+    "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help="Queries in flight."
+)
+@click.option("--qps", type=POSITIVE, help="Maximum queries per second.")
 @click.option(
     "--no-resolve",
     is_flag=True,
@@ -402,6 +442,8 @@ def audit_command(**opts: Any) -> None:
     literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
     from residency.audit_run import AuditRequest, run_audit, stream_audit
 
+    if opts["output"] is not None:
+        check_output_path(Path(opts["output"]))
     request = AuditRequest.from_options(opts)
     if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
         if opts["output"]:
@@ -517,10 +559,12 @@ def _json_text(value: Any) -> str:
     return json_lib.dumps(data, indent=2, default=str)
 
 
-def _open_history(db: str | None) -> Any:
+def _open_history(db: str | None, *, create: bool = True) -> Any:
+    """The history store; reading commands pass ``create=False`` so a mistyped path
+    fails ("no history store at PATH") instead of leaving an empty database behind."""
     from residency.store import open_store
 
-    return open_store(db)
+    return open_store(db, create=create)
 
 
 def _seconds(value: str | None, what: str) -> float | None:
@@ -531,36 +575,57 @@ def _seconds(value: str | None, what: str) -> float | None:
     try:
         return parse_duration(value)
     except ValueError as err:
-        raise click.BadParameter(str(err), param_hint=what) from None
+        fail(f"{what}: {err}")
+
+
+#: Report periods stay within the Unix era and the years datetime can print.
+_EARLIEST = 0.0
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 def _moment(value: str, what: str) -> float:
-    """An ISO date/time, or a duration back from now (``30d``)."""
+    """An ISO date/time (1970 .. 9999), or a duration back from now (``30d``, at most
+    100 years); anything else is one line and exit 2."""
     import time as time_lib
     from datetime import UTC, datetime
 
     from residency.monitor import parse_duration
 
+    shown = value if len(value) <= 80 else value[:77] + "..."
     try:
-        return time_lib.time() - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD), a time (ISO 8601) or a span such as 30d",
-            param_hint=what,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        moment_ts = time_lib.time() - parse_duration(value)
+    except ValueError as err:
+        if "100 years" in str(err):
+            fail(f"{what} {shown!r}: a span back from now must be at most 100 years")
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            fail(
+                f"{what} {shown!r} is not a date (YYYY-MM-DD), a time (ISO 8601)"
+                " or a span such as 30d"
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        try:
+            moment_ts = moment.timestamp()
+        except (OverflowError, ValueError, OSError):
+            moment_ts = -1.0
+    if not _EARLIEST <= moment_ts <= _LATEST:
+        fail(f"{what} {shown!r} is outside 1970-01-01 .. 9999-12-31")
+    return moment_ts
 
 
 def _when(ts: float | None) -> str:
+    """A stored time for display; a value no date can hold (a store written before
+    durations were bounded) shows as invalid instead of failing the whole listing."""
     from residency.store.serialize import iso
 
-    return "never" if ts is None else iso(ts)
+    if ts is None:
+        return "never"
+    try:
+        return iso(ts)
+    except (OverflowError, ValueError, OSError):
+        return f"invalid ({ts:g})"
 
 
 @cli.group("watch")
@@ -633,7 +698,7 @@ def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) ->
             names.append(normalise_host(host).host)
         except InvalidEntry as err:
             fail(f"watch remove {host!r}: {err}")
-    with _open_history(db) as store:
+    with _open_history(db, create=False) as store:
         removed = store.remove_targets(names, vantage=vantage.upper() if vantage else None)
     if not removed:
         fail("no such watch target: " + ", ".join(hosts))
@@ -646,7 +711,7 @@ def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) ->
 @library_errors
 def watch_list(as_json: bool, db: str | None) -> None:
     """List watch targets with their schedule."""
-    with _open_history(db) as store:
+    with _open_history(db, create=False) as store:
         targets = store.list_targets()
     if as_json:
         click.echo(_json_text(targets))
@@ -686,11 +751,19 @@ def watch_list(as_json: bool, db: str | None) -> None:
     metavar="ADDR[:PORT]",
     help="Resolver to ask (repeatable); default: the system's.",
 )
-@click.option("--timeout", default=3.0, show_default=True, type=float, help="Per-query budget (s).")
-@click.option("--concurrency", default=256, show_default=True, type=int, help="Names in flight.")
+@click.option(
+    "--timeout", default=3.0, show_default=True, type=POSITIVE, help="Per-query budget (s)."
+)
+@click.option(
+    "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help="Names in flight."
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
 @click.option(
-    "--batch-size", default=1000, show_default=True, type=int, help="Targets claimed at a time."
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=AT_LEAST_ONE,
+    help="Targets claimed at a time.",
 )
 @click.option(
     "--lease",
@@ -765,6 +838,8 @@ def monitor_command(
     store = _open_history(db)
     client = httpx.Client(timeout=10.0)
     try:
+        # Before loading data or checking anything: a read-only store is exit 2 now.
+        store.check_writable()
         if targets_file is not None:
             specs = load_targets_file(targets_file)
             kept, removed = store.sync_targets(str(targets_file.resolve()), specs, time_lib.time())
@@ -826,7 +901,7 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
         name = normalise_host(host).host
     except InvalidEntry as err:
         fail(f"history {host!r}: {err}")
-    with _open_history(db) as store:
+    with _open_history(db, create=False) as store:
         timeline = store.history(name)
     if as_json:
         click.echo(_json_text(timeline))
@@ -871,14 +946,14 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
 
 
 @cli.command("runs")
-@click.option("--limit", default=20, show_default=True, type=int)
+@click.option("--limit", default=20, show_default=True, type=AT_LEAST_ONE)
 @_DB_OPTION
 @library_errors
 def runs_command(limit: int, db: str | None) -> None:
     """List the latest recorded runs (ids for 'residency diff')."""
     from residency.model import Verdict
 
-    with _open_history(db) as store:
+    with _open_history(db, create=False) as store:
         runs = store.runs(limit)
     for run in runs:
         verdict = "" if run.verdict is None else f", verdict {Verdict(run.verdict).name}"
@@ -897,7 +972,7 @@ def runs_command(limit: int, db: str | None) -> None:
 def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | None) -> None:
     """What changed between two runs (ids, id prefixes or #SEQ; default the last two).
     Exit 1 when something changed."""
-    with _open_history(db) as store:
+    with _open_history(db, create=False) as store:
         result = store.diff(run_a, run_b)
     if as_json:
         click.echo(_json_text(result))
@@ -927,11 +1002,14 @@ def history_report(since: str, until: str | None, as_json: bool, db: str | None)
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
 
+    now = time_lib.time()
     start = _moment(since, "--since")
-    end = _moment(until, "--until") if until else time_lib.time()
+    end = _moment(until, "--until") if until else now
+    if until is None and start >= now:
+        fail(f"report: no data in the period: --since {since} is in the future")
     if end <= start:
-        fail(f"report: --until ({until}) is not after --since ({since})")
-    with _open_history(db) as store:
+        fail(f"report: empty period: --until {until} is not after --since {since}")
+    with _open_history(db, create=False) as store:
         report = store.report(start, end)
     if as_json:
         click.echo(_json_text(report))

@@ -41,7 +41,7 @@ from residency.endpoints.normalise import normalise_host
 from residency.errors import ResidencyError
 from residency.model import AuditResult, Endpoint, EndpointResult
 from residency.store import Completion, Store, StoreError, TargetSpec, WatchTarget
-from residency.store.errors import StoreCorrupt, StoreLocked, StoreUnavailable
+from residency.store.errors import StoreCorrupt, StorePermanentError, StoreTransientError
 from residency.store.serialize import from_jsonable, to_jsonable
 
 log = logging.getLogger("residency.monitor")
@@ -338,7 +338,12 @@ class Monitor:
                 outcome = self.store.complete_batch(
                     pending.owner, pending.completions, pending.results
                 )
-            except (StoreUnavailable, StoreLocked) as err:
+            except StorePermanentError:
+                # Read-only, corrupt, too new: waiting cannot fix it. Keep what was checked
+                # (spool) and let the caller report the one line and stop.
+                self._write_spool()
+                raise
+            except StoreTransientError as err:
                 if self.stop.is_set():
                     self._write_spool()
                     return False
@@ -391,7 +396,7 @@ class Monitor:
         while True:
             try:
                 return call()
-            except (StoreUnavailable, StoreLocked) as err:
+            except StoreTransientError as err:  # permanent errors propagate at once
                 if self.stop.is_set():
                     raise
                 attempt += 1
@@ -507,8 +512,34 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+#: No duration the tool takes is meaningful beyond a century; larger ones overflow dates.
+MAX_DURATION = 100 * 365.25 * 86400.0
+#: A fixed cadence: at least 10 s (a tighter loop is a load test), at most a leap year.
+CADENCE_BOUNDS = (10.0, 366 * 86400.0)
+#: The TTL window [min_interval, max_interval]: 1 s .. a leap year.
+INTERVAL_BOUNDS = (1.0, 366 * 86400.0)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def bounded_duration(value: str | float | int, what: str, low: float, high: float) -> float:
+    """``parse_duration`` within [low, high]; ValueError naming ``what`` and the range."""
+    seconds = parse_duration(value)
+    if not low <= seconds <= high:
+        raise ValueError(
+            f"{what} {value!r} is out of range ({_fmt_seconds(low)} .. {_fmt_seconds(high)})"
+        )
+    return seconds
+
+
 def parse_duration(value: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``, ``"1w"``; ValueError if bad."""
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``, ``"1w"``; ValueError if bad
+    (also beyond ``MAX_DURATION``: such a value only overflows the dates built from it)."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, int | float):
@@ -523,6 +554,8 @@ def parse_duration(value: str | float | int) -> float:
             raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h, 1d)") from None
     if seconds <= 0 or seconds != seconds:
         raise ValueError(f"{value!r} is not a positive duration")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than 100 years")
     return seconds
 
 
@@ -536,8 +569,8 @@ def target_spec(host: str, options: dict[str, Any], origin: str = "") -> TargetS
         raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
     endpoint = normalise_host(host, origin)
     cadence = options.get("cadence")
-    low = parse_duration(options.get("min_interval", 300))
-    high = parse_duration(options.get("max_interval", 86400))
+    low = bounded_duration(options.get("min_interval", 300), "min_interval", *INTERVAL_BOUNDS)
+    high = bounded_duration(options.get("max_interval", 86400), "max_interval", *INTERVAL_BOUNDS)
     if low > high:
         raise ValueError(f"min_interval ({low:g}s) is above max_interval ({high:g}s)")
     jitter = float(options.get("jitter", 0.1))
@@ -552,7 +585,7 @@ def target_spec(host: str, options: dict[str, Any], origin: str = "") -> TargetS
         display=endpoint.display,
         vantage=vantage.upper() if vantage else None,
         policy=str(policy) if policy else None,
-        cadence=None if cadence is None else parse_duration(cadence),
+        cadence=None if cadence is None else bounded_duration(cadence, "cadence", *CADENCE_BOUNDS),
         min_interval=low,
         max_interval=high,
         jitter=jitter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import BinaryIO
 
 from residency.locate.locator import (
     ANYCAST,
@@ -19,26 +19,100 @@ COLUMNS = ("ip", "routable", "country", "provider", "region", "asn", "anycast", 
 CHUNK = 65536
 
 
-def _addresses(sources: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(origin, address) for every non-blank, non-comment line of each file ('-' is stdin)."""
-    for source in sources:
-        handle: TextIO = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+#: Longest line accepted (an address with a comment fits many times over). Longer
+#: lines are reported and skipped, read in bounded pieces, never held whole.
+MAX_LINE = 4096
+_SKIP_PIECE = 65536
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """User input as echoed in a message: quoted and cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
+
+
+class _Problem(str):
+    """A one-line message about one input line, in place of an address."""
+
+
+class _FileProblem(_Problem):
+    """A file that cannot be (further) read: rows read before it are printed first."""
+
+
+def _open_source(source: str) -> BinaryIO | _FileProblem:
+    if source == "-":
+        return sys.stdin.buffer
+    try:
+        return open(source, "rb")  # closed by _addresses
+    except FileNotFoundError:
+        return _FileProblem(f"{source}: no such file")
+    except IsADirectoryError:
+        return _FileProblem(f"{source}: is a directory, not a file of addresses")
+    except OSError as err:
+        return _FileProblem(f"{source}: cannot read ({err.strerror or err})")
+
+
+def _lines(source: str, handle: BinaryIO) -> Iterator[tuple[str, str] | _Problem]:
+    lineno = 0
+    while True:
+        lineno += 1
+        where = f"{source}:{lineno}"
         try:
-            for lineno, line in enumerate(handle, 1):
-                text = line.split("#", 1)[0].strip()
-                if text:
-                    yield f"{source}:{lineno}", text
+            raw = handle.readline(MAX_LINE + 1)
+        except OSError as err:
+            yield _FileProblem(f"{where}: read failed ({err.strerror or err})")
+            return
+        if not raw:
+            return
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            # Skip the rest of the line piece by piece: memory stays bounded.
+            try:
+                while raw and not raw.endswith(b"\n"):
+                    raw = handle.readline(_SKIP_PIECE)
+            except OSError as err:
+                yield _FileProblem(f"{where}: read failed ({err.strerror or err})")
+                return
+            yield _Problem(f"{where}: line longer than {MAX_LINE} bytes")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # One bad line is reported; the lines after it are still read.
+            yield _Problem(f"{where}: not UTF-8")
+            continue
+        text = line.split("#", 1)[0].strip()
+        if text:
+            yield where, text
+
+
+def _addresses(sources: Iterable[str]) -> Iterator[tuple[str, str] | _Problem]:
+    """(origin, address) for every non-blank, non-comment line of each file ('-' is stdin),
+    or a problem naming the file (missing, a directory, unreadable) or the line (not
+    UTF-8, too long). A bad file does not stop the files after it."""
+    for source in sources:
+        handle = _open_source(source)
+        if isinstance(handle, _Problem):
+            yield handle
+            continue
+        try:
+            yield from _lines(source, handle)
         finally:
-            if handle is not sys.stdin:
+            if handle is not sys.stdin.buffer:
                 handle.close()
 
 
 def bulk_rows(locator: Locator, sources: Iterable[str]) -> Iterator[str]:
-    """A header, then one row per address; a bad line yields a one-line error instead
-    (starting with "residency: ") and the rest go on. Memory is bounded by the chunk."""
+    """A header, then one row per address; a bad line or file yields a one-line error
+    instead (starting with "residency: ") and the rest go on. Rows read before a bad
+    file or line are yielded before its error. Memory is bounded by the chunk."""
     yield "\t".join(COLUMNS)
     chunk: list[tuple[str, str]] = []
     for item in _addresses(sources):
+        if isinstance(item, _Problem):
+            if chunk and isinstance(item, _FileProblem):
+                yield from _rows(locator, chunk)
+                chunk = []
+            yield f"residency: {item}"
+            continue
         chunk.append(item)
         if len(chunk) >= CHUNK:
             yield from _rows(locator, chunk)
@@ -54,7 +128,7 @@ def _rows(locator: Locator, chunk: list[tuple[str, str]]) -> Iterator[str]:
             locator.index.combo_of(text)  # validates cheaply (raises ValueError)
             good.append(text)
         except (ValueError, InvalidAddress):
-            yield f"residency: {origin}: {text!r} is not an IPv4 or IPv6 address"
+            yield f"residency: {origin}: {_shown(text)} is not an IPv4 or IPv6 address"
     if not good:
         return
     enriched = locator.enrich(good)

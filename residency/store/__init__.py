@@ -15,9 +15,14 @@ import platformdirs
 from residency.store.backend import Backend
 from residency.store.errors import (
     RunNotFound,
+    StoreCannotOpen,
     StoreCorrupt,
     StoreError,
     StoreLocked,
+    StoreMissing,
+    StorePermanentError,
+    StoreReadOnly,
+    StoreTransientError,
     StoreUnavailable,
     StoreUrlInvalid,
 )
@@ -42,20 +47,21 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("residency")) / "history.sqlite3"
 
 
-def _sqlite(target: str, timeout: float) -> Backend:
+def _sqlite(target: str, timeout: float, create: bool = True) -> Backend:
     from residency.store.sqlite import SqliteBackend
 
-    return SqliteBackend(target, timeout=timeout)
+    return SqliteBackend(target, timeout=timeout, create=create)
 
 
-def _postgres(target: str, timeout: float) -> Backend:
+def _postgres(target: str, timeout: float, create: bool = True) -> Backend:
     from residency.store.postgres import PostgresBackend
 
+    # A PostgreSQL database is created by its administrator, never by us: nothing to do.
     return PostgresBackend(target, connect_timeout=timeout)
 
 
-#: URL scheme -> backend factory. Plain paths are SQLite.
-BACKENDS: dict[str, Callable[[str, float], Backend]] = {
+#: URL scheme -> backend factory ``(target, timeout, create)``. Plain paths are SQLite.
+BACKENDS: dict[str, Callable[[str, float, bool], Backend]] = {
     "sqlite": _sqlite,
     "postgresql": _postgres,
     "postgres": _postgres,
@@ -87,10 +93,17 @@ def resolve_location(url_or_path: str | None) -> tuple[str, str]:
     return "sqlite", str(Path(value).expanduser())
 
 
-def open_store(url_or_path: str | None = None, *, timeout: float = 10.0) -> Store:
-    """Open (and migrate) the history database; raises ``StoreError`` with one clear line."""
+def open_store(
+    url_or_path: str | None = None, *, timeout: float = 10.0, create: bool = True
+) -> Store:
+    """Open (and migrate) the history database; raises ``StoreError`` with one clear line.
+
+    ``create=False`` (reading commands): a SQLite file that does not exist raises
+    ``StoreMissing`` instead of being created with its folders. ``sqlite:///path?mode=ro``
+    opens the file read-only (SQLite URI parameters).
+    """
     scheme, target = resolve_location(url_or_path)
-    backend = BACKENDS[scheme](target, timeout)
+    backend = BACKENDS[scheme](target, timeout, create)
     try:
         return Store(backend)
     except BaseException:
@@ -109,9 +122,14 @@ __all__ = [
     "RunInfo",
     "RunNotFound",
     "Store",
+    "StoreCannotOpen",
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "StoreMissing",
+    "StorePermanentError",
+    "StoreReadOnly",
+    "StoreTransientError",
     "StoreUnavailable",
     "StoreUrlInvalid",
     "TargetSpec",

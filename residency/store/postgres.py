@@ -14,7 +14,18 @@ import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 
 from residency.store.backend import Backend, Params, Result, Tx
-from residency.store.errors import StoreError, StoreLocked, StoreUnavailable, StoreUrlInvalid
+from residency.store.errors import (
+    StoreCannotOpen,
+    StoreError,
+    StoreLocked,
+    StorePermanentError,
+    StoreReadOnly,
+    StoreUnavailable,
+    StoreUrlInvalid,
+)
+
+#: SQLSTATEs a retry cannot fix: bad credentials (class 28), no such database.
+_PERMANENT_CONNECT = ("28", "3D000")
 
 
 def redact(url: str) -> str:
@@ -36,9 +47,12 @@ def _first_line(err: BaseException) -> str:
 def _translate(err: psycopg.Error, label: str) -> StoreError:
     if isinstance(err, psycopg.errors.TransactionRollback | psycopg.errors.LockNotAvailable):
         return StoreLocked(f"history database {label}: conflict with another worker, retry")
+    if isinstance(err, psycopg.errors.ReadOnlySqlTransaction):
+        return StoreReadOnly(f"history database {label} is read-only: {_first_line(err)}")
     if isinstance(err, psycopg.OperationalError | psycopg.InterfaceError):
         return StoreUnavailable(f"history database {label} unreachable: {_first_line(err)}")
-    return StoreError(f"history database {label}: {_first_line(err)}")
+    # Anything else (a missing table, a constraint) fails the same way on every retry.
+    return StorePermanentError(f"history database {label}: {_first_line(err)}")
 
 
 class PgTx(Tx):
@@ -90,6 +104,10 @@ class PostgresBackend(Backend):
             if "for connection option" in text or "invalid connection option" in text:
                 raise StoreUrlInvalid(
                     f"history database URL {self.label} is not valid: {text}"
+                ) from err
+            if (err.sqlstate or "").startswith(_PERMANENT_CONNECT):
+                raise StoreCannotOpen(
+                    f"cannot connect to history database {self.label}: {text}"
                 ) from err
             raise StoreUnavailable(
                 f"cannot connect to history database {self.label}: {text}"

@@ -9,20 +9,48 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from residency.store.backend import Backend, Params, Result, Tx
-from residency.store.errors import StoreCorrupt, StoreError, StoreLocked, StoreUnavailable
+from residency.store.errors import (
+    StoreCannotOpen,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    StoreReadOnly,
+    StoreUnavailable,
+)
+
+#: SQLite primary result codes that may clear by themselves (another process holds the
+#: lock; the disk filled up and may be freed). Everything else fails the same on retry.
+_TRANSIENT = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_INTERRUPT"}
+
+
+def _primary_code(err: sqlite3.Error) -> str:
+    """``SQLITE_READONLY`` for ``SQLITE_READONLY_DIRECTORY`` and so on ("" if unknown)."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    parts = name.split("_")
+    return "_".join(parts[:2]) if len(parts) >= 2 else name
 
 
 def _translate(err: sqlite3.Error, label: str) -> StoreError:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if "locked" in text or "busy" in text:
+    code = _primary_code(err)
+    if code in {"SQLITE_BUSY", "SQLITE_LOCKED"} or "locked" in text or "busy" in text:
         return StoreLocked(f"history database {label} is locked by another process ({text})")
-    if "not a database" in text or "malformed" in text:
-        return StoreCorrupt(f"history database {label} is not a usable SQLite file ({text})")
-    if isinstance(err, sqlite3.OperationalError) and (
-        "unable to open" in text or "disk" in text or "readonly" in text
+    if (
+        code in {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+        or "not a database" in text
+        or "malformed" in text
     ):
-        return StoreUnavailable(f"history database {label} cannot be opened ({text})")
-    return StoreError(f"history database {label}: {text}")
+        return StoreCorrupt(f"history database {label} is not a usable SQLite file ({text})")
+    if code == "SQLITE_READONLY" or "readonly" in text:
+        return StoreReadOnly(f"history database {label} is read-only ({text})")
+    if code == "SQLITE_CANTOPEN" or "unable to open" in text:
+        return StoreCannotOpen(f"history database {label} cannot be opened ({text})")
+    if code in _TRANSIENT:
+        return StoreUnavailable(f"history database {label} is unavailable for now ({text})")
+    if code == "SQLITE_IOERR" or "disk" in text:
+        return StoreCannotOpen(f"history database {label} cannot be read or written ({text})")
+    return StoreCorrupt(f"history database {label}: {text}")
 
 
 class SqliteTx(Tx):
@@ -48,26 +76,49 @@ class SqliteTx(Tx):
 class SqliteBackend(Backend):
     dialect = "sqlite"
 
-    def __init__(self, path: str, timeout: float = 10.0) -> None:
-        self.path = path
-        self.label = path
+    def __init__(self, path: str, timeout: float = 10.0, *, create: bool = True) -> None:
+        # ``path?mode=ro`` (SQLite URI parameters) opens the file read-only.
+        self.path, _, self.query = path.partition("?")
+        self.label = self.path
         self._timeout = timeout
+        self._create = create
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            parent = Path(self.path).expanduser().parent
+            file = Path(self.path).expanduser()
+            if not self._create and not file.exists():
+                # A reading command with a mistyped path must not leave folders and an
+                # empty database behind.
+                raise StoreMissing(f"no history store at {self.label}")
+            if file.is_dir():
+                raise StoreCannotOpen(f"history database {self.label} is a directory")
+            parent = file.parent
             try:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise StoreUnavailable(
-                    f"history database {self.label}: cannot create folder {parent} ({err})"
+                raise StoreCannotOpen(
+                    f"history database {self.label}: cannot create folder {parent} "
+                    f"({err.strerror or err})"
                 ) from err
+        target = self.path
+        uri = bool(self.query)
+        if uri:
+            target = f"{Path(self.path).expanduser().absolute().as_uri()}?{self.query}"
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                target,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=uri,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as err:
+                # A read-only file can still be read; writing will say it is read-only.
+                if _primary_code(err) != "SQLITE_READONLY" and "readonly" not in str(err):
+                    raise
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")

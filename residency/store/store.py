@@ -277,6 +277,15 @@ class Store:
     def close(self) -> None:
         self.backend.close()
 
+    def check_writable(self) -> None:
+        """Raise ``StoreReadOnly`` (or another store error) now if this store cannot be
+        written, so a worker fails before loading data and checking anything."""
+        with self.backend.transaction() as tx:
+            # Matches no row, but SQLite and PostgreSQL both refuse it on a read-only store.
+            tx.execute("UPDATE target SET checks = checks WHERE 1 = 0")
+            if self.backend.dialect == "postgresql":
+                tx.execute("SELECT txid_current()")  # refused in a read-only transaction
+
     def __enter__(self) -> Store:
         return self
 

@@ -312,3 +312,35 @@ def test_new_channel_can_skip_the_backlog(store: Store) -> None:
     assert store.claim_alerts("new", now=1) == []
     store.record(audit_result("later", 99_999, [Host(API, (Addr("198.51.100.1"),))]))
     assert len(store.claim_alerts("new", now=2)) == 2
+
+
+def observation_rows(store: Store, ip: str) -> list[tuple[float, float, int]]:
+    with store.backend.transaction(write=False) as tx:
+        return [
+            (float(r[0]), float(r[1]), int(r[2]))
+            for r in tx.query(
+                "SELECT first_ts, last_ts, current FROM observation WHERE ip = ? ORDER BY id",
+                (ip,),
+            )
+        ]
+
+
+def test_address_whose_place_did_not_change_keeps_one_observation(store: Store) -> None:
+    # The endpoint's state changes around 192.0.2.1 (a second address, a new CNAME, a
+    # new verdict), but 192.0.2.1 stays in the same place: its history must stay one
+    # continuous interval, not be split into a new row at each state change.
+    steady = Addr("192.0.2.1")
+    states = [
+        Host(API, (steady,), cname=("a.cdn.test",), verdict=Verdict.PASS),
+        Host(API, (steady, Addr("192.0.2.2")), cname=("a.cdn.test",), verdict=Verdict.PASS),
+        Host(API, (steady, Addr("192.0.2.2")), cname=("b.cdn.test",), verdict=Verdict.FAIL),
+    ]
+    for i, host in enumerate(states, start=1):
+        out = store.record(audit_result(f"r{i}", 1000 * i, [host], policy=True))
+        assert out.changed == 1  # each is a new state of the endpoint
+    assert observation_rows(store, "192.0.2.1") == [(1000.0, 3000.0, 1)]
+    assert observation_rows(store, "192.0.2.2") == [(2000.0, 3000.0, 1)]
+    steady_seen = [loc for loc in store.history(API).locations if loc.ip == "192.0.2.1"]
+    assert len(steady_seen) == 1 and steady_seen[0].current
+    assert steady_seen[0].first_seen.startswith("1970-01-01T00:16:40")
+    assert steady_seen[0].last_seen.startswith("1970-01-01T00:50:00")
