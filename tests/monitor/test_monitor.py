@@ -15,7 +15,14 @@ from residency.alerts import AlertSink
 from residency.drift import DriftEvent
 from residency.model import Verdict
 from residency.monitor import Monitor, install_signal_handlers, next_check
-from residency.store import Store, StoreUnavailable, TargetSpec, WatchTarget, open_store
+from residency.store import (
+    Store,
+    StoreReadOnly,
+    StoreUnavailable,
+    TargetSpec,
+    WatchTarget,
+    open_store,
+)
 from tests.monitor.fakes import FakeAudit, FakeClock
 from tests.store.builders import Addr, Host, endpoint_result
 
@@ -234,3 +241,40 @@ def test_a_new_alert_channel_starts_from_now_unless_backlog(store: Store, clock:
     clock.advance(60)
     Monitor(store, audit, clock=clock, sinks=[late]).run_once()
     assert len(late.sent) == 2
+
+
+def test_read_only_store_stops_at_once_instead_of_backing_off(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "ro.sqlite3"
+    writable = open_store(str(path))
+    writable.add_targets([TargetSpec("a.example", jitter=0)], clock())
+    writable.close()
+    store = open_store(f"sqlite:///{path}?mode=ro")
+    slept: list[float] = []
+    audit = FakeAudit(clock, {"a.example": Host("a.example", (Addr("192.0.2.1"),))})
+    try:
+        with pytest.raises(StoreReadOnly):
+            Monitor(store, audit, clock=clock, sleep=slept.append).run_once()
+    finally:
+        store.close()
+    assert slept == [] and audit.calls == []  # no retry loop, nothing checked for nothing
+
+
+def test_permanent_error_at_commit_spools_the_checked_batch(
+    store: Store, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit = FakeAudit(clock, {"a.example": Host("a.example", (Addr("192.0.2.1"),))})
+    store.add_targets([TargetSpec("a.example", jitter=0)], clock())
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise StoreReadOnly("history database h.sqlite3 is read-only (test)")
+
+    monkeypatch.setattr(store, "complete_batch", read_only)
+    slept: list[float] = []
+    spool = tmp_path / "spool"
+    monitor = Monitor(store, audit, clock=clock, sleep=slept.append, spool_dir=spool)
+    with pytest.raises(StoreReadOnly):
+        monitor.run_once()
+    assert slept == [] and audit.calls == ["a.example"]
+    assert len(list(spool.glob("pending-*.json"))) == 1  # what was checked is kept

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 
 from residency.store import (
+    StoreCannotOpen,
     StoreCorrupt,
     StoreLocked,
+    StoreMissing,
+    StorePermanentError,
+    StoreReadOnly,
+    StoreTransientError,
     StoreUnavailable,
     StoreUrlInvalid,
+    TargetSpec,
     open_store,
 )
 from residency.store.migrations import MIGRATIONS, Migration, migrate
@@ -86,3 +92,65 @@ def test_env_and_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert resolve_location("postgresql://h/db")[0] == "postgresql"
     monkeypatch.delenv("RESIDENCY_DB")
     assert resolve_location(None)[1].endswith("history.sqlite3")
+
+
+def seeded(path: Path) -> None:
+    store = open_store(str(path))
+    store.add_targets([TargetSpec("a.example")], 100.0)
+    store.close()
+
+
+def test_read_only_sqlite_is_a_permanent_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    seeded(path)
+    store = open_store(f"sqlite:///{path}?mode=ro")
+    try:
+        assert [t.host for t in store.list_targets()] == ["a.example"]  # reading works
+        with pytest.raises(StoreReadOnly) as err:
+            store.check_writable()
+        assert isinstance(err.value, StorePermanentError)
+        assert not isinstance(err.value, StoreTransientError)
+        assert str(path) in str(err.value) and "read-only" in str(err.value)
+        with pytest.raises(StoreReadOnly):
+            store.claim_due("w/1", 1e9, 10, 60)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.write_bytes(b"this is not sqlite at all, just some words" * 100),
+        lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000),
+    ],
+    ids=["not-a-database", "corrupt-header"],
+)
+def test_foreign_or_corrupt_file_is_permanent(tmp_path: Path, make: object) -> None:
+    path = tmp_path / "h.sqlite3"
+    make(path)  # type: ignore[operator]
+    with pytest.raises(StorePermanentError) as err:
+        open_store(str(path))
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_newer_schema_and_locked_are_classified(tmp_path: Path) -> None:
+    assert issubclass(StoreCorrupt, StorePermanentError)
+    assert issubclass(StoreLocked, StoreTransientError)
+    assert issubclass(StoreUnavailable, StoreTransientError)
+
+
+def test_reading_never_creates_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "nested" / "h.sqlite3"
+    with pytest.raises(StoreMissing) as err:
+        open_store(str(path), create=False)
+    assert str(err.value) == f"no history store at {path}"
+    assert not (tmp_path / "typo").exists()
+    seeded(path)
+    reopened = open_store(str(path), create=False)  # an existing one opens as before
+    reopened.close()
+
+
+def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreCannotOpen) as err:
+        open_store(str(tmp_path))
+    assert "is a directory" in str(err.value)
