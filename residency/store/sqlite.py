@@ -15,6 +15,7 @@ from residency.store.errors import (
     StoreError,
     StoreLocked,
     StoreMissing,
+    StorePermanentError,
     StoreReadOnly,
     StoreUnavailable,
 )
@@ -50,7 +51,8 @@ def _translate(err: sqlite3.Error, label: str) -> StoreError:
         return StoreUnavailable(f"history database {label} is unavailable for now ({text})")
     if code == "SQLITE_IOERR" or "disk" in text:
         return StoreCannotOpen(f"history database {label} cannot be read or written ({text})")
-    return StoreCorrupt(f"history database {label}: {text}")
+    # Anything else (a constraint, a missing table) fails the same way on every retry.
+    return StorePermanentError(f"history database {label}: {text}")
 
 
 class SqliteTx(Tx):
