@@ -91,6 +91,7 @@ def test_json_entries_are_checked_the_same_way() -> None:
         ]
     }
     feed, check = check_geofeed(json.dumps(doc).encode())
+    assert set(check.dropped) == {1} and set(check.regions_dropped) == {2}
     assert {r.network: r.place for r in feed.records} == {"81.2.2.0/24": Place("SG", None, "SG")}
     assert feed.notes[0].startswith("1 entry dropped (unknown country EU, entry 1); 1 region")
 

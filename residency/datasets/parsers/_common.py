@@ -202,10 +202,13 @@ def iso_region(code: str, country: str) -> str | None:
         code = f"{country}-{code}"
     if not _SUBDIVISION.match(code):
         return None
-    found = pycountry.subdivisions.get(code=code)
-    if found is None or found.country_code != country:
-        return None
-    return code
+    return code if _subdivision_countries().get(code) == country else None
+
+
+@functools.cache
+def _subdivision_countries() -> dict[str, str]:
+    """ISO 3166-2 code -> its country, from pycountry (read once, about 5000 codes)."""
+    return {str(s.code): str(s.country_code) for s in pycountry.subdivisions}
 
 
 def valid_subdivision(code: str, country: str | None) -> str | None:
