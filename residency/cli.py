@@ -135,6 +135,8 @@ def data_update(
     def show(outcome: SourceOutcome) -> None:
         if not quiet and not as_json:
             click.echo(outcome.line())
+            for note in outcome.notes:
+                click.echo(f"  note: {note}")
 
     report = update(
         sources or None,
@@ -193,6 +195,8 @@ def data_status_command(as_json: bool) -> None:
     status = data_status()
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
+        if status.damaged:
+            sys.exit(EXIT_USAGE)
         return
     click.echo(f"datasets in {status.directory}")
     for row in status.datasets:
@@ -209,6 +213,10 @@ def data_status_command(as_json: bool) -> None:
             "residency: warning: dataset incomplete, missing " + "; ".join(status.missing),
             err=True,
         )
+    for row in status.damaged:
+        click.echo(f"residency: error: {row.problem}", err=True)
+    if status.damaged:
+        sys.exit(EXIT_USAGE)
 
 
 @data_group.command("import")
@@ -227,6 +235,8 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
     for outcome in report.outcomes:
         if outcome.ok:
             click.echo(outcome.line())
+            for note in outcome.notes:
+                click.echo(f"  note: {note}")
         else:
             click.echo(f"residency: {outcome.line()}", err=True)
     if not report.ok:

@@ -64,6 +64,7 @@ class ImportOutcome:
     detail: str = ""
     version: str | None = None
     records: int | None = None
+    notes: tuple[str, ...] = ()  # what validation dropped, e.g. lines with an unknown country
 
     @property
     def ok(self) -> bool:
@@ -361,9 +362,23 @@ def import_files(
                     detail=result.detail,
                     version=result.version,
                     records=result.records,
+                    notes=result.notes,
                 )
     ordered = [outcomes[str(p)] for p in paths if str(p) in outcomes]
     return ImportReport(outcomes=tuple(ordered))
+
+
+def _check_size(source: Source, path: Path) -> None:
+    """Refuse a file larger than the source allows, before copying or reading it."""
+    limit = source.max_bytes * 8 if source.compression == "gzip" else source.max_bytes
+    if path.name.lower().endswith(".gz"):
+        limit = source.max_bytes
+    size = path.stat().st_size
+    if size > limit:
+        raise FeedInvalid(
+            f"{source.id}: {path.name} is {size} bytes, more than the {limit} byte limit "
+            "for this dataset; wrong file?"
+        )
 
 
 def _import_group(
@@ -420,6 +435,7 @@ def _import_group(
                             )
                         )
                     continue
+                _check_size(source, path)
                 tmp = _stage_copy(path, target)
                 if path.name.lower().endswith(".gz") and source.compression == "gzip":
                     tmp = gunzip_file(tmp, label=source.id, max_bytes=IMPORT_MAX_BYTES)
@@ -435,6 +451,7 @@ def _import_group(
             package_version=group.package_version,
             allow_shrink=allow_shrink,
             parsers=parsers,
+            labels={name: path.name for name, path in group.files.items()},
         )
     except (DatasetError, OSError) as err:
         discard(staged)
@@ -451,6 +468,7 @@ def _import_group(
             source.id,
             version=entry.version,
             records=entry.records,
+            notes=entry.notes,
         ),
         manifest,
     )

@@ -1,4 +1,10 @@
-"""``residency data status``: each dataset in place with its version, age and origin."""
+"""``residency data status``: each dataset in place with its version, age and origin.
+
+It also checks, cheaply, that each dataset can still be read: every file's sha256
+against the manifest (the data the update validated), and for mmdb files that the
+database opens, its metadata reads and one lookup works. A damaged dataset is
+reported with the command that repairs it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from residency.datasets.manifest import load_manifest
+import maxminddb
+
+from residency.datasets.download import file_sha256
+from residency.datasets.manifest import ManifestEntry, load_manifest
 from residency.datasets.sources import STALE_DAYS, Source, all_sources
 from residency.datasets.update import missing_parts
 from residency.paths import dataset_dir
@@ -31,8 +40,11 @@ class DatasetStatus:
     stale_after_days: int | None = None
     problem: str = ""  # e.g. "files missing on disk"
     attribution: str | None = None
+    damaged: bool = False  # in the manifest, but a file is missing, changed or unreadable
 
     def line(self) -> str:
+        if self.damaged:
+            return f"{self.dataset:<24} {'DAMAGED':<12} {self.problem}"
         if not self.present:
             return f"{self.dataset:<24} {'missing':<12} {self.problem or 'never fetched'}"
         age = f"{self.age_days:.1f}d" if self.age_days is not None else "?"
@@ -49,6 +61,51 @@ class DataStatus:
     @property
     def stale(self) -> tuple[DatasetStatus, ...]:
         return tuple(d for d in self.datasets if d.stale)
+
+    @property
+    def damaged(self) -> tuple[DatasetStatus, ...]:
+        return tuple(d for d in self.datasets if d.damaged)
+
+
+def repair_command(entry: ManifestEntry, source: Source | None) -> str:
+    """The command that puts a good copy of ``entry`` back in place."""
+    if source is not None and (source.urls or source.mirror or source.url_template):
+        return f"residency data update --source {entry.dataset}"
+    origin = entry.origin.split(" ")[0] if entry.via == "import" and entry.origin else "FILE"
+    return f"residency data import {origin}"
+
+
+def damage(entry: ManifestEntry, directory: Path) -> str | None:
+    """What is wrong with a dataset's files on disk, or None when they read as installed."""
+    for stored, path in zip(entry.files, entry.file_paths(directory), strict=True):
+        if not path.is_file():
+            return f"{stored.name} is missing"
+        try:
+            size = path.stat().st_size
+            if size != stored.size or file_sha256(path) != stored.sha256:
+                return f"{stored.name} changed on disk since it was installed (sha256 mismatch)"
+        except OSError as err:
+            return f"{stored.name} cannot be read ({err.strerror or err})"
+        if entry.kind.startswith("mmdb"):
+            problem = _mmdb_problem(path)
+            if problem:
+                return f"{stored.name} {problem}"
+    return None
+
+
+def _mmdb_problem(path: Path) -> str | None:
+    try:
+        reader = maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
+    except (maxminddb.InvalidDatabaseError, ValueError, OSError) as err:
+        return f"does not open as an mmdb ({err})"
+    try:
+        reader.metadata()
+        reader.get("1.1.1.1")
+    except (maxminddb.InvalidDatabaseError, ValueError, OSError) as err:
+        return f"is corrupt ({err})"
+    finally:
+        reader.close()
+    return None
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -90,6 +147,10 @@ def data_status(
         fetched = dated or _parse_time(entry.fetched)
         age = (now - fetched).total_seconds() / 86400 if fetched else None
         on_disk = all(p.is_file() for p in entry.file_paths(directory))
+        broken = damage(entry, directory)
+        problem = ""
+        if broken:
+            problem = f"{name}: {broken}; repair with '{repair_command(entry, source)}'"
         rows.append(
             DatasetStatus(
                 dataset=name,
@@ -104,8 +165,9 @@ def data_status(
                 via=entry.via,
                 stale=age is not None and age > limit,
                 stale_after_days=limit,
-                problem="" if on_disk else "listed in the manifest but files are missing",
+                problem=problem,
                 attribution=entry.attribution,
+                damaged=broken is not None,
             )
         )
     return DataStatus(

@@ -81,6 +81,7 @@ class SourceOutcome:
     records: int | None = None
     seconds: float = 0.0
     problems: tuple[str, ...] = ()  # one line per thing that went wrong on the way
+    notes: tuple[str, ...] = ()  # what validation dropped or changed in the new data
 
     @property
     def ok(self) -> bool:
@@ -211,6 +212,7 @@ def install_staged(
     allow_shrink: bool = False,
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
     refuse_older: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> ManifestEntry:
     """Validate staged files and swap them in; returns the new manifest entry.
 
@@ -221,7 +223,7 @@ def install_staged(
     unparsable or shrunk by more than half against ``prev``; nothing is replaced then.
     """
     try:
-        checked = validate(source, [(s.name, s.path) for s in staged], parsers)
+        checked = validate(source, [(s.name, s.path) for s in staged], parsers, labels)
         if not allow_shrink:
             problem = _shrink_problem(source, checked, prev)
             if problem:
@@ -424,6 +426,7 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             origin=entry.origin if entry else (prev.origin if prev else None),
             version=entry.version if entry else (prev.version if prev else None),
             records=entry.records if entry else None,
+            notes=entry.notes if entry and status is not Status.NOT_MODIFIED else (),
             seconds=round(time.monotonic() - began, 3),
             problems=tuple(problems),
         )

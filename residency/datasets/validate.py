@@ -50,8 +50,13 @@ def validate_feed(
     source: Source,
     files: Sequence[tuple[str, Path]],
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
+    labels: Mapping[str, str] | None = None,
 ) -> Validated:
-    """Parse every file with the source's parser; refuse a file with no records."""
+    """Parse every file with the source's parser; refuse a file with no records.
+
+    Each file's notes start with its name (``labels`` maps a stored name to the name
+    the user knows, e.g. the imported file's), so a note says which file it is about.
+    """
     parse = _parser_for(source, parsers)
     versions: list[str] = []
     notes: list[str] = []
@@ -63,7 +68,8 @@ def validate_feed(
         total += len(feed.records)
         if feed.version not in versions:
             versions.append(feed.version)
-        notes.extend(feed.notes[:5])
+        label = (labels or {}).get(name, name)
+        notes.extend(f"{label}: {note}" for note in feed.notes[:5])
     return Validated(version=" + ".join(versions), records=total, notes=tuple(notes))
 
 
@@ -167,6 +173,7 @@ def validate(
     source: Source,
     files: Sequence[tuple[str, Path]],
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
+    labels: Mapping[str, str] | None = None,
 ) -> Validated:
     """Validate ``(stored name, path)`` pairs the way the source's kind demands.
 
@@ -178,4 +185,4 @@ def validate(
         return validate_mmdb(source, files)
     if source.kind == "asn-csv":
         return validate_asn_csv(source, files)
-    return validate_feed(source, files, parsers)
+    return validate_feed(source, files, parsers, labels)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
-COMPILER_VERSION = "1"
+#: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166),
+#: so an index compiled by an older version is rebuilt, not trusted.
+COMPILER_VERSION = "2"
 
 
 class LocateError(ResidencyError):

@@ -14,6 +14,7 @@ import pytest
 
 from residency.datasets.errors import FeedUnavailable
 from residency.datasets.manifest import load_manifest
+from residency.datasets.sources import Source
 from residency.datasets.update import Status, update
 from residency.errors import UsageError
 from tests.datasets.mmdb_build import write_mmdb
@@ -376,3 +377,36 @@ def test_temp_files_of_a_crashed_update_are_cleaned(tmp_path: Path) -> None:
     (work / "pkg.tgz").write_bytes(b"x")
     run(tmp_path, Server({"/ips-v4": CF_V4, "/ips-v6": CF_V6}), cloudflare_source())
     assert not leftover.exists() and not work.exists()
+
+
+def _geofeed_source() -> Source:
+    return Source(
+        id="test-geofeed",
+        kind="geofeed",
+        urls=("http://feeds.test/geofeed.csv",),
+        files=("geofeed.csv",),
+        parser="geofeed",
+        licence="test licence",
+        attribution="test",
+        max_bytes=1 << 20,
+    )
+
+
+def test_update_reports_dropped_geofeed_lines_and_html_keeps_the_previous_feed(
+    tmp_path: Path,
+) -> None:
+    feed = b"81.2.1.0/24,ZZ,,Nowhere,\n81.2.2.0/24,US,DE-BE,Berlin,\n81.2.3.0/24,RU,,,\n"
+    server = Server({"/geofeed.csv": feed})
+    (outcome,) = run(tmp_path, server, _geofeed_source()).outcomes
+    assert outcome.status is Status.UPDATED, outcome
+    expected = (
+        "geofeed.csv: 1 line dropped (unknown country ZZ, line 1); "
+        "1 region dropped (DE-BE is not a region of US, line 2)"
+    )
+    assert outcome.notes == (expected,)
+    assert load_manifest(tmp_path).entries["test-geofeed"].notes == (expected,)
+    server.files["/geofeed.csv"] = b"<html><body>captive portal</body></html>"
+    (again,) = run(tmp_path, server, _geofeed_source()).outcomes
+    assert again.status is Status.KEPT_PREVIOUS
+    assert "got HTML/XML, not a geofeed CSV" in again.detail
+    assert (tmp_path / "raw/test-geofeed/geofeed.csv").read_bytes() == feed

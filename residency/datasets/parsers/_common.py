@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -9,6 +10,8 @@ import re
 import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import pycountry
 
 from residency.datasets.errors import FeedInvalid
 from residency.datasets.interface import ParsedFeed, RangeRecord
@@ -115,6 +118,12 @@ def canonical_network(text: str) -> str | None:
     10-25 us a prefix, which dominates parsing the large feeds; the result is
     the same canonical text (the tests check this against ``ipaddress``).
     """
+    parsed = parse_network(text)
+    return parsed[0] if parsed else None
+
+
+def parse_network(text: str) -> tuple[str, bool] | None:
+    """(canonical network, whether host bits were set), or None if not a network."""
     address, slash, length_text = text.strip().partition("/")
     v6 = ":" in address
     bits = 128 if v6 else 32
@@ -144,14 +153,16 @@ def canonical_network(text: str) -> str | None:
     network = (value >> host_bits) << host_bits
     if network != value:
         packed = network.to_bytes(bits // 8, "big")
-    return f"{socket.inet_ntop(family, packed)}/{length}"
+    return f"{socket.inet_ntop(family, packed)}/{length}", network != value
 
 
-def _slow_network(text: str) -> str | None:
+def _slow_network(text: str) -> tuple[str, bool] | None:
     try:
-        return str(ipaddress.ip_network(text.strip(), strict=False))
+        network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
+    host_bits = int(network.network_address) != int(ipaddress.ip_interface(text.strip()).ip)
+    return str(network), host_bits
 
 
 def valid_country(code: str) -> str | None:
@@ -160,6 +171,44 @@ def valid_country(code: str) -> str | None:
     if code == "UK":
         return "GB"
     return code if _COUNTRY.match(code) else None
+
+
+#: User-assigned ISO 3166-1 codes accepted as countries. ``XK`` is Kosovo as the EU,
+#: the IMF, SWIFT and the GeoIP databases write it; every other user-assigned or
+#: reserved code (``ZZ`` "unknown", ``EU``, ``AP``, ``XA``...) names no country and
+#: so may never decide a location.
+ACCEPTED_USER_ASSIGNED = frozenset({"XK"})
+
+
+@functools.cache
+def iso_country(code: str) -> str | None:
+    """``code`` upper-cased if it is an ISO 3166-1 alpha-2 country (or ``XK``), else None."""
+    code = code.strip().upper()
+    if not _COUNTRY.match(code):
+        return None
+    if code in ACCEPTED_USER_ASSIGNED or pycountry.countries.get(alpha_2=code) is not None:
+        return code
+    return None
+
+
+@functools.cache
+def iso_region(code: str, country: str) -> str | None:
+    """The ISO 3166-2 code of a subdivision of ``country``, else None.
+
+    ``code`` may omit the country part (``TX`` for ``US-TX``), as some feeds do.
+    """
+    code = code.strip().upper()
+    if re.match(r"^[A-Z0-9]{1,3}$", code):
+        code = f"{country}-{code}"
+    if not _SUBDIVISION.match(code):
+        return None
+    return code if _subdivision_countries().get(code) == country else None
+
+
+@functools.cache
+def _subdivision_countries() -> dict[str, str]:
+    """ISO 3166-2 code -> its country, from pycountry (read once, about 5000 codes)."""
+    return {str(s.code): str(s.country_code) for s in pycountry.subdivisions}
 
 
 def valid_subdivision(code: str, country: str | None) -> str | None:
