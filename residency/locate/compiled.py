@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 import json
 import mmap
+import os
 import socket
+import zlib
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any, ClassVar
 
 from residency.errors import ResidencyError
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 #: The layer of never-routable (special-purpose) space, built from data/special-purpose.csv.
 SPECIAL_LAYER = "iana-special-purpose"
 _V4_MAX = (1 << 32) - 1
@@ -29,6 +31,61 @@ Claim = dict[str, Any]
 
 class IndexError_(ResidencyError):
     """The compiled index is missing, corrupt or was built by another format."""
+
+
+class IndexDamaged(IndexError_):
+    """A compiled file does not match the size or checksum recorded when it was written."""
+
+
+#: Every interval table is checksummed whole on every load (about 10 ms for the full
+#: dataset). Claims files over this size are checked by size plus ``_SAMPLES`` blocks
+#: spread over them, and every claim read is parsed and shape-checked, so a cold lookup
+#: stays fast; bulk use (``verify()``) checksums every byte of every file.
+_WHOLE_LIMIT = 1 << 20
+_SAMPLES = 64
+_BLOCK = 4096
+
+
+def file_checksums(path: Path) -> dict[str, int]:
+    """What ``meta.json`` records per file: size, whole-file CRC-32 and sampled CRC-32."""
+    data = path.read_bytes()
+    return {"size": len(data), "crc32": zlib.crc32(data), "sampled": _sampled(memoryview(data))}
+
+
+def _sampled(data: memoryview | mmap.mmap) -> int:
+    size = len(data)
+    if size <= _WHOLE_LIMIT:
+        return zlib.crc32(data)
+    crc = 0
+    for k in range(_SAMPLES):
+        at = (size - _BLOCK) * k // (_SAMPLES - 1)
+        crc = zlib.crc32(data[at : at + _BLOCK], crc)
+    return crc
+
+
+def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
+    """Raise IndexDamaged naming the first file whose size or checksum differs."""
+    if not isinstance(recorded, dict) or not recorded:
+        raise IndexDamaged(f"{directory}: meta.json records no file checksums")
+    for name, want in recorded.items():
+        path = directory / name
+        try:
+            size = os.stat(path).st_size
+            if size != want["size"]:
+                raise IndexDamaged(f"{path}: {size} bytes, {want['size']} recorded at compile time")
+            if size == 0:
+                continue
+            with open(path, "rb") as handle, mmap.mmap(
+                handle.fileno(), 0, access=mmap.ACCESS_READ
+            ) as view:
+                whole = full or not name.endswith(".jsonl")
+                got = zlib.crc32(view) if whole else _sampled(view)
+        except OSError as err:
+            raise IndexDamaged(f"{path}: unreadable ({err.strerror or err})") from err
+        except (KeyError, TypeError) as err:
+            raise IndexDamaged(f"{directory}/meta.json: bad checksum record for {name}") from err
+        if got != want["crc32" if whole else "sampled"]:
+            raise IndexDamaged(f"{path}: checksum differs from the one recorded at compile time")
 
 
 @dataclass(frozen=True)
@@ -78,25 +135,41 @@ class CompiledIndex:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._full_checked = False
         try:
             meta = json.loads((directory / "meta.json").read_text())
-            if meta.get("format") != INDEX_FORMAT:
-                raise IndexError_(
-                    f"{directory}: index format {meta.get('format')} is not supported"
-                )
+            if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+                raise IndexError_(f"{directory}: index format is not {INDEX_FORMAT}")
             self.stamp: str = meta["stamp"]
+            self._files: dict[str, Any] = meta["files"]
+            verify_files(directory, self._files, full=False)
             self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
+            self._claim_counts = tuple(int(m["claims"]) for m in meta["layers"])
             self._v4_starts = _Npy(directory / "v4_starts.npy")
             self._v4_combo = _Npy(directory / "v4_combo.npy")
             self._v6_starts = _Npy(directory / "v6_starts.npy")
             self._v6_combo = _Npy(directory / "v6_combo.npy")
             self._combos = _Npy(directory / "combos.npy")
-        except (OSError, ValueError, KeyError, SyntaxError) as err:
-            raise IndexError_(f"{directory}: compiled index unreadable ({err})") from err
+        except (OSError, ValueError, KeyError, TypeError, SyntaxError) as err:
+            raise IndexDamaged(f"{directory}: compiled index unreadable ({err})") from err
+        if self._combos.columns != len(self.layers) and len(self._combos):
+            raise IndexDamaged(f"{directory}/combos.npy: width does not match the layers")
         self._claims: dict[int, list[Claim]] = {}
         self._one: dict[tuple[int, int], Claim] = {}
         self._offsets: dict[int, _Npy] = {}
         self._numpy: dict[str, Any] = {}
+
+    def verify(self) -> None:
+        """Checksum every byte of every file once (bulk use, where it is cheap by comparison)."""
+        if not self._full_checked:
+            verify_files(self.directory, self._files, full=True)
+            self._full_checked = True
+
+    def _damaged(self, what: str, err: Exception) -> IndexDamaged:
+        return IndexDamaged(
+            f"{self.directory}/{what}: damaged compiled index ({err}); "
+            f"delete {self.directory} and run again to rebuild it"
+        )
 
     @staticmethod
     def read_stamp(directory: Path) -> str | None:
@@ -114,8 +187,13 @@ class CompiledIndex:
         """Every claim of one layer (for scans such as "all prefixes in country X")."""
         found = self._claims.get(layer)
         if found is None:
-            text = (self.directory / f"claims-{layer}.jsonl").read_text()
-            found = [json.loads(line) for line in text.splitlines()]
+            name = f"claims-{layer}.jsonl"
+            try:
+                verify_files(self.directory, {name: self._files[name]}, full=True)
+                text = (self.directory / name).read_text()
+                found = [json.loads(line) for line in text.splitlines()]
+            except (OSError, ValueError, KeyError) as err:
+                raise self._damaged(name, err) from err
             self._claims[layer] = found
         return found
 
@@ -127,14 +205,20 @@ class CompiledIndex:
         key = (layer, claim_id)
         found = self._one.get(key)
         if found is None:
-            offsets = self._offsets.get(layer)
-            if offsets is None:
-                offsets = _Npy(self.directory / f"claims-{layer}.offsets.npy")
-                self._offsets[layer] = offsets
-            start, end = offsets.flat[claim_id], offsets.flat[claim_id + 1]
-            with open(self.directory / f"claims-{layer}.jsonl", "rb") as handle:
-                handle.seek(start)
-                found = json.loads(handle.read(end - start))
+            name = f"claims-{layer}.jsonl"
+            try:
+                offsets = self._offsets.get(layer)
+                if offsets is None:
+                    offsets = _Npy(self.directory / f"claims-{layer}.offsets.npy")
+                    self._offsets[layer] = offsets
+                start, end = offsets.flat[claim_id], offsets.flat[claim_id + 1]
+                with open(self.directory / name, "rb") as handle:
+                    handle.seek(start)
+                    found = json.loads(handle.read(end - start))
+            except (OSError, ValueError, IndexError) as err:
+                raise self._damaged(name, err) from err
+            if not isinstance(found, dict):
+                raise self._damaged(name, ValueError(f"claim {claim_id} is not an object"))
             self._one[key] = found
         return found
 
@@ -157,8 +241,14 @@ class CompiledIndex:
     def combo_claims(self, combo: int) -> list[tuple[int, int]]:
         """(layer index, claim id) for every layer that covers this combo."""
         width = self._combos.columns
+        if not 0 <= combo < len(self._combos):
+            raise self._damaged("v4_combo.npy/v6_combo.npy", ValueError(f"no combo {combo}"))
         row = self._combos.flat[combo * width : (combo + 1) * width]
-        return [(j, int(c)) for j, c in enumerate(row) if c >= 0]
+        found = [(j, int(c)) for j, c in enumerate(row) if c >= 0]
+        for j, c in found:
+            if c >= self._claim_counts[j]:
+                raise self._damaged("combos.npy", ValueError(f"layer {j} has no claim {c}"))
+        return found
 
     def arrays(self, name: str) -> Any:
         """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos."""

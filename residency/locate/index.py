@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from residency.locate.compiled import INDEX_FORMAT
+from residency.locate.compiled import INDEX_FORMAT, file_checksums
 
 _V4_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -240,6 +240,8 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
             ],
             "intervals": {"v4": len(s4), "v6": len(s6)},
             "combos": len(combos),
+            # checked on every load, so a damaged file is found before it gives an answer
+            "files": {p.name: file_checksums(p) for p in sorted(tmp.iterdir())},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         old = out_dir.with_name(out_dir.name + ".old")

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.errors import ResidencyError
-from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex
+from residency.locate.compiled import (
+    SPECIAL_LAYER,
+    CompiledIndex,
+    IndexDamaged,
+    IndexError_,
+    file_checksums,
+    verify_files,
+)
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
@@ -22,7 +30,9 @@ if TYPE_CHECKING:
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
-COMPILER_VERSION = "1"
+COMPILER_VERSION = "2"
+#: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
+_log = logging.getLogger("residency.locate")
 
 
 class LocateError(ResidencyError):
@@ -99,9 +109,13 @@ def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
     h = hashlib.sha256(COMPILER_VERSION.encode())
     for spec in specs:
         h.update(f"{spec.dataset}|{spec.kind}|{spec.version}|{spec.parser}".encode())
+        recorded = spec.data_version.sha256 if spec.data_version else None
         for f in spec.files:
+            # no absolute path: a dataset folder that moved (or is mounted read-only
+            # elsewhere) keeps its index; the manifest's digest identifies the content
             st = f.stat()
-            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+            identity = recorded or str(st.st_mtime_ns)
+            h.update(f"{f.name}|{st.st_size}|{identity}".encode())
     data = paths.project_data_dir()
     tables = [
         *sorted(regions_dir.glob("*.csv")),
@@ -152,6 +166,27 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     return builders
 
 
+def _compile(
+    specs: Sequence[SourceSpec], target: Path, stamp: str, why: str, say: Callable[[str], None]
+) -> None:
+    """Rebuild the index, or say how to when its folder cannot be written."""
+    from residency.locate.index import compile_index
+
+    parent = target.parent
+    if not os.access(parent if parent.exists() else parent.parent, os.W_OK):
+        raise IndexDamaged(
+            f"{target}: compiled index {why or 'needs rebuilding'}, and {parent} is read-only; "
+            "rebuild it where it can be written (any 'residency ip ADDRESS' run with write "
+            "access to that folder does it), or point RESIDENCY_DATA_DIR at a writable copy"
+        )
+    if why != "missing":
+        say(f"compiled index {why}; rebuilding {target} (takes a while)")
+    try:
+        compile_index(build_layers(specs), target, stamp)
+    except OSError as err:
+        raise LocateError(f"{target}: cannot write the compiled index ({err})") from err
+
+
 class Locator:
     """Answers "where is this address and who runs it" from the compiled index."""
 
@@ -179,8 +214,10 @@ class Locator:
         sources: Sequence[SourceSpec] | None = None,
         compiled_dir: Path | None = None,
         with_operators: bool = True,
+        notify: Callable[[str], None] | None = None,
     ) -> Locator:
-        """Load the index for the datasets in place, compiling it first when stale."""
+        """Load the index for the datasets in place, compiling it first when stale or
+        damaged (announced through ``notify``, one line, e.g. the CLI's stderr)."""
         directory = dataset_dir or paths.dataset_dir()
         if sources is not None:
             specs = list(sources)
@@ -193,13 +230,22 @@ class Locator:
             )
         target = compiled_dir or directory / "compiled"
         stamp = _stamp(specs, paths.project_data_dir() / "regions")
-        compiled_now = CompiledIndex.read_stamp(target) != stamp
-        if compiled_now:
-            from residency.locate.index import compile_index
-
-            compile_index(build_layers(specs), target, stamp)
+        say = notify or _log.warning
+        index: CompiledIndex | None = None
+        why = ""
+        if CompiledIndex.read_stamp(target) != stamp:
+            why = "missing" if not (target / "meta.json").exists() else "out of date"
+        else:
+            try:
+                index = CompiledIndex(target)
+            except IndexError_ as err:
+                why = f"damaged: {err}"
+        compiled_now = index is None
+        if index is None:
+            _compile(specs, target, stamp, why, say)
+            index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
-        locator = cls(CompiledIndex(target), versions, _operators() if with_operators else None)
+        locator = cls(index, versions, _operators() if with_operators else None)
         if compiled_now and with_operators:
             locator._summary()  # merge every combination now, once, not at first bulk use
         return locator
@@ -295,6 +341,7 @@ class Locator:
 
     def _summary(self) -> Summary:
         if self._summary_cache is None:
+            self.index.verify()  # bulk use: every byte checked once, not just samples
             self._summary_cache = Summary.load(self.index.directory) or Summary.build(self)
         return self._summary_cache
 
@@ -343,10 +390,12 @@ class Summary:
         import numpy as np
 
         try:
-            tables = json.loads((directory / "summary.json").read_text())
+            doc = json.loads((directory / "summary.json").read_text())
+            verify_files(directory, doc["files"], full=True)
+            tables = doc["tables"]
             arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
-        except (OSError, ValueError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, IndexDamaged):
+            return None  # rebuilt from the (verified) index
         return cls(arrays, tables)
 
     @classmethod
@@ -394,11 +443,14 @@ class Summary:
             "confidence": confidence,
         }
         directory = locator.index.directory
-        for name, array in arrays.items():
-            np.save(directory / f"summary-{name}.npy", array)
-        tmp = directory / "summary.json.tmp"
-        tmp.write_text(json.dumps(tables))
-        os.replace(tmp, directory / "summary.json")  # written last: marks the summary complete
+        if os.access(directory, os.W_OK):  # a read-only dataset keeps it in memory only
+            files = {}
+            for name, array in arrays.items():
+                np.save(directory / f"summary-{name}.npy", array)
+                files[f"summary-{name}.npy"] = file_checksums(directory / f"summary-{name}.npy")
+            tmp = directory / "summary.json.tmp"
+            tmp.write_text(json.dumps({"tables": tables, "files": files}))
+            os.replace(tmp, directory / "summary.json")  # written last: marks it complete
         return cls(arrays, tables)
 
 
@@ -492,7 +544,12 @@ def facts_to_json(facts: IpFacts) -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
 
 
-def load_subset(dataset_dir: Path | None, geoip: Sequence[Path], wanted: Sequence[str]) -> Locator:
+def load_subset(
+    dataset_dir: Path | None,
+    geoip: Sequence[Path],
+    wanted: Sequence[str],
+    notify: Callable[[str], None] | None = None,
+) -> Locator:
     """A locator over only the named datasets (``--source``); unknown ids are an error."""
     directory = dataset_dir or paths.dataset_dir()
     specs = manifest_sources(directory) + user_geoip_sources(geoip)
@@ -504,4 +561,6 @@ def load_subset(dataset_dir: Path | None, geoip: Sequence[Path], wanted: Sequenc
         )
     chosen = [s for s in specs if s.dataset in wanted]
     key = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
-    return Locator.load(directory, (), chosen, compiled_dir=directory / f"compiled-{key}")
+    return Locator.load(
+        directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
+    )
