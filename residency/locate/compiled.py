@@ -14,7 +14,7 @@ import mmap
 import os
 import socket
 import zlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +27,15 @@ SPECIAL_LAYER = "iana-special-purpose"
 _V4_MAX = (1 << 32) - 1
 
 Claim = dict[str, Any]
+_NAT64 = 0x0064FF9B << 96  # 64:ff9b::/96, the NAT64 well-known prefix (RFC 6052)
+_MAPPED = 0xFFFF << 32  # ::ffff:0:0/96, IPv4-mapped (RFC 4291)
+
+
+def embedded_ipv4(value: int) -> int | None:
+    """The IPv4 address inside an IPv4-mapped or NAT64 well-known-prefix address."""
+    if value >> 32 in (_MAPPED >> 32, _NAT64 >> 32):
+        return value & 0xFFFFFFFF
+    return None
 
 
 class IndexError_(ResidencyError):
@@ -150,6 +159,9 @@ class CompiledIndex:
             self._v6_starts = _Npy(directory / "v6_starts.npy")
             self._v6_combo = _Npy(directory / "v6_combo.npy")
             self._combos = _Npy(directory / "combos.npy")
+            self._v6f_hi = _Npy(directory / "v6f_hi.npy")
+            self._v6f_lo = _Npy(directory / "v6f_lo.npy")
+            self._v6f_combo = _Npy(directory / "v6f_combo.npy")
         except (OSError, ValueError, KeyError, TypeError, SyntaxError) as err:
             raise IndexDamaged(f"{directory}: compiled index unreadable ({err})") from err
         if self._combos.columns != len(self.layers) and len(self._combos):
@@ -227,8 +239,10 @@ class CompiledIndex:
         """The combo id of one address (raises ValueError for a non-address)."""
         try:
             if ":" in ip:
-                key = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip)[:8], "big")
-                starts, combo = self._v6_starts.flat, self._v6_combo.flat
+                packed = socket.inet_pton(socket.AF_INET6, ip)
+                return self._v6_combo_one(
+                    int.from_bytes(packed[:8], "big"), int.from_bytes(packed[8:], "big")
+                )
             else:
                 if ip.count(".") != 3:  # inet_aton also takes "1" and "1.2"
                     raise ValueError(ip)
@@ -237,6 +251,15 @@ class CompiledIndex:
         except OSError as err:
             raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address") from err
         return int(combo[bisect_right(starts, key) - 1])
+
+    def _v6_combo_one(self, hi: int, lo: int) -> int:
+        """Exact table first (the /64s that hold longer prefixes), else the /64 table."""
+        fine = self._v6f_hi.flat
+        at = bisect_left(fine, hi)
+        if at < len(fine) and fine[at] == hi:
+            end = bisect_right(fine, hi, at)
+            return int(self._v6f_combo.flat[bisect_right(self._v6f_lo.flat, lo, at, end) - 1])
+        return int(self._v6_combo.flat[bisect_right(self._v6_starts.flat, hi) - 1])
 
     def combo_claims(self, combo: int) -> list[tuple[int, int]]:
         """(layer index, claim id) for every layer that covers this combo."""
@@ -251,7 +274,8 @@ class CompiledIndex:
         return found
 
     def arrays(self, name: str) -> Any:
-        """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos."""
+        """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos,
+        v6f_hi, v6f_lo, v6f_combo."""
         found = self._numpy.get(name)
         if found is None:
             found = getattr(self, f"_{name}").numpy()
@@ -264,11 +288,15 @@ class CompiledIndex:
         idx = np.searchsorted(self.arrays("v4_starts"), keys, side="right") - 1
         return self.arrays("v4_combo")[idx]
 
-    def combo_of_v6(self, keys: Any) -> Any:
+    def combo_of_v6(self, hi: Any, lo: Any) -> Any:
         import numpy as np
 
-        idx = np.searchsorted(self.arrays("v6_starts"), keys, side="right") - 1
-        return self.arrays("v6_combo")[idx]
+        idx = np.searchsorted(self.arrays("v6_starts"), hi, side="right") - 1
+        out = np.array(self.arrays("v6_combo")[idx])
+        if len(self._v6f_hi):
+            for i in np.nonzero(np.isin(hi, self.arrays("v6f_hi")))[0]:
+                out[i] = self._v6_combo_one(int(hi[i]), int(lo[i]))
+        return out
 
     def v4_prefix_with(self, wanted: set[tuple[int, int]], exclude_layer: int = -1) -> str | None:
         """The first IPv4 /24 lying wholly inside an interval whose combo carries one

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
-COMPILER_VERSION = "2"
+COMPILER_VERSION = "3"
 #: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
 _log = logging.getLogger("residency.locate")
 
@@ -292,10 +292,13 @@ class Locator:
     ) -> IpFacts:
         """Facts about one address. Raises InvalidAddress for a non-address."""
         canonical = canonical_ip(ip)
-        combo = self.index.combo_of(canonical)
+        inner = embedded_ipv4_text(canonical)
+        combo = self.index.combo_of(inner[0] if inner else canonical)
         if not hints and registration is None:
-            return with_ip(self._template(combo), canonical)
-        return self._build(combo, canonical, hints, registration)
+            facts = with_ip(self._template(combo), canonical)
+        else:
+            facts = self._build(combo, canonical, hints, registration)
+        return facts if inner is None else _noted_embedded(facts, *inner)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
         """Facts for many addresses (invalid ones raise InvalidAddress naming the first)."""
@@ -303,7 +306,10 @@ class Locator:
         combos = self.combos(items)
         out = []
         for ip, combo in zip(items, combos, strict=True):
-            out.append(with_ip(self._template(int(combo)), ip))
+            if ":" in ip and embedded_ipv4_text(ip) is not None:
+                out.append(self.locate(ip))  # with the note saying which IPv4 answered
+            else:
+                out.append(with_ip(self._template(int(combo)), ip))
         return out
 
     def combos(self, ips: Sequence[str], chunk: int = 65536) -> Any:
@@ -320,14 +326,16 @@ class Locator:
             if fast is not None:  # the common case: all IPv4, parsed at C speed
                 out[start : start + len(part)] = self.index.combo_of_v4(fast)
                 continue
-            pos4, key4, pos6, key6, bad = address_keys(part)
-            if bad:
-                raise InvalidAddress(f"{part[bad[0]]!r} is not an IPv4 or IPv6 address")
+            keys = address_keys(part)
+            if keys.bad:
+                raise InvalidAddress(f"{part[keys.bad[0]]!r} is not an IPv4 or IPv6 address")
             view = out[start : start + len(part)]
-            if pos4:
-                view[pos4] = self.index.combo_of_v4(np.array(key4, dtype=np.uint64))
-            if pos6:
-                view[pos6] = self.index.combo_of_v6(np.array(key6, dtype=np.uint64))
+            if keys.pos4:
+                view[keys.pos4] = self.index.combo_of_v4(np.array(keys.key4, dtype=np.uint64))
+            if keys.pos6:
+                view[keys.pos6] = self.index.combo_of_v6(
+                    np.array(keys.hi6, dtype=np.uint64), np.array(keys.lo6, dtype=np.uint64)
+                )
         return out
 
     def enrich(self, ips: Sequence[str]) -> Enrichment:
@@ -477,7 +485,10 @@ class Enrichment:
         return np.asarray(table, dtype=object)[values]
 
     def facts(self, i: int) -> IpFacts:
-        return with_ip(self.locator._template(int(self.combos[i])), self.ips[i])
+        ip = self.ips[i]
+        if ":" in ip and embedded_ipv4_text(ip) is not None:
+            return self.locator.locate(ip)
+        return with_ip(self.locator._template(int(self.combos[i])), ip)
 
 
 def _ipv4_keys(part: Sequence[str]) -> Any:
@@ -509,6 +520,45 @@ def with_ip(template: IpFacts, ip: str) -> IpFacts:
     facts.__dict__.update(template.__dict__)
     object.__setattr__(facts, "ip", ip)
     return facts
+
+
+#: The IPv6 forms that carry an IPv4 address, and how the note names them.
+_EMBEDDING = (("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"), ("64:ff9b::/96", "NAT64 (RFC 6052)"))
+
+
+def embedded_ipv4_text(ip: str) -> tuple[str, str, str] | None:
+    """(IPv4 address, prefix, what) for an IPv4-mapped or NAT64 address, else None."""
+    if ":" not in ip:
+        return None
+    import socket
+
+    from residency.locate.compiled import embedded_ipv4
+
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    except OSError:
+        return None
+    inner = embedded_ipv4(value)
+    if inner is None:
+        return None
+    prefix, what = _EMBEDDING[0] if value >> 32 == 0xFFFF else _EMBEDDING[1]
+    return _v4(inner), prefix, what
+
+
+def _noted_embedded(facts: IpFacts, inner: str, prefix: str, what: str) -> IpFacts:
+    """Say, in the evidence and the location's why, that the embedded IPv4 answered."""
+    from dataclasses import replace
+
+    note = f"{what} address: located as its embedded IPv4 {inner}"
+    evidence = Evidence(
+        source=SPECIAL_LAYER,
+        kind=EvidenceKind.REGISTRATION,
+        version="rfc6890-2026-11",
+        prefix=prefix,
+        note=note,
+    )
+    location = replace(facts.location, why=f"{facts.location.why} ({note})")
+    return replace(facts, location=location, evidence=(evidence, *facts.evidence))
 
 
 def canonical_ip(text: str) -> str:
