@@ -84,9 +84,10 @@ def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
                 raise IndexDamaged(f"{path}: {size} bytes, {want['size']} recorded at compile time")
             if size == 0:
                 continue
-            with open(path, "rb") as handle, mmap.mmap(
-                handle.fileno(), 0, access=mmap.ACCESS_READ
-            ) as view:
+            with (
+                open(path, "rb") as handle,
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view,
+            ):
                 whole = full or not name.endswith(".jsonl")
                 got = zlib.crc32(view) if whole else _sampled(view)
         except OSError as err:
