@@ -295,7 +295,14 @@ def ip_command(
     )
     from residency.report.ip_text import render_ip_facts
 
-    locator = load_subset(data_dir, geoip, sources) if sources else Locator.load(data_dir, geoip)
+    def say(message: str) -> None:
+        click.echo(f"residency: {message}", err=True)
+
+    locator = (
+        load_subset(data_dir, geoip, sources, notify=say)
+        if sources
+        else Locator.load(data_dir, geoip, notify=say)
+    )
     if bulk:
         from residency.locate.bulk import bulk_rows
 

@@ -57,9 +57,11 @@ def server_ip(value: object) -> str | None:
         text = text.split(":", 1)[0]
     text = text.split("%", 1)[0]
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d: it was IPv4 on the wire
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 def _short(url: str) -> str:

@@ -11,24 +11,91 @@ from __future__ import annotations
 import ast
 import json
 import mmap
+import os
 import socket
-from bisect import bisect_right
+import zlib
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from residency.errors import ResidencyError
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 #: The layer of never-routable (special-purpose) space, built from data/special-purpose.csv.
 SPECIAL_LAYER = "iana-special-purpose"
 _V4_MAX = (1 << 32) - 1
 
 Claim = dict[str, Any]
+_NAT64 = 0x0064FF9B << 96  # 64:ff9b::/96, the NAT64 well-known prefix (RFC 6052)
+_MAPPED = 0xFFFF << 32  # ::ffff:0:0/96, IPv4-mapped (RFC 4291)
+
+
+def embedded_ipv4(value: int) -> int | None:
+    """The IPv4 address inside an IPv4-mapped or NAT64 well-known-prefix address."""
+    if value >> 32 in (_MAPPED >> 32, _NAT64 >> 32):
+        return value & 0xFFFFFFFF
+    return None
 
 
 class IndexError_(ResidencyError):
     """The compiled index is missing, corrupt or was built by another format."""
+
+
+class IndexDamaged(IndexError_):
+    """A compiled file does not match the size or checksum recorded when it was written."""
+
+
+#: Every interval table is checksummed whole on every load (about 10 ms for the full
+#: dataset). Claims files over this size are checked by size plus ``_SAMPLES`` blocks
+#: spread over them, and every claim read is parsed and shape-checked, so a cold lookup
+#: stays fast; bulk use (``verify()``) checksums every byte of every file.
+_WHOLE_LIMIT = 1 << 20
+_SAMPLES = 64
+_BLOCK = 4096
+
+
+def file_checksums(path: Path) -> dict[str, int]:
+    """What ``meta.json`` records per file: size, whole-file CRC-32 and sampled CRC-32."""
+    data = path.read_bytes()
+    return {"size": len(data), "crc32": zlib.crc32(data), "sampled": _sampled(memoryview(data))}
+
+
+def _sampled(data: memoryview | mmap.mmap) -> int:
+    size = len(data)
+    if size <= _WHOLE_LIMIT:
+        return zlib.crc32(data)
+    crc = 0
+    for k in range(_SAMPLES):
+        at = (size - _BLOCK) * k // (_SAMPLES - 1)
+        crc = zlib.crc32(data[at : at + _BLOCK], crc)
+    return crc
+
+
+def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
+    """Raise IndexDamaged naming the first file whose size or checksum differs."""
+    if not isinstance(recorded, dict) or not recorded:
+        raise IndexDamaged(f"{directory}: meta.json records no file checksums")
+    for name, want in recorded.items():
+        path = directory / name
+        try:
+            size = os.stat(path).st_size
+            if size != want["size"]:
+                raise IndexDamaged(f"{path}: {size} bytes, {want['size']} recorded at compile time")
+            if size == 0:
+                continue
+            with (
+                open(path, "rb") as handle,
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view,
+            ):
+                whole = full or not name.endswith(".jsonl")
+                got = zlib.crc32(view) if whole else _sampled(view)
+        except OSError as err:
+            raise IndexDamaged(f"{path}: unreadable ({err.strerror or err})") from err
+        except (KeyError, TypeError) as err:
+            raise IndexDamaged(f"{directory}/meta.json: bad checksum record for {name}") from err
+        if got != want["crc32" if whole else "sampled"]:
+            raise IndexDamaged(f"{path}: checksum differs from the one recorded at compile time")
 
 
 @dataclass(frozen=True)
@@ -78,25 +145,44 @@ class CompiledIndex:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._full_checked = False
         try:
             meta = json.loads((directory / "meta.json").read_text())
-            if meta.get("format") != INDEX_FORMAT:
-                raise IndexError_(
-                    f"{directory}: index format {meta.get('format')} is not supported"
-                )
+            if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+                raise IndexError_(f"{directory}: index format is not {INDEX_FORMAT}")
             self.stamp: str = meta["stamp"]
+            self._files: dict[str, Any] = meta["files"]
+            verify_files(directory, self._files, full=False)
             self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
+            self._claim_counts = tuple(int(m["claims"]) for m in meta["layers"])
             self._v4_starts = _Npy(directory / "v4_starts.npy")
             self._v4_combo = _Npy(directory / "v4_combo.npy")
             self._v6_starts = _Npy(directory / "v6_starts.npy")
             self._v6_combo = _Npy(directory / "v6_combo.npy")
             self._combos = _Npy(directory / "combos.npy")
-        except (OSError, ValueError, KeyError, SyntaxError) as err:
-            raise IndexError_(f"{directory}: compiled index unreadable ({err})") from err
+            self._v6f_hi = _Npy(directory / "v6f_hi.npy")
+            self._v6f_lo = _Npy(directory / "v6f_lo.npy")
+            self._v6f_combo = _Npy(directory / "v6f_combo.npy")
+        except (OSError, ValueError, KeyError, TypeError, SyntaxError) as err:
+            raise IndexDamaged(f"{directory}: compiled index unreadable ({err})") from err
+        if self._combos.columns != len(self.layers) and len(self._combos):
+            raise IndexDamaged(f"{directory}/combos.npy: width does not match the layers")
         self._claims: dict[int, list[Claim]] = {}
         self._one: dict[tuple[int, int], Claim] = {}
         self._offsets: dict[int, _Npy] = {}
         self._numpy: dict[str, Any] = {}
+
+    def verify(self) -> None:
+        """Checksum every byte of every file once (bulk use, where it is cheap by comparison)."""
+        if not self._full_checked:
+            verify_files(self.directory, self._files, full=True)
+            self._full_checked = True
+
+    def _damaged(self, what: str, err: Exception) -> IndexDamaged:
+        return IndexDamaged(
+            f"{self.directory}/{what}: damaged compiled index ({err}); "
+            f"delete {self.directory} and run again to rebuild it"
+        )
 
     @staticmethod
     def read_stamp(directory: Path) -> str | None:
@@ -114,8 +200,13 @@ class CompiledIndex:
         """Every claim of one layer (for scans such as "all prefixes in country X")."""
         found = self._claims.get(layer)
         if found is None:
-            text = (self.directory / f"claims-{layer}.jsonl").read_text()
-            found = [json.loads(line) for line in text.splitlines()]
+            name = f"claims-{layer}.jsonl"
+            try:
+                verify_files(self.directory, {name: self._files[name]}, full=True)
+                text = (self.directory / name).read_text()
+                found = [json.loads(line) for line in text.splitlines()]
+            except (OSError, ValueError, KeyError) as err:
+                raise self._damaged(name, err) from err
             self._claims[layer] = found
         return found
 
@@ -127,14 +218,20 @@ class CompiledIndex:
         key = (layer, claim_id)
         found = self._one.get(key)
         if found is None:
-            offsets = self._offsets.get(layer)
-            if offsets is None:
-                offsets = _Npy(self.directory / f"claims-{layer}.offsets.npy")
-                self._offsets[layer] = offsets
-            start, end = offsets.flat[claim_id], offsets.flat[claim_id + 1]
-            with open(self.directory / f"claims-{layer}.jsonl", "rb") as handle:
-                handle.seek(start)
-                found = json.loads(handle.read(end - start))
+            name = f"claims-{layer}.jsonl"
+            try:
+                offsets = self._offsets.get(layer)
+                if offsets is None:
+                    offsets = _Npy(self.directory / f"claims-{layer}.offsets.npy")
+                    self._offsets[layer] = offsets
+                start, end = offsets.flat[claim_id], offsets.flat[claim_id + 1]
+                with open(self.directory / name, "rb") as handle:
+                    handle.seek(start)
+                    found = json.loads(handle.read(end - start))
+            except (OSError, ValueError, IndexError) as err:
+                raise self._damaged(name, err) from err
+            if not isinstance(found, dict):
+                raise self._damaged(name, ValueError(f"claim {claim_id} is not an object"))
             self._one[key] = found
         return found
 
@@ -143,8 +240,10 @@ class CompiledIndex:
         """The combo id of one address (raises ValueError for a non-address)."""
         try:
             if ":" in ip:
-                key = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip)[:8], "big")
-                starts, combo = self._v6_starts.flat, self._v6_combo.flat
+                packed = socket.inet_pton(socket.AF_INET6, ip)
+                return self._v6_combo_one(
+                    int.from_bytes(packed[:8], "big"), int.from_bytes(packed[8:], "big")
+                )
             else:
                 if ip.count(".") != 3:  # inet_aton also takes "1" and "1.2"
                     raise ValueError(ip)
@@ -154,14 +253,30 @@ class CompiledIndex:
             raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address") from err
         return int(combo[bisect_right(starts, key) - 1])
 
+    def _v6_combo_one(self, hi: int, lo: int) -> int:
+        """Exact table first (the /64s that hold longer prefixes), else the /64 table."""
+        fine = self._v6f_hi.flat
+        at = bisect_left(fine, hi)
+        if at < len(fine) and fine[at] == hi:
+            end = bisect_right(fine, hi, at)
+            return int(self._v6f_combo.flat[bisect_right(self._v6f_lo.flat, lo, at, end) - 1])
+        return int(self._v6_combo.flat[bisect_right(self._v6_starts.flat, hi) - 1])
+
     def combo_claims(self, combo: int) -> list[tuple[int, int]]:
         """(layer index, claim id) for every layer that covers this combo."""
         width = self._combos.columns
+        if not 0 <= combo < len(self._combos):
+            raise self._damaged("v4_combo.npy/v6_combo.npy", ValueError(f"no combo {combo}"))
         row = self._combos.flat[combo * width : (combo + 1) * width]
-        return [(j, int(c)) for j, c in enumerate(row) if c >= 0]
+        found = [(j, int(c)) for j, c in enumerate(row) if c >= 0]
+        for j, c in found:
+            if c >= self._claim_counts[j]:
+                raise self._damaged("combos.npy", ValueError(f"layer {j} has no claim {c}"))
+        return found
 
     def arrays(self, name: str) -> Any:
-        """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos."""
+        """A numpy view (imports numpy): v4_starts, v4_combo, v6_starts, v6_combo, combos,
+        v6f_hi, v6f_lo, v6f_combo."""
         found = self._numpy.get(name)
         if found is None:
             found = getattr(self, f"_{name}").numpy()
@@ -174,11 +289,15 @@ class CompiledIndex:
         idx = np.searchsorted(self.arrays("v4_starts"), keys, side="right") - 1
         return self.arrays("v4_combo")[idx]
 
-    def combo_of_v6(self, keys: Any) -> Any:
+    def combo_of_v6(self, hi: Any, lo: Any) -> Any:
         import numpy as np
 
-        idx = np.searchsorted(self.arrays("v6_starts"), keys, side="right") - 1
-        return self.arrays("v6_combo")[idx]
+        idx = np.searchsorted(self.arrays("v6_starts"), hi, side="right") - 1
+        out = np.array(self.arrays("v6_combo")[idx])
+        if len(self._v6f_hi):
+            for i in np.nonzero(np.isin(hi, self.arrays("v6f_hi")))[0]:
+                out[i] = self._v6_combo_one(int(hi[i]), int(lo[i]))
+        return out
 
     def v4_prefix_with(self, wanted: set[tuple[int, int]], exclude_layer: int = -1) -> str | None:
         """The first IPv4 /24 lying wholly inside an interval whose combo carries one

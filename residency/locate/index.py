@@ -8,9 +8,11 @@ each elementary interval a *combo* id: the tuple of claims (one per layer, or
 sources, which is what lets a warm process enrich hundreds of thousands of
 addresses a second.
 
-IPv6 is keyed on the top 64 bits of the address: practically every published
-range and database network is /64 or shorter, and a longer prefix collapses to
-its /64 (documented in the README's accuracy model).
+IPv6 is keyed on the top 64 bits of the address, which is where practically every
+published range and database network ends. The few /64s that hold something
+longer (an AWS /128, ``::1`` beside ``::/128``) get a second, exact table keyed on
+the low 64 bits within that /64, so a longer prefix never answers for the rest
+of its /64.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from residency.locate.compiled import INDEX_FORMAT
+from residency.locate.compiled import INDEX_FORMAT, embedded_ipv4, file_checksums
 
 _V4_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -55,6 +57,8 @@ class LayerBuilder:
     disjoint: bool = False  # the source's networks never nest (GeoIP/ASN databases)
     v4: _Ranges = field(default_factory=lambda: _Ranges())
     v6: _Ranges = field(default_factory=lambda: _Ranges())
+    #: IPv6 pieces shorter than a whole /64: (top 64 bits, first low, last low, claim)
+    v6_fine: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.v4.disjoint = self.v6.disjoint = self.disjoint
@@ -72,8 +76,19 @@ class LayerBuilder:
     def add_range(self, first: int, last: int, version: int, claim_id: int) -> None:
         if version == 4:
             self.v4.add(first, last, claim_id)
-        else:
-            self.v6.add(first >> 64, last >> 64, claim_id)
+            return
+        top, bottom = first >> 64, last >> 64
+        if top == bottom and (first & _U64_MAX or ~last & _U64_MAX):
+            self.v6_fine.append((top, first & _U64_MAX, last & _U64_MAX, claim_id))
+            return
+        if first & _U64_MAX:  # a range starting inside a /64: its head is exact
+            self.v6_fine.append((top, first & _U64_MAX, _U64_MAX, claim_id))
+            top += 1
+        if ~last & _U64_MAX:  # ... and one ending inside a /64: its tail
+            self.v6_fine.append((bottom, 0, last & _U64_MAX, claim_id))
+            bottom -= 1
+        if top <= bottom:
+            self.v6.add(top, bottom, claim_id)
 
     def add_network(self, network: str, claim: Claim) -> None:
         net = ipaddress.ip_network(network, strict=False)
@@ -211,8 +226,10 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
     v6_layers = [layer_arrays(b.v6) for b in builders]
     b4, m4 = _combine(v4_layers, _V4_MAX)
     b6, m6 = _combine(v6_layers, _U64_MAX)
-    combos, inverse = unique_rows(np.vstack([m4, m6]))
-    inv4, inv6 = inverse[: len(b4)], inverse[len(b4) :]
+    fine_hi, fine_lo, mf = _fine_rows(builders, b6, m6)
+    combos, inverse = unique_rows(np.vstack([m4, m6, mf]))
+    inv4, inv6 = inverse[: len(b4)], inverse[len(b4) : len(b4) + len(b6)]
+    invf = inverse[len(b4) + len(b6) :]
 
     def squeeze(bounds: npt.NDArray[Any], inv: npt.NDArray[Any]) -> tuple[Any, Any]:
         keep = np.ones(len(inv), dtype=bool)
@@ -228,6 +245,9 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
         np.save(tmp / "v4_combo.npy", c4.astype(np.int32))
         np.save(tmp / "v6_starts.npy", s6.astype(np.uint64))
         np.save(tmp / "v6_combo.npy", c6.astype(np.int32))
+        np.save(tmp / "v6f_hi.npy", fine_hi.astype(np.uint64))
+        np.save(tmp / "v6f_lo.npy", fine_lo.astype(np.uint64))
+        np.save(tmp / "v6f_combo.npy", invf.astype(np.int32))
         np.save(tmp / "combos.npy", combos.astype(np.int32))
         for i, b in enumerate(builders):
             _write_claims(tmp, i, b.claims)
@@ -238,8 +258,10 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
                 {"id": b.layer_id, "kind": b.kind, "version": b.version, "claims": len(b.claims)}
                 for b in builders
             ],
-            "intervals": {"v4": len(s4), "v6": len(s6)},
+            "intervals": {"v4": len(s4), "v6": len(s6), "v6_exact": len(fine_hi)},
             "combos": len(combos),
+            # checked on every load, so a damaged file is found before it gives an answer
+            "files": {p.name: file_checksums(p) for p in sorted(tmp.iterdir())},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         old = out_dir.with_name(out_dir.name + ".old")
@@ -251,6 +273,39 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _fine_rows(
+    builders: Sequence[LayerBuilder], b6: npt.NDArray[Any], m6: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """The exact table for /64s holding longer prefixes: within each such /64, every
+    layer's claim at full 128-bit precision, its whole-/64 claim underneath."""
+    buckets: dict[int, list[list[tuple[int, int, int]]]] = {}
+    for j, b in enumerate(builders):
+        for top, first, last, claim in b.v6_fine:
+            buckets.setdefault(top, [[] for _ in builders])[j].append((first, last, claim))
+    his: list[npt.NDArray[Any]] = []
+    los: list[npt.NDArray[Any]] = []
+    rows: list[npt.NDArray[Any]] = [np.zeros((0, len(builders)), dtype=np.int32)]
+    for top in sorted(buckets):
+        base = m6[int(np.searchsorted(b6, np.uint64(top), side="right")) - 1]
+        layers = []
+        for j, pieces in enumerate(buckets[top]):
+            under = [(0, _U64_MAX, int(base[j]))] if base[j] >= 0 else []
+            if pieces or under:
+                layers.append(flatten(under + pieces))  # the longer prefix wins
+            else:
+                layers.append((_as_u64([]), _as_u64([]), np.zeros(0, dtype=np.int64)))
+        bounds, matrix = _combine(layers, _U64_MAX)
+        his.append(np.full(len(bounds), top, dtype=np.uint64))
+        los.append(bounds.astype(np.uint64))
+        rows.append(matrix)
+    empty = np.zeros(0, dtype=np.uint64)
+    return (
+        np.concatenate(his) if his else empty,
+        np.concatenate(los) if los else empty,
+        np.vstack(rows),
+    )
 
 
 def _write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
@@ -267,22 +322,36 @@ def _write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
     np.save(directory / f"claims-{layer}.offsets.npy", offsets)
 
 
-def address_keys(
-    ips: Iterable[str],
-) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
-    """Split addresses into (v4 positions, v4 keys, v6 positions, v6 keys, bad positions)."""
-    pos4: list[int] = []
-    key4: list[int] = []
-    pos6: list[int] = []
-    key6: list[int] = []
-    bad: list[int] = []
+@dataclass
+class AddressKeys:
+    """Addresses split by family: positions in the input and their integer keys."""
+
+    pos4: list[int] = field(default_factory=list)
+    key4: list[int] = field(default_factory=list)
+    pos6: list[int] = field(default_factory=list)
+    hi6: list[int] = field(default_factory=list)
+    lo6: list[int] = field(default_factory=list)
+    bad: list[int] = field(default_factory=list)
+
+
+def address_keys(ips: Iterable[str]) -> AddressKeys:
+    """Split addresses by family. An IPv4-mapped or NAT64 address counts as its IPv4."""
+    out = AddressKeys()
+    pos4, key4, pos6, hi6, lo6, bad = out.pos4, out.key4, out.pos6, out.hi6, out.lo6, out.bad
     aton = socket.inet_aton
     pton = socket.inet_pton
     frombytes = int.from_bytes
     for i, ip in enumerate(ips):
         try:
             if ":" in ip:
-                key6.append(frombytes(pton(socket.AF_INET6, ip)[:8], "big"))
+                value = frombytes(pton(socket.AF_INET6, ip), "big")
+                inner = embedded_ipv4(value)
+                if inner is not None:
+                    key4.append(inner)
+                    pos4.append(i)
+                    continue
+                hi6.append(value >> 64)
+                lo6.append(value & _U64_MAX)
                 pos6.append(i)
             elif ip.count(".") == 3:
                 key4.append(frombytes(aton(ip), "big"))
@@ -291,4 +360,4 @@ def address_keys(
                 bad.append(i)
         except OSError:
             bad.append(i)
-    return pos4, key4, pos6, key6, bad
+    return out

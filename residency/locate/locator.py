@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.errors import ResidencyError
-from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex
+from residency.locate.compiled import (
+    SPECIAL_LAYER,
+    CompiledIndex,
+    IndexDamaged,
+    IndexError_,
+    file_checksums,
+    verify_files,
+)
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
@@ -22,9 +30,11 @@ if TYPE_CHECKING:
 
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
-#: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166),
-#: so an index compiled by an older version is rebuilt, not trusted.
-COMPILER_VERSION = "2"
+#: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
+#: 4: the 128-bit IPv6 table and per-file checksums), so an older index is rebuilt, not trusted.
+COMPILER_VERSION = "4"
+#: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
+_log = logging.getLogger("residency.locate")
 
 
 class LocateError(ResidencyError):
@@ -101,9 +111,13 @@ def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
     h = hashlib.sha256(COMPILER_VERSION.encode())
     for spec in specs:
         h.update(f"{spec.dataset}|{spec.kind}|{spec.version}|{spec.parser}".encode())
+        recorded = spec.data_version.sha256 if spec.data_version else None
         for f in spec.files:
+            # no absolute path: a dataset folder that moved (or is mounted read-only
+            # elsewhere) keeps its index; the manifest's digest identifies the content
             st = f.stat()
-            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+            identity = recorded or str(st.st_mtime_ns)
+            h.update(f"{f.name}|{st.st_size}|{identity}".encode())
     data = paths.project_data_dir()
     tables = [
         *sorted(regions_dir.glob("*.csv")),
@@ -154,6 +168,27 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     return builders
 
 
+def _compile(
+    specs: Sequence[SourceSpec], target: Path, stamp: str, why: str, say: Callable[[str], None]
+) -> None:
+    """Rebuild the index, or say how to when its folder cannot be written."""
+    from residency.locate.index import compile_index
+
+    parent = target.parent
+    if not os.access(parent if parent.exists() else parent.parent, os.W_OK):
+        raise IndexDamaged(
+            f"{target}: compiled index {why or 'needs rebuilding'}, and {parent} is read-only; "
+            "rebuild it where it can be written (any 'residency ip ADDRESS' run with write "
+            "access to that folder does it), or point RESIDENCY_DATA_DIR at a writable copy"
+        )
+    if why != "missing":
+        say(f"compiled index {why}; rebuilding {target} (takes a while)")
+    try:
+        compile_index(build_layers(specs), target, stamp)
+    except OSError as err:
+        raise LocateError(f"{target}: cannot write the compiled index ({err})") from err
+
+
 class Locator:
     """Answers "where is this address and who runs it" from the compiled index."""
 
@@ -181,8 +216,10 @@ class Locator:
         sources: Sequence[SourceSpec] | None = None,
         compiled_dir: Path | None = None,
         with_operators: bool = True,
+        notify: Callable[[str], None] | None = None,
     ) -> Locator:
-        """Load the index for the datasets in place, compiling it first when stale."""
+        """Load the index for the datasets in place, compiling it first when stale or
+        damaged (announced through ``notify``, one line, e.g. the CLI's stderr)."""
         directory = dataset_dir or paths.dataset_dir()
         if sources is not None:
             specs = list(sources)
@@ -195,13 +232,22 @@ class Locator:
             )
         target = compiled_dir or directory / "compiled"
         stamp = _stamp(specs, paths.project_data_dir() / "regions")
-        compiled_now = CompiledIndex.read_stamp(target) != stamp
-        if compiled_now:
-            from residency.locate.index import compile_index
-
-            compile_index(build_layers(specs), target, stamp)
+        say = notify or _log.warning
+        index: CompiledIndex | None = None
+        why = ""
+        if CompiledIndex.read_stamp(target) != stamp:
+            why = "missing" if not (target / "meta.json").exists() else "out of date"
+        else:
+            try:
+                index = CompiledIndex(target)
+            except IndexError_ as err:
+                why = f"damaged: {err}"
+        compiled_now = index is None
+        if index is None:
+            _compile(specs, target, stamp, why, say)
+            index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
-        locator = cls(CompiledIndex(target), versions, _operators() if with_operators else None)
+        locator = cls(index, versions, _operators() if with_operators else None)
         if compiled_now and with_operators:
             locator._summary()  # merge every combination now, once, not at first bulk use
         return locator
@@ -248,10 +294,13 @@ class Locator:
     ) -> IpFacts:
         """Facts about one address. Raises InvalidAddress for a non-address."""
         canonical = canonical_ip(ip)
-        combo = self.index.combo_of(canonical)
+        inner = embedded_ipv4_text(canonical)
+        combo = self.index.combo_of(inner[0] if inner else canonical)
         if not hints and registration is None:
-            return with_ip(self._template(combo), canonical)
-        return self._build(combo, canonical, hints, registration)
+            facts = with_ip(self._template(combo), canonical)
+        else:
+            facts = self._build(combo, canonical, hints, registration)
+        return facts if inner is None else _noted_embedded(facts, *inner)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
         """Facts for many addresses (invalid ones raise InvalidAddress naming the first)."""
@@ -259,7 +308,10 @@ class Locator:
         combos = self.combos(items)
         out = []
         for ip, combo in zip(items, combos, strict=True):
-            out.append(with_ip(self._template(int(combo)), ip))
+            if ":" in ip and embedded_ipv4_text(ip) is not None:
+                out.append(self.locate(ip))  # with the note saying which IPv4 answered
+            else:
+                out.append(with_ip(self._template(int(combo)), ip))
         return out
 
     def combos(self, ips: Sequence[str], chunk: int = 65536) -> Any:
@@ -276,14 +328,16 @@ class Locator:
             if fast is not None:  # the common case: all IPv4, parsed at C speed
                 out[start : start + len(part)] = self.index.combo_of_v4(fast)
                 continue
-            pos4, key4, pos6, key6, bad = address_keys(part)
-            if bad:
-                raise InvalidAddress(f"{part[bad[0]]!r} is not an IPv4 or IPv6 address")
+            keys = address_keys(part)
+            if keys.bad:
+                raise InvalidAddress(f"{part[keys.bad[0]]!r} is not an IPv4 or IPv6 address")
             view = out[start : start + len(part)]
-            if pos4:
-                view[pos4] = self.index.combo_of_v4(np.array(key4, dtype=np.uint64))
-            if pos6:
-                view[pos6] = self.index.combo_of_v6(np.array(key6, dtype=np.uint64))
+            if keys.pos4:
+                view[keys.pos4] = self.index.combo_of_v4(np.array(keys.key4, dtype=np.uint64))
+            if keys.pos6:
+                view[keys.pos6] = self.index.combo_of_v6(
+                    np.array(keys.hi6, dtype=np.uint64), np.array(keys.lo6, dtype=np.uint64)
+                )
         return out
 
     def enrich(self, ips: Sequence[str]) -> Enrichment:
@@ -297,6 +351,7 @@ class Locator:
 
     def _summary(self) -> Summary:
         if self._summary_cache is None:
+            self.index.verify()  # bulk use: every byte checked once, not just samples
             self._summary_cache = Summary.load(self.index.directory) or Summary.build(self)
         return self._summary_cache
 
@@ -345,10 +400,12 @@ class Summary:
         import numpy as np
 
         try:
-            tables = json.loads((directory / "summary.json").read_text())
+            doc = json.loads((directory / "summary.json").read_text())
+            verify_files(directory, doc["files"], full=True)
+            tables = doc["tables"]
             arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
-        except (OSError, ValueError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, IndexDamaged):
+            return None  # rebuilt from the (verified) index
         return cls(arrays, tables)
 
     @classmethod
@@ -396,11 +453,14 @@ class Summary:
             "confidence": confidence,
         }
         directory = locator.index.directory
-        for name, array in arrays.items():
-            np.save(directory / f"summary-{name}.npy", array)
-        tmp = directory / "summary.json.tmp"
-        tmp.write_text(json.dumps(tables))
-        os.replace(tmp, directory / "summary.json")  # written last: marks the summary complete
+        if os.access(directory, os.W_OK):  # a read-only dataset keeps it in memory only
+            files = {}
+            for name, array in arrays.items():
+                np.save(directory / f"summary-{name}.npy", array)
+                files[f"summary-{name}.npy"] = file_checksums(directory / f"summary-{name}.npy")
+            tmp = directory / "summary.json.tmp"
+            tmp.write_text(json.dumps({"tables": tables, "files": files}))
+            os.replace(tmp, directory / "summary.json")  # written last: marks it complete
         return cls(arrays, tables)
 
 
@@ -427,7 +487,10 @@ class Enrichment:
         return np.asarray(table, dtype=object)[values]
 
     def facts(self, i: int) -> IpFacts:
-        return with_ip(self.locator._template(int(self.combos[i])), self.ips[i])
+        ip = self.ips[i]
+        if ":" in ip and embedded_ipv4_text(ip) is not None:
+            return self.locator.locate(ip)
+        return with_ip(self.locator._template(int(self.combos[i])), ip)
 
 
 def _ipv4_keys(part: Sequence[str]) -> Any:
@@ -459,6 +522,45 @@ def with_ip(template: IpFacts, ip: str) -> IpFacts:
     facts.__dict__.update(template.__dict__)
     object.__setattr__(facts, "ip", ip)
     return facts
+
+
+#: The IPv6 forms that carry an IPv4 address, and how the note names them.
+_EMBEDDING = (("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"), ("64:ff9b::/96", "NAT64 (RFC 6052)"))
+
+
+def embedded_ipv4_text(ip: str) -> tuple[str, str, str] | None:
+    """(IPv4 address, prefix, what) for an IPv4-mapped or NAT64 address, else None."""
+    if ":" not in ip:
+        return None
+    import socket
+
+    from residency.locate.compiled import embedded_ipv4
+
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    except OSError:
+        return None
+    inner = embedded_ipv4(value)
+    if inner is None:
+        return None
+    prefix, what = _EMBEDDING[0] if value >> 32 == 0xFFFF else _EMBEDDING[1]
+    return _v4(inner), prefix, what
+
+
+def _noted_embedded(facts: IpFacts, inner: str, prefix: str, what: str) -> IpFacts:
+    """Say, in the evidence and the location's why, that the embedded IPv4 answered."""
+    from dataclasses import replace
+
+    note = f"{what} address: located as its embedded IPv4 {inner}"
+    evidence = Evidence(
+        source=SPECIAL_LAYER,
+        kind=EvidenceKind.REGISTRATION,
+        version="rfc6890-2026-11",
+        prefix=prefix,
+        note=note,
+    )
+    location = replace(facts.location, why=f"{facts.location.why} ({note})")
+    return replace(facts, location=location, evidence=(evidence, *facts.evidence))
 
 
 def canonical_ip(text: str) -> str:
@@ -494,7 +596,12 @@ def facts_to_json(facts: IpFacts) -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
 
 
-def load_subset(dataset_dir: Path | None, geoip: Sequence[Path], wanted: Sequence[str]) -> Locator:
+def load_subset(
+    dataset_dir: Path | None,
+    geoip: Sequence[Path],
+    wanted: Sequence[str],
+    notify: Callable[[str], None] | None = None,
+) -> Locator:
     """A locator over only the named datasets (``--source``); unknown ids are an error."""
     directory = dataset_dir or paths.dataset_dir()
     specs = manifest_sources(directory) + user_geoip_sources(geoip)
@@ -506,4 +613,6 @@ def load_subset(dataset_dir: Path | None, geoip: Sequence[Path], wanted: Sequenc
         )
     chosen = [s for s in specs if s.dataset in wanted]
     key = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
-    return Locator.load(directory, (), chosen, compiled_dir=directory / f"compiled-{key}")
+    return Locator.load(
+        directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
+    )

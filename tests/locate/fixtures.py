@@ -46,6 +46,8 @@ def write_ipdb_layout(path: Path) -> Path:
     writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="ip-location-db")
     for net, _, cc in GEOIP_ROWS:
         writer.insert_network(IPSet([net]), {"country_code": cc})
+    # contradicts the AWS feed (eu-west-1, Ireland) and the MaxMind-layout db
+    writer.insert_network(IPSet(["2a05:d018::/32"]), {"country_code": "US"})
     writer.to_db_file(str(path))
     return path
 

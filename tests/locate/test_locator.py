@@ -90,10 +90,34 @@ def test_geoip_consensus_when_no_feed(locator: Locator) -> None:
 
 
 def test_feed_beats_geoip_and_disagreement_listed(locator: Locator) -> None:
-    # 2a05:d018::/32 is AWS eu-west-1 (Ireland) in the feed; the MaxMind-layout db says IE too
+    # 2a05:d018::/32 is AWS eu-west-1 (Ireland) in the feed and the MaxMind-layout db;
+    # the ip-location-db-layout db says US
     facts = locator.locate("2a05:d018::1")
-    assert facts.provider == "aws"
+    assert (facts.provider, facts.region) == ("aws", "eu-west-1")
     assert facts.location.country == "IE"
+    assert facts.location.basis == "provider-feed"
+    assert facts.location.confidence is Confidence.MEDIUM
+    assert any(d.startswith("geoip:test-ipdb says US") for d in facts.disagreements)
+    assert not any("test-maxmind" in d for d in facts.disagreements)
+
+
+def test_loopback_and_embedded_ipv4(locator: Locator) -> None:
+    loopback = locator.locate("::1")
+    assert not loopback.routable and "loopback" in (loopback.not_routable_reason or "")
+    assert "unspecified" in (locator.locate("::").not_routable_reason or "")
+    for ip, what in (("::ffff:13.228.0.1", "IPv4-mapped"), ("64:ff9b::13.228.0.1", "NAT64")):
+        facts = locator.locate(ip)
+        assert facts.ip == locator.locate(ip).ip  # the address as asked, canonical
+        assert (facts.provider, facts.region, facts.location.country) == (
+            "aws",
+            "ap-southeast-1",
+            "SG",
+        )
+        assert what in facts.location.why and "13.228.0.1" in facts.location.why
+        assert any(what in e.note and "13.228.0.1" in e.note for e in facts.evidence)
+        (bulk,) = locator.locate_many([ip])
+        assert bulk == facts
+        assert list(locator.enrich([ip]).column("country")) == ["SG"]
 
 
 def test_hostname_hint_adds_evidence(locator: Locator) -> None:
