@@ -104,8 +104,32 @@ def parse_policy(
     )
     policy = checker.policy(raw)
     if checker.problems or policy is None:
-        raise PolicyInvalid(tuple(checker.problems))
+        raise PolicyInvalid(grouped(checker.problems))
     return policy
+
+
+#: Lines listed when identical problems are folded into one.
+_LINES_SHOWN = 5
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def grouped(problems: list[PolicyProblem]) -> tuple[PolicyProblem, ...]:
+    """Identical messages folded into the first, so 20,000 copies print as one bounded line."""
+    by_message: dict[str, list[PolicyProblem]] = {}
+    for problem in problems:
+        # "waivers[0]" and "waivers[1]" with the same fault are the same problem.
+        by_message.setdefault(_INDEX.sub("[]", problem.message), []).append(problem)
+    out: list[PolicyProblem] = []
+    for same in by_message.values():
+        first, rest = same[0], same[1:]
+        message = first.message
+        if rest:
+            lines = ", ".join(str(p.line) for p in rest[:_LINES_SHOWN])
+            if len(rest) > _LINES_SHOWN:
+                lines += ", ..."
+            message = f"{message} (and {len(rest):,} more like it, lines {lines})"
+        out.append(PolicyProblem(first.file, first.line, message))
+    return tuple(out)
 
 
 @dataclass

@@ -238,3 +238,13 @@ def test_duplicate_category_names_are_rejected() -> None:
 def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
     found = _problems('name = "p"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
     assert found == ["p.toml: nesting too deep"]
+
+
+def test_identical_problems_are_grouped_and_bounded() -> None:
+    text = 'name = "p"\nversion = "1"\n'
+    text += '[[waivers]]\nhost = "a.example"\njustification = "j"\nowner = "o"\n' * 20_000
+    found = _problems(text)
+    assert len(found) == 1
+    assert found[0].startswith("p.toml:3: missing required key 'expires'")
+    assert "(and 19,999 more like it, lines 7, 11, 15, 19, 23, ...)" in found[0]
+    assert len(found[0]) < 300
