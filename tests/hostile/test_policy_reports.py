@@ -71,3 +71,31 @@ def test_sarif_from_cli_has_physical_locations(tmp_path: Path) -> None:
     assert lines["10.0.0.1"]["artifactLocation"]["uri"].endswith("hosts.txt")
     for physical in lines.values():
         assert physical["region"]["startLine"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nesting too deep"),
+        (
+            '[[waivers]]\naddress = "10.0.0.1/8"\njustification = "j"\nowner = "o"\n'
+            "expires = 2027-01-01\n",
+            ":4: host bits set; did you mean 10.0.0.0/8?",
+        ),
+        (
+            '[[waivers]]\nhost = "a.example"\njustification = "j"\nowner = "o"\n' * 20_000,
+            "(and 19,999 more like it, lines",
+        ),
+    ],
+    ids=["deep", "host-bits", "20000-identical"],
+)
+def test_policy_check_bad_policies(tmp_path: Path, body: str, expected: str) -> None:
+    policy = tmp_path / "bad.toml"
+    policy.write_text('name = "p"\nversion = "1"\n' + body, encoding="utf-8")
+    run = run_cli("policy", "check", str(policy), timeout=30)
+    assert not run.traceback, run.stderr[-2000:]
+    assert run.code == 2
+    lines = run.error_lines()
+    assert len(lines) == 2, lines  # the problem, then the summary line
+    assert lines[0].startswith(str(policy)) and expected in lines[0], lines
+    assert len(run.stderr) < 1000
