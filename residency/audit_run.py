@@ -123,7 +123,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     """The whole ``residency audit`` job. Raises ResidencyError for usage/data errors
     (broken policy, no dataset, unreachable resolver) before anything is audited."""
     from residency.locate.locator import Locator
-    from residency.report import RenderOptions, render, summary_line
+    from residency.report import JunitIndeterminate, RenderOptions, render, summary_line
 
     policy = None
     if request.policy_path is not None:
@@ -175,7 +175,13 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
             resolver.close()
         if store is not None:
             store.close()
-    options = RenderOptions(color=request.color)
+    # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
+    options = RenderOptions(
+        color=request.color,
+        junit_indeterminate=JunitIndeterminate.FAILURE
+        if request.fail_on == "indeterminate"
+        else JunitIndeterminate.SKIPPED,
+    )
     with paused_gc():
         report = render(result, request.fmt, options)
     exit_code = _exit_code(result.verdict, request.fail_on, bool(problems))

@@ -331,13 +331,20 @@ class Evaluator:
         return None
 
     def waived(
-        self, verdict: Verdict, reasons: tuple[Reason, ...], waiver: Waiver | None, today: date
+        self,
+        verdict: Verdict,
+        reasons: tuple[Reason, ...],
+        waiver: Waiver | None,
+        today: date,
+        needed_elsewhere: bool = False,
     ) -> tuple[Verdict, tuple[Reason, ...]]:
+        """``needed_elsewhere``: an address of this endpoint still breaches without the
+        waiver, so a passing endpoint-level check must not call the waiver unneeded."""
         if waiver is None:
             return verdict, reasons
         whose = f"owner {waiver.owner}" + (f", {waiver.reference}" if waiver.reference else "")
         if verdict is Verdict.PASS:
-            if waiver.expired(today):
+            if waiver.expired(today) and not needed_elsewhere:
                 note = Reason(
                     WARNING_PREFIX + "waiver-expired",
                     f"warning: {waiver.label} expired on {waiver.expires} ({whose}); "
@@ -375,9 +382,11 @@ class Evaluator:
         endpoint = result.endpoint
         applied = scopes_for(self.policy, endpoint.host, endpoint.categories)
         addresses: list[AddressVerdict] = []
+        breaches = False  # does any address breach before waivers?
         for facts in result.facts:
             candidates = [self.address(facts, a) for a in applied]
             worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
+            breaches = breaches or worst.verdict is not Verdict.PASS
             verdict, reasons = self.waived(
                 worst.verdict, worst.reasons, self.waiver_for(endpoint.host, facts.ip), today
             )
@@ -418,7 +427,11 @@ class Evaluator:
         endpoint_verdict = max((v for v, _ in level), default=Verdict.PASS)
         endpoint_reasons = tuple(r for _, r in level)
         endpoint_verdict, endpoint_reasons = self.waived(
-            endpoint_verdict, endpoint_reasons, self.waiver_for(endpoint.host, None), today
+            endpoint_verdict,
+            endpoint_reasons,
+            self.waiver_for(endpoint.host, None),
+            today,
+            needed_elsewhere=breaches,
         )
         overall = max([endpoint_verdict, *(a.verdict for a in addresses)])
         return EndpointVerdict(overall, tuple(addresses), endpoint_reasons)

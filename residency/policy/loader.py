@@ -93,6 +93,9 @@ def parse_policy(
             detail = detail.replace(" (at end of document)", "")
             detail += " at the end of the file (an unclosed bracket or string?)"
         raise PolicyInvalid((PolicyProblem(origin, line, f"bad TOML: {detail}"),)) from err
+    except RecursionError:
+        # tomllib recurses per nesting level; thousands of nested arrays exhaust the stack.
+        raise PolicyInvalid((PolicyProblem(origin, 0, "nesting too deep"),)) from None
     checker = _Checker(
         origin,
         Positions(text),
@@ -101,8 +104,32 @@ def parse_policy(
     )
     policy = checker.policy(raw)
     if checker.problems or policy is None:
-        raise PolicyInvalid(tuple(checker.problems))
+        raise PolicyInvalid(grouped(checker.problems))
     return policy
+
+
+#: Lines listed when identical problems are folded into one.
+_LINES_SHOWN = 5
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def grouped(problems: list[PolicyProblem]) -> tuple[PolicyProblem, ...]:
+    """Identical messages folded into the first, so 20,000 copies print as one bounded line."""
+    by_message: dict[str, list[PolicyProblem]] = {}
+    for problem in problems:
+        # "waivers[0]" and "waivers[1]" with the same fault are the same problem.
+        by_message.setdefault(_INDEX.sub("[]", problem.message), []).append(problem)
+    out: list[PolicyProblem] = []
+    for same in by_message.values():
+        first, rest = same[0], same[1:]
+        message = first.message
+        if rest:
+            lines = ", ".join(str(p.line) for p in rest[:_LINES_SHOWN])
+            if len(rest) > _LINES_SHOWN:
+                lines += ", ..."
+            message = f"{message} (and {len(rest):,} more like it, lines {lines})"
+        out.append(PolicyProblem(first.file, first.line, message))
+    return tuple(out)
 
 
 @dataclass
@@ -347,14 +374,27 @@ class _Checker:
             host = found[0] if found else None
         if address is not None:
             try:
-                address = str(ipaddress.ip_network(address, strict=False))
+                address = str(ipaddress.ip_network(address))
             except ValueError:
-                self.problem((*path, "address"), f"{address!r} is not an IP address or CIDR")
+                try:
+                    # 10.0.0.1/8 would silently widen to all of 10.0.0.0/8: say so.
+                    meant = ipaddress.ip_network(address, strict=False)
+                    self.problem(
+                        (*path, "address"), f"host bits set; did you mean {meant}?", literal=address
+                    )
+                except ValueError:
+                    self.problem((*path, "address"), f"{address!r} is not an IP address or CIDR")
+                address = None
         justification = self.string(table, "justification", path, required=True)
         owner = self.string(table, "owner", path, required=True)
         expires = table.get("expires")
         if isinstance(expires, datetime):
-            expires = expires.date()
+            # A waiver lapses on a day; a time (and its zone) would be silently dropped.
+            self.problem(
+                (*path, "expires"),
+                f"expires must be a date such as 2026-12-31, not a date and time ({expires})",
+            )
+            return None
         if expires is None:
             self.problem(path, f"missing required key 'expires' in {self.where(path)}")
         elif not isinstance(expires, date):
@@ -387,6 +427,16 @@ class _Checker:
         categories = [
             self.category(t, i) for i, t in enumerate(self.array_of_tables(raw, "categories"))
         ]
+        first_line: dict[str, int] = {}
+        for index, category in enumerate(categories):
+            if category.name in first_line:
+                self.problem(
+                    ("categories", index, "name"),
+                    f"duplicate category {category.name!r} "
+                    f"(first defined on line {first_line[category.name]})",
+                    literal=category.name,
+                )
+            first_line.setdefault(category.name, category.line)
         waivers = [self.waiver(t, i) for i, t in enumerate(self.array_of_tables(raw, "waivers"))]
         if self.problems:
             return None

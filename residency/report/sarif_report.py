@@ -81,6 +81,25 @@ RULES: dict[str, tuple[str, str]] = {
 }
 LEVEL_OF = {Verdict.FAIL: "error", Verdict.INDETERMINATE: "warning"}
 _ORIGIN_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)$")
+#: Origins that name no file (command-line arguments, standard input).
+_NO_FILE = {"", "argv", "-", "stdin", "<stdin>"}
+
+
+def _help(rid: str, full: str) -> str:
+    """What to do about a finding of this rule, for the dashboard's help pane."""
+    if rid.startswith("waiver-"):
+        todo = "Renew the waiver with a new expiry date, or fix the endpoint and remove it."
+    elif rid in _INDETERMINATE_CODES:
+        todo = (
+            "The location could not be proven. Check the endpoint's provider and region, "
+            "or set the policy's handling for this case (allow, warn, fail)."
+        )
+    else:
+        todo = (
+            "Move the endpoint to a permitted country, provider or region, or add a "
+            "waiver with a justification, an owner and an expiry date."
+        )
+    return f"{full} {todo} 'residency audit HOST' shows the evidence."
 
 
 def rule_id(reason: Reason) -> str:
@@ -89,7 +108,11 @@ def rule_id(reason: Reason) -> str:
 
 
 class SarifFormatter:
+    policy_uri = "policy.toml"
+
     def render(self, result: AuditResult) -> str:
+        if result.policy is not None:
+            self.policy_uri = result.policy.path or f"{result.policy.name}.toml"
         results: list[dict[str, Any]] = []
         used: dict[str, str] = {}
         for endpoint in result.endpoints:
@@ -105,6 +128,7 @@ class SarifFormatter:
                     "name": "".join(p.capitalize() for p in rid.split("-")),
                     "shortDescription": {"text": short},
                     "fullDescription": {"text": full},
+                    "help": {"text": _help(rid, full)},
                     "defaultConfiguration": {"level": used[rid]},
                 }
             )
@@ -219,13 +243,24 @@ class SarifFormatter:
                 }
             ]
         }
-        origin = _ORIGIN_LINE.match(endpoint.endpoint.origin or "")
-        if origin:
-            location["physicalLocation"] = {
-                "artifactLocation": {"uri": origin.group("file")},
-                "region": {"startLine": int(origin.group("line"))},
-            }
+        location["physicalLocation"] = self.physical(endpoint.endpoint.origin or "")
         return location
+
+    def physical(self, origin: str) -> dict[str, Any]:
+        """Where to point a code-scanning dashboard; it rejects results without one.
+
+        The input line the endpoint came from (lists, zone files give ``FILE:LINE``);
+        else line 1 of the input file (HAR entries, zone owners carry no line);
+        else (command-line targets) line 1 of the policy file that judged it.
+        """
+        found = _ORIGIN_LINE.match(origin)
+        if found:
+            uri, line = found.group("file"), int(found.group("line"))
+        elif origin.split(" ")[0] not in _NO_FILE:
+            uri, line = origin.split(" ")[0], 1
+        else:
+            uri, line = self.policy_uri, 1
+        return {"artifactLocation": {"uri": uri}, "region": {"startLine": line}}
 
 
 _INDETERMINATE_CODES = {

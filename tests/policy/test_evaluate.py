@@ -395,3 +395,18 @@ def test_unicode_host_patterns_match_punycode_hosts() -> None:
     assert idn.rules[0].hosts == ("*.xn--bcher-kva.example",)
     judged = evaluate(idn, result("shop.xn--bcher-kva.example", facts(country="FR")), TODAY)
     assert judged.verdict is Verdict.FAIL and judged.addresses[0].reasons[0].rule == "rules[1]"
+
+
+def test_expired_waiver_on_a_failing_endpoint_is_not_called_unneeded() -> None:
+    # The address still breaches: the waiver is needed, it has only lapsed. Saying
+    # "no longer needed, remove it" next to a FAIL would contradict the verdict.
+    verdict = evaluate(policy(WAIVERS), result("old.example", facts(country="US")), TODAY)
+    assert verdict.verdict is Verdict.FAIL
+    every = [r.message for r in verdict.reasons]
+    every += [r.message for a in verdict.addresses for r in a.reasons]
+    assert not any("no longer needed" in m for m in every), every
+    assert any("expired on 2026-01-31" in m for m in every)
+    # Without a breach it is unneeded, and says so.
+    passing = evaluate(policy(WAIVERS), result("old.example", facts(country="DE")), TODAY)
+    texts = [r.message for a in passing.addresses for r in a.reasons]
+    assert any("no longer needed" in m for m in texts)

@@ -197,3 +197,54 @@ def test_misplaced_top_level_key_gets_a_hint() -> None:
     )
     found = problems(text)
     assert found[0].startswith("p.toml:6: unknown key 'cdn' in [rules[0].countries] (rule keys go")
+
+
+_WAIVER = """\
+name = "p"
+version = "1"
+[[waivers]]
+{line}
+justification = "j"
+owner = "o"
+expires = {expires}
+"""
+
+
+def _problems(text: str) -> list[str]:
+    from residency.policy import PolicyInvalid, parse_policy
+
+    with pytest.raises(PolicyInvalid) as caught:
+        parse_policy(text, "p.toml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_waiver_address_with_host_bits_is_rejected_with_the_network_meant() -> None:
+    found = _problems(_WAIVER.format(line='address = "10.0.0.1/8"', expires="2027-01-01"))
+    assert found == ["p.toml:4: host bits set; did you mean 10.0.0.0/8?"]
+
+
+def test_waiver_expires_must_be_a_date_not_a_datetime() -> None:
+    found = _problems(_WAIVER.format(line='host = "a.example"', expires="2027-01-01T10:00:00Z"))
+    assert len(found) == 1 and found[0].startswith("p.toml:7: expires must be a date")
+
+
+def test_duplicate_category_names_are_rejected() -> None:
+    text = 'name = "p"\nversion = "1"\n'
+    text += '[[categories]]\nname = "pay"\nhosts = ["a.example"]\n' * 2
+    found = _problems(text)
+    assert found == ["p.toml:7: duplicate category 'pay' (first defined on line 3)"]
+
+
+def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
+    found = _problems('name = "p"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    assert found == ["p.toml: nesting too deep"]
+
+
+def test_identical_problems_are_grouped_and_bounded() -> None:
+    text = 'name = "p"\nversion = "1"\n'
+    text += '[[waivers]]\nhost = "a.example"\njustification = "j"\nowner = "o"\n' * 20_000
+    found = _problems(text)
+    assert len(found) == 1
+    assert found[0].startswith("p.toml:3: missing required key 'expires'")
+    assert "(and 19,999 more like it, lines 7, 11, 15, 19, 23, ...)" in found[0]
+    assert len(found[0]) < 300

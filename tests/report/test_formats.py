@@ -300,3 +300,27 @@ def test_expired_waiver_and_warnings_in_sarif_and_junit() -> None:
     assert root.get("failures") == "1"
     markdown = render(judged_audit, OutputFormat.MARKDOWN)
     assert "### Notes" in markdown and "waivers[old.example] expired on 2026-01-31" in markdown
+
+
+def test_sarif_every_result_has_a_physical_location_and_every_rule_help() -> None:
+    # Code scanning rejects a result without a physical location.
+    run = _sarif()["runs"][0]
+    for entry in run["results"]:
+        physical = entry["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"], entry
+        assert physical["region"]["startLine"] >= 1, entry
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["help"]["text"].startswith(rule["fullDescription"]["text"])
+        assert len(rule["help"]["text"]) > len(rule["fullDescription"]["text"])
+
+
+def test_sarif_physical_location_fallbacks() -> None:
+    from residency.report.sarif_report import SarifFormatter
+
+    formatter = SarifFormatter()
+    formatter.policy_uri = "policies/eu.toml"
+    assert formatter.physical("hosts.txt:3")["region"] == {"startLine": 3}
+    har = formatter.physical("capture.har entry 4")
+    assert har == {"artifactLocation": {"uri": "capture.har"}, "region": {"startLine": 1}}
+    argv = formatter.physical("argv")
+    assert argv == {"artifactLocation": {"uri": "policies/eu.toml"}, "region": {"startLine": 1}}
