@@ -131,7 +131,11 @@ def assert_good_ones_answered(found: dict[str, dict[str, Any]]) -> None:
         "Amazon Technologies Inc.",
         "13.228.0.0/15",
     )
-    assert (google["status"], google["org"], google["cidr"]) == ("known", "Google LLC", "8.8.8.0/24")
+    assert (google["status"], google["org"], google["cidr"]) == (
+        "known",
+        "Google LLC",
+        "8.8.8.0/24",
+    )
 
 
 @pytest.mark.parametrize("behaviour", sorted(TARGETS))
