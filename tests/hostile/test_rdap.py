@@ -19,9 +19,7 @@ import pytest
 
 from tests.hostile.runner import Run, run_cli
 from tests.integration.rdapserver import HOSTILE, RdapServer
-from tests.support import SHARED_DATA
-
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data absent")
+from tests.support import FIXTURES
 
 #: Every case must end well inside this (the per-lookup deadline is 10 s).
 BOUND = 15.0
@@ -87,9 +85,21 @@ REASONS = {
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.locate.fixtures import imported_dataset
+    # Only the test's own GeoIP and ASN files: enough to locate, no shared snapshots.
+    from residency.datasets.importer import import_files
+    from tests.locate.fixtures import write_ipdb_layout, write_maxmind_layout
 
-    return imported_dataset(tmp_path_factory.mktemp("rdap-hostile"))
+    tmp = tmp_path_factory.mktemp("rdap-hostile")
+    directory = tmp / "datasets"
+    plan = [
+        ("dbip-country", write_maxmind_layout(tmp / "GeoLite2-Country-test.mmdb")),
+        ("geo-whois-asn-country", write_ipdb_layout(tmp / "ipdb-country-test.mmdb")),
+        ("ipdb-asn", FIXTURES / "locate" / "asn-ipv4.csv"),
+    ]
+    for dataset, path in plan:
+        report = import_files([path], as_dataset=dataset, directory=directory)
+        assert report.ok, report.outcomes
+    return directory
 
 
 @pytest.fixture(scope="module")
