@@ -742,8 +742,8 @@ class RdapLookup:
                 )
                 response = self.client.send(request, stream=True, follow_redirects=False)
             except httpx.TimeoutException:
-                if self._clock() >= deadline - 0.05:
-                    return self._deadline_passed(deadline, stage_end)
+                if deadline >= stage_end and self._clock() >= deadline - 0.05:
+                    return unknown(self._budget_spent)
                 limit = f"within {self.timeout:g}s" if self.timeout else "in time"
                 return self._transport_failed(f"{UNREACHABLE}: no answer from {self.host} {limit}")
             except httpx.HTTPError as err:
