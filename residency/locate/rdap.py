@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -32,6 +33,7 @@ from ipwhois.rdap import _RDAPEntity, _RDAPNetwork
 from residency import __version__
 from residency.errors import ResidencyError
 from residency.locate.rdap_cache import (
+    MAX_PREFIX,
     IPAddress,
     MemoryRdapCache,
     RdapCache,
@@ -49,6 +51,19 @@ UNREACHABLE = "RDAP unreachable"
 RATE_LIMITED = "rate limited"
 
 _ACCEPT = "application/rdap+json, application/json;q=0.9"
+
+#: An RDAP network answer is a few kB; anything past this is not one (and is not read).
+MAX_BODY = 1024 * 1024
+#: Redirect hops followed per lookup (rdap.org needs one).
+MAX_REDIRECTS = 3
+#: Environment variable: seconds the whole RDAP stage of one run may take.
+RDAP_BUDGET_ENV = "RESIDENCY_RDAP_BUDGET"
+DEFAULT_BUDGET = 120.0
+#: Redirects are followed only over https to these (the five RIRs' RDAP services) or
+#: to the configured base URL's own scheme, host and port.
+ALLOWED_REDIRECT_HOSTS = frozenset(
+    {"rdap.arin.net", "rdap.db.ripe.net", "rdap.apnic.net", "rdap.lacnic.net", "rdap.afrinic.net"}
+)
 
 _RIR_BY_WHOIS = {
     "whois.arin.net": "ARIN",
@@ -123,6 +138,22 @@ class RdapUrlInvalid(ResidencyError):
     """The configured RDAP base URL cannot be used (a setting, not network trouble)."""
 
 
+def rdap_budget(explicit: float | None = None) -> float:
+    """Seconds the RDAP stage may take: explicit, ``$RESIDENCY_RDAP_BUDGET`` or 120."""
+    if explicit is not None:
+        return explicit
+    raw = os.environ.get(RDAP_BUDGET_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_BUDGET
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise RdapUrlInvalid(f"${RDAP_BUDGET_ENV}={raw!r}: must be a number of seconds above 0")
+    return value
+
+
 @dataclass(frozen=True)
 class RdapAnswer:
     """A parsed RDAP network answer: the registration and the range it covers."""
@@ -185,8 +216,10 @@ def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = N
         raise RdapMalformed("not a JSON object")
     error_code = document.get("errorCode")
     if error_code is not None and "startAddress" not in document:
-        title = document.get("title") or document.get("description") or ""
-        raise RdapMalformed(f"error object {error_code} {title}".strip())
+        title = _text(document, "title") or ""
+        raise RdapMalformed(f"error object {error_code!s:.20} {title:.200}".strip())
+    # ipwhois trusts the types of what it parses; it only ever sees a checked copy.
+    document = _checked_network(document)
     network = _RDAPNetwork(document)
     try:
         network.parse()
@@ -213,6 +246,106 @@ def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = N
         fetched=fetched,
     )
     return RdapAnswer(registration, first, last)
+
+
+_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _text(obj: Mapping[str, Any], key: str, path: str = "") -> str | None:
+    """A string field, absent as None; any other type is a malformed answer."""
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise RdapMalformed(f"{path}{key} is {_kind(value)}, not a string")
+
+
+def _items(obj: Mapping[str, Any], key: str, path: str = "") -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RdapMalformed(f"{path}{key} is {_kind(value)}, not a list")
+    return value
+
+
+def _objects(obj: Mapping[str, Any], key: str, path: str = "") -> list[dict[str, Any]]:
+    items = _items(obj, key, path)
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RdapMalformed(f"{path}{key}[{n}] is {_kind(item)}, not an object")
+    return items
+
+
+_NETWORK_TEXT = ("handle", "startAddress", "endAddress", "ipVersion", "name", "type", "country")
+_VCARD_TEXT = {"fn", "kind", "email"}
+
+
+def _checked_network(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a network object that are read, each checked for its type."""
+    checked: dict[str, Any] = {k: v for k in _NETWORK_TEXT if (v := _text(document, k))}
+    port43 = _text(document, "port43")
+    if port43:
+        checked["port43"] = port43
+    notices = []
+    for n, notice in enumerate(_objects(document, "notices")):
+        path = f"notices[{n}]."
+        lines = _items(notice, "description", path)
+        if not all(isinstance(line, str) for line in lines):
+            raise RdapMalformed(f"{path}description holds a non-string")
+        notices.append({"title": _text(notice, "title", path), "description": lines})
+    checked["notices"] = notices
+    checked["entities"] = _checked_entities(document, "", 0)
+    return checked
+
+
+def _checked_entities(obj: Mapping[str, Any], path: str, depth: int) -> list[dict[str, Any]]:
+    if depth > 4:
+        return []  # deeper entities are never read (see _entities)
+    out = []
+    for n, entity in enumerate(_objects(obj, "entities", path)):
+        here = f"{path}entities[{n}]."
+        roles = _items(entity, "roles", here)
+        if not all(isinstance(r, str) for r in roles):
+            raise RdapMalformed(f"{here}roles holds a non-string")
+        clean: dict[str, Any] = {"roles": roles}
+        handle = _text(entity, "handle", here)
+        if handle:
+            clean["handle"] = handle
+        vcard = entity.get("vcardArray")
+        if vcard is not None:
+            clean["vcardArray"] = ["vcard", _checked_vcard(vcard, f"{here}vcardArray")]
+        clean["entities"] = _checked_entities(entity, here, depth + 1)
+        out.append(clean)
+    return out
+
+
+def _checked_vcard(vcard: Any, path: str) -> list[list[Any]]:
+    if not isinstance(vcard, list) or len(vcard) < 2 or not isinstance(vcard[1], list):
+        raise RdapMalformed(f"{path} is not a vCard")
+    props = []
+    for n, prop in enumerate(vcard[1]):
+        if not isinstance(prop, list) or len(prop) < 4 or not isinstance(prop[0], str):
+            raise RdapMalformed(f"{path}[1][{n}] is not a vCard property")
+        name, params, value = prop[0], prop[1] if isinstance(prop[1], dict) else {}, prop[3]
+        params = {k: v for k, v in params.items() if k in ("cc", "label") and isinstance(v, str)}
+        if name in _VCARD_TEXT:
+            if not isinstance(value, str):
+                raise RdapMalformed(f"{path}[1][{n}] ({name}) is {_kind(value)}, not a string")
+            props.append([name, params, "text", value])
+        elif name == "adr":
+            parts = value if isinstance(value, list) else [value]
+            if not all(isinstance(p, str) for p in parts):
+                parts = [p if isinstance(p, str) else "" for p in parts]
+            props.append([name, params, "text", parts])
+    return props
 
 
 @dataclass(frozen=True)
@@ -392,6 +525,7 @@ class RdapLookup:
         cooldown: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        budget: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -418,6 +552,8 @@ class RdapLookup:
         self._transport_failures = 0
         self.stats = RdapStats()
         self._owns_client = False
+        self.budget = rdap_budget(budget)
+        self._stage_end: float | None = None  # set by the first network lookup
 
     @classmethod
     def open(
@@ -478,7 +614,7 @@ class RdapLookup:
             address = address.ipv4_mapped  # ::ffff:a.b.c.d is registered as a.b.c.d
         # The cache never holds special-purpose space (see _public_pieces), so a hit
         # needs no is_global check, which costs more than the rest of a hit.
-        cached = self.cache.find(address.version, int(address))
+        cached = self.cache.find(self.base_url, address.version, int(address))
         if cached is not None:
             return self._finish(cached, hit=True)
         if not address.is_global or address.is_multicast:
@@ -486,7 +622,7 @@ class RdapLookup:
         # Addresses of one block arriving together wait for the first answer instead
         # of each querying the registry: one lock per /16 (IPv4) or /32 (IPv6).
         with self._block_lock(address):
-            cached = self.cache.find(address.version, int(address))
+            cached = self.cache.find(self.base_url, address.version, int(address))
             if cached is not None:
                 return self._finish(cached, hit=True)
             return self._finish(self._fetch(address))
@@ -505,35 +641,31 @@ class RdapLookup:
         down = self._service_down()
         if down:
             return unknown(down)
+        now = self._clock()
+        with self._state:
+            if self._stage_end is None:
+                self._stage_end = now + self.budget
+            stage_end = self._stage_end
+        if now >= stage_end:
+            return unknown(self._budget_spent)
+        # One deadline for the whole lookup (redirects, retries, slow bodies), cut
+        # short by the stage budget.
+        per_lookup = self.timeout if self.timeout is not None else self.budget
+        deadline = min(now + per_lookup, stage_end)
         url = f"{self.base_url}/ip/{address}"
         for attempt in range(self.retries + 1):
             self._wait_for_rate_limit()
             with self._slots:
                 self._count("queries")
-                try:
-                    response = self.client.get(
-                        url,
-                        headers={"Accept": _ACCEPT},
-                        follow_redirects=True,
-                        timeout=(
-                            self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
-                        ),
-                    )
-                except httpx.TimeoutException:
-                    limit = f"within {self.timeout:g}s" if self.timeout else "in time"
-                    return self._transport_failed(
-                        f"{UNREACHABLE}: no answer from {self.host} {limit}"
-                    )
-                except httpx.HTTPError as err:
-                    return self._transport_failed(
-                        f"{UNREACHABLE}: {self.host}: {type(err).__name__}"
-                        + (f": {err}" if str(err) else "")
-                    )
+                fetched = self._get(url, deadline, stage_end)
+            if isinstance(fetched, Registration):
+                return fetched
+            response = fetched
             self._transport_ok()
             status = response.status_code
             final_host = response.url.host or self.host
-            last_try = attempt == self.retries
-            if status == 429 or _is_rate_limit_body(response):
+            last_try = attempt == self.retries or self._clock() >= deadline
+            if status == 429 or _is_rate_limit_body(status, response.body):
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if wait is None:
                     wait = self.backoff * 2**attempt
@@ -557,32 +689,127 @@ class RdapLookup:
             return self._parse(response, address)
         raise AssertionError("unreachable: the loop always returns")  # pragma: no cover
 
-    def _parse(self, response: httpx.Response, address: IPAddress) -> Registration:
+    def _parse(self, response: _Fetched, address: IPAddress) -> Registration:
         host = response.url.host or self.host
         try:
-            document = response.json()
+            document = json.loads(response.body)
+        except RecursionError:
+            return unknown(f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(f"malformed RDAP response from {host}: not JSON")
         try:
             answer = parse_rdap(document, url=str(response.url), fetched=_now())
         except RdapMalformed as err:
             return unknown(f"malformed RDAP response from {host}: {err}")
-        pieces = (
-            _public_pieces(answer.first, answer.last)
-            if answer.covers(address)
-            # The answer does not describe the address asked about: keep it for this
-            # address only, rather than trusting its range for others.
-            else [(address, address)]
-        )
+        except RecursionError:
+            return unknown(f"malformed RDAP response from {host}: nested too deeply")
+        if not answer.covers(address):
+            # A network that does not hold the address describes something else.
+            return unknown(
+                f"implausible RDAP answer from {host}: network"
+                f" {_cidr_text(answer.first, answer.last)} does not contain {address}"
+            )
+        size = int(answer.last) - int(answer.first) + 1
+        if size > 1 << (answer.first.max_prefixlen - MAX_PREFIX[address.version]):
+            return unknown(
+                f"implausible RDAP answer from {host}: network"
+                f" {_cidr_text(answer.first, answer.last)} is implausibly wide"
+                f" (wider than /{MAX_PREFIX[address.version]})"
+            )
+        pieces = _public_pieces(answer.first, answer.last)
         try:
             for first, last in pieces:
-                self.cache.put(first, last, answer.registration)
+                self.cache.put(self.base_url, first, last, answer.registration)
         except ResidencyError as err:
             # A cache that cannot be written costs speed, never the answer or the audit.
             with self._state:
                 self.stats.cache_errors += 1
                 self.stats.last_cache_error = str(err)
         return answer.registration
+
+    def _get(self, url: str, deadline: float, stage_end: float) -> _Fetched | Registration:
+        """GET ``url`` following allowed redirects, reading at most ``MAX_BODY`` bytes,
+        all before ``deadline``; network trouble becomes an unknown ``Registration``."""
+        seen = {url}
+        for _hop in range(MAX_REDIRECTS + 1):
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return self._deadline_passed(deadline, stage_end)
+            read = min(self.timeout, remaining) if self.timeout is not None else remaining
+            try:
+                request = self.client.build_request(
+                    "GET", url, headers={"Accept": _ACCEPT}, timeout=httpx.Timeout(read)
+                )
+                response = self.client.send(request, stream=True, follow_redirects=False)
+            except httpx.TimeoutException:
+                if deadline >= stage_end and self._clock() >= deadline - 0.05:
+                    return unknown(self._budget_spent)
+                limit = f"within {self.timeout:g}s" if self.timeout else "in time"
+                return self._transport_failed(f"{UNREACHABLE}: no answer from {self.host} {limit}")
+            except httpx.HTTPError as err:
+                return self._transport_failed(
+                    f"{UNREACHABLE}: {self.host}: {type(err).__name__}"
+                    + (f": {err}" if str(err) else "")
+                )
+            try:
+                if response.is_redirect:
+                    target = str(response.url.join(response.headers.get("Location", "")))
+                    refused = self._redirect_refused(target)
+                    if refused:
+                        return unknown(f"RDAP redirect to {target} refused: {refused}")
+                    if target in seen:
+                        return unknown(f"RDAP redirect loop at {target}")
+                    seen.add(target)
+                    url = target
+                    continue
+                body = bytearray()
+                try:
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY:
+                            return unknown(
+                                f"RDAP answer from {response.url.host} larger than 1 MiB: not read"
+                            )
+                        if self._clock() >= deadline:
+                            return self._deadline_passed(deadline, stage_end)
+                except httpx.TimeoutException:
+                    return self._deadline_passed(deadline, stage_end)
+                except httpx.HTTPError as err:
+                    return self._transport_failed(
+                        f"{UNREACHABLE}: {self.host}: {type(err).__name__}"
+                        + (f": {err}" if str(err) else "")
+                    )
+            finally:
+                response.close()
+            self._transport_ok()
+            return _Fetched(response.status_code, response.url, response.headers, bytes(body))
+        return unknown(f"RDAP redirects: more than {MAX_REDIRECTS} hops from {self.base_url}")
+
+    def _redirect_refused(self, target: str) -> str | None:
+        """Why a redirect may not be followed, or None: https to an RIR's RDAP host, or
+        the configured base URL's own scheme, host and port."""
+        try:
+            where = httpx.URL(target)
+        except httpx.InvalidURL:
+            return "not a URL"
+        base = httpx.URL(self.base_url)
+        if (where.scheme, where.host, where.port) == (base.scheme, base.host, base.port):
+            return None
+        if where.scheme == "https" and where.host in ALLOWED_REDIRECT_HOSTS:
+            return None
+        return "not https to an RIR RDAP host or the configured RDAP service"
+
+    def _deadline_passed(self, deadline: float, stage_end: float) -> Registration:
+        if deadline >= stage_end:
+            return unknown(self._budget_spent)
+        return self._transport_failed(
+            f"{UNREACHABLE}: {self.host} still answering at the lookup deadline of"
+            f" {self.timeout:g}s"
+        )
+
+    @property
+    def _budget_spent(self) -> str:
+        return f"RDAP stage time budget of {self.budget:g}s spent"
 
     def _finish(self, registration: Registration, hit: bool = False) -> Registration:
         with self._state:
@@ -731,15 +958,25 @@ def _parse_address(text: str) -> IPAddress | None:
         return None
 
 
-def _is_rate_limit_body(response: httpx.Response) -> bool:
+def _is_rate_limit_body(status: int, content: bytes) -> bool:
     """Some registries signal rate limiting in an RDAP error object, not the status."""
-    if response.status_code != 200 or b"errorCode" not in response.content[:4096]:
+    if status != 200 or b"errorCode" not in content[:4096]:
         return False
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
         return False
     return isinstance(body, dict) and body.get("errorCode") == 429
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """One HTTP answer read within the limits."""
+
+    status_code: int
+    url: httpx.URL
+    headers: httpx.Headers
+    body: bytes
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -5,6 +5,10 @@ address inside that network is answered from the cache: an audit of a thousand
 addresses in one /16 makes one query. Lookups go through a sorted table of
 disjoint address segments per family (one ``bisect``), never a scan of the entries.
 Where cached networks nest, the most specific one answers.
+
+Answers are kept per RDAP service (its base URL): a network answered by one service
+never answers a lookup made through another. A network wider than an RIR plausibly
+registers (``MAX_PREFIX``) is never stored, and never loaded from an older cache.
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ RDAP_CACHE_ENV = "RESIDENCY_RDAP_CACHE"
 #: Registrations change rarely; a week keeps audits fast and answers reasonably fresh.
 DEFAULT_TTL = 7 * 24 * 3600.0
 
+#: The widest network an RIR plausibly registers to one holder: IPv4 /8, IPv6 /19.
+MAX_PREFIX = {4: 8, 6: 19}
+
+
+def plausible_span(version: int, first: int, last: int) -> bool:
+    """Whether ``first``..``last`` is no wider than ``MAX_PREFIX`` allows."""
+    bits = 32 if version == 4 else 128
+    return 0 <= last - first < 1 << (bits - MAX_PREFIX[version])
+
 
 class RdapCacheError(ResidencyError):
     """The persistent RDAP cache cannot be opened or written."""
@@ -58,16 +71,18 @@ class CachedRegistration:
 class RdapCache(Protocol):
     """Where ``RdapLookup`` keeps answers. ``get`` must be cheap: it runs per address."""
 
-    def get(self, address: IPAddress) -> Registration | None:
-        """The fresh cached registration whose network holds ``address``, if any."""
+    def get(self, service: str, address: IPAddress) -> Registration | None:
+        """The fresh registration ``service`` gave for a network holding ``address``."""
         ...
 
-    def find(self, version: int, value: int) -> Registration | None:
+    def find(self, service: str, version: int, value: int) -> Registration | None:
         """``get`` for an address given as its family and integer value (the fast path)."""
         ...
 
-    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
-        """Remember ``registration`` for every address from ``first`` to ``last``."""
+    def put(
+        self, service: str, first: IPAddress, last: IPAddress, registration: Registration
+    ) -> None:
+        """Remember ``registration`` from ``service`` for every address in the range."""
         ...
 
     def __len__(self) -> int: ...
@@ -144,35 +159,45 @@ class MemoryRdapCache:
     def __init__(self, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.time) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._index = {4: RangeIndex(), 6: RangeIndex()}
+        self._index: dict[tuple[str, int], RangeIndex] = {}
         self._count = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
 
-    def get(self, address: IPAddress) -> Registration | None:
-        return self.find(address.version, int(address))
+    def get(self, service: str, address: IPAddress) -> Registration | None:
+        return self.find(service, address.version, int(address))
 
-    def find(self, version: int, value: int) -> Registration | None:
-        entry = self._index[version].find(value)
+    def find(self, service: str, version: int, value: int) -> Registration | None:
+        index = self._index.get((service, version))
+        entry = index.find(value) if index is not None else None
         if entry is None or entry.expires <= self._clock():
             return None
         return entry.registration
 
-    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
-        self._store(self._entry(first, last, registration, self._clock() + self.ttl))
+    def put(
+        self, service: str, first: IPAddress, last: IPAddress, registration: Registration
+    ) -> None:
+        self._store(service, self._entry(first, last, registration, self._clock() + self.ttl))
 
     def _entry(
         self, first: IPAddress, last: IPAddress, registration: Registration, expires: float
     ) -> CachedRegistration:
         if first.version != last.version or int(first) > int(last):
             raise ValueError(f"not an address range: {first} - {last}")
+        if not plausible_span(first.version, int(first), int(last)):
+            raise ValueError(f"implausibly wide network: {first} - {last}")
         return CachedRegistration(first.version, int(first), int(last), registration, expires)
 
-    def _store(self, entry: CachedRegistration) -> None:
+    def _store(self, service: str, entry: CachedRegistration) -> None:
+        if not plausible_span(entry.version, entry.first, entry.last):
+            return  # e.g. a 0.0.0.0/0 row an older version cached: never trusted
         with self._lock:
-            self._index[entry.version].insert(entry)
+            index = self._index.get((service, entry.version))
+            if index is None:
+                index = self._index[(service, entry.version)] = RangeIndex()
+            index.insert(entry)
             self._count += 1
 
 
@@ -186,13 +211,14 @@ def default_cache_path() -> Path:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rdap_cache (
+    service TEXT NOT NULL,
     version INTEGER NOT NULL,
     first TEXT NOT NULL,
     last TEXT NOT NULL,
     registration TEXT NOT NULL,
     fetched REAL NOT NULL,
     expires REAL NOT NULL,
-    PRIMARY KEY (version, first, last)
+    PRIMARY KEY (service, version, first, last)
 )
 """
 
@@ -218,32 +244,40 @@ class SqliteRdapCache(MemoryRdapCache):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             with self._db:
+                columns = {r[1] for r in self._db.execute("PRAGMA table_info(rdap_cache)")}
+                if columns and "service" not in columns:
+                    # Written before answers were kept per service: a cache, so rebuilt.
+                    self._db.execute("DROP TABLE rdap_cache")
                 self._db.execute(_SCHEMA)
                 self._db.execute("DELETE FROM rdap_cache WHERE expires <= ?", (clock(),))
             rows = self._db.execute(
-                "SELECT version, first, last, registration, expires FROM rdap_cache"
+                "SELECT service, version, first, last, registration, expires FROM rdap_cache"
                 " ORDER BY expires"
             ).fetchall()
         except (OSError, sqlite3.Error) as err:
             raise RdapCacheError(f"RDAP cache {self.path}: cannot open: {err}") from err
-        for version, first, last, payload, expires in rows:
+        for service, version, first, last, payload, expires in rows:
             registration = _decode(payload)
             if registration is not None:
                 self._store(
+                    service,
                     CachedRegistration(
                         version, int(first, 16), int(last, 16), registration, expires
-                    )
+                    ),
                 )
 
-    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+    def put(
+        self, service: str, first: IPAddress, last: IPAddress, registration: Registration
+    ) -> None:
         now = self._clock()
         entry = self._entry(first, last, registration, now + self.ttl)
         width = 8 if entry.version == 4 else 32  # fixed-width hex sorts like the numbers
         try:
             with self._lock, self._db:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO rdap_cache VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO rdap_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
+                        service,
                         entry.version,
                         f"{entry.first:0{width}x}",
                         f"{entry.last:0{width}x}",
@@ -254,7 +288,7 @@ class SqliteRdapCache(MemoryRdapCache):
                 )
         except sqlite3.Error as err:
             raise RdapCacheError(f"RDAP cache {self.path}: cannot write: {err}") from err
-        self._store(entry)
+        self._store(service, entry)
 
     def close(self) -> None:
         with self._lock:
@@ -282,7 +316,8 @@ class StoreRdapCache(MemoryRdapCache):
     every worker sharing a SQLite or PostgreSQL history shares the cache.
 
     Fresh rows are loaded into the in-memory index on open; new answers are written
-    through. Keys are ``<version>:<first hex>-<last hex>``.
+    through. Keys are ``<service URL> <version>:<first hex>-<last hex>``; keys of the
+    older, service-less shape are ignored.
     """
 
     NAMESPACE = "rdap"
@@ -302,25 +337,31 @@ class StoreRdapCache(MemoryRdapCache):
             parsed = _parse_key(str(key))
             registration = _decode(str(payload))
             if parsed is not None and registration is not None:
-                version, first, last = parsed
-                self._store(CachedRegistration(version, first, last, registration, float(expires)))
+                service, version, first, last = parsed
+                self._store(
+                    service,
+                    CachedRegistration(version, first, last, registration, float(expires)),
+                )
 
-    def put(self, first: IPAddress, last: IPAddress, registration: Registration) -> None:
+    def put(
+        self, service: str, first: IPAddress, last: IPAddress, registration: Registration
+    ) -> None:
         entry = self._entry(first, last, registration, self._clock() + self.ttl)
         self.store.cache_put(
             self.NAMESPACE,
-            f"{entry.version}:{entry.first:x}-{entry.last:x}",
+            f"{service} {entry.version}:{entry.first:x}-{entry.last:x}",
             json.dumps(asdict(registration), sort_keys=True),
             entry.expires,
         )
-        self._store(entry)
+        self._store(service, entry)
 
 
-def _parse_key(key: str) -> tuple[int, int, int] | None:
+def _parse_key(key: str) -> tuple[str, int, int, int] | None:
     try:
-        version, span = key.split(":", 1)
+        service, rest = key.split(" ", 1)
+        version, span = rest.split(":", 1)
         first, last = span.split("-", 1)
-        return int(version), int(first, 16), int(last, 16)
+        return service, int(version), int(first, 16), int(last, 16)
     except ValueError:
         return None
 

@@ -41,10 +41,12 @@ def render_ip_facts(facts: IpFacts) -> str:
     if facts.registration is not None:
         reg = facts.registration
         if reg.status == "known":
+            # Only the parts RDAP gave: a missing RIR or CIDR is left out, never "None".
+            where = ", ".join(part for part in (reg.rir, reg.cidr) if part)
             lines.append(
-                f"  registered  {reg.org or reg.network_name or '?'}"
+                f"  registered  {reg.org or reg.network_name or 'unnamed holder'}"
                 + (f", {reg.country}" if reg.country else "")
-                + (f" ({reg.rir}, {reg.cidr})" if reg.rir or reg.cidr else "")
+                + (f" ({where})" if where else "")
             )
         else:
             lines.append(f"  registered  unknown ({reg.reason})")

@@ -19,6 +19,7 @@ from residency.locate.rdap_cache import (
 from residency.model import Registration
 
 ip = ipaddress.ip_address
+S = "https://rdap.test"
 
 
 def reg(name: str) -> Registration:
@@ -75,26 +76,26 @@ def test_random_intervals_match_a_brute_force_scan() -> None:
 def test_memory_cache_answers_the_whole_network_and_expires() -> None:
     now = [1000.0]
     cache = MemoryRdapCache(ttl=60, clock=lambda: now[0])
-    cache.put(ip("74.125.0.0"), ip("74.125.255.255"), reg("GOOGLE"))
-    found = cache.get(ip("74.125.3.4"))
+    cache.put(S, ip("74.125.0.0"), ip("74.125.255.255"), reg("GOOGLE"))
+    found = cache.get(S, ip("74.125.3.4"))
     assert found is not None and found.network_name == "GOOGLE"
-    assert cache.get(ip("74.126.0.0")) is None
-    assert cache.get(ip("2001:db8::1")) is None  # families never mix
+    assert cache.get(S, ip("74.126.0.0")) is None
+    assert cache.get(S, ip("2001:db8::1")) is None  # families never mix
     now[0] += 61
-    assert cache.get(ip("74.125.3.4")) is None
+    assert cache.get(S, ip("74.125.3.4")) is None
 
 
 def test_ipv6_ranges() -> None:
     cache = MemoryRdapCache()
-    cache.put(ip("2001:4860::"), ip("2001:4860:ffff:ffff:ffff:ffff:ffff:ffff"), reg("G6"))
-    found = cache.get(ip("2001:4860:4860::8888"))
+    cache.put(S, ip("2001:4860::"), ip("2001:4860:ffff:ffff:ffff:ffff:ffff:ffff"), reg("G6"))
+    found = cache.get(S, ip("2001:4860:4860::8888"))
     assert found is not None and found.network_name == "G6"
-    assert cache.get(ip("2001:4861::1")) is None
+    assert cache.get(S, ip("2001:4861::1")) is None
 
 
 def test_backwards_range_is_refused() -> None:
     with pytest.raises(ValueError):
-        MemoryRdapCache().put(ip("10.0.0.9"), ip("10.0.0.1"), reg("x"))
+        MemoryRdapCache().put(S, ip("10.0.0.9"), ip("10.0.0.1"), reg("x"))
 
 
 def test_sqlite_cache_persists_and_drops_stale_rows(tmp_path: Path) -> None:
@@ -111,20 +112,20 @@ def test_sqlite_cache_persists_and_drops_stale_rows(tmp_path: Path) -> None:
         abuse_email="a@b",
         fetched="2026-01-01T00:00:00Z",
     )
-    first.put(ip("74.125.0.0"), ip("74.125.255.255"), full)
-    first.put(ip("2001:4860::"), ip("2001:4860::ffff"), reg("G6"))
+    first.put(S, ip("74.125.0.0"), ip("74.125.255.255"), full)
+    first.put(S, ip("2001:4860::"), ip("2001:4860::ffff"), reg("G6"))
     first.close()
 
     reopened = SqliteRdapCache(path, ttl=60, clock=lambda: now[0])
     assert len(reopened) == 2
-    assert reopened.get(ip("74.125.200.1")) == full
-    assert reopened.get(ip("2001:4860::1234")) == reg("G6")
+    assert reopened.get(S, ip("74.125.200.1")) == full
+    assert reopened.get(S, ip("2001:4860::1234")) == reg("G6")
     reopened.close()
 
     now[0] += 120
     stale = SqliteRdapCache(path, ttl=60, clock=lambda: now[0])
     assert len(stale) == 0
-    assert stale.get(ip("74.125.200.1")) is None
+    assert stale.get(S, ip("74.125.200.1")) is None
     stale.close()
 
 

@@ -224,12 +224,136 @@ def test_timeout_is_unreachable_with_the_limit() -> None:
     )
 
 
-def test_answer_not_covering_the_query_is_cached_for_that_address_only() -> None:
+def test_answer_not_covering_the_query_is_unknown_and_not_cached() -> None:
     lookup, _, seen = make(ok)
-    lookup.lookup("9.9.9.9")  # a confused server answers with Google's /16
+    result = lookup.lookup("9.9.9.9")  # a confused server answers with Google's /16
+    assert result.status == "unknown"
+    assert result.reason == (
+        "implausible RDAP answer from rdap.test: network 74.125.0.0/16 does not contain 9.9.9.9"
+    )
+    assert len(lookup.cache) == 0
     lookup.lookup("9.9.9.9")
-    lookup.lookup("74.125.1.1")
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "address", "width"),
+    [
+        ("0.0.0.0", "255.255.255.255", "8.8.8.8", "/8"),
+        ("8.0.0.0", "9.255.255.255", "8.8.8.8", "/8"),
+        ("2000::", "2fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2600:1f18::1", "/19"),
+    ],
+)
+def test_implausibly_wide_network_is_unknown_and_never_cached(
+    start: str, end: str, address: str, width: str
+) -> None:
+    wide = {
+        **GOOGLE_V4,
+        "startAddress": start,
+        "endAddress": end,
+        "ipVersion": "v6" if ":" in start else "v4",
+    }
+    lookup, _, _ = make(lambda request: httpx.Response(200, json=wide))
+    result = lookup.lookup(address)
+    assert result.status == "unknown"
+    assert result.reason.endswith(f"is implausibly wide (wider than {width})")
+    assert len(lookup.cache) == 0
+
+
+def test_cache_is_kept_per_service() -> None:
+    cache = MemoryRdapCache()
+    lookup, _, seen = make(ok)
+    lookup.cache = cache
+    assert lookup.lookup("74.125.1.1").status == "known"
+    other = RdapLookup(
+        httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(404))),
+        "https://other.test",
+        cache,
+    )
+    assert other.lookup("74.125.1.2").status == "unknown"  # not answered by rdap.test's entry
+    assert lookup.lookup("74.125.1.2").status == "known" and len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+        (json.dumps({**GOOGLE_V4, "startAddress": 5}).encode(), "startAddress is a number"),
+        (json.dumps({**GOOGLE_V4, "handle": ["x"]}).encode(), "handle is a list"),
+        (json.dumps({**GOOGLE_V4, "entities": "x"}).encode(), "entities is a string"),
+        (
+            json.dumps({**GOOGLE_V4, "entities": [{"handle": 7}]}).encode(),
+            "entities[0].handle is a number",
+        ),
+        (
+            json.dumps(
+                {
+                    **GOOGLE_V4,
+                    "entities": [{"handle": "A", "vcardArray": ["vcard", [["fn", {}, "text", 1]]]}],
+                }
+            ).encode(),
+            "(fn) is a number",
+        ),
+        (json.dumps({**GOOGLE_V4, "notices": [3]}).encode(), "notices[0] is a number"),
+    ],
+)
+def test_wrong_shapes_are_unknown_never_a_crash(content: bytes, reason: str) -> None:
+    lookup, _, _ = make(lambda request: httpx.Response(200, content=content))
+    result = lookup.lookup("74.125.1.1")
+    assert result.status == "unknown"
+    assert reason in result.reason
+
+
+def test_body_past_the_cap_is_not_read() -> None:
+    def huge(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=iter([b"x" * 65536] * 1000))  # 64 MB, lazily
+
+    lookup, _, _ = make(huge)
+    result = lookup.lookup("74.125.1.1")
+    assert result.reason == "RDAP answer from rdap.test larger than 1 MiB: not read"
+
+
+@pytest.mark.parametrize(
+    ("location", "allowed"),
+    [
+        ("https://rdap.arin.net/registry/ip/74.125.1.1", True),
+        ("http://rdap.arin.net/registry/ip/74.125.1.1", False),
+        ("https://rdap.evil.example/ip/74.125.1.1", False),
+        ("https://rdap.test/other/ip/74.125.1.1", True),
+    ],
+)
+def test_redirects_only_within_the_allow_rule(location: str, allowed: bool) -> None:
+    def redirector(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == "https://rdap.test/ip/74.125.1.1":
+            return httpx.Response(302, headers={"Location": location})
+        return httpx.Response(200, json=GOOGLE_V4)
+
+    lookup, _, seen = make(redirector)
+    result = lookup.lookup("74.125.1.1")
+    assert (result.status == "known") is allowed, result.reason
+    if not allowed:
+        assert result.reason.startswith(f"RDAP redirect to {location} refused")
+        assert seen == ["https://rdap.test/ip/74.125.1.1"]
+
+
+def test_redirect_hops_are_capped() -> None:
+    def chain(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.params.get("n", "0"))
+        return httpx.Response(302, headers={"Location": f"https://rdap.test/ip/x?n={n + 1}"})
+
+    lookup, _, seen = make(chain)
+    assert lookup.lookup("74.125.1.1").reason == (
+        "RDAP redirects: more than 3 hops from https://rdap.test"
+    )
+    assert len(seen) == 4
+
+
+def test_stage_budget_spent_makes_later_lookups_unknown() -> None:
+    lookup, fake, seen = make(lambda request: httpx.Response(404), budget=5)
+    lookup.lookup("8.8.8.8")
+    fake.now += 6
+    assert lookup.lookup("9.9.9.9").reason == "RDAP stage time budget of 5s spent"
+    assert len(seen) == 1
 
 
 def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,7 +454,7 @@ def test_cache_in_the_history_store_is_shared_between_runs(tmp_path: Path) -> No
 
 def test_a_cache_that_cannot_be_written_never_costs_the_answer() -> None:
     class BrokenCache(MemoryRdapCache):
-        def put(self, first: Any, last: Any, registration: Registration) -> None:
+        def put(self, service: str, first: Any, last: Any, registration: Registration) -> None:
             raise RdapCacheError("RDAP cache /x: cannot write: disk full")
 
     lookup, _, _ = make(ok)
