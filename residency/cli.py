@@ -352,7 +352,7 @@ def ip_command(
     "--policy",
     "policy_path",
     type=click.Path(path_type=Path),
-    help="Judge against this policy (TOML).",
+    help="Judge against this policy: a TOML file or a shipped name (see 'policy list').",
 )
 @click.option(
     "--format",
@@ -402,6 +402,10 @@ def audit_command(**opts: Any) -> None:
     literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
     from residency.audit_run import AuditRequest, run_audit, stream_audit
 
+    if opts.get("policy_path") is not None:
+        from residency.policy.catalogue import resolve_policy
+
+        opts["policy_path"] = resolve_policy(opts["policy_path"])
     request = AuditRequest.from_options(opts)
     if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
         if opts["output"]:
@@ -439,7 +443,8 @@ def _progress(done: int, total: int | None) -> None:
 
 @cli.group("policy")
 def policy_group() -> None:
-    """Residency policies: validate a policy file, list the jurisdiction groups."""
+    """Residency policies: validate a policy file, list the shipped policies and the
+    jurisdiction groups."""
 
 
 @policy_group.command("check")
@@ -447,7 +452,7 @@ def policy_group() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when the policy is valid.")
 @library_errors
 def policy_check(file: Path, quiet: bool) -> None:
-    """Validate FILE. Every problem is printed as FILE:LINE: message; exit 2 if any.
+    """Validate FILE (a path or a shipped policy name). Every problem is printed as FILE:LINE: message; exit 2 if any.
 
     A valid policy is summarised in the order its rules apply (exit 0)."""
     from datetime import date
@@ -455,6 +460,9 @@ def policy_check(file: Path, quiet: bool) -> None:
     from residency.policy import PolicyInvalid, load_policy
     from residency.policy.describe import describe_policy, waiver_warnings
 
+    from residency.policy.catalogue import resolve_policy
+
+    file = resolve_policy(file)
     try:
         policy = load_policy(file)
     except PolicyInvalid as err:
@@ -470,6 +478,16 @@ def policy_check(file: Path, quiet: bool) -> None:
         click.echo(f"{file}: valid")
         for line in describe_policy(policy, today):
             click.echo(line)
+
+
+@policy_group.command("list")
+@library_errors
+def policy_list() -> None:
+    """List the shipped example policies: usable by name with --policy and 'policy check'."""
+    from residency.policy.catalogue import catalogue
+
+    for entry in catalogue():
+        click.echo(f"{entry.name}: {entry.description}")
 
 
 @policy_group.command("groups")
