@@ -36,15 +36,14 @@ def catalogue() -> list[CataloguePolicy]:
 
 
 def resolve_policy(text: str | Path) -> Path:
-    """A policy file path: an existing file as given, else a shipped example by name
-    (with or without ``.toml``). Raises UnknownPolicy naming the choices."""
+    """A policy file path: a path as given (an existing file, or anything with a folder or
+    a ``.toml`` suffix: the loader says why it cannot be read), else a shipped example by
+    name. Raises UnknownPolicy naming the choices."""
     given = Path(text)
-    if given.exists():
+    if given.exists() or given.parent != Path(".") or given.suffix == ".toml":
         return given
-    name = given.name.removesuffix(".toml")
-    if given.parent == Path("."):
-        for entry in catalogue():
-            if entry.name == name:
-                return entry.path
+    for entry in catalogue():
+        if entry.name == given.name:
+            return entry.path
     names = ", ".join(e.name for e in catalogue())
     raise UnknownPolicy(f"policy {str(text)!r}: no such file, and not a shipped policy ({names})")
