@@ -396,6 +396,8 @@ def ip_command(
     help="Read traffic on this port as DNS in captures (default 53; repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
+@click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
@@ -452,15 +454,15 @@ def policy_group() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when the policy is valid.")
 @library_errors
 def policy_check(file: Path, quiet: bool) -> None:
-    """Validate FILE (a path or a shipped policy name). Every problem is printed as FILE:LINE: message; exit 2 if any.
+    """Validate FILE (a path or a shipped policy name). Every problem is printed as
+    FILE:LINE: message; exit 2 if any.
 
     A valid policy is summarised in the order its rules apply (exit 0)."""
     from datetime import date
 
     from residency.policy import PolicyInvalid, load_policy
-    from residency.policy.describe import describe_policy, waiver_warnings
-
     from residency.policy.catalogue import resolve_policy
+    from residency.policy.describe import describe_policy, waiver_warnings
 
     file = resolve_policy(file)
     try:
