@@ -104,12 +104,14 @@ def host_cell(endpoint: EndpointResult) -> str:
 
 def why_cell(endpoint: EndpointResult) -> str:
     """The first reason that decided the verdict, plus how many more there are."""
-    reasons = endpoint.verdict.reasons if endpoint.verdict else ()
+    reasons = list(endpoint.verdict.reasons if endpoint.verdict else ())
+    for address in address_verdicts(endpoint).values():  # the deciding reasons live here
+        reasons += [r for r in address.reasons if r not in reasons]
     shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
     if not shown:
         return ""
     more = f" (+{len(shown) - 1} more; --details)" if len(shown) > 1 else ""
-    return cut(shown[0].message, 120) + more
+    return cut(shown[0].message, 90) + more
 
 
 def cut(text: str, width: int) -> str:
@@ -172,12 +174,13 @@ class TerminalFormatter:
         """One row per endpoint, wrapped inside the terminal width rather than past it."""
         judged = result.policy is not None
         width = self.options.width or _columns()
-        table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
+        table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
         if judged:
             table.add_column("VERDICT", no_wrap=True)
-        table.add_column("ENDPOINT", overflow="fold", ratio=3)
-        table.add_column("WHERE", overflow="fold", ratio=2)
-        table.add_column("HOST", overflow="fold", ratio=2)
+        table.add_column("ENDPOINT", overflow="fold", ratio=4)
+        # WHERE and HOST are short and read badly when broken: natural width; the rest share.
+        table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
+        table.add_column("HOST", no_wrap=True, overflow="ellipsis", max_width=28)
         if judged:
             table.add_column("WHY", overflow="fold", ratio=4)
         for endpoint in result.endpoints:
