@@ -48,6 +48,8 @@ class AuditRequest:
     today: date | None = None
     zone_origin: str | None = None
     dns_ports: tuple[int, ...] = (53,)
+    verbose: bool = False
+    details: str | None = None
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -68,7 +70,10 @@ class AuditRequest:
             resolve=not opts.get("no_resolve"),
             policy_path=opts.get("policy_path"),
             fmt=fmt,
-            color=fmt == "terminal" and opts.get("output") is None and _stdout_is_tty(),
+            color=fmt == "terminal"
+            and opts.get("output") is None
+            and _stdout_is_tty()
+            and not _no_color(),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
             rdap_url=opts.get("rdap_url"),
@@ -78,7 +83,15 @@ class AuditRequest:
             today=today.date() if isinstance(today, datetime) else today,
             zone_origin=opts.get("zone_origin"),
             dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
+            verbose=bool(opts.get("verbose")),
+            details=opts.get("details"),
         )
+
+
+def _no_color() -> bool:
+    import os
+
+    return bool(os.environ.get("NO_COLOR"))  # https://no-color.org: any non-empty value
 
 
 def _stdout_is_tty() -> bool:
@@ -178,6 +191,8 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
     options = RenderOptions(
         color=request.color,
+        verbose=request.verbose,
+        details=request.details,
         junit_indeterminate=JunitIndeterminate.FAILURE
         if request.fail_on == "indeterminate"
         else JunitIndeterminate.SKIPPED,

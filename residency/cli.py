@@ -409,7 +409,7 @@ def ip_command(
     "--policy",
     "policy_path",
     type=click.Path(path_type=Path),
-    help="Judge against this policy (TOML).",
+    help="Judge against this policy: a TOML file or a shipped name (see 'policy list').",
 )
 @click.option(
     "--format",
@@ -453,6 +453,8 @@ def ip_command(
     help="Read traffic on this port as DNS in captures (default 53; repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
+@click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
@@ -461,6 +463,10 @@ def audit_command(**opts: Any) -> None:
 
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
+    if opts.get("policy_path") is not None:
+        from residency.policy.catalogue import resolve_policy
+
+        opts["policy_path"] = resolve_policy(opts["policy_path"])
     request = AuditRequest.from_options(opts)
     if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
         if opts["output"]:
@@ -498,7 +504,8 @@ def _progress(done: int, total: int | None) -> None:
 
 @cli.group("policy")
 def policy_group() -> None:
-    """Residency policies: validate a policy file, list the jurisdiction groups."""
+    """Residency policies: validate a policy file, list the shipped policies and the
+    jurisdiction groups."""
 
 
 @policy_group.command("check")
@@ -506,14 +513,17 @@ def policy_group() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when the policy is valid.")
 @library_errors
 def policy_check(file: Path, quiet: bool) -> None:
-    """Validate FILE. Every problem is printed as FILE:LINE: message; exit 2 if any.
+    """Validate FILE (a path or a shipped policy name). Every problem is printed as
+    FILE:LINE: message; exit 2 if any.
 
     A valid policy is summarised in the order its rules apply (exit 0)."""
     from datetime import date
 
     from residency.policy import PolicyInvalid, load_policy
+    from residency.policy.catalogue import resolve_policy
     from residency.policy.describe import describe_policy, waiver_warnings
 
+    file = resolve_policy(file)
     try:
         policy = load_policy(file)
     except PolicyInvalid as err:
@@ -529,6 +539,16 @@ def policy_check(file: Path, quiet: bool) -> None:
         click.echo(f"{file}: valid")
         for line in describe_policy(policy, today):
             click.echo(line)
+
+
+@policy_group.command("list")
+@library_errors
+def policy_list() -> None:
+    """List the shipped example policies: usable by name with --policy and 'policy check'."""
+    from residency.policy.catalogue import catalogue
+
+    for entry in catalogue():
+        click.echo(f"{entry.name}: {entry.description}")
 
 
 @policy_group.command("groups")

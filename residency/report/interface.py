@@ -53,6 +53,9 @@ class RenderOptions:
     color: bool = False  # terminal: ANSI colours
     junit_indeterminate: JunitIndeterminate = JunitIndeterminate.SKIPPED
     max_width: int = 48  # terminal: widest cell before it is cut
+    verbose: bool = False  # terminal: every address, chain and evidence (the long table)
+    details: str | None = None  # terminal: the long table for this one endpoint
+    width: int | None = None  # terminal: columns to fit; None = $COLUMNS or the terminal
 
 
 class Formatter(Protocol):

@@ -1,8 +1,17 @@
-"""The terminal table: one line per address, coloured by verdict when asked."""
+"""The terminal table: one row per endpoint fitted to the terminal width (rich), or with
+``-v`` / ``--details ENDPOINT`` one line per address with chain and evidence."""
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
+from collections import Counter
+from dataclasses import replace
+
 import click
+from rich.console import Console
+from rich.table import Table
 
 from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
@@ -71,6 +80,40 @@ def evidence_cell(facts: IpFacts) -> str:
     return text
 
 
+def _columns() -> int:
+    """$COLUMNS when set (as shells and tests do), else the terminal, else 80."""
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return shutil.get_terminal_size((80, 24)).columns
+
+
+def where_cell(endpoint: EndpointResult) -> str:
+    """Countries with address counts, most addresses first: "SG×3, IN×1"."""
+    if not endpoint.facts:
+        return outcome_text(endpoint)
+    counts = Counter(f.location.country or "unknown" for f in endpoint.facts)
+    return ", ".join(f"{c}×{n}" if n > 1 else c for c, n in counts.most_common())
+
+
+def host_cell(endpoint: EndpointResult) -> str:
+    """provider:region of the addresses, each once."""
+    hosts = dict.fromkeys(provider_text(f) for f in endpoint.facts)
+    return ", ".join(hosts) or "-"
+
+
+def why_cell(endpoint: EndpointResult) -> str:
+    """The first reason that decided the verdict, plus how many more there are."""
+    reasons = list(endpoint.verdict.reasons if endpoint.verdict else ())
+    for address in address_verdicts(endpoint).values():  # the deciding reasons live here
+        reasons += [r for r in address.reasons if r not in reasons]
+    shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
+    if not shown:
+        return ""
+    more = f" (+{len(shown) - 1} more; --details)" if len(shown) > 1 else ""
+    return cut(shown[0].message, 90) + more
+
+
 def cut(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
@@ -117,6 +160,71 @@ class TerminalFormatter:
         return rows
 
     def render(self, result: AuditResult) -> str:
+        if self.options.verbose:
+            return self.long_table(result)
+        if self.options.details is not None:
+            wanted = self.options.details.lower().rstrip(".")
+            chosen = [e for e in result.endpoints if e.endpoint.display.lower() == wanted]
+            if not chosen:
+                return f"no endpoint {self.options.details!r} in this audit\n"
+            return self.long_table(replace(result, endpoints=tuple(chosen)))
+        return self.summary(result)
+
+    def summary(self, result: AuditResult) -> str:
+        """One row per endpoint, wrapped inside the terminal width rather than past it."""
+        judged = result.policy is not None
+        width = self.options.width or _columns()
+        table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
+        if judged:
+            table.add_column("VERDICT", no_wrap=True)
+        table.add_column("ENDPOINT", overflow="fold", ratio=4)
+        # WHERE and HOST are short and read badly when broken: natural width; the rest share.
+        table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
+        table.add_column("HOST", no_wrap=True, overflow="ellipsis", max_width=28)
+        if judged:
+            table.add_column("WHY", overflow="fold", ratio=4)
+        for endpoint in result.endpoints:
+            row = [endpoint.endpoint.display, where_cell(endpoint), host_cell(endpoint)]
+            if judged:
+                verdict = label(endpoint_verdict(endpoint))
+                colour = COLOURS.get(verdict, "white")
+                shown = f"[bold {colour}]{verdict}[/]" if self.options.color else verdict
+                row = [shown, *row, why_cell(endpoint)]
+            table.add_row(*row)
+        out = io.StringIO()
+        console = Console(
+            file=out,
+            width=width,
+            force_terminal=self.options.color,
+            no_color=not self.options.color,
+            highlight=False,
+            markup=True,
+            emoji=False,
+        )
+        console.print(table)
+        text = out.getvalue()
+        return text + self.footer(result)
+
+    def footer(self, result: AuditResult) -> str:
+        lines: list[str] = []
+        mismatches = [
+            (e.endpoint.display, m) for e in result.endpoints if (m := observation_mismatch(e))
+        ]
+        if mismatches:
+            lines.append("")
+            lines += [f"observed vs re-resolved differ for {h}: {m}" for h, m in mismatches]
+        steered = [
+            (e.endpoint.display, v) for e in result.endpoints if (v := vantage_comparison(e))
+        ]
+        if steered:
+            lines.append("")
+            lines += [f"vantages differ for {h}: {v}" for h, v in steered]
+        if result.problems:
+            lines.append("")
+            lines += [f"input problem: {p}" for p in result.problems]
+        return "".join(f"{line}\n" for line in lines)
+
+    def long_table(self, result: AuditResult) -> str:
         judged = result.policy is not None
         width = self.options.max_width
         rows = [r for e in result.endpoints for r in self.rows(e, judged)]

@@ -46,7 +46,7 @@ def test_summary_line() -> None:
 
 
 def test_terminal_table() -> None:
-    text = render(judged(), OutputFormat.TERMINAL)
+    text = render(judged(), OutputFormat.TERMINAL, RenderOptions(verbose=True))
     lines = text.splitlines()
     assert lines[0].split() == [
         "VERDICT",
@@ -70,7 +70,7 @@ def test_terminal_table() -> None:
     assert any(line.startswith("PASS") and "bücher.example" in line for line in lines)
     assert "input problem: hosts.txt:6: 'http//bad'" in text
     assert "\x1b[" not in text
-    coloured = render(judged(), "terminal", RenderOptions(color=True))
+    coloured = render(judged(), "terminal", RenderOptions(color=True, verbose=True))
     assert "\x1b[31m\x1b[1mFAIL" in coloured  # red, bold
     plain = render(unjudged(), "terminal").splitlines()
     assert plain[0].split()[0] == "ENDPOINT" and "VERDICT" not in plain[0]

@@ -1,0 +1,1 @@
+"""The project's own tables, shipped as the package ``residency.data`` (read via residency.paths)."""
