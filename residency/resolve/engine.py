@@ -139,6 +139,9 @@ class ChainResolver:
         self._clock: tuple[int, str] = (0, "")
         # Wire forms of the names being resolved, so their queries need not re-encode them.
         self._wire_cache: dict[str, bytes] = {}
+        # Set when the start-up check found no resolver answering: every name then ends
+        # in RESOLVER_UNREACHABLE with this reason, without waiting out its own timeout.
+        self.unreachable: str | None = None
 
     @property
     def label(self) -> str:
@@ -166,6 +169,8 @@ class ChainResolver:
             ecs_prefix=vantage.prefix if vantage else None,
             when=when,
         )
+        if self.unreachable is not None:
+            return replace(base, outcome=Outcome.RESOLVER_UNREACHABLE, error=self.unreachable)
         if vantage is not None:
             ecs_prefix = vantage.prefix
             if ecs_prefix not in self._options:
@@ -463,6 +468,16 @@ class ChainResolver:
 
         return asyncio.run(run())
 
+    def check_or_mark(self) -> tuple[str, ...]:
+        """``check_reachable``, but a resolver that does not answer does not stop the run:
+        it is marked unreachable (each name then gets its own RESOLVER_UNREACHABLE outcome)
+        and the reason comes back as a note."""
+        try:
+            return self.check_reachable()
+        except ResolverUnreachable as err:
+            self.unreachable = str(err)
+            return (f"{err}; names were not resolved, literal and observed addresses were",)
+
     async def aclose(self) -> None:
         for transport in self.transports:
             with contextlib.suppress(Exception):
@@ -493,7 +508,7 @@ def _rcode_text(rcode: int) -> str:
 
 def _too_long(chase: _Chase, limit: int) -> _Chase:
     chase.outcome = Outcome.CHAIN_TOO_LONG
-    chase.error = f"more than {limit} CNAMEs in the chain"
+    chase.error = f"CNAME chain longer than {limit} links (the limit; not followed further)"
     return chase
 
 
