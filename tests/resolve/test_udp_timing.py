@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -60,10 +61,8 @@ class Server:
             timer.start()
 
     def _send(self, out: bytes, peer: tuple[str, int]) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.udp.sendto(out, peer)
-        except OSError:
-            pass
 
     def _serve_tcp(self) -> None:
         while not self.stop:
