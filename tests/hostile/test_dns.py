@@ -84,7 +84,7 @@ def _audit(dataset: Path, port: int, timeout: str) -> tuple[Run, dict[str, dict[
     )
     assert not run.traceback, run.stderr[-2000:]
     report = json.loads(run.stdout)
-    by_host = {e["endpoint"]["host"]: e for e in report["endpoints"]}
+    by_host = {e["host"]: e for e in report["endpoints"]}
     return run, by_host
 
 
@@ -97,7 +97,7 @@ def test_slow_resolver_within_the_budget_is_answered(dataset: Path, slow: SlowSe
     assert run.code == 0, run.stderr
     assert _outcomes(by_host["name.test"]) == ["resolved"], by_host["name.test"]
     assert _outcomes(by_host[LITERAL]) == ["ip-literal"]
-    assert by_host[LITERAL]["facts"]
+    assert by_host[LITERAL]["addresses"]
 
 
 def test_silent_port_is_an_outcome_per_name_and_literals_are_located(dataset: Path) -> None:
@@ -109,4 +109,4 @@ def test_silent_port_is_an_outcome_per_name_and_literals_are_located(dataset: Pa
     assert run.code == 0, run.stderr
     assert _outcomes(by_host["name.test"]) == ["resolver-unreachable"]
     assert _outcomes(by_host[LITERAL]) == ["ip-literal"]
-    assert by_host[LITERAL]["facts"]
+    assert by_host[LITERAL]["addresses"]
