@@ -35,6 +35,7 @@ from residency.resolve.ratelimit import RateLimiter
 from residency.resolve.transport import Transport
 from residency.resolve.udp import UdpTransport
 from residency.resolve.wire import (
+    MalformedReply,
     Reply,
     build_query,
     ecs_option_wire,
@@ -280,7 +281,10 @@ class ChainResolver:
 
         async def ask(transport: Transport, wait: float) -> Reply:
             wire = await transport.exchange(query, wait)
-            reply = parse_reply(wire)
+            try:
+                reply = parse_reply(wire)
+            except MalformedReply as err:
+                raise QueryFailed(f"{transport.label}: malformed reply ({err})") from None
             if reply.qname != qname or reply.qtype != rdtype:
                 raise QueryFailed(f"{transport.label}: reply for another question")
             return reply

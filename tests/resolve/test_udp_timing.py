@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -20,8 +21,9 @@ from residency.resolve.engine import ChainResolver, ResolverSettings
 class Server:
     """A tiny DNS server: UDP replies built by ``answer``, delayed ``delay`` seconds; TCP too."""
 
-    def __init__(self, delay: float = 0.0, truncate: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, truncate: bool = False, flood: int = 0) -> None:
         self.delay = delay
+        self.flood = flood
         self.truncate = truncate
         self.udp_queries = 0
         self.tcp_queries = 0
@@ -55,6 +57,10 @@ class Server:
             except OSError:
                 return
             self.udp_queries += 1
+            for index in range(self.flood):
+                # Same id, then garbage: a label type 0x40, not a reply, another question.
+                junk = [wire[:2] + b"\x81\x80\x00\x01" + bytes(6) + b"\x40abc", wire[:2] + b"\x01"]
+                self._send(junk[index % 2] + bytes(index % 7), peer)
             out = self.reply(wire, self.truncate)
             timer = threading.Timer(self.delay, self._send, (out, peer))
             timer.daemon = True
@@ -147,3 +153,21 @@ def test_a_truncated_answer_is_asked_again_over_tcp(server_factory: Callable[...
     assert res.outcome == Outcome.RESOLVED, res.error
     assert [a.ip for a in res.addresses] == ["192.0.2.7"]
     assert server.tcp_queries >= 2
+
+
+def test_garbage_datagrams_are_ignored_and_counted(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(flood=50)
+    engine = _resolver(server, 2.0)
+    transport = engine.transports[0]
+
+    async def run() -> object:
+        try:
+            return await engine.resolve("flooded.test")
+        finally:
+            ignored.append(transport.ignored)  # type: ignore[attr-defined]
+            await engine.aclose()
+
+    ignored: list[int] = []
+    res = asyncio.run(run())
+    assert res.outcome == Outcome.RESOLVED, res.error  # type: ignore[attr-defined]
+    assert ignored[0] >= 50
