@@ -247,6 +247,20 @@ class ChainResolver:
             if walk.has_records:
                 chase.outcome = Outcome.RESOLVED
                 return chase
+            if (
+                not walk.dangling
+                and reply.referral
+                and not reply.soa_owners
+                and not reply.flags & 0x0400  # AA clear: a referral, not an answer
+            ):
+                # Following it would mean asking servers the user did not choose.
+                chase.outcome = Outcome.DELEGATED
+                chase.error = (
+                    f"{final} is delegated to {reply.referral_zone or '.'} "
+                    f"(NS {', '.join(sorted(reply.referral))}); the resolver does not recurse "
+                    "and referrals are not followed: give a recursive --nameserver"
+                )
+                return chase
             if not walk.dangling:
                 chase.outcome, chase.error = Outcome.NODATA, f"{final} has no {type_text} record"
                 return chase
@@ -523,6 +537,7 @@ _DECIDING = (
     Outcome.NXDOMAIN,
     Outcome.SERVFAIL,
     Outcome.REFUSED,
+    Outcome.DELEGATED,
     Outcome.TIMEOUT,
     Outcome.ERROR,
 )
