@@ -340,7 +340,12 @@ def ip_command(
     metavar="CC",
     help="Resolve as a client in this country (EDNS Client Subnet); repeatable.",
 )
-@click.option("--timeout", default=3.0, show_default=True, help="Seconds per DNS query.")
+@click.option(
+    "--timeout",
+    default=3.0,
+    show_default=True,
+    help="Seconds per DNS query, retransmissions included; CNAME chains end after 16 links.",
+)
 @click.option("--concurrency", default=256, show_default=True, help="Queries in flight.")
 @click.option("--qps", type=float, help="Maximum queries per second.")
 @click.option(
