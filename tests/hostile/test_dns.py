@@ -110,3 +110,58 @@ def test_silent_port_is_an_outcome_per_name_and_literals_are_located(dataset: Pa
     assert _outcomes(by_host["name.test"]) == ["resolver-unreachable"]
     assert _outcomes(by_host[LITERAL]) == ["ip-literal"]
     assert by_host[LITERAL]["addresses"]
+
+
+class ScriptServer(SlowServer):
+    """Replies built by ``build(query wire) -> datagrams``, sent at once."""
+
+    def __init__(self, build: object) -> None:
+        self.build = build
+        super().__init__(0.0)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                wire, peer = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            for out in self.build(wire):  # type: ignore[operator]
+                self._send(out, peer)
+
+
+def _flood(wire: bytes) -> list[bytes]:
+    junk = [wire[:2] + b"\x81\x80\x00\x01" + bytes(6) + b"\x40abc" for _ in range(100)]
+    return [*junk, b"\xff" * 40, wire[:2] + b"\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00\x40"]
+
+
+def _referral(wire: bytes) -> list[bytes]:
+    response = dns.message.make_response(dns.message.from_wire(wire))
+    response.flags &= ~0x0400
+    ns = dns.rrset.from_text("name.test.", 60, "IN", "NS", "ns.other.example.")
+    response.authority.append(ns)
+    return [response.to_wire()]
+
+
+def test_flooding_resolver_is_an_outcome_not_an_abort(dataset: Path) -> None:
+    server = ScriptServer(_flood)
+    try:
+        run, by_host = _audit(dataset, server.port, "1")
+    finally:
+        server.sock.close()
+    assert run.code == 0, run.stderr
+    assert "unknown label type" not in run.stderr
+    assert _outcomes(by_host["name.test"]) in (["timeout"], ["resolver-unreachable"])
+    assert by_host[LITERAL]["addresses"]
+
+
+def test_referral_is_delegated_naming_the_servers(dataset: Path) -> None:
+    server = ScriptServer(_referral)
+    try:
+        run, by_host = _audit(dataset, server.port, "2")
+    finally:
+        server.sock.close()
+    assert run.code == 0, run.stderr
+    [resolution] = by_host["name.test"]["resolutions"]  # type: ignore[misc]
+    assert resolution["outcome"] == "delegated"
+    assert "ns.other.example" in resolution["error"]
+    assert by_host[LITERAL]["addresses"]
