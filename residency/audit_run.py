@@ -155,7 +155,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     registrar = _registrar(request, store) if request.rdap else None
     try:
         if resolver is not None and any(not e.is_ip for e in endpoints):
-            for line in resolver.check_reachable():
+            for line in resolver.check_or_mark():
                 notes.append(line)
         auditor = Auditor(
             resolver,
@@ -249,7 +249,7 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     total = 0
     try:
         if resolver is not None:
-            notes.extend(resolver.check_reachable())
+            notes.extend(resolver.check_or_mark())
         vantages = _vantages(request, locator)
         auditor = Auditor(resolver, locator, policy=policy, vantages=vantages, today=request.today)
         for result in auditor.results(endpoints()):

@@ -394,7 +394,11 @@ def ip_command(
     help="Resolve as a client in this country (EDNS Client Subnet); repeatable.",
 )
 @click.option(
-    "--timeout", default=3.0, show_default=True, type=POSITIVE, help="Seconds per DNS query."
+    "--timeout",
+    default=3.0,
+    show_default=True,
+    type=POSITIVE,
+    help="Seconds per DNS query, retransmissions included; CNAME chains end after 16 links.",
 )
 @click.option(
     "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help="Queries in flight."

@@ -44,6 +44,8 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     CNAME_LOOP = "cname-loop"
     CHAIN_TOO_LONG = "chain-too-long"
+    DELEGATED = "delegated"  # a referral from a non-recursive server; not followed
+    RESOLVER_UNREACHABLE = "resolver-unreachable"  # the start-up check got no answer at all
     ERROR = "error"  # anything else (network unreachable, malformed reply)
 
 

@@ -35,6 +35,7 @@ from residency.resolve.ratelimit import RateLimiter
 from residency.resolve.transport import Transport
 from residency.resolve.udp import UdpTransport
 from residency.resolve.wire import (
+    MalformedReply,
     Reply,
     build_query,
     ecs_option_wire,
@@ -139,6 +140,9 @@ class ChainResolver:
         self._clock: tuple[int, str] = (0, "")
         # Wire forms of the names being resolved, so their queries need not re-encode them.
         self._wire_cache: dict[str, bytes] = {}
+        # Set when the start-up check found no resolver answering: every name then ends
+        # in RESOLVER_UNREACHABLE with this reason, without waiting out its own timeout.
+        self.unreachable: str | None = None
 
     @property
     def label(self) -> str:
@@ -166,6 +170,8 @@ class ChainResolver:
             ecs_prefix=vantage.prefix if vantage else None,
             when=when,
         )
+        if self.unreachable is not None:
+            return replace(base, outcome=Outcome.RESOLVER_UNREACHABLE, error=self.unreachable)
         if vantage is not None:
             ecs_prefix = vantage.prefix
             if ecs_prefix not in self._options:
@@ -241,6 +247,20 @@ class ChainResolver:
             if walk.has_records:
                 chase.outcome = Outcome.RESOLVED
                 return chase
+            if (
+                not walk.dangling
+                and reply.referral
+                and not reply.soa_owners
+                and not reply.flags & 0x0400  # AA clear: a referral, not an answer
+            ):
+                # Following it would mean asking servers the user did not choose.
+                chase.outcome = Outcome.DELEGATED
+                chase.error = (
+                    f"{final} is delegated to {reply.referral_zone or '.'} "
+                    f"(NS {', '.join(sorted(reply.referral))}); the resolver does not recurse "
+                    "and referrals are not followed: give a recursive --nameserver"
+                )
+                return chase
             if not walk.dangling:
                 chase.outcome, chase.error = Outcome.NODATA, f"{final} has no {type_text} record"
                 return chase
@@ -248,7 +268,14 @@ class ChainResolver:
         return _too_long(chase, self.settings.max_chain)
 
     async def _query(self, qname: str, rdtype: int, ecs_prefix: str | None) -> Reply:
-        """One question, retried with backoff and over the other resolvers; raises on failure."""
+        """One question, retransmitted with backoff and over the other resolvers.
+
+        ``timeout`` is the whole budget of the question, from the first send: every
+        attempt stays outstanding until the deadline, so a slow reply to the first
+        attempt is accepted while later retransmissions are still waiting. Attempt
+        ``i`` is sent ``timeout * (2**i - 1) / (2**attempts - 1)`` after the first.
+        Raises QueryFailed/QueryTimeout when nothing usable came back in time.
+        """
         loop = asyncio.get_running_loop()
         state = self._loop_state(loop)
         try:
@@ -259,54 +286,86 @@ class ChainResolver:
         attempts = self.settings.attempts
         budget = self.settings.timeout
         first_wait = budget / (2**attempts - 1)
-        deadline: float | None = None  # the budget starts when the first query is sent
         transports = self.transports
         start = self._rotate
         self._rotate = (self._rotate + 1) % len(transports)
         error: QueryFailed | None = None
         fallback: Reply | None = None
-        for attempt in range(attempts):
-            if state.limiter is not None:
-                await state.limiter.acquire()
-            failed = False
-            async with state.slots:
-                now = loop.time()
-                if deadline is None:
-                    deadline = now + budget
-                remaining = deadline - now
-                if remaining <= 0:
-                    break
-                last = attempt == attempts - 1
-                wait = remaining if last else min(first_wait * 2**attempt, remaining)
-                transport = transports[(start + attempt) % len(transports)]
-                try:
-                    wire = await transport.exchange(query, wait)
-                    reply = parse_reply(wire)
-                    if reply.qname != qname or reply.qtype != rdtype:
-                        raise QueryFailed(f"{transport.label}: reply for another question")
-                except QueryTimeout as err:
-                    error = err
-                    continue
-                except QueryFailed as err:
-                    error = err
-                    failed = True
-            if failed:
-                # An immediate failure (refused, unreachable): back off before trying again.
-                pause = min(first_wait * 2**attempt / 4, max(0.0, deadline - loop.time()))
-                await asyncio.sleep(pause)
-                continue
-            if reply.rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and len(transports) > 1:
-                fallback = reply  # another resolver may do better; keep this one if not
-                if attempt < attempts - 1:
-                    continue
+        outstanding: set[asyncio.Task[Reply]] = set()
+
+        async def ask(transport: Transport, wait: float) -> Reply:
+            wire = await transport.exchange(query, wait)
+            try:
+                reply = parse_reply(wire)
+            except MalformedReply as err:
+                raise QueryFailed(f"{transport.label}: malformed reply ({err})") from None
+            if reply.qname != qname or reply.qtype != rdtype:
+                raise QueryFailed(f"{transport.label}: reply for another question")
             return reply
+
+        async with state.slots:
+            deadline = loop.time() + budget  # the budget starts when the first query is sent
+            try:
+                for attempt in range(attempts + 1):
+                    now = loop.time()
+                    if now >= deadline:
+                        break
+                    if attempt < attempts:
+                        if state.limiter is not None:
+                            await state.limiter.acquire()
+                        transport = transports[(start + attempt) % len(transports)]
+                        outstanding.add(
+                            loop.create_task(ask(transport, max(0.001, deadline - loop.time())))
+                        )
+                        # The next retransmission is due after this attempt's share.
+                        until = min(deadline, now + first_wait * 2**attempt)
+                    else:
+                        until = deadline  # every attempt sent: wait for any of them
+                    while outstanding and loop.time() < until:
+                        done, _ = await asyncio.wait(
+                            outstanding,
+                            timeout=until - loop.time(),
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                        if not done:
+                            break
+                        for task in done:
+                            outstanding.discard(task)
+                            try:
+                                reply = task.result()
+                            except QueryTimeout as err:
+                                error = err
+                                continue
+                            except QueryFailed as err:
+                                error = err
+                                continue
+                            if (
+                                reply.rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED)
+                                and len(transports) > 1
+                            ):
+                                fallback = reply  # another resolver may do better
+                                continue
+                            return reply
+                        if not outstanding and error is not None and attempt < attempts:
+                            # An immediate failure (refused, unreachable): back off a little
+                            # before trying again rather than spinning.
+                            pause = min(first_wait * 2**attempt / 4, until - loop.time())
+                            await asyncio.sleep(max(0.0, pause))
+                            break
+                    if fallback is not None and not outstanding and attempt >= attempts - 1:
+                        break
+            finally:
+                for task in outstanding:
+                    task.cancel()
+                if outstanding:
+                    await asyncio.gather(*outstanding, return_exceptions=True)
         if fallback is not None:
             return fallback
-        if error is None:
-            error = QueryTimeout(f"no answer from {self.label} within {budget:.2g}s")
-        elif isinstance(error, QueryTimeout) and attempts > 1:
+        if error is None or isinstance(error, QueryTimeout):
             error = QueryTimeout(
-                f"no answer from {self.label} in {attempts} attempts within {budget:.2g}s"
+                f"no answer from {self.label} within {budget:.2g}s"
+                if attempts == 1
+                else f"no answer from {self.label} in {attempts} attempts within {budget:.2g}s"
             )
         raise error
 
@@ -427,6 +486,16 @@ class ChainResolver:
 
         return asyncio.run(run())
 
+    def check_or_mark(self) -> tuple[str, ...]:
+        """``check_reachable``, but a resolver that does not answer does not stop the run:
+        it is marked unreachable (each name then gets its own RESOLVER_UNREACHABLE outcome)
+        and the reason comes back as a note."""
+        try:
+            return self.check_reachable()
+        except ResolverUnreachable as err:
+            self.unreachable = str(err)
+            return (f"{err}; names were not resolved, literal and observed addresses were",)
+
     async def aclose(self) -> None:
         for transport in self.transports:
             with contextlib.suppress(Exception):
@@ -457,7 +526,7 @@ def _rcode_text(rcode: int) -> str:
 
 def _too_long(chase: _Chase, limit: int) -> _Chase:
     chase.outcome = Outcome.CHAIN_TOO_LONG
-    chase.error = f"more than {limit} CNAMEs in the chain"
+    chase.error = f"CNAME chain longer than {limit} links (the limit; not followed further)"
     return chase
 
 
@@ -468,6 +537,7 @@ _DECIDING = (
     Outcome.NXDOMAIN,
     Outcome.SERVFAIL,
     Outcome.REFUSED,
+    Outcome.DELEGATED,
     Outcome.TIMEOUT,
     Outcome.ERROR,
 )

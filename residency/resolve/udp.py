@@ -35,8 +35,11 @@ class _Endpoint:
         self.label = label
         self.sock = sock
         self.loop = loop
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.pending: dict[int, tuple[asyncio.Future[bytes], bytes]] = {}
         self.closed = False
+        # Datagrams that answer no outstanding query (wrong id, not a reply, another
+        # question): a flooding or spoofing sender. Dropped, never parsed, only counted.
+        self.ignored = 0
         loop.add_reader(sock.fileno(), self._drain)
 
     def _drain(self) -> None:
@@ -55,10 +58,13 @@ class _Endpoint:
             except OSError as err:
                 self._fail_all(QueryFailed(f"{self.label}: {err.strerror or err}"))
                 return
-            if len(data) < HEADER:
+            entry = pending.get((data[0] << 8) | data[1]) if len(data) >= HEADER else None
+            if entry is None or not _answers(data, entry[1]):
+                self.ignored += 1
                 continue
-            future = pending.pop((data[0] << 8) | data[1], None)
-            if future is not None and not future.done():
+            future = entry[0]
+            del pending[(data[0] << 8) | data[1]]
+            if not future.done():
                 future.set_result(data)
 
     def send(self, wire: bytes) -> None:
@@ -76,7 +82,7 @@ class _Endpoint:
 
     def _fail_all(self, error: QueryFailed) -> None:
         pending, self.pending = self.pending, {}
-        for future in pending.values():
+        for future, _ in pending.values():
             if not future.done():
                 future.set_exception(error)
 
@@ -94,6 +100,23 @@ class _Endpoint:
             qid = random.getrandbits(16)
             if qid not in self.pending:
                 return qid
+
+
+def _question(query: bytes) -> bytes:
+    """The question section of one of our own queries (an uncompressed name, type, class)."""
+    offset = HEADER
+    while offset < len(query) and query[offset]:
+        offset += 1 + query[offset]
+    return query[HEADER : offset + 5].lower()
+
+
+def _answers(data: bytes, question: bytes) -> bool:
+    """``data`` is a reply (QR set) with one question, the one asked (case-insensitively)."""
+    return (
+        bool(data[2] & 0x80)
+        and data[4:6] == b"\x00\x01"
+        and data[HEADER : HEADER + len(question)].lower() == question
+    )
 
 
 def _expire(future: asyncio.Future[bytes], error: QueryTimeout) -> None:
@@ -115,6 +138,11 @@ class UdpTransport:
     @property
     def label(self) -> str:
         return self.server.label
+
+    @property
+    def ignored(self) -> int:
+        """Datagrams received that answered none of our queries (see ``_Endpoint.ignored``)."""
+        return sum(e.ignored for e in self._endpoints)
 
     async def _endpoint(self) -> _Endpoint:
         loop = asyncio.get_running_loop()
@@ -153,7 +181,7 @@ class UdpTransport:
         qid = endpoint.new_id()
         wire = qid.to_bytes(2, "big") + query[2:]
         future: asyncio.Future[bytes] = loop.create_future()
-        endpoint.pending[qid] = future
+        endpoint.pending[qid] = (future, _question(query))
         timer = loop.call_at(
             deadline,
             _expire,
@@ -165,7 +193,8 @@ class UdpTransport:
             data = await future
         finally:
             timer.cancel()
-            if endpoint.pending.get(qid) is future:
+            entry = endpoint.pending.get(qid)
+            if entry is not None and entry[0] is future:
                 del endpoint.pending[qid]
         if len(data) > 2 and data[2] & 0x02:  # TC: the answer did not fit, ask over TCP
             return await self._over_tcp(query, max(0.05, deadline - loop.time()))

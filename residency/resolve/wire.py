@@ -118,6 +118,8 @@ class Reply(NamedTuple):
     answers: tuple[Record, ...]
     ecs_scope: int | None
     soa_owners: tuple[str, ...] = ()  # SOA records in the authority section (negative answers)
+    referral: tuple[str, ...] = ()  # NS targets in the authority section (a delegation)
+    referral_zone: str = ""  # the owner of those NS records
 
     @property
     def truncated(self) -> bool:
@@ -206,6 +208,8 @@ def parse_reply(wire: bytes) -> Reply:
     qname, qtype = "", 0
     seen: dict[int, str] = {}
     soa_owners: list[str] = []
+    referral: list[str] = []
+    referral_zone = ""
     try:
         for index in range(qdcount):
             name, offset = read_name(wire, offset, seen)
@@ -239,13 +243,27 @@ def parse_reply(wire: bytes) -> Reply:
                         answers.append(record)
             elif rtype == SOA and index < ancount + nscount:
                 soa_owners.append(read_name(wire, owner_at, seen)[0])
+            elif rtype == NS and index >= ancount and index < ancount + nscount:
+                referral.append(read_name(wire, offset, seen)[0])
+                referral_zone = read_name(wire, owner_at, seen)[0]
             elif rtype == OPT and index >= ancount + nscount:
                 rcode |= (ttl >> 24) << 4
                 ecs_scope = _ecs_scope(wire, offset, rdata_end)
             offset = rdata_end
     except (struct.error, IndexError):
         raise MalformedReply("record runs past the end of the reply") from None
-    return Reply(qid, flags, rcode, qname, qtype, tuple(answers), ecs_scope, tuple(soa_owners))
+    return Reply(
+        qid,
+        flags,
+        rcode,
+        qname,
+        qtype,
+        tuple(answers),
+        ecs_scope,
+        tuple(soa_owners),
+        tuple(referral),
+        referral_zone,
+    )
 
 
 def _answer(

@@ -116,12 +116,13 @@ def test_cli_exit_codes(server: KnotServer, dataset: Path, tmp_path: Path) -> No
     assert out.exit_code == 2 and "UK" in out.stderr and "Traceback" not in out.output
 
 
-def test_unreachable_resolver_is_one_line(dataset: Path) -> None:
+def test_unreachable_resolver_is_an_outcome_not_an_abort(dataset: Path) -> None:
     args = ["audit", "--nameserver", "127.0.0.1:9", "--timeout", "0.5", "--data-dir", str(dataset)]
-    out = CliRunner().invoke(cli, [*args, "example.test"])
-    assert out.exit_code == 2
-    assert "unreachable" in out.stderr.lower() or "no resolver" in out.stderr.lower()
+    out = CliRunner().invoke(cli, [*args, "--format", "json", "example.test", "1.1.1.1"])
+    assert out.exit_code == 0, out.output
     assert "Traceback" not in out.output
+    assert "resolver-unreachable" in out.stdout
+    assert "ip-literal" in out.stdout
 
 
 def test_verdict_is_worst(server: KnotServer, dataset: Path, tmp_path: Path) -> None:

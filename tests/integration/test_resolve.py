@@ -119,7 +119,7 @@ def test_outcomes(
 def test_chain_too_long(engine: ChainResolver) -> None:
     result = resolve(engine, "long0.chain.test")
     assert result.outcome == Outcome.CHAIN_TOO_LONG
-    assert result.error == "more than 8 CNAMEs in the chain"
+    assert result.error.startswith("CNAME chain longer than 8 links")
     assert len(result.chain) > 8 and {s.rtype for s in result.chain} == {"CNAME"}
     assert result.chain[0] == ChainStep("long0.chain.test", "CNAME", "long1.chain.test", 300)
     relaxed = ChainResolver(ResolverSettings(nameservers=engine.settings.nameservers, max_chain=16))

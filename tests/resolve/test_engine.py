@@ -194,3 +194,21 @@ def test_qps_bounds_the_whole_run() -> None:
     results = list(engine.resolve_many(f"n{i}.bulk.example" for i in range(100)))
     # 200 queries at 400/s (with a burst of 8) take at least ~0.45s
     assert len(results) == 100 and time.monotonic() - started > 0.4
+
+
+def test_a_referral_is_delegated_naming_the_servers() -> None:
+    import dns.message as message
+    import dns.rrset as rrset
+
+    def respond(qname: str, qtype: str, query: bytes) -> bytes:
+        response = message.make_response(message.from_wire(query))
+        response.flags &= ~0x0400
+        response.authority.append(
+            rrset.from_text("deleg.t1.test.", 60, "IN", "NS", "ns.other.example.")
+        )
+        return response.to_wire()
+
+    engine = ChainResolver(ResolverSettings(https_hints=False), [ScriptedTransport(respond)])
+    result = asyncio.run(engine.resolve("www.deleg.t1.test"))
+    assert result.outcome == Outcome.DELEGATED
+    assert "ns.other.example" in result.error and "deleg.t1.test" in result.error
