@@ -231,7 +231,8 @@ def read_zone_text(text: str, origin: str, options: ReadOptions) -> Targets:
                 collector.problem(
                     lines[bad - 1].strip(),
                     f"{origin}:{shown}",
-                    f"more than {MAX_SYNTAX_ERRORS} syntax errors; line {shown} to the end not read",
+                    f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
+                    f"line {shown} to the end not read",
                 )
                 lines = lines[: bad - 1]
                 continue
