@@ -191,7 +191,20 @@ class HarReader:
             ) from None
 
 
-_CHUNK = 1 << 16
+# Small chunks: depth is checked between them, so one chunk cannot nest far past the limit.
+_CHUNK = 1 << 12
+#: ijson keeps a prefix string per nesting level (memory grows with depth squared), so a
+#: HAR nested 100,000 deep would exhaust memory; real HARs nest under 10 levels.
+MAX_DEPTH = 2_000
+
+
+def _depth_change(chunk: bytes) -> int:
+    """Opened minus closed brackets in ``chunk``, at C speed.
+
+    Brackets inside strings are counted too; string content in a HAR (URLs, bodies of
+    scripts) is close to balanced, and the limit leaves a wide margin for the rest.
+    """
+    return chunk.count(b"[") + chunk.count(b"{") - chunk.count(b"]") - chunk.count(b"}")
 
 
 def _stream_entries(stream: BinaryIO, pages: list[Any], seen: dict[str, bool]) -> Iterator[Any]:
@@ -204,8 +217,12 @@ def _stream_entries(stream: BinaryIO, pages: list[Any], seen: dict[str, bool]) -
         ijson.items_coro(page_items, "log.pages.item", use_float=True),
         ijson.items_coro(versions, "log.version", use_float=True),
     ]
+    depth = 0
     while True:
         chunk = stream.read(_CHUNK)
+        depth += _depth_change(chunk)
+        if depth > MAX_DEPTH:
+            raise ijson.JSONError(f"nested more than {MAX_DEPTH} levels deep")
         for coroutine in coroutines:
             if chunk:
                 coroutine.send(chunk)

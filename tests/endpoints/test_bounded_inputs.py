@@ -102,3 +102,29 @@ def test_shorten_marks_the_cut() -> None:
     cut = shorten("z" * 10_000, 80)
     assert len(cut) <= 80
     assert cut.endswith("(10000 chars)")
+
+
+def test_deep_har_is_one_clear_error_not_a_recursion_error() -> None:
+    from residency.endpoints import InputUnreadable
+
+    data = b'{"log":{"entries":[{"request":' + b"[" * 100_000 + b"]" * 100_000 + b"}]}}"
+    with pytest.raises(InputUnreadable, match="nested more than"):
+        read_stream(io.BytesIO(data), "deep.har", "har")
+
+
+def test_streamed_har_folds_repeated_hosts_and_late_pages() -> None:
+    entry = (
+        b'{"pageref":"p1","startedDateTime":"2024-01-01T00:00:00Z",'
+        b'"request":{"method":"GET","url":"https://a.example/x"},"serverIPAddress":"192.0.2.7"}'
+    )
+    data = (
+        b'{"log":{"version":"1.2","entries":['
+        + b",".join([entry] * 500)
+        + b'],"pages":[{"id":"p1","title":"Home"}]}}'
+    )
+    targets = read_stream(io.BytesIO(data), "a.har", "har")
+    (endpoint,) = targets.endpoints
+    (observed,) = endpoint.observed
+    assert observed.ip == "192.0.2.7"
+    assert "500 requests" in observed.context
+    assert "p1 (Home)" in observed.context
