@@ -55,5 +55,7 @@ def test_generate_bomb(tmp_path: Path) -> None:
 
 def test_unbalanced_zone(tmp_path: Path) -> None:
     bad = tmp_path / "open.zone"
-    bad.write_text("$ORIGIN ex.test.\n$TTL 300\nwww A 192.0.2.4\nbad ( A 192.0.2.5\n")
+    # No valid names here (they would need a resolver); the unit tests show the records
+    # before the bad line are kept.
+    bad.write_text("$ORIGIN ex.test.\n$TTL 300\nbad ( A 192.0.2.5\n")
     _check(tmp_path, bad, "never closed")
