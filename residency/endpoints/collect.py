@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from residency.endpoints.interface import Targets
 from residency.model import Endpoint, InputProblem, ObservedAddress
+from residency.text import shorten
 
 #: Observations kept per endpoint; beyond it they are counted in a note, not stored.
 MAX_OBSERVED = 256
@@ -46,7 +47,12 @@ class EndpointCollector:
         self.add(Endpoint(host=host, display=display, origin=origin, observed=(seen,)))
 
     def problem(self, entry: str, origin: str, problem: str) -> None:
-        self._problems.append(InputProblem(entry=entry, origin=origin, problem=problem))
+        # Entries are user input: a huge line must not come back whole in a report.
+        self._problems.append(
+            InputProblem(
+                entry=shorten(entry), origin=shorten(origin, 200), problem=shorten(problem, 300)
+            )
+        )
 
     def note(self, text: str) -> None:
         self._notes.append(text)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+import ijson
 
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import normalise_host
 from residency.model import Endpoint, ObservedAddress
+from residency.text import shorten
 
 NOT_RECORDED = "not recorded"
 _MAX_URL = 120
@@ -35,8 +38,8 @@ class _Use:
         if len(self.requests) < shown:
             self.requests.append(request)
 
-    def describe(self) -> str:
-        pages = ", ".join(self.pages[:3]) + (
+    def describe(self, titles: dict[str, str]) -> str:
+        pages = ", ".join(titles.get(page, page) for page in self.pages[:3]) + (
             f" +{len(self.pages) - 3}" if len(self.pages) > 3 else ""
         )
         noun = "request" if self.count == 1 else "requests"
@@ -83,21 +86,23 @@ def read_har(document: Any, origin: str, options: ReadOptions) -> Targets:
     log = document.get("log") if isinstance(document, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise InputUnreadable(f"{origin}: not a HAR file (no log.entries)")
-    titles: dict[str, str] = {}
-    for page in log.get("pages") or []:
-        if isinstance(page, dict) and isinstance(page.get("id"), str):
-            title = page.get("title")
-            titles[page["id"]] = page["id"] + (f" ({_short(title)})" if title else "")
+    return _aggregate(log.get("pages") or [], log["entries"], origin, options)
+
+
+def _aggregate(
+    pages: Iterable[Any], entries: Iterable[Any], origin: str, options: ReadOptions
+) -> Targets:
+    """Entries folded into one record per host and address as they come (memory per host)."""
 
     collector = EndpointCollector()
     uses: dict[tuple[str, str | None], _Use] = {}
     displays: dict[str, Endpoint] = {}
     skipped_schemes: dict[str, int] = {}
     no_address = 0
-    for index, entry in enumerate(log["entries"]):
+    for index, entry in enumerate(entries):
         where = f"{origin} entry {index}"
         if not isinstance(entry, dict):
-            collector.problem(str(entry)[:60], where, "HAR entry is not an object")
+            collector.problem(type(entry).__name__, where, "HAR entry is not an object")
             continue
         request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
         assert isinstance(request, dict)
@@ -126,7 +131,7 @@ def read_har(document: Any, origin: str, options: ReadOptions) -> Targets:
             entry.get("startedDateTime") if isinstance(entry.get("startedDateTime"), str) else None
         )
         pageref = entry.get("pageref")
-        page = titles.get(pageref, pageref) if isinstance(pageref, str) else "no page"
+        page = pageref if isinstance(pageref, str) else "no page"
         method = request.get("method") if isinstance(request.get("method"), str) else "?"
         displays.setdefault(endpoint.host, endpoint)
         uses.setdefault((endpoint.host, ip), _Use()).add(
@@ -136,6 +141,12 @@ def read_har(document: Any, origin: str, options: ReadOptions) -> Targets:
             options.max_requests_shown,
         )
 
+    # After the entries: a streamed HAR may list its pages after them.
+    titles: dict[str, str] = {}
+    for page in pages:
+        if isinstance(page, dict) and isinstance(page.get("id"), str):
+            title = page.get("title")
+            titles[page["id"]] = page["id"] + (f" ({_short(str(title))})" if title else "")
     for (host, ip), use in uses.items():
         base = displays[host]
         if ip is None:
@@ -145,14 +156,14 @@ def read_har(document: Any, origin: str, options: ReadOptions) -> Targets:
             host,
             base.display,
             origin,
-            ObservedAddress(ip=ip, when=use.first, context=use.describe()),
+            ObservedAddress(ip=ip, when=use.first, context=use.describe(titles)),
         )
     for host in displays:
         unrecorded = uses.get((host, None))
         if unrecorded is not None:
             collector.note(
                 f"{origin}: {host}: server address {NOT_RECORDED} for {unrecorded.count} "
-                f"request(s) ({', '.join(unrecorded.pages[:3])})"
+                f"request(s) ({', '.join(titles.get(p, p) for p in unrecorded.pages[:3])})"
             )
     if no_address:
         collector.note(f"{origin}: {no_address} entries without serverIPAddress ({NOT_RECORDED})")
@@ -168,14 +179,83 @@ class HarReader:
     description = "HTTP Archive (.har) from Chromium, Firefox or mitmproxy"
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
-        data = stream.read()
+        # Streamed: a 300,000-entry HAR is folded entry by entry, never held whole.
+        pages: list[Any] = []
+        seen = {"log": False}
         try:
-            document = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            where = (
-                f" (line {err.lineno} column {err.colno})"
-                if isinstance(err, json.JSONDecodeError)
-                else ""
-            )
-            raise InputUnreadable(f"{origin}: HAR file is not JSON{where}: {err}") from None
-        return read_har(document, origin, options)
+            entries = _stream_entries(stream, pages, seen)
+            return _aggregate_late_pages(pages, entries, origin, options, seen)
+        except (ijson.JSONError, UnicodeDecodeError, RecursionError) as err:
+            # yajl's message spans lines (with a caret); its first line says what is wrong.
+            detail = (str(err).strip().splitlines() or ["nested too deeply"])[0]
+            raise InputUnreadable(
+                f"{origin}: HAR file is not JSON: {shorten(detail, 120)}"
+            ) from None
+
+
+# Small chunks: depth is checked between them, so one chunk cannot nest far past the limit.
+_CHUNK = 1 << 12
+#: ijson keeps a prefix string per nesting level (memory grows with depth squared), so a
+#: HAR nested 100,000 deep would exhaust memory; real HARs nest under 10 levels.
+MAX_DEPTH = 2_000
+
+
+def _depth_change(chunk: bytes) -> int:
+    """Opened minus closed brackets in ``chunk``, at C speed.
+
+    Brackets inside strings are counted too; string content in a HAR (URLs, bodies of
+    scripts) is close to balanced, and the limit leaves a wide margin for the rest.
+    """
+    return chunk.count(b"[") + chunk.count(b"{") - chunk.count(b"]") - chunk.count(b"}")
+
+
+def _stream_entries(stream: BinaryIO, pages: list[Any], seen: dict[str, bool]) -> Iterator[Any]:
+    """``log.entries`` items one by one; ``log.pages`` items collected into ``pages``."""
+    entries = ijson.sendable_list()
+    page_items = ijson.sendable_list()
+    versions = ijson.sendable_list()
+    coroutines = [
+        ijson.items_coro(entries, "log.entries.item", use_float=True),
+        ijson.items_coro(page_items, "log.pages.item", use_float=True),
+        ijson.items_coro(versions, "log.version", use_float=True),
+    ]
+    depth = 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        depth += _depth_change(chunk)
+        if depth > MAX_DEPTH:
+            raise ijson.JSONError(f"nested more than {MAX_DEPTH} levels deep")
+        for coroutine in coroutines:
+            if chunk:
+                coroutine.send(chunk)
+            else:
+                coroutine.close()
+        pages.extend(page_items)
+        del page_items[:]
+        if versions:
+            seen["log"] = True
+        yield from entries
+        del entries[:]
+        if not chunk:
+            return
+
+
+def _aggregate_late_pages(
+    pages: list[Any],
+    entries: Iterator[Any],
+    origin: str,
+    options: ReadOptions,
+    seen: dict[str, bool],
+) -> Targets:
+    """Like ``_aggregate``, but page titles may come after the entries in the file."""
+    counted: list[int] = [0]
+
+    def counting() -> Iterator[Any]:
+        for entry in entries:
+            counted[0] += 1
+            yield entry
+
+    targets = _aggregate(pages, counting(), origin, options)
+    if not counted[0] and not seen["log"]:
+        raise InputUnreadable(f"{origin}: not a HAR file (no log.entries)")
+    return targets

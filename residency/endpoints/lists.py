@@ -20,7 +20,9 @@ from typing import BinaryIO
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.lines import MAX_LINE, bounded_lines
 from residency.endpoints.normalise import normalise_host
+from residency.text import shorten
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -36,7 +38,7 @@ def parse_categories(value: str) -> tuple[str, ...]:
         if not name:
             continue
         if not _CATEGORY.match(name):
-            raise InvalidEntry(f"bad category name {part.strip()!r}")
+            raise InvalidEntry(f"bad category name {shorten(part.strip())!r}")
         if name not in found:
             found.append(name)
     return tuple(found)
@@ -62,7 +64,7 @@ def add_list_line(collector: EndpointCollector, line: str, where: str) -> None:
             key, sep, value = option.partition("=")
             if not sep or key.lower() not in _CATEGORY_KEYS:
                 raise InvalidEntry(
-                    f"unexpected {option!r} after the entry (expected categories=a,b)"
+                    f"unexpected {shorten(option)!r} after the entry (expected categories=a,b)"
                 )
             categories += tuple(c for c in parse_categories(value) if c not in categories)
         endpoint = normalise_host(entry, origin=where, categories=categories)
@@ -80,9 +82,10 @@ class ListReader:
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
         collector = EndpointCollector()
-        for number, raw in enumerate(stream, start=1):
-            line = raw.decode("utf-8", errors="replace")
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            add_list_line(collector, line, f"{origin}:{number}")
+        for line in bounded_lines(stream):
+            where = f"{origin}:{line.number}"
+            if line.text is None:
+                collector.problem(line.head, where, f"line longer than {MAX_LINE} bytes (skipped)")
+                continue
+            add_list_line(collector, line.text, where)
         return collector.targets()

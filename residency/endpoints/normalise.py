@@ -10,6 +10,7 @@ import idna
 
 from residency.endpoints.errors import InvalidEntry
 from residency.model import Endpoint
+from residency.text import shorten
 
 MAX_NAME = 253  # octets, without the trailing dot (RFC 1035 255 on the wire)
 MAX_LABEL = 63
@@ -82,13 +83,15 @@ def canonical_name(name: str) -> str:
             bad = sorted({ch for ch in label if not (ch.isalnum() or ch in "-_")})
             if bad:
                 shown = " ".join(repr(ch) for ch in bad)
-                raise InvalidEntry(f"bad character {shown} in label {label!r}")
-            raise InvalidEntry(f"label {label!r} starts or ends with a hyphen")
+                raise InvalidEntry(f"bad character {shown} in label {shorten(label)!r}")
+            raise InvalidEntry(f"label {shorten(label)!r} starts or ends with a hyphen")
         if label.startswith("xn--"):
             try:
                 idna.decode(label)
             except (idna.IDNAError, UnicodeError) as err:
-                raise InvalidEntry(f"label {label!r} is not valid punycode ({err})") from None
+                raise InvalidEntry(
+                    f"label {shorten(label)!r} is not valid punycode ({err})"
+                ) from None
     if len(name) > MAX_NAME:
         raise InvalidEntry(f"name is {len(name)} octets long (at most 253)")
     if labels[-1].isdigit():
@@ -106,7 +109,7 @@ def _host_part(raw: str) -> str:
             raise InvalidEntry("unclosed '[' in IPv6 address")
         rest = raw[end + 1 :]
         if rest and not re.fullmatch(r":[0-9]{1,5}(/.*)?|/.*", rest):
-            raise InvalidEntry(f"unexpected text {rest!r} after ']'")
+            raise InvalidEntry(f"unexpected text {shorten(rest)!r} after ']'")
         return raw[1:end]
     if "/" in raw or "?" in raw or "@" in raw:
         # A URL written without its scheme: "example.com/path", "user@host:8443/x".
@@ -114,7 +117,7 @@ def _host_part(raw: str) -> str:
     if raw.count(":") == 1:
         match = _HOST_PORT.match(raw)
         if not match:
-            raise InvalidEntry(f"bad port after ':' in {raw!r}")
+            raise InvalidEntry(f"bad port after ':' in {shorten(raw)!r}")
         _check_port(match["port"])
         return match["host"]
     return raw

@@ -19,6 +19,7 @@ from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.detect import detect_format, looks_like_path, sniff
 from residency.endpoints.errors import InputError, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.lines import MAX_LINE, bounded_lines
 from residency.endpoints.lists import add_list_line
 from residency.endpoints.normalise import normalise_host
 from residency.model import Endpoint, InputProblem
@@ -70,12 +71,13 @@ class _Deduplicator:
 
 
 def _stream_list(stream: BinaryIO, origin: str) -> Iterator[Endpoint | InputProblem]:
-    for number, raw in enumerate(stream, start=1):
+    for line in bounded_lines(stream):
         collector = EndpointCollector()
-        line = raw.decode("utf-8", errors="replace")
-        add_list_line(
-            collector, line.lstrip("\ufeff") if number == 1 else line, f"{origin}:{number}"
-        )
+        where = f"{origin}:{line.number}"
+        if line.text is None:
+            collector.problem(line.head, where, f"line longer than {MAX_LINE} bytes (skipped)")
+        else:
+            add_list_line(collector, line.text, where)
         targets = collector.targets()
         yield from targets.problems
         yield from targets.endpoints

@@ -17,9 +17,15 @@ from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import canonical_name
 from residency.endpoints.records import RecordGraph, chain_text
 from residency.model import Endpoint, ObservedAddress
+from residency.text import shorten
 
 #: Give up skipping bad lines after this many; the rest of the file is then reported unread.
 MAX_SYNTAX_ERRORS = 50
+#: ``$GENERATE`` records one directive may make, and all directives of one file together:
+#: a real zone generates a few /16s at most; ``$GENERATE 1-100000000`` is a memory bomb.
+MAX_GENERATE = 65_536
+MAX_GENERATED_PER_FILE = 1_000_000
+_RANGE = re.compile(r"^(\d+)-(\d+)(?:/(\d+))?$")
 _LINE = re.compile(r"^<string>:(\d+):\s*")
 _CONTEXT = "zone file"
 
@@ -44,6 +50,87 @@ def _bad_line(lines: list[str], reported: int, origin: str | None) -> int:
     return min(max(reported, 1), len(lines))
 
 
+def _open_group(lines: list[str]) -> tuple[int | None, list[int]]:
+    """Where a ``(`` that is never closed opens, and the lines with an unclosed quote.
+
+    dnspython reports these at the end of the file and the skip-a-line loop can
+    then only fail 50 times; scanning here finds the line that really holds them.
+    """
+    depth_opened: int | None = None
+    depth = 0
+    bad_quotes: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        quoted = False
+        escaped = False
+        for char in line:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif quoted:
+                quoted = char != '"'
+            elif char == '"':
+                quoted = True
+            elif char == ";":
+                break
+            elif char == "(":
+                if depth == 0:
+                    depth_opened = number
+                depth += 1
+            elif char == ")" and depth:
+                depth -= 1
+        if quoted:
+            bad_quotes.append(number)
+    return (depth_opened if depth else None), bad_quotes
+
+
+def _directive_problem(
+    line: str, origin_known: bool, generated: int
+) -> tuple[str, bool, int] | None:
+    """A problem with a ``$ORIGIN`` or ``$GENERATE`` line: (message, fatal, records made)."""
+    words = line.split(";", 1)[0].split()
+    if not words:
+        return None
+    keyword = words[0].upper()
+    if keyword == "$ORIGIN":
+        if len(words) < 2:
+            return "$ORIGIN without a name", True, 0
+        name = words[1]
+        try:
+            dns.name.from_text(name, origin=None)
+        except dns.exception.DNSException as err:
+            return f"bad $ORIGIN {shorten(name)!r}: {err}", True, 0
+        if not name.endswith(".") and not origin_known:
+            return (
+                f"$ORIGIN {shorten(name)} is relative (no final dot) and there is no origin "
+                f"to append it to; write {shorten(name)}. or give --zone-origin",
+                True,
+                0,
+            )
+    if keyword == "$GENERATE" and len(words) > 1:
+        match = _RANGE.match(words[1])
+        if match is None:
+            return None
+        start, stop, step = int(match[1]), int(match[2]), int(match[3] or 1)
+        count = (stop - start) // step + 1 if stop >= start and step > 0 else 0
+        if count > MAX_GENERATE:
+            return (
+                f"$GENERATE {shorten(words[1])} would make {count} records; at most "
+                f"{MAX_GENERATE} per directive (directive skipped)",
+                False,
+                0,
+            )
+        if generated + count > MAX_GENERATED_PER_FILE:
+            return (
+                f"$GENERATE {shorten(words[1])}: more than {MAX_GENERATED_PER_FILE} generated "
+                "records in this file (directive skipped)",
+                False,
+                0,
+            )
+        return "", False, count
+    return None
+
+
 def guess_origin(filename: str) -> str | None:
     """A zone origin from a conventional file name: ``db.example.com``, ``example.com.zone``."""
     stem = PurePath(filename).name
@@ -60,11 +147,55 @@ def guess_origin(filename: str) -> str | None:
     return name + "." if "." in name else None
 
 
+def _prescan(
+    lines: list[str], origin: str, origin_known: bool, collector: EndpointCollector
+) -> list[str]:
+    """Blank or cut the lines dnspython cannot report well, each with one problem."""
+    opened, bad_quotes = _open_group(lines)
+    for number in bad_quotes:
+        if opened is None or number < opened:
+            collector.problem(
+                lines[number - 1].strip(), f"{origin}:{number}", "unclosed '\"' (line skipped)"
+            )
+            lines[number - 1] = ""
+    if opened is not None:
+        collector.problem(
+            lines[opened - 1].strip(),
+            f"{origin}:{opened}",
+            f"'(' is never closed; line {opened} to the end not read",
+        )
+        lines = lines[: opened - 1]
+    generated = 0
+    known = origin_known
+    for index, line in enumerate(lines):
+        if not line.startswith("$"):
+            continue
+        found = _directive_problem(line, known, generated)
+        if line.split()[0].upper() == "$ORIGIN" and found is None:
+            known = True
+        if found is None:
+            continue
+        message, fatal, count = found
+        generated += count
+        if not message:
+            continue
+        where = f"{origin}:{index + 1}"
+        if fatal:
+            collector.problem(
+                line.strip(), where, f"{message}; line {index + 1} to the end not read"
+            )
+            return lines[:index]
+        collector.problem(line.strip(), where, message)
+        lines[index] = ""
+    return lines
+
+
 def read_zone_text(text: str, origin: str, options: ReadOptions) -> Targets:
     """Targets from zone file text; syntax errors become problems with their line numbers."""
     collector = EndpointCollector()
     lines = text.splitlines()
     zone_origin = options.zone_origin
+    lines = _prescan(lines, origin, zone_origin is not None, collector)
     zone: dns.zone.Zone | None = None
     errors = 0
     added_ttl = False
@@ -90,13 +221,21 @@ def read_zone_text(text: str, origin: str, options: ReadOptions) -> Targets:
                 added_ttl = True
                 collector.note(f"{origin}: no $TTL; read with a default TTL of 3600")
                 continue
-            if match is None or errors >= MAX_SYNTAX_ERRORS:
-                if errors >= MAX_SYNTAX_ERRORS:
-                    message = f"more than {MAX_SYNTAX_ERRORS} syntax errors; stopped reading"
-                raise InputUnreadable(f"{origin}: {message}") from None
+            if match is None:
+                raise InputUnreadable(f"{origin}: {shorten(message, 200)}") from None
             reported = int(match[1])
             bad = _bad_line(lines, reported, zone_origin)
             shown = bad - 1 if added_ttl else bad
+            if errors >= MAX_SYNTAX_ERRORS:
+                # Keep what parsed before; the rest is reported unread, not silently lost.
+                collector.problem(
+                    lines[bad - 1].strip(),
+                    f"{origin}:{shown}",
+                    f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
+                    f"line {shown} to the end not read",
+                )
+                lines = lines[: bad - 1]
+                continue
             collector.problem(
                 lines[bad - 1].strip()[:80],
                 f"{origin}:{shown}",
