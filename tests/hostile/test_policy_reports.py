@@ -1,18 +1,19 @@
 """Hostile runs of the real CLI for policies and reports.
 
-``audit`` needs the location dataset; these runs use the one named by
-$RESIDENCY_DATA_DIR and skip without it. IP literals need no DNS.
+``audit`` needs a location dataset: a small one is imported from the shared snapshots
+once per module (skipped where ../shared/data is absent). IP literals need no DNS.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.hostile.runner import run_cli
+from tests.locate.fixtures import imported_dataset
+from tests.support import SHARED_DATA
 
 POLICY = """\
 name = "eu-test"
@@ -22,11 +23,20 @@ allow = ["DE", "FR"]
 """
 
 
+_BUILT: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dataset(tmp_path_factory: pytest.TempPathFactory) -> None:
+    if not SHARED_DATA.is_dir():
+        return
+    _BUILT.append(imported_dataset(tmp_path_factory.mktemp("policy-reports")))
+
+
 def _data_dir() -> Path:
-    value = os.environ.get("RESIDENCY_DATA_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("audit needs a dataset: set RESIDENCY_DATA_DIR")
-    return Path(value)
+    if not _BUILT:
+        pytest.skip("../shared/data absent: no dataset to audit with")
+    return _BUILT[0]
 
 
 def test_junit_follows_fail_on_indeterminate(tmp_path: Path) -> None:
