@@ -246,19 +246,4 @@ class TerminalFormatter:
                     cells[0], fg=COLOURS.get(row[0].strip() or "", "white"), bold=True
                 )
             lines.append("  ".join(cells).rstrip())
-        mismatches = [
-            (e.endpoint.display, m) for e in result.endpoints if (m := observation_mismatch(e))
-        ]
-        if mismatches:
-            lines.append("")
-            lines += [f"observed vs re-resolved differ for {h}: {m}" for h, m in mismatches]
-        steered = [
-            (e.endpoint.display, v) for e in result.endpoints if (v := vantage_comparison(e))
-        ]
-        if steered:
-            lines.append("")
-            lines += [f"vantages differ for {h}: {v}" for h, v in steered]
-        if result.problems:
-            lines.append("")
-            lines += [f"input problem: {p}" for p in result.problems]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.footer(result)
