@@ -5,10 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.hostile.runner import run_cli
 
 # IP literals need no DNS; an unreachable local resolver keeps any lookup off the network.
 _OFFLINE = ("--nameserver", "127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def _dataset(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESIDENCY_DATA_DIR", str(small_dataset))
 
 
 def _audit(tmp_path: Path, bad: Path) -> tuple[float, object]:

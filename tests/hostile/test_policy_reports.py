@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.runner import run_cli
-from tests.locate.fixtures import imported_dataset
-from tests.support import SHARED_DATA
 
 POLICY = """\
 name = "eu-test"
@@ -23,19 +21,15 @@ allow = ["DE", "FR"]
 """
 
 
+@pytest.fixture(autouse=True)
+def _dataset(small_dataset: Path) -> None:
+    _BUILT[:] = [small_dataset]
+
+
 _BUILT: list[Path] = []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _dataset(tmp_path_factory: pytest.TempPathFactory) -> None:
-    if not SHARED_DATA.is_dir():
-        return
-    _BUILT.append(imported_dataset(tmp_path_factory.mktemp("policy-reports")))
-
-
 def _data_dir() -> Path:
-    if not _BUILT:
-        pytest.skip("../shared/data absent: no dataset to audit with")
     return _BUILT[0]
 
 

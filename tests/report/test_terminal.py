@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,8 +47,8 @@ def test_unjudged_has_no_verdict_column_and_colour_only_when_asked() -> None:
     assert "\x1b[" in coloured
 
 
-def test_cli_honours_columns() -> None:
-    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+def test_cli_honours_columns(small_dataset: Path) -> None:
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "RESIDENCY_DATA_DIR": str(small_dataset)}
     done = subprocess.run(
         [sys.executable, "-m", "residency", "audit", "--no-resolve", "13.228.0.1", "10.1.2.3"],
         capture_output=True,
