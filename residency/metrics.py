@@ -184,14 +184,16 @@ class MonitorMetrics:
         self.clock = clock
         self.lock = threading.Lock()
         self.registry = CollectorRegistry(auto_describe=True)
-        self.verdicts: dict[str, tuple[str, str]] = {}
+        # (host, vantage) -> (verdict, policy): kept in memory only, never a label.
+        self.verdicts: dict[tuple[str, str], tuple[str, str]] = {}
         self.schedule: _Schedule | None = None
         self.versions: dict[str, DataVersion] = {v.dataset: v for v in data_versions}
         self._schedule_every = schedule_every
         self._schedule_at = float("-inf")
         self.checks = Counter(
             "residency_checks",
-            "Target checks done, by outcome (unchanged, changed, failed).",
+            "Target checks done, by outcome: unchanged, changed (a new state, also a first "
+            "sight) or failed.",
             ["outcome"],
             registry=self.registry,
         )
@@ -258,7 +260,6 @@ class MonitorMetrics:
         self.batch_seconds.observe(seconds)
         if failed:
             self.checks.labels("failed").inc(failed)
-        by_origin = {f"watch #{t.id}": t for t in targets}
         versions_changed = False
         with self.lock:
             for result in results:
@@ -268,8 +269,7 @@ class MonitorMetrics:
                         self.versions[version.dataset] = version
                         versions_changed = True
                 for endpoint in result.endpoints:
-                    target = by_origin.get(endpoint.endpoint.origin)
-                    key = str(target.id) if target else endpoint.endpoint.origin
+                    key = (endpoint.endpoint.host, ",".join(v for v in result.vantages if v))
                     verdict = Verdict(endpoint.verdict.verdict).name if endpoint.verdict else None
                     self.verdicts[key] = (verdict or UNJUDGED, policy if verdict else "")
                     for resolution in endpoint.resolutions:
@@ -304,7 +304,11 @@ class MonitorMetrics:
         last refresh is too recent to bother the store again (``wants_schedule``)."""
         now = self.clock()
         due = [t.next_due for t in targets if t.next_due <= now]
+        present = {(t.host, t.vantage or "") for t in targets}
         with self.lock:
+            # A target no longer watched no longer counts in the verdict gauge.
+            for key in [k for k in self.verdicts if k not in present]:
+                del self.verdicts[key]
             self.schedule = _Schedule(
                 targets=len(targets),
                 due=len(due),
