@@ -914,7 +914,7 @@ def monitor_command(
             fail("nothing to monitor: add targets with 'residency watch add' or --targets FILE")
         locator = Locator.load(dataset_dir=data_dir)
         if metrics is not None:
-            metrics.set_data_versions(locator.data_versions)
+            metrics.set_data_versions(locator.data_versions())
         resolver = ChainResolver(
             ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
         )
