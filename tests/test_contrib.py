@@ -6,7 +6,6 @@ from __future__ import annotations
 import configparser
 import json
 import re
-from pathlib import Path
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
