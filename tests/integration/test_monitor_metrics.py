@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
+from residency.cli import cli
 from residency.locate.locator import Locator
+from residency.store import open_store
+from tests.integration.dnsserver import KnotServer, Zone, zone
 from tests.locate.fixtures import imported_dataset
 from tests.support import SHARED_DATA
 
@@ -142,3 +151,67 @@ def test_monitor_once_writes_textfile(tmp_path: Path, dataset: Path) -> None:
     assert checks(found) == 2
     assert found[("residency_targets_due", ())] == 0
     assert sorted(p.name for p in path.parent.iterdir()) == ["residency.prom"]
+
+
+BEFORE = """
+api   300 A 13.228.0.1
+"""
+AFTER = """
+api   300 A 13.228.0.1
+api   300 A 52.66.10.20
+"""
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    bodies: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_monitor_cli_alertmanager_firing_then_resolved(
+    make_dns_server: Callable[[list[Zone]], KnotServer], dataset: Path, tmp_path: Path
+) -> None:
+    server = make_dns_server([zone("app.test", BEFORE)])
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        '[defaults]\nmin_interval = "1s"\njitter = 0\n[[target]]\nhost = "api.app.test"\n'
+    )
+    db = str(tmp_path / "history.sqlite3")
+    common = [
+        "monitor", "--once", "--targets", str(targets), "--nameserver", server.address,
+        "--data-dir", str(dataset), "--db", db, "--no-log-alerts",
+        "--webhook", url, "--webhook-format", "alertmanager",
+    ]  # fmt: skip
+
+    def run_due() -> None:
+        store = open_store(db)
+        with store.backend.transaction() as tx:
+            tx.execute("UPDATE target SET next_due = 0")
+        store.close()
+        result = CliRunner().invoke(cli, common)
+        assert result.exit_code == 0, result.stderr
+
+    try:
+        run_due()
+        server.set_zone(zone("app.test", AFTER, serial=2))
+        run_due()
+        server.set_zone(zone("app.test", BEFORE, serial=3))
+        run_due()
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    statuses = [[a["status"] for a in b["alerts"]] for b in _Receiver.bodies]
+    assert statuses == [["firing"], ["resolved"]], _Receiver.bodies
+    fired, resolved = (b["alerts"][0] for b in _Receiver.bodies)
+    assert fired["labels"]["ip"] == "52.66.10.20" and _Receiver.bodies[0]["version"] == "4"
+    assert fired["fingerprint"] == resolved["fingerprint"]
