@@ -11,7 +11,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -65,6 +65,15 @@ def event_json(event: DriftEvent) -> dict[str, Any]:
     }
 
 
+class PayloadFormat(Protocol):
+    """Another body shape for a webhook (e.g. ``alert_formats.AlertmanagerFormat``)."""
+
+    #: Prefix of the channel name: a new format on the same URL is a new channel.
+    name: str
+
+    def __call__(self, events: Sequence[DriftEvent]) -> dict[str, Any]: ...
+
+
 def _redact(url: str) -> str:
     """Webhook URLs carry their secret in the path: show scheme and host only."""
     parsed = httpx.URL(url)
@@ -85,6 +94,7 @@ class WebhookSink(AlertSink):
         attempts: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        payload_format: PayloadFormat | None = None,
     ) -> None:
         try:
             parsed = httpx.URL(url)
@@ -94,15 +104,17 @@ class WebhookSink(AlertSink):
             raise AlertError(f"webhook URL {url!r} must be http(s)://host/...")
         self.url = url
         self.slack = slack
-        self.channel = ("slack:" if slack else "webhook:") + hashlib.sha256(
-            url.encode()
-        ).hexdigest()[:16]
+        self.payload_format = payload_format
+        prefix = payload_format.name if payload_format else "slack" if slack else "webhook"
+        self.channel = f"{prefix}:" + hashlib.sha256(url.encode()).hexdigest()[:16]
         self._client = client
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._sleep = sleep
 
     def payload(self, events: Sequence[DriftEvent]) -> dict[str, Any]:
+        if self.payload_format is not None:
+            return self.payload_format(events)
         if self.slack:
             lines = [f"residency: {len(events)} drift event(s)"]
             lines += [f"• {e.line()}" for e in events]

@@ -821,6 +821,24 @@ def watch_list(as_json: bool, db: str | None) -> None:
     metavar="URL",
     help='POST drift as a Slack-compatible {"text": ...} message.',
 )
+@click.option(
+    "--webhook-format",
+    type=click.Choice(["json", "slack", "alertmanager"]),
+    default="json",
+    show_default=True,
+    help="Body of --webhook POSTs: residency JSON, Slack text, or the Alertmanager webhook shape.",
+)
+@click.option(
+    "--metrics",
+    "metrics_listen",
+    metavar="ADDR:PORT",
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the metrics in node_exporter textfile form at the end (for --once).",
+)
 @click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
 @click.option(
     "--alert-backlog",
@@ -847,6 +865,9 @@ def monitor_command(
     lease: str,
     webhooks: tuple[str, ...],
     slack_webhooks: tuple[str, ...],
+    webhook_format: str,
+    metrics_listen: str | None,
+    metrics_file: Path | None,
     no_log_alerts: bool,
     alert_backlog: bool,
     spool: Path | None,
@@ -876,6 +897,8 @@ def monitor_command(
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     lease_seconds = _seconds(lease, "--lease") or 600.0
+    # Metrics first: a port in use or a bad file path is exit 2 before any work.
+    metrics, stop_metrics = _monitor_metrics(metrics_listen, metrics_file)
     store = _open_history(db)
     client = httpx.Client(timeout=10.0)
     try:
@@ -890,12 +913,14 @@ def monitor_command(
         if store.target_count() == 0:
             fail("nothing to monitor: add targets with 'residency watch add' or --targets FILE")
         locator = Locator.load(dataset_dir=data_dir)
+        if metrics is not None:
+            metrics.set_data_versions(locator.data_versions())
         resolver = ChainResolver(
             ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
         )
         audit = AuditorAudit(resolver, locator)
         sinks: list[AlertSink] = [] if no_log_alerts else [LogSink()]
-        sinks += [WebhookSink(u, client) for u in webhooks]
+        sinks += [_webhook_sink(u, client, webhook_format, store) for u in webhooks]
         sinks += [WebhookSink(u, client, slack=True) for u in slack_webhooks]
         stop = threading.Event()
         restore = install_signal_handlers(stop)
@@ -910,14 +935,43 @@ def monitor_command(
                 spool_dir=spool,
                 stop=stop,
                 alert_backlog=alert_backlog,
+                observer=metrics,
             )
             stats = monitor.run_once() if once else monitor.run_forever()
         finally:
             restore()
+        if metrics is not None and metrics_file is not None:
+            metrics.write_textfile(metrics_file)
         click.echo(f"monitor: {stats.line()}", err=True)
     finally:
         client.close()
         store.close()
+        stop_metrics()
+
+
+def _monitor_metrics(listen: str | None, path: Path | None) -> tuple[Any, Callable[[], None]]:
+    """The monitor's metrics (None when neither --metrics nor --metrics-file) and the
+    function that stops their HTTP server."""
+    if listen is None and path is None:
+        return None, lambda: None
+    from residency.metrics import MonitorMetrics, check_textfile, parse_listen
+
+    metrics = MonitorMetrics()
+    if path is not None:
+        check_textfile(path)
+    if listen is None:
+        return metrics, lambda: None
+    return metrics, metrics.serve(*parse_listen(listen))
+
+
+def _webhook_sink(url: str, client: Any, form: str, store: Any) -> Any:
+    from residency.alerts import WebhookSink
+
+    if form == "alertmanager":
+        from residency.alert_formats import AlertmanagerFormat
+
+        return WebhookSink(url, client, payload_format=AlertmanagerFormat.from_store(store))
+    return WebhookSink(url, client, slack=form == "slack")
 
 
 def _address_text(address: dict[str, Any]) -> str:

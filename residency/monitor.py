@@ -33,14 +33,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from residency.alerts import AlertSink, deliver_pending
 from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.normalise import normalise_host
 from residency.errors import ResidencyError
 from residency.model import AuditResult, Endpoint, EndpointResult
-from residency.store import Completion, Store, StoreError, TargetSpec, WatchTarget
+from residency.store import (
+    BatchOutcome,
+    Completion,
+    Store,
+    StoreError,
+    TargetSpec,
+    WatchTarget,
+)
 from residency.store.errors import StoreCorrupt, StorePermanentError, StoreTransientError
 from residency.store.serialize import from_jsonable, to_jsonable
 
@@ -69,6 +76,26 @@ class Batch:
 
 #: Production: the Auditor; tests: a fake. Must give each call a fresh ``run_id``.
 AuditFunction = Callable[[Batch], AuditResult]
+
+
+class MonitorObserver(Protocol):
+    """What the monitor tells whoever watches it (the metrics): hooks, no control."""
+
+    def batch_checked(
+        self,
+        targets: Sequence[WatchTarget],
+        results: Sequence[AuditResult],
+        failed: int,
+        seconds: float,
+    ) -> None: ...
+
+    def batch_committed(self, outcome: BatchOutcome) -> None: ...
+
+    def alerts_sent(self, sent: dict[str, int]) -> None: ...
+
+    def wants_schedule(self) -> bool: ...
+
+    def targets_seen(self, targets: Sequence[WatchTarget], force: bool = False) -> bool: ...
 
 
 @dataclass
@@ -158,6 +185,7 @@ class Monitor:
         max_backoff: float = 60.0,
         stop: threading.Event | None = None,
         alert_backlog: bool = False,
+        observer: MonitorObserver | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -176,6 +204,7 @@ class Monitor:
         # A channel seen for the first time starts with the next event, not the
         # whole history (unless alert_backlog); known channels resume where they were.
         self.alert_backlog = alert_backlog
+        self.observer = observer
         self._channels_open = False
         self._pending: list[_Pending] = []
         self._spooled: list[Path] = []
@@ -195,6 +224,7 @@ class Monitor:
         self._open_channels()
         self._drain(now_limit=self.clock())
         self.flush()
+        self._observe_schedule(force=True)
         return self.stats
 
     def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
@@ -206,6 +236,7 @@ class Monitor:
                 continue
             if self.stop.is_set():
                 break
+            self._observe_schedule(force=False)
             due = self._store_call(self.store.next_due)
             wait = idle_poll if due is None else min(idle_poll, max(0.0, due - self.clock()))
             if wait > 0:
@@ -272,6 +303,19 @@ class Monitor:
     # ------------------------------------------------------------------ checking
 
     def _check(self, owner: str, claimed: Sequence[WatchTarget]) -> _Pending:
+        started = time.perf_counter()
+        failed_before = self.stats.failed
+        pending = self._check_groups(owner, claimed)
+        if self.observer is not None:
+            self.observer.batch_checked(
+                claimed,
+                pending.results,
+                self.stats.failed - failed_before,
+                time.perf_counter() - started,
+            )
+        return pending
+
+    def _check_groups(self, owner: str, claimed: Sequence[WatchTarget]) -> _Pending:
         groups: dict[tuple[str | None, str | None], list[WatchTarget]] = {}
         for target in claimed:
             groups.setdefault((target.policy, target.vantage), []).append(target)
@@ -374,6 +418,8 @@ class Monitor:
                 self.stats.changed += rec.changed
                 self.stats.events += len(rec.events)
             self.stats.lost_leases += len(outcome.lost_leases)
+            if self.observer is not None:
+                self.observer.batch_committed(outcome)
             if outcome.lost_leases:
                 log.warning(
                     "monitor: %d target(s) were taken over by another worker while this one "
@@ -382,7 +428,20 @@ class Monitor:
                 )
             self._clear_spool()
             self._alert()
+            self._observe_schedule(force=False)
         return True
+
+    def _observe_schedule(self, force: bool) -> None:
+        """Give the observer the target list now and then (it reads the whole schedule).
+        Runs where the store is ours: after a commit, or at the end of a run."""
+        if self.observer is None or not (force or self.observer.wants_schedule()):
+            return
+        try:
+            targets = self.store.list_targets()
+        except StoreError as err:
+            log.warning("monitor: schedule metrics postponed: %s", err)
+            return
+        self.observer.targets_seen(targets, force)
 
     def _reconnect(self) -> None:
         try:
@@ -426,6 +485,8 @@ class Monitor:
             return
         for channel, count in sent.items():
             self.stats.alerts[channel] = self.stats.alerts.get(channel, 0) + count
+        if self.observer is not None:
+            self.observer.alerts_sent(sent)
 
     # ------------------------------------------------------------------ spool
 
