@@ -44,7 +44,7 @@ class Alerts:
                 " ON CONFLICT (channel) DO NOTHING",
                 (channel,),
             )
-            lock = " FOR UPDATE" if self.db.backend.dialect == "postgresql" else ""
+            lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
             upto = int(
                 tx.execute(
                     f"SELECT upto FROM alert_channel WHERE channel = ?{lock}", (channel,)

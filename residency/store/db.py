@@ -1,5 +1,4 @@
-"""The connection the store's parts share: one backend, its dialect, and the facts ids
-learnt so far (shared, so recording through any part reuses them)."""
+"""The connection the store's parts share: one backend and its dialect."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ from residency.store.backend import Backend
 class Db:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        #: facts sha -> row id, filled only from committed transactions.
-        self.facts_ids: dict[str, int] = {}
 
     @property
     def label(self) -> str:

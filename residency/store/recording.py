@@ -59,6 +59,8 @@ class Recorder:
 
     def __init__(self, db: Db) -> None:
         self.db = db
+        #: facts sha -> row id, filled only from committed transactions.
+        self._facts_ids: dict[str, int] = {}
 
     def record_run(self, result: AuditResult, *, kind: str = "audit") -> str:
         """Store one audit run with its resolutions, facts and verdicts; returns its id.
@@ -77,13 +79,14 @@ class Recorder:
         return outcome
 
     def remember(self, cache: TxCache) -> None:
-        if len(self.db.facts_ids) > 200_000:
-            self.db.facts_ids.clear()
-        self.db.facts_ids.update(cache.facts)
+        """Keep the facts ids of a transaction that committed (call only after commit)."""
+        if len(self._facts_ids) > 200_000:
+            self._facts_ids.clear()
+        self._facts_ids.update(cache.facts)
 
     def _facts_id(self, tx: Tx, body: str, cache: TxCache) -> int:
         sha = digest(body)
-        known = cache.facts.get(sha) or self.db.facts_ids.get(sha)
+        known = cache.facts.get(sha) or self._facts_ids.get(sha)
         if known is not None:
             return known
         row = tx.execute(
@@ -100,6 +103,8 @@ class Recorder:
     def record_in(
         self, tx: Tx, result: AuditResult, kind: str, worker: str | None, cache: TxCache
     ) -> RecordOutcome:
+        """Record one run inside the caller's transaction ``tx`` (``Targets.complete_batch``
+        records a batch and moves its schedule in one); ids learnt go to ``cache``."""
         started_ts = parse_time(result.started)
         if started_ts is None:
             raise StoreError(f"run {result.run_id}: start time {result.started!r} is not ISO-8601")
@@ -329,7 +334,7 @@ class Recorder:
         """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
         out: dict[str, Row] = {}
         # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
-        lock = " FOR UPDATE" if self.db.backend.dialect == "postgresql" else ""
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ", ".join("?" for _ in chunk)

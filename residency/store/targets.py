@@ -129,7 +129,7 @@ class Targets:
         other workers are claiming (``FOR UPDATE SKIP LOCKED``); SQLite serialises
         claims with ``BEGIN IMMEDIATE``.
         """
-        lock = " FOR UPDATE SKIP LOCKED" if self.db.backend.dialect == "postgresql" else ""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         with self.db.backend.transaction() as tx:
             rows = tx.execute(
                 "UPDATE target SET lease_owner = ?, next_due = ? WHERE id IN"
