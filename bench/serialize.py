@@ -10,7 +10,7 @@ the same run on the same data, the rebuild rate (results per second) of:
 - ``current``: ``from_jsonable`` itself, whichever it is.
 Each rebuilt result is checked equal to the original before timing.
 
-    .venv/bin/python bench/serialize.py [--results 200] [--endpoints 20] [--repeat 5]
+    .venv/bin/python bench/serialize.py [--results 60] [--endpoints 20] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def rate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=int, default=200)
+    parser.add_argument("--results", type=int, default=60)
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
