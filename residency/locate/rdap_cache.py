@@ -21,10 +21,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import platformdirs
 
@@ -295,16 +294,11 @@ class SqliteRdapCache(MemoryRdapCache):
             self._db.close()
 
 
-class _KvBackend(Protocol):
-    def transaction(self, write: bool = True) -> AbstractContextManager[Any]: ...
-
-
 class KvStore(Protocol):
     """The part of ``residency.store.Store`` the RDAP cache uses: its generic
-    ``kv_cache`` table (typed structurally, so locate/ does not import store/)."""
+    key-value cache (typed structurally, so locate/ does not import store/)."""
 
-    @property
-    def backend(self) -> _KvBackend: ...
+    def cache_items(self, namespace: str, now: float) -> list[tuple[str, str, float | None]]: ...
 
     def cache_put(
         self, namespace: str, key: str, value_json: str, expires: float | None
@@ -327,16 +321,11 @@ class StoreRdapCache(MemoryRdapCache):
     ) -> None:
         super().__init__(ttl=ttl, clock=clock)
         self.store = store
-        with store.backend.transaction(write=False) as tx:
-            rows = tx.execute(
-                "SELECT key, value, expires FROM kv_cache WHERE namespace = ?"
-                " AND expires > ? ORDER BY expires",
-                (self.NAMESPACE, clock()),
-            ).rows
-        for key, payload, expires in rows:
-            parsed = _parse_key(str(key))
-            registration = _decode(str(payload))
-            if parsed is not None and registration is not None:
+        for key, payload, expires in store.cache_items(self.NAMESPACE, clock()):
+            parsed = _parse_key(key)
+            registration = _decode(payload)
+            # An entry without expiry was not written by this cache: skip it.
+            if parsed is not None and registration is not None and expires is not None:
                 service, version, first, last = parsed
                 self._store(
                     service,

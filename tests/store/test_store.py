@@ -226,6 +226,20 @@ def test_kv_cache(store: Store) -> None:
     assert store.cache_purge(now=10) == 1
 
 
+def test_kv_cache_items_lists_one_namespace_fresh_soonest_first(store: Store) -> None:
+    store.cache_put("rdap", "b", '"late"', expires=300.0)
+    store.cache_put("rdap", "a", '"soon"', expires=200.0)
+    store.cache_put("rdap", "gone", '"old"', expires=100.0)
+    store.cache_put("rdap", "kept", '"forever"', expires=None)
+    store.cache_put("other", "x", '"elsewhere"', expires=500.0)
+    assert store.cache_items("rdap", now=100.0) == [
+        ("a", '"soon"', 200.0),
+        ("b", '"late"', 300.0),
+        ("kept", '"forever"', None),
+    ]
+    assert store.cache_items("missing", now=0.0) == []
+
+
 def test_targets_add_list_remove_sync(store: Store) -> None:
     added = store.add_targets(
         [TargetSpec("a.example"), TargetSpec("b.example", vantage="DE", cadence=3600)], now=100

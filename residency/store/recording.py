@@ -1,0 +1,507 @@
+"""Recording runs: deduplicated endpoint states, observations, facts and drift events.
+
+Storage model (why it stays small): an endpoint's *state* (its resolutions without TTLs,
+its addresses with their places, its verdict) is fingerprinted. While the fingerprint
+does not change, a check only moves ``last_seq``/``last_ts`` of the current
+``endpoint_state`` and ``observation`` rows in place; a new row is written only when
+something changed. ``observation`` keeps one row per (endpoint, address, place) interval
+with first/last seen, and points to content-addressed ``facts`` (evidence JSON), which
+many endpoints and checks share.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from residency.drift import Change, compare
+from residency.model import AuditResult, EndpointResult
+from residency.store.backend import Row, Tx
+from residency.store.db import Db
+from residency.store.errors import StoreError
+from residency.store.serialize import (
+    canonical,
+    data_fingerprint,
+    digest,
+    endpoint_state,
+    location_summary,
+    parse_time,
+    to_jsonable,
+)
+from residency.store.types import RecordOutcome
+
+
+def endpoint_key(host: str, vantages: Sequence[str]) -> str:
+    """One history line per host and vantage set, so vantages never flap against each other."""
+    named = sorted(v for v in vantages if v)
+    return host if not named else f"{host} @{','.join(named)}"
+
+
+@dataclass(frozen=True)
+class _NewEndpoint:
+    key: str
+    result: EndpointResult
+    body_text: str
+    state_fp: str
+
+
+@dataclass
+class TxCache:
+    """Facts ids learnt inside a transaction: kept only if it commits."""
+
+    facts: dict[str, int] = field(default_factory=dict)
+
+
+class Recorder:
+    """Writes runs into the history (see module docstring)."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        #: facts sha -> row id, filled only from committed transactions.
+        self._facts_ids: dict[str, int] = {}
+
+    def record_run(self, result: AuditResult, *, kind: str = "audit") -> str:
+        """Store one audit run with its resolutions, facts and verdicts; returns its id.
+
+        Recording the same run id twice stores it once.
+        """
+        return self.record(result, kind=kind).run_id
+
+    def record(
+        self, result: AuditResult, *, kind: str = "audit", worker: str | None = None
+    ) -> RecordOutcome:
+        cache = TxCache()
+        with self.db.backend.transaction() as tx:
+            outcome = self.record_in(tx, result, kind, worker, cache)
+        self.remember(cache)
+        return outcome
+
+    def remember(self, cache: TxCache) -> None:
+        """Keep the facts ids of a transaction that committed (call only after commit)."""
+        if len(self._facts_ids) > 200_000:
+            self._facts_ids.clear()
+        self._facts_ids.update(cache.facts)
+
+    def _facts_id(self, tx: Tx, body: str, cache: TxCache) -> int:
+        sha = digest(body)
+        known = cache.facts.get(sha) or self._facts_ids.get(sha)
+        if known is not None:
+            return known
+        row = tx.execute(
+            "INSERT INTO facts (sha, body) VALUES (?, ?) ON CONFLICT (sha) DO NOTHING RETURNING id",
+            (sha, body),
+        ).one()
+        if row is None:
+            row = tx.execute("SELECT id FROM facts WHERE sha = ?", (sha,)).one()
+        if row is None:  # pragma: no cover - the row exists by construction
+            raise StoreError(f"history database {self.db.label}: facts row vanished")
+        cache.facts[sha] = int(row[0])
+        return int(row[0])
+
+    def record_in(
+        self, tx: Tx, result: AuditResult, kind: str, worker: str | None, cache: TxCache
+    ) -> RecordOutcome:
+        """Record one run inside the caller's transaction ``tx`` (``Targets.complete_batch``
+        records a batch and moves its schedule in one); ids learnt go to ``cache``."""
+        started_ts = parse_time(result.started)
+        if started_ts is None:
+            raise StoreError(f"run {result.run_id}: start time {result.started!r} is not ISO-8601")
+        data_fp = data_fingerprint(result.data_versions)
+        inputs: Any
+        if kind == "audit":
+            inputs = [[e.endpoint.host, e.endpoint.origin] for e in result.endpoints]
+        else:
+            inputs = {"targets": len(result.endpoints)}
+        row = tx.execute(
+            "INSERT INTO run (id, kind, started, finished, started_ts, recorded_ts, tool_version,"
+            " inputs, resolvers, vantages, data_versions, data_fp, policy, verdict, problems,"
+            " notes, endpoint_count, worker)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING RETURNING seq",
+            (
+                result.run_id,
+                kind,
+                result.started,
+                result.finished,
+                started_ts,
+                parse_time(result.finished) or started_ts,
+                result.tool_version,
+                canonical(inputs),
+                canonical(list(result.resolvers)),
+                canonical([v or "" for v in result.vantages]),
+                canonical([to_jsonable(v) for v in result.data_versions]),
+                data_fp,
+                canonical(to_jsonable(result.policy)) if result.policy else None,
+                None if result.verdict is None else int(result.verdict),
+                canonical([[p.entry, p.origin, p.problem] for p in result.problems]),
+                canonical(list(result.notes)),
+                len(result.endpoints),
+                worker,
+            ),
+        ).one()
+        if row is None:
+            seq = tx.execute("SELECT seq FROM run WHERE id = ?", (result.run_id,)).scalar()
+            return RecordOutcome(result.run_id, int(seq), inserted=False)
+        seq = int(row[0])
+        policy_name = f"{result.policy.name} {result.policy.version}" if result.policy else None
+        key_vantages = [v for v in result.vantages if v]
+        ordered: list[tuple[str, EndpointResult]] = []
+        seen: set[str] = set()
+        for er in sorted(result.endpoints, key=lambda e: e.endpoint.host):
+            key = endpoint_key(er.endpoint.host, key_vantages)
+            if key not in seen:
+                seen.add(key)
+                ordered.append((key, er))
+        known = self._endpoint_rows(tx, [key for key, _ in ordered])
+        changed = 0
+        all_changes: list[Change] = []
+        unchanged: list[tuple[int, int]] = []  # (endpoint id, state id)
+        first_sight: list[_NewEndpoint] = []
+        for key, er in ordered:
+            body = endpoint_state(er)
+            body_text = canonical(body)
+            state_fp = digest(body_text)
+            row = known.get(key)
+            if row is None:
+                first_sight.append(_NewEndpoint(key, er, body_text, state_fp))
+                continue
+            if (
+                row is not None
+                and row[1] is not None
+                and row[2] == state_fp
+                and row[3] == data_fp
+                and row[4] is not None
+                and started_ts >= float(row[4])
+            ):
+                unchanged.append((int(row[0]), int(row[1])))
+                continue
+            changes, was_changed = self._record_endpoint(
+                tx, seq, started_ts, key, er, data_fp, policy_name, kind, cache, body, body_text
+            )
+            changed += was_changed
+            all_changes.extend(changes)
+        if first_sight:
+            leftovers = self._record_first_sights(
+                tx, seq, started_ts, first_sight, data_fp, policy_name, kind, cache
+            )
+            changed += len(first_sight) - len(leftovers)
+            for item in leftovers:  # another worker created them meanwhile
+                changes, was_changed = self._record_endpoint(
+                    tx,
+                    seq,
+                    started_ts,
+                    item.key,
+                    item.result,
+                    data_fp,
+                    policy_name,
+                    kind,
+                    cache,
+                    json.loads(item.body_text),
+                    item.body_text,
+                )
+                changed += was_changed
+                all_changes.extend(changes)
+        if unchanged:
+            # The common case in monitoring: nothing changed, only "last seen" moves.
+            tx.executemany(
+                "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
+                " WHERE id = ?",
+                [(seq, started_ts, state_id) for _, state_id in unchanged],
+            )
+            tx.executemany(
+                "UPDATE observation SET last_seq = ?, last_ts = ?"
+                " WHERE endpoint_id = ? AND current = 1",
+                [(seq, started_ts, endpoint_id) for endpoint_id, _ in unchanged],
+            )
+            tx.executemany(
+                "UPDATE endpoint SET last_ts = ? WHERE id = ?",
+                [(started_ts, endpoint_id) for endpoint_id, _ in unchanged],
+            )
+            if kind == "audit":
+                tx.executemany(
+                    "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
+                )
+        if changed:
+            tx.execute("UPDATE run SET changed_count = ? WHERE seq = ?", (changed, seq))
+        return RecordOutcome(result.run_id, seq, True, len(ordered), changed, tuple(all_changes))
+
+    def _record_first_sights(
+        self,
+        tx: Tx,
+        seq: int,
+        ts: float,
+        items: list[_NewEndpoint],
+        data_fp: str,
+        policy_name: str | None,
+        kind: str,
+        cache: TxCache,
+    ) -> list[_NewEndpoint]:
+        """Endpoints never seen before, in a few bulk statements (not several per endpoint).
+
+        Returns those another worker created in the meantime: they take the normal path.
+        """
+        tx.executemany(
+            "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
+            [
+                (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
+                for i in items
+            ],
+        )
+        rows = self._endpoint_rows(tx, [i.key for i in items])
+        fresh = [i for i in items if rows[i.key][1] is None]
+        leftovers = [i for i in items if rows[i.key][1] is not None]
+        if not fresh:
+            return leftovers
+        ids = {i.key: int(rows[i.key][0]) for i in fresh}
+        verdicts = {
+            i.key: None if i.result.verdict is None else int(i.result.verdict.verdict)
+            for i in fresh
+        }
+        tx.executemany(
+            "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+            " data_fp, first_seq, last_seq, first_ts, last_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    ids[i.key],
+                    i.state_fp,
+                    i.body_text,
+                    verdicts[i.key],
+                    policy_name,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                )
+                for i in fresh
+            ],
+        )
+        state_ids: dict[int, int] = {}
+        id_list = sorted(ids.values())
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in tx.query(
+                f"SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id IN ({marks})"
+                " AND first_seq = ?",
+                (*chunk, seq),
+            ):
+                state_ids[int(r[0])] = int(r[1])
+        observations = []
+        for i in fresh:
+            for facts in i.result.facts:
+                summary = location_summary(facts)
+                observations.append(
+                    (
+                        ids[i.key],
+                        facts.ip,
+                        digest(canonical(summary)),
+                        summary["country"],
+                        summary["provider"],
+                        summary["region"],
+                        summary["asn"],
+                        self._facts_id(tx, canonical(to_jsonable(facts)), cache),
+                        data_fp,
+                        seq,
+                        seq,
+                        ts,
+                        ts,
+                    )
+                )
+        tx.executemany(
+            "INSERT INTO observation (endpoint_id, ip, location_fp, country, provider,"
+            " region, asn, facts_id, data_fp, first_seq, last_seq, first_ts, last_ts,"
+            " current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            observations,
+        )
+        tx.executemany(
+            "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ? WHERE id = ?",
+            [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
+        )
+        if kind == "audit":
+            tx.executemany(
+                "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                [(seq, ids[i.key], state_ids[ids[i.key]]) for i in fresh],
+            )
+        return leftovers
+
+    def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
+        """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
+        out: dict[str, Row] = {}
+        # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in tx.query(
+                "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
+                f" WHERE key IN ({marks}) ORDER BY id{lock}",
+                chunk,
+            ):
+                out[r[0]] = r[1:]
+        return out
+
+    def _record_endpoint(
+        self,
+        tx: Tx,
+        seq: int,
+        ts: float,
+        key: str,
+        er: EndpointResult,
+        data_fp: str,
+        policy_name: str | None,
+        kind: str,
+        cache: TxCache,
+        body: dict[str, Any],
+        body_text: str,
+    ) -> tuple[list[Change], int]:
+        state_fp = digest(body_text)
+        ep = tx.execute(
+            "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET display = excluded.display"
+            " RETURNING id, state_id, state_fp, data_fp, last_ts",
+            (key, er.endpoint.host, er.endpoint.display or er.endpoint.host),
+        ).one()
+        assert ep is not None
+        endpoint_id, state_id, old_fp, old_data_fp, last_ts = ep
+        verdict = None if er.verdict is None else int(er.verdict.verdict)
+
+        if state_id is not None and last_ts is not None and ts < float(last_ts):
+            # A check that arrives after a newer one (a worker flushed its buffer late):
+            # keep it as history, but it must not become the current state or raise events.
+            if state_fp == old_fp:
+                return [], 0
+            late_id = tx.execute(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts, late)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
+                (endpoint_id, state_fp, body_text, verdict, policy_name, data_fp, seq, seq, ts, ts),
+            ).scalar()
+            if kind == "audit":
+                tx.execute(
+                    "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                    (seq, endpoint_id, late_id),
+                )
+            return [], 0
+
+        if state_id is not None and state_fp == old_fp:
+            tx.execute(
+                "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1,"
+                " data_fp = ? WHERE id = ?",
+                (seq, ts, data_fp, state_id),
+            )
+            if data_fp == old_data_fp:
+                tx.execute(
+                    "UPDATE observation SET last_seq = ?, last_ts = ?"
+                    " WHERE endpoint_id = ? AND current = 1",
+                    (seq, ts, endpoint_id),
+                )
+            else:
+                # Same places from new data: keep the rows, point them at the new evidence.
+                for facts in er.facts:
+                    facts_id = self._facts_id(tx, canonical(to_jsonable(facts)), cache)
+                    tx.execute(
+                        "UPDATE observation SET last_seq = ?, last_ts = ?, facts_id = ?,"
+                        " data_fp = ? WHERE endpoint_id = ? AND ip = ? AND current = 1",
+                        (seq, ts, facts_id, data_fp, endpoint_id, facts.ip),
+                    )
+            tx.execute(
+                "UPDATE endpoint SET data_fp = ?, last_ts = ? WHERE id = ?",
+                (data_fp, ts, endpoint_id),
+            )
+            if kind == "audit":
+                tx.execute(
+                    "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                    (seq, endpoint_id, state_id),
+                )
+            return [], 0
+
+        before: dict[str, Any] | None = None
+        if state_id is not None:
+            old_body = tx.execute(
+                "SELECT body FROM endpoint_state WHERE id = ?", (state_id,)
+            ).scalar()
+            before = json.loads(old_body) if old_body else None
+        data_changed = old_data_fp is not None and old_data_fp != data_fp
+        changes = compare(before, body, data_changed)
+        new_state_id = int(
+            tx.execute(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (endpoint_id, state_fp, body_text, verdict, policy_name, data_fp, seq, seq, ts, ts),
+            ).scalar()
+        )
+        current: dict[str, tuple[int, str]] = {}
+        if state_id is not None:  # a first sight has no observations yet
+            current = {
+                row[1]: (int(row[0]), row[2])
+                for row in tx.query(
+                    "SELECT id, ip, location_fp FROM observation"
+                    " WHERE endpoint_id = ? AND current = 1",
+                    (endpoint_id,),
+                )
+            }
+        new_ips = set()
+        for facts in er.facts:
+            new_ips.add(facts.ip)
+            summary = location_summary(facts)
+            location_fp = digest(canonical(summary))
+            facts_id = self._facts_id(tx, canonical(to_jsonable(facts)), cache)
+            existing = current.get(facts.ip)
+            if existing is not None and existing[1] == location_fp:
+                tx.execute(
+                    "UPDATE observation SET last_seq = ?, last_ts = ?, facts_id = ?, data_fp = ?"
+                    " WHERE id = ?",
+                    (seq, ts, facts_id, data_fp, existing[0]),
+                )
+                continue
+            if existing is not None:
+                tx.execute("UPDATE observation SET current = 0 WHERE id = ?", (existing[0],))
+            tx.execute(
+                "INSERT INTO observation (endpoint_id, ip, location_fp, country, provider,"
+                " region, asn, facts_id, data_fp, first_seq, last_seq, first_ts, last_ts,"
+                " current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (
+                    endpoint_id,
+                    facts.ip,
+                    location_fp,
+                    summary["country"],
+                    summary["provider"],
+                    summary["region"],
+                    summary["asn"],
+                    facts_id,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                ),
+            )
+        for ip, (obs_id, _fp) in current.items():
+            if ip not in new_ips:
+                tx.execute("UPDATE observation SET current = 0 WHERE id = ?", (obs_id,))
+        tx.execute(
+            "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ? WHERE id = ?",
+            (new_state_id, state_fp, data_fp, ts, endpoint_id),
+        )
+        if changes:
+            tx.executemany(
+                "INSERT INTO drift_event (endpoint_id, run_seq, at_ts, kind, ip, before, after,"
+                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (endpoint_id, seq, ts, c.kind.value, c.ip, c.before, c.after, c.detail)
+                    for c in changes
+                ],
+            )
+        if kind == "audit":
+            tx.execute(
+                "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                (seq, endpoint_id, new_state_id),
+            )
+        return changes, 1
