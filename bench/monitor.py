@@ -39,8 +39,8 @@ from residency.model import (
     Location,
     Place,
 )
-from residency.monitor import Monitor
-from residency.monitor_audit import ResolveLocateAudit
+from residency.monitor.audit import ResolveLocateAudit
+from residency.monitor.loop import Monitor
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.resolve.localserver import KnotServer, Zone, find_binary
 from residency.store import Store, TargetSpec, open_store

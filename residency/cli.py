@@ -457,7 +457,7 @@ def ip_command(
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
     literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
-    from residency.audit_run import AuditRequest, run_audit, stream_audit
+    from residency.audit.run import AuditRequest, run_audit, stream_audit
 
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
@@ -585,7 +585,7 @@ def _open_history(db: str | None, *, create: bool = True) -> Any:
 
 
 def _seconds(value: str | None, what: str) -> float | None:
-    from residency.monitor import parse_duration
+    from residency.monitor.targets import parse_duration
 
     if value is None:
         return None
@@ -606,7 +606,7 @@ def _moment(value: str, what: str) -> float:
     import time as time_lib
     from datetime import UTC, datetime
 
-    from residency.monitor import parse_duration
+    from residency.monitor.targets import parse_duration
 
     shown = value if len(value) <= 80 else value[:77] + "..."
     try:
@@ -674,7 +674,7 @@ def watch_add(
     import time as time_lib
 
     from residency.endpoints.errors import InvalidEntry
-    from residency.monitor import target_spec
+    from residency.monitor.targets import target_spec
 
     options: dict[str, Any] = {
         "min_interval": min_interval,
@@ -840,10 +840,11 @@ def monitor_command(
 
     import httpx
 
-    from residency.alerts import AlertSink, LogSink, WebhookSink
     from residency.locate.locator import Locator
-    from residency.monitor import Monitor, install_signal_handlers, load_targets_file
-    from residency.monitor_audit import AuditorAudit
+    from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
+    from residency.monitor.audit import AuditorAudit
+    from residency.monitor.loop import Monitor, install_signal_handlers
+    from residency.monitor.targets import load_targets_file
     from residency.resolve.engine import ChainResolver, ResolverSettings
 
     logging.basicConfig(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from residency.model import DataVersion, IpFacts, Verdict
-from residency.monitor import Monitor
-from residency.monitor_audit import ResolveLocateAudit
+from residency.monitor.audit import ResolveLocateAudit
+from residency.monitor.loop import Monitor
 from residency.paths import project_data_dir
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.store import TargetSpec, open_store

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from residency.alerts import AlertSink
 from residency.drift import DriftEvent
 from residency.model import Verdict
-from residency.monitor import Monitor, install_signal_handlers, next_check
+from residency.monitor.alerts import AlertSink
+from residency.monitor.loop import Monitor, install_signal_handlers
+from residency.monitor.schedule import next_check
 from residency.store import (
     Store,
     StoreReadOnly,

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from residency.audit import AuditError, Auditor, AuditSettings, paused_gc
+from residency.audit.core import AuditError, Auditor, AuditSettings, paused_gc
 from residency.model import Endpoint, InputProblem, Verdict
 
 EXIT_OK = 0

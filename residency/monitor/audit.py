@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from residency import __version__
-from residency.audit import Auditor, AuditSettings, Registrar, Resolver
+from residency.audit.core import Auditor, AuditSettings, Registrar, Resolver
 from residency.locate.locator import Locator
 from residency.model import (
     AuditResult,
@@ -25,7 +25,7 @@ from residency.model import (
     Resolution,
     ResolvedAddress,
 )
-from residency.monitor import Batch, MonitorError
+from residency.monitor.base import Batch, MonitorError
 from residency.policy.evaluate import apply_policy
 from residency.policy.loader import load_policy
 from residency.policy.model import Policy
