@@ -18,15 +18,17 @@ import click
 
 from residency import __version__
 from residency.errors import ResidencyError
+from residency.exitcodes import ExitCode
 
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_USAGE = 2
+# Names kept for code written against them; the codes are defined in residency.exitcodes.
+EXIT_OK = ExitCode.OK
+EXIT_VIOLATIONS = ExitCode.VIOLATIONS
+EXIT_USAGE = ExitCode.USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit: the only way the CLI reports an error."""
     click.echo(f"residency: {message}", err=True)
     sys.exit(code)
@@ -196,7 +198,7 @@ def data_status_command(as_json: bool) -> None:
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
         if status.damaged:
-            sys.exit(EXIT_USAGE)
+            sys.exit(ExitCode.USAGE)
         return
     click.echo(f"datasets in {status.directory}")
     for row in status.datasets:
@@ -216,7 +218,7 @@ def data_status_command(as_json: bool) -> None:
     for row in status.damaged:
         click.echo(f"residency: error: {row.problem}", err=True)
     if status.damaged:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 @data_group.command("import")
@@ -240,7 +242,7 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
         else:
             click.echo(f"residency: {outcome.line()}", err=True)
     if not report.ok:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 # [ip command]
@@ -313,7 +315,7 @@ def ip_command(
                 bad += 1
             else:
                 click.echo(line)
-        sys.exit(EXIT_USAGE if bad else EXIT_OK)
+        sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
     registrar = None
     if rdap:
         from residency.locate.rdap import RdapLookup
@@ -348,7 +350,7 @@ def ip_command(
             for line in attribution:
                 click.echo(f"attribution: {line}")
     if bad:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 # [audit command]
@@ -1006,7 +1008,7 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
         if not result.entries:
             click.echo("no changes")
     if result.entries:
-        sys.exit(EXIT_VIOLATIONS)
+        sys.exit(ExitCode.VIOLATIONS)
 
 
 @cli.command("report")
