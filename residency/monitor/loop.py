@@ -38,7 +38,7 @@ from typing import TypeVar
 from residency.model import AuditResult, Endpoint
 from residency.monitor.alerts import AlertSink, deliver_pending
 from residency.monitor.base import AuditFunction, Batch
-from residency.monitor.schedule import next_check
+from residency.monitor.schedule import backoff_delay, next_check
 from residency.store import Completion, Store, StoreError, WatchTarget
 from residency.store.errors import StoreCorrupt, StorePermanentError, StoreTransientError
 from residency.store.serialize import from_jsonable, to_jsonable
@@ -300,8 +300,7 @@ class Monitor:
                     return False
                 attempt += 1
                 self.stats.store_retries += 1
-                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
-                delay *= 0.5 + self.rng.random() / 2
+                delay = backoff_delay(attempt, self.max_backoff, self.rng)
                 log.warning(
                     "monitor: %s; %d batch(es) buffered, retrying in %.1fs",
                     err,
@@ -352,7 +351,7 @@ class Monitor:
                     raise
                 attempt += 1
                 self.stats.store_retries += 1
-                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
+                delay = backoff_delay(attempt, self.max_backoff, self.rng)
                 log.warning("monitor: %s; retrying in %.1fs", err, delay)
                 self.sleep(delay)
                 self._reconnect()

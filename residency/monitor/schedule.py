@@ -12,8 +12,7 @@ def min_ttl(result: EndpointResult | None) -> int | None:
     """The smallest TTL anywhere in the answers: when the first of them expires."""
     if result is None:
         return None
-    ttls = [s.ttl for r in result.resolutions for s in r.chain]
-    ttls += [a.ttl for r in result.resolutions for a in r.addresses if a.ttl is not None]
+    ttls = [t for t in (r.min_ttl for r in result.resolutions) if t is not None]
     return min(ttls) if ttls else None
 
 
@@ -33,3 +32,11 @@ def next_check(
     if target.jitter > 0:
         interval *= 1.0 + rng.uniform(-target.jitter, target.jitter)
     return now + max(1.0, interval)
+
+
+def backoff_delay(attempt: int, cap: float, rng: random.Random) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, ...) while the database is away:
+    0.5 s doubling up to ``cap``, with jitter (50-100 %) so that workers knocked out by
+    the same outage do not all come back in the same instant."""
+    delay: float = min(cap, 0.5 * 2.0 ** min(attempt, 16))
+    return delay * (0.5 + rng.random() / 2)
