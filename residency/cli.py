@@ -19,6 +19,7 @@ import click
 from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
+from residency.report.interface import OutputFormat
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -418,7 +419,7 @@ def ip_command(
     "fmt",
     default="terminal",
     show_default=True,
-    type=click.Choice(["terminal", "json", "jsonl", "csv", "markdown", "html", "sarif", "junit"]),
+    type=click.Choice([f.value for f in OutputFormat]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")

@@ -154,9 +154,9 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     goes through in bounded memory (the whole AuditResult is never built). With ``--db``
     the stream is recorded as runs of up to STREAM_RUN_SIZE endpoints, ids
     ``<run id>-0001``, ``-0002``, ... (a run id is stored once)."""
-    import json
-
-    from residency.report.json_report import SCHEMA_ID, data_version_dict, endpoint_dict
+    from residency.report.json_report import endpoint_dict
+    from residency.report.jsonl_report import line as jsonl_line
+    from residency.report.jsonl_report import summary_object
 
     notes: list[str] = []
     problems: list[InputProblem] = []
@@ -200,7 +200,7 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     try:
         for result in parts.auditor.results(endpoints()):
             total += 1
-            out.write(json.dumps(endpoint_dict(result), ensure_ascii=False) + "\n")
+            out.write(jsonl_line(endpoint_dict(result)))
             if result.verdict is not None:
                 verdict = result.verdict.verdict
                 tally[verdict.name] = tally.get(verdict.name, 0) + 1
@@ -213,19 +213,18 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
         record()
     finally:
         parts.close()
-    summary = {
-        "schema": SCHEMA_ID + "+jsonl",
-        "summary": {"endpoints": total, "verdicts": tally, "problems": problem_count},
-        "verdict": worst.name if worst is not None else None,
-        "policy": None
-        if policy is None
-        else {"name": policy.ref.name, "version": policy.ref.version},
-        "data_versions": [data_version_dict(v) for v in parts.locator.data_versions()],
-        "notes": notes,
-    }
+    summary = summary_object(
+        total,
+        tally,
+        problem_count,
+        worst.name if worst is not None else None,
+        policy.ref if policy is not None else None,
+        parts.locator.data_versions(),
+        notes,
+    )
     if parts.store is not None:
         summary["runs"] = run_ids
-    out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    out.write(jsonl_line(summary))
     exit_code = _exit_code(worst, request.fail_on, bool(problem_count))
     verdicts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
     line = f"{total} endpoints streamed" + (f"; {verdicts}" if verdicts else "")

@@ -112,3 +112,30 @@ def test_jsonl_looks_up_registrations_with_rdap(dataset: Path) -> None:
     assert code == 0, stderr
     (address,) = lines[0]["addresses"]  # type: ignore[misc]
     assert address["registration"]["org"] == "Amazon"  # only RDAP knows the registrant
+
+
+def test_format_choices_come_from_the_output_format_enum() -> None:
+    from residency.report import OutputFormat
+
+    result = CliRunner().invoke(cli, ["audit", "--help"])
+    assert "jsonl" in {f.value for f in OutputFormat}
+    for fmt in OutputFormat:
+        assert fmt.value in result.output
+
+
+def test_a_finished_audit_renders_as_the_same_jsonl(dataset: Path) -> None:
+    """The formatter writes the lines the stream writes (same summary builder)."""
+    from residency.report import render
+
+    code, lines, _ = run(dataset, "192.0.2.1")
+    batch = CliRunner().invoke(
+        cli, ["audit", "--data-dir", str(dataset), "--no-resolve", "--json", "192.0.2.1"]
+    )
+    assert code == 0 and batch.exit_code == 0
+    from residency.audit.run import AuditRequest, run_audit
+
+    outcome = run_audit(AuditRequest(targets=("192.0.2.1",), resolve=False, data_dir=dataset))
+    rendered = [json.loads(x) for x in render(outcome.result, "jsonl").splitlines()]
+    assert [r["host"] for r in rendered[:-1]] == [r["host"] for r in lines[:-1]]
+    assert rendered[-1]["summary"] == lines[-1]["summary"]
+    assert rendered[-1]["schema"] == lines[-1]["schema"]
