@@ -1,4 +1,5 @@
-"""Assemble an audit from command-line style options: inputs, resolver, locator, policy, report.
+"""``residency audit`` as library calls: ``run_audit`` (one report) and ``stream_audit``
+(``--format jsonl``). Both get their pieces from ``residency.audit.assemble``.
 
 Kept out of ``cli.py`` so the CLI stays thin and the whole run is testable as a
 library call. Returns the report text, a summary line and the exit code.
@@ -187,11 +188,14 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
         vantages=request.vantages,
     )
 
-    def record() -> None:
-        if parts.store is None or not chunk:
+    def record(final: bool = False) -> None:
+        # The input problems are stored with the last run, as the batch path stores them.
+        if parts.store is None or not (chunk or (final and problems)):
             return
         run_id = f"{base_id}-{len(run_ids) + 1:04d}"
-        result = parts.auditor.assemble_result(chunk, settings, run_id, chunk_started[0])
+        result = parts.auditor.assemble_result(
+            chunk, settings, run_id, chunk_started[0], problems if final else ()
+        )
         parts.store.record_run(result)
         run_ids.append(run_id)
         chunk.clear()
@@ -210,7 +214,7 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
                 if len(chunk) >= STREAM_RUN_SIZE:
                     record()
                     chunk_started[0] = utc_iso()
-        record()
+        record(final=True)
     finally:
         parts.close()
     summary = summary_object(

@@ -139,3 +139,21 @@ def test_a_finished_audit_renders_as_the_same_jsonl(dataset: Path) -> None:
     assert [r["host"] for r in rendered[:-1]] == [r["host"] for r in lines[:-1]]
     assert rendered[-1]["summary"] == lines[-1]["summary"]
     assert rendered[-1]["schema"] == lines[-1]["schema"]
+
+
+def test_jsonl_with_db_stores_the_input_problems_like_the_batch(
+    dataset: Path, tmp_path: Path
+) -> None:
+    from residency.store import open_store
+
+    db = tmp_path / "history.sqlite3"
+    code, lines, _ = run(dataset, "--db", str(db), "192.0.2.1", "bad_name!")
+    assert code == 2  # one bad entry; the good one is still audited
+    assert [e["host"] for e in lines[:-1]] == ["192.0.2.1"]
+    store = open_store(str(db))
+    try:
+        with store.backend.transaction(write=False) as tx:
+            (problems,) = tx.execute("SELECT problems FROM run").rows[0]
+    finally:
+        store.close()
+    assert "bad_name!" in problems
