@@ -5,7 +5,8 @@ and claiming due targets among a million.
 
 Every figure is printed beside a baseline measured in the same run:
 - throughput: one worker (``Monitor.run_once``: claim, resolve against a local Knot DNS
-  server, locate, record, reschedule) versus the resolver alone and the store alone;
+  server, audit with the production ``AuditorAudit``, record, reschedule) versus the
+  resolver alone and the store alone;
 - bytes per observation: the deduplicated store (unchanged and changed checks) versus
   a naive table that keeps one full row per check;
 - claiming a batch of 1,000 due targets among 1,000,000: with the ``next_due`` index
@@ -38,9 +39,10 @@ from residency.model import (
     IpFacts,
     Location,
     Place,
+    Registration,
 )
-from residency.monitor import Monitor
-from residency.monitor_audit import ResolveLocateAudit
+from residency.monitor.audit import AuditorAudit
+from residency.monitor.loop import Monitor
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.resolve.localserver import KnotServer, Zone, find_binary
 from residency.store import Store, TargetSpec, open_store
@@ -75,6 +77,17 @@ class TableLocator:
 
     def __init__(self) -> None:
         self.cache: dict[str, IpFacts] = {}
+
+    def data_versions(self) -> tuple[DataVersion, ...]:
+        return (DataVersion("bench", "1"),)
+
+    def prefix_for_country(self, country: str) -> str | None:
+        return None
+
+    def locate(
+        self, ip: str, hints: Sequence[Evidence] = (), registration: Registration | None = None
+    ) -> IpFacts:
+        return self.locate_many([ip])[0]
 
     def locate_many(self, ips: Sequence[str]) -> list[IpFacts]:
         out = []
@@ -199,19 +212,15 @@ def throughput(args: argparse.Namespace, workdir: Path, db: str) -> None:
 
         captured: list[object] = []
 
-        class Capturing(ResolveLocateAudit):
+        class Capturing(AuditorAudit):
             def __call__(self, batch):  # type: ignore[no-untyped-def]
                 result = super().__call__(batch)
                 if len(captured) < 1000:
                     captured.append(result)
                 return result
 
-        audit = Capturing(
-            resolver,
-            locator.locate_many,
-            (DataVersion("bench", "1"),),
-            clock=lambda: clock_now[0],
-        )
+        # The production audit function (the full Auditor: hostname hints, operators).
+        audit = Capturing(resolver, locator)
         monitor = Monitor(
             store, audit, clock=lambda: clock_now[0], batch_size=args.batch, worker="bench"
         )

@@ -113,7 +113,7 @@ def run_audit(
 ) -> tuple[float, str] | None:
     """End to end through the lead's Auditor (resolve, locate, JSON written), if present."""
     try:
-        from residency.audit import Auditor, paused_gc
+        from residency.audit.core import Auditor, paused_gc
         from residency.endpoints.normalise import normalise_host
         from residency.locate.locator import Locator
         from residency.report import OutputFormat, render
@@ -129,7 +129,7 @@ def run_audit(
     auditor = Auditor(resolver, locator)
     start = time.perf_counter()
     result = auditor.audit(normalise_host(n) for n in names(count))
-    with paused_gc():  # as the CLI renders (residency.audit_run)
+    with paused_gc():  # as the CLI renders (residency.audit.run)
         out.write_text(render(result, OutputFormat.JSON), encoding="utf-8")
     return count / (time.perf_counter() - start), f"{len(result.endpoints)} endpoints"
 

@@ -18,15 +18,18 @@ import click
 
 from residency import __version__
 from residency.errors import ResidencyError
+from residency.exitcodes import ExitCode
+from residency.report.interface import OutputFormat
 
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_USAGE = 2
+# Names kept for code written against them; the codes are defined in residency.exitcodes.
+EXIT_OK = ExitCode.OK
+EXIT_VIOLATIONS = ExitCode.VIOLATIONS
+EXIT_USAGE = ExitCode.USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit: the only way the CLI reports an error."""
     click.echo(f"residency: {message}", err=True)
     sys.exit(code)
@@ -196,7 +199,7 @@ def data_status_command(as_json: bool) -> None:
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
         if status.damaged:
-            sys.exit(EXIT_USAGE)
+            sys.exit(ExitCode.USAGE)
         return
     click.echo(f"datasets in {status.directory}")
     for row in status.datasets:
@@ -216,7 +219,7 @@ def data_status_command(as_json: bool) -> None:
     for row in status.damaged:
         click.echo(f"residency: error: {row.problem}", err=True)
     if status.damaged:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 @data_group.command("import")
@@ -240,7 +243,7 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
         else:
             click.echo(f"residency: {outcome.line()}", err=True)
     if not report.ok:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 # [ip command]
@@ -313,7 +316,7 @@ def ip_command(
                 bad += 1
             else:
                 click.echo(line)
-        sys.exit(EXIT_USAGE if bad else EXIT_OK)
+        sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
     registrar = None
     if rdap:
         from residency.locate.rdap import RdapLookup
@@ -348,7 +351,7 @@ def ip_command(
             for line in attribution:
                 click.echo(f"attribution: {line}")
     if bad:
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
 
 
 # [audit command]
@@ -420,7 +423,7 @@ def ip_command(
     "fmt",
     default="terminal",
     show_default=True,
-    type=click.Choice(["terminal", "json", "jsonl", "csv", "markdown", "html", "sarif", "junit"]),
+    type=click.Choice([f.value for f in OutputFormat]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
@@ -463,7 +466,7 @@ def ip_command(
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
     literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
-    from residency.audit_run import AuditRequest, run_audit, stream_audit
+    from residency.audit.run import AuditRequest, run_audit, stream_audit
 
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
@@ -609,7 +612,7 @@ def _open_history(db: str | None, *, create: bool = True) -> Any:
 
 
 def _seconds(value: str | None, what: str) -> float | None:
-    from residency.monitor import parse_duration
+    from residency.monitor.targets import parse_duration
 
     if value is None:
         return None
@@ -630,7 +633,7 @@ def _moment(value: str, what: str) -> float:
     import time as time_lib
     from datetime import UTC, datetime
 
-    from residency.monitor import parse_duration
+    from residency.monitor.targets import parse_duration
 
     shown = value if len(value) <= 80 else value[:77] + "..."
     try:
@@ -698,7 +701,7 @@ def watch_add(
     import time as time_lib
 
     from residency.endpoints.errors import InvalidEntry
-    from residency.monitor import target_spec
+    from residency.monitor.targets import target_spec
 
     options: dict[str, Any] = {
         "min_interval": min_interval,
@@ -885,10 +888,11 @@ def monitor_command(
 
     import httpx
 
-    from residency.alerts import AlertSink, LogSink, WebhookSink
     from residency.locate.locator import Locator
-    from residency.monitor import Monitor, install_signal_handlers, load_targets_file
-    from residency.monitor_audit import AuditorAudit
+    from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
+    from residency.monitor.audit import AuditorAudit
+    from residency.monitor.loop import Monitor, install_signal_handlers
+    from residency.monitor.targets import load_targets_file
     from residency.resolve.engine import ChainResolver, ResolverSettings
 
     logging.basicConfig(
@@ -954,7 +958,7 @@ def _monitor_metrics(listen: str | None, path: Path | None) -> tuple[Any, Callab
     function that stops their HTTP server."""
     if listen is None and path is None:
         return None, lambda: None
-    from residency.metrics import MonitorMetrics, check_textfile, parse_listen
+    from residency.monitor.metrics import MonitorMetrics, check_textfile, parse_listen
 
     metrics = MonitorMetrics()
     if path is not None:
@@ -965,10 +969,10 @@ def _monitor_metrics(listen: str | None, path: Path | None) -> tuple[Any, Callab
 
 
 def _webhook_sink(url: str, client: Any, form: str, store: Any) -> Any:
-    from residency.alerts import WebhookSink
+    from residency.monitor.alerts import WebhookSink
 
     if form == "alertmanager":
-        from residency.alert_formats import AlertmanagerFormat
+        from residency.monitor.alert_formats import AlertmanagerFormat
 
         return WebhookSink(url, client, payload_format=AlertmanagerFormat.from_store(store))
     return WebhookSink(url, client, slack=form == "slack")
@@ -1083,7 +1087,7 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
         if not result.entries:
             click.echo("no changes")
     if result.entries:
-        sys.exit(EXIT_VIOLATIONS)
+        sys.exit(ExitCode.VIOLATIONS)
 
 
 @cli.command("report")

@@ -271,7 +271,10 @@ class Resolution:
 
     @property
     def min_ttl(self) -> int | None:
+        """When the first record of this answer expires: the smallest TTL of the chain
+        and of the addresses (the one definition; the monitor schedules by it)."""
         ttls = [s.ttl for s in self.chain]
+        ttls += [a.ttl for a in self.addresses if a.ttl is not None]
         return min(ttls) if ttls else None
 
 

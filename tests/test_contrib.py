@@ -10,8 +10,8 @@ import re
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from residency.metrics import MonitorMetrics
 from residency.model import DataVersion
+from residency.monitor.metrics import MonitorMetrics
 from residency.store import WatchTarget
 from tests.support import REPO
 

@@ -56,6 +56,7 @@ from residency.datasets.storage import (
 from residency.datasets.validate import Validated, validate
 from residency.errors import UsageError
 from residency.paths import dataset_dir
+from residency.timefmt import utc_iso
 
 #: Sources fetched at the same time; downloads are I/O bound.
 CONCURRENCY = 6
@@ -118,7 +119,7 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(moment)
 
 
 # ------------------------------------------------------------------ completeness

@@ -13,6 +13,7 @@ from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import canonical_name
 from residency.endpoints.records import RecordGraph, chain_text
 from residency.model import Endpoint, ObservedAddress
+from residency.timefmt import utc_iso
 
 _ANSWER = re.compile(
     r"^(?P<owner>\S+)\s+(?:(?P<ttl>\d+)\s+)?(?:(?:IN|CH|HS)\s+)?"
@@ -28,7 +29,7 @@ def _when(text: str) -> str | None:
     """``Sat Nov 28 05:21:37 UTC 2026`` -> ISO-8601, when dig printed UTC; else the text."""
     for fmt in ("%a %b %d %H:%M:%S UTC %Y", "%a %b %d %H:%M:%S GMT %Y"):
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC).isoformat()
+            return utc_iso(datetime.strptime(text, fmt).replace(tzinfo=UTC))
         except ValueError:
             continue
     return text

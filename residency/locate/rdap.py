@@ -41,6 +41,7 @@ from residency.locate.rdap_cache import (
     SqliteRdapCache,
 )
 from residency.model import Evidence, EvidenceKind, Location, Registration
+from residency.timefmt import utc_iso
 
 #: Environment variable that overrides the RDAP base URL.
 RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
@@ -996,7 +997,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso()
 
 
 # ------------------------------------------------------------------- presentation

@@ -37,6 +37,7 @@ def _lazy(module: str, name: str, with_options: bool) -> Callable[[RenderOptions
 FORMATTERS: dict[OutputFormat, Callable[[RenderOptions], Formatter]] = {
     OutputFormat.TERMINAL: _lazy("terminal", "TerminalFormatter", True),
     OutputFormat.JSON: _lazy("json_report", "JsonFormatter", False),
+    OutputFormat.JSONL: _lazy("jsonl_report", "JsonlFormatter", False),
     OutputFormat.CSV: _lazy("csv_report", "CsvFormatter", False),
     OutputFormat.MARKDOWN: _lazy("markdown_report", "MarkdownFormatter", False),
     OutputFormat.HTML: _lazy("html_report", "HtmlFormatter", False),

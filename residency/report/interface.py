@@ -19,6 +19,8 @@ class OutputFormat(StrEnum):
 
     TERMINAL = "terminal"
     JSON = "json"
+    #: One JSON object per line; ``residency audit`` streams it in bounded memory.
+    JSONL = "jsonl"
     CSV = "csv"
     MARKDOWN = "markdown"
     HTML = "html"

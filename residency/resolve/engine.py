@@ -16,7 +16,6 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 import dns.edns
 import dns.exception
@@ -43,6 +42,7 @@ from residency.resolve.wire import (
     host_wire,
     parse_reply,
 )
+from residency.timefmt import utc_iso
 
 NS = 2
 
@@ -153,7 +153,7 @@ class ChainResolver:
         """ISO-8601 UTC time to the second (formatted once per second, not per name)."""
         second = int(time.time())
         if second != self._clock[0]:
-            self._clock = (second, datetime.fromtimestamp(second, UTC).isoformat())
+            self._clock = (second, utc_iso(second))
         return self._clock[1]
 
     # ------------------------------------------------------------------ one name

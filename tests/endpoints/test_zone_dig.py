@@ -88,7 +88,7 @@ def test_real_dig_output_gives_the_question_with_its_recorded_chain() -> None:
     endpoint = targets.endpoints[0]
     assert endpoint.host == "alias.capture.test"
     assert _observed(endpoint.observed) == [("127.0.0.3", "dig answer A via web.capture.test")]
-    assert endpoint.observed[0].when == "2026-11-28T05:30:08+00:00"
+    assert endpoint.observed[0].when == "2026-11-28T05:30:08Z"
 
 
 def test_bare_dig_answer_lines_are_accepted(tmp_path: Path) -> None:

@@ -113,9 +113,9 @@ def test_hanging_alertmanager_webhook_is_bounded(hanging_server: str) -> None:
     """The sink gives up after its attempts, each bounded by the client timeout."""
     import httpx
 
-    from residency.alert_formats import AlertmanagerFormat
-    from residency.alerts import AlertError, WebhookSink
     from residency.drift import DriftEvent, DriftKind
+    from residency.monitor.alert_formats import AlertmanagerFormat
+    from residency.monitor.alerts import AlertError, WebhookSink
 
     event = DriftEvent(
         1, "a.example", "a.example", "r1", "2026-01-01T00:00:00+00:00",

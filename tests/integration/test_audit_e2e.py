@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from residency.audit import Auditor
+from residency.audit.core import Auditor
 from residency.cli import cli
 from residency.locate.locator import Locator
 from residency.model import Outcome, Verdict

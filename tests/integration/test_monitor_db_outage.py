@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from residency.model import AuditResult
-from residency.monitor import Batch, Monitor
+from residency.monitor.base import Batch
+from residency.monitor.loop import Monitor
 from residency.store import TargetSpec, open_store
 from tests.integration.pg import PgServer, start_postgres
 from tests.monitor.fakes import FakeAudit, FakeClock

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from residency.model import DataVersion, IpFacts, Verdict
-from residency.monitor import Monitor
-from residency.monitor_audit import ResolveLocateAudit
+from residency.monitor.loop import Monitor
 from residency.paths import project_data_dir
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.store import TargetSpec, open_store
 from tests.integration.dnsserver import KnotServer, Zone, zone
 from tests.monitor.fakes import FakeClock
+from tests.monitor.resolve_locate import ResolveLocateAudit
 from tests.monitor.test_monitor import RecordingSink
 from tests.store.builders import Addr, facts_for
 

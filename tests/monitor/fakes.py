@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from residency.model import AuditResult
-from residency.monitor import Batch
+from residency.monitor.base import Batch
 from tests.store.builders import Host, audit_result
 
 

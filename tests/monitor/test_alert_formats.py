@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from residency.alert_formats import ZERO_TIME, AlertmanagerFormat, episode
-from residency.alerts import WebhookSink
 from residency.drift import DriftEvent, DriftKind
-from residency.monitor import Monitor
+from residency.monitor.alert_formats import ZERO_TIME, AlertmanagerFormat, episode
+from residency.monitor.alerts import WebhookSink
+from residency.monitor.loop import Monitor
 from residency.store import Store, TargetSpec, open_store
 from tests.monitor.fakes import FakeAudit, FakeClock
 from tests.store.builders import Addr, Host

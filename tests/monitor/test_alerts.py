@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from residency.alerts import AlertError, LogSink, WebhookSink, deliver_pending
 from residency.drift import DriftEvent, DriftKind
+from residency.monitor.alerts import AlertError, LogSink, WebhookSink, deliver_pending
 from residency.store import open_store
 from tests.store.builders import Addr, Host, audit_result
 

@@ -12,9 +12,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from residency import __version__
-from residency.metrics import MetricsError, MonitorMetrics, parse_listen, rdap_reason
 from residency.model import DataVersion, Outcome, Verdict
-from residency.monitor import Monitor
+from residency.monitor.loop import Monitor
+from residency.monitor.metrics import MetricsError, MonitorMetrics, parse_listen, rdap_reason
 from residency.store import Store, TargetSpec, open_store
 from tests.monitor.fakes import FakeAudit, FakeClock
 from tests.store.builders import Addr, Host

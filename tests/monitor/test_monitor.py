@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from residency.alerts import AlertSink
 from residency.drift import DriftEvent
 from residency.model import Verdict
-from residency.monitor import Monitor, install_signal_handlers, next_check
+from residency.monitor.alerts import AlertSink
+from residency.monitor.loop import Monitor, install_signal_handlers
+from residency.monitor.schedule import next_check
 from residency.store import (
     Store,
     StoreReadOnly,
@@ -278,3 +279,37 @@ def test_permanent_error_at_commit_spools_the_checked_batch(
         monitor.run_once()
     assert slept == [] and audit.calls == ["a.example"]
     assert len(list(spool.glob("pending-*.json"))) == 1  # what was checked is kept
+
+
+def test_min_ttl_has_one_meaning_for_an_answer_and_for_the_schedule() -> None:
+    """An address TTL shorter than the chain's counts in both (model and monitor)."""
+    from residency.model import (
+        ChainStep,
+        Endpoint,
+        EndpointResult,
+        Outcome,
+        Resolution,
+        ResolvedAddress,
+    )
+    from residency.monitor.schedule import min_ttl
+
+    res = Resolution(
+        name="a.test",
+        outcome=Outcome.RESOLVED,
+        chain=(ChainStep("a.test", "CNAME", "b.test", 300),),
+        addresses=(ResolvedAddress("192.0.2.1", 20, "b.test"),),
+    )
+    assert res.min_ttl == 20
+    assert min_ttl(EndpointResult(Endpoint("a.test", "a.test"), (res,), ())) == 20
+
+
+def test_backoff_doubles_to_the_cap_with_jitter() -> None:
+    from residency.monitor.schedule import backoff_delay
+
+    rng = random.Random(3)
+    delays = [backoff_delay(n, 60.0, rng) for n in range(1, 12)]
+    assert all(
+        0.5 * min(60.0, 0.5 * 2**n) <= d <= min(60.0, 0.5 * 2**n)
+        for n, d in zip(range(1, 12), delays, strict=True)
+    )
+    assert max(delays) <= 60.0

@@ -17,9 +17,9 @@ from residency.model import (
     Resolution,
     ResolvedAddress,
 )
-from residency.monitor import Batch, MonitorError
-from residency.monitor_audit import ResolveLocateAudit
+from residency.monitor.base import Batch, MonitorError
 from residency.resolve.engine import Vantage
+from tests.monitor.resolve_locate import ResolveLocateAudit
 from tests.store.builders import Addr, facts_for
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from residency.monitor import TargetFileInvalid, load_targets_file, parse_duration
+from residency.monitor.targets import TargetFileInvalid, load_targets_file, parse_duration
 
 
 @pytest.mark.parametrize(

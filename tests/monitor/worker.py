@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from residency.model import AuditResult
-from residency.monitor import Batch, Monitor
+from residency.monitor.base import Batch
+from residency.monitor.loop import Monitor
 from residency.store import open_store
 from tests.store.builders import Addr, Host, audit_result
 

@@ -1,4 +1,5 @@
-"""Assemble an audit from command-line style options: inputs, resolver, locator, policy, report.
+"""``residency audit`` as library calls: ``run_audit`` (one report) and ``stream_audit``
+(``--format jsonl``). Both get their pieces from ``residency.audit.assemble``.
 
 Kept out of ``cli.py`` so the CLI stays thin and the whole run is testable as a
 library call. Returns the report text, a summary line and the exit code.
@@ -6,18 +7,22 @@ library call. Returns the report text, a summary line and the exit code.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from residency.audit import AuditError, Auditor, AuditSettings, paused_gc
-from residency.model import Endpoint, InputProblem, Verdict
+from residency.audit.assemble import assemble, iter_inputs, load_request_policy, read_all_inputs
+from residency.audit.core import AuditSettings, new_run_id, paused_gc
+from residency.exitcodes import ExitCode
+from residency.model import Endpoint, EndpointResult, InputProblem, Verdict
+from residency.timefmt import utc_iso
 
-EXIT_OK = 0
-EXIT_VIOLATIONS = 1
-EXIT_USAGE = 2
+#: The resolvers entry of a run audited without re-resolution.
+NO_RESOLVER = "none (observed only)"
+
 
 Progress = Callable[[int, int | None], None]
 
@@ -111,62 +116,17 @@ class AuditOutcome:
     result: Any = field(default=None, repr=False)
 
 
-def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
-    """Every endpoint from arguments and files; bad entries become problems."""
-    from residency.endpoints import InputError, ReadOptions, read_input, read_targets
-    from residency.endpoints.collect import EndpointCollector
-
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
-    collector = EndpointCollector()
-    if request.targets:
-        collector.extend(read_targets(request.targets, options=options))
-    for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
-        for path in paths:
-            try:
-                collector.extend(read_input(path, fmt, options))
-            except InputError as err:
-                collector.problem(str(path), f"--{fmt}", str(err))
-    targets = collector.targets()
-    if not targets.endpoints and not targets.problems:
-        raise AuditError("nothing to audit: give host names, URLs, files or '-' for stdin")
-    return list(targets.endpoints), list(targets.problems), list(targets.notes)
-
-
 def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditOutcome:
     """The whole ``residency audit`` job. Raises ResidencyError for usage/data errors
     (broken policy, no dataset, unreachable resolver) before anything is audited."""
-    from residency.locate.locator import Locator
     from residency.report import JunitIndeterminate, RenderOptions, render, summary_line
 
-    policy = None
-    if request.policy_path is not None:
-        from residency.policy import load_policy
-
-        policy = load_policy(request.policy_path)  # a broken policy stops everything
+    policy = load_request_policy(request)
     endpoints, problems, notes = read_all_inputs(request)
-    locator = Locator.load(request.data_dir, request.geoip)
-    resolver = _resolver(request) if request.resolve else None
-    vantage_objs = _vantages(request, locator)
-    store = None
-    if request.db:  # opened first: a broken database URL stops the run before any query
-        from residency.store import open_store
-
-        store = open_store(request.db)
-    registrar = _registrar(request, store) if request.rdap else None
+    parts = assemble(request, notes, policy, check_resolver=any(not e.is_ip for e in endpoints))
     try:
-        if resolver is not None and any(not e.is_ip for e in endpoints):
-            for line in resolver.check_or_mark():
-                notes.append(line)
-        auditor = Auditor(
-            resolver,
-            locator,
-            policy=policy,
-            registrar=registrar,
-            vantages=vantage_objs,
-            today=request.today,
-        )
         settings = AuditSettings(
-            resolvers=(resolver.label,) if resolver is not None else ("none (observed only)",),
+            resolvers=(parts.resolver.label,) if parts.resolver is not None else (NO_RESOLVER,),
             vantages=request.vantages,
             notes=tuple(notes),
         )
@@ -178,16 +138,11 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
                 if done % 50 == 0 or done == total:
                     progress(done, total)
 
-        result = auditor.audit(endpoints, problems, settings, on_result=on_result)
-        if store is not None:
-            store.record_run(result)
+        result = parts.auditor.audit(endpoints, problems, settings, on_result=on_result)
+        if parts.store is not None:
+            parts.store.record_run(result)
     finally:
-        if registrar is not None:
-            registrar.close()
-        if resolver is not None:
-            resolver.close()
-        if store is not None:
-            store.close()
+        parts.close()
     # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
     options = RenderOptions(
         color=request.color,
@@ -211,32 +166,31 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     )
 
 
+#: Streamed results are recorded in runs of this many endpoints, so memory stays bounded.
+STREAM_RUN_SIZE = 5000
+
+
 def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     """``--format jsonl``: one JSON object per endpoint as it completes, then a summary
     object. Inputs are read lazily and results written at once, so a million-name list
-    goes through in bounded memory (AuditResult is never built)."""
-    import json
+    goes through in bounded memory (the whole AuditResult is never built). With ``--db``
+    the stream is recorded as runs of up to STREAM_RUN_SIZE endpoints, ids
+    ``<run id>-0001``, ``-0002``, ... (a run id is stored once)."""
+    from residency.report.json_report import endpoint_dict
+    from residency.report.jsonl_report import line as jsonl_line
+    from residency.report.jsonl_report import summary_object
 
-    from residency.endpoints import ReadOptions
-    from residency.endpoints.stream import iter_targets
-    from residency.locate.locator import Locator
-    from residency.report.json_report import SCHEMA_ID, data_version_dict, endpoint_dict
-
-    policy = None
-    if request.policy_path is not None:
-        from residency.policy import load_policy
-
-        policy = load_policy(request.policy_path)
-    locator = Locator.load(request.data_dir, request.geoip)
-    resolver = _resolver(request) if request.resolve else None
+    notes: list[str] = []
     problems: list[InputProblem] = []
     problem_count = 0
-    notes: list[str] = []
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    policy = load_request_policy(request)
+    inputs = iter_inputs(request, notes)  # raises "nothing to audit" at the first next()
+    first = next(inputs, None)
+    parts = assemble(request, notes, policy)
 
     def endpoints() -> Iterator[Endpoint]:
         nonlocal problem_count
-        for item in iter_targets(request.targets, options=options, notes=notes):
+        for item in itertools.chain([first] if first is not None else [], inputs):
             if isinstance(item, InputProblem):
                 problem_count += 1
                 if len(problems) < 1000:  # keep the first ones to print; count all
@@ -247,86 +201,75 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     tally: dict[str, int] = {}
     worst: Verdict | None = None
     total = 0
+    run_ids: list[str] = []
+    chunk: list[EndpointResult] = []
+    base_id = new_run_id(utc_iso())
+    settings = AuditSettings(
+        resolvers=(parts.resolver.label,) if parts.resolver is not None else (NO_RESOLVER,),
+        vantages=request.vantages,
+    )
+
+    def record(final: bool = False) -> None:
+        # The input problems are stored with the last run, as the batch path stores them.
+        if parts.store is None or not (chunk or (final and problems)):
+            return
+        run_id = f"{base_id}-{len(run_ids) + 1:04d}"
+        result = parts.auditor.assemble_result(
+            chunk, settings, run_id, chunk_started[0], problems if final else ()
+        )
+        parts.store.record_run(result)
+        run_ids.append(run_id)
+        chunk.clear()
+
+    chunk_started = [utc_iso()]
     try:
-        if resolver is not None:
-            notes.extend(resolver.check_or_mark())
-        vantages = _vantages(request, locator)
-        auditor = Auditor(resolver, locator, policy=policy, vantages=vantages, today=request.today)
-        for result in auditor.results(endpoints()):
+        for result in parts.auditor.results(endpoints()):
             total += 1
-            out.write(json.dumps(endpoint_dict(result), ensure_ascii=False) + "\n")
+            out.write(jsonl_line(endpoint_dict(result)))
             if result.verdict is not None:
                 verdict = result.verdict.verdict
                 tally[verdict.name] = tally.get(verdict.name, 0) + 1
                 worst = verdict if worst is None else max(worst, verdict)
+            if parts.store is not None:
+                chunk.append(result)
+                if len(chunk) >= STREAM_RUN_SIZE:
+                    record()
+                    chunk_started[0] = utc_iso()
+        record(final=True)
     finally:
-        if resolver is not None:
-            resolver.close()
-    summary = {
-        "schema": SCHEMA_ID + "+jsonl",
-        "summary": {"endpoints": total, "verdicts": tally, "problems": problem_count},
-        "verdict": worst.name if worst is not None else None,
-        "policy": None
-        if policy is None
-        else {"name": policy.ref.name, "version": policy.ref.version},
-        "data_versions": [data_version_dict(v) for v in locator.data_versions()],
-        "notes": notes,
-    }
-    out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        parts.close()
+    summary = summary_object(
+        total,
+        tally,
+        problem_count,
+        worst.name if worst is not None else None,
+        policy.ref if policy is not None else None,
+        parts.locator.data_versions(),
+        notes,
+    )
+    if parts.store is not None:
+        summary["runs"] = run_ids
+    out.write(jsonl_line(summary))
     exit_code = _exit_code(worst, request.fail_on, bool(problem_count))
     verdicts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
     line = f"{total} endpoints streamed" + (f"; {verdicts}" if verdicts else "")
     if problem_count:
         line += f"; {problem_count} input problem(s)"
+    if run_ids:
+        line += f"; recorded as {len(run_ids)} run(s) {run_ids[0]}..."
     return AuditOutcome(
-        report="", summary=line, exit_code=exit_code, problems=tuple(problems), notes=tuple(notes)
+        report="",
+        summary=line,
+        exit_code=exit_code,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        run_id=run_ids[0] if run_ids else "",
     )
 
 
 def _exit_code(worst: Verdict | None, fail_on: str, bad_input: bool) -> int:
     """2 for bad input entries, else 1 when the worst verdict reaches --fail-on, else 0."""
     if bad_input:
-        return EXIT_USAGE
+        return ExitCode.USAGE
     threshold = Verdict.INDETERMINATE if fail_on == "indeterminate" else Verdict.FAIL
-    return EXIT_VIOLATIONS if worst is not None and worst >= threshold else EXIT_OK
-
-
-def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
-    from residency.resolve.engine import Vantage
-
-    chosen: list[object | None] = []
-    for cc in request.vantages:
-        prefix = locator.prefix_for_country(cc)
-        if prefix is None:
-            raise AuditError(
-                f"--vantage {cc}: no routable prefix in that country in the GeoIP data"
-            )
-        chosen.append(Vantage(cc, prefix))
-    return chosen or [None]
-
-
-def _resolver(request: AuditRequest) -> Any:
-    from residency.resolve.engine import ChainResolver, ResolverSettings
-
-    return ChainResolver(
-        ResolverSettings(
-            nameservers=request.nameservers,
-            doh=request.doh,
-            dot=request.dot,
-            timeout=request.timeout,
-            concurrency=request.concurrency,
-            qps=request.qps,
-        )
-    )
-
-
-def _registrar(request: AuditRequest, store: Any = None) -> Any:
-    """RDAP lookups; with a history store, its cache table is shared by every worker."""
-    from residency.locate.rdap import RdapLookup
-
-    cache = None
-    if store is not None:
-        from residency.locate.rdap_cache import StoreRdapCache
-
-        cache = StoreRdapCache(store)
-    return RdapLookup.open(request.rdap_url, cache)
+    return ExitCode.VIOLATIONS if worst is not None and worst >= threshold else ExitCode.OK

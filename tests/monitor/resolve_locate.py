@@ -1,21 +1,16 @@
-"""The monitor's production audit function: resolve, locate and judge one batch.
+"""A lean ``Batch -> AuditResult`` for monitor tests: resolver + batched locate + policy.
 
-A thin composition of the resolver (``ChainResolver``), a locate function (the
-Locator's ``locate_many``, or any stand-in with the same shape) and the policy, so
-the monitor itself never depends on how an audit is made.
+It skips what the production ``AuditorAudit`` adds (hostname hints, RDAP), so monitor
+tests can drive the schedule with a stand-in locate function.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import cast
 
 from residency import __version__
-from residency.audit import Auditor, AuditSettings, Registrar, Resolver
-from residency.locate.locator import Locator
 from residency.model import (
     AuditResult,
     DataVersion,
@@ -25,11 +20,13 @@ from residency.model import (
     Resolution,
     ResolvedAddress,
 )
-from residency.monitor import Batch, MonitorError
+from residency.monitor.audit import file_version
+from residency.monitor.base import Batch, MonitorError
 from residency.policy.evaluate import apply_policy
 from residency.policy.loader import load_policy
 from residency.policy.model import Policy
 from residency.resolve.engine import ChainResolver, Vantage
+from residency.timefmt import utc_iso
 
 LocateMany = Callable[[Sequence[str]], list[IpFacts]]
 Clock = Callable[[], float]
@@ -73,7 +70,7 @@ class ResolveLocateAudit:
         return Vantage(country, prefix)
 
     def _policy(self, path: str) -> Policy:
-        version = _mtime(path)  # reloaded when the file is edited
+        version = file_version(path)  # reloaded when the file is edited
         cached = self._policies.get(path)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -119,8 +116,8 @@ class ResolveLocateAudit:
         finished = self._now()
         result = AuditResult(
             run_id=f"m-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:10]}",
-            started=started.isoformat(),
-            finished=finished.isoformat(),
+            started=utc_iso(started),
+            finished=utc_iso(finished),
             endpoints=tuple(results),
             data_versions=self.data_versions,
             resolvers=(self.resolver.label,),
@@ -130,61 +127,3 @@ class ResolveLocateAudit:
         if policy is not None:
             result = apply_policy(policy, result, started.date())
         return result
-
-
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1  # load_policy will report the missing file
-
-
-class AuditorAudit:
-    """``Batch -> AuditResult`` through the full ``Auditor`` (hostname hints, operators,
-    optional RDAP): the production audit function. One Auditor per (policy, vantage)."""
-
-    def __init__(
-        self,
-        resolver: ChainResolver,
-        locator: Locator,
-        *,
-        registrar: Registrar | None = None,
-        policy_loader: Callable[[str], Policy] = load_policy,
-    ) -> None:
-        self.resolver = resolver
-        self.locator = locator
-        self.registrar = registrar
-        self._load_policy = policy_loader
-        self._auditors: dict[tuple[str | None, str | None], tuple[int, Auditor]] = {}
-
-    def _auditor(self, policy_path: str | None, country: str | None) -> Auditor:
-        # An edited policy file takes effect at the next batch of a long-running monitor.
-        version = _mtime(policy_path) if policy_path else 0
-        key = (policy_path, country)
-        cached = self._auditors.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        vantage: Vantage | None = None
-        if country:
-            prefix = self.locator.prefix_for_country(country)
-            if prefix is None:
-                raise MonitorError(f"vantage {country}: no address prefix known in that country")
-            vantage = Vantage(country, prefix)
-        found = Auditor(
-            # ChainResolver takes Vantage where the Auditor's protocol says object.
-            cast(Resolver, self.resolver),
-            self.locator,
-            policy=self._load_policy(policy_path) if policy_path else None,
-            registrar=self.registrar,
-            vantages=(vantage,),
-        )
-        self._auditors[key] = (version, found)
-        return found
-
-    def __call__(self, batch: Batch) -> AuditResult:
-        auditor = self._auditor(batch.policy, batch.vantage)
-        settings = AuditSettings(
-            resolvers=(self.resolver.label,),
-            vantages=(batch.vantage,) if batch.vantage else (),
-        )
-        return auditor.audit(batch.endpoints, settings=settings)

@@ -30,6 +30,7 @@ from residency.model import (
     ResolvedAddress,
     Verdict,
 )
+from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
     from residency.policy import Evaluator, Policy
@@ -70,7 +71,12 @@ HintFunction = Callable[[Iterable[str]], tuple[Evidence, ...]]
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_iso()
+
+
+def new_run_id(started: str) -> str:
+    """A fresh run id from a start time: ``20261201T231152-1a2b3c4d``."""
+    return f"{started.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}"
 
 
 @contextmanager
@@ -177,6 +183,17 @@ class Auditor:
                 if on_result is not None:
                     on_result(len(done))
             collected = sorted(done, key=lambda r: order.get(id(r.endpoint), 0))
+        return self.assemble_result(collected, settings, run_id, started, problems)
+
+    def assemble_result(
+        self,
+        collected: Sequence[EndpointResult],
+        settings: AuditSettings | None,
+        run_id: str | None,
+        started: str,
+        problems: Sequence[InputProblem] = (),
+    ) -> AuditResult:
+        """An AuditResult of endpoint results already made by ``results()``."""
         settings = settings or AuditSettings(
             resolvers=(self.resolver.label,) if self.resolver is not None else ()
         )
@@ -189,8 +206,7 @@ class Auditor:
             )
             policy_ref = self.policy.ref
         return AuditResult(
-            run_id=run_id
-            or f"{started.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}",
+            run_id=run_id or new_run_id(started),
             started=started,
             finished=self.clock(),
             endpoints=tuple(collected),

@@ -33,21 +33,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from residency.alerts import AlertSink, deliver_pending
-from residency.endpoints.errors import InvalidEntry
-from residency.endpoints.normalise import normalise_host
-from residency.errors import ResidencyError
-from residency.model import AuditResult, Endpoint, EndpointResult
-from residency.store import (
-    BatchOutcome,
-    Completion,
-    Store,
-    StoreError,
-    TargetSpec,
-    WatchTarget,
-)
+from residency.model import AuditResult, Endpoint
+from residency.monitor.alerts import AlertSink, deliver_pending
+from residency.monitor.base import AuditFunction, Batch
+from residency.monitor.schedule import backoff_delay, next_check
+from residency.store import BatchOutcome, Completion, Store, StoreError, WatchTarget
 from residency.store.errors import StoreCorrupt, StorePermanentError, StoreTransientError
 from residency.store.serialize import from_jsonable, to_jsonable
 
@@ -55,27 +47,6 @@ log = logging.getLogger("residency.monitor")
 
 Clock = Callable[[], float]
 _T = TypeVar("_T")
-
-
-class MonitorError(ResidencyError):
-    """Monitoring cannot start as configured."""
-
-
-class TargetFileInvalid(MonitorError):
-    """A watch-target file has a bad entry (the message names file and line)."""
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Endpoints to audit together: they share a policy and a vantage."""
-
-    endpoints: tuple[Endpoint, ...]
-    policy: str | None
-    vantage: str | None
-
-
-#: Production: the Auditor; tests: a fake. Must give each call a fresh ``run_id``.
-AuditFunction = Callable[[Batch], AuditResult]
 
 
 class MonitorObserver(Protocol):
@@ -115,33 +86,6 @@ class MonitorStats:
             f"{self.checked} checked in {self.batches} batch(es), {self.changed} changed, "
             f"{self.events} drift event(s), {self.failed} failed"
         )
-
-
-def min_ttl(result: EndpointResult | None) -> int | None:
-    """The smallest TTL anywhere in the answers: when the first of them expires."""
-    if result is None:
-        return None
-    ttls = [s.ttl for r in result.resolutions for s in r.chain]
-    ttls += [a.ttl for r in result.resolutions for a in r.addresses if a.ttl is not None]
-    return min(ttls) if ttls else None
-
-
-def next_check(
-    target: WatchTarget, result: EndpointResult | None, now: float, rng: random.Random
-) -> float:
-    """When to look again: a fixed cadence, or the TTL kept within [min, max]; with jitter.
-
-    A failed check (no result) comes back after the minimum interval.
-    """
-    if target.cadence:
-        interval = target.cadence
-    else:
-        ttl = min_ttl(result)
-        interval = target.min_interval if ttl is None else float(ttl)
-        interval = min(max(interval, target.min_interval), target.max_interval)
-    if target.jitter > 0:
-        interval *= 1.0 + rng.uniform(-target.jitter, target.jitter)
-    return now + max(1.0, interval)
 
 
 @dataclass
@@ -393,8 +337,7 @@ class Monitor:
                     return False
                 attempt += 1
                 self.stats.store_retries += 1
-                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
-                delay *= 0.5 + self.rng.random() / 2
+                delay = backoff_delay(attempt, self.max_backoff, self.rng)
                 log.warning(
                     "monitor: %s; %d batch(es) buffered, retrying in %.1fs",
                     err,
@@ -460,7 +403,7 @@ class Monitor:
                     raise
                 attempt += 1
                 self.stats.store_retries += 1
-                delay = min(self.max_backoff, 0.5 * 2 ** min(attempt, 16))
+                delay = backoff_delay(attempt, self.max_backoff, self.rng)
                 log.warning("monitor: %s; retrying in %.1fs", err, delay)
                 self.sleep(delay)
                 self._reconnect()
@@ -568,126 +511,3 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
             signal.signal(sig, old)
 
     return restore
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-#: No duration the tool takes is meaningful beyond a century; larger ones overflow dates.
-MAX_DURATION = 100 * 365.25 * 86400.0
-#: A fixed cadence: at least 10 s (a tighter loop is a load test), at most a leap year.
-CADENCE_BOUNDS = (10.0, 366 * 86400.0)
-#: The TTL window [min_interval, max_interval]: 1 s .. a leap year.
-INTERVAL_BOUNDS = (1.0, 366 * 86400.0)
-
-
-def _fmt_seconds(seconds: float) -> str:
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-def bounded_duration(value: str | float | int, what: str, low: float, high: float) -> float:
-    """``parse_duration`` within [low, high]; ValueError naming ``what`` and the range."""
-    seconds = parse_duration(value)
-    if not low <= seconds <= high:
-        raise ValueError(
-            f"{what} {value!r} is out of range ({_fmt_seconds(low)} .. {_fmt_seconds(high)})"
-        )
-    return seconds
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``, ``"1w"``; ValueError if bad
-    (also beyond ``MAX_DURATION``: such a value only overflows the dates built from it)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = value.strip().lower()
-        unit = _UNITS.get(text[-1:]) if text else None
-        number = text[:-1] if unit else text
-        try:
-            seconds = float(number) * (unit or 1.0)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h, 1d)") from None
-    if seconds <= 0 or seconds != seconds:
-        raise ValueError(f"{value!r} is not a positive duration")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{value!r} is longer than 100 years")
-    return seconds
-
-
-_OPTION_KEYS = {"policy", "vantage", "cadence", "min_interval", "max_interval", "jitter"}
-
-
-def target_spec(host: str, options: dict[str, Any], origin: str = "") -> TargetSpec:
-    """A validated TargetSpec; raises ValueError/InvalidEntry naming the bad option."""
-    unknown = set(options) - _OPTION_KEYS
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
-    endpoint = normalise_host(host, origin)
-    cadence = options.get("cadence")
-    low = bounded_duration(options.get("min_interval", 300), "min_interval", *INTERVAL_BOUNDS)
-    high = bounded_duration(options.get("max_interval", 86400), "max_interval", *INTERVAL_BOUNDS)
-    if low > high:
-        raise ValueError(f"min_interval ({low:g}s) is above max_interval ({high:g}s)")
-    jitter = float(options.get("jitter", 0.1))
-    if not 0.0 <= jitter < 1.0:
-        raise ValueError(f"jitter {jitter} must be a share between 0 and 1 (e.g. 0.1)")
-    vantage = options.get("vantage")
-    if vantage is not None and not (isinstance(vantage, str) and len(vantage) == 2):
-        raise ValueError(f"vantage {vantage!r} must be a two-letter country code")
-    policy = options.get("policy")
-    return TargetSpec(
-        host=endpoint.host,
-        display=endpoint.display,
-        vantage=vantage.upper() if vantage else None,
-        policy=str(policy) if policy else None,
-        cadence=None if cadence is None else bounded_duration(cadence, "cadence", *CADENCE_BOUNDS),
-        min_interval=low,
-        max_interval=high,
-        jitter=jitter,
-    )
-
-
-def load_targets_file(path: Path) -> list[TargetSpec]:
-    """Watch targets from a file: TOML (``[defaults]`` + ``[[target]]`` tables with
-    ``host`` and options) or a plain list, one host per line, ``#`` comments allowed."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise TargetFileInvalid(f"{path}: cannot read target file ({err.strerror})") from err
-    text = raw.decode("utf-8", errors="replace")
-    specs: list[TargetSpec] = []
-    if path.suffix == ".toml":
-        import tomllib
-
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise TargetFileInvalid(f"{path}: not valid TOML ({err})") from err
-        defaults = doc.get("defaults", {})
-        for index, item in enumerate(doc.get("target", []), start=1):
-            where = f"{path}: target #{index}"
-            if not isinstance(item, dict) or "host" not in item:
-                raise TargetFileInvalid(f"{where}: needs a host")
-            options = {**defaults, **{k: v for k, v in item.items() if k != "host"}}
-            if "policy" in options and not Path(str(options["policy"])).is_absolute():
-                options["policy"] = str((path.parent / str(options["policy"])).resolve())
-            try:
-                specs.append(target_spec(str(item["host"]), options, where))
-            except (ValueError, InvalidEntry) as err:
-                raise TargetFileInvalid(f"{where} ({item['host']!r}): {err}") from err
-        return specs
-    for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        try:
-            specs.append(target_spec(entry, {}, f"{path}:{number}"))
-        except (ValueError, InvalidEntry) as err:
-            raise TargetFileInvalid(f"{path}:{number}: {entry!r}: {err}") from err
-    return specs

@@ -1,0 +1,192 @@
+"""Build the pieces of an audit from an ``AuditRequest``, once, for both paths.
+
+The batch report and the ``--format jsonl`` stream differ only in how results are
+collected and written; what is audited (targets, ``--har``/``--zone``/``--pcap``
+files), how (resolver, vantages, RDAP), against what (policy) and where it is recorded
+(``--db``) is decided here, so the two cannot drift apart again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from residency.audit.core import AuditError, Auditor
+from residency.model import Endpoint, InputProblem
+
+if TYPE_CHECKING:
+    from residency.audit.run import AuditRequest
+    from residency.policy import Policy
+
+
+@dataclass
+class Assembly:
+    """Everything an audit run needs; ``close()`` releases resolver, RDAP and store."""
+
+    auditor: Auditor
+    policy: Policy | None
+    locator: Any
+    resolver: Any
+    store: Any
+    registrar: Any
+    notes: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.registrar is not None:
+            self.registrar.close()
+        if self.resolver is not None:
+            self.resolver.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def load_request_policy(request: AuditRequest) -> Policy | None:
+    """The ``--policy`` file; a broken policy stops everything, before inputs are read."""
+    if request.policy_path is None:
+        return None
+    from residency.policy import load_policy
+
+    return load_policy(request.policy_path)
+
+
+def assemble(
+    request: AuditRequest,
+    notes: list[str],
+    policy: Policy | None,
+    check_resolver: bool = True,
+) -> Assembly:
+    """Locator, resolver, vantages, store and RDAP for ``request``, judged by ``policy``.
+
+    Raises ResidencyError (no dataset, bad vantage, broken database URL) before anything
+    is audited. ``check_resolver`` adds the resolver's reachability notes to ``notes``."""
+    from residency.locate.locator import Locator
+
+    locator = Locator.load(request.data_dir, request.geoip)
+    resolver = _resolver(request) if request.resolve else None
+    store = registrar = None
+    try:
+        vantages = _vantages(request, locator)
+        if request.db:  # opened first: a broken database URL stops the run before any query
+            from residency.store import open_store
+
+            store = open_store(request.db)
+        registrar = _registrar(request, store) if request.rdap else None
+        if resolver is not None and check_resolver:
+            notes.extend(resolver.check_or_mark())
+    except BaseException:
+        Assembly(Auditor(None, locator), policy, locator, resolver, store, registrar).close()
+        raise
+    auditor = Auditor(
+        resolver,
+        locator,
+        policy=policy,
+        registrar=registrar,
+        vantages=vantages,
+        today=request.today,
+    )
+    return Assembly(auditor, policy, locator, resolver, store, registrar, notes)
+
+
+def _read_files(request: AuditRequest, collector: Any) -> None:
+    """``--zone``/``--har``/``--pcap`` files into ``collector``; an unreadable file is a
+    problem of that file, the other inputs are still audited."""
+    from residency.endpoints import InputError, ReadOptions, read_input
+
+    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
+        for path in paths:
+            try:
+                collector.extend(read_input(path, fmt, options))
+            except InputError as err:
+                collector.problem(str(path), f"--{fmt}", str(err))
+
+
+def _nothing_to_audit() -> AuditError:
+    return AuditError("nothing to audit: give host names, URLs, files or '-' for stdin")
+
+
+def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
+    """Every endpoint from arguments and files; bad entries become problems."""
+    from residency.endpoints import ReadOptions, read_targets
+    from residency.endpoints.collect import EndpointCollector
+
+    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    collector = EndpointCollector()
+    if request.targets:
+        collector.extend(read_targets(request.targets, options=options))
+    _read_files(request, collector)
+    targets = collector.targets()
+    if not targets.endpoints and not targets.problems:
+        raise _nothing_to_audit()
+    return list(targets.endpoints), list(targets.problems), list(targets.notes)
+
+
+def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | InputProblem]:
+    """The same inputs as ``read_all_inputs``, streamed: positional targets flow through
+    lazily; ``--zone``/``--har``/``--pcap`` files (bounded by their size) are read first
+    and each of their hosts is merged with the same host among the targets, as the batch
+    path merges them, so observed addresses and categories are never audited apart."""
+    from residency.endpoints import ReadOptions
+    from residency.endpoints.collect import EndpointCollector
+    from residency.endpoints.stream import iter_targets
+
+    if not request.targets and not (request.zones or request.hars or request.pcaps):
+        raise _nothing_to_audit()
+    collector = EndpointCollector()
+    _read_files(request, collector)
+    files = collector.targets()
+    notes.extend(files.notes)
+    yield from files.problems
+    from_files = {e.host: e for e in files.endpoints}
+    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    for item in iter_targets(request.targets, options=options, notes=notes):
+        if isinstance(item, Endpoint) and item.host in from_files:
+            merger = EndpointCollector()
+            merger.add(from_files.pop(item.host))
+            merger.add(item)
+            yield merger.targets().endpoints[0]
+            continue
+        yield item
+    yield from from_files.values()
+
+
+def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
+    from residency.resolve.engine import Vantage
+
+    chosen: list[object | None] = []
+    for cc in request.vantages:
+        prefix = locator.prefix_for_country(cc)
+        if prefix is None:
+            raise AuditError(
+                f"--vantage {cc}: no routable prefix in that country in the GeoIP data"
+            )
+        chosen.append(Vantage(cc, prefix))
+    return chosen or [None]
+
+
+def _resolver(request: AuditRequest) -> Any:
+    from residency.resolve.engine import ChainResolver, ResolverSettings
+
+    return ChainResolver(
+        ResolverSettings(
+            nameservers=request.nameservers,
+            doh=request.doh,
+            dot=request.dot,
+            timeout=request.timeout,
+            concurrency=request.concurrency,
+            qps=request.qps,
+        )
+    )
+
+
+def _registrar(request: AuditRequest, store: Any = None) -> Any:
+    """RDAP lookups; with a history store, its cache table is shared by every worker."""
+    from residency.locate.rdap import RdapLookup
+
+    cache = None
+    if store is not None:
+        from residency.locate.rdap_cache import StoreRdapCache
+
+        cache = StoreRdapCache(store)
+    return RdapLookup.open(request.rdap_url, cache)
