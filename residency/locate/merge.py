@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from residency.locate.compiled import LayerInfo
@@ -239,9 +239,10 @@ def _cdn_edge(
             return CdnEdge(vendor=h.provider or provider or "unknown", basis=h.summary())
     # a provider whose whole network is CDN edges (Akamai, bunny.net) marks the address
     # even when its range is missing from any published feed
-    if registry_cdn and operator is not None and operator.provider:
-        if not any(e.place for e in feeds if e.provider == operator.provider):
-            return CdnEdge(vendor=operator.provider, basis=operator.basis or "provider registry")
+    vendor = operator.provider if operator is not None else None
+    if registry_cdn and vendor and not any(e.place for e in feeds if e.provider == vendor):
+        assert operator is not None
+        return CdnEdge(vendor=vendor, basis=operator.basis or "provider registry")
     return None
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from residency.datasets.errors import FeedInvalid
 from residency.datasets.interface import ParsedFeed, RangeRecord
-from residency.datasets.parsers._common import content_version, decode_text, finish
-from residency.datasets.parsers._common import canonical_network
+from residency.datasets.parsers._common import (
+    canonical_network,
+    content_version,
+    decode_text,
+    finish,
+)
 from residency.model import EvidenceKind
 
 DATASET = "bgptools-anycast"
