@@ -157,6 +157,11 @@ def merge_facts(
     # many others announce mostly unicast space.
     published = next((e for e in feeds if e.anycast), None)
     measured = next((e for e in evidence if e.kind is EvidenceKind.ANYCAST), None)
+    if measured is not None and _placed_more_specifically(measured, feeds, geofeeds):
+        # bgp.tools marks a whole announced aggregate (Google's 34.32.0.0/11) anycast when
+        # part of it is; the provider's own placement of a narrower prefix inside it
+        # (a Google Cloud region) is the better claim for this address
+        measured = None
     anycast = published is not None or measured is not None
     anycast_basis = ""
     if published is not None:
@@ -206,6 +211,18 @@ def merge_facts(
         registration=registration,
         anycast_basis=anycast_basis,
         cdn_edge=cdn_edge,
+    )
+
+
+def _placed_more_specifically(
+    measured: Evidence, feeds: Sequence[Evidence], geofeeds: Sequence[Evidence]
+) -> bool:
+    """Whether a provider feed or geofeed places the address by a prefix at least as
+    narrow as the measured anycast one."""
+    width = _prefixlen(measured)
+    return any(
+        e.place is not None and not e.anycast and _prefixlen(e) >= width
+        for e in (*feeds, *geofeeds)
     )
 
 

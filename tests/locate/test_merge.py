@@ -220,3 +220,29 @@ def test_geoip_disagreement_is_listed() -> None:
     facts = merge_facts("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:b", "FR")])
     assert facts.location.place is None and facts.location.basis == "sources-disagree"
     assert facts.disagreements == ("GeoIP sources disagree: geoip:a says DE, geoip:b says FR",)
+
+
+def test_provider_region_inside_a_measured_aggregate_is_located(registry: ProviderRegistry) -> None:
+    # bgp.tools measures Google's 34.32.0.0/11 aggregate as anycast; Google Cloud places
+    # the narrower 34.40.0.0/17 in europe-west3: the region is the better claim
+    region = Evidence(
+        source="gcp-cloud",
+        kind=EvidenceKind.PROVIDER_FEED,
+        version="t",
+        prefix="34.40.0.0/17",
+        provider="gcp",
+        region="europe-west3",
+        place=Place("DE"),
+    )
+    facts = merge_facts(
+        "34.40.0.1", [region, measured("34.32.0.0/11"), geoip("geoip:a", "DE")], (), registry
+    )
+    assert not facts.anycast and facts.location.country == "DE"
+    assert facts.location.basis == "provider-feed"
+
+
+def test_measured_prefix_narrower_than_the_feed_is_anycast() -> None:
+    region = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    facts = merge_facts("52.16.1.1", [region, measured("52.16.1.0/24"), geoip("geoip:a", "IE")])
+    assert facts.anycast and facts.location.place is None
+    assert facts.anycast_basis == "measured, bgptools-anycast [52.16.1.0/24]"
