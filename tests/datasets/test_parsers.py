@@ -12,9 +12,8 @@ import msgpack
 import pytest
 
 from residency.datasets.errors import DatasetError, FeedInvalid
-from residency.datasets.parsers import aws
 from residency.datasets.interface import ParsedFeed, RangeRecord
-from residency.datasets.parsers import PARSERS, cloudip, ipdb_asn, make_geofeed_parser
+from residency.datasets.parsers import PARSERS, aws, cloudip, ipdb_asn, make_geofeed_parser
 from residency.datasets.parsers._common import canonical_network
 from residency.errors import ResidencyError
 from residency.model import EvidenceKind, Place
