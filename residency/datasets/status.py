@@ -140,7 +140,7 @@ def data_status(
             elif source and source.mirror is None and not source.user_added:
                 # offline, nothing can fetch it: say how an air-gapped site gets it
                 problem += (
-                    "; no mirror exists (official URLs only): offline, import a copy with "
+                    "; no mirror exists: offline, import a copy with "
                     f"'residency data import FILE --as {name}'"
                 )
             rows.append(

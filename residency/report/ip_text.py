@@ -67,7 +67,7 @@ def edge_text(facts: IpFacts) -> str:
         parts.append(f"anycast ({facts.anycast_basis})" if facts.anycast_basis else "anycast")
     edge = facts.cdn_edge
     if edge is not None:
-        what = "CDN" if facts.anycast else "CDN edge, unicast"
+        what = "CDN" if facts.anycast else "unicast CDN edge"
         parts.append(f"{what} of {edge.vendor} ({edge.basis})")
     elif facts.cdn:
         parts.append("CDN edge")

@@ -80,3 +80,18 @@ def test_measured_anycast_is_the_anycast_key_alone(registry: ProviderRegistry) -
     assert judged.verdict is Verdict.FAIL and codes(judged.addresses[0]) == ["anycast"]
     lenient = EU.format(handling='cdn = "fail"\nanycast = "allow"')
     assert evaluate(policy(lenient), result("a", facts), TODAY).verdict is Verdict.PASS
+
+
+def test_text_and_json_show_both_with_their_basis(registry: ProviderRegistry) -> None:
+    from residency.locate.locator import facts_to_json
+    from residency.report.ip_text import render_ip_facts
+
+    edge = bunny_edge(registry, "DE")
+    assert "  edge        unicast CDN edge of bunny (asn AS200325)" in render_ip_facts(edge)
+    assert facts_to_json(edge)["cdn_edge"] == {"vendor": "bunny", "basis": "asn AS200325"}
+    anycast = measured_anycast(registry)
+    text = render_ip_facts(anycast)
+    assert "  edge        anycast (measured, bgptools-anycast [8.8.8.0/24])" in text
+    doc = facts_to_json(anycast)
+    assert doc["anycast"] is True and doc["anycast_basis"].startswith("measured")
+    assert doc["cdn_edge"] is None
