@@ -21,6 +21,7 @@ class EvidenceKind(StrEnum):
     ASN = "asn"  # an IP -> ASN/organisation database
     HOSTNAME = "hostname-hint"  # a name in the CNAME chain reveals provider/region
     REGISTRATION = "registration"  # RDAP/whois: who registered the block
+    ANYCAST = "anycast-measured"  # a measured list of anycast prefixes (bgp.tools)
 
 
 class Confidence(StrEnum):
@@ -173,6 +174,16 @@ class Operator:
 
 
 @dataclass(frozen=True)
+class CdnEdge:
+    """The address belongs to a CDN. A CDN edge (CloudFront, Akamai) is a unicast server
+    in one place, picked per client by DNS: its own place is known and judged, the
+    origin behind it is not. Whether one place serves it is ``IpFacts.anycast``."""
+
+    vendor: str  # provider id, e.g. "aws" (CloudFront), "akamai", "bunny"
+    basis: str  # how we know, e.g. "aws-ip-ranges: CLOUDFRONT", "asn AS200325"
+
+
+@dataclass(frozen=True)
 class IpFacts:
     """Everything known about one address, each claim backed by evidence."""
 
@@ -191,6 +202,9 @@ class IpFacts:
     disagreements: tuple[str, ...] = ()  # human-readable: "dbip says DE, aws feed says IE"
     operator: Operator | None = None
     registration: Registration | None = None
+    # why ``anycast`` is set: the provider published it as anycast, or it was measured
+    anycast_basis: str = ""
+    cdn_edge: CdnEdge | None = None  # set when a CDN serves it (``cdn`` is then true)
 
 
 # ---------------------------------------------------------------------- endpoints

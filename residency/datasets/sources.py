@@ -18,8 +18,16 @@ import platformdirs
 from residency.datasets.errors import DatasetError
 from residency.paths import project_data_dir
 
-SourceKind = Literal["feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip"]
-KINDS: tuple[str, ...] = ("feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip")
+SourceKind = Literal["feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip", "anycast"]
+KINDS: tuple[str, ...] = (
+    "feed",
+    "geofeed",
+    "mmdb-country",
+    "mmdb-asn",
+    "asn-csv",
+    "cloudip",
+    "anycast",
+)
 MirrorType = Literal["npm", "wheel"]
 
 #: Environment variable naming the user's config file (default: platformdirs user config).
@@ -33,6 +41,7 @@ STALE_DAYS: dict[str, int] = {
     "mmdb-country": 45,
     "mmdb-asn": 45,
     "asn-csv": 45,
+    "anycast": 14,  # bgp.tools republishes it daily
 }
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024

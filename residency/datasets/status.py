@@ -137,6 +137,12 @@ def data_status(
             problem = "never fetched"
             if source and source.covered_by and source.covered_by in manifest.entries:
                 problem += f"; its ranges come from {source.covered_by} meanwhile"
+            elif source and source.mirror is None and not source.user_added:
+                # offline, nothing can fetch it: say how an air-gapped site gets it
+                problem += (
+                    "; no mirror exists: offline, import a copy with "
+                    f"'residency data import FILE --as {name}'"
+                )
             rows.append(
                 DatasetStatus(name, kind, present=False, stale_after_days=limit, problem=problem)
             )

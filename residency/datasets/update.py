@@ -471,6 +471,10 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
     reason = "; ".join(p.removeprefix(prefix) for p in problems) or "no way to obtain it"
     if source.covered_by and source.mirror is None:
         reason += f" (its ranges are also in {source.covered_by})"
+    elif source.mirror is None and not source.user_added:
+        reason += (
+            f" (no mirror exists: import a copy with 'residency data import FILE --as {source.id}')"
+        )
     if prev is not None:
         return done(Status.KEPT_PREVIOUS, detail=reason)
     with contextlib.suppress(OSError):  # no empty folder for a dataset that never arrived

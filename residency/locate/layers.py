@@ -21,6 +21,13 @@ class LayerError(ResidencyError):
     """A source file could not be turned into a layer (corrupt mmdb, bad CSV...)."""
 
 
+#: The evidence kind of a parsed source's layer, by its kind in data/sources.toml
+#: (anything else parsed is a provider feed).
+FEED_KINDS: dict[str, EvidenceKind] = {
+    "geofeed": EvidenceKind.GEOFEED,
+    "anycast": EvidenceKind.ANYCAST,
+}
+
 PlaceOf = Any  # Callable[[str, str], Place | None]; kept loose to avoid an import cycle
 
 

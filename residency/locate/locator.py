@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 #: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
 GEOIP_ENV = "RESIDENCY_GEOIP"
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
-#: 4: the 128-bit IPv6 table and per-file checksums), so an older index is rebuilt, not trusted.
-COMPILER_VERSION = "4"
+#: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
+#: anycast, measured anycast layer), so an older index is rebuilt, not trusted.
+COMPILER_VERSION = "5"
 #: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
 _log = logging.getLogger("residency.locate")
 
@@ -135,6 +136,7 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     from residency.datasets.parsers import PARSERS
     from residency.datasets.regions import RegionTable
     from residency.locate.layers import (
+        FEED_KINDS,
         LayerError,
         asn_csv_layer,
         feed_layer,
@@ -163,7 +165,7 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
                 parsed = parser(f.read_bytes())
                 records.extend(parsed.records)
                 version = spec.version or parsed.version
-            kind = EvidenceKind.GEOFEED if spec.kind == "geofeed" else EvidenceKind.PROVIDER_FEED
+            kind = FEED_KINDS.get(spec.kind, EvidenceKind.PROVIDER_FEED)
             builders.append(feed_layer(spec.dataset, kind, version, records, regions.place_of))
     return builders
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from residency.locate.compiled import LayerInfo
 from residency.model import (
+    CdnEdge,
     Confidence,
     Evidence,
     EvidenceKind,
@@ -26,6 +28,8 @@ from residency.model import (
 
 #: Providers whose addresses are CDN edges (served from many places).
 CDN_PROVIDERS = frozenset({"cloudflare", "fastly", "akamai"})
+#: Feed services whose ranges are client-facing CDN edges.
+CDN_SERVICES = frozenset({"CDN", "CLOUDFRONT"})
 #: Feeds that describe a provider only broadly (no regions): lower priority.
 GENERIC_FEEDS = frozenset({"google", "google-goog", "cloudip"})
 
@@ -134,28 +138,37 @@ def merge_facts(
             provider, region, service = hinted[0].provider, hinted[0].region, hinted[0].service
             provider_basis = "hostname-hint"
 
-    anycast_feed = next((e for e in feeds if e.anycast), None)
-    cdn_hint = next((h for h in hints if h.anycast), None)
     registrant = registration.org if registration is not None else None
     operator = (
         registry.operator_for(provider, asn, as_org or registrant, provider_basis)
         if registry
         else None
     )
-    registry_cdn = registry_anycast = False
+    registry_cdn = False
     if operator is not None and operator.provider:
         if provider is None:
             provider = operator.provider  # known only from the ASN: say so via operator.basis
         entry = registry.get(operator.provider) if registry else None
         if entry is not None:
-            registry_cdn, registry_anycast = entry.cdn, entry.anycast
-    # a provider that is a CDN/anycast network as a whole (Cloudflare, Fastly, Akamai)
-    # marks the address even when its range is missing from the published feed
-    whole_network_edge = (registry_cdn or registry_anycast) and not any(
-        e.place for e in feeds if e.provider == provider
-    )
-    anycast = anycast_feed is not None or (whole_network_edge and registry_anycast)
-    cdn = anycast or cdn_hint is not None or provider in CDN_PROVIDERS or whole_network_edge
+            registry_cdn = entry.cdn
+    # Anycast only where it is published (the provider's own feed flags the range) or
+    # measured (a list of prefixes seen answering from many places). A provider or ASN
+    # that runs anycast somewhere says nothing about this address: Google, Gcore and
+    # many others announce mostly unicast space.
+    published = next((e for e in feeds if e.anycast), None)
+    measured = next((e for e in evidence if e.kind is EvidenceKind.ANYCAST), None)
+    if measured is not None and _placed_more_specifically(measured, feeds, geofeeds):
+        # bgp.tools marks a whole announced aggregate (Google's 34.32.0.0/11) anycast when
+        # part of it is; the provider's own placement of a narrower prefix inside it
+        # (a Google Cloud region) is the better claim for this address
+        measured = None
+    anycast = published is not None or measured is not None
+    anycast_basis = ""
+    if published is not None:
+        anycast_basis = f"published by {_claim_of(published)}"
+    elif measured is not None:
+        anycast_basis = f"measured, {_claim_of(measured)}"
+    cdn_edge = _cdn_edge(feeds, hints, provider, operator, registry_cdn)
     for h in hints:
         if h.provider and provider and h.provider != provider:
             disagreements.append(
@@ -167,19 +180,19 @@ def merge_facts(
             )
 
     location = _locate(primary, feeds, geofeeds, geoip, registration, disagreements)
-    if anycast or cdn:
-        what = "anycast" if anycast else "cdn-edge"
-        by = anycast_feed or cdn_hint
+    if anycast:
         claimed = location.country
-        why = (
-            f"{'anycast' if what == 'anycast' else 'CDN edge'} address"
-            f" ({by.summary() if by else (operator.basis if operator else provider)})"
-            ": served from many places, "
-            "origin unknown"
-        )
+        why = f"anycast address ({anycast_basis}): served from many places at once"
         if claimed:
             why += f"; GeoIP/feeds would say {claimed}, which is not where data goes"
-        location = Location(place=None, confidence=Confidence.NONE, basis=what, why=why)
+        location = Location(place=None, confidence=Confidence.NONE, basis="anycast", why=why)
+    elif cdn_edge is not None:
+        # a unicast edge in one place: that place stands (and is judged); the origin
+        # behind it is unknown, which the policy's `cdn` key decides
+        edge = f"CDN edge of {cdn_edge.vendor} ({cdn_edge.basis})"
+        if location.place is not None:
+            edge += ": the edge's own place"
+        location = replace(location, why=f"{location.why}; {edge}, origin unknown")
 
     return IpFacts(
         ip=ip,
@@ -190,13 +203,64 @@ def merge_facts(
         provider=provider,
         region=region,
         service=service,
-        cdn=cdn,
+        cdn=cdn_edge is not None,
         anycast=anycast,
         evidence=tuple(evidence) + tuple(hints),
         disagreements=tuple(dict.fromkeys(disagreements)),
         operator=operator,
         registration=registration,
+        anycast_basis=anycast_basis,
+        cdn_edge=cdn_edge,
     )
+
+
+def _placed_more_specifically(
+    measured: Evidence, feeds: Sequence[Evidence], geofeeds: Sequence[Evidence]
+) -> bool:
+    """Whether a provider feed or geofeed places the address by a prefix at least as
+    narrow as the measured anycast one."""
+    width = _prefixlen(measured)
+    return any(
+        e.place is not None and not e.anycast and _prefixlen(e) >= width
+        for e in (*feeds, *geofeeds)
+    )
+
+
+def _claim_of(e: Evidence) -> str:
+    return f"{e.source} [{e.prefix}]" if e.prefix else e.source
+
+
+def _is_cdn_service(service: str | None) -> bool:
+    """A feed service that names client-facing CDN edges (CloudFront, Cloudflare, Fastly).
+
+    AWS joins several services with ``+``; ``CLOUDFRONT_ORIGIN_FACING`` is the side
+    that fetches from origins, not an edge clients reach."""
+    if not service:
+        return False
+    return any(part in CDN_SERVICES for part in service.split("+"))
+
+
+def _cdn_edge(
+    feeds: Sequence[Evidence],
+    hints: Sequence[Evidence],
+    provider: str | None,
+    operator: Operator | None,
+    registry_cdn: bool,
+) -> CdnEdge | None:
+    """Which CDN serves the address, and how we know; None when no CDN does."""
+    for e in feeds:
+        if e.provider and (_is_cdn_service(e.service) or e.provider in CDN_PROVIDERS):
+            return CdnEdge(vendor=e.provider, basis=f"{e.source}: {e.service or 'CDN'}")
+    for h in hints:
+        if h.anycast:  # a hostname pattern marked cdn (hints.py sets this flag for it)
+            return CdnEdge(vendor=h.provider or provider or "unknown", basis=h.summary())
+    # a provider whose whole network is CDN edges (Akamai, bunny.net) marks the address
+    # even when its range is missing from any published feed
+    vendor = operator.provider if operator is not None else None
+    if registry_cdn and vendor and not any(e.place for e in feeds if e.provider == vendor):
+        assert operator is not None
+        return CdnEdge(vendor=vendor, basis=operator.basis or "provider registry")
+    return None
 
 
 def _locate(

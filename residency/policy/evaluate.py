@@ -137,7 +137,10 @@ class Evaluator:
             key = "anycast" if facts.anycast else "cdn"
             who = facts.provider or facts.as_org or "unknown provider"
             what = "anycast address" if facts.anycast else "CDN edge"
-            message = f"{what} ({who}): served from many places, the origin behind it is unknown"
+            # an anycast address is served from many places at once; a CDN edge is one
+            # server whose own place is judged below, but the origin behind it is unknown
+            served = "served from many places" if facts.anycast else "an edge server"
+            message = f"{what} ({who}): {served}, the origin behind it is unknown"
             add(
                 *_handled(
                     scope.handling(key),

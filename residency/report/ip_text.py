@@ -29,8 +29,7 @@ def render_ip_facts(facts: IpFacts) -> str:
         lines.append("  provider    unknown (no provider feed covers it)")
     if facts.asn is not None:
         lines.append(f"  network     AS{facts.asn} {facts.as_org or ''}".rstrip())
-    flags = [f for f, on in (("anycast", facts.anycast), ("CDN edge", facts.cdn)) if on]
-    lines.append(f"  edge        {', '.join(flags) if flags else 'no (unicast, not a CDN edge)'}")
+    lines.append(f"  edge        {edge_text(facts)}")
     if facts.operator and facts.operator.provider:
         op = facts.operator
         lines.append(
@@ -57,3 +56,21 @@ def render_ip_facts(facts: IpFacts) -> str:
     for d in facts.disagreements:
         lines.append(f"  DISAGREE    {d}")
     return "\n".join(lines)
+
+
+def edge_text(facts: IpFacts) -> str:
+    """Anycast (served from many places) and CDN edge (one place, chosen by DNS), each
+    with how we know, e.g. "anycast (measured, bgptools-anycast [1.1.1.0/24]); CDN of
+    cloudflare (asn AS13335)"."""
+    parts: list[str] = []
+    if facts.anycast:
+        parts.append(f"anycast ({facts.anycast_basis})" if facts.anycast_basis else "anycast")
+    edge = facts.cdn_edge
+    if edge is not None:
+        what = "CDN" if facts.anycast else "unicast CDN edge"
+        parts.append(f"{what} of {edge.vendor} ({edge.basis})")
+    elif facts.cdn:
+        parts.append("CDN edge")
+    if not parts:
+        return "no (unicast, not a CDN edge)"
+    return "; ".join(parts)

@@ -109,6 +109,10 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
         "service": facts.service,
         "cdn": facts.cdn,
         "anycast": facts.anycast,
+        "anycast_basis": facts.anycast_basis or None,
+        "cdn_edge": None
+        if facts.cdn_edge is None
+        else {"vendor": facts.cdn_edge.vendor, "basis": facts.cdn_edge.basis},
         "disagreements": list(facts.disagreements),
         "evidence": [evidence_dict(e) for e in facts.evidence],
         "operator": None

@@ -13,7 +13,7 @@ import pytest
 
 from residency.datasets.errors import DatasetError, FeedInvalid
 from residency.datasets.interface import ParsedFeed, RangeRecord
-from residency.datasets.parsers import PARSERS, cloudip, ipdb_asn, make_geofeed_parser
+from residency.datasets.parsers import PARSERS, aws, cloudip, ipdb_asn, make_geofeed_parser
 from residency.datasets.parsers._common import canonical_network
 from residency.errors import ResidencyError
 from residency.model import EvidenceKind, Place
@@ -60,14 +60,18 @@ def test_aws_local_zone_is_the_region() -> None:
     assert nets["15.181.232.0/21"].region == "us-east-1-iah-1"
 
 
-def test_aws_global_cdn_is_anycast_other_global_is_not() -> None:
+def test_aws_global_accelerator_is_anycast_cloudfront_is_not() -> None:
     nets = by_network(PARSERS["aws-ip-ranges"](fixture("aws-ip-ranges.json")))
+    # a CloudFront edge is a unicast server picked by DNS: a CDN edge, not anycast
     cloudfront = nets["13.32.0.0/15"]
     assert (cloudfront.region, cloudfront.service, cloudfront.anycast) == (
         "GLOBAL",
         "CLOUDFRONT",
-        True,
+        False,
     )
+    assert aws.is_anycast("GLOBAL", ["AMAZON", "GLOBALACCELERATOR"])
+    assert aws.is_anycast("GLOBAL", ["ROUTE53"])
+    assert not aws.is_anycast("us-east-1", ["GLOBALACCELERATOR"])
     assert nets["52.94.0.0/22"].anycast is False
     assert nets["13.228.0.0/15"].anycast is False
 
@@ -302,7 +306,7 @@ def test_cloudip_sample_normalised_like_first_party_feeds() -> None:
     assert len(got) == len(feed.records)
     aws = got[("13.228.0.0/15", "aws")]
     assert (aws.region, aws.service, aws.anycast) == ("ap-southeast-1", "EC2", False)
-    assert got[("13.32.0.0/15", "aws")].anycast is True
+    assert got[("13.32.0.0/15", "aws")].anycast is False  # CloudFront: a CDN edge
     assert got[("34.54.0.0/16", "gcp")].anycast is True
     assert got[("34.35.0.0/16", "gcp")].region == "africa-south1"
     assert got[("104.16.0.0/13", "cloudflare")].anycast is True

@@ -16,6 +16,7 @@ from residency.model import DataVersion
 from tests.support import FIXTURES, SHARED_DATA
 
 FEEDS = SHARED_DATA / "feeds"
+ANYCAST = SHARED_DATA / "anycast"
 
 #: (network, MaxMind-layout country, ip-location-db-layout country)
 GEOIP_ROWS = [
@@ -64,6 +65,19 @@ def feed_spec(dataset: str, kind: str, rel: str) -> SourceSpec:
     )
 
 
+def anycast_spec() -> SourceSpec:
+    """bgp.tools' measured anycast list, the v4 and v6 snapshots of 2026-08-22."""
+    files = tuple(ANYCAST / f"bgptools-anycatch-v{v}_2026-08-22.txt" for v in (4, 6))
+    return SourceSpec(
+        dataset="bgptools-anycast",
+        kind="anycast",
+        version="",
+        files=files,
+        parser="bgptools-anycast",
+        data_version=DataVersion(dataset="bgptools-anycast", version="2026-08-22"),
+    )
+
+
 def small_dataset(tmp: Path) -> list[SourceSpec]:
     """Feeds from ../shared/data plus two tiny GeoIP databases and an ASN CSV."""
     maxmind = write_maxmind_layout(tmp / "GeoLite2-Country-test.mmdb")
@@ -74,6 +88,7 @@ def small_dataset(tmp: Path) -> list[SourceSpec]:
         feed_spec("azure-service-tags", "feed", "azure/azure-ServiceTags_Public_2026-05-06.json"),
         feed_spec("cloudflare-ips", "feed", "cloudflare/cloudflare-ips-v4_2026-05-06.txt"),
         feed_spec("gcp-cloud", "feed", "gcp/gcp-cloud_2026-08-22.json"),
+        anycast_spec(),
         SourceSpec("test-maxmind", "mmdb-country", "test-1", (maxmind,)),
         SourceSpec("test-ipdb", "mmdb-country", "test-1", (ipdb,)),
         SourceSpec("test-asn", "asn-csv", "test-1", (FIXTURES / "locate" / "asn-ipv4.csv",)),
@@ -94,6 +109,7 @@ def imported_dataset(tmp: Path) -> Path:
         ("azure-service-tags", [FEEDS / "azure/azure-ServiceTags_Public_2026-05-06.json"]),
         ("cloudflare-ips", [FEEDS / "cloudflare/cloudflare-ips-v4_2026-05-06.txt"]),
         ("gcp-cloud", [FEEDS / "gcp/gcp-cloud_2026-08-22.json"]),
+        ("bgptools-anycast", [ANYCAST / "bgptools-anycatch-v4_2026-08-22.txt"]),
         ("dbip-country", [maxmind]),
         ("geo-whois-asn-country", [ipdb]),
         ("ipdb-asn", [FIXTURES / "locate" / "asn-ipv4.csv"]),

@@ -176,3 +176,26 @@ def test_bulk_enrichment_columns_match_single_lookups(locator: Locator) -> None:
     assert not flags[3] & 1  # 10.0.0.1: not routable
     assert flags[2] & 2  # 1.1.1.1: anycast
     assert enriched.facts(0) == locator.locate("13.228.0.1")
+
+
+def test_google_cloud_regional_address_is_located_not_anycast(locator: Locator) -> None:
+    # 34.40.0.0/17 is europe-west3 (Frankfurt) in cloud.json, inside the 34.32.0.0/11
+    # aggregate that bgp.tools measures as anycast
+    facts = locator.locate("34.40.0.1")
+    assert (facts.provider, facts.region) == ("gcp", "europe-west3")
+    assert not facts.anycast and not facts.cdn
+    assert facts.location.country == "DE" and facts.location.basis == "provider-feed"
+    assert any(e.kind is EvidenceKind.ANYCAST for e in facts.evidence)  # shown, outranked
+
+
+def test_measured_anycast_address_is_anycast(locator: Locator) -> None:
+    facts = locator.locate("1.1.1.1")  # not in Cloudflare's own list; measured anycast
+    assert facts.anycast and facts.anycast_basis == "measured, bgptools-anycast [1.1.1.0/24]"
+    assert facts.location.place is None and facts.location.basis == "anycast"
+    assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "cloudflare"
+
+
+def test_google_cloud_global_address_is_published_anycast(locator: Locator) -> None:
+    facts = locator.locate("34.120.0.1")  # scope "global" in cloud.json: load balancers
+    assert facts.anycast and facts.anycast_basis.startswith("published by gcp-cloud")
+    assert facts.location.place is None

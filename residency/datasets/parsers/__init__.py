@@ -12,6 +12,7 @@ from residency.datasets.interface import Parser
 from residency.datasets.parsers import (
     aws,
     azure,
+    bgptools_anycast,
     cloudflare,
     cloudip,
     fastly,
@@ -40,6 +41,7 @@ PARSERS: dict[str, Parser] = {
     "geofeed": make_geofeed_parser("geofeed", None),
     "cloudip": cloudip.parse,
     "ipdb-asn": ipdb_asn.parse,
+    "bgptools-anycast": bgptools_anycast.parse,
 }
 
 __all__ = ["PARSERS", "make_geofeed_parser"]

@@ -11,8 +11,10 @@ Decisions:
   else, ``EC2`` only if nothing more specific; several specific ones are joined
   with ``+`` (e.g. ``CLOUDFRONT+CLOUDFRONT_ORIGIN_FACING``).
 - ``GLOBAL`` has no place (the region tables leave it out). A ``GLOBAL`` prefix
-  that serves CloudFront, Global Accelerator or Route 53 is an anycast/edge
-  network and is flagged ``anycast``; other ``GLOBAL`` prefixes are only unplaced.
+  that serves Global Accelerator or Route 53 is anycast and is flagged so.
+  CloudFront's ``GLOBAL`` prefixes are not: a CloudFront edge is a unicast server
+  in one place, picked per client by DNS (the merge marks it a CDN edge from its
+  service). Other ``GLOBAL`` prefixes are only unplaced.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ DATASET = "aws-ip-ranges"
 PROVIDER = "aws"
 GLOBAL = "GLOBAL"
 
-#: Services whose GLOBAL prefixes are anycast or edge networks with no single place.
-ANYCAST_SERVICES = frozenset({"CLOUDFRONT", "GLOBALACCELERATOR", "ROUTE53"})
+#: Services whose GLOBAL prefixes are anycast: served from many places at once.
+ANYCAST_SERVICES = frozenset({"GLOBALACCELERATOR", "ROUTE53"})
 #: Umbrella services, least specific first.
 GENERIC_SERVICES = ("AMAZON", "EC2")
 
