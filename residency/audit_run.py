@@ -50,6 +50,12 @@ class AuditRequest:
     dns_ports: tuple[int, ...] = (53,)
     verbose: bool = False
     details: str | None = None
+    probes: str | None = None  # "--probe tls,http": opt-in, contacts the endpoints
+    probe_port: int = 443
+    probe_timeout: float = 3.0
+    probe_total: float = 120.0
+    probe_concurrency: int = 32
+    probe_rate: float = 50.0
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -85,6 +91,12 @@ class AuditRequest:
             dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
             verbose=bool(opts.get("verbose")),
             details=opts.get("details"),
+            probes=opts.get("probes"),
+            probe_port=int(opts.get("probe_port") or 443),
+            probe_timeout=float(opts.get("probe_timeout") or 3.0),
+            probe_total=float(opts.get("probe_total") or 120.0),
+            probe_concurrency=int(opts.get("probe_concurrency") or 32),
+            probe_rate=float(opts.get("probe_rate") or 50.0),
         )
 
 
@@ -153,6 +165,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
 
         store = open_store(request.db)
     registrar = _registrar(request, store) if request.rdap else None
+    prober = _prober(request, policy)
     try:
         if resolver is not None and any(not e.is_ip for e in endpoints):
             for line in resolver.check_or_mark():
@@ -164,6 +177,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
             registrar=registrar,
             vantages=vantage_objs,
             today=request.today,
+            prober=prober,
         )
         settings = AuditSettings(
             resolvers=(resolver.label,) if resolver is not None else ("none (observed only)",),
@@ -182,6 +196,8 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
         if store is not None:
             store.record_run(result)
     finally:
+        if prober is not None:
+            prober.close()
         if registrar is not None:
             registrar.close()
         if resolver is not None:
@@ -247,11 +263,15 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
     tally: dict[str, int] = {}
     worst: Verdict | None = None
     total = 0
+    prober = None
     try:
         if resolver is not None:
             notes.extend(resolver.check_or_mark())
         vantages = _vantages(request, locator)
-        auditor = Auditor(resolver, locator, policy=policy, vantages=vantages, today=request.today)
+        prober = _prober(request, policy)
+        auditor = Auditor(
+            resolver, locator, policy=policy, vantages=vantages, today=request.today, prober=prober
+        )
         for result in auditor.results(endpoints()):
             total += 1
             out.write(json.dumps(endpoint_dict(result), ensure_ascii=False) + "\n")
@@ -260,6 +280,8 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
                 tally[verdict.name] = tally.get(verdict.name, 0) + 1
                 worst = verdict if worst is None else max(worst, verdict)
     finally:
+        if prober is not None:
+            prober.close()
         if resolver is not None:
             resolver.close()
     summary = {
@@ -330,3 +352,21 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
         cache = StoreRdapCache(store)
     return RdapLookup.open(request.rdap_url, cache)
+
+
+def _prober(request: AuditRequest, policy: Any) -> Any:
+    """The opt-in probes, or None; a bad --probe value stops the run before anything."""
+    if not request.probes:
+        return None
+    from residency.probe import Prober, ProbeSettings
+
+    settings = ProbeSettings.parse(
+        request.probes,
+        port=request.probe_port,
+        timeout=request.probe_timeout,
+        total=request.probe_total,
+        concurrency=request.probe_concurrency,
+        rate=request.probe_rate,
+    )
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    return Prober(settings, table)

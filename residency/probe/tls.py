@@ -135,7 +135,7 @@ class TlsProbe:
                 der, version = self._handshake(self._open, host, ip, port)
         except ConnectionRefusedError:
             return fail("refused", "connection refused")
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return fail("timeout", f"no answer in {self.timeout:g}s")
         except ssl.SSLError as err:
             return fail("tls-error", err.reason or str(err))
