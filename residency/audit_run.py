@@ -356,10 +356,12 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
 def _prober(request: AuditRequest, policy: Any) -> Any:
     """The opt-in probes, or None; a bad --probe value stops the run before anything."""
-    if not request.probes:
-        return None
     from residency.probe import Prober, ProbeSettings
 
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    if not request.probes:
+        # No probe contacts anything; a [controllers.known] table still names controllers.
+        return Prober(ProbeSettings(), table) if table else None
     settings = ProbeSettings.parse(
         request.probes,
         port=request.probe_port,
@@ -368,5 +370,4 @@ def _prober(request: AuditRequest, policy: Any) -> Any:
         concurrency=request.probe_concurrency,
         rate=request.probe_rate,
     )
-    table = getattr(policy, "controller_table", None) if policy is not None else None
     return Prober(settings, table)
