@@ -471,7 +471,9 @@ def ip_command(
     "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
 )
 @click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
-@click.option("--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second (50).")
+@click.option(
+    "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
+)
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP

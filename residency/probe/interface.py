@@ -24,7 +24,7 @@ class ProbeSettings:
     timeout: float = 3.0  # per probe: connect + handshake + response headers
     total: float = 120.0  # the whole probe stage; later probes become "skipped"
     concurrency: int = 32  # at most this many connections open at once
-    rate: float = 50.0  # new connections per second, across all endpoints
+    rate: float = 50.0  # new connections per second to any one address
     max_header_bytes: int = 32 * 1024
     max_redirects: int = 5
     vantage: str = "local"

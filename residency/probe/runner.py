@@ -17,18 +17,20 @@ from residency.probe.tls import TlsProbe
 
 
 class _Rate:
-    """At most ``rate`` new connections per second, shared by all workers."""
+    """At most ``rate`` new connections per second to any one address (the politeness that
+    matters to the audited service), shared by all workers; the concurrency cap bounds the
+    total."""
 
     def __init__(self, rate: float) -> None:
         self.gap = 1.0 / rate
-        self.next = time.monotonic()
+        self.next: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, ip: str) -> None:
         with self.lock:
             now = time.monotonic()
-            start = max(now, self.next)
-            self.next = start + self.gap
+            start = max(now, self.next.get(ip, now))
+            self.next[ip] = start + self.gap
         if start > now:
             time.sleep(start - now)
 
@@ -85,7 +87,7 @@ class Prober:
                         )
                     )
                     continue
-                rate.wait()
+                rate.wait(ip)
                 found.append(probe.run(result.endpoint.host, ip, self.settings.port))
         controller = controller_for(result.endpoint.host, found, self.table)
         return replace(result, probes=tuple(found), controller=controller)
