@@ -14,10 +14,12 @@ OV policy OID, O and C) answers each HTTP request with a cf-ray header. Figures:
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,7 +28,7 @@ from residency.model import Confidence, Endpoint, EndpointResult, IpFacts, Locat
 from residency.probe import Prober, ProbeSettings
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.resolve.localserver import KnotServer, Zone, find_binary
-from tests.probe.certs import OV, Authority
+from tests.probe.certs import OV, Authority, Pair
 from tests.probe.servers import answer, tls_server
 
 
@@ -38,14 +40,23 @@ def _results(count: int) -> list[EndpointResult]:
     ]
 
 
-def _probe(count: int, port: int, rate: float) -> tuple[float, int]:
-    prober = Prober(ProbeSettings(kinds=("tls", "http"), port=port, rate=rate, total=600))
+def _probe(count: int, port: int, rate: float, workers: int = 32) -> tuple[float, int]:
+    settings = ProbeSettings(
+        kinds=("tls", "http"), port=port, rate=rate, total=600, concurrency=workers
+    )
+    prober = Prober(settings)
     start = time.perf_counter()
     done = prober.probe_many(_results(count))
     elapsed = time.perf_counter() - start
     prober.close()
     ok = sum(1 for r in done for p in r.probes if p.outcome in ("ok", "cert-invalid"))
     return elapsed, ok
+
+
+def _serve(pair: Pair, ports: multiprocessing.Queue[int], stop: EventType) -> None:
+    with tls_server(pair, answer("200 OK", {"cf-ray": "8c1f2a3b4c5d6e7f-FRA"})) as port:
+        ports.put(port)
+        stop.wait()
 
 
 def main() -> int:
@@ -77,12 +88,25 @@ def main() -> int:
         ca = Authority(Path(tmp))
         os.environ["SSL_CERT_FILE"] = str(ca.pem)
         pair = ca.leaf("leaf", ["*.bench.test"], org="Bench Ltd", country="GB", policy=OV)
-        with tls_server(pair, answer("200 OK", {"cf-ray": "8c1f2a3b4c5d6e7f-FRA"})) as port:
+        # The server runs in its own process so it does not share the prober's interpreter.
+        ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+        stop = multiprocessing.Event()
+        child = multiprocessing.Process(target=_serve, args=(pair, ports, stop), daemon=True)
+        child.start()
+        port = ports.get(timeout=10)
+        try:
             probe_s, ok = _probe(count, port, rate=1e9)
+            for workers in (1, 4):
+                took, _ = _probe(count, port, rate=1e9, workers=workers)
+                print(f"probe stage, concurrency {workers}: {2 * count / took:,.0f} probes/s")
             small = min(count, 100)
             polite_s, polite_ok = _probe(small, port, rate=50.0)
+        finally:
+            stop.set()
+            child.join(5)
     print(
-        f"resolution stage: {len(resolved)} names in {resolve_s:.2f} s ({len(resolved) / resolve_s:,.0f} names/s)"
+        f"resolution stage: {len(resolved)} names in {resolve_s:.2f} s "
+        f"({len(resolved) / resolve_s:,.0f} names/s)"
     )
     print(
         f"probe stage (tls+http, concurrency 32): {2 * count} probes ({ok} ok) in {probe_s:.2f} s "
