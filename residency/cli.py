@@ -462,6 +462,21 @@ def ip_command(
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
 @click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
+@click.option(
+    "--probe",
+    "probes",
+    metavar="KINDS",
+    help="Opt-in active probes, e.g. tls,http: CONTACTS each endpoint at its own addresses.",
+)
+@click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
+@click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
+@click.option(
+    "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
+)
+@click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
+@click.option(
+    "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
+)
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP

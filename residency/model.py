@@ -292,6 +292,61 @@ class Resolution:
         return min(ttls) if ttls else None
 
 
+# ------------------------------------------------------------------ active probes
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """The leaf certificate a TLS probe read (verified or not)."""
+
+    subject_o: str | None = None
+    subject_c: str | None = None
+    subject_st: str | None = None
+    subject_l: str | None = None
+    jurisdiction_c: str | None = None  # EV jurisdictionCountryName
+    serial_number: str | None = None  # EV subject serialNumber (registration number)
+    validation: str = "unknown"  # "ev", "ov", "dv" or "unknown" (from the CA/B policy OIDs)
+    issuer: str = ""
+    san: tuple[str, ...] = ()
+    not_before: str | None = None
+    not_after: str | None = None
+    cdn: str | None = None  # provider id when the subject is a CDN, not the service
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One opt-in active probe of one endpoint address: always an explicit outcome."""
+
+    kind: str  # "tls" or "http"
+    ip: str
+    port: int
+    outcome: str  # "ok", "refused", "timeout", "tls-error", "cert-invalid", "too-large", ...
+    detail: str = ""
+    when: str | None = None
+    vantage: str = "local"  # where the probe ran from: another client may see another PoP
+    tls_version: str | None = None
+    verified: bool | None = None
+    verify_error: str = ""  # "self-signed", "expired", ...
+    cert: CertInfo | None = None
+    status: int | None = None  # HTTP status
+    headers: tuple[tuple[str, str], ...] = ()  # the edge headers kept (CDN ones only)
+    edge_cdn: str | None = None  # "cloudflare", "cloudfront", "fastly", "akamai", "azure"
+    edge_pop: str | None = None  # PoP code, e.g. "FRA"
+    edge_place: Place | None = None
+    edge_basis: str = ""  # "vendor table data/pops.toml" or "IATA (airportsdata)"
+
+
+@dataclass(frozen=True)
+class Controller:
+    """Who runs the service that receives the data (not who hosts it)."""
+
+    entity: str | None
+    country: str | None
+    basis: str  # "ev-certificate", "ov-certificate", "first-party table", "none"
+    confidence: Confidence
+    why: str = ""
+
+
 # ----------------------------------------------------------------------- judgement
 
 
@@ -330,6 +385,8 @@ class EndpointResult:
     facts: tuple[IpFacts, ...]  # one per distinct address, resolved or observed
     hints: tuple[Evidence, ...] = ()  # hostname-pattern evidence from the chain
     verdict: EndpointVerdict | None = None  # None when no policy was applied
+    probes: tuple[ProbeResult, ...] = ()  # opt-in active probes (--probe), outcome each
+    controller: Controller | None = None  # set when probes ran or a [controllers] table
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -31,8 +31,11 @@ class Assembly:
     store: Any
     registrar: Any
     notes: list[str] = field(default_factory=list)
+    prober: Any = None
 
     def close(self) -> None:
+        if self.prober is not None:
+            self.prober.close()
         if self.registrar is not None:
             self.registrar.close()
         if self.resolver is not None:
@@ -62,6 +65,7 @@ def assemble(
     is audited. ``check_resolver`` adds the resolver's reachability notes to ``notes``."""
     from residency.locate.locator import Locator
 
+    prober = _prober(request, policy)  # a bad --probe value stops the run before anything opens
     locator = Locator.load(request.data_dir, request.geoip)
     resolver = _resolver(request) if request.resolve else None
     store = registrar = None
@@ -84,8 +88,9 @@ def assemble(
         registrar=registrar,
         vantages=vantages,
         today=request.today,
+        prober=prober,
     )
-    return Assembly(auditor, policy, locator, resolver, store, registrar, notes)
+    return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober)
 
 
 def _read_files(request: AuditRequest, collector: Any) -> None:
@@ -190,3 +195,22 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
         cache = StoreRdapCache(store)
     return RdapLookup.open(request.rdap_url, cache)
+
+
+def _prober(request: AuditRequest, policy: Any) -> Any:
+    """The opt-in probes, or None; a bad --probe value stops the run before anything."""
+    from residency.probe import Prober, ProbeSettings
+
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    if not request.probes:
+        # No probe contacts anything; a [controllers.known] table still names controllers.
+        return Prober(ProbeSettings(), table) if table else None
+    settings = ProbeSettings.parse(
+        request.probes,
+        port=request.probe_port,
+        timeout=request.probe_timeout,
+        total=request.probe_total,
+        concurrency=request.probe_concurrency,
+        rate=request.probe_rate,
+    )
+    return Prober(settings, table)

@@ -34,6 +34,7 @@ from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
     from residency.policy import Evaluator, Policy
+    from residency.probe import Prober
 
 
 class AuditError(ResidencyError):
@@ -118,6 +119,7 @@ class Auditor:
         hints: HintFunction | None = None,
         today: date | None = None,
         clock: Callable[[], str] = _now,
+        prober: Prober | None = None,
     ) -> None:
         self.resolver = resolver
         self.locator = locator
@@ -129,6 +131,10 @@ class Auditor:
         self.clock = clock
         self._evaluator: Evaluator | None = None
         self._registrations: dict[str, Registration] = {}
+        # Opt-in active probes (residency.probe.Prober); they run before judgement so the
+        # policy sees the controller. audit() probes in one bounded batch, results() one by one.
+        self.prober = prober
+        self._batch = False
 
     # ----------------------------------------------------------------- stream
     def results(self, endpoints: Iterable[Endpoint]) -> Iterator[EndpointResult]:
@@ -178,11 +184,19 @@ class Auditor:
         order = {id(e): i for i, e in enumerate(given)}
         done: list[EndpointResult] = []
         with paused_gc():
-            for result in self.results(given):
-                done.append(result)
-                if on_result is not None:
-                    on_result(len(done))
+            self._batch = True
+            try:
+                for result in self.results(given):
+                    done.append(result)
+                    if on_result is not None:
+                        on_result(len(done))
+            finally:
+                self._batch = False
             collected = sorted(done, key=lambda r: order.get(id(r.endpoint), 0))
+            if self.prober is not None:
+                collected = self.prober.probe_many(collected)
+                if self.policy is not None:
+                    collected = [self._judge(r) for r in collected]
         return self.assemble_result(collected, settings, run_id, started, problems)
 
     def assemble_result(
@@ -271,6 +285,10 @@ class Auditor:
         result = EndpointResult(
             endpoint=endpoint, resolutions=resolutions, facts=tuple(seen.values()), hints=hints
         )
+        if self.prober is not None:
+            if self._batch:
+                return result  # probed, then judged, in audit()
+            result = self.prober.probe_many([result])[0]
         if self.policy is not None:
             result = self._judge(result)
         return result

@@ -55,6 +55,12 @@ class AuditRequest:
     dns_ports: tuple[int, ...] = (53,)
     verbose: bool = False
     details: str | None = None
+    probes: str | None = None  # "--probe tls,http": opt-in, contacts the endpoints
+    probe_port: int = 443
+    probe_timeout: float = 3.0
+    probe_total: float = 120.0
+    probe_concurrency: int = 32
+    probe_rate: float = 50.0
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -90,6 +96,12 @@ class AuditRequest:
             dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
             verbose=bool(opts.get("verbose")),
             details=opts.get("details"),
+            probes=opts.get("probes"),
+            probe_port=int(opts.get("probe_port") or 443),
+            probe_timeout=float(opts.get("probe_timeout") or 3.0),
+            probe_total=float(opts.get("probe_total") or 120.0),
+            probe_concurrency=int(opts.get("probe_concurrency") or 32),
+            probe_rate=float(opts.get("probe_rate") or 50.0),
         )
 
 

@@ -25,6 +25,7 @@ from residency.model import (
     Resolution,
     Verdict,
 )
+from residency.policy.controllers import controller_findings
 from residency.policy.jurisdictions import Jurisdictions, default_jurisdictions
 from residency.policy.model import (
     CodeConstraint,
@@ -427,6 +428,7 @@ class Evaluator:
                     ),
                 )
             )
+        level.extend(controller_findings(applied[0], result))
         endpoint_verdict = max((v for v, _ in level), default=Verdict.PASS)
         endpoint_reasons = tuple(r for _, r in level)
         endpoint_verdict, endpoint_reasons = self.waived(

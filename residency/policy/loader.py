@@ -34,7 +34,7 @@ from residency.policy.positions import Path as KeyPath
 from residency.policy.positions import Positions
 from residency.policy.regions import RegionCatalog, default_region_catalog
 
-SCOPE_KEYS = {"countries", "providers", "operator_jurisdictions", *HANDLING_KEYS}
+SCOPE_KEYS = {"countries", "providers", "operator_jurisdictions", "controllers", *HANDLING_KEYS}
 TOP_KEYS = {"name", "description", "version", "rules", "categories", "waivers", *SCOPE_KEYS}
 RULE_KEYS = {"name", "description", "hosts", "categories", *SCOPE_KEYS}
 CATEGORY_KEYS = {"name", "description", "hosts"}
@@ -283,6 +283,13 @@ class _Checker:
             )
         if "providers" in table:
             values["providers"] = self.providers(table["providers"], (*path, "providers"))
+        if "controllers" in table:
+            section = table["controllers"]
+            if isinstance(section, dict):  # [controllers.known] is the top-level table, not a limit
+                section = {k: v for k, v in section.items() if k != "known" or path}
+            values["controllers"] = self.codes(
+                section, (*path, "controllers"), "controller country"
+            )
         for key in HANDLING_KEYS:
             if key not in table:
                 continue
@@ -438,6 +445,7 @@ class _Checker:
                 )
             first_line.setdefault(category.name, category.line)
         waivers = [self.waiver(t, i) for i, t in enumerate(self.array_of_tables(raw, "waivers"))]
+        known = self.controllers_known(raw.get("controllers"))
         if self.problems:
             return None
         assigned = {c.name for c in categories}
@@ -458,7 +466,30 @@ class _Checker:
             rules=tuple(r for r in rules if r is not None),
             categories=tuple(categories),
             waivers=tuple(w for w in waivers if w is not None),
+            controllers_known=known,
         )
+
+    def controllers_known(self, section: Any) -> tuple[tuple[str, str, str | None], ...]:
+        """``[controllers.known] "example.com" = { entity = "...", country = "GB" }``."""
+        if not isinstance(section, dict) or "known" not in section:
+            return ()
+        path: KeyPath = ("controllers", "known")
+        table = self.table(section["known"], path, '[controllers.known] "example.com" = {...}')
+        found: list[tuple[str, str, str | None]] = []
+        for domain, entry in (table or {}).items():
+            where = (*path, domain)
+            if not isinstance(entry, dict):
+                self.problem(
+                    where, f'{self.name_of(where)} must be {{ entity = "...", country = "XX" }}'
+                )
+                continue
+            self.check_keys(entry, where, {"entity", "country"})
+            entity = self.string(entry, "entity", where, required=True)
+            country = self.string(entry, "country", where) or None
+            if country is not None and self.jurisdictions.problem_with(country):
+                self.problem((*where, "country"), str(self.jurisdictions.problem_with(country)))
+            found.append((domain.lower().rstrip("."), entity, country.upper() if country else None))
+        return tuple(found)
 
 
 def _ascii_pattern(pattern: str) -> str:

@@ -28,6 +28,7 @@ HANDLING_KEYS: dict[str, str] = {
     "unknown_operator": "operator jurisdiction unknown while the policy constrains it",
     "not_routable": "private, loopback or otherwise not publicly routable address",
     "unresolved": "the host did not resolve (NXDOMAIN, SERVFAIL...) and no address was seen",
+    "unknown_controller": "no evidence of who controls the service while the policy constrains it",
 }
 
 
@@ -82,6 +83,8 @@ class Scope:
     unknown_operator: Handling | None = None
     not_routable: Handling | None = None
     unresolved: Handling | None = None
+    controllers: CodeConstraint | None = None  # countries the service's controller may be in
+    unknown_controller: Handling | None = None
 
     def overlaid(self, other: Scope) -> Scope:
         """This scope with every setting ``other`` sets replacing ours (whole sections)."""
@@ -184,6 +187,12 @@ class Policy:
     path: str | None = None
     sha256: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)  # non-fatal remarks from loading
+    # [controllers.known]: the user's first-party table, domain -> (entity, country).
+    controllers_known: tuple[tuple[str, str, str | None], ...] = ()
+
+    @property
+    def controller_table(self) -> dict[str, tuple[str, str | None]]:
+        return {domain: (entity, country) for domain, entity, country in self.controllers_known}
 
     @property
     def ref(self) -> PolicyRef:

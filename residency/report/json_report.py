@@ -6,16 +6,19 @@ within version 1; renaming or removing one means ``residency-report/2``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import orjson
 
 from residency.model import (
     AuditResult,
+    Controller,
     DataVersion,
     EndpointResult,
     Evidence,
     IpFacts,
+    ProbeResult,
     Reason,
     Resolution,
 )
@@ -161,6 +164,48 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "resolutions": [resolution_dict(r) for r in result.resolutions],
         "hints": [evidence_dict(e) for e in result.hints],
         "addresses": [address_dict(f, result) for f in result.facts],
+        "probes": [probe_dict(p) for p in result.probes],
+        "controller": controller_dict(result.controller),
+    }
+
+
+def probe_dict(probe: ProbeResult) -> dict[str, Any]:
+    cert = probe.cert
+    place = probe.edge_place
+    return {
+        "kind": probe.kind,
+        "ip": probe.ip,
+        "port": probe.port,
+        "outcome": probe.outcome,
+        "detail": probe.detail,
+        "when": probe.when,
+        "vantage": probe.vantage,
+        "tls_version": probe.tls_version,
+        "verified": probe.verified,
+        "verify_error": probe.verify_error,
+        "certificate": None if cert is None else asdict(cert) | {"san": list(cert.san)},
+        "status": probe.status,
+        "headers": dict(probe.headers),
+        "edge": None
+        if probe.edge_cdn is None
+        else {
+            "cdn": probe.edge_cdn,
+            "pop": probe.edge_pop,
+            "place": None if place is None else {"country": place.country, "city": place.city},
+            "basis": probe.edge_basis,
+        },
+    }
+
+
+def controller_dict(controller: Controller | None) -> dict[str, Any] | None:
+    if controller is None:
+        return None
+    return {
+        "entity": controller.entity,
+        "country": controller.country,
+        "basis": controller.basis,
+        "confidence": controller.confidence.value,
+        "why": controller.why,
     }
 
 

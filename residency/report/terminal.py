@@ -28,6 +28,7 @@ from residency.report.common import (
     provider_text,
     vantage_comparison,
 )
+from residency.report.controller_text import controller_line
 from residency.report.interface import RenderOptions
 
 COLOURS = {
@@ -219,6 +220,10 @@ class TerminalFormatter:
         if steered:
             lines.append("")
             lines += [f"vantages differ for {h}: {v}" for h, v in steered]
+        controlled = [line for e in result.endpoints if (line := controller_line(e))]
+        if controlled:
+            lines.append("")
+            lines += controlled
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]

@@ -1,0 +1,56 @@
+"""What every probe looks like, and the settings that bound them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from residency.errors import UsageError
+from residency.model import ProbeResult
+
+PROBE_KINDS = ("tls", "http")
+
+
+class ProbeError(UsageError):
+    """A probe was asked for in a way that cannot be run (unknown kind, bad limit)."""
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Bounds on how hard and how long the probes may touch the audited endpoints."""
+
+    kinds: tuple[str, ...] = ()
+    port: int = 443
+    timeout: float = 3.0  # per probe: connect + handshake + response headers
+    total: float = 120.0  # the whole probe stage; later probes become "skipped"
+    concurrency: int = 32  # at most this many connections open at once
+    rate: float = 50.0  # new connections per second to any one address
+    max_header_bytes: int = 32 * 1024
+    max_redirects: int = 5
+    vantage: str = "local"
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in PROBE_KINDS]
+        if unknown:
+            raise ProbeError(
+                f"--probe: unknown probe {', '.join(unknown)!s} (known: {', '.join(PROBE_KINDS)})"
+            )
+        if not 0 < self.port < 65536:
+            raise ProbeError(f"--probe-port: {self.port} is not a TCP port")
+        if self.timeout <= 0 or self.total <= 0 or self.concurrency < 1 or self.rate <= 0:
+            raise ProbeError("probe limits must be positive")
+
+    @classmethod
+    def parse(cls, text: str, **limits: object) -> ProbeSettings:
+        kinds = tuple(dict.fromkeys(k.strip().lower() for k in text.split(",") if k.strip()))
+        if not kinds:
+            raise ProbeError("--probe: give at least one of " + ", ".join(PROBE_KINDS))
+        return cls(kinds=kinds, **limits)  # type: ignore[arg-type]
+
+
+class Probe(Protocol):
+    """One kind of probe: contacts ``ip:port`` presenting ``host``; never raises."""
+
+    kind: str
+
+    def run(self, host: str, ip: str, port: int) -> ProbeResult: ...

@@ -1,0 +1,162 @@
+"""TLS probe: handshake with SNI = the endpoint's name, read the leaf certificate.
+
+The certificate is read even when verification fails (a second, unverified handshake), so a
+self-signed or expired certificate is still described; but it is marked unverified, and an
+unverified certificate's organisation is only what the server claims about itself.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from residency.model import CertInfo, ProbeResult
+
+_EV = "2.23.140.1.1"
+_OV = "2.23.140.1.2.2"
+_DV = "2.23.140.1.2.1"
+_IV = "2.23.140.1.2.3"
+_JURISDICTION_C = ObjectIdentifier("1.3.6.1.4.1.311.60.2.1.3")
+
+# Subject organisations that are CDNs: their certificate says who runs the edge, not the
+# service behind it.
+_CDN_ORGS = {
+    "cloudflare": "cloudflare",
+    "akamai": "akamai",
+    "fastly": "fastly",
+    "incapsula": "imperva",
+    "imperva": "imperva",
+}
+_CDN_SANS = {".cloudfront.net": "cloudfront", ".azureedge.net": "azure", ".fastly.net": "fastly"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _attr(name: x509.Name, oid: ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
+
+
+def _validation(cert: x509.Certificate) -> str:
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return "unknown"
+    oids = {p.policy_identifier.dotted_string for p in policies}
+    for oid, level in ((_EV, "ev"), (_OV, "ov"), (_IV, "iv"), (_DV, "dv")):
+        if oid in oids:
+            return level
+    return "unknown"
+
+
+def describe_certificate(der: bytes) -> CertInfo:
+    """What a leaf certificate says about who runs the name. Raises ValueError if unparsable."""
+    cert = x509.load_der_x509_certificate(der)
+    subject = cert.subject
+    try:
+        san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        sans = tuple(san_ext.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        sans = ()
+    org = _attr(subject, NameOID.ORGANIZATION_NAME)
+    cdn = None
+    if org:
+        cdn = next((v for k, v in _CDN_ORGS.items() if k in org.lower()), None)
+    if cdn is None:
+        cdn = next((v for k, v in _CDN_SANS.items() for s in sans if s.endswith(k)), None)
+    validation = _validation(cert)
+    return CertInfo(
+        # CA/B Forum rules: a DV certificate validates no organisation, so none is taken.
+        subject_o=None if validation == "dv" else org,
+        subject_c=_attr(subject, NameOID.COUNTRY_NAME),
+        subject_st=_attr(subject, NameOID.STATE_OR_PROVINCE_NAME),
+        subject_l=_attr(subject, NameOID.LOCALITY_NAME),
+        jurisdiction_c=_attr(subject, _JURISDICTION_C),
+        serial_number=_attr(subject, NameOID.SERIAL_NUMBER),
+        validation=validation,
+        issuer=cert.issuer.rfc4514_string(),
+        san=sans,
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(),
+        cdn=cdn,
+    )
+
+
+def _verify_reason(err: ssl.SSLCertVerificationError) -> str:
+    message = (err.verify_message or str(err)).lower()
+    if "self-signed" in message or "self signed" in message:
+        return "self-signed"
+    if "expired" in message:
+        return "expired"
+    if "hostname" in message or "ip address mismatch" in message:
+        return "name-mismatch"
+    if "local issuer" in message:
+        return "untrusted-issuer"
+    return message or "verification failed"
+
+
+class TlsProbe:
+    kind = "tls"
+
+    def __init__(self, timeout: float, vantage: str = "local") -> None:
+        self.timeout = timeout
+        self.vantage = vantage
+        self._verified = ssl.create_default_context()
+        self._open = ssl.create_default_context()
+        self._open.check_hostname = False
+        self._open.verify_mode = ssl.CERT_NONE
+
+    def _handshake(
+        self, context: ssl.SSLContext, host: str, ip: str, port: int
+    ) -> tuple[bytes | None, str | None]:
+        with socket.create_connection((ip, port), timeout=self.timeout) as raw:
+            raw.settimeout(self.timeout)
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                return tls.getpeercert(binary_form=True), tls.version()
+
+    def run(self, host: str, ip: str, port: int) -> ProbeResult:
+        when = _now()
+
+        def fail(outcome: str, detail: str) -> ProbeResult:
+            return ProbeResult(self.kind, ip, port, outcome, detail, when, self.vantage)
+
+        verified, reason = True, ""
+        try:
+            try:
+                der, version = self._handshake(self._verified, host, ip, port)
+            except ssl.SSLCertVerificationError as err:
+                verified, reason = False, _verify_reason(err)
+                der, version = self._handshake(self._open, host, ip, port)
+        except ConnectionRefusedError:
+            return fail("refused", "connection refused")
+        except TimeoutError:
+            return fail("timeout", f"no answer in {self.timeout:g}s")
+        except ssl.SSLError as err:
+            return fail("tls-error", err.reason or str(err))
+        except OSError as err:
+            return fail("unreachable", err.strerror or str(err))
+        if not der:
+            return fail("tls-error", "no certificate presented")
+        try:
+            cert = describe_certificate(der)
+        except ValueError as err:
+            return fail("cert-invalid", f"unparsable certificate: {err}")
+        return ProbeResult(
+            outcome="ok" if verified else "cert-invalid",
+            detail="" if verified else f"certificate not verified: {reason}",
+            tls_version=version,
+            verified=verified,
+            verify_error=reason,
+            cert=cert,
+            kind=self.kind,
+            ip=ip,
+            port=port,
+            when=when,
+            vantage=self.vantage,
+        )
