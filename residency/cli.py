@@ -1036,9 +1036,23 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
 @click.option("--until", metavar="DATE", help="End (default now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--format",
+    "doc_format",
+    type=click.Choice(["html", "markdown", "json", "csv"]),
+    help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
 @_DB_OPTION
 @library_errors
-def history_report(since: str, until: str | None, as_json: bool, db: str | None) -> None:
+def history_report(
+    since: str,
+    until: str | None,
+    as_json: bool,
+    doc_format: str | None,
+    output: str | None,
+    db: str | None,
+) -> None:
     """Compliance over a period: per endpoint the share of time (and of checks) spent
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
@@ -1051,7 +1065,21 @@ def history_report(since: str, until: str | None, as_json: bool, db: str | None)
     if end <= start:
         fail(f"report: empty period: --until {until} is not after --since {since}")
     with _open_history(db, create=False) as store:
-        report = store.report(start, end)
+        if doc_format is not None:
+            from residency.report.compliance import ComplianceFormat, build, render
+
+            text = render(build(store, start, end), ComplianceFormat(doc_format))
+        else:
+            report = store.report(start, end)
+    if doc_format is not None:
+        if output:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                fail(f"report: cannot write {output}: {exc.strerror or exc}")
+        else:
+            click.echo(text, nl=False)
+        return
     if as_json:
         click.echo(_json_text(report))
         return
