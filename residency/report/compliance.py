@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from residency.drift import DriftEvent
 from residency.model import Verdict
+from residency.policy.model import Policy
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 
@@ -123,8 +124,14 @@ def _in_period(first: str, last: str, since: str, until: str) -> bool:
     return last >= since and first <= until
 
 
-def build(store: HistorySource, since: float, until: float) -> ComplianceDocument:
-    """Read the period's history from the store and shape it; no judgement is re-done here."""
+def build(
+    store: HistorySource, since: float, until: float, policy: Policy | None = None
+) -> ComplianceDocument:
+    """Read the period's history from the store and shape it; no judgement is re-done here.
+
+    With `policy`, each waiver seen in force gets its expiry from it, and the policy's own
+    waivers covering an endpoint are listed too (the recorded history does not keep expiries).
+    """
     report = store.report(since, until)
     runs: dict[str, Any] = {}
 
@@ -206,16 +213,27 @@ def build(store: HistorySource, since: float, until: float) -> ComplianceDocumen
                 not_judged_because=why,
                 stretches=tuple(stretches),
                 drifts=drifts,
-                waivers=tuple(
-                    Waiver(name, first, last, "see the policy's waiver (expiry not recorded)")
-                    for name, (first, last) in sorted(waivers.items())
-                ),
+                waivers=_waivers(entry.host, waivers, policy),
             )
         )
     no_data = (
         "" if sections else f"no endpoint was checked between {report.since} and {report.until}"
     )
     return ComplianceDocument(report.since, report.until, tuple(policies), tuple(sections), no_data)
+
+
+def _waivers(host: str, seen: dict[str, list[str]], policy: Policy | None) -> tuple[Waiver, ...]:
+    expiry: dict[str, str] = {}
+    if policy is not None:
+        for w in policy.waivers:
+            expiry[w.label] = f"expires {w.expires.isoformat()} (owner {w.owner}; {policy.name})"
+            if w.covers_host(host) and w.label not in seen:
+                seen = {**seen, w.label: ["-", "-"]}  # in the policy, never used in the period
+    unknown = "expiry not recorded (give --policy FILE to read it)"
+    return tuple(
+        Waiver(name, first, last, expiry.get(name, unknown))
+        for name, (first, last) in sorted(seen.items())
+    )
 
 
 def _drift(event: DriftEvent, versions: tuple[tuple[str, str], ...]) -> Drift:

@@ -114,3 +114,22 @@ def test_compliance_html_renders_in_chromium(tmp_path: Path) -> None:
     )
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_policy_gives_waiver_expiry_and_a_bad_policy_is_one_line(tmp_path: Path) -> None:
+    db = history(tmp_path)
+    policy = tmp_path / "w.toml"
+    policy.write_text(
+        'name = "w"\nversion = "7"\n[countries]\nallow = ["DE"]\n[[waivers]]\n'
+        'host = "api.example.com"\njustification = "moving"\nowner = "platform"\n'
+        "expires = 2027-03-31\n",
+        encoding="utf-8",
+    )
+    args = ["report", "--since", "2023-11-14", "--until", "2023-11-16", "--format", "markdown"]
+    result = CliRunner().invoke(cli, [*args, "--policy", str(policy), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "waiver `waivers[api.example.com]`" in result.stdout
+    assert "expires 2027-03-31 (owner platform; w)" in result.stdout
+    result = CliRunner().invoke(cli, [*args, "--policy", str(tmp_path / "nope.toml"), "--db", db])
+    assert result.exit_code == 2 and "nope.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
