@@ -1109,9 +1109,30 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
 @click.option("--until", metavar="DATE", help="End (default now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--format",
+    "doc_format",
+    type=click.Choice(["html", "markdown", "json", "csv"]),
+    help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
+@click.option(
+    "--policy",
+    "policy_file",
+    metavar="FILE",
+    help="With --format: read waiver expiries (and the host's waivers) from this policy.",
+)
 @_DB_OPTION
 @library_errors
-def history_report(since: str, until: str | None, as_json: bool, db: str | None) -> None:
+def history_report(
+    since: str,
+    until: str | None,
+    as_json: bool,
+    doc_format: str | None,
+    output: str | None,
+    policy_file: str | None,
+    db: str | None,
+) -> None:
     """Compliance over a period: per endpoint the share of time (and of checks) spent
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
@@ -1123,8 +1144,32 @@ def history_report(since: str, until: str | None, as_json: bool, db: str | None)
         fail(f"report: no data in the period: --since {since} is in the future")
     if end <= start:
         fail(f"report: empty period: --until {until} is not after --since {since}")
+    policy = None
+    if policy_file is not None:
+        from residency.policy import PolicyInvalid, load_policy
+        from residency.policy.catalogue import resolve_policy
+
+        try:
+            policy = load_policy(resolve_policy(policy_file))
+        except PolicyInvalid as err:
+            first = f", first: {err.problems[0]}" if err.problems else ""
+            fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
     with _open_history(db, create=False) as store:
-        report = store.report(start, end)
+        if doc_format is not None:
+            from residency.report.compliance import ComplianceFormat, build, render
+
+            text = render(build(store, start, end, policy), ComplianceFormat(doc_format))
+        else:
+            report = store.report(start, end)
+    if doc_format is not None:
+        if output:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                fail(f"report: cannot write {output}: {exc.strerror or exc}")
+        else:
+            click.echo(text, nl=False)
+        return
     if as_json:
         click.echo(_json_text(report))
         return

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from html import escape
 
 from residency.model import AuditResult, EndpointResult, IpFacts, Reason, Verdict
-from residency.report.centroids import CENTROIDS
 from residency.report.common import (
     DBIP_ATTRIBUTION,
     DBIP_URL,
@@ -29,6 +28,8 @@ from residency.report.common import (
     provider_text,
     summary_line,
 )
+from residency.report.world_map import Dot
+from residency.report.world_map import svg as map_svg
 
 COLOURS = {
     "PASS": "#2e7d32",
@@ -36,6 +37,14 @@ COLOURS = {
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
+}
+#: Pale versions of COLOURS, to tint a country's outline under its dots.
+TINTS = {
+    "PASS": "#c8e6c9",
+    "WAIVED": "#bbdefb",
+    "INDETERMINATE": "#ffe0b2",
+    "FAIL": "#ffcdd2",
+    "NOT JUDGED": "#cfd8dc",
 }
 ORDER = ["FAIL", "INDETERMINATE", "WAIVED", "PASS", "NOT JUDGED"]
 
@@ -124,55 +133,41 @@ def chart(result: AuditResult) -> str:
 
 
 def world_map(result: AuditResult) -> str:
-    """A dot map: every country a grey dot at its centroid, the audited ones coloured by their
-    worst address verdict and sized by address count. Equirectangular, 2 px per degree."""
+    """Country outlines (Natural Earth 1:110m) with a dot per located address, coloured by the
+    address's verdict; the audited countries are tinted by their worst verdict."""
     data = country_verdicts(result)
-    scale, top, bottom = 2.0, 85.0, -60.0
-    width, height = 360 * scale, (top - bottom) * scale
-
-    def xy(lat: float, lon: float) -> tuple[float, float]:
-        return (lon + 180) * scale, (top - lat) * scale
-
-    parts = [
-        f'<svg id="map" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
-        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        'aria-label="World map of the audited addresses, coloured by verdict">'
-        f'<rect width="{width:.0f}" height="{height:.0f}" fill="#eef4f8"/>'
-    ]
-    for meridian in range(-150, 180, 30):
-        x = (meridian + 180) * scale
-        parts.append(f'<line x1="{x:.0f}" y1="0" x2="{x:.0f}" y2="{height:.0f}" stroke="#dde6ec"/>')
-    for parallel in range(-60, 90, 30):
-        y = (top - parallel) * scale
-        parts.append(f'<line x1="0" y1="{y:.0f}" x2="{width:.0f}" y2="{y:.0f}" stroke="#dde6ec"/>')
-    for code, (lat, lon) in CENTROIDS.items():
-        if bottom <= lat <= top and code not in data:
-            x, y = xy(lat, lon)
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="#b8c4cc"/>')
-    for code, tally in sorted(data.items(), key=lambda item: -sum(item[1].values())):
-        if code not in CENTROIDS:
-            continue
-        lat, lon = CENTROIDS[code]
-        x, y = xy(max(bottom, min(top, lat)), lon)
-        worst = next(v for v in ORDER if tally.get(v))
-        count = sum(tally.values())
-        radius = 5 + 3 * count**0.5
-        detail = ", ".join(f"{tally[v]} {v}" for v in ORDER if tally.get(v))
-        parts.append(
-            f'<circle class="country" data-country="{escape(code)}" data-verdict="{worst}" '
-            f'cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{COLOURS[worst]}" '
-            f'fill-opacity="0.85" stroke="#fff"><title>{escape(code)}: {detail}</title></circle>'
-            f'<text x="{x + radius + 2:.1f}" y="{y + 4:.1f}" font-size="11">{escape(code)}</text>'
-        )
-    parts.append("</svg>")
-    unplaced = sum(sum(t.values()) for c, t in data.items() if c not in CENTROIDS)
+    tint = {
+        code: TINTS[next(v for v in ORDER if tally.get(v))]
+        for code, tally in data.items()
+        if code != "??"
+    }
+    dots = []
+    for endpoint in result.endpoints:
+        verdicts = address_verdicts(endpoint)
+        for facts in endpoint.facts:
+            judged = verdicts.get(facts.ip)
+            verdict = label(judged.verdict if judged else None)
+            where = facts.location.country or "no location"
+            place = facts.location.place
+            if place is not None and place.city:
+                where = f"{place.city}, {where}"
+            dots.append(
+                Dot(
+                    label=facts.ip,
+                    country=facts.location.country,
+                    colour=COLOURS[verdict],
+                    verdict=verdict,
+                    title=f"{endpoint.endpoint.display} in {where}: {verdict}",
+                )
+            )
+    drawn, unplaced = map_svg(dots, tint)
     note = (
         f'<p class="muted">{unplaced} address{"es" if unplaced != 1 else ""} without a '
         "location (anycast, private, no data) are not on the map; see the chart.</p>"
         if unplaced
         else ""
     )
-    return "".join(parts) + note
+    return drawn + note
 
 
 def reasons_html(reasons: Sequence[Reason]) -> str:

@@ -246,8 +246,8 @@ def test_html_is_self_contained_and_complete() -> None:
     assert 'data-country="IN" data-verdict="PASS"' in text
     assert 'data-country="US" data-verdict="FAIL"' in text
     assert 'data-country="SG" data-verdict="WAIVED"' in text
-    assert '<circle class="country" data-country="US" data-verdict="FAIL"' in text
-    assert '<circle class="country" data-country="DE" data-verdict="PASS"' in text
+    assert '<circle class="address" data-country="US" data-verdict="FAIL"' in text
+    assert '<circle class="address" data-country="DE" data-verdict="PASS"' in text
     assert "2 addresses without a location (anycast, private, no data) are not on the map" in text
     assert "pay.shop.example -&gt; pay-lb.ap-south-1.elb.amazonaws.com" in text
     assert "aws-ip-ranges: aws:ap-south-1, EC2, IN" in text

@@ -48,7 +48,13 @@ def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     assert '<div id="verdict"><span class="badge big"' in dom and ">FAIL</span>" in dom
     assert dom.count('class="endpoint"') == 7
     assert dom.count('<rect class="bar"') >= 5
-    assert dom.count('<circle class="country"') == 4  # IN, US, SG, DE on the world map
+    # Country outlines from Natural Earth, and a dot per located address (IN, US, SG, DE).
+    assert dom.count('<path class="land"') >= 170
+    located = sum(1 for e in judged().endpoints for f in e.facts if f.location.country)
+    assert dom.count('<circle class="address"') == located > 0
+    assert {'data-country="' + c + '"' for c in ("IN", "US", "SG", "DE")} <= set(
+        part.split(" data-verdict")[0].split('address" ')[-1] for part in dom.split("<circle")[1:]
+    )
     assert "IP Geolocation by DB-IP" in dom
     assert "analytics.shop.example" in dom and "bücher.example" in dom
     assert 'id="data-versions"' in dom and "dbip-country-lite" in dom
