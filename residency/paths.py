@@ -54,9 +54,3 @@ def dataset_dir() -> Path:
     if override:
         return Path(override)
     return Path(platformdirs.user_data_dir("residency")) / "datasets"
-
-
-def shared_data_dir() -> Path | None:
-    """``../shared/data`` beside the checkout, used by tests and benchmarks only."""
-    candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None

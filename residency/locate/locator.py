@@ -590,10 +590,11 @@ def _operators() -> ProviderLookup:
 
 def facts_to_json(facts: IpFacts) -> dict[str, Any]:
     """A plain-JSON view of IpFacts (used by ``residency ip --json``)."""
-    from dataclasses import asdict
+    import orjson
 
-    data = asdict(facts)
-    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
+    # orjson serialises nested frozen dataclasses and enums natively, without the
+    # asdict deep copy; str covers any stray non-JSON value as the old path did.
+    return orjson.loads(orjson.dumps(facts, default=str))  # type: ignore[no-any-return]
 
 
 def load_subset(
