@@ -15,6 +15,9 @@ import platformdirs
 #: Environment variable that overrides where downloaded datasets are kept.
 DATA_DIR_ENV = "RESIDENCY_DATA_DIR"
 
+#: Extra GeoIP (.mmdb) files, ``os.pathsep``-separated, e.g. GeoLite2 from geoipupdate.
+GEOIP_ENV = "RESIDENCY_GEOIP"
+
 
 #: The package the project's own tables ship in (``data/`` in the source tree, mapped by
 #: setuptools' package-dir), so a wheel, an sdist and an editable install read the same files.
@@ -54,3 +57,8 @@ def dataset_dir() -> Path:
     if override:
         return Path(override)
     return Path(platformdirs.user_data_dir("residency")) / "datasets"
+
+
+def user_geoip_files() -> list[Path]:
+    """The GeoIP files named by ``$RESIDENCY_GEOIP`` (empty entries ignored)."""
+    return [Path(p) for p in os.environ.get(GEOIP_ENV, "").split(os.pathsep) if p]

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from residency.locate.index import LayerBuilder
 
 
-#: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
-GEOIP_ENV = "RESIDENCY_GEOIP"
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
 #: 4: the 128-bit IPv6 table and per-file checksums), so an older index is rebuilt, not trusted.
 COMPILER_VERSION = "4"
@@ -80,9 +78,9 @@ def manifest_sources(directory: Path) -> list[SourceSpec]:
 
 def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate)."""
-    named = [*extra]
-    env = os.environ.get(GEOIP_ENV, "")
-    named += [Path(p) for p in env.split(os.pathsep) if p]
+    from residency.paths import user_geoip_files
+
+    named = [*extra, *user_geoip_files()]
     specs = []
     for path in named:
         if not path.is_file():
