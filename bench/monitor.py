@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from residency.demo.knot import KnotServer, Zone, find_binary
 from residency.model import (
     Confidence,
     DataVersion,
@@ -44,7 +45,6 @@ from residency.model import (
 from residency.monitor.audit import AuditorAudit
 from residency.monitor.loop import Monitor
 from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.resolve.localserver import KnotServer, Zone, find_binary
 from residency.store import Store, TargetSpec, open_store
 
 PLACES = [

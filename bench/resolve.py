@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dns.asyncresolver
 import dns.exception
 
+from residency.demo.knot import KnotServer, Zone, find_binary
 from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.resolve.localserver import KnotServer, Zone, find_binary
 
 LB_COUNT = 500
 

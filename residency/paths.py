@@ -15,6 +15,9 @@ import platformdirs
 #: Environment variable that overrides where downloaded datasets are kept.
 DATA_DIR_ENV = "RESIDENCY_DATA_DIR"
 
+#: Extra GeoIP (.mmdb) files, ``os.pathsep``-separated, e.g. GeoLite2 from geoipupdate.
+GEOIP_ENV = "RESIDENCY_GEOIP"
+
 
 #: The package the project's own tables ship in (``data/`` in the source tree, mapped by
 #: setuptools' package-dir), so a wheel, an sdist and an editable install read the same files.
@@ -56,7 +59,6 @@ def dataset_dir() -> Path:
     return Path(platformdirs.user_data_dir("residency")) / "datasets"
 
 
-def shared_data_dir() -> Path | None:
-    """``../shared/data`` beside the checkout, used by tests and benchmarks only."""
-    candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
+def user_geoip_files() -> list[Path]:
+    """The GeoIP files named by ``$RESIDENCY_GEOIP`` (empty entries ignored)."""
+    return [Path(p) for p in os.environ.get(GEOIP_ENV, "").split(os.pathsep) if p]

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from residency.locate.index import LayerBuilder
 
 
-#: Environment variable naming extra GeoIP mmdb files (e.g. from geoipupdate), os.pathsep separated.
-GEOIP_ENV = "RESIDENCY_GEOIP"
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
 #: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
 #: anycast, measured anycast layer), so an older index is rebuilt, not trusted.
@@ -81,9 +79,9 @@ def manifest_sources(directory: Path) -> list[SourceSpec]:
 
 def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate)."""
-    named = [*extra]
-    env = os.environ.get(GEOIP_ENV, "")
-    named += [Path(p) for p in env.split(os.pathsep) if p]
+    from residency.paths import user_geoip_files
+
+    named = [*extra, *user_geoip_files()]
     specs = []
     for path in named:
         if not path.is_file():
@@ -592,10 +590,11 @@ def _operators() -> ProviderLookup:
 
 def facts_to_json(facts: IpFacts) -> dict[str, Any]:
     """A plain-JSON view of IpFacts (used by ``residency ip --json``)."""
-    from dataclasses import asdict
+    import orjson
 
-    data = asdict(facts)
-    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
+    # orjson serialises nested frozen dataclasses and enums natively, without the
+    # asdict deep copy; str covers any stray non-JSON value as the old path did.
+    return orjson.loads(orjson.dumps(facts, default=str))  # type: ignore[no-any-return]
 
 
 def load_subset(

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from residency.errors import ResidencyError
-from residency.paths import project_data_dir
+from residency.datasets.regions import RegionTable
 
 
 @functools.cache
@@ -76,40 +74,23 @@ class CsvRegionCatalog(SetRegionCatalog):
 
 
 class RegionTableCatalog:
-    """Adapter over the datasets layer's ``RegionTable`` (``.knows(provider, region)``)."""
+    """Policy's view of the datasets layer's ``RegionTable``: that module holds the one
+    parser and validator of ``data/regions/*.csv``, so policy never re-reads the files."""
 
-    def __init__(self, table: Any, fallback: SetRegionCatalog | None = None) -> None:
+    def __init__(self, table: RegionTable) -> None:
         self.table = table
-        self.fallback = fallback
 
     def knows_provider(self, provider: str) -> bool:
-        listing = getattr(self.table, "providers", None)
-        if callable(listing) and provider in {str(p) for p in listing()}:
-            return True
-        return provider in known_providers() or bool(
-            self.fallback and self.fallback.knows_provider(provider)
-        )
+        return provider in self.table.providers() or provider in known_providers()
 
     def knows_region(self, provider: str, region: str) -> bool:
-        if bool(self.table.knows(provider, region)):
-            return True
-        return bool(self.fallback and self.fallback.knows_region(provider, region))
+        return self.table.knows(provider, region)
 
     def regions_of(self, provider: str) -> tuple[str, ...]:
-        listing = getattr(self.table, "regions", None)
-        if callable(listing):
-            found = tuple(str(r) for r in listing(provider))
-            if found:
-                return found
-        return self.fallback.regions_of(provider) if self.fallback else ()
+        return self.table.regions(provider)
 
 
 def default_region_catalog() -> RegionCatalog:
-    """The datasets layer's region table when available, else ``data/regions/*.csv``."""
-    csv_catalog = CsvRegionCatalog(project_data_dir() / "regions")
-    try:
-        module = importlib.import_module("residency.datasets.regions")
-        table = module.RegionTable.load()
-    except (ImportError, AttributeError, ResidencyError, OSError):
-        return csv_catalog
-    return RegionTableCatalog(table, csv_catalog)
+    """The project's region tables (``data/regions/*.csv``); a damaged table is a
+    ``RegionTableInvalid`` error, never a silently smaller catalogue."""
+    return RegionTableCatalog(RegionTable.load())

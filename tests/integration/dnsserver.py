@@ -9,7 +9,7 @@ Other areas reuse it through the fixtures in ``tests/integration/conftest.py``::
     def test_other(make_dns_server):           # a private server, stopped after the test
         server = make_dns_server([zone("x.test", "a CNAME b\\nb A 192.0.2.2")])
 
-The launcher itself lives in ``residency.resolve.localserver`` (the demo uses it too).
+The launcher itself lives in ``residency.demo.knot`` (the demo uses it too).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import dns.exception
 import dns.message
 import dns.query
 
-from residency.resolve.localserver import KnotServer, Zone, find_binary, free_port, zones_from_dir
+from residency.demo.knot import KnotServer, Zone, find_binary, free_port, zones_from_dir
 from tests.support import FIXTURES, require_binary, unavailable
 
 __all__ = [

@@ -20,9 +20,9 @@ import dns.message
 import dns.query
 import pytest
 
+from residency.demo.knot import free_port
 from residency.endpoints import ReadOptions, read_input
 from residency.endpoints.interface import Targets
-from residency.resolve.localserver import free_port
 from tests.integration.dnsserver import KnotServer, Zone, zone
 from tests.support import require_binary, unavailable
 

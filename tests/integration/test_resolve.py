@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from residency.demo.knot import KnotServer, free_port
 from residency.model import ChainStep, Outcome, Resolution
 from residency.resolve.engine import ChainResolver, ResolverSettings, Vantage
 from residency.resolve.errors import ResolverUnreachable
-from residency.resolve.localserver import KnotServer, free_port
 from tests.integration.dnsserver import ecs_module_available
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ import dns.message
 import dns.query
 import pytest
 
-from residency import demo
+from residency.demo import __main__ as demo
+from residency.demo.knot import KnotServer, zones_from_dir
 from residency.locate.hints import hostname_hints
 from residency.model import Outcome
 from residency.paths import project_data_dir
 from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.resolve.localserver import KnotServer, zones_from_dir
 from tests.integration.dnsserver import require_knot
 
 pytestmark = pytest.mark.integration

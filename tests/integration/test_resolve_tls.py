@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from residency.demo.knot import free_port
 from residency.model import Outcome
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.resolve.errors import ResolverUnreachable
-from residency.resolve.localserver import free_port
 from tests.integration.dnsserver import BindTlsServer
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from residency.demo.knot import KnotServer, Zone, find_binary, zones_from_dir
 from residency.errors import ResidencyError
 from residency.paths import project_data_dir
-from residency.resolve.localserver import KnotServer, Zone, find_binary, zones_from_dir
 
 GEO_ZONE = "kitephone.demo.residency.test."
 GEO_NAME = "app.kitephone.demo.residency.test"
