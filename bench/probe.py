@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from residency.demo.knot import KnotServer, Zone, find_binary
 from residency.model import Confidence, Endpoint, EndpointResult, IpFacts, Location
 from residency.probe import Prober, ProbeSettings
 from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.resolve.localserver import KnotServer, Zone, find_binary
 from tests.probe.certs import OV, Authority, Pair
 from tests.probe.servers import answer, tls_server
 
