@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from residency.locate.locator import Locator
 from tests.hostile.runner import Run, run_cli
+from tests.hostile.stubdns import StubDns
 from tests.locate.fixtures import imported_dataset
 from tests.support import SHARED_DATA
 
@@ -30,34 +29,11 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-class SlowServer:
+class SlowServer(StubDns):
     """Answers every query with an A record after ``delay`` seconds."""
 
     def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                wire, peer = self.sock.recvfrom(65535)
-            except OSError:
-                return
-            query = dns.message.from_wire(wire)
-            response = dns.message.make_response(query)
-            if query.question[0].rdtype == 1:
-                name = query.question[0].name
-                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.7"))
-            timer = threading.Timer(self.delay, self._send, (response.to_wire(), peer))
-            timer.daemon = True
-            timer.start()
-
-    def _send(self, out: bytes, peer: tuple[str, int]) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.sendto(out, peer)
+        super().__init__("192.0.2.7", delay)
 
 
 @pytest.fixture

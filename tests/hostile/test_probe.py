@@ -4,16 +4,13 @@ audit; a bad ``--probe`` value is one clear line and exit 2."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from pathlib import Path
 
-import dns.message
-import dns.rrset
 import pytest
 
 from residency.locate.locator import Locator
 from tests.hostile.runner import assert_clean_failure, run_cli
+from tests.hostile.stubdns import StubDns
 from tests.locate.fixtures import imported_dataset
 from tests.probe.certs import OV, Authority
 from tests.probe.servers import answer, tls_server
@@ -29,27 +26,11 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-class LoopbackDns:
+class LoopbackDns(StubDns):
     """Answers every A query with 127.0.0.1, so each name is probed on this machine."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                wire, peer = self.sock.recvfrom(65535)
-            except OSError:
-                return
-            query = dns.message.from_wire(wire)
-            response = dns.message.make_response(query)
-            if query.question[0].rdtype == 1:
-                name = query.question[0].name
-                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "127.0.0.1"))
-            self.sock.sendto(response.to_wire(), peer)
+        super().__init__("127.0.0.1")
 
 
 def _audit(dataset: Path, dns_server: LoopbackDns, port: int, env: dict[str, str], *names: str):  # type: ignore[no-untyped-def]
