@@ -81,9 +81,19 @@ class PgServer:
         if self.process.poll() is None:
             self._signal_postmaster(signal.SIGINT)
             self.process.wait(timeout=30)
+        self._wait_postmaster_gone()
+
+    def _wait_postmaster_gone(self, timeout: float = 30.0) -> None:
+        # The wrapper (runuser) can exit before the postmaster has removed its pid file;
+        # starting again then fails with "another postmaster running" on the same datadir.
+        pidfile = self.datadir / "postmaster.pid"
+        deadline = time.monotonic() + timeout
+        while pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def resume(self) -> None:
         """Start it again on the same port with the same data."""
+        self._wait_postmaster_gone()
         log = open(self.datadir.parent / "server.log", "ab")  # noqa: SIM115 - lives with server
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=log)
         _wait_ready(self)
