@@ -1,4 +1,9 @@
-"""Where things live on disk: the project's own tables and the downloaded datasets."""
+"""Where things live on disk, and every ``RESIDENCY_*`` setting read from the environment.
+
+This module is the one owner of environment variables and user paths (platformdirs):
+other modules call the functions below, so each variable has one name, one default and
+one place to look (tests/test_paths.py keeps it that way).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,24 @@ DATA_DIR_ENV = "RESIDENCY_DATA_DIR"
 
 #: Extra GeoIP (.mmdb) files, ``os.pathsep``-separated, e.g. GeoLite2 from geoipupdate.
 GEOIP_ENV = "RESIDENCY_GEOIP"
+
+#: Environment variable naming the history database (path or URL).
+DB_ENV = "RESIDENCY_DB"
+
+#: Environment variable naming the SQLite file of the persistent RDAP cache.
+RDAP_CACHE_ENV = "RESIDENCY_RDAP_CACHE"
+
+#: Environment variable that overrides the RDAP base URL.
+RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
+
+#: Environment variable: seconds the whole RDAP stage of one run may take.
+RDAP_BUDGET_ENV = "RESIDENCY_RDAP_BUDGET"
+
+#: Environment variable naming the user's config file (default: platformdirs user config).
+CONFIG_ENV = "RESIDENCY_CONFIG"
+
+#: The application name platformdirs builds the per-user directories from.
+APP_NAME = "residency"
 
 
 #: The package the project's own tables ship in (``data/`` in the source tree, mapped by
@@ -56,9 +79,45 @@ def dataset_dir() -> Path:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override)
-    return Path(platformdirs.user_data_dir("residency")) / "datasets"
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "datasets"
 
 
 def user_geoip_files() -> list[Path]:
     """The GeoIP files named by ``$RESIDENCY_GEOIP`` (empty entries ignored)."""
     return [Path(p) for p in os.environ.get(GEOIP_ENV, "").split(os.pathsep) if p]
+
+
+def default_db_path() -> Path:
+    """The per-user SQLite history file, used when no value and no ``$RESIDENCY_DB`` is given."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "history.sqlite3"
+
+
+def db_setting() -> str | None:
+    """``$RESIDENCY_DB`` as set (a path or URL), or None when unset or empty."""
+    return os.environ.get(DB_ENV) or None
+
+
+def rdap_cache_path() -> Path:
+    """``$RESIDENCY_RDAP_CACHE`` or ``rdap.sqlite3`` in the user cache directory."""
+    override = os.environ.get(RDAP_CACHE_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "rdap.sqlite3"
+
+
+def rdap_url_override() -> str | None:
+    """``$RESIDENCY_RDAP_URL`` as set (validated by the caller), or None when unset or empty."""
+    return os.environ.get(RDAP_URL_ENV) or None
+
+
+def rdap_budget_setting() -> str | None:
+    """``$RESIDENCY_RDAP_BUDGET`` as set, unparsed (the caller validates it), or None."""
+    return os.environ.get(RDAP_BUDGET_ENV)
+
+
+def config_path() -> Path:
+    """``$RESIDENCY_CONFIG`` or ``config.toml`` in the platform's user config directory."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"

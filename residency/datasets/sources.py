@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -13,10 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from residency.datasets.errors import DatasetError
-from residency.paths import project_data_dir
+from residency.paths import config_path, project_data_dir
 
 SourceKind = Literal["feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip", "anycast"]
 KINDS: tuple[str, ...] = (
@@ -29,9 +26,6 @@ KINDS: tuple[str, ...] = (
     "anycast",
 )
 MirrorType = Literal["npm", "wheel"]
-
-#: Environment variable naming the user's config file (default: platformdirs user config).
-CONFIG_ENV = "RESIDENCY_CONFIG"
 
 #: Days after which ``residency data status`` calls a dataset stale, per kind.
 STALE_DAYS: dict[str, int] = {
@@ -181,14 +175,6 @@ def load_sources(path: Path | None = None) -> dict[str, Source]:
     if not isinstance(tables, dict) or not tables:
         raise SourcesError(f"{path}: no [sources.<id>] tables")
     return {sid: source_from_table(sid, t, str(path)) for sid, t in tables.items()}
-
-
-def config_path() -> Path:
-    """``$RESIDENCY_CONFIG`` or ``config.toml`` in the platform's user config directory."""
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_config_dir("residency")) / "config.toml"
 
 
 def _geofeed_id(url: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import json
-import os
 import re
 import socket
 import threading
@@ -41,10 +40,9 @@ from residency.locate.rdap_cache import (
     SqliteRdapCache,
 )
 from residency.model import Evidence, EvidenceKind, Location, Registration
+from residency.paths import RDAP_BUDGET_ENV, RDAP_URL_ENV, rdap_budget_setting, rdap_url_override
 from residency.timefmt import utc_iso
 
-#: Environment variable that overrides the RDAP base URL.
-RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
 #: A redirector that sends ``/ip/<address>`` to the registry (RIR) responsible for it.
 DEFAULT_RDAP_URL = "https://rdap.org"
 
@@ -57,8 +55,6 @@ _ACCEPT = "application/rdap+json, application/json;q=0.9"
 MAX_BODY = 1024 * 1024
 #: Redirect hops followed per lookup (rdap.org needs one).
 MAX_REDIRECTS = 3
-#: Environment variable: seconds the whole RDAP stage of one run may take.
-RDAP_BUDGET_ENV = "RESIDENCY_RDAP_BUDGET"
 DEFAULT_BUDGET = 120.0
 #: Redirects are followed only over https to these (the five RIRs' RDAP services) or
 #: to the configured base URL's own scheme, host and port.
@@ -143,7 +139,7 @@ def rdap_budget(explicit: float | None = None) -> float:
     """Seconds the RDAP stage may take: explicit, ``$RESIDENCY_RDAP_BUDGET`` or 120."""
     if explicit is not None:
         return explicit
-    raw = os.environ.get(RDAP_BUDGET_ENV)
+    raw = rdap_budget_setting()
     if raw is None or not raw.strip():
         return DEFAULT_BUDGET
     try:
@@ -190,7 +186,7 @@ class RdapStats:
 def rdap_base_url(explicit: str | None = None) -> str:
     """The RDAP base URL: the explicit one, ``$RESIDENCY_RDAP_URL``, or the redirector.
     Raises ``RdapUrlInvalid`` for anything but an http(s) URL with a host."""
-    from_env = os.environ.get(RDAP_URL_ENV)
+    from_env = rdap_url_override()
     base = (explicit or from_env or DEFAULT_RDAP_URL).strip().rstrip("/")
     origin = "" if explicit or not from_env else f" (from ${RDAP_URL_ENV})"
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -25,15 +24,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
-import platformdirs
-
 from residency.errors import ResidencyError
 from residency.model import Registration
+from residency.paths import rdap_cache_path
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-#: Environment variable naming the SQLite file of the persistent RDAP cache.
-RDAP_CACHE_ENV = "RESIDENCY_RDAP_CACHE"
 
 #: Registrations change rarely; a week keeps audits fast and answers reasonably fresh.
 DEFAULT_TTL = 7 * 24 * 3600.0
@@ -202,10 +197,7 @@ class MemoryRdapCache:
 
 def default_cache_path() -> Path:
     """``$RESIDENCY_RDAP_CACHE`` or ``rdap.sqlite3`` in the user cache directory."""
-    override = os.environ.get(RDAP_CACHE_ENV)
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_cache_dir("residency")) / "rdap.sqlite3"
+    return rdap_cache_path()
 
 
 _SCHEMA = """

@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
-
+from residency.paths import DB_ENV, db_setting, default_db_path
 from residency.store.backend import Backend
 from residency.store.errors import (
     RunNotFound,
@@ -39,13 +37,6 @@ from residency.store.store import (
     WatchTarget,
 )
 
-#: Environment variable naming the history database (path or URL).
-DB_ENV = "RESIDENCY_DB"
-
-
-def default_db_path() -> Path:
-    return Path(platformdirs.user_data_dir("residency")) / "history.sqlite3"
-
 
 def _sqlite(target: str, timeout: float, create: bool = True) -> Backend:
     from residency.store.sqlite import SqliteBackend
@@ -70,7 +61,7 @@ BACKENDS: dict[str, Callable[[str, float, bool], Backend]] = {
 
 def resolve_location(url_or_path: str | None) -> tuple[str, str]:
     """(scheme, target) for an explicit value, ``$RESIDENCY_DB``, or the default file."""
-    value = url_or_path or os.environ.get(DB_ENV) or str(default_db_path())
+    value = url_or_path or db_setting() or str(default_db_path())
     value = value.strip()
     if not value:
         raise StoreUrlInvalid("history database: empty path or URL")
