@@ -21,26 +21,14 @@ allow = ["DE", "FR"]
 """
 
 
-@pytest.fixture(autouse=True)
-def _dataset(small_dataset: Path) -> None:
-    _BUILT[:] = [small_dataset]
-
-
-_BUILT: list[Path] = []
-
-
-def _data_dir() -> Path:
-    return _BUILT[0]
-
-
-def test_junit_follows_fail_on_indeterminate(tmp_path: Path) -> None:
+def test_junit_follows_fail_on_indeterminate(tmp_path: Path, small_dataset: Path) -> None:
     junitparser = pytest.importorskip("junitparser")
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY, encoding="utf-8")
     out = tmp_path / "out.xml"
     # 10.0.0.1 is not routable: INDETERMINATE under the default handling.
     args = ("audit", "10.0.0.1", "--policy", str(policy), "--format", "junit")
-    run = run_cli(*args, "--fail-on", "indeterminate", "-o", str(out), data_dir=_data_dir())
+    run = run_cli(*args, "--fail-on", "indeterminate", "-o", str(out), data_dir=small_dataset)
     assert not run.traceback, run.stderr
     assert run.code == 1, run.stderr
     xml = junitparser.JUnitXml.fromfile(str(out))
@@ -49,14 +37,14 @@ def test_junit_follows_fail_on_indeterminate(tmp_path: Path) -> None:
     kinds = [type(r).__name__ for r in cases[0].result]
     assert kinds == ["Failure"], kinds  # not Skipped: the exit code said it failed
     # With the default --fail-on the exit is 0 and the endpoint is skipped, visibly.
-    run = run_cli(*args, "-o", str(out), data_dir=_data_dir())
+    run = run_cli(*args, "-o", str(out), data_dir=small_dataset)
     assert run.code == 0, run.stderr
     xml = junitparser.JUnitXml.fromfile(str(out))
     kinds = [type(r).__name__ for s in xml for c in s for r in c.result]
     assert kinds == ["Skipped"], kinds
 
 
-def test_sarif_from_cli_has_physical_locations(tmp_path: Path) -> None:
+def test_sarif_from_cli_has_physical_locations(tmp_path: Path, small_dataset: Path) -> None:
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY, encoding="utf-8")
     targets = tmp_path / "hosts.txt"
@@ -64,7 +52,7 @@ def test_sarif_from_cli_has_physical_locations(tmp_path: Path) -> None:
     out = tmp_path / "out.sarif"
     run = run_cli(
         "audit", str(targets), "8.8.8.8", "--policy", str(policy),
-        "--format", "sarif", "-o", str(out), data_dir=_data_dir(),
+        "--format", "sarif", "-o", str(out), data_dir=small_dataset,
     )  # fmt: skip
     assert not run.traceback, run.stderr
     assert run.code in (0, 1), run.stderr
