@@ -202,9 +202,17 @@ class CompiledIndex:
         if found is None:
             name = f"claims-{layer}.jsonl"
             try:
-                verify_files(self.directory, {name: self._files[name]}, full=True)
-                text = (self.directory / name).read_text()
-                found = [json.loads(line) for line in text.splitlines()]
+                # One read serves both the checksum and the parse (verify() may have done it).
+                data = (self.directory / name).read_bytes()
+                want = self._files[name]
+                if not self._full_checked and (
+                    len(data) != want["size"] or zlib.crc32(data) != want["crc32"]
+                ):
+                    raise IndexDamaged(
+                        f"{self.directory / name}: checksum differs from the one recorded "
+                        "at compile time"
+                    )
+                found = [json.loads(line) for line in data.decode("utf-8").splitlines()]
             except (OSError, ValueError, KeyError) as err:
                 raise self._damaged(name, err) from err
             self._claims[layer] = found
