@@ -94,9 +94,16 @@ class RdapServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             scripted = self.scripted.popleft() if self.scripted else None
+        counted = True
         try:
             if self.delay:
                 time.sleep(self.delay)
+            # The request stops counting as in flight before its answer is written: once
+            # the client has read the answer it may send its next request, which must not
+            # overlap this handler's bookkeeping (a false 3 under a cap of 2).
+            with self._lock:
+                self.in_flight -= 1
+                counted = False
             if scripted is not None:
                 self._send(handler, scripted.status, scripted.body, scripted.headers)
                 return
@@ -122,8 +129,9 @@ class RdapServer:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests): nothing to answer
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            if counted:
+                with self._lock:
+                    self.in_flight -= 1
 
     def _network_for(self, text: str) -> dict[str, Any] | None:
         try:
