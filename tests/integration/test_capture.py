@@ -176,8 +176,14 @@ def make_module_dns(
 
 
 @contextlib.contextmanager
-def recording(command: list[str], ready: str) -> Iterator[None]:
-    """Run a capture tool until the block ends; wait for its 'ready' line first."""
+def recording(
+    command: list[str], ready: str, canary: Callable[[], bool] | None = None
+) -> Iterator[None]:
+    """Run a capture tool until the block ends; wait for its 'ready' line first.
+
+    With ``canary`` (send one marker packet; say whether the capture holds one yet), packets
+    are known to flow before the block starts, instead of trusting a fixed pause: under load
+    the tool says "listening" well before the kernel hands it packets."""
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -197,7 +203,16 @@ def recording(command: list[str], ready: str) -> Iterator[None]:
         unavailable(f"{command[0]} did not start: {''.join(seen)[-300:]}")
     if proc.poll() is not None:
         unavailable(f"{command[0]} could not capture on lo: {''.join(seen)[-300:]}")
-    time.sleep(0.5)  # the tool says "listening" a moment before packets really flow
+    if canary is None:
+        time.sleep(0.5)  # the tool says "listening" a moment before packets really flow
+    else:
+        flowing = time.monotonic() + 15
+        while not canary():
+            if time.monotonic() > flowing or proc.poll() is not None:
+                proc.kill()
+                proc.wait()
+                unavailable(f"{command[0]} captured nothing on lo within 15 s")
+            time.sleep(0.1)
     try:
         yield
     finally:
@@ -324,7 +339,17 @@ def test_dumpcap_pcapng_recovers_the_same(servers: Servers, tmp_path: Path) -> N
 def test_cut_short_capture_keeps_the_readable_part(servers: Servers, tmp_path: Path) -> None:
     tcpdump = require_binary("tcpdump")
     capture = tmp_path / "whole.pcap"
-    command = [tcpdump, "-i", "lo", "-U", "-n", "-w", str(capture), _filter(servers)]
+    command = [
+        tcpdump,
+        "-i",
+        "lo",
+        "-U",
+        "--immediate-mode",
+        "-n",
+        "-w",
+        str(capture),
+        _filter(servers),
+    ]
     with recording(command, "listening on"):
         exercise(servers)
     data = capture.read_bytes()
@@ -340,6 +365,7 @@ def test_cut_short_capture_keeps_the_readable_part(servers: Servers, tmp_path: P
 
 
 QUIC_ADDR = "127.0.0.6"
+CANARY_ADDR = "127.0.0.7"  # a nameless connection of its own, left out of the checks
 
 
 @pytest.mark.parametrize(
@@ -360,10 +386,19 @@ def test_quic_initial_sni_from_a_real_quic_client(
     receiver.bind((QUIC_ADDR, 0))
     port = receiver.getsockname()[1]
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    marker.bind((CANARY_ADDR, 0))
+    marker_port = marker.getsockname()[1]
     capture = tmp_path / "quic.pcap"
+
+    def canary() -> bool:
+        marker.sendto(b"capture canary", (CANARY_ADDR, marker_port))
+        return capture.exists() and capture.stat().st_size > 24  # more than the pcap header
+
     try:
-        command = [tcpdump, "-i", "lo", "-U", "-n", "-w", str(capture), f"udp port {port}"]
-        with recording(command, "listening on"):
+        command = [tcpdump, "-i", "lo", "-U", "--immediate-mode", "-n", "-w", str(capture)]
+        command.append(f"udp port {port} or udp port {marker_port}")
+        with recording(command, "listening on", canary):
             config = quic_configuration.QuicConfiguration(
                 is_client=True, server_name="quic.capture.test", alpn_protocols=alpn
             )
@@ -380,9 +415,14 @@ def test_quic_initial_sni_from_a_real_quic_client(
     finally:
         sender.close()
         receiver.close()
+        marker.close()
     targets = read_input(capture)
     assert targets.problems == ()
     found = _summary(targets)
+    assert found.pop(CANARY_ADDR) == {
+        (CANARY_ADDR, "connection with no name (no DNS answer, SNI or Host)")
+    }
     assert found == {"quic.capture.test": {(QUIC_ADDR, "QUIC SNI")}}
-    observed = targets.endpoints[0].observed[0]
+    quic = [endpoint for endpoint in targets.endpoints if endpoint.host == "quic.capture.test"]
+    observed = quic[0].observed[0]
     assert observed.context.endswith(f"once (udp/{port})")
