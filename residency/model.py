@@ -399,6 +399,13 @@ class PolicyRef:
     version: str
     path: str | None = None
     sha256: str | None = None
+    # Where each rule and waiver sits in the policy file: (label, line), e.g.
+    # ("rules[payments]", 14), so a finding can point at the rule that decided it.
+    rule_lines: tuple[tuple[str, int], ...] = ()
+
+    def line_of(self, label: str | None) -> int:
+        """The policy-file line of the rule or waiver ``label``; 0 when not known."""
+        return next((line for name, line in self.rule_lines if name == label), 0)
 
 
 @dataclass(frozen=True)

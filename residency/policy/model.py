@@ -196,7 +196,16 @@ class Policy:
 
     @property
     def ref(self) -> PolicyRef:
-        return PolicyRef(name=self.name, version=self.version, path=self.path, sha256=self.sha256)
+        lines = tuple((rule.label, rule.line) for rule in self.rules if rule.line) + tuple(
+            (waiver.label, waiver.line) for waiver in self.waivers if waiver.line
+        )
+        return PolicyRef(
+            name=self.name,
+            version=self.version,
+            path=self.path,
+            sha256=self.sha256,
+            rule_lines=lines,
+        )
 
     def categories_of(self, host: str, given: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The endpoint's own categories plus those the policy assigns by host pattern."""

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from residency.model import AuditResult, EndpointResult, Reason, Verdict
+from residency.model import AuditResult, EndpointResult, PolicyRef, Reason, Verdict
 from residency.report.common import address_verdicts, is_passing, is_warning
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -109,10 +109,12 @@ def rule_id(reason: Reason) -> str:
 
 class SarifFormatter:
     policy_uri = "policy.toml"
+    policy: PolicyRef | None = None
 
     def render(self, result: AuditResult) -> str:
         if result.policy is not None:
             self.policy_uri = result.policy.path or f"{result.policy.name}.toml"
+            self.policy = result.policy
         results: list[dict[str, Any]] = []
         used: dict[str, str] = {}
         for endpoint in result.endpoints:
@@ -208,11 +210,12 @@ class SarifFormatter:
             return None  # a reason on a passing address that is not a breach
         host = endpoint.endpoint.host
         target = f"{host} ({ip})" if ip else host
+        rule_line = self.policy.line_of(reason.rule) if self.policy is not None else 0
         entry: dict[str, Any] = {
             "ruleId": rule_id(reason),
             "level": level,
             "message": {"text": f"{target}: {reason.message}"},
-            "locations": [self.location(endpoint, ip)],
+            "locations": [self.location(endpoint, ip, rule_line)],
             "partialFingerprints": {
                 "residency/v1": hashlib.sha256(
                     f"{host}|{ip or ''}|{rule_id(reason)}".encode()
@@ -226,13 +229,25 @@ class SarifFormatter:
                 "evidence": list(reason.evidence),
             },
         }
+        if rule_line:
+            # The policy rule that decided it, beside the input line the endpoint came from.
+            entry["relatedLocations"] = [
+                {
+                    "id": 1,
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": self.policy_uri},
+                        "region": {"startLine": rule_line},
+                    },
+                    "message": {"text": f"decided by {reason.rule}"},
+                }
+            ]
         if waiver is not None:
             entry["suppressions"] = [
                 {"kind": "external", "status": "accepted", "justification": waiver.message}
             ]
         return entry, level
 
-    def location(self, endpoint: EndpointResult, ip: str | None) -> dict[str, Any]:
+    def location(self, endpoint: EndpointResult, ip: str | None, rule_line: int) -> dict[str, Any]:
         host = endpoint.endpoint.host
         location: dict[str, Any] = {
             "logicalLocations": [
@@ -243,15 +258,16 @@ class SarifFormatter:
                 }
             ]
         }
-        location["physicalLocation"] = self.physical(endpoint.endpoint.origin or "")
+        location["physicalLocation"] = self.physical(endpoint.endpoint.origin or "", rule_line)
         return location
 
-    def physical(self, origin: str) -> dict[str, Any]:
+    def physical(self, origin: str, rule_line: int = 0) -> dict[str, Any]:
         """Where to point a code-scanning dashboard; it rejects results without one.
 
         The input line the endpoint came from (lists, zone files give ``FILE:LINE``);
         else line 1 of the input file (HAR entries, zone owners carry no line);
-        else (command-line targets) line 1 of the policy file that judged it.
+        else (command-line targets) the line of the policy rule that decided it, or line 1
+        of the policy file when a policy-wide setting decided.
         """
         found = _ORIGIN_LINE.match(origin)
         if found:
@@ -259,7 +275,7 @@ class SarifFormatter:
         elif origin.split(" ")[0] not in _NO_FILE:
             uri, line = origin.split(" ")[0], 1
         else:
-            uri, line = self.policy_uri, 1
+            uri, line = self.policy_uri, rule_line or 1
         return {"artifactLocation": {"uri": uri}, "region": {"startLine": line}}
 
 

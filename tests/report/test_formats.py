@@ -324,3 +324,37 @@ def test_sarif_physical_location_fallbacks() -> None:
     assert har == {"artifactLocation": {"uri": "capture.har"}, "region": {"startLine": 1}}
     argv = formatter.physical("argv")
     assert argv == {"artifactLocation": {"uri": "policies/eu.toml"}, "region": {"startLine": 1}}
+
+
+def test_sarif_points_at_the_policy_rule_that_decided() -> None:
+    from residency.model import AuditResult
+    from residency.policy import apply_policy
+    from residency.report.sarif_report import SarifFormatter
+    from tests.policy.factories import facts, policy, result
+
+    text = """name = "lines"
+version = "1"
+
+[[rules]]
+name = "payments"
+hosts = ["pay.*"]
+[rules.countries]
+allow = ["IN"]
+"""
+    judged_policy = policy(text, origin="policies/lines.toml")
+    assert judged_policy.ref.line_of("rules[payments]") == 4
+    assert judged_policy.ref.line_of("policy") == 0
+    audit = AuditResult(
+        run_id="r3",
+        started="2026-11-28T00:00:00Z",
+        finished="2026-11-28T00:00:01Z",
+        endpoints=(result("pay.shop.example", facts(country="US")),),
+        data_versions=(),
+    )
+    sarif = json.loads(SarifFormatter().render(apply_policy(judged_policy, audit, None)))
+    [finding] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "country-not-allowed"]
+    related = finding["relatedLocations"][0]["physicalLocation"]
+    assert related["artifactLocation"]["uri"] == "lines.toml"  # parsed from text: no path
+    assert related["region"]["startLine"] == 4
+    # A command-line target has no input line: the finding itself points at the rule.
+    assert finding["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
