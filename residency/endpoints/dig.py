@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from residency.endpoints.collect import EndpointCollector
-from residency.endpoints.errors import InvalidEntry
+from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.lines import read_bounded, too_big_message
 from residency.endpoints.normalise import canonical_name
 from residency.endpoints.records import RecordGraph, chain_text
 from residency.model import Endpoint, ObservedAddress
@@ -117,5 +118,8 @@ class DigReader:
     description = "dig output; answer lines 'name TTL IN A addr' are recorded answers"
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
-        text = stream.read().decode("utf-8", errors="replace")
+        data = read_bounded(stream)
+        if data is None:
+            raise InputUnreadable(too_big_message(origin, "dig output"))
+        text = data.decode("utf-8", errors="replace")
         return read_dig_text(text, origin)

@@ -9,6 +9,23 @@ from typing import BinaryIO
 #: The longest line an input may have; longer lines are rejected, not read.
 MAX_LINE = 4096
 _DISCARD = 1 << 16
+#: The largest whole-file text input (zone files, dig output): these readers need the whole
+#: text, so a bigger file is refused before it is held rather than read without bound.
+MAX_WHOLE_FILE = 256 << 20
+
+
+def read_bounded(stream: BinaryIO) -> bytes | None:
+    """All of ``stream``, or ``None`` when it holds more than ``MAX_WHOLE_FILE`` bytes;
+    never reads more than one byte past the cap."""
+    limit = MAX_WHOLE_FILE
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def too_big_message(origin: str, what: str) -> str:
+    limit = MAX_WHOLE_FILE
+    size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
+    return f"{origin}: {what} larger than {size}; split it into smaller files"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import dns.zone
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.lines import read_bounded, too_big_message
 from residency.endpoints.normalise import canonical_name
 from residency.endpoints.records import RecordGraph, chain_text
 from residency.model import Endpoint, ObservedAddress
@@ -290,7 +291,9 @@ class ZoneReader:
     description = "BIND-format zone file: every owner with A, AAAA or CNAME"
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
-        data = stream.read()
+        data = read_bounded(stream)
+        if data is None:
+            raise InputUnreadable(too_big_message(origin, "zone file"))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:

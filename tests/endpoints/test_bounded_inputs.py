@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
-from residency.endpoints import read_stream
-from residency.endpoints.lines import MAX_LINE, bounded_lines
+from residency.endpoints import InputUnreadable, read_input, read_stream, read_targets
+from residency.endpoints.lines import MAX_LINE, bounded_lines, read_bounded
 from residency.endpoints.zone import MAX_GENERATE
 from residency.text import shorten
 
@@ -128,3 +129,38 @@ def test_streamed_har_folds_repeated_hosts_and_late_pages() -> None:
     assert observed.ip == "192.0.2.7"
     assert "500 requests" in observed.context
     assert "p1 (Home)" in observed.context
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "what"),
+    [
+        ("big.zone", "$ORIGIN ex.test.\n$TTL 300\n" + "www A 192.0.2.1\n" * 200, "zone file"),
+        ("big.dig", "www.ex.test. 300 IN A 192.0.2.1\n" * 200, "dig output"),
+    ],
+)
+def test_whole_file_readers_refuse_a_file_over_the_cap_and_the_batch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, what: str
+) -> None:
+    # Zone and dig readers need the whole text; past the cap they refuse, never read on.
+    monkeypatch.setattr("residency.endpoints.lines.MAX_WHOLE_FILE", 1024)
+    big = tmp_path / name
+    big.write_text(text)
+    small = tmp_path / "small.zone"
+    small.write_text("$ORIGIN ok.test.\n$TTL 300\nwww A 192.0.2.9\n")
+    fmt = "zone" if name.endswith(".zone") else "dig"
+    with pytest.raises(InputUnreadable, match=f"{what} larger than 1,024 bytes"):
+        read_input(big, fmt)
+    targets = read_targets([str(big), str(small)])
+    assert [e.host for e in targets.endpoints] == ["www.ok.test"]
+    [problem] = targets.problems
+    assert f"{what} larger than 1,024 bytes; split it" in problem.problem
+
+
+def test_read_bounded_reads_at_most_one_byte_past_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("residency.endpoints.lines.MAX_WHOLE_FILE", 10)
+    stream = io.BytesIO(b"x" * 1000)
+    assert read_bounded(stream) is None
+    assert stream.tell() == 11
+    assert read_bounded(io.BytesIO(b"x" * 10)) == b"x" * 10
