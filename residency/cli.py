@@ -317,22 +317,30 @@ def ip_command(
             else:
                 click.echo(line)
         sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
+    from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
+
     registrar = None
+    geofeeds: GeofeedDiscovery | None = None
     if rdap:
         from residency.locate.rdap import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
+        geofeeds = GeofeedDiscovery.open(registrar.cache)  # type: ignore[arg-type]
     answers = []
     bad = 0
     try:
         for text in addresses:
             try:
                 registration = registrar.lookup(canonical_ip(text)) if registrar else None
-                answers.append(locator.locate(text, registration=registration))
+                answers.append(
+                    locate_with_discovery(locator.locate, text, (), registration, geofeeds)
+                )
             except InvalidAddress as err:
                 click.echo(f"residency: {err}", err=True)
                 bad += 1
     finally:
+        if geofeeds is not None:
+            geofeeds.close()
         if registrar is not None:
             registrar.close()
     if as_json:

@@ -157,6 +157,9 @@ class Registration:
     abuse_email: str | None = None
     source: str = "rdap"
     fetched: str | None = None
+    # RFC 9092: the geofeed URL this registration links (RDAP ``links`` rel "geo", or a
+    # ``Geofeed https://...`` remark); only entries inside this network count.
+    geofeed: str | None = None
 
 
 @dataclass(frozen=True)
