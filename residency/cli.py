@@ -474,7 +474,7 @@ def ip_command(
     "--probe",
     "probes",
     metavar="KINDS",
-    help="Opt-in active probes, e.g. tls,http: CONTACTS each endpoint at its own addresses.",
+    help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
 )
 @click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
@@ -484,6 +484,12 @@ def ip_command(
 @click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
 @click.option(
     "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
+)
+@click.option(
+    "--from",
+    "probe_from",
+    metavar="CC|LAT,LON",
+    help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
 )
 @library_errors
 def audit_command(**opts: Any) -> None:

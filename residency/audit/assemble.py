@@ -219,8 +219,18 @@ def _prober(request: AuditRequest, policy: Any) -> Any:
     if not request.probes:
         # No probe contacts anything; a [controllers.known] table still names controllers.
         return Prober(ProbeSettings(), table) if table else None
+    origin = None
+    if "rtt" in request.probes.lower():
+        from residency.paths import config_path
+        from residency.probe.rtt import ProbeOrigin, origin_from_config
+
+        if request.probe_from:
+            origin = ProbeOrigin.parse(request.probe_from)
+        else:
+            origin = origin_from_config(config_path())
     settings = ProbeSettings.parse(
         request.probes,
+        origin=origin,
         port=request.probe_port,
         timeout=request.probe_timeout,
         total=request.probe_total,
