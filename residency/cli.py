@@ -317,22 +317,30 @@ def ip_command(
             else:
                 click.echo(line)
         sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
+    from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
+
     registrar = None
+    geofeeds: GeofeedDiscovery | None = None
     if rdap:
         from residency.locate.rdap import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
+        geofeeds = GeofeedDiscovery.open(registrar.cache)  # type: ignore[arg-type]
     answers = []
     bad = 0
     try:
         for text in addresses:
             try:
                 registration = registrar.lookup(canonical_ip(text)) if registrar else None
-                answers.append(locator.locate(text, registration=registration))
+                answers.append(
+                    locate_with_discovery(locator.locate, text, (), registration, geofeeds)
+                )
             except InvalidAddress as err:
                 click.echo(f"residency: {err}", err=True)
                 bad += 1
     finally:
+        if geofeeds is not None:
+            geofeeds.close()
         if registrar is not None:
             registrar.close()
     if as_json:
@@ -466,7 +474,7 @@ def ip_command(
     "--probe",
     "probes",
     metavar="KINDS",
-    help="Opt-in active probes, e.g. tls,http: CONTACTS each endpoint at its own addresses.",
+    help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
 )
 @click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
@@ -476,6 +484,12 @@ def ip_command(
 @click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
 @click.option(
     "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
+)
+@click.option(
+    "--from",
+    "probe_from",
+    metavar="CC|LAT,LON",
+    help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
 )
 @library_errors
 def audit_command(**opts: Any) -> None:

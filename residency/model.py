@@ -22,6 +22,7 @@ class EvidenceKind(StrEnum):
     HOSTNAME = "hostname-hint"  # a name in the CNAME chain reveals provider/region
     REGISTRATION = "registration"  # RDAP/whois: who registered the block
     ANYCAST = "anycast-measured"  # a measured list of anycast prefixes (bgp.tools)
+    RTT = "rtt-measured"  # a round-trip time measured by --probe rtt: disproves, never proves
 
 
 class Confidence(StrEnum):
@@ -157,6 +158,9 @@ class Registration:
     abuse_email: str | None = None
     source: str = "rdap"
     fetched: str | None = None
+    # RFC 9092: the geofeed URL this registration links (RDAP ``links`` rel "geo", or a
+    # ``Geofeed https://...`` remark); only entries inside this network count.
+    geofeed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,7 @@ class ProbeResult:
     edge_pop: str | None = None  # PoP code, e.g. "FRA"
     edge_place: Place | None = None
     edge_basis: str = ""  # "vendor table data/pops.toml" or "IATA (airportsdata)"
+    rtt_ms: float | None = None  # --probe rtt: the minimum TCP connect time measured
 
 
 @dataclass(frozen=True)

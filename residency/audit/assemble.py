@@ -32,8 +32,11 @@ class Assembly:
     registrar: Any
     notes: list[str] = field(default_factory=list)
     prober: Any = None
+    geofeeds: Any = None
 
     def close(self) -> None:
+        if self.geofeeds is not None:
+            self.geofeeds.close()
         if self.prober is not None:
             self.prober.close()
         if self.registrar is not None:
@@ -68,7 +71,7 @@ def assemble(
     prober = _prober(request, policy)  # a bad --probe value stops the run before anything opens
     locator = Locator.load(request.data_dir, request.geoip)
     resolver = _resolver(request) if request.resolve else None
-    store = registrar = None
+    store = registrar = geofeeds = None
     try:
         vantages = _vantages(request, locator)
         if request.db:  # opened first: a broken database URL stops the run before any query
@@ -76,10 +79,13 @@ def assemble(
 
             store = open_store(request.db)
         registrar = _registrar(request, store) if request.rdap else None
+        geofeeds = _geofeeds(registrar) if registrar is not None else None
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
-        Assembly(Auditor(None, locator), policy, locator, resolver, store, registrar).close()
+        Assembly(
+            Auditor(None, locator), policy, locator, resolver, store, registrar, geofeeds=geofeeds
+        ).close()
         raise
     auditor = Auditor(
         resolver,
@@ -89,8 +95,9 @@ def assemble(
         vantages=vantages,
         today=request.today,
         prober=prober,
+        geofeeds=geofeeds,
     )
-    return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober)
+    return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
 
 
 def _read_files(request: AuditRequest, collector: Any) -> None:
@@ -197,6 +204,13 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
     return RdapLookup.open(request.rdap_url, cache)
 
 
+def _geofeeds(registrar: Any) -> Any:
+    """RFC 9092 discovery of the geofeeds RDAP registrations link, cached beside them."""
+    from residency.locate.geofeed_discovery import GeofeedDiscovery
+
+    return GeofeedDiscovery.open(registrar.cache)
+
+
 def _prober(request: AuditRequest, policy: Any) -> Any:
     """The opt-in probes, or None; a bad --probe value stops the run before anything."""
     from residency.probe import Prober, ProbeSettings
@@ -205,8 +219,18 @@ def _prober(request: AuditRequest, policy: Any) -> Any:
     if not request.probes:
         # No probe contacts anything; a [controllers.known] table still names controllers.
         return Prober(ProbeSettings(), table) if table else None
+    origin = None
+    if "rtt" in request.probes.lower():
+        from residency.paths import config_path
+        from residency.probe.rtt import ProbeOrigin, origin_from_config
+
+        if request.probe_from:
+            origin = ProbeOrigin.parse(request.probe_from)
+        else:
+            origin = origin_from_config(config_path())
     settings = ProbeSettings.parse(
         request.probes,
+        origin=origin,
         port=request.probe_port,
         timeout=request.probe_timeout,
         total=request.probe_total,

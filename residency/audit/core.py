@@ -33,6 +33,7 @@ from residency.model import (
 from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
+    from residency.locate.geofeed_discovery import GeofeedDiscovery
     from residency.policy import Evaluator, Policy
     from residency.probe import Prober
 
@@ -56,7 +57,11 @@ class Locate(Protocol):
     """What the audit needs from residency.locate.locator.Locator."""
 
     def locate(
-        self, ip: str, hints: Sequence[Evidence] = (), registration: Registration | None = None
+        self,
+        ip: str,
+        hints: Sequence[Evidence] = (),
+        registration: Registration | None = None,
+        extra: Sequence[Evidence] = (),
     ) -> IpFacts: ...
 
     def data_versions(self) -> tuple[DataVersion, ...]: ...
@@ -120,6 +125,7 @@ class Auditor:
         today: date | None = None,
         clock: Callable[[], str] = _now,
         prober: Prober | None = None,
+        geofeeds: GeofeedDiscovery | None = None,
     ) -> None:
         self.resolver = resolver
         self.locator = locator
@@ -134,6 +140,8 @@ class Auditor:
         # Opt-in active probes (residency.probe.Prober); they run before judgement so the
         # policy sees the controller. audit() probes in one bounded batch, results() one by one.
         self.prober = prober
+        # RFC 9092 geofeeds linked by RDAP registrations (with --rdap)
+        self.geofeeds = geofeeds
         self._batch = False
 
     # ----------------------------------------------------------------- stream
@@ -279,7 +287,15 @@ class Auditor:
             if ip in seen:
                 continue
             try:
-                seen[ip] = self.locator.locate(ip, hints, self._registration(ip))
+                registration = self._registration(ip)
+                if self.geofeeds is None:
+                    seen[ip] = self.locator.locate(ip, hints, registration)
+                else:
+                    from residency.locate.geofeed_discovery import locate_with_discovery
+
+                    seen[ip] = locate_with_discovery(
+                        self.locator.locate, ip, hints, registration, self.geofeeds
+                    )
             except ResidencyError:
                 continue  # an unparsable observed address was already reported by the reader
         result = EndpointResult(

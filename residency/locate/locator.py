@@ -280,10 +280,12 @@ class Locator:
         ip: str,
         hints: Sequence[Evidence],
         registration: Registration | None = None,
+        extra: Sequence[Evidence] = (),
     ) -> IpFacts:
         evidence, special = self._evidence(combo)
         if special is not None:
             return not_routable(ip, special)
+        evidence.extend(extra)
         return merge_facts(ip, evidence, hints, self._registry, registration)
 
     def locate(
@@ -291,15 +293,17 @@ class Locator:
         ip: str,
         hints: Sequence[Evidence] = (),
         registration: Registration | None = None,
+        extra: Sequence[Evidence] = (),
     ) -> IpFacts:
-        """Facts about one address. Raises InvalidAddress for a non-address."""
+        """Facts about one address. Raises InvalidAddress for a non-address. ``extra`` is
+        evidence found outside the dataset (a geofeed an RDAP registration links)."""
         canonical = canonical_ip(ip)
         inner = embedded_ipv4_text(canonical)
         combo = self.index.combo_of(inner[0] if inner else canonical)
-        if not hints and registration is None:
+        if not hints and registration is None and not extra:
             facts = with_ip(self._template(combo), canonical)
         else:
-            facts = self._build(combo, canonical, hints, registration)
+            facts = self._build(combo, canonical, hints, registration, extra)
         return facts if inner is None else _noted_embedded(facts, *inner)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:

@@ -215,6 +215,7 @@ def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = N
     if error_code is not None and "startAddress" not in document:
         title = _text(document, "title") or ""
         raise RdapMalformed(f"error object {error_code!s:.20} {title:.200}".strip())
+    raw = document
     # ipwhois trusts the types of what it parses; it only ever sees a checked copy.
     document = _checked_network(document)
     network = _RDAPNetwork(document)
@@ -241,8 +242,32 @@ def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = N
         abuse_email=abuse,
         source=f"rdap {url}" if url else "rdap",
         fetched=fetched,
+        geofeed=geofeed_link(raw),
     )
     return RdapAnswer(registration, first, last)
+
+
+_GEOFEED_REMARK = re.compile(r"^\s*geofeed:?\s+(https?://\S+)\s*$", re.IGNORECASE)
+
+
+def geofeed_link(document: Mapping[str, Any]) -> str | None:
+    """The RFC 9092 geofeed URL of a network object: a ``links`` entry with ``rel``
+    "geo" (RIPE serves the ``geofeed:`` attribute so), else a ``Geofeed https://...``
+    remark line. Entries of the wrong type are ignored: a geofeed is optional."""
+    links = document.get("links")
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, dict) and link.get("rel") == "geo":
+            href = link.get("href")
+            if isinstance(href, str) and href.strip().lower().startswith(("https://", "http://")):
+                return href.strip()
+    remarks = document.get("remarks")
+    for remark in remarks if isinstance(remarks, list) else ():
+        lines = remark.get("description") if isinstance(remark, dict) else None
+        for line in lines if isinstance(lines, list) else ():
+            match = _GEOFEED_REMARK.match(line) if isinstance(line, str) else None
+            if match:
+                return match.group(1)
+    return None
 
 
 _KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}

@@ -82,6 +82,18 @@ class RdapCache(Protocol):
     def __len__(self) -> int: ...
 
 
+class KvCache(Protocol):
+    """Key-value entries kept beside the RDAP answers (a fetched RFC 9092 geofeed, by URL)."""
+
+    def kv_get(self, namespace: str, key: str) -> str | None:
+        """The fresh value stored under ``namespace``/``key``, or None."""
+        ...
+
+    def kv_put(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds."""
+        ...
+
+
 class RangeIndex:
     """Disjoint, sorted address segments of one family, each pointing at the most
     specific cached network that covers it. Lookup is one binary search.
@@ -156,9 +168,19 @@ class MemoryRdapCache:
         self._index: dict[tuple[str, int], RangeIndex] = {}
         self._count = 0
         self._lock = threading.Lock()
+        self._kv: dict[tuple[str, str], tuple[str, float]] = {}
 
     def __len__(self) -> int:
         return self._count
+
+    def kv_get(self, namespace: str, key: str) -> str | None:
+        found = self._kv.get((namespace, key))
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
+
+    def kv_put(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        self._kv[(namespace, key)] = (value, self._clock() + ttl)
 
     def get(self, service: str, address: IPAddress) -> Registration | None:
         return self.find(service, address.version, int(address))
@@ -213,6 +235,16 @@ CREATE TABLE IF NOT EXISTS rdap_cache (
 )
 """
 
+_KV_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rdap_kv (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+)
+"""
+
 _REGISTRATION_FIELDS = {f.name for f in fields(Registration)}
 
 
@@ -240,7 +272,9 @@ class SqliteRdapCache(MemoryRdapCache):
                     # Written before answers were kept per service: a cache, so rebuilt.
                     self._db.execute("DROP TABLE rdap_cache")
                 self._db.execute(_SCHEMA)
+                self._db.execute(_KV_SCHEMA)
                 self._db.execute("DELETE FROM rdap_cache WHERE expires <= ?", (clock(),))
+                self._db.execute("DELETE FROM rdap_kv WHERE expires <= ?", (clock(),))
             rows = self._db.execute(
                 "SELECT service, version, first, last, registration, expires FROM rdap_cache"
                 " ORDER BY expires"
@@ -281,6 +315,27 @@ class SqliteRdapCache(MemoryRdapCache):
             raise RdapCacheError(f"RDAP cache {self.path}: cannot write: {err}") from err
         self._store(service, entry)
 
+    def kv_get(self, namespace: str, key: str) -> str | None:
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT value FROM rdap_kv WHERE namespace = ? AND key = ? AND expires > ?",
+                    (namespace, key, self._clock()),
+                ).fetchone()
+        except sqlite3.Error as err:
+            raise RdapCacheError(f"RDAP cache {self.path}: cannot read: {err}") from err
+        return None if row is None else str(row[0])
+
+    def kv_put(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        try:
+            with self._lock, self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rdap_kv VALUES (?, ?, ?, ?)",
+                    (namespace, key, value, self._clock() + ttl),
+                )
+        except sqlite3.Error as err:
+            raise RdapCacheError(f"RDAP cache {self.path}: cannot write: {err}") from err
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -291,6 +346,8 @@ class KvStore(Protocol):
     key-value cache (typed structurally, so locate/ does not import store/)."""
 
     def cache_items(self, namespace: str, now: float) -> list[tuple[str, str, float | None]]: ...
+
+    def cache_get(self, namespace: str, key: str) -> tuple[str, float | None] | None: ...
 
     def cache_put(
         self, namespace: str, key: str, value_json: str, expires: float | None
@@ -335,6 +392,13 @@ class StoreRdapCache(MemoryRdapCache):
             entry.expires,
         )
         self._store(service, entry)
+
+    def kv_get(self, namespace: str, key: str) -> str | None:
+        found = self.store.cache_get(f"{self.NAMESPACE}-{namespace}", key)
+        return None if found is None else found[0]
+
+    def kv_put(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        self.store.cache_put(f"{self.NAMESPACE}-{namespace}", key, value, self._clock() + ttl)
 
 
 def _parse_key(key: str) -> tuple[str, int, int, int] | None:

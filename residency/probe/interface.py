@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from residency.errors import UsageError
 from residency.model import ProbeResult
 
-PROBE_KINDS = ("tls", "http")
+if TYPE_CHECKING:
+    from residency.probe.rtt import ProbeOrigin
+
+PROBE_KINDS = ("tls", "http", "rtt")
+#: ``--probe rtt`` measures at most this many of one endpoint's addresses.
+RTT_ADDRESSES_PER_ENDPOINT = 8
 
 
 class ProbeError(UsageError):
@@ -28,6 +33,7 @@ class ProbeSettings:
     max_header_bytes: int = 32 * 1024
     max_redirects: int = 5
     vantage: str = "local"
+    origin: ProbeOrigin | None = None  # where the auditor runs (--from); rtt needs it
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in PROBE_KINDS]
@@ -39,6 +45,11 @@ class ProbeSettings:
             raise ProbeError(f"--probe-port: {self.port} is not a TCP port")
         if self.timeout <= 0 or self.total <= 0 or self.concurrency < 1 or self.rate <= 0:
             raise ProbeError("probe limits must be positive")
+        if "rtt" in self.kinds and self.origin is None:
+            raise ProbeError(
+                "--probe rtt: say where the auditor runs with --from CC or --from LAT,LON"
+                " (or [probe] from = ... in the config file)"
+            )
 
     @classmethod
     def parse(cls, text: str, **limits: object) -> ProbeSettings:

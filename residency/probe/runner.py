@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from residency.model import EndpointResult, ProbeResult
+from residency.model import EndpointResult, IpFacts, ProbeResult
 from residency.probe.controller import ControllerTable, controller_for
 from residency.probe.http_edge import HttpEdgeProbe
-from residency.probe.interface import Probe, ProbeSettings
+from residency.probe.interface import RTT_ADDRESSES_PER_ENDPOINT, Probe, ProbeSettings
+from residency.probe.rtt import RttProbe, apply_rtt
 from residency.probe.tls import TlsProbe
 
 
@@ -57,6 +58,10 @@ class Prober:
                 settings.vantage,
             )
             self.probes.append(self._http)
+        # rtt measures every address of the endpoint (not just the first), literals too
+        self._rtt: RttProbe | None = None
+        if "rtt" in settings.kinds:
+            self._rtt = RttProbe(settings.timeout, settings.vantage)
 
     def close(self) -> None:
         if self._http is not None:
@@ -75,22 +80,50 @@ class Prober:
         if ip is not None:
             for probe in self.probes:
                 if self.clock() >= deadline:
-                    found.append(
-                        ProbeResult(
-                            probe.kind,
-                            ip,
-                            self.settings.port,
-                            "skipped",
-                            f"probe stage time box ({self.settings.total:g}s) used up",
-                            datetime.now(UTC).isoformat(timespec="seconds"),
-                            self.settings.vantage,
-                        )
-                    )
+                    found.append(self._skipped(probe.kind, ip))
                     continue
                 rate.wait(ip)
                 found.append(probe.run(result.endpoint.host, ip, self.settings.port))
+        facts = result.facts
+        if self._rtt is not None:
+            facts = self._measure(result, deadline, rate, found)
         controller = controller_for(result.endpoint.host, found, self.table)
-        return replace(result, probes=tuple(found), controller=controller)
+        return replace(result, facts=facts, probes=tuple(found), controller=controller)
+
+    def _measure(
+        self, result: EndpointResult, deadline: float, rate: _Rate, found: list[ProbeResult]
+    ) -> tuple[IpFacts, ...]:
+        """RTT to each routable address of the endpoint; a refuted place is dropped."""
+        assert self._rtt is not None and self.settings.origin is not None
+        out: list[IpFacts] = []
+        measured = 0
+        for facts in result.facts:
+            if not facts.routable or measured >= RTT_ADDRESSES_PER_ENDPOINT:
+                out.append(facts)
+                continue
+            measured += 1
+            if self.clock() >= deadline:
+                found.append(self._skipped("rtt", facts.ip))
+                out.append(facts)
+                continue
+            rate.wait(facts.ip)
+            probe = self._rtt.run(result.endpoint.host, facts.ip, self.settings.port)
+            found.append(probe)
+            if probe.rtt_ms is not None:
+                facts = apply_rtt(facts, self.settings.origin, probe.rtt_ms)
+            out.append(facts)
+        return tuple(out)
+
+    def _skipped(self, kind: str, ip: str) -> ProbeResult:
+        return ProbeResult(
+            kind,
+            ip,
+            self.settings.port,
+            "skipped",
+            f"probe stage time box ({self.settings.total:g}s) used up",
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            self.settings.vantage,
+        )
 
     def probe_many(self, results: Sequence[EndpointResult]) -> list[EndpointResult]:
         """The same results, in order, each with its probes and controller."""

@@ -186,6 +186,7 @@ def probe_dict(probe: ProbeResult) -> dict[str, Any]:
         "certificate": None if cert is None else asdict(cert) | {"san": list(cert.san)},
         "status": probe.status,
         "headers": dict(probe.headers),
+        "rtt_ms": probe.rtt_ms,
         "edge": None
         if probe.edge_cdn is None
         else {
