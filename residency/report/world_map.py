@@ -1,6 +1,7 @@
 """The HTML reports' world map: Natural Earth country outlines with a dot per located address.
 
-The outlines are the generated table in world_map_data.py (scripts/build_world_map.py). A dot
+The outlines are the generated table in residency/world_outlines.py (scripts/build_world_map.py;
+the rtt probe's distance bounds read it too). A dot
 goes at the address's coordinates when they are known, otherwise at its country's centroid;
 several dots in one place are spread on a small spiral so each stays visible and hoverable.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from residency.report.centroids import CENTROIDS
-from residency.report.world_map_data import HEIGHT, PATHS, WIDTH
+from residency.world_outlines import HEIGHT, PATHS, WIDTH
 
 SCALE, TOP, BOTTOM = 2.0, 85.0, -60.0
 

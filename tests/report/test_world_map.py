@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from residency.report.world_map import Dot, place, svg
-from residency.report.world_map_data import HEIGHT, PATHS, WIDTH
+from residency.world_outlines import HEIGHT, PATHS, WIDTH
 
 
 def test_the_outline_table_covers_the_countries_and_stays_small() -> None:
