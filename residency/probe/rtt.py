@@ -19,8 +19,10 @@ itself, and only completed handshakes count (a reset may come from a firewall).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -183,8 +185,47 @@ def apply_rtt(facts: IpFacts, origin: ProbeOrigin, rtt_ms: float) -> IpFacts:
     )
 
 
+#: Documentation space (RFC 5737): never routed, so no real host ever answers a connect.
+UNROUTED_CANARIES = ("192.0.2.1", "198.51.100.1")
+
+
+def middlebox_answers(
+    canaries: tuple[str, ...] = UNROUTED_CANARIES, port: int = 443, timeout: float = 0.5
+) -> str | None:
+    """Why connect times to public addresses would be a middlebox's, or ``None``.
+
+    A transparent proxy or firewall that completes (or resets) TCP handshakes itself makes
+    every round trip tiny, and a tiny round trip refutes true far-away places. A handshake
+    answered for an address nobody holds proves such a box is in the path; silence or an
+    ICMP unreachable is what a clean path gives.
+    """
+    for address in canaries:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            started = time.perf_counter()
+            try:
+                sock.connect((address, port))
+            except ConnectionRefusedError:
+                answered = "refused the connection"
+            except OSError:
+                continue  # timeout, unreachable: what an unrouted address should do
+            else:
+                answered = "accepted the connection"
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return (
+                f"a middlebox answers for unrouted {address}:{port} ({answered} in "
+                f"{elapsed:.1f} ms), so connect times to public addresses would be its own"
+            )
+    return None
+
+
 class RttProbe:
-    """Minimum TCP connect time to ``ip`` over ``tries`` connects: port 443, else 80."""
+    """Minimum TCP connect time to ``ip`` over ``tries`` connects: port 443, else 80.
+
+    Before the first public address is timed, ``guard`` checks the path once per probe
+    (``middlebox_answers``); when it finds an intercepting box, public addresses get the
+    outcome ``unusable`` and no bound. Loopback and private targets (tests, lab networks)
+    are not behind the Internet path's middleboxes and are timed as they are."""
 
     kind = "rtt"
 
@@ -195,12 +236,26 @@ class RttProbe:
         tries: int = DEFAULT_TRIES,
         ports: tuple[int, ...] = RTT_PORTS,
         clock: Callable[[], float] = time.perf_counter,
+        guard: Callable[[], str | None] | None = middlebox_answers,
     ) -> None:
         self.timeout = timeout
         self.vantage = vantage
         self.tries = tries
         self.ports = ports
         self._clock = clock
+        self._guard = guard
+        self._guard_lock = threading.Lock()
+        self._guard_done = False
+        self._intercepted: str | None = None
+
+    def _interception(self, ip: str) -> str | None:
+        if self._guard is None or not ipaddress.ip_address(ip).is_global:
+            return None
+        with self._guard_lock:
+            if not self._guard_done:
+                self._intercepted = self._guard()
+                self._guard_done = True
+        return self._intercepted
 
     def _connect_ms(self, ip: str, port: int) -> float:
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -212,6 +267,10 @@ class RttProbe:
 
     def run(self, host: str, ip: str, port: int) -> ProbeResult:
         when = datetime.now(UTC).isoformat(timespec="seconds")
+        intercepted = self._interception(ip)
+        if intercepted is not None:
+            reason = f"{intercepted}: no RTT bound"
+            return ProbeResult(self.kind, ip, port, "unusable", reason, when, self.vantage)
         problems: list[str] = []
         for candidate in dict.fromkeys((port, *self.ports)):
             times: list[float] = []

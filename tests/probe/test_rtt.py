@@ -27,6 +27,7 @@ from residency.probe.rtt import (
     apply_rtt,
     check_country,
     max_distance_km,
+    middlebox_answers,
     origin_from_config,
 )
 
@@ -188,3 +189,42 @@ def test_prober_measures_every_routable_address(listener: int) -> None:
     assert [p.kind for p in out.probes] == ["rtt"]
     assert out.facts[0].location.basis == "rtt-refuted"  # loopback answers in < 1 ms
     assert out.facts[1] == local
+
+
+def test_a_middlebox_answering_for_unrouted_space_makes_public_rtts_unusable(
+    listener: int,
+) -> None:
+    # The canary is a local listener standing in for an intercepting proxy: it "answers"
+    # for the unrouted address, so the probe must give no bound for a public address.
+    answered = middlebox_answers(canaries=("127.0.0.1",), port=listener, timeout=1.0)
+    assert answered is not None and "accepted the connection" in answered
+    closed = socket.create_server(("127.0.0.1", 0))
+    dead = int(closed.getsockname()[1])
+    closed.close()
+    refused = middlebox_answers(canaries=("127.0.0.1",), port=dead, timeout=1.0)
+    assert refused is not None and "refused the connection" in refused
+    calls: list[int] = []
+
+    def guard() -> str | None:
+        calls.append(1)
+        return answered
+
+    probe = RttProbe(timeout=1.0, ports=(listener,), guard=guard)
+    public = probe.run("x", "8.8.8.8", 443)
+    assert public.outcome == "unusable" and public.rtt_ms is None
+    assert "middlebox" in public.detail and "no RTT bound" in public.detail
+    assert probe.run("x", "1.1.1.1", 443).outcome == "unusable"
+    assert calls == [1]  # the path is checked once per probe, not per address
+    # Loopback and private targets are not behind the Internet path: timed as they are.
+    assert probe.run("x", "127.0.0.1", listener).outcome == "ok"
+
+
+def test_a_clean_path_passes_the_middlebox_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a clean path an unrouted address never answers: a timeout or an ICMP unreachable.
+    for silence in (TimeoutError("timed out"), OSError(113, "No route to host")):
+
+        def connect(self: socket.socket, address: object, error: OSError = silence) -> None:
+            raise error
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        assert middlebox_answers(timeout=0.01) is None
