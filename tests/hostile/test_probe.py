@@ -110,3 +110,20 @@ def test_unknown_probe_is_usage_error(dataset: Path) -> None:
     run = run_cli("audit", "1.1.1.1", "--probe", "tls,ping", data_dir=dataset)
     assert_clean_failure(run, code=2, mentions="unknown probe")
     assert len(run.error_lines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("--probe", "rtt"), "--from"),  # rtt needs to know where the auditor runs
+        (("--probe", "rtt", "--from", "Germany"), "--from"),
+        (("--probe", "rtt", "--from", "91,0"), "--from"),  # latitude out of range
+        (("--probe", "rtt", "--from", "SG"), "SG"),  # too small for the outlines: give LAT,LON
+    ],
+)
+def test_bad_rtt_origin_is_one_line_before_any_probe(
+    dataset: Path, args: tuple[str, ...], mentions: str
+) -> None:
+    run = run_cli("audit", "192.0.2.1", *args, data_dir=dataset)
+    assert_clean_failure(run, code=2, mentions=mentions)
+    assert len(run.error_lines()) == 1, run.stderr
