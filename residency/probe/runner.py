@@ -48,8 +48,10 @@ class Prober:
         self.clock = clock
         self.probes: list[Probe] = []
         self._http: HttpEdgeProbe | None = None
+        self._tls: TlsProbe | None = None
         if "tls" in settings.kinds:
-            self.probes.append(TlsProbe(settings.timeout, settings.vantage))
+            self._tls = TlsProbe(settings.timeout, settings.vantage)
+            self.probes.append(self._tls)
         if "http" in settings.kinds:
             self._http = HttpEdgeProbe(
                 settings.timeout,
@@ -78,17 +80,35 @@ class Prober:
         ip = self.target(result)
         found: list[ProbeResult] = []
         if ip is not None:
-            for probe in self.probes:
-                if self.clock() >= deadline:
-                    found.append(self._skipped(probe.kind, ip))
-                    continue
-                rate.wait(ip)
-                found.append(probe.run(result.endpoint.host, ip, self.settings.port))
+            found = self._connect(result.endpoint.host, ip, deadline, rate)
         facts = result.facts
         if self._rtt is not None:
             facts = self._measure(result, deadline, rate, found)
         controller = controller_for(result.endpoint.host, found, self.table)
         return replace(result, facts=facts, probes=tuple(found), controller=controller)
+
+    def _connect(self, host: str, ip: str, deadline: float, rate: _Rate) -> list[ProbeResult]:
+        """The tls and http probes of one address. With both, the http probe's request rides
+        on the tls probe's connection: one handshake per endpoint, not two."""
+        port = self.settings.port
+        if self._tls is not None and self._http is not None:
+            if self.clock() >= deadline:
+                return [self._skipped("tls", ip), self._skipped("http", ip)]
+            rate.wait(ip)
+            certificate, connection = self._tls.session(host, ip, port)
+            if connection is None:  # no handshake: the http probe finds out on its own
+                rate.wait(ip)
+                return [certificate, self._http.run(host, ip, port)]
+            with connection:
+                return [certificate, self._http.run(host, ip, port, connection)]
+        found: list[ProbeResult] = []
+        for probe in self.probes:
+            if self.clock() >= deadline:
+                found.append(self._skipped(probe.kind, ip))
+                continue
+            rate.wait(ip)
+            found.append(probe.run(host, ip, port))
+        return found
 
     def _measure(
         self, result: EndpointResult, deadline: float, rate: _Rate, found: list[ProbeResult]

@@ -112,27 +112,37 @@ class TlsProbe:
         self._open.check_hostname = False
         self._open.verify_mode = ssl.CERT_NONE
 
-    def _handshake(
-        self, context: ssl.SSLContext, host: str, ip: str, port: int
-    ) -> tuple[bytes | None, str | None]:
-        with socket.create_connection((ip, port), timeout=self.timeout) as raw:
+    def _handshake(self, context: ssl.SSLContext, host: str, ip: str, port: int) -> ssl.SSLSocket:
+        raw = socket.create_connection((ip, port), timeout=self.timeout)
+        try:
             raw.settimeout(self.timeout)
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                return tls.getpeercert(binary_form=True), tls.version()
+            return context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
 
     def run(self, host: str, ip: str, port: int) -> ProbeResult:
+        result, connection = self.session(host, ip, port)
+        if connection is not None:
+            connection.close()
+        return result
+
+    def session(self, host: str, ip: str, port: int) -> tuple[ProbeResult, ssl.SSLSocket | None]:
+        """The probe's result and, when a handshake completed, the open connection, so the
+        HTTP edge probe can ask its question on it instead of paying a second handshake.
+        The caller closes it."""
         when = _now()
 
-        def fail(outcome: str, detail: str) -> ProbeResult:
-            return ProbeResult(self.kind, ip, port, outcome, detail, when, self.vantage)
+        def fail(outcome: str, detail: str) -> tuple[ProbeResult, None]:
+            return ProbeResult(self.kind, ip, port, outcome, detail, when, self.vantage), None
 
         verified, reason = True, ""
         try:
             try:
-                der, version = self._handshake(self._verified, host, ip, port)
+                connection = self._handshake(self._verified, host, ip, port)
             except ssl.SSLCertVerificationError as err:
                 verified, reason = False, _verify_reason(err)
-                der, version = self._handshake(self._open, host, ip, port)
+                connection = self._handshake(self._open, host, ip, port)
         except ConnectionRefusedError:
             return fail("refused", "connection refused")
         except TimeoutError:
@@ -141,11 +151,14 @@ class TlsProbe:
             return fail("tls-error", err.reason or str(err))
         except OSError as err:
             return fail("unreachable", err.strerror or str(err))
+        der, version = connection.getpeercert(binary_form=True), connection.version()
         if not der:
+            connection.close()
             return fail("tls-error", "no certificate presented")
         try:
             cert = describe_certificate(der)
         except ValueError as err:
+            connection.close()
             return fail("cert-invalid", f"unparsable certificate: {err}")
         return ProbeResult(
             outcome="ok" if verified else "cert-invalid",
@@ -159,4 +172,4 @@ class TlsProbe:
             port=port,
             when=when,
             vantage=self.vantage,
-        )
+        ), connection
