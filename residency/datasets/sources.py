@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from residency.datasets.errors import DatasetError
 from residency.paths import config_path, project_data_dir
 
-SourceKind = Literal["feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip", "anycast"]
+SourceKind = Literal[
+    "feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip", "anycast", "rdap-bootstrap"
+]
 KINDS: tuple[str, ...] = (
     "feed",
     "geofeed",
@@ -24,7 +26,11 @@ KINDS: tuple[str, ...] = (
     "asn-csv",
     "cloudip",
     "anycast",
+    "rdap-bootstrap",
 )
+#: Kinds that hold no address ranges: kept in the dataset folder, never compiled into
+#: the lookup index.
+UNLOCATED_KINDS = frozenset({"rdap-bootstrap"})
 MirrorType = Literal["npm", "wheel"]
 
 #: Days after which ``residency data status`` calls a dataset stale, per kind.
@@ -36,6 +42,7 @@ STALE_DAYS: dict[str, int] = {
     "mmdb-asn": 45,
     "asn-csv": 45,
     "anycast": 14,  # bgp.tools republishes it daily
+    "rdap-bootstrap": 90,  # IANA's file changes when a registry moves its server
 }
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024

@@ -169,6 +169,17 @@ def validate_mmdb(source: Source, files: Sequence[tuple[str, Path]]) -> Validate
     return Validated(version=version, records=nodes, layout=layout)
 
 
+def validate_rdap_bootstrap(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """An RDAP bootstrap registry: its publication date and how many labels it lists."""
+    from residency.datasets.rdap_bootstrap import parse_bootstrap
+
+    publication, labels = "", 0
+    for name, path in files:
+        table = parse_bootstrap(_read(path, f"{source.id}: {name}"), str(path))
+        publication, labels = table.publication, labels + len(table.services)
+    return Validated(version=publication, records=labels)
+
+
 def validate(
     source: Source,
     files: Sequence[tuple[str, Path]],
@@ -185,4 +196,6 @@ def validate(
         return validate_mmdb(source, files)
     if source.kind == "asn-csv":
         return validate_asn_csv(source, files)
+    if source.kind == "rdap-bootstrap":
+        return validate_rdap_bootstrap(source, files)
     return validate_feed(source, files, parsers, labels)
