@@ -49,7 +49,8 @@ def controller_for(
 
 
 def _redacted(registrant: Registrant) -> str:
-    return f"registrant redacted (RDAP {registrant.server or 'server unknown'})"
+    server = registrant.server or "server unknown"
+    return f"registrant redacted ({registrant.domain}, RDAP {server})"
 
 
 def _ranked(
