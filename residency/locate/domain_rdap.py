@@ -105,22 +105,34 @@ def parse_domain(document: Any, domain: str, server: str, fetched: str) -> Regis
     return replace(found, status="unknown", reason=f"{server} publishes no registrant for {domain}")
 
 
-def related_link(document: Any) -> str | None:
-    """The registrar's RDAP URL a thin registry points to (``rel: related``), https only."""
+def related_link(document: Any, answered: str) -> str | None:
+    """The registrar's RDAP URL a thin registry points to (``rel: related``): https, or
+    the same origin as the registry URL that ``answered``."""
     links = document.get("links") if isinstance(document, dict) else None
+    origin = httpx.URL(answered)
     for link in links if isinstance(links, list) else ():
         if not isinstance(link, dict) or link.get("rel") != "related":
             continue
         href, media = link.get("href"), link.get("type")
-        rdap_media = media is None or (isinstance(media, str) and "rdap" in media)
-        if isinstance(href, str) and href.startswith("https://") and "/domain/" in href:
-            return href if rdap_media else None
+        if not isinstance(href, str) or "/domain/" not in href:
+            continue
+        if media is not None and not (isinstance(media, str) and "rdap" in media):
+            continue
+        try:
+            where = origin.join(href)
+        except httpx.InvalidURL:
+            continue
+        same = (where.scheme, where.host, where.port) == (origin.scheme, origin.host, origin.port)
+        if where.scheme == "https" or same:
+            return str(where)
     return None
 
 
 def _entities(raw: Any, role: str, depth: int = 0) -> Iterator[Mapping[str, Any]]:
-    if not isinstance(raw, list) or depth > MAX_DEPTH:
+    if raw is None or depth > MAX_DEPTH:
         return
+    if not isinstance(raw, list):
+        raise RdapMalformed("entities is not a list")
     for entity in raw:
         if not isinstance(entity, dict):
             raise RdapMalformed("an entity is not an object")
@@ -311,18 +323,21 @@ class DomainRdapLookup:
             return replace(transport, domain=domain)
         url = f"{transport.base_url}/domain/{_ascii(domain)}"
         found = self._get(transport, url, domain)
-        if isinstance(found, tuple):
-            registrant, document = found
-            link = related_link(document) if registrant.status == "unknown" else None
-            if link is None:
-                return registrant
-            # A thin registry (.com, .net) names the registrar's server: ask it once.
-            registrar = self._transport(link.split("/domain/")[0])
-            if isinstance(registrar, Registrant):
-                return registrant
-            again = self._get(registrar, link, domain)
-            return again[0] if isinstance(again, tuple) else registrant
-        return found
+        if not isinstance(found, tuple):
+            return found
+        registrant, document = found
+        link = related_link(document, url) if registrant.status == "unknown" else None
+        if link is None:
+            return registrant
+        # A thin registry (.com, .net) names the registrar's server: ask it, once.
+        registrar = self._transport(link.rsplit("/domain/", 1)[0])
+        if isinstance(registrar, Registrant):
+            return registrant
+        again = self._get(registrar, link, domain)
+        if isinstance(again, tuple):
+            return again[0]
+        reason = f"{registrant.reason}; the registrar's RDAP: {again.reason}"
+        return replace(registrant, reason=reason, server=None)  # not cached: retried
 
     def _get(
         self, transport: RdapLookup, url: str, domain: str
