@@ -260,6 +260,7 @@ class DomainRdapLookup:
         self._state = threading.Lock()
         self._store_lock = threading.Lock()  # one store connection, many probe workers
         self._owns_client = False
+        self._stage_end: float | None = None  # one RDAP time budget for all servers
 
     @classmethod
     def open(
@@ -382,6 +383,9 @@ class DomainRdapLookup:
                     )
                 except ResidencyError as err:
                     return unknown(None, f"unusable RDAP server URL: {err}")
+                if self._stage_end is None:  # the first query starts the stage budget
+                    self._stage_end = time.monotonic() + found.budget
+                found.share_stage(self._stage_end)
                 self._servers[base] = found
             return found
 

@@ -600,6 +600,12 @@ class RdapLookup:
     def host(self) -> str:
         return urlsplit(self.base_url).hostname or self.base_url
 
+    def share_stage(self, end: float) -> None:
+        """End this lookup's stage at ``end`` (its clock): lookups of one run that talk to
+        several servers (the domain registries) share one time budget."""
+        with self._state:
+            self._stage_end = end
+
     # -------------------------------------------------------------- public
 
     def lookup(self, ip: str) -> Registration:
