@@ -28,7 +28,16 @@ DOMAINS: dict[str, dict[str, object] | bytes] = {
     "garbage.net": fx.GARBAGE,
     "types.net": fx.WRONG_TYPES,
     "huge.net": b'{"ldhName": "' + b"A" * (2 * 1024 * 1024) + b'"}',
+    "deep.net": b"[" * 200_000 + b"]" * 200_000,
 }
+
+
+def _deep_entities() -> dict[str, object]:
+    """Entities nested 300 deep, the registrant at the bottom: read to a bounded depth."""
+    entity: dict[str, object] = {"handle": "LEAF", "roles": ["registrant"]}
+    for n in range(300):
+        entity = {"handle": f"E{n}", "roles": ["technical"], "entities": [entity]}
+    return fx.domain("nested.net", entity)
 
 
 @pytest.fixture
@@ -37,6 +46,7 @@ def server() -> Iterator[RdapServer]:
     # A thin registry answer pointing to the registrar's server (same origin here).
     registrar = f"{rdap.base_url}/registrar/domain/acme.com"
     rdap.domains["acme.com"] = fx.thin("acme.com", registrar)
+    rdap.domains["nested.net"] = _deep_entities()
     rdap.domains["/registrar/domain/acme.com"] = fx.domain(
         "acme.com", *fx.KNOWN["entities"][1:], ldhName="acme.com"
     )
@@ -79,6 +89,11 @@ def test_org_and_country_redacted_garbage_and_404(server: RdapServer, client: ht
     huge = lookup.lookup("huge.net")
     assert huge.reason == "RDAP answer from 127.0.0.1 larger than 1 MiB: not read"
 
+    deep = lookup.lookup("deep.net")
+    assert deep.reason == "malformed RDAP response from 127.0.0.1: JSON nested too deeply"
+    nested = lookup.lookup("nested.net")
+    assert nested.reason == "127.0.0.1 publishes no registrant for nested.net"
+
     missing = lookup.lookup("www.missing.org")
     assert missing.status == "unknown"
     assert missing.reason == "no RDAP registration for missing.org (HTTP 404 from 127.0.0.1)"
@@ -90,6 +105,8 @@ def test_org_and_country_redacted_garbage_and_404(server: RdapServer, client: ht
         "/domain/garbage.net",
         "/domain/types.net",
         "/domain/huge.net",
+        "/domain/deep.net",
+        "/domain/nested.net",
         "/domain/missing.org",
     ]
 
