@@ -180,6 +180,17 @@ def validate_rdap_bootstrap(source: Source, files: Sequence[tuple[str, Path]]) -
     return Validated(version=publication, records=labels)
 
 
+def validate_suffix_list(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """The public suffix list: its VERSION line (or a content hash) and its ICANN rules."""
+    from residency.datasets.suffix_list import check_suffix_list
+
+    version, rules = "", 0
+    for name, path in files:
+        version, count = check_suffix_list(_read(path, f"{source.id}: {name}"))
+        rules += count
+    return Validated(version=version, records=rules)
+
+
 def validate(
     source: Source,
     files: Sequence[tuple[str, Path]],
@@ -198,4 +209,6 @@ def validate(
         return validate_asn_csv(source, files)
     if source.kind == "rdap-bootstrap":
         return validate_rdap_bootstrap(source, files)
+    if source.kind == "suffix-list":
+        return validate_suffix_list(source, files)
     return validate_feed(source, files, parsers, labels)
