@@ -19,6 +19,7 @@ from residency.datasets.rdap_bootstrap import (
 )
 from residency.datasets.update import Status, update
 from residency.locate.domain_rdap import DomainRdapLookup, parse_domain, related_link
+from residency.locate.locator import manifest_sources
 from residency.locate.rdap import RdapMalformed
 from residency.model import Confidence, Registrant
 from residency.probe.controller import controller_for
@@ -204,6 +205,7 @@ def test_data_update_installs_the_iana_file_and_it_wins(tmp_path: Path) -> None:
     table, note = load_bootstrap(tmp_path)
     assert note == "" and table.servers_for("a.b.test") == ("https://rdap.test.example/",)
     assert table.origin.endswith("dns.json") and table.origin != BUNDLED
+    assert manifest_sources(tmp_path) == []  # no ranges: never compiled into the index
 
 
 def test_data_update_offline_keeps_the_bundled_snapshot_in_one_line(tmp_path: Path) -> None:
