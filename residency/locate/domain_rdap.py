@@ -171,8 +171,8 @@ def _contact(entity: Mapping[str, Any]) -> _Contact:
     if org is not None and _WITHHELD.search(org):
         withheld.append(f"organisation ({org})")
         org = None
-    if fn is not None and _WITHHELD.search(fn) and not withheld:
-        withheld.append("name")
+    if org is None and fn is not None and _WITHHELD.search(fn) and not withheld:
+        withheld.append("name")  # a withheld person's name matters only with no org
     return _Contact(org, country, tuple(withheld))
 
 

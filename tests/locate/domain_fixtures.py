@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _vcard(*props: list[Any]) -> list[Any]:
+def vcard(*props: list[Any]) -> list[Any]:
     return ["vcard", [["version", {}, "text", "4.0"], *props]]
 
 
@@ -19,7 +19,7 @@ _REGISTRAR = {
     "objectClassName": "entity",
     "handle": "1234",
     "roles": ["registrar"],
-    "vcardArray": _vcard(["fn", {}, "text", "Example Registrar Ltd"]),
+    "vcardArray": vcard(["fn", {}, "text", "Example Registrar Ltd"]),
 }
 
 
@@ -43,7 +43,7 @@ KNOWN = domain(
         "objectClassName": "entity",
         "handle": "C-GLOBEX",
         "roles": ["registrant"],
-        "vcardArray": _vcard(
+        "vcardArray": vcard(
             ["fn", {}, "text", "Hank Scorpio"],
             ["kind", {}, "text", "individual"],
             ["org", {}, "text", "Globex Corporation Ltd"],
@@ -65,7 +65,7 @@ KNOWN_FN = domain(
                 "objectClassName": "entity",
                 "handle": "UMB-2",
                 "roles": ["registrant"],
-                "vcardArray": _vcard(
+                "vcardArray": vcard(
                     ["fn", {}, "text", "Umbrella SAS"],
                     ["kind", {}, "text", "org"],
                     ["adr", {}, "text", ["", "", "1 rue Haute", "Paris", "", "75001", "France"]],
@@ -83,7 +83,7 @@ REDACTED = domain(
         "objectClassName": "entity",
         "handle": "",
         "roles": ["registrant"],
-        "vcardArray": _vcard(
+        "vcardArray": vcard(
             ["fn", {}, "text", ""],
             ["adr", {}, "text", ["", "", "", "", "TX", "", "US"]],
         ),
@@ -112,7 +112,7 @@ REDACTED_VALUE = domain(
         "objectClassName": "entity",
         "handle": "REDACTED",
         "roles": ["registrant"],
-        "vcardArray": _vcard(
+        "vcardArray": vcard(
             ["fn", {}, "text", "REDACTED FOR PRIVACY"],
             ["org", {}, "text", "REDACTED FOR PRIVACY"],
             ["adr", {}, "text", ["", "", "REDACTED FOR PRIVACY", "", "CA", "", "US"]],
@@ -126,7 +126,7 @@ PROXY = domain(
         "objectClassName": "entity",
         "handle": "P-1",
         "roles": ["registrant"],
-        "vcardArray": _vcard(
+        "vcardArray": vcard(
             ["fn", {}, "text", "Registration Private"],
             ["org", {}, "text", "Domains By Proxy, LLC"],
             ["adr", {"cc": "US"}, "text", ["", "", "", "Tempe", "AZ", "", ""]],

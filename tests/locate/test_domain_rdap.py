@@ -61,6 +61,20 @@ def test_withheld_registrants_are_redacted_not_unknown(
     assert found.country == "US"  # the country is often still published; it names nobody
 
 
+def test_a_withheld_name_beside_a_published_org_is_still_known() -> None:
+    registrant = {
+        "roles": ["registrant"],
+        "vcardArray": fx.vcard(
+            ["fn", {}, "text", "REDACTED FOR PRIVACY"],
+            ["org", {}, "text", "Initrode GmbH"],
+            ["adr", {"cc": "DE"}, "text", ["", "", "", "", "", "", ""]],
+        ),
+    }
+    name = [{"name": {"type": "Registrant Name"}, "method": "removal"}]
+    found = _parse(fx.domain("initrode.com", registrant, redacted=name), "initrode.com")
+    assert (found.status, found.org, found.country) == ("known", "Initrode GmbH", "DE")
+
+
 def test_no_registrant_entity_is_unknown_with_the_reason() -> None:
     found = _parse(fx.domain("acme.com"), "acme.com")
     assert found.status == "unknown"
