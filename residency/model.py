@@ -342,6 +342,24 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
+class Registrant:
+    """Who registered the endpoint's domain, from its registry's RDAP domain object.
+
+    ``status`` is "known" (an organisation and/or country is published), "redacted" (the
+    registry withholds the registrant, RFC 9537 or a "REDACTED FOR PRIVACY" value: a fact,
+    not a failure) or "unknown" (no lookup possible or it failed; ``reason`` says why).
+    """
+
+    domain: str | None  # the registrable domain looked up, None when there is none
+    status: str  # "known", "redacted" or "unknown"
+    reason: str = ""  # for "unknown": why; for "redacted": what was withheld
+    org: str | None = None
+    country: str | None = None  # ISO alpha-2
+    server: str | None = None  # host of the RDAP server that answered
+    fetched: str | None = None  # UTC date-time of the answer
+
+
+@dataclass(frozen=True)
 class Controller:
     """Who runs the service that receives the data (not who hosts it)."""
 
@@ -392,6 +410,7 @@ class EndpointResult:
     verdict: EndpointVerdict | None = None  # None when no policy was applied
     probes: tuple[ProbeResult, ...] = ()  # opt-in active probes (--probe), outcome each
     controller: Controller | None = None  # set when probes ran or a [controllers] table
+    registrant: Registrant | None = None  # domain registrant (RDAP), with --rdap
 
     @property
     def addresses(self) -> tuple[str, ...]:

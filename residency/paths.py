@@ -32,6 +32,10 @@ RDAP_CACHE_ENV = "RESIDENCY_RDAP_CACHE"
 #: Environment variable that overrides the RDAP base URL.
 RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
 
+#: Environment variable: one RDAP base URL that answers every domain lookup, instead of
+#: the server the IANA bootstrap names for the TLD (a private or local RDAP service).
+DOMAIN_RDAP_URL_ENV = "RESIDENCY_DOMAIN_RDAP_URL"
+
 #: Environment variable: seconds the whole RDAP stage of one run may take.
 RDAP_BUDGET_ENV = "RESIDENCY_RDAP_BUDGET"
 
@@ -108,6 +112,11 @@ def rdap_cache_path() -> Path:
 def rdap_url_override() -> str | None:
     """``$RESIDENCY_RDAP_URL`` as set (validated by the caller), or None when unset or empty."""
     return os.environ.get(RDAP_URL_ENV) or None
+
+
+def domain_rdap_url_override() -> str | None:
+    """``$RESIDENCY_DOMAIN_RDAP_URL`` as set (validated by the caller), or None."""
+    return os.environ.get(DOMAIN_RDAP_URL_ENV) or None
 
 
 def rdap_budget_setting() -> str | None:

@@ -80,11 +80,20 @@ def assemble(
             store = open_store(request.db)
         registrar = _registrar(request, store) if request.rdap else None
         geofeeds = _geofeeds(registrar) if registrar is not None else None
+        if request.rdap:
+            prober = _with_registrants(prober, store, notes)
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
         Assembly(
-            Auditor(None, locator), policy, locator, resolver, store, registrar, geofeeds=geofeeds
+            Auditor(None, locator),
+            policy,
+            locator,
+            resolver,
+            store,
+            registrar,
+            prober=prober,
+            geofeeds=geofeeds,
         ).close()
         raise
     auditor = Auditor(
@@ -209,6 +218,20 @@ def _geofeeds(registrar: Any) -> Any:
     from residency.locate.geofeed_discovery import GeofeedDiscovery
 
     return GeofeedDiscovery.open(registrar.cache)
+
+
+def _with_registrants(prober: Any, store: Any, notes: list[str]) -> Any:
+    """``--rdap`` also asks each domain's registry for its registrant (controller
+    evidence); the answers share the history store's key-value cache when one is open."""
+    from residency.locate.domain_rdap import DomainRdapLookup
+    from residency.probe import Prober, ProbeSettings
+
+    registrants = DomainRdapLookup.open(store)
+    notes.extend(registrants.notes)
+    if prober is None:
+        return Prober(ProbeSettings(), registrants=registrants)
+    prober.registrants = registrants
+    return prober
 
 
 def _prober(request: AuditRequest, policy: Any) -> Any:

@@ -15,7 +15,17 @@ from urllib.parse import urlsplit
 from residency.datasets.errors import DatasetError
 from residency.paths import config_path, project_data_dir
 
-SourceKind = Literal["feed", "geofeed", "mmdb-country", "mmdb-asn", "asn-csv", "cloudip", "anycast"]
+SourceKind = Literal[
+    "feed",
+    "geofeed",
+    "mmdb-country",
+    "mmdb-asn",
+    "asn-csv",
+    "cloudip",
+    "anycast",
+    "rdap-bootstrap",
+    "suffix-list",
+]
 KINDS: tuple[str, ...] = (
     "feed",
     "geofeed",
@@ -24,7 +34,12 @@ KINDS: tuple[str, ...] = (
     "asn-csv",
     "cloudip",
     "anycast",
+    "rdap-bootstrap",
+    "suffix-list",
 )
+#: Kinds that hold no address ranges: kept in the dataset folder, never compiled into
+#: the lookup index.
+UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
 MirrorType = Literal["npm", "wheel"]
 
 #: Days after which ``residency data status`` calls a dataset stale, per kind.
@@ -36,6 +51,8 @@ STALE_DAYS: dict[str, int] = {
     "mmdb-asn": 45,
     "asn-csv": 45,
     "anycast": 14,  # bgp.tools republishes it daily
+    "rdap-bootstrap": 90,  # IANA's file changes when a registry moves its server
+    "suffix-list": 90,  # new suffixes are rare; the bundled snapshot is the fallback
 }
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024

@@ -469,7 +469,9 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             problems.append(f"{source.id}: mirror: {err.strerror or err}")
     prefix = source.id + ": "
     reason = "; ".join(p.removeprefix(prefix) for p in problems) or "no way to obtain it"
-    if source.covered_by and source.mirror is None:
+    if source.kind in ("rdap-bootstrap", "suffix-list"):
+        reason += " (the bundled snapshot is used instead)"
+    elif source.covered_by and source.mirror is None:
         reason += f" (its ranges are also in {source.covered_by})"
     elif source.mirror is None and not source.user_added:
         reason += (

@@ -169,6 +169,28 @@ def validate_mmdb(source: Source, files: Sequence[tuple[str, Path]]) -> Validate
     return Validated(version=version, records=nodes, layout=layout)
 
 
+def validate_rdap_bootstrap(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """An RDAP bootstrap registry: its publication date and how many labels it lists."""
+    from residency.datasets.rdap_bootstrap import parse_bootstrap
+
+    publication, labels = "", 0
+    for name, path in files:
+        table = parse_bootstrap(_read(path, f"{source.id}: {name}"), str(path))
+        publication, labels = table.publication, labels + len(table.services)
+    return Validated(version=publication, records=labels)
+
+
+def validate_suffix_list(source: Source, files: Sequence[tuple[str, Path]]) -> Validated:
+    """The public suffix list: its VERSION line (or a content hash) and its ICANN rules."""
+    from residency.datasets.suffix_list import check_suffix_list
+
+    version, rules = "", 0
+    for name, path in files:
+        version, count = check_suffix_list(_read(path, f"{source.id}: {name}"))
+        rules += count
+    return Validated(version=version, records=rules)
+
+
 def validate(
     source: Source,
     files: Sequence[tuple[str, Path]],
@@ -185,4 +207,8 @@ def validate(
         return validate_mmdb(source, files)
     if source.kind == "asn-csv":
         return validate_asn_csv(source, files)
+    if source.kind == "rdap-bootstrap":
+        return validate_rdap_bootstrap(source, files)
+    if source.kind == "suffix-list":
+        return validate_suffix_list(source, files)
     return validate_feed(source, files, parsers, labels)

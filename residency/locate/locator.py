@@ -59,11 +59,14 @@ class SourceSpec:
 def manifest_sources(directory: Path) -> list[SourceSpec]:
     """The datasets recorded in the manifest of ``directory``."""
     from residency.datasets.manifest import load_manifest
+    from residency.datasets.sources import UNLOCATED_KINDS
 
     manifest = load_manifest(directory)
     specs = []
     for dataset_id in sorted(manifest.entries):
         entry = manifest.entries[dataset_id]
+        if entry.kind in UNLOCATED_KINDS:
+            continue  # no ranges: the RDAP bootstrap is read by the domain lookups
         specs.append(
             SourceSpec(
                 dataset=dataset_id,

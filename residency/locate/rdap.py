@@ -625,6 +625,12 @@ class RdapLookup:
     def host(self) -> str:
         return urlsplit(self.base_url).hostname or self.base_url
 
+    def share_stage(self, end: float) -> None:
+        """End this lookup's stage at ``end`` (its clock): lookups of one run that talk to
+        several servers (the domain registries) share one time budget."""
+        with self._state:
+            self._stage_end = end
+
     # -------------------------------------------------------------- public
 
     def lookup(self, ip: str) -> Registration:
@@ -660,6 +666,17 @@ class RdapLookup:
     # ------------------------------------------------------------- internals
 
     def _fetch(self, address: IPAddress) -> Registration:
+        fetched = self.fetch(f"{self.base_url}/ip/{address}", str(address))
+        if isinstance(fetched, Registration):
+            return fetched
+        return self._parse(fetched, address)
+
+    def fetch(self, url: str, subject: str) -> RdapFetched | Registration:
+        """GET one RDAP ``url`` (about ``subject``) under this lookup's limits: service
+        cooldown, stage budget, per-lookup deadline, 429 backoff, 5xx retries, allowed
+        redirects and body cap. A 2xx answer comes back read; anything else is an unknown
+        ``Registration`` whose reason says why. Also used for domain lookups
+        (``residency.locate.domain_rdap``), one lookup per registry server."""
         down = self._service_down()
         if down:
             return unknown(down)
@@ -674,7 +691,6 @@ class RdapLookup:
         # short by the stage budget.
         per_lookup = self.timeout if self.timeout is not None else self.budget
         deadline = min(now + per_lookup, stage_end)
-        url = f"{self.base_url}/ip/{address}"
         for attempt in range(self.retries + 1):
             self._wait_for_rate_limit()
             with self._slots:
@@ -703,15 +719,15 @@ class RdapLookup:
                 self._sleep(self.backoff * 2**attempt)
                 continue
             if status == 404:
-                return unknown(f"no RDAP registration for {address} (HTTP 404 from {final_host})")
+                return unknown(f"no RDAP registration for {subject} (HTTP 404 from {final_host})")
             if status >= 400:
                 return unknown(f"RDAP refused the query: HTTP {status} from {final_host}")
             if not 200 <= status < 300:
                 return unknown(f"unexpected RDAP answer: HTTP {status} from {final_host}")
-            return self._parse(response, address)
+            return response
         raise AssertionError("unreachable: the loop always returns")  # pragma: no cover
 
-    def _parse(self, response: _Fetched, address: IPAddress) -> Registration:
+    def _parse(self, response: RdapFetched, address: IPAddress) -> Registration:
         host = response.url.host or self.host
         try:
             document = json.loads(response.body)
@@ -749,7 +765,7 @@ class RdapLookup:
                 self.stats.last_cache_error = str(err)
         return answer.registration
 
-    def _get(self, url: str, deadline: float, stage_end: float) -> _Fetched | Registration:
+    def _get(self, url: str, deadline: float, stage_end: float) -> RdapFetched | Registration:
         """GET ``url`` following allowed redirects, reading at most ``MAX_BODY`` bytes,
         all before ``deadline``; network trouble becomes an unknown ``Registration``."""
         seen = {url}
@@ -804,7 +820,7 @@ class RdapLookup:
             finally:
                 response.close()
             self._transport_ok()
-            return _Fetched(response.status_code, response.url, response.headers, bytes(body))
+            return RdapFetched(response.status_code, response.url, response.headers, bytes(body))
         return unknown(f"RDAP redirects: more than {MAX_REDIRECTS} hops from {self.base_url}")
 
     def _redirect_refused(self, target: str) -> str | None:
@@ -992,7 +1008,7 @@ def _is_rate_limit_body(status: int, content: bytes) -> bool:
 
 
 @dataclass(frozen=True)
-class _Fetched:
+class RdapFetched:
     """One HTTP answer read within the limits."""
 
     status_code: int

@@ -26,7 +26,8 @@ def controller_findings(
     controller = result.controller
     if controller is None or controller.country is None:
         why = controller.why if controller is not None and controller.why else "no evidence"
-        hint = "" if result.probes else "; --probe tls or [controllers.known] gives evidence"
+        asked = result.probes or result.registrant is not None
+        hint = "" if asked else "; --probe tls, --rdap or [controllers.known] gives evidence"
         return [
             _handled(
                 scope.handling("unknown_controller"),

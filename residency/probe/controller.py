@@ -2,18 +2,21 @@
 
 1. an EV certificate (organisation and jurisdiction validated by the CA);
 2. an OV certificate (organisation validated);
-3. a first-party table the user gives (domain -> entity, country).
+3. the domain registrant in the registry's RDAP (``--rdap``), when it names an organisation;
+4. a first-party table the user gives (domain -> entity, country).
 
 Only a *verified* certificate counts: an unverified one names whoever made it. A DV
 certificate names no organisation, and a CDN's certificate names the CDN, not the service.
-The domain registrant (RDAP) is not used yet.
+A redacted registrant (RFC 9537, or a privacy/proxy service) contributes nothing but
+is noted as "registrant redacted" in ``why``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
-from residency.model import Confidence, Controller, ProbeResult
+from residency.model import Confidence, Controller, ProbeResult, Registrant
 
 ControllerTable = Mapping[str, tuple[str, str | None]]  # domain -> (entity, country)
 
@@ -27,8 +30,34 @@ def _from_table(host: str, table: ControllerTable) -> tuple[str, tuple[str, str 
     return None
 
 
+def registrant_basis(registrant: Registrant) -> str:
+    """``registrant (RDAP rdap.example.net, 2026-12-02)``."""
+    day = (registrant.fetched or "")[:10] or "date unknown"
+    return f"registrant (RDAP {registrant.server or 'server unknown'}, {day})"
+
+
 def controller_for(
-    host: str, probes: Iterable[ProbeResult], table: ControllerTable | None = None
+    host: str,
+    probes: Iterable[ProbeResult],
+    table: ControllerTable | None = None,
+    registrant: Registrant | None = None,
+) -> Controller:
+    found = _ranked(host, probes, table, registrant)
+    if registrant is not None and registrant.status == "redacted" and found.basis != "none":
+        return replace(found, why="; ".join(w for w in (found.why, _redacted(registrant)) if w))
+    return found
+
+
+def _redacted(registrant: Registrant) -> str:
+    server = registrant.server or "server unknown"
+    return f"registrant redacted ({registrant.domain}, RDAP {server})"
+
+
+def _ranked(
+    host: str,
+    probes: Iterable[ProbeResult],
+    table: ControllerTable | None,
+    registrant: Registrant | None,
 ) -> Controller:
     notes: list[str] = []
     best: Controller | None = None
@@ -62,6 +91,20 @@ def controller_for(
             notes.append("DV certificate: names no organisation")
     if best is not None:
         return best
+    if registrant is not None and registrant.status == "known" and registrant.org:
+        return Controller(
+            registrant.org,
+            registrant.country,
+            registrant_basis(registrant),
+            Confidence.MEDIUM,
+            f"RDAP registrant of {registrant.domain}",
+        )
+    if registrant is not None and registrant.status == "unknown":
+        notes.append(f"registrant unknown ({registrant.reason})")
+    elif registrant is not None and registrant.status == "known":
+        notes.append("registrant names no organisation")
+    elif registrant is not None and registrant.status == "redacted":
+        notes.append(_redacted(registrant))
     listed = _from_table(host, table or {})
     if listed is not None:
         domain, (entity, country) = listed

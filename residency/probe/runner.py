@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
-from residency.model import EndpointResult, IpFacts, ProbeResult
+from residency.model import EndpointResult, IpFacts, ProbeResult, Registrant
 from residency.probe.controller import ControllerTable, controller_for
 from residency.probe.http_edge import HttpEdgeProbe
 from residency.probe.interface import RTT_ADDRESSES_PER_ENDPOINT, Probe, ProbeSettings
@@ -36,15 +37,26 @@ class _Rate:
             time.sleep(start - now)
 
 
+class RegistrantLookup(Protocol):
+    """What the prober needs from residency.locate.domain_rdap.DomainRdapLookup."""
+
+    def lookup(self, host: str) -> Registrant: ...
+
+    def close(self) -> None: ...
+
+
 class Prober:
     def __init__(
         self,
         settings: ProbeSettings,
         table: ControllerTable | None = None,
         clock: Callable[[], float] = time.monotonic,
+        registrants: RegistrantLookup | None = None,
     ) -> None:
         self.settings = settings
         self.table = dict(table or {})
+        # --rdap: the domain registrant from the registry (not the audited endpoint).
+        self.registrants = registrants
         self.clock = clock
         self.probes: list[Probe] = []
         self._http: HttpEdgeProbe | None = None
@@ -68,6 +80,8 @@ class Prober:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+        if self.registrants is not None:
+            self.registrants.close()
 
     @staticmethod
     def target(result: EndpointResult) -> str | None:
@@ -84,8 +98,17 @@ class Prober:
         facts = result.facts
         if self._rtt is not None:
             facts = self._measure(result, deadline, rate, found)
-        controller = controller_for(result.endpoint.host, found, self.table)
-        return replace(result, facts=facts, probes=tuple(found), controller=controller)
+        registrant = None
+        if self.registrants is not None and not result.endpoint.is_ip:
+            registrant = self.registrants.lookup(result.endpoint.host)
+        controller = controller_for(result.endpoint.host, found, self.table, registrant)
+        return replace(
+            result,
+            facts=facts,
+            probes=tuple(found),
+            controller=controller,
+            registrant=registrant,
+        )
 
     def _connect(self, host: str, ip: str, deadline: float, rate: _Rate) -> list[ProbeResult]:
         """The tls and http probes of one address. With both, the http probe's request rides

@@ -31,6 +31,20 @@ def edge_text(result: EndpointResult) -> str:
     return ""
 
 
+def registrant_text(result: EndpointResult) -> str:
+    """ "registrant Example Ltd (GB)", "registrant redacted", "registrant unknown (...)"."""
+    registrant = result.registrant
+    if registrant is None:
+        return ""
+    if registrant.status == "redacted":
+        server = registrant.server or "server unknown"
+        return f"registrant redacted ({registrant.domain}, RDAP {server})"
+    if registrant.status == "known" and (registrant.org or registrant.country):
+        who = registrant.org or "no organisation named"
+        return f"registrant {who} ({registrant.country or '??'})"
+    return f"registrant unknown ({registrant.reason or 'no reason given'})"
+
+
 def probe_failures(result: EndpointResult) -> str:
     failed = [f"{p.kind} {p.outcome}" for p in result.probes if p.outcome != "ok"]
     return "probe " + ", ".join(failed) if failed else ""
@@ -42,6 +56,12 @@ def controller_line(result: EndpointResult) -> str:
         return ""
     countries = dict.fromkeys(f.location.country or "unknown" for f in result.facts)
     operators = dict.fromkeys(operator_text(f) for f in result.facts)
-    parts = [", ".join(countries) or "-", ", ".join(operators) or "-", controller_text(result)]
-    parts += [edge_text(result), probe_failures(result)]
+    controlled = controller_text(result)
+    registered = registrant_text(result)
+    parts = [", ".join(countries) or "-", ", ".join(operators) or "-", controlled]
+    # The registrant is shown once: in the controller's reasons when it is one of them.
+    basis = result.controller.basis if result.controller else ""
+    shown = registered in controlled or basis.startswith("registrant")
+    parts += [edge_text(result), "" if shown else registered]
+    parts.append(probe_failures(result))
     return f"{result.endpoint.display}: " + " · ".join(p for p in parts if p)

@@ -166,6 +166,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "addresses": [address_dict(f, result) for f in result.facts],
         "probes": [probe_dict(p) for p in result.probes],
         "controller": controller_dict(result.controller),
+        "registrant": None if result.registrant is None else asdict(result.registrant),
     }
 
 

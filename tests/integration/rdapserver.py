@@ -2,8 +2,10 @@
 
 It answers ``GET /ip/<address>`` with the recorded RDAP network object that covers the
 address (like a registry would), ``/bootstrap/ip/<address>`` with a redirect to it
-(like a bootstrap redirector), and 404 otherwise. Tests can queue scripted answers
-(429, 5xx, malformed bodies), add a delay, and read which paths were requested.
+(like a bootstrap redirector), ``GET /domain/<name>`` with the domain object recorded for
+that name (a dict is sent as JSON, bytes as they are), and 404 otherwise. Tests can queue
+scripted answers (429, 5xx, malformed bodies), add a delay, and read which paths were
+requested.
 
 ``behaviours`` maps a queried address to a handler that misbehaves for it (the hostile
 suite): an implausible network, bodies that are huge, dripped, deeply nested or of the
@@ -40,8 +42,10 @@ class RdapServer:
         networks: Iterable[Mapping[str, Any]],
         delay: float = 0.0,
         behaviours: Mapping[str, Behaviour] | None = None,
+        domains: Mapping[str, Mapping[str, Any] | bytes] | None = None,
     ) -> None:
         self.networks = [dict(n) for n in networks]
+        self.domains = dict(domains or {})
         self.delay = delay
         self.behaviours = dict(behaviours or {})
         self.requests: list[str] = []
@@ -112,6 +116,9 @@ class RdapServer:
             if behaviour is not None and path.startswith(("/ip/", "/loop/")):
                 behaviour(handler, self)
                 return
+            if "/domain/" in path:
+                self._send_domain(handler, path)
+                return
             if path.startswith("/bootstrap/ip/"):
                 target = path.removeprefix("/bootstrap")
                 self._send(handler, 302, b"", {"Location": f"{self.base_url}{target}"})
@@ -132,6 +139,18 @@ class RdapServer:
             if counted:
                 with self._lock:
                     self.in_flight -= 1
+
+    def _send_domain(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        """The object recorded for the whole path (a registrar's ``/registrar/domain/x``)
+        or for the name after ``/domain/``."""
+        name = path.rsplit("/domain/", 1)[-1].lower()
+        document = self.domains.get(path, self.domains.get(name))
+        if document is None:
+            body = json.dumps({"errorCode": 404, "title": "Not Found"}).encode()
+            self._send(handler, 404, body, {"Content-Type": "application/rdap+json"})
+            return
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        self._send(handler, 200, body, {"Content-Type": "application/rdap+json"})
 
     def _network_for(self, text: str) -> dict[str, Any] | None:
         try:
