@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from residency.model import EndpointResult
+from residency.model import AuditResult, EndpointGroup, EndpointResult, Verdict
 from residency.report.common import operator_text
 
 
@@ -45,3 +45,52 @@ def controller_line(result: EndpointResult) -> str:
     parts = [", ".join(countries) or "-", ", ".join(operators) or "-", controller_text(result)]
     parts += [edge_text(result), probe_failures(result)]
     return f"{result.endpoint.display}: " + " · ".join(p for p in parts if p)
+
+
+def group_verdict(group: EndpointGroup, result: AuditResult) -> Verdict | None:
+    """The worst verdict of the group's members; None when nothing was judged."""
+    wanted = set(group.hosts)
+    verdicts = [
+        e.verdict.verdict for e in result.endpoints if e.endpoint.host in wanted and e.verdict
+    ]
+    return max(verdicts) if verdicts else None
+
+
+def group_text(group: EndpointGroup) -> str:
+    """ "Beijing Xiaomi Mobile Software Co., Ltd. (CN): 4 endpoints, hosted in SG, IN"."""
+    if group.name is None:
+        what = "controller unknown" if group.by == "controller" else "no registrable domain"
+        head = f"{what} ({group.why})" if group.why else what
+    elif group.by == "controller":
+        head = f"{group.name} ({group.country or '??'})"
+    else:
+        head = group.name
+    count = len(group.hosts)
+    text = f"{head}: {count} endpoint{'s' if count != 1 else ''}"
+    placed = [c for c in group.hosted_in if c != "??"]
+    if placed:
+        text += ", hosted in " + ", ".join(placed)
+    if "??" in group.hosted_in:
+        text += ", some addresses unplaced" if placed else ", no address placed"
+    elif not group.hosted_in:
+        text += ", no address"
+    return text
+
+
+def groups_block(result: AuditResult, limit: int = 8) -> list[str]:
+    """The short summary under the terminal table: by controller, then by domain (only when
+    some domain is known: a list of IP literals or sandbox names groups into nothing)."""
+    lines: list[str] = []
+    if len(result.endpoints) < 2:
+        return lines  # one endpoint: its row already says it all
+    for by in ("controller", "domain"):
+        groups = [g for g in result.groups if g.by == by]
+        if not any(g.name is not None for g in groups):
+            continue
+        lines.append(f"by {by}:")
+        for group in groups[:limit]:
+            verdict = group_verdict(group, result)
+            lines.append(f"  {group_text(group)}" + (f" [{verdict.name}]" if verdict else ""))
+        if len(groups) > limit:
+            lines.append(f"  ... and {len(groups) - limit} more groups")
+    return lines

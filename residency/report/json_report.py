@@ -15,6 +15,7 @@ from residency.model import (
     AuditResult,
     Controller,
     DataVersion,
+    EndpointGroup,
     EndpointResult,
     Evidence,
     IpFacts,
@@ -34,6 +35,7 @@ from residency.report.common import (
     uses_dbip,
     vantage_comparison,
 )
+from residency.report.controller_text import group_text, group_verdict
 
 SCHEMA_ID = "residency-report/1"
 
@@ -260,7 +262,22 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "problems": [
             {"entry": p.entry, "origin": p.origin, "problem": p.problem} for p in result.problems
         ],
+        "groups": [group_dict(g, result) for g in result.groups],
         "endpoints": [endpoint_dict(e) for e in result.endpoints],
+    }
+
+
+def group_dict(group: EndpointGroup, result: AuditResult) -> dict[str, Any]:
+    verdict = group_verdict(group, result)
+    return {
+        "by": group.by,
+        "name": group.name,
+        "country": group.country,
+        "endpoints": list(group.hosts),
+        "hosted_in": list(group.hosted_in),
+        "why": group.why,
+        "verdict": verdict.name if verdict is not None else None,
+        "text": group_text(group),
     }
 
 

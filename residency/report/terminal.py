@@ -28,7 +28,7 @@ from residency.report.common import (
     provider_text,
     vantage_comparison,
 )
-from residency.report.controller_text import controller_line
+from residency.report.controller_text import controller_line, groups_block
 from residency.report.interface import RenderOptions
 
 COLOURS = {
@@ -224,6 +224,10 @@ class TerminalFormatter:
         if controlled:
             lines.append("")
             lines += controlled
+        grouped = groups_block(result)
+        if grouped:
+            lines.append("")
+            lines += grouped
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
