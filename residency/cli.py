@@ -477,6 +477,14 @@ def ip_command(
 @click.option(
     "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
 )
+@click.option(
+    "--probe-connect-to",
+    "probe_connect_to",
+    multiple=True,
+    metavar="HOST:PORT:ADDR:PORT",
+    help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
+    "like curl --connect-to. Repeatable.",
+)
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP

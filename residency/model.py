@@ -334,6 +334,7 @@ class ProbeResult:
     edge_pop: str | None = None  # PoP code, e.g. "FRA"
     edge_place: Place | None = None
     edge_basis: str = ""  # "vendor table data/pops.toml" or "IATA (airportsdata)"
+    connected_to: str | None = None  # "ADDR:PORT" when --probe-connect-to redirected it
 
 
 @dataclass(frozen=True)

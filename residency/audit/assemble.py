@@ -199,7 +199,7 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
 def _prober(request: AuditRequest, policy: Any) -> Any:
     """The opt-in probes, or None; a bad --probe value stops the run before anything."""
-    from residency.probe import Prober, ProbeSettings
+    from residency.probe import ConnectTo, Prober, ProbeSettings
 
     table = getattr(policy, "controller_table", None) if policy is not None else None
     if not request.probes:
@@ -212,5 +212,6 @@ def _prober(request: AuditRequest, policy: Any) -> Any:
         total=request.probe_total,
         concurrency=request.probe_concurrency,
         rate=request.probe_rate,
+        connect_to=tuple(ConnectTo.parse(text) for text in request.probe_connect_to),
     )
     return Prober(settings, table)

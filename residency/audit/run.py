@@ -61,6 +61,7 @@ class AuditRequest:
     probe_total: float = 120.0
     probe_concurrency: int = 32
     probe_rate: float = 50.0
+    probe_connect_to: tuple[str, ...] = ()  # "HOST:PORT:ADDR:PORT", like curl --connect-to
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -102,6 +103,7 @@ class AuditRequest:
             probe_total=float(opts.get("probe_total") or 120.0),
             probe_concurrency=int(opts.get("probe_concurrency") or 32),
             probe_rate=float(opts.get("probe_rate") or 50.0),
+            probe_connect_to=tuple(opts.get("probe_connect_to") or ()),
         )
 
 

@@ -87,8 +87,17 @@ class Prober:
                         )
                     )
                     continue
-                rate.wait(ip)
-                found.append(probe.run(result.endpoint.host, ip, self.settings.port))
+                host = result.endpoint.host
+                address, port = self.settings.target(host, ip)
+                rate.wait(address)
+                seen = probe.run(host, address, port)
+                if (address, port) != (ip, self.settings.port):
+                    # recorded as the endpoint's address: it stands in for it
+                    literal = f"[{address}]" if ":" in address else address
+                    seen = replace(
+                        seen, ip=ip, port=self.settings.port, connected_to=f"{literal}:{port}"
+                    )
+                found.append(seen)
         controller = controller_for(result.endpoint.host, found, self.table)
         return replace(result, probes=tuple(found), controller=controller)
 

@@ -182,6 +182,7 @@ def probe_dict(probe: ProbeResult) -> dict[str, Any]:
         "detail": probe.detail,
         "when": probe.when,
         "vantage": probe.vantage,
+        "connected_to": probe.connected_to,
         "tls_version": probe.tls_version,
         "verified": probe.verified,
         "verify_error": probe.verify_error,
