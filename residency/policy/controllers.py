@@ -25,6 +25,8 @@ def controller_findings(
         return []
     controller = result.controller
     if controller is None or controller.country is None:
+        if not result.facts:
+            return []  # no address, so nothing to probe: the unresolved rule decides
         why = controller.why if controller is not None and controller.why else "no evidence"
         hint = "" if result.probes else "; --probe tls or [controllers.known] gives evidence"
         return [

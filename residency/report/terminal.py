@@ -17,6 +17,7 @@ from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
     address_seen,
     address_verdicts,
+    deciding_sides,
     endpoint_verdict,
     is_passing,
     is_warning,
@@ -112,7 +113,10 @@ def why_cell(endpoint: EndpointResult) -> str:
     if not shown:
         return ""
     more = f" (+{len(shown) - 1} more; --details)" if len(shown) > 1 else ""
-    return cut(shown[0].message, 90) + more
+    sides = deciding_sides(endpoint)
+    # only worth saying when more than one side decided: one side is clear from the text
+    head = f"[{' + '.join(sides)}] " if len(sides) > 1 else ""
+    return head + cut(shown[0].message, 90) + more
 
 
 def cut(text: str, width: int) -> str:
