@@ -11,9 +11,10 @@ from dataclasses import replace
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from residency.model import AuditResult, EndpointResult, IpFacts
+from residency.model import AuditResult, EndpointResult, IpFacts, Reason
 from residency.report.common import (
     address_seen,
     address_verdicts,
@@ -106,9 +107,12 @@ def host_cell(endpoint: EndpointResult) -> str:
 
 def why_cell(endpoint: EndpointResult) -> str:
     """The first reason that decided the verdict, plus how many more there are."""
-    reasons = list(endpoint.verdict.reasons if endpoint.verdict else ())
-    for address in address_verdicts(endpoint).values():  # the deciding reasons live here
+    reasons: list[Reason] = []
+    for address in address_verdicts(endpoint).values():  # location and operator: first
         reasons += [r for r in address.reasons if r not in reasons]
+    reasons += [
+        r for r in (endpoint.verdict.reasons if endpoint.verdict else ()) if r not in reasons
+    ]
     shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
     if not shown:
         return ""
@@ -194,7 +198,7 @@ class TerminalFormatter:
                 verdict = label(endpoint_verdict(endpoint))
                 colour = COLOURS.get(verdict, "white")
                 shown = f"[bold {colour}]{verdict}[/]" if self.options.color else verdict
-                row = [shown, *row, why_cell(endpoint)]
+                row = [shown, *row, escape(why_cell(endpoint))]  # text, not markup
             table.add_row(*row)
         out = io.StringIO()
         console = Console(
