@@ -44,6 +44,9 @@ def controller_line(result: EndpointResult) -> str:
     operators = dict.fromkeys(operator_text(f) for f in result.facts)
     parts = [", ".join(countries) or "-", ", ".join(operators) or "-", controller_text(result)]
     parts += [edge_text(result), probe_failures(result)]
+    stand_ins = dict.fromkeys(p.connected_to for p in result.probes if p.connected_to)
+    if stand_ins:  # say so: what was seen is the stand-in's answer, not the address's
+        parts.append(f"probed at {', '.join(stand_ins)} (--probe-connect-to)")
     return f"{result.endpoint.display}: " + " · ".join(p for p in parts if p)
 
 
