@@ -50,13 +50,19 @@ def controller_line(result: EndpointResult) -> str:
     return f"{result.endpoint.display}: " + " · ".join(p for p in parts if p)
 
 
-def group_verdict(group: EndpointGroup, result: AuditResult) -> Verdict | None:
-    """The worst verdict of the group's members; None when nothing was judged."""
-    wanted = set(group.hosts)
-    verdicts = [
-        e.verdict.verdict for e in result.endpoints if e.endpoint.host in wanted and e.verdict
-    ]
-    return max(verdicts) if verdicts else None
+def group_verdicts(result: AuditResult) -> dict[int, Verdict | None]:
+    """The worst verdict of each group's members (None when nothing was judged), keyed by
+    the group's index in ``result.groups``: one pass over the endpoints for all groups."""
+    worst: dict[str, Verdict] = {}
+    for endpoint in result.endpoints:
+        if endpoint.verdict is not None:
+            host, verdict = endpoint.endpoint.host, endpoint.verdict.verdict
+            worst[host] = max(verdict, worst.get(host, verdict))
+    out: dict[int, Verdict | None] = {}
+    for index, group in enumerate(result.groups):
+        judged = [worst[h] for h in group.hosts if h in worst]
+        out[index] = max(judged) if judged else None
+    return out
 
 
 def group_text(group: EndpointGroup) -> str:
@@ -86,13 +92,14 @@ def groups_block(result: AuditResult, limit: int = 8) -> list[str]:
     lines: list[str] = []
     if len(result.endpoints) < 2:
         return lines  # one endpoint: its row already says it all
+    verdicts = group_verdicts(result)
     for by in ("controller", "domain"):
-        groups = [g for g in result.groups if g.by == by]
-        if not any(g.name is not None for g in groups):
+        groups = [(i, g) for i, g in enumerate(result.groups) if g.by == by]
+        if not any(g.name is not None for _, g in groups):
             continue
         lines.append(f"by {by}:")
-        for group in groups[:limit]:
-            verdict = group_verdict(group, result)
+        for index, group in groups[:limit]:
+            verdict = verdicts[index]
             lines.append(f"  {group_text(group)}" + (f" [{verdict.name}]" if verdict else ""))
         if len(groups) > limit:
             lines.append(f"  ... and {len(groups) - limit} more groups")

@@ -28,7 +28,7 @@ from residency.report.common import (
     provider_text,
     summary_line,
 )
-from residency.report.controller_text import group_text, group_verdict
+from residency.report.controller_text import group_text, group_verdicts
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 
@@ -272,13 +272,14 @@ def groups_html(result: AuditResult) -> str:
     by_host = {e.endpoint.host: e for e in result.endpoints}
     judged = result.policy is not None
     sections = []
+    verdicts = group_verdicts(result)
     for by, title in (("controller", "By controller"), ("domain", "By registrable domain")):
-        groups = [g for g in result.groups if g.by == by]
-        if not any(g.name is not None for g in groups):
+        groups = [(i, g) for i, g in enumerate(result.groups) if g.by == by]
+        if not any(g.name is not None for _, g in groups):
             continue
         blocks = []
-        for group in groups:
-            verdict = label(group_verdict(group, result)) if judged else "NOT JUDGED"
+        for index, group in groups:
+            verdict = label(verdicts[index]) if judged else "NOT JUDGED"
             members = []
             for host in group.hosts:
                 member = by_host.get(host)

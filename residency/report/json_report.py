@@ -22,6 +22,7 @@ from residency.model import (
     ProbeResult,
     Reason,
     Resolution,
+    Verdict,
 )
 from residency.report.common import (
     DBIP_ATTRIBUTION,
@@ -35,7 +36,7 @@ from residency.report.common import (
     uses_dbip,
     vantage_comparison,
 )
-from residency.report.controller_text import group_text, group_verdict
+from residency.report.controller_text import group_text, group_verdicts
 
 SCHEMA_ID = "residency-report/1"
 
@@ -226,6 +227,7 @@ def data_version_dict(version: DataVersion) -> dict[str, Any]:
 
 def report_dict(result: AuditResult) -> dict[str, Any]:
     tally = counts(result)
+    verdicts = group_verdicts(result)
     policy = result.policy
     attributions = [f"{DBIP_ATTRIBUTION} {DBIP_URL}"] if uses_dbip(result) else []
     attributions += sorted(
@@ -263,13 +265,12 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "problems": [
             {"entry": p.entry, "origin": p.origin, "problem": p.problem} for p in result.problems
         ],
-        "groups": [group_dict(g, result) for g in result.groups],
+        "groups": [group_dict(g, verdicts[i]) for i, g in enumerate(result.groups)],
         "endpoints": [endpoint_dict(e) for e in result.endpoints],
     }
 
 
-def group_dict(group: EndpointGroup, result: AuditResult) -> dict[str, Any]:
-    verdict = group_verdict(group, result)
+def group_dict(group: EndpointGroup, verdict: Verdict | None) -> dict[str, Any]:
     return {
         "by": group.by,
         "name": group.name,

@@ -20,7 +20,7 @@ from residency.report.common import (
     summary_line,
     uses_dbip,
 )
-from residency.report.controller_text import group_text, group_verdict
+from residency.report.controller_text import group_text, group_verdicts
 
 ICONS = {
     "PASS": "✅",
@@ -103,13 +103,14 @@ class MarkdownFormatter:
     def groups(result: AuditResult) -> list[str]:
         """Endpoints by controller and by registrable domain (when any is known)."""
         lines: list[str] = []
+        verdicts = group_verdicts(result)
         for by, title in (("controller", "By controller"), ("domain", "By registrable domain")):
-            groups = [g for g in result.groups if g.by == by]
-            if not any(g.name is not None for g in groups):
+            groups = [(i, g) for i, g in enumerate(result.groups) if g.by == by]
+            if not any(g.name is not None for _, g in groups):
                 continue
             lines += [f"### {title}", ""]
-            for group in groups:
-                verdict = group_verdict(group, result)
+            for index, group in groups:
+                verdict = verdicts[index]
                 mark = f"{ICONS[verdict.name]} " if verdict is not None else ""
                 members = ", ".join(f"`{cell(h)}`" for h in group.hosts[:6])
                 members += " …" if len(group.hosts) > 6 else ""
