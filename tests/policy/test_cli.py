@@ -105,4 +105,4 @@ def test_policy_list_shows_defence_personnel_and_check_accepts_it_by_name() -> N
     assert "india-payments: " in out
     code, out, err = run("policy", "check", "defence-personnel")
     assert code == 0, err
-    assert "  cdn: edge" in out
+    assert "  cdn: edge" in out and "  controllers: allow IN (1 country)" in out
