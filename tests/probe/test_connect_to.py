@@ -67,3 +67,16 @@ def test_probes_connect_to_the_stand_in_with_the_endpoint_name(
     assert (tls.ip, tls.port, tls.connected_to) == (REAL, 443, f"127.0.0.1:{port}")
     assert http.outcome == "ok" and http.edge_pop == "BOM" and http.connected_to
     assert probed.controller is not None and probed.controller.country == "CN"
+
+
+def test_cli_bad_mapping_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from tests.hostile.runner import run_cli
+
+    run = run_cli(
+        "audit", "a.example", "--probe", "tls", "--probe-connect-to", "bogus", data_dir=tmp_path
+    )
+    assert run.code == 2 and not run.traceback
+    assert run.error_lines() == [
+        "residency: --probe-connect-to 'bogus': "
+        "expected HOST:PORT:ADDRESS:PORT (HOST, PORT may be empty)"
+    ]
