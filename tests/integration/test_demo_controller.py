@@ -59,15 +59,23 @@ def test_demo_tls_server_answers_per_sni(tmp_path: Path, monkeypatch: pytest.Mon
     assert ssl.get_default_verify_paths().cafile != str(server.ca_file)
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data absent")
-def test_demo_judges_controller_and_location(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data absent")
     require_knot()
-    dataset = imported_dataset(tmp_path_factory.mktemp("demo-data"))
-    Locator.load(dataset)
+    directory = imported_dataset(tmp_path_factory.mktemp("demo-data"))
+    Locator.load(directory)
+    return directory
+
+
+def run_demo(dataset: Path, *audit_args: str) -> str:
+    """``python -m residency.demo --no-vantage`` from /, as the wheel smoke test runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
+    env["COLUMNS"] = "220"
     command = [sys.executable, "-m", "residency.demo", "--no-vantage", "--data-dir", str(dataset)]
     run = subprocess.run(
-        [*command, "--", "--format", "json"],
+        [*command, "--", *audit_args],
         capture_output=True,
         text=True,
         timeout=240,
@@ -77,7 +85,20 @@ def test_demo_judges_controller_and_location(tmp_path_factory: pytest.TempPathFa
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
-    probed, payments = documents(run.stdout)
+    return run.stdout
+
+
+def test_demo_terminal_names_both_sides_and_groups(dataset: Path) -> None:
+    text = run_demo(dataset)
+    (row,) = [line for line in text.splitlines() if line.startswith("FAIL") and ACCOUNT in line]
+    assert "[location + operator + controller] located in SG (Singapore)" in row
+    assert "by controller:" in text
+    assert f"  {KITEPHONE.organisation} (CN): 6 endpoints, hosted in SG, " in text
+    assert "probed at 127.0.0.1:" in text
+
+
+def test_demo_judges_controller_and_location(dataset: Path) -> None:
+    probed, payments = documents(run_demo(dataset, "--format", "json"))
     assert probed["policy"]["name"] == "defence-personnel"
     assert payments["policy"]["name"] == "india-payments"
     endpoints = {e["host"]: e for e in probed["endpoints"]}
