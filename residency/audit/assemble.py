@@ -199,10 +199,12 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
 def _prober(request: AuditRequest, policy: Any) -> Any:
     """The opt-in probes, or None; a bad --probe value stops the run before anything."""
-    from residency.probe import ConnectTo, Prober, ProbeSettings
+    from residency.probe import ConnectTo, ProbeError, Prober, ProbeSettings
 
     table = getattr(policy, "controller_table", None) if policy is not None else None
     if not request.probes:
+        if request.probe_connect_to:
+            raise ProbeError("--probe-connect-to redirects probes: give --probe tls,http too")
         # No probe contacts anything; a [controllers.known] table still names controllers.
         return Prober(ProbeSettings(), table) if table else None
     settings = ProbeSettings.parse(

@@ -80,3 +80,13 @@ def test_cli_bad_mapping_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "residency: --probe-connect-to 'bogus': "
         "expected HOST:PORT:ADDRESS:PORT (HOST, PORT may be empty)"
     ]
+
+
+def test_cli_connect_to_without_probe_is_refused(tmp_path: Path) -> None:
+    from tests.hostile.runner import run_cli
+
+    run = run_cli("audit", "a.example", "--probe-connect-to", "::127.0.0.1:9", data_dir=tmp_path)
+    assert run.code == 2 and not run.traceback
+    assert run.error_lines() == [
+        "residency: --probe-connect-to redirects probes: give --probe tls,http too"
+    ]
