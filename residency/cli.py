@@ -491,6 +491,14 @@ def ip_command(
     metavar="CC|LAT,LON",
     help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
 )
+@click.option(
+    "--probe-connect-to",
+    "probe_connect_to",
+    multiple=True,
+    metavar="HOST:PORT:ADDR:PORT",
+    help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
+    "like curl --connect-to. Repeatable.",
+)
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP

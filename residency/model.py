@@ -339,6 +339,7 @@ class ProbeResult:
     edge_place: Place | None = None
     edge_basis: str = ""  # "vendor table data/pops.toml" or "IATA (airportsdata)"
     rtt_ms: float | None = None  # --probe rtt: the minimum TCP connect time measured
+    connected_to: str | None = None  # "ADDR:PORT" when --probe-connect-to redirected it
 
 
 @dataclass(frozen=True)
@@ -418,6 +419,20 @@ class EndpointResult:
 
 
 @dataclass(frozen=True)
+class EndpointGroup:
+    """Endpoints that share a controller or a registrable domain, so a report can read
+    "Beijing Xiaomi ... (CN): 4 endpoints, hosted in SG, IN". ``name is None`` is the
+    group whose key is unknown, and ``why`` says why (no controller evidence, an IP...)."""
+
+    by: str  # "controller" or "domain"
+    name: str | None  # the controller's entity or the registrable domain; None = unknown
+    country: str | None = None  # the controller's country (by controller only)
+    hosts: tuple[str, ...] = ()  # Endpoint.host of each member, in input order
+    hosted_in: tuple[str, ...] = ()  # countries the members' addresses are in; "??" unplaced
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class PolicyRef:
     name: str
     version: str
@@ -446,3 +461,4 @@ class AuditResult:
     verdict: Verdict | None = None  # worst of the endpoints; None without a policy
     tool_version: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    groups: tuple[EndpointGroup, ...] = ()  # by controller (when known), then by domain

@@ -236,10 +236,12 @@ def _with_registrants(prober: Any, store: Any, notes: list[str]) -> Any:
 
 def _prober(request: AuditRequest, policy: Any) -> Any:
     """The opt-in probes, or None; a bad --probe value stops the run before anything."""
-    from residency.probe import Prober, ProbeSettings
+    from residency.probe import ConnectTo, ProbeError, Prober, ProbeSettings
 
     table = getattr(policy, "controller_table", None) if policy is not None else None
     if not request.probes:
+        if request.probe_connect_to:
+            raise ProbeError("--probe-connect-to redirects probes: give --probe tls,http too")
         # No probe contacts anything; a [controllers.known] table still names controllers.
         return Prober(ProbeSettings(), table) if table else None
     origin = None
@@ -259,5 +261,6 @@ def _prober(request: AuditRequest, policy: Any) -> Any:
         total=request.probe_total,
         concurrency=request.probe_concurrency,
         rate=request.probe_rate,
+        connect_to=tuple(ConnectTo.parse(text) for text in request.probe_connect_to),
     )
     return Prober(settings, table)

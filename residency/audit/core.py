@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from residency import __version__
+from residency.audit.groups import endpoint_groups
 from residency.errors import ResidencyError
 from residency.model import (
     AuditResult,
@@ -240,6 +241,7 @@ class Auditor:
             verdict=verdict,
             tool_version=__version__,
             notes=settings.notes,
+            groups=endpoint_groups(collected),
         )
 
     # ---------------------------------------------------------------- pieces

@@ -62,6 +62,7 @@ class AuditRequest:
     probe_concurrency: int = 32
     probe_rate: float = 50.0
     probe_from: str | None = None  # "--from CC|LAT,LON": where the auditor runs (rtt)
+    probe_connect_to: tuple[str, ...] = ()  # "HOST:PORT:ADDR:PORT", like curl --connect-to
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -104,6 +105,7 @@ class AuditRequest:
             probe_concurrency=int(opts.get("probe_concurrency") or 32),
             probe_rate=float(opts.get("probe_rate") or 50.0),
             probe_from=opts.get("probe_from"),
+            probe_connect_to=tuple(opts.get("probe_connect_to") or ()),
         )
 
 

@@ -1,11 +1,19 @@
 """The offline demo (``make demo``): a real DNS server on 127.0.0.1, then a real audit through it.
 
 It starts Knot DNS on a free port serving the zones in ``data/demo/zones`` (a fictional
-phone maker and its payments arm, pointed at real addresses in real cloud regions),
-runs ``residency audit --nameserver 127.0.0.1:PORT --policy india-payments.toml
-data/demo/endpoints.txt`` (the same resolver code path as a live audit, over UDP and,
-for the large answer, TCP), then shows what clients in India and in the US are served
-for a geo-steered name (EDNS Client Subnet), and stops the server.
+phone maker and its payments arm, pointed at real addresses in real cloud regions) and a
+local TLS server standing in for their services (``tls_server.py``), then runs
+
+1. ``residency audit --nameserver 127.0.0.1:PORT --policy defence-personnel --probe tls,http
+   --probe-connect-to ::127.0.0.1:TLSPORT data/demo/endpoints.txt``: location, host operator
+   and controller (from the services' certificates) judged together; the probes go to the
+   local server only, never to the real addresses;
+2. the same endpoints under ``india-payments`` (no probes);
+3. what clients in India and in the US are served for a geo-steered name (EDNS Client
+   Subnet),
+
+all through the same resolver code path as a live audit (UDP and, for the large answer,
+TCP), and stops the servers.
 
 This module is an entry point like ``cli.py``: it prints and returns an exit status.
 """
@@ -22,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from residency.demo.knot import KnotServer, Zone, find_binary, zones_from_dir
+from residency.demo.tls_server import DemoTlsServer
 from residency.errors import ResidencyError
 from residency.paths import project_data_dir
 
@@ -29,6 +38,7 @@ GEO_ZONE = "kitephone.demo.residency.test."
 GEO_NAME = "app.kitephone.demo.residency.test"
 GEO_ANSWER_IN = "52.66.98.41"  # AWS ap-south-1 (Mumbai), from the published AWS ranges
 POLICY = "india-payments.toml"
+PROBED_POLICY = "defence-personnel.toml"
 PACKAGES = ("knot", "knot-module-geoip")
 
 
@@ -87,9 +97,35 @@ def with_geo_rules(zones: list[Zone], prefix: str | None) -> list[Zone]:
     return [Zone(z.origin, z.text, ecs=rules) if z.domain == GEO_ZONE else z for z in zones]
 
 
-def audit(args: list[str]) -> int:
+def audit(args: list[str], env: dict[str, str] | None = None) -> int:
     command = [sys.executable, "-m", "residency", "audit", *args]
-    return subprocess.run(command, check=False).returncode
+    return subprocess.run(command, check=False, env=env).returncode
+
+
+def probed_audit(nameserver: str, tls: DemoTlsServer, extra: list[str]) -> int:
+    """The controller audit: probes to the local TLS server, which only this run trusts."""
+    say(
+        f"demo TLS server on 127.0.0.1:{tls.port} stands in for every endpoint "
+        f"(--probe-connect-to {tls.connect_to}); judged by {PROBED_POLICY}"
+    )
+    env = {**os.environ, "SSL_CERT_FILE": str(tls.ca_file)}
+    return audit(
+        [
+            "--nameserver",
+            nameserver,
+            "--policy",
+            str(project_data_dir() / "policies" / PROBED_POLICY),
+            "--probe",
+            "tls,http",
+            "--probe-connect-to",
+            tls.connect_to,
+            "--probe-timeout",
+            "2",
+            *extra,
+            str(project_data_dir() / "demo" / "endpoints.txt"),
+        ],
+        env=env,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         except ResidencyError as err:
             say(str(err))
             return 2
+        tls = DemoTlsServer(Path(workdir)).start()
         try:
             say(f"Knot DNS serving {len(zones)} demo zones on {server.address}")
+            status = probed_audit(server.address, tls, [*common, *options.audit_args])
+            if status not in (0, 1):
+                return status
+            say(f"the same endpoints under the second example policy, {POLICY}:")
             status = audit(
                 [
                     "--nameserver",
@@ -151,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 if status not in (0, 1):
                     return status
         finally:
+            tls.stop()
             server.stop()
     return 0
 

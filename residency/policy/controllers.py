@@ -25,6 +25,8 @@ def controller_findings(
         return []
     controller = result.controller
     if controller is None or controller.country is None:
+        if not result.facts:
+            return []  # no address, so nothing to probe: the unresolved rule decides
         why = controller.why if controller is not None and controller.why else "no evidence"
         asked = result.probes or result.registrant is not None
         hint = "" if asked else "; --probe tls, --rdap or [controllers.known] gives evidence"

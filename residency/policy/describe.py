@@ -53,6 +53,9 @@ def _scope_lines(scope: Scope, indent: str, inherited: bool) -> list[str]:
     ):
         if not inherited or getattr(scope, key) is not None:
             lines.append(f"{indent}{key}: {scope.handling(key).value}")
+    if scope.controllers is not None:  # only when set: most policies leave the controller free
+        lines.append(f"{indent}controllers: {_codes(scope.controllers)}")
+        lines.append(f"{indent}unknown_controller: {scope.handling('unknown_controller').value}")
     return lines
 
 

@@ -8,7 +8,7 @@ policy-wide settings. A rule overrides only the sections it sets; the rest is in
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -21,6 +21,7 @@ from residency.model import (
     EvidenceKind,
     IpFacts,
     Outcome,
+    ProbeResult,
     Reason,
     Resolution,
     Verdict,
@@ -126,7 +127,9 @@ class Evaluator:
         self.jurisdictions = jurisdictions or default_jurisdictions()
 
     # -- one address
-    def location(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:
+    def location(
+        self, facts: IpFacts, applied: AppliedScope, probes: Sequence[ProbeResult] = ()
+    ) -> list[_Finding]:
         scope, label = applied.scope, applied.label
         out: list[_Finding] = []
         evidence = tuple(e.summary() for e in facts.evidence if e.kind in _LOCATION_KINDS)
@@ -134,27 +137,36 @@ class Evaluator:
         def add(verdict: Verdict, reason: Reason) -> None:
             out.append(_Finding(verdict, reason, "location"))
 
+        by_edge = False
         if facts.anycast or facts.cdn:
             key = "anycast" if facts.anycast else "cdn"
             who = facts.provider or facts.as_org or "unknown provider"
             what = "anycast address" if facts.anycast else "CDN edge"
-            # an anycast address is served from many places at once; a CDN edge is one
-            # server whose own place is judged below, but the origin behind it is unknown
-            served = "served from many places" if facts.anycast else "an edge server"
-            message = f"{what} ({who}): {served}, the origin behind it is unknown"
-            add(
-                *_handled(
-                    scope.handling(key),
-                    key,
-                    key.replace("cdn", "cdn-edge"),
-                    message,
-                    label,
-                    evidence,
+            if scope.handling(key) is Handling.EDGE:
+                # the edge seen replaces the address's own place: it is where this
+                # vantage's data went; another client may be served by another edge
+                by_edge = True
+                add(*self.edge_seen(facts, scope, label, key, f"{what} ({who})", probes))
+            else:
+                # an anycast address is served from many places at once; a CDN edge is one
+                # server whose own place is judged below, but the origin behind it is unknown
+                served = "served from many places" if facts.anycast else "an edge server"
+                message = f"{what} ({who}): {served}, the origin behind it is unknown"
+                add(
+                    *_handled(
+                        scope.handling(key),
+                        key,
+                        key.replace("cdn", "cdn-edge"),
+                        message,
+                        label,
+                        evidence,
+                    )
                 )
-            )
 
         place = facts.location.place
-        if place is None:
+        if by_edge:
+            pass
+        elif place is None:
             if not (facts.anycast or facts.cdn):
                 if facts.disagreements:
                     code = "sources-disagree"
@@ -178,6 +190,46 @@ class Evaluator:
         if scope.providers is not None:
             add(*self.providers(facts, scope, label))
         return out
+
+    def edge_seen(
+        self,
+        facts: IpFacts,
+        scope: Scope,
+        label: str,
+        key: str,
+        what: str,
+        probes: Sequence[ProbeResult],
+    ) -> tuple[Verdict, Reason]:
+        """``cdn = "edge"``: judge by the PoP an http probe of this endpoint saw."""
+        seen, unseen = _edge_probe(facts.ip, probes)
+        if seen is None or seen.edge_place is None:
+            message = (
+                f"{what}: {key} = edge, but no edge place was seen ({unseen}); "
+                "the origin behind it is unknown"
+            )
+            return Verdict.INDETERMINATE, Reason("cdn-edge-unseen", message, label)
+        place = seen.edge_place
+        where = ", ".join(x for x in (seen.edge_pop, place.city, place.country) if x)
+        probed = "" if seen.ip == facts.ip else f", probing {seen.ip} of the same answer"
+        text = (
+            f"{what} judged by the edge seen from this vantage ({seen.vantage}) at "
+            f"{seen.when or 'an unrecorded time'}: {seen.edge_cdn} {where}{probed}; "
+            "the origin is unknown"
+        )
+        evidence = (f"http probe {seen.ip}: {seen.detail}", f"PoP place: {seen.edge_basis}")
+        constraint = scope.countries
+        if constraint is None:
+            return Verdict.PASS, Reason("cdn-edge-seen", text, label, evidence)
+        verdict, how = _country_verdict(constraint, place.country)
+        if how == "denied":
+            code, text = "country-denied", f"{text}; {place.country} denied by countries.deny = "
+            text += f"[{constraint.describe_deny()}]"
+        elif how == "not-allowed":
+            code = "country-not-allowed"
+            text += f"; {place.country} not in countries.allow = [{constraint.describe_allow()}]"
+        else:
+            code, text = "country-allowed", f"{text}; {place.country} allowed"
+        return verdict, Reason(code, text, label, evidence)
 
     def countries(
         self, facts: IpFacts, scope: Scope, label: str, evidence: tuple[str, ...]
@@ -295,7 +347,9 @@ class Evaluator:
             text += "; allowed"
         return [_Finding(verdict, Reason(code, text, label, tuple(evidence)), "operator")]
 
-    def address(self, facts: IpFacts, applied: AppliedScope) -> AddressVerdict:
+    def address(
+        self, facts: IpFacts, applied: AppliedScope, probes: Sequence[ProbeResult] = ()
+    ) -> AddressVerdict:
         if not facts.routable:
             why = facts.not_routable_reason or "not publicly routable"
             verdict, reason = _handled(
@@ -307,7 +361,7 @@ class Evaluator:
                 (),
             )
             return AddressVerdict(facts.ip, verdict, (reason,), "location")
-        findings = self.location(facts, applied) + self.operator(facts, applied)
+        findings = self.location(facts, applied, probes) + self.operator(facts, applied)
         if not findings:
             reason = Reason("no-constraint", "the policy constrains nothing here", applied.label)
             return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
@@ -388,7 +442,7 @@ class Evaluator:
         addresses: list[AddressVerdict] = []
         breaches = False  # does any address breach before waivers?
         for facts in result.facts:
-            candidates = [self.address(facts, a) for a in applied]
+            candidates = [self.address(facts, a, result.probes) for a in applied]
             worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
             breaches = breaches or worst.verdict is not Verdict.PASS
             verdict, reasons = self.waived(
@@ -440,6 +494,26 @@ class Evaluator:
         )
         overall = max([endpoint_verdict, *(a.verdict for a in addresses)])
         return EndpointVerdict(overall, tuple(addresses), endpoint_reasons)
+
+
+def _edge_probe(ip: str, probes: Sequence[ProbeResult]) -> tuple[ProbeResult | None, str]:
+    """The http probe that saw a CDN edge (this address's first, else the endpoint's), or
+    None and why no edge was seen."""
+    http = [p for p in probes if p.kind == "http"]
+    if not http:
+        return None, "no http probe ran: audit with --probe http"
+    seen = [p for p in http if p.outcome == "ok" and p.edge_cdn is not None]
+    if seen:
+        seen.sort(key=lambda p: p.ip != ip)
+        best = seen[0]
+        if best.edge_place is None:
+            code = best.edge_pop or "no PoP code"
+            return best, f"{best.edge_cdn} answered, but {code} names no known place"
+        return best, ""
+    failed = [p for p in http if p.outcome != "ok"]
+    if failed:
+        return None, "http probe " + ", ".join(f"{p.outcome} {p.detail}".strip() for p in failed)
+    return None, "the http probe's answer named no CDN edge"
 
 
 def _resolution_problem(resolution: Resolution) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from residency.policy.errors import PolicyInvalid, PolicyProblem, PolicyUnreadable
 from residency.policy.jurisdictions import Jurisdictions
 from residency.policy.model import (
+    EDGE_KEYS,
     HANDLING_KEYS,
     CategoryAssignment,
     CodeConstraint,
@@ -294,8 +295,9 @@ class _Checker:
             if key not in table:
                 continue
             raw = table[key]
-            choices = ", ".join(h.value for h in Handling)
-            if isinstance(raw, str) and raw.lower() in {h.value for h in Handling}:
+            allowed = [h for h in Handling if h is not Handling.EDGE or key in EDGE_KEYS]
+            choices = ", ".join(h.value for h in allowed)
+            if isinstance(raw, str) and raw.lower() in {h.value for h in allowed}:
                 values[key] = Handling(raw.lower())
             else:
                 self.problem((*path, key), f"{self.name_of((*path, key))} must be one of {choices}")

@@ -18,11 +18,19 @@ class Handling(StrEnum):
     WARN = "warn"  # PASS, with a warning reason
     FAIL = "fail"  # FAIL
     INDETERMINATE = "indeterminate"  # INDETERMINATE (the default)
+    # cdn / anycast only: judge the address by the CDN edge an http probe saw (its PoP's
+    # place) from this vantage, at that time; INDETERMINATE, with the reason, without one.
+    EDGE = "edge"
+
+
+#: The situations ``edge`` may be chosen for: an edge is seen only where there is one.
+EDGE_KEYS = frozenset({"cdn", "anycast"})
 
 
 #: Situations a policy can choose a Handling for, with their defaults.
 HANDLING_KEYS: dict[str, str] = {
-    "cdn": "CDN edge: the address is an edge, the origin behind it is unknown",
+    "cdn": "CDN edge: the address is an edge, the origin behind it is unknown"
+    " (edge = judge it by the edge an http probe saw)",
     "anycast": "anycast address: announced from many places (defaults to the value of cdn)",
     "unknown_location": "no source places the address, or the sources disagree",
     "unknown_operator": "operator jurisdiction unknown while the policy constrains it",

@@ -7,7 +7,15 @@ observed for it. Each one records an explicit outcome; a failed probe never fail
 from __future__ import annotations
 
 from residency.probe.controller import controller_for
-from residency.probe.interface import PROBE_KINDS, Probe, ProbeError, ProbeSettings
+from residency.probe.interface import PROBE_KINDS, ConnectTo, Probe, ProbeError, ProbeSettings
 from residency.probe.runner import Prober
 
-__all__ = ["PROBE_KINDS", "Probe", "ProbeError", "ProbeSettings", "Prober", "controller_for"]
+__all__ = [
+    "PROBE_KINDS",
+    "ConnectTo",
+    "Probe",
+    "ProbeError",
+    "ProbeSettings",
+    "Prober",
+    "controller_for",
+]

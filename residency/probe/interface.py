@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +22,50 @@ class ProbeError(UsageError):
 
 
 @dataclass(frozen=True)
+class ConnectTo:
+    """``--probe-connect-to HOST:PORT:ADDR:PORT`` (as curl's ``--connect-to``): probes of
+    HOST on PORT connect to ADDR:PORT instead, still presenting HOST (SNI, Host header) and
+    still recorded as the endpoint's own address. An empty HOST or PORT matches any; an IPv6
+    ADDR goes in brackets. The demo uses it so that its real-world addresses are never
+    contacted: every probe goes to its local TLS server."""
+
+    host: str  # "" = any host
+    port: int | None  # None = any port
+    address: str
+    to_port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ConnectTo:
+        bad = f"--probe-connect-to {text!r}: "
+        head, sep, rest = text.partition(":")
+        port_text, sep2, target = rest.partition(":")
+        if not sep or not sep2:
+            raise ProbeError(bad + "expected HOST:PORT:ADDRESS:PORT (HOST, PORT may be empty)")
+        address, colon, to_port_text = target.rpartition(":")
+        address = address.strip("[]") if address.startswith("[") else address
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ProbeError(bad + f"{address!r} is not an IP address") from None
+        ports: list[int | None] = []
+        for value, empty_ok in ((port_text, True), (to_port_text, False)):
+            if not value and empty_ok:
+                ports.append(None)
+                continue
+            if not colon or not value.isdigit() or not 0 < int(value) < 65536:
+                raise ProbeError(bad + f"{value!r} is not a TCP port")
+            ports.append(int(value))
+        to_port = ports[1]
+        assert to_port is not None
+        return cls(head.strip().lower().rstrip("."), ports[0], address, to_port)
+
+    def matches(self, host: str, port: int) -> bool:
+        return (not self.host or self.host == host.lower().rstrip(".")) and (
+            self.port is None or self.port == port
+        )
+
+
+@dataclass(frozen=True)
 class ProbeSettings:
     """Bounds on how hard and how long the probes may touch the audited endpoints."""
 
@@ -34,6 +79,14 @@ class ProbeSettings:
     max_redirects: int = 5
     vantage: str = "local"
     origin: ProbeOrigin | None = None  # where the auditor runs (--from); rtt needs it
+    connect_to: tuple[ConnectTo, ...] = ()  # the first that matches wins
+
+    def target(self, host: str, ip: str) -> tuple[str, int]:
+        """Where a probe of ``host`` at ``ip`` actually connects."""
+        for mapping in self.connect_to:
+            if mapping.matches(host, self.port):
+                return mapping.address, mapping.to_port
+        return ip, self.port
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in PROBE_KINDS]

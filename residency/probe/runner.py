@@ -113,25 +113,35 @@ class Prober:
     def _connect(self, host: str, ip: str, deadline: float, rate: _Rate) -> list[ProbeResult]:
         """The tls and http probes of one address. With both, the http probe's request rides
         on the tls probe's connection: one handshake per endpoint, not two."""
-        port = self.settings.port
+        address, port = self.settings.target(host, ip)  # --probe-connect-to may redirect
         if self._tls is not None and self._http is not None:
             if self.clock() >= deadline:
                 return [self._skipped("tls", ip), self._skipped("http", ip)]
-            rate.wait(ip)
-            certificate, connection = self._tls.session(host, ip, port)
+            rate.wait(address)
+            certificate, connection = self._tls.session(host, address, port)
             if connection is None:  # no handshake: the http probe finds out on its own
-                rate.wait(ip)
-                return [certificate, self._http.run(host, ip, port)]
-            with connection:
-                return [certificate, self._http.run(host, ip, port, connection)]
+                rate.wait(address)
+                seen = [certificate, self._http.run(host, address, port)]
+            else:
+                with connection:
+                    seen = [certificate, self._http.run(host, address, port, connection)]
+            return [self._as_endpoint(probe, ip, address, port) for probe in seen]
         found: list[ProbeResult] = []
         for probe in self.probes:
             if self.clock() >= deadline:
                 found.append(self._skipped(probe.kind, ip))
                 continue
-            rate.wait(ip)
-            found.append(probe.run(host, ip, port))
+            rate.wait(address)
+            found.append(self._as_endpoint(probe.run(host, address, port), ip, address, port))
         return found
+
+    def _as_endpoint(self, seen: ProbeResult, ip: str, address: str, port: int) -> ProbeResult:
+        """A probe sent to a --probe-connect-to stand-in is recorded as the endpoint's own
+        address, with where it really went."""
+        if (address, port) == (ip, self.settings.port):
+            return seen
+        literal = f"[{address}]" if ":" in address else address
+        return replace(seen, ip=ip, port=self.settings.port, connected_to=f"{literal}:{port}")
 
     def _measure(
         self, result: EndpointResult, deadline: float, rate: _Rate, found: list[ProbeResult]

@@ -105,6 +105,32 @@ def failed_resolution(result: EndpointResult) -> bool:
     )
 
 
+_CONTROLLER_BREACHES = frozenset({"controller-denied", "controller-not-allowed"})
+
+
+def deciding_sides(result: EndpointResult) -> list[str]:
+    """Which sides decided a non-passing verdict: "location", "operator", "controller"."""
+    verdict = result.verdict
+    if verdict is None or verdict.verdict is Verdict.PASS:
+        return []
+    sides: set[str] = set()
+    for address in verdict.addresses:
+        if address.verdict == verdict.verdict:
+            sides.update(
+                ("location", "operator") if address.aspect == "both" else (address.aspect,)
+            )
+    for reason in verdict.reasons:
+        deciding = not (is_passing(reason) or is_warning(reason))
+        # an unknown controller decides only as the policy handles it (fail/indeterminate)
+        unknown = reason.code == "controller-unknown" and (
+            verdict.verdict is Verdict.INDETERMINATE
+            or "unknown_controller = fail" in reason.message
+        )
+        if deciding and (reason.code in _CONTROLLER_BREACHES or unknown):
+            sides.add("controller")
+    return [s for s in ("location", "operator", "controller") if s in sides]
+
+
 def main_reasons(result: EndpointResult) -> list[Reason]:
     """The reasons that explain the endpoint's verdict, worst address first, no duplicates."""
     if result.verdict is None:

@@ -28,6 +28,7 @@ from residency.report.common import (
     provider_text,
     summary_line,
 )
+from residency.report.controller_text import group_text, group_verdicts
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 
@@ -68,6 +69,8 @@ summary{cursor:pointer;font-weight:600}
 .filters button{margin-right:6px;border:1px solid #bbb;background:#fff;border-radius:4px;
   padding:3px 10px;cursor:pointer}
 .filters button.on{background:#333;color:#fff}
+.group{background:#fff;border:1px solid #e0e0e0;margin:6px 0;padding:6px 10px}
+.group h3{margin:2px 0 4px;font-size:14px}
 footer{padding:16px 32px;color:#555;font-size:13px;border-top:1px solid #ddd}
 """
 
@@ -263,6 +266,44 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
     )
 
 
+def groups_html(result: AuditResult) -> str:
+    """Endpoints grouped by controller, then by registrable domain (each only when some
+    group's key is known), one block per group with its members' verdicts."""
+    by_host = {e.endpoint.host: e for e in result.endpoints}
+    judged = result.policy is not None
+    sections = []
+    verdicts = group_verdicts(result)
+    for by, title in (("controller", "By controller"), ("domain", "By registrable domain")):
+        groups = [(i, g) for i, g in enumerate(result.groups) if g.by == by]
+        if not any(g.name is not None for _, g in groups):
+            continue
+        blocks = []
+        for index, group in groups:
+            verdict = label(verdicts[index]) if judged else "NOT JUDGED"
+            members = []
+            for host in group.hosts:
+                member = by_host.get(host)
+                shown = label(endpoint_verdict(member)) if judged and member else "NOT JUDGED"
+                where = (
+                    ", ".join(dict.fromkeys(location_text(f) for f in member.facts))
+                    if member
+                    else ""
+                )
+                members.append(
+                    f"<li>{badge(shown)} {escape(host)}"
+                    f' <span class="muted">{escape(where or "no address")}</span></li>'
+                )
+            blocks.append(
+                f'<div class="group" data-by="{by}" data-verdict="{verdict}">'
+                f"<h3>{badge(verdict)} {escape(group_text(group))}</h3>"
+                f"<ul>{''.join(members)}</ul></div>"
+            )
+        sections.append(
+            f'<h2>{title}</h2><div id="groups-{by}" class="groups">{"".join(blocks)}</div>'
+        )
+    return "".join(sections)
+
+
 class HtmlFormatter:
     def render(self, result: AuditResult) -> str:
         judged = result.policy is not None
@@ -326,6 +367,7 @@ class HtmlFormatter:
 ALL ({tally.endpoints})</button>{buttons}</div>
 <table id="endpoints"><tr><th>verdict</th><th>endpoint</th><th>addresses</th><th>location</th>
 <th>provider</th><th>operator</th><th>why</th></tr>{"".join(rows)}</table>
+{groups_html(result)}
 <h2>Evidence per endpoint</h2>
 {"".join(endpoint_html(e, judged) for e in order)}
 {f"<h2>Notes</h2><ul id='notes'>{notes}</ul>" if notes else ""}

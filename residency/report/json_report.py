@@ -15,12 +15,14 @@ from residency.model import (
     AuditResult,
     Controller,
     DataVersion,
+    EndpointGroup,
     EndpointResult,
     Evidence,
     IpFacts,
     ProbeResult,
     Reason,
     Resolution,
+    Verdict,
 )
 from residency.report.common import (
     DBIP_ATTRIBUTION,
@@ -34,6 +36,7 @@ from residency.report.common import (
     uses_dbip,
     vantage_comparison,
 )
+from residency.report.controller_text import group_text, group_verdicts
 
 SCHEMA_ID = "residency-report/1"
 
@@ -181,6 +184,7 @@ def probe_dict(probe: ProbeResult) -> dict[str, Any]:
         "detail": probe.detail,
         "when": probe.when,
         "vantage": probe.vantage,
+        "connected_to": probe.connected_to,
         "tls_version": probe.tls_version,
         "verified": probe.verified,
         "verify_error": probe.verify_error,
@@ -225,6 +229,7 @@ def data_version_dict(version: DataVersion) -> dict[str, Any]:
 
 def report_dict(result: AuditResult) -> dict[str, Any]:
     tally = counts(result)
+    verdicts = group_verdicts(result)
     policy = result.policy
     attributions = [f"{DBIP_ATTRIBUTION} {DBIP_URL}"] if uses_dbip(result) else []
     attributions += sorted(
@@ -262,7 +267,21 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "problems": [
             {"entry": p.entry, "origin": p.origin, "problem": p.problem} for p in result.problems
         ],
+        "groups": [group_dict(g, verdicts[i]) for i, g in enumerate(result.groups)],
         "endpoints": [endpoint_dict(e) for e in result.endpoints],
+    }
+
+
+def group_dict(group: EndpointGroup, verdict: Verdict | None) -> dict[str, Any]:
+    return {
+        "by": group.by,
+        "name": group.name,
+        "country": group.country,
+        "endpoints": list(group.hosts),
+        "hosted_in": list(group.hosted_in),
+        "why": group.why,
+        "verdict": verdict.name if verdict is not None else None,
+        "text": group_text(group),
     }
 
 

@@ -20,6 +20,7 @@ from residency.report.common import (
     summary_line,
     uses_dbip,
 )
+from residency.report.controller_text import group_text, group_verdicts
 
 ICONS = {
     "PASS": "✅",
@@ -55,6 +56,7 @@ class MarkdownFormatter:
         for endpoint in order:
             lines.append(self.row(endpoint, result.policy is not None))
         lines.append("")
+        lines += self.groups(result)
         lines += self.details(order)
         if result.notes:
             lines += ["", "### Notes", ""]
@@ -96,6 +98,25 @@ class MarkdownFormatter:
             f"| {cell(', '.join(locations))} | {cell(', '.join(providers))} "
             f"| {cell(', '.join(operators))} | {cell(why)} |"
         )
+
+    @staticmethod
+    def groups(result: AuditResult) -> list[str]:
+        """Endpoints by controller and by registrable domain (when any is known)."""
+        lines: list[str] = []
+        verdicts = group_verdicts(result)
+        for by, title in (("controller", "By controller"), ("domain", "By registrable domain")):
+            groups = [(i, g) for i, g in enumerate(result.groups) if g.by == by]
+            if not any(g.name is not None for _, g in groups):
+                continue
+            lines += [f"### {title}", ""]
+            for index, group in groups:
+                verdict = verdicts[index]
+                mark = f"{ICONS[verdict.name]} " if verdict is not None else ""
+                members = ", ".join(f"`{cell(h)}`" for h in group.hosts[:6])
+                members += " …" if len(group.hosts) > 6 else ""
+                lines.append(f"- {mark}**{cell(group_text(group))}**: {members}")
+            lines.append("")
+        return lines
 
     def details(self, endpoints: list[EndpointResult]) -> list[str]:
         lines = ["<details><summary>Evidence per endpoint</summary>", ""]

@@ -11,12 +11,14 @@ from dataclasses import replace
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from residency.model import AuditResult, EndpointResult, IpFacts
+from residency.model import AuditResult, EndpointResult, IpFacts, Reason
 from residency.report.common import (
     address_seen,
     address_verdicts,
+    deciding_sides,
     endpoint_verdict,
     is_passing,
     is_warning,
@@ -28,7 +30,7 @@ from residency.report.common import (
     provider_text,
     vantage_comparison,
 )
-from residency.report.controller_text import controller_line
+from residency.report.controller_text import controller_line, groups_block
 from residency.report.interface import RenderOptions
 
 COLOURS = {
@@ -105,14 +107,20 @@ def host_cell(endpoint: EndpointResult) -> str:
 
 def why_cell(endpoint: EndpointResult) -> str:
     """The first reason that decided the verdict, plus how many more there are."""
-    reasons = list(endpoint.verdict.reasons if endpoint.verdict else ())
-    for address in address_verdicts(endpoint).values():  # the deciding reasons live here
+    reasons: list[Reason] = []
+    for address in address_verdicts(endpoint).values():  # location and operator: first
         reasons += [r for r in address.reasons if r not in reasons]
+    reasons += [
+        r for r in (endpoint.verdict.reasons if endpoint.verdict else ()) if r not in reasons
+    ]
     shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
     if not shown:
         return ""
     more = f" (+{len(shown) - 1} more; --details)" if len(shown) > 1 else ""
-    return cut(shown[0].message, 90) + more
+    sides = deciding_sides(endpoint)
+    # only worth saying when more than one side decided: one side is clear from the text
+    head = f"[{' + '.join(sides)}] " if len(sides) > 1 else ""
+    return head + cut(shown[0].message, 90) + more
 
 
 def cut(text: str, width: int) -> str:
@@ -190,7 +198,7 @@ class TerminalFormatter:
                 verdict = label(endpoint_verdict(endpoint))
                 colour = COLOURS.get(verdict, "white")
                 shown = f"[bold {colour}]{verdict}[/]" if self.options.color else verdict
-                row = [shown, *row, why_cell(endpoint)]
+                row = [shown, *row, escape(why_cell(endpoint))]  # text, not markup
             table.add_row(*row)
         out = io.StringIO()
         console = Console(
@@ -224,6 +232,10 @@ class TerminalFormatter:
         if controlled:
             lines.append("")
             lines += controlled
+        grouped = groups_block(result)
+        if grouped:
+            lines.append("")
+            lines += grouped
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]

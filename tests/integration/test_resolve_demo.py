@@ -92,7 +92,7 @@ def test_demo_main_runs_the_audit_through_the_local_server(monkeypatch: pytest.M
     require_knot()
     calls: list[list[str]] = []
 
-    def fake_audit(args: list[str]) -> int:
+    def fake_audit(args: list[str], env: dict[str, str] | None = None) -> int:
         # While the demo's server runs, resolve through it as the audit would.
         ns = args[args.index("--nameserver") + 1]
         engine = ChainResolver(ResolverSettings(nameservers=(ns,), timeout=2))
@@ -106,8 +106,11 @@ def test_demo_main_runs_the_audit_through_the_local_server(monkeypatch: pytest.M
     monkeypatch.setattr(demo, "audit", fake_audit)
     monkeypatch.setattr(demo, "india_prefix", lambda data_dir: "49.36.1.0/24")
     assert demo.main([]) == 0
-    first = calls[0]
+    probed, first = calls[0], calls[1]
+    assert probed[probed.index("--policy") + 1].endswith("defence-personnel.toml")
+    assert probed[probed.index("--probe-connect-to") + 1].startswith("::127.0.0.1:")
     assert first[first.index("--policy") + 1].endswith("india-payments.toml")
+    assert "--probe" not in first
     assert Path(first[-1]) == DEMO / "endpoints.txt"
     if demo.geoip_module_present():
-        assert calls[1][-1] == demo.GEO_NAME and calls[1].count("--vantage") == 2
+        assert calls[2][-1] == demo.GEO_NAME and calls[2].count("--vantage") == 2

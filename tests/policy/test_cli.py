@@ -96,3 +96,13 @@ def test_check_notes_categories_nothing_assigns(tmp_path: Path) -> None:
     code, _, err = run("policy", "check", str(path))
     assert code == 0
     assert f"{path}:2: note: rules[1] uses category 'paymnets', which no [[categories]]" in err
+
+
+def test_policy_list_shows_defence_personnel_and_check_accepts_it_by_name() -> None:
+    code, out, err = run("policy", "list")
+    assert code == 0, err
+    assert any(line.startswith("defence-personnel: ") for line in out.splitlines())
+    assert "india-payments: " in out
+    code, out, err = run("policy", "check", "defence-personnel")
+    assert code == 0, err
+    assert "  cdn: edge" in out and "  controllers: allow IN (1 country)" in out

@@ -63,3 +63,39 @@ def test_strict_and_sovereign() -> None:
     assert judged.verdict is Verdict.FAIL
     assert judged.addresses[0].reasons[0].code == "operator-jurisdiction-denied"
     assert evaluate(sovereign, result("a.example", german), TODAY).verdict is Verdict.PASS
+
+
+def test_defence_personnel_judges_every_side() -> None:
+    from dataclasses import replace
+
+    from residency.model import Confidence, Controller, Place, ProbeResult
+
+    defence = example("defence-personnel")
+    indian = Controller("Example India Pvt Ltd", "IN", "OV certificate", Confidence.MEDIUM)
+    chinese = Controller("Beijing Kitephone Ltd.", "CN", "OV certificate", Confidence.MEDIUM)
+    at_home = facts(country="IN", jurisdiction="IN", entity="Example DC India")
+    ok = replace(result("hr.example.in", at_home), controller=indian)
+    assert evaluate(defence, ok, TODAY).verdict is Verdict.PASS
+    # Singapore, on a US operator, controlled from China: every side is named
+    abroad = facts(country="SG", provider="aws", region="ap-southeast-1", jurisdiction="US")
+    bad = evaluate(defence, replace(result("hr.example.in", abroad), controller=chinese), TODAY)
+    assert bad.verdict is Verdict.FAIL and bad.addresses[0].aspect == "both"
+    assert {r.code for r in bad.reasons} == {"controller-not-allowed"}
+    # unknown controller (not probed) fails; a CDN without an edge seen is indeterminate
+    unprobed = evaluate(defence, result("hr.example.in", at_home), TODAY)
+    assert unprobed.verdict is Verdict.FAIL and unprobed.reasons[0].code == "controller-unknown"
+    edge = facts(country=None, provider="cloudflare", cdn=True, anycast=True, jurisdiction="IN")
+    cdn = replace(result("hr.example.in", edge), controller=indian)
+    assert evaluate(defence, cdn, TODAY).verdict is Verdict.INDETERMINATE
+    seen = ProbeResult(
+        "http",
+        edge.ip,
+        443,
+        "ok",
+        "cf-ray x-BOM",
+        "2026-11-28T00:00:00+00:00",
+        edge_cdn="cloudflare",
+        edge_pop="BOM",
+        edge_place=Place("IN", city="Mumbai"),
+    )
+    assert evaluate(defence, replace(cdn, probes=(seen,)), TODAY).verdict is Verdict.PASS

@@ -141,7 +141,7 @@ def test_structural_mistakes() -> None:
     found = problems('name = "x"\ncountries = ["IN"]\n')
     assert found == ["p.toml:2: countries must be a table, e.g. [countries] allow = [...]"]
     found = problems('name = "x"\ncdn = "maybe"\n')
-    assert found == ["p.toml:2: cdn must be one of allow, warn, fail, indeterminate"]
+    assert found == ["p.toml:2: cdn must be one of allow, warn, fail, indeterminate, edge"]
     found = problems('name = "x"\n[countries]\nallow = []\n')
     assert "allow no country" in found[0] and found[0].startswith("p.toml:3:")
     found = problems('name = "x"\n[[rules]]\nname = "r"\n')
