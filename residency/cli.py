@@ -6,10 +6,8 @@ Exit codes: 0 compliant / ok, 1 policy violations (see --fail-on), 2 usage or da
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -289,14 +287,9 @@ def ip_command(
     With --bulk, the arguments are files of addresses ('-' for stdin) and the output is
     one tab-separated row per address: ip, routable, country, provider, region, asn, anycast, cdn,
     confidence (the merged answer of every source, at bulk-enrichment speed)."""
-    from residency.locate.locator import (
-        InvalidAddress,
-        Locator,
-        canonical_ip,
-        facts_to_json,
-        load_subset,
-    )
-    from residency.report.ip_text import render_ip_facts
+    from residency.locate.errors import InvalidAddress
+    from residency.locate.locator import Locator, canonical_address, load_subset
+    from residency.report.ip_output import ip_json, ip_text, tsv_header, tsv_row
 
     def say(message: str) -> None:
         click.echo(f"residency: {message}", err=True)
@@ -307,15 +300,16 @@ def ip_command(
         else Locator.load(data_dir, geoip, notify=say)
     )
     if bulk:
-        from residency.locate.bulk import bulk_rows
+        from residency.locate.bulk import BulkProblem, bulk_rows
 
         bad = 0
-        for line in bulk_rows(locator, addresses):
-            if line.startswith("residency: "):
-                click.echo(line, err=True)
+        click.echo(tsv_header())
+        for row in bulk_rows(locator, addresses):
+            if isinstance(row, BulkProblem):
+                click.echo(f"residency: {row}", err=True)
                 bad += 1
             else:
-                click.echo(line)
+                click.echo(tsv_row(row))
         sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
     registrar = None
     if rdap:
@@ -327,7 +321,7 @@ def ip_command(
     try:
         for text in addresses:
             try:
-                registration = registrar.lookup(canonical_ip(text)) if registrar else None
+                registration = registrar.lookup(canonical_address(text).text) if registrar else None
                 answers.append(locator.locate(text, registration=registration))
             except InvalidAddress as err:
                 click.echo(f"residency: {err}", err=True)
@@ -336,20 +330,9 @@ def ip_command(
         if registrar is not None:
             registrar.close()
     if as_json:
-        doc = {
-            "addresses": [facts_to_json(f) for f in answers],
-            "data_versions": [asdict(v) for v in locator.data_versions()],
-        }
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        for facts in answers:
-            click.echo(render_ip_facts(facts))
-        if answers:
-            versions = ", ".join(f"{v.dataset} {v.version}" for v in locator.data_versions())
-            click.echo(f"data: {versions}")
-            attribution = sorted({v.attribution for v in locator.data_versions() if v.attribution})
-            for line in attribution:
-                click.echo(f"attribution: {line}")
+        click.echo(ip_json(answers, locator.data_versions()))
+    elif answers:
+        click.echo(ip_text(answers, locator.data_versions()))
     if bad:
         sys.exit(ExitCode.USAGE)
 
