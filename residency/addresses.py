@@ -30,7 +30,16 @@ _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
 
 
 class AddressError(ValueError):
-    """Text that is not an IP address; ``str()`` names the text and what is wrong."""
+    """Text that is not an IP address; ``str()`` names the text and what is wrong.
+    ``reason`` is the what alone (for callers that name the text themselves), or None
+    when the text is simply not an address."""
+
+    def __init__(self, text: str, reason: str | None = None) -> None:
+        self.text = text
+        self.reason = reason
+        super().__init__(
+            f"{text!r}: {reason}" if reason else f"{text!r} is not an IPv4 or IPv6 address"
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,11 @@ class Address:
     version: int  # 4 or 6
     packed: bytes  # network order, 4 or 16 bytes
     zone: str | None = None  # the IPv6 zone id that was written, stripped from ``text``
+
+    @property
+    def socket_text(self) -> str:
+        """The text to connect to: a link-local nameserver needs its zone id back."""
+        return self.text if self.zone is None else f"{self.text}%{self.zone}"
 
 
 def parse_address(text: str) -> Address:
@@ -55,18 +69,18 @@ def parse_address(text: str) -> Address:
         if percent:
             zone = zone_text[2:] if zone_text.startswith("25") and len(zone_text) > 2 else zone_text
             if not zone or any(ch.isspace() or ch in "%[]/" for ch in zone):
-                raise AddressError(f"{text!r} has an empty or malformed IPv6 zone id")
+                raise AddressError(text, "empty or malformed IPv6 zone id")
         try:
             packed = socket.inet_pton(socket.AF_INET6, address)
         except (OSError, ValueError):
-            raise AddressError(_why_not(text, address, 6)) from None
+            raise AddressError(text, _why_not(address, 6)) from None
         return Address(socket.inet_ntop(socket.AF_INET6, packed), 6, packed, zone)
     if bracketed:
-        raise AddressError(f"{text!r}: square brackets are only for IPv6 addresses")
+        raise AddressError(text, "square brackets are only for IPv6 addresses")
     try:
         packed = socket.inet_pton(socket.AF_INET, candidate)
     except (OSError, ValueError):
-        raise AddressError(_why_not(text, candidate, 4)) from None
+        raise AddressError(text, _why_not(candidate, 4)) from None
     return Address(socket.inet_ntop(socket.AF_INET, packed), 4, packed)
 
 
@@ -79,8 +93,8 @@ def is_address(text: str) -> bool:
     return True
 
 
-def _why_not(text: str, candidate: str, version: int) -> str:
-    """The one line that says what is wrong with a rejected candidate."""
+def _why_not(candidate: str, version: int) -> str | None:
+    """What is wrong with a rejected candidate, when more can be said than "not one"."""
     if not candidate:
         return "empty address"
     tail = candidate.rpartition(":")[2] if version == 6 else candidate
@@ -91,10 +105,7 @@ def _why_not(text: str, candidate: str, version: int) -> str:
         and _LEADING_ZERO.search("." + tail)
         and all(int(part) <= 255 for part in quad)
     ):
-        return (
-            f"{text!r}: leading zero in an IPv4 part is ambiguous (octal or decimal?); "
-            "write it without"
-        )
+        return "leading zero in an IPv4 part is ambiguous (octal or decimal?); write it without"
     if "%" in candidate and version == 4:
-        return f"{text!r}: a zone id is only for IPv6 addresses"
-    return f"{text!r} is not an IPv4 or IPv6 address"
+        return "a zone id is only for IPv6 addresses"
+    return None

@@ -11,7 +11,6 @@ hooks touch is guarded by a lock because the HTTP server scrapes from its own th
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 import time
@@ -32,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from residency import __version__
+from residency.addresses import is_address
 from residency.drift import DriftKind
 from residency.errors import ResidencyError
 from residency.model import AuditResult, DataVersion, Outcome, Verdict
@@ -93,13 +93,8 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise MetricsError(f"--metrics {value!r}: port {port} is not in 1..65535")
     host = host.strip("[]") or "0.0.0.0"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise MetricsError(
-                f"--metrics {value!r}: {host!r} is not an IP address to listen on"
-            ) from None
+    if not is_address(host) and host != "localhost":
+        raise MetricsError(f"--metrics {value!r}: {host!r} is not an IP address to listen on")
     return host, port
 
 

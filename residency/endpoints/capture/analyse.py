@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import dpkt
 
+from residency.addresses import is_address
 from residency.endpoints.capture import quic
 from residency.endpoints.capture.decode import (
     FLAG_ACK,
@@ -178,9 +179,7 @@ class CaptureAnalyser:
         if raw in self._names:
             return self._names[raw]
         name: str | None = None
-        try:
-            ipaddress.ip_address(raw.strip("[]"))  # an address in SNI/Host names nothing
-        except ValueError:
+        if not is_address(raw):  # an address in SNI/Host names nothing
             try:
                 name = canonical_name(raw)
             except InvalidEntry as err:
