@@ -57,7 +57,7 @@ def server_ip(value: object) -> str | None:
         return None
     text = value.strip()
     if text.startswith("[") and "]" in text:
-        text = text[1 : text.index("]")]
+        text = text[: text.index("]") + 1]  # "[v6]:port": the brackets are parse_address's
     elif text.count(":") == 1:  # "1.2.3.4:443"
         text = text.split(":", 1)[0]
     try:

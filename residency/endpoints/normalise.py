@@ -111,6 +111,8 @@ def _host_part(raw: str) -> str:
         rest = raw[end + 1 :]
         if rest and not re.fullmatch(r":[0-9]{1,5}(/.*)?|/.*", rest):
             raise InvalidEntry(f"unexpected text {shorten(rest)!r} after ']'")
+        if ":" not in raw[1:end]:  # RFC 3986: brackets hold an IPv6 literal, nothing else
+            raise InvalidEntry("square brackets are only for IPv6 addresses")
         return raw[1:end]
     if "/" in raw or "?" in raw or "@" in raw:
         # A URL written without its scheme: "example.com/path", "user@host:8443/x".

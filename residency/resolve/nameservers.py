@@ -55,7 +55,7 @@ def parse_nameserver(spec: str) -> ServerAddress:
         if rest and not rest.startswith(":"):
             raise BadResolverSpec(f"nameserver {spec!r}: expected ':PORT' after ']'")
         port = _check_port(spec, rest[1:]) if rest else DNS_PORT
-        return ServerAddress(_check_address(spec, host), port)
+        return ServerAddress(_check_address(spec, f"[{host}]"), port)
     if text.count(":") == 1:
         host, _, port_text = text.partition(":")
         return ServerAddress(_check_address(spec, host), _check_port(spec, port_text))
