@@ -18,6 +18,7 @@ from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import OutputFormat
+from residency.timefmt import parse_iso
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -629,7 +630,7 @@ def _moment(value: str, what: str) -> float:
     """An ISO date/time (1970 .. 9999), or a duration back from now (``30d``, at most
     100 years); anything else is one line and exit 2."""
     import time as time_lib
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from residency.monitor.targets import parse_duration
 
@@ -640,7 +641,7 @@ def _moment(value: str, what: str) -> float:
         if "100 years" in str(err):
             fail(f"{what} {shown!r}: a span back from now must be at most 100 years")
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = parse_iso(value)
         except ValueError:
             fail(
                 f"{what} {shown!r} is not a date (YYYY-MM-DD), a time (ISO 8601)"

@@ -56,7 +56,7 @@ from residency.datasets.storage import (
 from residency.datasets.validate import Validated, validate
 from residency.errors import UsageError
 from residency.paths import dataset_dir
-from residency.timefmt import utc_iso
+from residency.timefmt import iso_day, utc_iso
 
 #: Sources fetched at the same time; downloads are I/O bound.
 CONCURRENCY = 6
@@ -167,7 +167,7 @@ def _version_from_header(last_modified: str | None) -> str | None:
     if not last_modified:
         return None
     try:
-        return parsedate_to_datetime(last_modified).astimezone(UTC).strftime("%Y-%m-%d")
+        return iso_day(parsedate_to_datetime(last_modified))
     except (TypeError, ValueError):
         return None
 
@@ -181,7 +181,7 @@ def _date_in(text: str) -> str | None:
         return None
     year, month, day = (int(g) for g in match.groups())
     try:
-        return datetime(year, month, day, tzinfo=UTC).strftime("%Y-%m-%d")
+        return iso_day(datetime(year, month, day, tzinfo=UTC))
     except ValueError:
         return None
 

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import (
@@ -36,6 +35,7 @@ from residency.drift import DriftKind
 from residency.errors import ResidencyError
 from residency.model import AuditResult, DataVersion, Outcome, Verdict
 from residency.store import BatchOutcome, WatchTarget
+from residency.timefmt import parse_iso
 
 Clock = Callable[[], float]
 
@@ -102,10 +102,8 @@ def _age(version: DataVersion, now: float) -> float | None:
     if not version.fetched:
         return None
     try:
-        fetched = datetime.fromisoformat(version.fetched.replace("Z", "+00:00"))
+        fetched = parse_iso(version.fetched)
     except ValueError:
-        return None
-    if fetched.tzinfo is None:
         return None
     return max(0.0, now - fetched.timestamp())
 

@@ -6,13 +6,13 @@ closed on the headers). Redirects are followed only on the same host, a few hops
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from residency.model import ProbeResult
 from residency.probe.pops import edge_from_headers, place_of_pop
+from residency.timefmt import utc_iso
 
 # Headers that name the edge; only these are kept, so a report carries no cookies.
 KEPT = (
@@ -29,7 +29,7 @@ KEPT = (
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_iso()
 
 
 class HttpEdgeProbe:

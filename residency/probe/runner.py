@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from residency.model import EndpointResult, ProbeResult
 from residency.probe.controller import ControllerTable, controller_for
 from residency.probe.http_edge import HttpEdgeProbe
 from residency.probe.interface import Probe, ProbeSettings
 from residency.probe.tls import TlsProbe
+from residency.timefmt import utc_iso
 
 
 class _Rate:
@@ -82,7 +82,7 @@ class Prober:
                             self.settings.port,
                             "skipped",
                             f"probe stage time box ({self.settings.total:g}s) used up",
-                            datetime.now(UTC).isoformat(timespec="seconds"),
+                            utc_iso(),
                             self.settings.vantage,
                         )
                     )

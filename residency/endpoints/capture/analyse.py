@@ -10,7 +10,6 @@ import ipaddress
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import dpkt
 
@@ -33,6 +32,7 @@ from residency.endpoints.capture.tls import (
 )
 from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.normalise import canonical_name
+from residency.timefmt import utc_iso
 
 CLIENT_BUFFER = 16384  # enough for any ClientHello / HTTP request head we read
 DNS_BUFFER = 65537 * 2
@@ -56,7 +56,7 @@ _ADDRESS_QUERIES = frozenset({1, 5, 28, 65, 255})
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_iso(ts, fraction=True)
 
 
 class Stream:
