@@ -17,7 +17,7 @@ import click
 from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
-from residency.report.interface import OutputFormat
+from residency.report.interface import ComplianceFormat, OutputFormat
 from residency.timefmt import parse_iso
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
@@ -1096,7 +1096,7 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @click.option(
     "--format",
     "doc_format",
-    type=click.Choice(["html", "markdown", "json", "csv"]),
+    type=click.Choice([f.value for f in ComplianceFormat]),
     help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
@@ -1140,7 +1140,7 @@ def history_report(
             fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
     with _open_history(db, create=False) as store:
         if doc_format is not None:
-            from residency.report.compliance import ComplianceFormat, build, render
+            from residency.report.compliance import build, render
 
             text = render(build(store, start, end, policy), ComplianceFormat(doc_format))
         else:

@@ -13,13 +13,13 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from html import escape
 from typing import Any, Protocol
 
 from residency.drift import DriftEvent
 from residency.model import Verdict
 from residency.policy.model import Policy
+from residency.report.interface import ComplianceFormat
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 from residency.timefmt import iso_day, parse_iso
@@ -31,13 +31,6 @@ COLOURS = {
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
 }
-
-
-class ComplianceFormat(StrEnum):
-    JSON = "json"
-    MARKDOWN = "markdown"
-    CSV = "csv"
-    HTML = "html"
 
 
 def verdict_label(value: int | None) -> str:

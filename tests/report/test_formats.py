@@ -324,3 +324,20 @@ def test_sarif_physical_location_fallbacks() -> None:
     assert har == {"artifactLocation": {"uri": "capture.har"}, "region": {"startLine": 1}}
     argv = formatter.physical("argv")
     assert argv == {"artifactLocation": {"uri": "policies/eu.toml"}, "region": {"startLine": 1}}
+
+
+def test_cli_format_choices_are_the_enums() -> None:
+    import click
+
+    from residency.cli import cli
+    from residency.report.interface import ComplianceFormat
+
+    def choices(command: str, option: str) -> list[str]:
+        found = cli.commands[command]  # type: ignore[attr-defined]
+        param = next(p for p in found.params if option in getattr(p, "opts", ()))
+        assert isinstance(param.type, click.Choice)
+        return list(param.type.choices)
+
+    assert choices("audit", "--format") == [f.value for f in OutputFormat]
+    assert "jsonl" in choices("audit", "--format")
+    assert choices("report", "--format") == [f.value for f in ComplianceFormat]
