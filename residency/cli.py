@@ -133,20 +133,24 @@ def data_update(
     import json as json_lib
 
     from residency.datasets.update import SourceOutcome, update
+    from residency.progress_bar import progress_bar
 
-    def show(outcome: SourceOutcome) -> None:
-        if not quiet and not as_json:
-            click.echo(outcome.line())
-            for note in outcome.notes:
-                click.echo(f"  note: {note}")
+    with progress_bar("updating datasets", quiet) as bar:
 
-    report = update(
-        sources or None,
-        offline=offline,
-        if_missing=if_missing,
-        allow_shrink=allow_shrink,
-        progress=show,
-    )
+        def show(outcome: SourceOutcome) -> None:
+            if not quiet and not as_json:
+                bar.echo(outcome.line())
+                for note in outcome.notes:
+                    bar.echo(f"  note: {note}")
+
+        report = update(
+            sources or None,
+            offline=offline,
+            if_missing=if_missing,
+            allow_shrink=allow_shrink,
+            progress=show,
+            tick=bar.tick,
+        )
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(report), indent=2))
     elif report.skipped and not quiet:
@@ -474,14 +478,19 @@ def audit_command(**opts: Any) -> None:
 
         opts["policy_path"] = resolve_policy(opts["policy_path"])
     request = AuditRequest.from_options(opts)
-    if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
-        if opts["output"]:
-            with open(opts["output"], "w", encoding="utf-8") as out:
-                outcome = stream_audit(request, out)
+    from residency.progress_bar import progress_bar
+
+    # A stream printed to this terminal would run through the bar: no bar then.
+    streams_here = request.fmt == "jsonl" and not opts["output"] and sys.stdout.isatty()
+    with progress_bar("auditing endpoints", opts["quiet"] or streams_here) as bar:
+        if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
+            if opts["output"]:
+                with open(opts["output"], "w", encoding="utf-8") as out:
+                    outcome = stream_audit(request, out, bar.tick)
+            else:
+                outcome = stream_audit(request, sys.stdout, bar.tick)
         else:
-            outcome = stream_audit(request, sys.stdout)
-    else:
-        outcome = run_audit(request, progress=_progress if not opts["quiet"] else None)
+            outcome = run_audit(request, progress=bar.tick)
     for problem in outcome.problems:
         click.echo(f"residency: {problem}", err=True)
     if request.fmt == "jsonl":
@@ -495,14 +504,6 @@ def audit_command(**opts: Any) -> None:
             click.echo(f"note: {note}", err=True)
         click.echo(outcome.summary, err=True)
     sys.exit(outcome.exit_code)
-
-
-def _progress(done: int, total: int | None) -> None:
-    """Progress on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return
-    of = f"/{total}" if total else ""
-    click.echo(f"\raudited {done}{of} endpoints", err=True, nl=False)
 
 
 # [policy commands]
