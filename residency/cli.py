@@ -6,10 +6,8 @@ Exit codes: 0 compliant / ok, 1 policy violations (see --fail-on), 2 usage or da
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -19,7 +17,8 @@ import click
 from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
-from residency.report.interface import OutputFormat
+from residency.report.interface import ComplianceFormat, OutputFormat
+from residency.timefmt import parse_iso
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -134,20 +133,24 @@ def data_update(
     import json as json_lib
 
     from residency.datasets.update import SourceOutcome, update
+    from residency.progress_bar import progress_bar
 
-    def show(outcome: SourceOutcome) -> None:
-        if not quiet and not as_json:
-            click.echo(outcome.line())
-            for note in outcome.notes:
-                click.echo(f"  note: {note}")
+    with progress_bar("updating datasets", quiet) as bar:
 
-    report = update(
-        sources or None,
-        offline=offline,
-        if_missing=if_missing,
-        allow_shrink=allow_shrink,
-        progress=show,
-    )
+        def show(outcome: SourceOutcome) -> None:
+            if not quiet and not as_json:
+                bar.echo(outcome.line())
+                for note in outcome.notes:
+                    bar.echo(f"  note: {note}")
+
+        report = update(
+            sources or None,
+            offline=offline,
+            if_missing=if_missing,
+            allow_shrink=allow_shrink,
+            progress=show,
+            tick=bar.tick,
+        )
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(report), indent=2))
     elif report.skipped and not quiet:
@@ -289,14 +292,9 @@ def ip_command(
     With --bulk, the arguments are files of addresses ('-' for stdin) and the output is
     one tab-separated row per address: ip, routable, country, provider, region, asn, anycast, cdn,
     confidence (the merged answer of every source, at bulk-enrichment speed)."""
-    from residency.locate.locator import (
-        InvalidAddress,
-        Locator,
-        canonical_ip,
-        facts_to_json,
-        load_subset,
-    )
-    from residency.report.ip_text import render_ip_facts
+    from residency.locate.errors import InvalidAddress
+    from residency.locate.locator import Locator, canonical_address, load_subset
+    from residency.report.ip_output import ip_json, ip_text, tsv_header, tsv_row
 
     def say(message: str) -> None:
         click.echo(f"residency: {message}", err=True)
@@ -307,15 +305,16 @@ def ip_command(
         else Locator.load(data_dir, geoip, notify=say)
     )
     if bulk:
-        from residency.locate.bulk import bulk_rows
+        from residency.locate.bulk import BulkProblem, bulk_rows
 
         bad = 0
-        for line in bulk_rows(locator, addresses):
-            if line.startswith("residency: "):
-                click.echo(line, err=True)
+        click.echo(tsv_header())
+        for row in bulk_rows(locator, addresses):
+            if isinstance(row, BulkProblem):
+                click.echo(f"residency: {row}", err=True)
                 bad += 1
             else:
-                click.echo(line)
+                click.echo(tsv_row(row))
         sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
     from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
 
@@ -331,7 +330,7 @@ def ip_command(
     try:
         for text in addresses:
             try:
-                registration = registrar.lookup(canonical_ip(text)) if registrar else None
+                registration = registrar.lookup(canonical_address(text).text) if registrar else None
                 answers.append(
                     locate_with_discovery(locator.locate, text, (), registration, geofeeds)
                 )
@@ -344,20 +343,9 @@ def ip_command(
         if registrar is not None:
             registrar.close()
     if as_json:
-        doc = {
-            "addresses": [facts_to_json(f) for f in answers],
-            "data_versions": [asdict(v) for v in locator.data_versions()],
-        }
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        for facts in answers:
-            click.echo(render_ip_facts(facts))
-        if answers:
-            versions = ", ".join(f"{v.dataset} {v.version}" for v in locator.data_versions())
-            click.echo(f"data: {versions}")
-            attribution = sorted({v.attribution for v in locator.data_versions() if v.attribution})
-            for line in attribution:
-                click.echo(f"attribution: {line}")
+        click.echo(ip_json(answers, locator.data_versions()))
+    elif answers:
+        click.echo(ip_text(answers, locator.data_versions()))
     if bad:
         sys.exit(ExitCode.USAGE)
 
@@ -512,14 +500,19 @@ def audit_command(**opts: Any) -> None:
 
         opts["policy_path"] = resolve_policy(opts["policy_path"])
     request = AuditRequest.from_options(opts)
-    if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
-        if opts["output"]:
-            with open(opts["output"], "w", encoding="utf-8") as out:
-                outcome = stream_audit(request, out)
+    from residency.progress_bar import progress_bar
+
+    # A stream printed to this terminal would run through the bar: no bar then.
+    streams_here = request.fmt == "jsonl" and not opts["output"] and sys.stdout.isatty()
+    with progress_bar("auditing endpoints", opts["quiet"] or streams_here) as bar:
+        if request.fmt == "jsonl":  # streaming: bounded memory for very long lists
+            if opts["output"]:
+                with open(opts["output"], "w", encoding="utf-8") as out:
+                    outcome = stream_audit(request, out, bar.tick)
+            else:
+                outcome = stream_audit(request, sys.stdout, bar.tick)
         else:
-            outcome = stream_audit(request, sys.stdout)
-    else:
-        outcome = run_audit(request, progress=_progress if not opts["quiet"] else None)
+            outcome = run_audit(request, progress=bar.tick)
     for problem in outcome.problems:
         click.echo(f"residency: {problem}", err=True)
     if request.fmt == "jsonl":
@@ -533,14 +526,6 @@ def audit_command(**opts: Any) -> None:
             click.echo(f"note: {note}", err=True)
         click.echo(outcome.summary, err=True)
     sys.exit(outcome.exit_code)
-
-
-def _progress(done: int, total: int | None) -> None:
-    """Progress on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return
-    of = f"/{total}" if total else ""
-    click.echo(f"\raudited {done}{of} endpoints", err=True, nl=False)
 
 
 # [policy commands]
@@ -668,7 +653,7 @@ def _moment(value: str, what: str) -> float:
     """An ISO date/time (1970 .. 9999), or a duration back from now (``30d``, at most
     100 years); anything else is one line and exit 2."""
     import time as time_lib
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from residency.monitor.targets import parse_duration
 
@@ -679,7 +664,7 @@ def _moment(value: str, what: str) -> float:
         if "100 years" in str(err):
             fail(f"{what} {shown!r}: a span back from now must be at most 100 years")
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = parse_iso(value)
         except ValueError:
             fail(
                 f"{what} {shown!r} is not a date (YYYY-MM-DD), a time (ISO 8601)"
@@ -1134,7 +1119,7 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @click.option(
     "--format",
     "doc_format",
-    type=click.Choice(["html", "markdown", "json", "csv"]),
+    type=click.Choice([f.value for f in ComplianceFormat]),
     help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
@@ -1178,7 +1163,7 @@ def history_report(
             fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
     with _open_history(db, create=False) as store:
         if doc_format is not None:
-            from residency.report.compliance import ComplianceFormat, build, render
+            from residency.report.compliance import build, render
 
             text = render(build(store, start, end, policy), ComplianceFormat(doc_format))
         else:

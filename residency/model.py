@@ -211,6 +211,21 @@ class IpFacts:
     cdn_edge: CdnEdge | None = None  # set when a CDN serves it (``cdn`` is then true)
 
 
+#: The columns of one bulk-enrichment row (``residency ip --bulk``): the merged answer of
+#: every source, as text. locate/bulk.py fills them in this order; report/ writes them.
+BULK_COLUMNS = (
+    "ip",
+    "routable",
+    "country",
+    "provider",
+    "region",
+    "asn",
+    "anycast",
+    "cdn",
+    "confidence",
+)
+
+
 # ---------------------------------------------------------------------- endpoints
 
 

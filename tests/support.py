@@ -6,7 +6,9 @@ Under ``CI=true`` a missing server or binary is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,35 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not present: {path}")
     return path
+
+
+#: The package's own source folder, for the grep tests (paths, timefmt).
+PACKAGE = REPO / "residency"
+
+
+def grep_offenders(
+    forbidden: re.Pattern[str], owner: str, allowed: Mapping[tuple[str, str], str]
+) -> list[str]:
+    """Lines of residency/ (outside ``owner``) that match ``forbidden``, except the
+    ``allowed`` (file relative to residency/, text on the line) -> reason entries."""
+    found = []
+    for source in sorted(PACKAGE.rglob("*.py")):
+        relative = source.relative_to(PACKAGE).as_posix()
+        if relative == owner:
+            continue
+        for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+            if not forbidden.search(line):
+                continue
+            if any(relative == f and text in line for f, text in allowed):
+                continue
+            found.append(f"residency/{relative}:{number}: {line.strip()}")
+    return found
+
+
+def stale_allowances(allowed: Mapping[tuple[str, str], str]) -> list[tuple[str, str]]:
+    """Allow-list entries whose text is gone: one would silently permit a future use."""
+    return [
+        (relative, text)
+        for relative, text in allowed
+        if text not in (PACKAGE / relative).read_text(encoding="utf-8")
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from residency import paths
+from tests.support import grep_offenders, stale_allowances
 
 PACKAGE = Path(paths.__file__).parent
 
@@ -24,29 +25,12 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 
 
-def _offenders() -> list[str]:
-    found = []
-    for source in sorted(PACKAGE.rglob("*.py")):
-        relative = source.relative_to(PACKAGE).as_posix()
-        if relative == "paths.py":
-            continue
-        for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
-            if not _FORBIDDEN.search(line):
-                continue
-            if any(relative == f and text in line for f, text in ALLOWED):
-                continue
-            found.append(f"residency/{relative}:{number}: {line.strip()}")
-    return found
-
-
 def test_environment_and_user_paths_are_read_only_in_paths_py() -> None:
-    assert _offenders() == [], "move these into residency/paths.py"
+    assert grep_offenders(_FORBIDDEN, "paths.py", ALLOWED) == [], "move these into paths.py"
 
 
 def test_every_allowed_exception_still_exists() -> None:
-    # A stale allow-list entry would silently permit a future read at that spot.
-    for (relative, text), reason in ALLOWED.items():
-        assert text in (PACKAGE / relative).read_text(encoding="utf-8"), (relative, reason)
+    assert stale_allowances(ALLOWED) == []
 
 
 def test_overrides_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

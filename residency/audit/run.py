@@ -8,7 +8,7 @@ library call. Returns the report text, a summary line and the exit code.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -18,13 +18,11 @@ from residency.audit.assemble import assemble, iter_inputs, load_request_policy,
 from residency.audit.core import AuditSettings, new_run_id, paused_gc
 from residency.exitcodes import ExitCode
 from residency.model import Endpoint, EndpointResult, InputProblem, Verdict
+from residency.progress import Progress
 from residency.timefmt import utc_iso
 
 #: The resolvers entry of a run audited without re-resolution.
 NO_RESOLVER = "none (observed only)"
-
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -186,9 +184,12 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
 STREAM_RUN_SIZE = 5000
 
 
-def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
+def stream_audit(
+    request: AuditRequest, out: TextIO, progress: Progress | None = None
+) -> AuditOutcome:
     """``--format jsonl``: one JSON object per endpoint as it completes, then a summary
-    object. Inputs are read lazily and results written at once, so a million-name list
+    object (``progress`` hears every 50th, total unknown). Inputs are read lazily and
+    results written at once, so a million-name list
     goes through in bounded memory (the whole AuditResult is never built). With ``--db``
     the stream is recorded as runs of up to STREAM_RUN_SIZE endpoints, ids
     ``<run id>-0001``, ``-0002``, ... (a run id is stored once)."""
@@ -242,6 +243,8 @@ def stream_audit(request: AuditRequest, out: TextIO) -> AuditOutcome:
         for result in parts.auditor.results(endpoints()):
             total += 1
             out.write(jsonl_line(endpoint_dict(result)))
+            if progress is not None and total % 50 == 0:
+                progress(total, None)
             if result.verdict is not None:
                 verdict = result.verdict.verdict
                 tally[verdict.name] = tally.get(verdict.name, 0) + 1

@@ -20,6 +20,7 @@ import httpx
 from residency import __version__
 from residency.datasets.errors import FeedUnavailable
 from residency.datasets.sources import Source
+from residency.timefmt import iso_month
 
 #: Short connect timeout: an offline machine must fail fast, then fall back to mirrors.
 CONNECT_TIMEOUT = 4.0
@@ -200,7 +201,7 @@ def discover_monthly(client: httpx.Client, source: Source, now: datetime) -> tup
     """This month's and last month's file (early in a month the new one may not exist yet)."""
     if not source.url_template:
         raise FeedUnavailable(f"{source.id}: 'monthly' discovery needs a url_template")
-    this_month = now.strftime("%Y-%m")
+    this_month = iso_month(now)
     year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
     last_month = f"{year:04d}-{month:02d}"
     return tuple(source.url_template.format(month=m) for m in (this_month, last_month))

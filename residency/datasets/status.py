@@ -20,6 +20,7 @@ from residency.datasets.manifest import ManifestEntry, load_manifest
 from residency.datasets.sources import STALE_DAYS, Source, all_sources
 from residency.datasets.update import missing_parts
 from residency.paths import dataset_dir
+from residency.timefmt import parse_iso
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_iso(text)
     except ValueError:
         return None
 

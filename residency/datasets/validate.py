@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from residency.datasets.interface import ParsedFeed
 from residency.datasets.parsers import PARSERS, make_geofeed_parser
 from residency.datasets.parsers.ipdb_asn import parse_ranges
 from residency.datasets.sources import Source
+from residency.timefmt import iso_day
 
 #: Addresses that any country or ASN database worth the name covers.
 PROBE_ADDRESSES = ("8.8.8.8", "1.1.1.1", "13.228.0.1", "81.2.69.142", "2001:4860:4860::8888")
@@ -165,7 +165,7 @@ def validate_mmdb(source: Source, files: Sequence[tuple[str, Path]]) -> Validate
             build = max(build, int(meta.build_epoch))
         finally:
             reader.close()
-    version = datetime.fromtimestamp(build, UTC).strftime("%Y-%m-%d") if build else "unknown"
+    version = iso_day(build) if build else "unknown"
     return Validated(version=version, records=nodes, layout=layout)
 
 

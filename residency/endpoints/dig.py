@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from residency.addresses import AddressError, parse_address
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
@@ -78,14 +78,12 @@ def read_dig_text(text: str, origin: str) -> Targets:
             if rtype == "CNAME":
                 graph.add_cname(owner, canonical_name(match["value"]))
             else:
-                ip = ipaddress.ip_address(match["value"])
+                ip = parse_address(match["value"])
                 if (ip.version == 4) != (rtype == "A"):
                     raise InvalidEntry(f"{rtype} record with a version {ip.version} address")
-                graph.add_address(owner, str(ip), rtype)
-        except InvalidEntry as err:
+                graph.add_address(owner, ip.text, rtype)
+        except (InvalidEntry, AddressError) as err:
             collector.problem(stripped[:80], f"{origin}:{number}", str(err))
-        except ValueError:
-            collector.problem(stripped[:80], f"{origin}:{number}", "not a valid IP address")
     targets_set = set(graph.cnames.values())
     heads = questions or [owner for owner in graph.order if owner not in targets_set]
     for head in heads:

@@ -10,11 +10,12 @@ what controller evidence (domain registrant, grouping) is about.
 
 from __future__ import annotations
 
-import ipaddress
 from functools import cache, lru_cache
 from pathlib import Path
 
 import tldextract
+
+from residency.addresses import is_address
 
 _EXTRACT = tldextract.TLDExtract(
     suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False
@@ -51,11 +52,7 @@ def registrable_domain(name: str) -> str | None:
     host = name.strip().rstrip(".").lower()
     if not host:
         return None
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
+    if is_address(host):
         return None
     parts = _chosen()[0](host)
     if not parts.suffix or not parts.domain:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import ijson
 
+from residency.addresses import AddressError, parse_address
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
@@ -18,6 +19,7 @@ from residency.text import shorten
 
 NOT_RECORDED = "not recorded"
 _MAX_URL = 120
+_V4_MAPPED = bytes(10) + b"\xff\xff"  # ::ffff:0:0/96
 
 
 @dataclass
@@ -55,16 +57,17 @@ def server_ip(value: object) -> str | None:
         return None
     text = value.strip()
     if text.startswith("[") and "]" in text:
-        text = text[1 : text.index("]")]
+        text = text[: text.index("]") + 1]  # "[v6]:port": the brackets are parse_address's
     elif text.count(":") == 1:  # "1.2.3.4:443"
         text = text.split(":", 1)[0]
-    text = text.split("%", 1)[0]
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
+        address = parse_address(text)
+    except AddressError:
         return None
     # a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d: it was IPv4 on the wire
-    return str(getattr(address, "ipv4_mapped", None) or address)
+    if address.packed[:12] == _V4_MAPPED:
+        return socket.inet_ntop(socket.AF_INET, address.packed[12:])
+    return address.text
 
 
 def _short(url: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 import idna
 
+from residency.addresses import AddressError, parse_address
 from residency.endpoints.errors import InvalidEntry
 from residency.model import Endpoint
 from residency.text import shorten
@@ -23,6 +23,7 @@ _FAST_NAME = re.compile(
 )
 _SPACE = re.compile(r"\s")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_DOTTED_NUMBERS = re.compile(r"^[0-9]+(?:\.[0-9]+){3}$")
 _HOST_PORT = re.compile(r"^(?P<host>[^:/\[\]]+):(?P<port>[0-9]*)$")
 
 
@@ -110,6 +111,8 @@ def _host_part(raw: str) -> str:
         rest = raw[end + 1 :]
         if rest and not re.fullmatch(r":[0-9]{1,5}(/.*)?|/.*", rest):
             raise InvalidEntry(f"unexpected text {shorten(rest)!r} after ']'")
+        if ":" not in raw[1:end]:  # RFC 3986: brackets hold an IPv6 literal, nothing else
+            raise InvalidEntry("square brackets are only for IPv6 addresses")
         return raw[1:end]
     if "/" in raw or "?" in raw or "@" in raw:
         # A URL written without its scheme: "example.com/path", "user@host:8443/x".
@@ -146,12 +149,15 @@ def _check_port(port: str) -> None:
 
 
 def _ip_literal(host: str) -> str | None:
-    """The canonical text of an IP literal, or None when ``host`` is not one."""
-    candidate = host.split("%", 1)[0] if ":" in host else host  # drop an IPv6 zone id
+    """The canonical text of an IP literal (zone id dropped), or None when ``host`` is not
+    one. Text that can only be an address (a colon, or four dotted numbers) and is not a
+    valid one is an error saying why, e.g. an ambiguous leading zero."""
     try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        pass
-    if ":" in host:
-        raise InvalidEntry("not a valid IPv6 address")
+        return parse_address(host).text
+    except AddressError as err:
+        if ":" in host:
+            raise InvalidEntry(err.reason or "not a valid IPv6 address") from None
+        if _DOTTED_NUMBERS.match(host):
+            reason = err.reason or "looks like an IP address but is not a valid one"
+            raise InvalidEntry(reason) from None
     return None

@@ -1,4 +1,4 @@
-"""Bulk enrichment for files of addresses: one tab-separated row per address, streamed."""
+"""Bulk enrichment for files of addresses: one row of text per address, streamed."""
 
 from __future__ import annotations
 
@@ -6,16 +6,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from residency.locate.locator import (
-    ANYCAST,
-    CDN,
-    CONFIDENCE_LEVELS,
-    ROUTABLE,
-    InvalidAddress,
-    Locator,
-)
+from residency.addresses import AddressError, parse_address
+from residency.locate.locator import Locator
+from residency.locate.summary import ANYCAST, CDN, CONFIDENCE_LEVELS, ROUTABLE
 
-COLUMNS = ("ip", "routable", "country", "provider", "region", "asn", "anycast", "cdn", "confidence")
 CHUNK = 65536
 
 
@@ -30,11 +24,11 @@ def _shown(text: str, limit: int = 80) -> str:
     return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
 
 
-class _Problem(str):
-    """A one-line message about one input line, in place of an address."""
+class BulkProblem(str):
+    """A one-line message about one input line or file, in place of a row."""
 
 
-class _FileProblem(_Problem):
+class _FileProblem(BulkProblem):
     """A file that cannot be (further) read: rows read before it are printed first."""
 
 
@@ -51,7 +45,7 @@ def _open_source(source: str) -> BinaryIO | _FileProblem:
         return _FileProblem(f"{source}: cannot read ({err.strerror or err})")
 
 
-def _lines(source: str, handle: BinaryIO) -> Iterator[tuple[str, str] | _Problem]:
+def _lines(source: str, handle: BinaryIO) -> Iterator[tuple[str, str] | BulkProblem]:
     lineno = 0
     while True:
         lineno += 1
@@ -71,26 +65,26 @@ def _lines(source: str, handle: BinaryIO) -> Iterator[tuple[str, str] | _Problem
             except OSError as err:
                 yield _FileProblem(f"{where}: read failed ({err.strerror or err})")
                 return
-            yield _Problem(f"{where}: line longer than {MAX_LINE} bytes")
+            yield BulkProblem(f"{where}: line longer than {MAX_LINE} bytes")
             continue
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             # One bad line is reported; the lines after it are still read.
-            yield _Problem(f"{where}: not UTF-8")
+            yield BulkProblem(f"{where}: not UTF-8")
             continue
         text = line.split("#", 1)[0].strip()
         if text:
             yield where, text
 
 
-def _addresses(sources: Iterable[str]) -> Iterator[tuple[str, str] | _Problem]:
+def _addresses(sources: Iterable[str]) -> Iterator[tuple[str, str] | BulkProblem]:
     """(origin, address) for every non-blank, non-comment line of each file ('-' is stdin),
     or a problem naming the file (missing, a directory, unreadable) or the line (not
     UTF-8, too long). A bad file does not stop the files after it."""
     for source in sources:
         handle = _open_source(source)
-        if isinstance(handle, _Problem):
+        if isinstance(handle, BulkProblem):
             yield handle
             continue
         try:
@@ -100,18 +94,17 @@ def _addresses(sources: Iterable[str]) -> Iterator[tuple[str, str] | _Problem]:
                 handle.close()
 
 
-def bulk_rows(locator: Locator, sources: Iterable[str]) -> Iterator[str]:
-    """A header, then one row per address; a bad line or file yields a one-line error
-    instead (starting with "residency: ") and the rest go on. Rows read before a bad
-    file or line are yielded before its error. Memory is bounded by the chunk."""
-    yield "\t".join(COLUMNS)
+def bulk_rows(locator: Locator, sources: Iterable[str]) -> Iterator[tuple[str, ...] | BulkProblem]:
+    """One row per address (values in ``model.BULK_COLUMNS`` order); a bad line or file
+    yields a ``BulkProblem`` instead and the rest go on. Rows read before a bad file or
+    line are yielded before its problem. Memory is bounded by the chunk."""
     chunk: list[tuple[str, str]] = []
     for item in _addresses(sources):
-        if isinstance(item, _Problem):
+        if isinstance(item, BulkProblem):
             if chunk and isinstance(item, _FileProblem):
                 yield from _rows(locator, chunk)
                 chunk = []
-            yield f"residency: {item}"
+            yield item
             continue
         chunk.append(item)
         if len(chunk) >= CHUNK:
@@ -121,14 +114,16 @@ def bulk_rows(locator: Locator, sources: Iterable[str]) -> Iterator[str]:
         yield from _rows(locator, chunk)
 
 
-def _rows(locator: Locator, chunk: list[tuple[str, str]]) -> Iterator[str]:
+def _rows(
+    locator: Locator, chunk: list[tuple[str, str]]
+) -> Iterator[tuple[str, ...] | BulkProblem]:
     good: list[str] = []
     for origin, text in chunk:
         try:
-            locator.index.combo_of(text)  # validates cheaply (raises ValueError)
-            good.append(text)
-        except (ValueError, InvalidAddress):
-            yield f"residency: {origin}: {_shown(text)} is not an IPv4 or IPv6 address"
+            good.append(parse_address(text).text)
+        except AddressError as err:
+            reason = str(err).replace(repr(text), _shown(text))
+            yield BulkProblem(f"{origin}: {reason}")
     if not good:
         return
     enriched = locator.enrich(good)
@@ -140,16 +135,14 @@ def _rows(locator: Locator, chunk: list[tuple[str, str]]) -> Iterator[str]:
     confidence = enriched.column("confidence")
     for i, ip in enumerate(good):
         f = int(flags[i])
-        yield "\t".join(
-            (
-                ip,
-                "yes" if f & ROUTABLE else "no",
-                country[i] or "-",
-                provider[i] or "-",
-                region[i] or "-",
-                str(int(asn[i])) if asn[i] else "-",
-                "yes" if f & ANYCAST else "no",
-                "yes" if f & CDN else "no",
-                CONFIDENCE_LEVELS[int(confidence[i])],
-            )
+        yield (
+            ip,
+            "yes" if f & ROUTABLE else "no",
+            country[i] or "-",
+            provider[i] or "-",
+            region[i] or "-",
+            str(int(asn[i])) if asn[i] else "-",
+            "yes" if f & ANYCAST else "no",
+            "yes" if f & CDN else "no",
+            CONFIDENCE_LEVELS[int(confidence[i])],
         )

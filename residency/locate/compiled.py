@@ -253,9 +253,8 @@ class CompiledIndex:
                     int.from_bytes(packed[:8], "big"), int.from_bytes(packed[8:], "big")
                 )
             else:
-                if ip.count(".") != 3:  # inet_aton also takes "1" and "1.2"
-                    raise ValueError(ip)
-                key = int.from_bytes(socket.inet_aton(ip), "big")
+                # inet_pton, not inet_aton: no "1.2", no octal "010" (residency.addresses)
+                key = int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
                 starts, combo = self._v4_starts.flat, self._v4_combo.flat
         except OSError as err:
             raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address") from err

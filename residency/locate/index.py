@@ -335,10 +335,11 @@ class AddressKeys:
 
 
 def address_keys(ips: Iterable[str]) -> AddressKeys:
-    """Split addresses by family. An IPv4-mapped or NAT64 address counts as its IPv4."""
+    """Split addresses by family. An IPv4-mapped or NAT64 address counts as its IPv4.
+    ``inet_pton`` holds the rules of ``residency.addresses`` for the canonical spellings;
+    anything else (white space, a zone id, a typo) is ``bad``, for the one parser to judge."""
     out = AddressKeys()
     pos4, key4, pos6, hi6, lo6, bad = out.pos4, out.key4, out.pos6, out.hi6, out.lo6, out.bad
-    aton = socket.inet_aton
     pton = socket.inet_pton
     frombytes = int.from_bytes
     for i, ip in enumerate(ips):
@@ -353,11 +354,9 @@ def address_keys(ips: Iterable[str]) -> AddressKeys:
                 hi6.append(value >> 64)
                 lo6.append(value & _U64_MAX)
                 pos6.append(i)
-            elif ip.count(".") == 3:
-                key4.append(frombytes(aton(ip), "big"))
-                pos4.append(i)
             else:
-                bad.append(i)
-        except OSError:
+                key4.append(frombytes(pton(socket.AF_INET, ip), "big"))
+                pos4.append(i)
+        except (OSError, ValueError):
             bad.append(i)
     return out

@@ -3,193 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from residency import paths
-from residency.errors import ResidencyError
-from residency.locate.compiled import (
-    SPECIAL_LAYER,
-    CompiledIndex,
-    IndexDamaged,
-    IndexError_,
-    file_checksums,
-    verify_files,
-)
+from residency.addresses import Address, AddressError, parse_address
+from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex, IndexError_
+from residency.locate.errors import InvalidAddress, LocateError
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
+from residency.locate.specs import SourceSpec, manifest_sources, user_geoip_sources
+from residency.locate.stamp import compile_stamp, recompile
+from residency.locate.summary import Enrichment, Summary
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
-if TYPE_CHECKING:
-    from residency.locate.index import LayerBuilder
-
-
-#: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
-#: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
-#: anycast, measured anycast layer), so an older index is rebuilt, not trusted.
-COMPILER_VERSION = "5"
 #: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
 _log = logging.getLogger("residency.locate")
-
-
-class LocateError(ResidencyError):
-    """Locating failed as a whole (no dataset, unreadable index)."""
-
-
-class InvalidAddress(LocateError):
-    """An input that is not an IPv4 or IPv6 address."""
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """One dataset to compile: where its files are and how to read them."""
-
-    dataset: str
-    kind: str  # feed | geofeed | cloudip | mmdb-country | mmdb-asn | asn-csv
-    version: str
-    files: tuple[Path, ...]
-    parser: str | None = None
-    data_version: DataVersion | None = None
-
-
-def manifest_sources(directory: Path) -> list[SourceSpec]:
-    """The datasets recorded in the manifest of ``directory``."""
-    from residency.datasets.manifest import load_manifest
-    from residency.datasets.sources import UNLOCATED_KINDS
-
-    manifest = load_manifest(directory)
-    specs = []
-    for dataset_id in sorted(manifest.entries):
-        entry = manifest.entries[dataset_id]
-        if entry.kind in UNLOCATED_KINDS:
-            continue  # no ranges: the RDAP bootstrap is read by the domain lookups
-        specs.append(
-            SourceSpec(
-                dataset=dataset_id,
-                kind=entry.kind,
-                version=entry.version,
-                files=entry.file_paths(directory),
-                parser=entry.parser,
-                data_version=entry.data_version(),
-            )
-        )
-    return specs
-
-
-def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
-    """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate)."""
-    from residency.paths import user_geoip_files
-
-    named = [*extra, *user_geoip_files()]
-    specs = []
-    for path in named:
-        if not path.is_file():
-            raise LocateError(f"{path}: GeoIP database not found")
-
-        from residency.locate.layers import mmdb_database_type
-
-        db_type = mmdb_database_type(path)
-        kind = "mmdb-asn" if "ASN" in db_type.upper() else "mmdb-country"
-        stat = path.stat()
-        version = f"{db_type} mtime {int(stat.st_mtime)}"
-        dataset = f"user:{path.stem}"
-        specs.append(
-            SourceSpec(
-                dataset=dataset,
-                kind=kind,
-                version=version,
-                files=(path,),
-                data_version=DataVersion(dataset=dataset, version=version, origin=str(path)),
-            )
-        )
-    return specs
-
-
-def _stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
-    h = hashlib.sha256(COMPILER_VERSION.encode())
-    for spec in specs:
-        h.update(f"{spec.dataset}|{spec.kind}|{spec.version}|{spec.parser}".encode())
-        recorded = spec.data_version.sha256 if spec.data_version else None
-        for f in spec.files:
-            # no absolute path: a dataset folder that moved (or is mounted read-only
-            # elsewhere) keeps its index; the manifest's digest identifies the content
-            st = f.stat()
-            identity = recorded or str(st.st_mtime_ns)
-            h.update(f"{f.name}|{st.st_size}|{identity}".encode())
-    data = paths.project_data_dir()
-    tables = [
-        *sorted(regions_dir.glob("*.csv")),
-        data / "special-purpose.csv",
-        data / "providers.toml",
-    ]
-    for table in tables:
-        h.update(table.read_bytes())
-    return h.hexdigest()[:20]
-
-
-def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
-    """Read every source into a layer. One bad source is an error naming it."""
-    from residency.datasets.interface import RangeRecord
-    from residency.datasets.parsers import PARSERS
-    from residency.datasets.regions import RegionTable
-    from residency.locate.layers import (
-        FEED_KINDS,
-        LayerError,
-        asn_csv_layer,
-        feed_layer,
-        mmdb_asn_layer,
-        mmdb_country_layer,
-        special_purpose_layer,
-    )
-
-    regions = RegionTable.load()
-    builders = [special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")]
-    for spec in specs:
-        if spec.kind in ("mmdb-country",):
-            builders.append(mmdb_country_layer(f"geoip:{spec.dataset}", spec.version, spec.files))
-        elif spec.kind == "mmdb-asn":
-            builders.append(mmdb_asn_layer(f"asn:{spec.dataset}", spec.version, spec.files))
-        elif spec.kind == "asn-csv":
-            blobs = [(str(f), f.read_bytes()) for f in spec.files]
-            builders.append(asn_csv_layer(f"asn:{spec.dataset}", spec.version, blobs))
-        else:
-            parser = PARSERS.get(spec.parser or spec.dataset)
-            if parser is None:
-                raise LayerError(f"{spec.dataset}: no parser named {spec.parser!r}")
-            records: list[RangeRecord] = []
-            version = spec.version
-            for f in spec.files:
-                parsed = parser(f.read_bytes())
-                records.extend(parsed.records)
-                version = spec.version or parsed.version
-            kind = FEED_KINDS.get(spec.kind, EvidenceKind.PROVIDER_FEED)
-            builders.append(feed_layer(spec.dataset, kind, version, records, regions.place_of))
-    return builders
-
-
-def _compile(
-    specs: Sequence[SourceSpec], target: Path, stamp: str, why: str, say: Callable[[str], None]
-) -> None:
-    """Rebuild the index, or say how to when its folder cannot be written."""
-    from residency.locate.index import compile_index
-
-    parent = target.parent
-    if not os.access(parent if parent.exists() else parent.parent, os.W_OK):
-        raise IndexDamaged(
-            f"{target}: compiled index {why or 'needs rebuilding'}, and {parent} is read-only; "
-            "rebuild it where it can be written (any 'residency ip ADDRESS' run with write "
-            "access to that folder does it), or point RESIDENCY_DATA_DIR at a writable copy"
-        )
-    if why != "missing":
-        say(f"compiled index {why}; rebuilding {target} (takes a while)")
-    try:
-        compile_index(build_layers(specs), target, stamp)
-    except OSError as err:
-        raise LocateError(f"{target}: cannot write the compiled index ({err})") from err
 
 
 class Locator:
@@ -234,7 +64,7 @@ class Locator:
                 "(or 'residency data import FILE...')"
             )
         target = compiled_dir or directory / "compiled"
-        stamp = _stamp(specs, paths.project_data_dir() / "regions")
+        stamp = compile_stamp(specs, paths.project_data_dir() / "regions")
         say = notify or _log.warning
         index: CompiledIndex | None = None
         why = ""
@@ -247,7 +77,7 @@ class Locator:
                 why = f"damaged: {err}"
         compiled_now = index is None
         if index is None:
-            _compile(specs, target, stamp, why, say)
+            recompile(specs, target, stamp, why, say)
             index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
         locator = cls(index, versions, _operators() if with_operators else None)
@@ -277,6 +107,10 @@ class Locator:
             evidence.append(claim_evidence(self.index.layers[layer_idx], claim))
         return evidence, special
 
+    def _merged(self, combo: int) -> IpFacts:
+        """The merged facts of one combo id, built afresh (not kept as a template)."""
+        return self._build(combo, "", ())
+
     def _build(
         self,
         combo: int,
@@ -300,26 +134,29 @@ class Locator:
     ) -> IpFacts:
         """Facts about one address. Raises InvalidAddress for a non-address. ``extra`` is
         evidence found outside the dataset (a geofeed an RDAP registration links)."""
-        canonical = canonical_ip(ip)
+        address = canonical_address(ip)
+        canonical = address.text
         inner = embedded_ipv4_text(canonical)
         combo = self.index.combo_of(inner[0] if inner else canonical)
         if not hints and registration is None and not extra:
             facts = with_ip(self._template(combo), canonical)
         else:
             facts = self._build(combo, canonical, hints, registration, extra)
-        return facts if inner is None else _noted_embedded(facts, *inner)
+        if inner is not None:
+            facts = _noted_embedded(facts, *inner)
+        return facts if address.zone is None else _noted_zone(facts, address.zone)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
         """Facts for many addresses (invalid ones raise InvalidAddress naming the first)."""
         items = list(ips)
         combos = self.combos(items)
-        out = []
-        for ip, combo in zip(items, combos, strict=True):
-            if ":" in ip and embedded_ipv4_text(ip) is not None:
-                out.append(self.locate(ip))  # with the note saying which IPv4 answered
-            else:
-                out.append(with_ip(self._template(int(combo)), ip))
-        return out
+        return [self.facts_at(ip, int(combo)) for ip, combo in zip(items, combos, strict=True)]
+
+    def facts_at(self, ip: str, combo: int) -> IpFacts:
+        """The facts of ``ip`` whose combo id is already known (bulk paths)."""
+        if ":" in ip and embedded_ipv4_text(ip) is not None:
+            return self.locate(ip)  # with the note saying which IPv4 answered
+        return with_ip(self._template(combo), ip)
 
     def combos(self, ips: Sequence[str], chunk: int = 65536) -> Any:
         """Vectorised: the combo id of every address (the hot path of bulk enrichment).
@@ -336,8 +173,10 @@ class Locator:
                 out[start : start + len(part)] = self.index.combo_of_v4(fast)
                 continue
             keys = address_keys(part)
-            if keys.bad:
-                raise InvalidAddress(f"{part[keys.bad[0]]!r} is not an IPv4 or IPv6 address")
+            if keys.bad:  # spellings the fast keys refuse: the one parser decides
+                bad = set(keys.bad)
+                part = [canonical_address(t).text if i in bad else t for i, t in enumerate(part)]
+                keys = address_keys(part)
             view = out[start : start + len(part)]
             if keys.pos4:
                 view[keys.pos4] = self.index.combo_of_v4(np.array(keys.key4, dtype=np.uint64))
@@ -354,12 +193,15 @@ class Locator:
         ``Enrichment.facts(i)`` on demand."""
         summary = self._summary()
         combos = self.combos(ips)
-        return Enrichment(ips=ips, combos=combos, summary=summary, locator=self)
+        return Enrichment(ips=ips, combos=combos, summary=summary, facts_at=self.facts_at)
 
     def _summary(self) -> Summary:
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
-            self._summary_cache = Summary.load(self.index.directory) or Summary.build(self)
+            directory = self.index.directory
+            self._summary_cache = Summary.load(directory) or Summary.build(
+                directory, self.index.sizes()["combos"], self._merged
+            )
         return self._summary_cache
 
     def prefix_for_country(self, country: str) -> str | None:
@@ -386,133 +228,18 @@ class Locator:
         ]
 
 
-#: Summary flag bits.
-ROUTABLE, ANYCAST, CDN, DISAGREE = 1, 2, 4, 8
-#: Summary confidence codes: index into this tuple.
-CONFIDENCE_LEVELS = ("none", "low", "medium", "high")
-
-
-class Summary:
-    """Per-combination merged answers as arrays (one row per combo id), so bulk
-    enrichment is an index lookup, not a merge. Written beside the compiled index."""
-
-    FILES = ("country", "provider", "region", "asn", "flags", "confidence")
-
-    def __init__(self, arrays: dict[str, Any], tables: dict[str, list[str]]) -> None:
-        self.arrays = arrays
-        self.tables = tables
-
-    @classmethod
-    def load(cls, directory: Path) -> Summary | None:
-        import numpy as np
-
-        try:
-            doc = json.loads((directory / "summary.json").read_text())
-            verify_files(directory, doc["files"], full=True)
-            tables = doc["tables"]
-            arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
-        except (OSError, ValueError, KeyError, TypeError, IndexDamaged):
-            return None  # rebuilt from the (verified) index
-        return cls(arrays, tables)
-
-    @classmethod
-    def build(cls, locator: Locator) -> Summary:
-        """Merge every combination once (tens of thousands, not millions)."""
-        import numpy as np
-
-        n = locator.index.sizes()["combos"]
-        tables: dict[str, list[str]] = {"country": [""], "provider": [""], "region": [""]}
-        ids: dict[str, dict[str, int]] = {k: {"": 0} for k in tables}
-
-        def intern(kind: str, value: str | None) -> int:
-            key = value or ""
-            found = ids[kind].get(key)
-            if found is None:
-                found = ids[kind][key] = len(tables[kind])
-                tables[kind].append(key)
-            return found
-
-        country = np.zeros(n, dtype=np.int16)
-        provider = np.zeros(n, dtype=np.int16)
-        region = np.zeros(n, dtype=np.int32)
-        asn = np.zeros(n, dtype=np.int64)
-        flags = np.zeros(n, dtype=np.uint8)
-        confidence = np.zeros(n, dtype=np.uint8)
-        for combo in range(n):
-            facts = locator._build(combo, "", ())
-            country[combo] = intern("country", facts.location.country)
-            provider[combo] = intern("provider", facts.provider)
-            region[combo] = intern("region", facts.region)
-            asn[combo] = facts.asn or 0
-            flags[combo] = (
-                (ROUTABLE if facts.routable else 0)
-                | (ANYCAST if facts.anycast else 0)
-                | (CDN if facts.cdn else 0)
-                | (DISAGREE if facts.disagreements else 0)
-            )
-            confidence[combo] = CONFIDENCE_LEVELS.index(facts.location.confidence.value)
-        arrays: dict[str, Any] = {
-            "country": country,
-            "provider": provider,
-            "region": region,
-            "asn": asn,
-            "flags": flags,
-            "confidence": confidence,
-        }
-        directory = locator.index.directory
-        if os.access(directory, os.W_OK):  # a read-only dataset keeps it in memory only
-            files = {}
-            for name, array in arrays.items():
-                np.save(directory / f"summary-{name}.npy", array)
-                files[f"summary-{name}.npy"] = file_checksums(directory / f"summary-{name}.npy")
-            tmp = directory / "summary.json.tmp"
-            tmp.write_text(json.dumps({"tables": tables, "files": files}))
-            os.replace(tmp, directory / "summary.json")  # written last: marks it complete
-        return cls(arrays, tables)
-
-
-@dataclass(frozen=True)
-class Enrichment:
-    """The merged answer for many addresses, as columns; ``facts(i)`` gives the full story."""
-
-    ips: Sequence[str]
-    combos: Any  # numpy int32 array, one combo id per address
-    summary: Summary
-    locator: Locator
-
-    def __len__(self) -> int:
-        return len(self.ips)
-
-    def column(self, name: str) -> Any:
-        """A numpy column per address: country/provider/region (strings), asn, flags."""
-        import numpy as np
-
-        values = self.summary.arrays[name][self.combos]
-        table = self.summary.tables.get(name)
-        if table is None:
-            return values
-        return np.asarray(table, dtype=object)[values]
-
-    def facts(self, i: int) -> IpFacts:
-        ip = self.ips[i]
-        if ":" in ip and embedded_ipv4_text(ip) is not None:
-            return self.locator.locate(ip)
-        return with_ip(self.locator._template(int(self.combos[i])), ip)
-
-
 def _ipv4_keys(part: Sequence[str]) -> Any:
     """Integer keys for a chunk that is all dotted-quad IPv4, or None to take the slow path.
-    ``inet_aton`` also accepts "1.2" or "1", so the dots are counted too."""
+    ``inet_pton`` (not ``inet_aton``) because it holds the rules of ``residency.addresses``:
+    four decimal parts, no leading zeros, no shorthand."""
     import socket
-    from itertools import repeat
+    from functools import partial
 
     import numpy as np
 
     try:
-        packed = b"".join(map(socket.inet_aton, part))
+        packed = b"".join(map(partial(socket.inet_pton, socket.AF_INET), part))
     except (OSError, TypeError):
-        return None
-    if sum(map(str.count, part, repeat("."))) != 3 * len(part):
         return None
     return np.frombuffer(packed, dtype=">u4").astype(np.uint64)
 
@@ -570,22 +297,20 @@ def _noted_embedded(facts: IpFacts, inner: str, prefix: str, what: str) -> IpFac
     return replace(facts, location=location, evidence=(evidence, *facts.evidence))
 
 
-def canonical_ip(text: str) -> str:
-    """The canonical text of an address (RFC 5952 for IPv6), or InvalidAddress naming it."""
-    import socket
+def _noted_zone(facts: IpFacts, zone: str) -> IpFacts:
+    """Say that the zone id written after the address was dropped, and why."""
+    from dataclasses import replace
 
-    candidate = text.strip().strip("[]")
+    note = f"zone id %{zone} dropped: it names an interface of this host, not a place"
+    return replace(facts, location=replace(facts.location, why=f"{facts.location.why} ({note})"))
+
+
+def canonical_address(text: str) -> Address:
+    """``residency.addresses.parse_address``, failing as this stage's InvalidAddress."""
     try:
-        if ":" in candidate:
-            return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, candidate))
-        if candidate.count(".") == 3 and all(
-            part.isdigit() and len(part) <= 3 and (part == "0" or not part.startswith("0"))
-            for part in candidate.split(".")
-        ):
-            return socket.inet_ntoa(socket.inet_aton(candidate))
-    except (OSError, ValueError):
-        pass
-    raise InvalidAddress(f"{text!r} is not an IPv4 or IPv6 address")
+        return parse_address(text)
+    except AddressError as err:
+        raise InvalidAddress(str(err)) from None
 
 
 def _operators() -> ProviderLookup:
@@ -593,15 +318,6 @@ def _operators() -> ProviderLookup:
     from residency.locate.providers import ProviderRegistry
 
     return ProviderRegistry.load()
-
-
-def facts_to_json(facts: IpFacts) -> dict[str, Any]:
-    """A plain-JSON view of IpFacts (used by ``residency ip --json``)."""
-    import orjson
-
-    # orjson serialises nested frozen dataclasses and enums natively, without the
-    # asdict deep copy; str covers any stray non-JSON value as the old path did.
-    return orjson.loads(orjson.dumps(facts, default=str))  # type: ignore[no-any-return]
 
 
 def load_subset(

@@ -22,6 +22,7 @@ from typing import Any
 
 from residency.drift import DriftEvent, DriftKind
 from residency.store import Store
+from residency.timefmt import parse_iso, utc_iso
 
 #: Alertmanager's zero time: "no end known" for a firing alert.
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -90,7 +91,10 @@ def _labels(event: DriftEvent) -> dict[str, str]:
 
 
 def _zulu(at: str) -> str:
-    return at.replace("+00:00", "Z")
+    try:
+        return utc_iso(parse_iso(at))  # rows written before timefmt carry an offset
+    except ValueError:
+        return at
 
 
 def alert(event: DriftEvent, earlier: Sequence[DriftEvent]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol, TypeVar
 
+from residency.addresses import is_address
 from residency.model import AuditResult, Endpoint
 from residency.monitor.alerts import AlertSink, deliver_pending
 from residency.monitor.base import AuditFunction, Batch
@@ -101,11 +101,7 @@ def _is_ip(text: str) -> bool:
     # Cheap test first: a host name ends in a letter (its TLD); addresses do not.
     if not text or (text[-1].isalpha() and ":" not in text):
         return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    return is_address(text)
 
 
 def default_worker_id() -> str:

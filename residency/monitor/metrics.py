@@ -11,13 +11,11 @@ hooks touch is guarded by a lock because the HTTP server scrapes from its own th
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import (
@@ -32,10 +30,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from residency import __version__
+from residency.addresses import is_address
 from residency.drift import DriftKind
 from residency.errors import ResidencyError
 from residency.model import AuditResult, DataVersion, Outcome, Verdict
 from residency.store import BatchOutcome, WatchTarget
+from residency.timefmt import parse_iso
 
 Clock = Callable[[], float]
 
@@ -93,13 +93,8 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise MetricsError(f"--metrics {value!r}: port {port} is not in 1..65535")
     host = host.strip("[]") or "0.0.0.0"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise MetricsError(
-                f"--metrics {value!r}: {host!r} is not an IP address to listen on"
-            ) from None
+    if not is_address(host) and host != "localhost":
+        raise MetricsError(f"--metrics {value!r}: {host!r} is not an IP address to listen on")
     return host, port
 
 
@@ -107,10 +102,8 @@ def _age(version: DataVersion, now: float) -> float | None:
     if not version.fetched:
         return None
     try:
-        fetched = datetime.fromisoformat(version.fetched.replace("Z", "+00:00"))
+        fetched = parse_iso(version.fetched)
     except ValueError:
-        return None
-    if fetched.tzinfo is None:
         return None
     return max(0.0, now - fetched.timestamp())
 

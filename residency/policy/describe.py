@@ -8,6 +8,7 @@ from typing import Any
 from residency.policy.evaluate import EXPIRY_WARNING
 from residency.policy.jurisdictions import Jurisdictions
 from residency.policy.model import CodeConstraint, Policy, ProviderConstraint, Scope
+from residency.timefmt import iso_day
 
 
 def _codes(constraint: CodeConstraint | None) -> str:
@@ -104,7 +105,7 @@ def groups_table(jurisdictions: Jurisdictions) -> list[dict[str, Any]]:
             "name": "@" + group.name,
             "description": group.description,
             "source": group.source,
-            "as_of": group.as_of.isoformat(),
+            "as_of": iso_day(group.as_of),
             "members": list(group.members),
             "countries": sorted(group.countries),
             "note": group.note,

@@ -10,7 +10,6 @@ handshake; later hops and the stand-alone probe use httpx.
 from __future__ import annotations
 
 import ssl
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import h11
@@ -18,6 +17,7 @@ import httpx
 
 from residency.model import ProbeResult
 from residency.probe.pops import edge_from_headers, place_of_pop
+from residency.timefmt import utc_iso
 
 # Headers that name the edge; only these are kept, so a report carries no cookies.
 KEPT = (
@@ -34,7 +34,7 @@ KEPT = (
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_iso()
 
 
 class HttpEdgeProbe:

@@ -27,7 +27,6 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from residency.model import (
@@ -41,6 +40,7 @@ from residency.model import (
 )
 from residency.probe.geometry import countries_apart_km, has_outline, nearest_km
 from residency.probe.interface import ProbeError
+from residency.timefmt import utc_iso
 
 #: km of distance per ms of round trip: 200,000 km/s one way, halved for the return.
 KM_PER_MS = 100.0
@@ -266,7 +266,7 @@ class RttProbe:
             return (self._clock() - started) * 1000.0
 
     def run(self, host: str, ip: str, port: int) -> ProbeResult:
-        when = datetime.now(UTC).isoformat(timespec="seconds")
+        when = utc_iso()
         intercepted = self._interception(ip)
         if intercepted is not None:
             reason = f"{intercepted}: no RTT bound"

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Protocol
 
 from residency.model import EndpointResult, IpFacts, ProbeResult, Registrant
@@ -16,6 +15,7 @@ from residency.probe.http_edge import HttpEdgeProbe
 from residency.probe.interface import RTT_ADDRESSES_PER_ENDPOINT, Probe, ProbeSettings
 from residency.probe.rtt import RttProbe, apply_rtt
 from residency.probe.tls import TlsProbe
+from residency.timefmt import utc_iso
 
 
 class _Rate:
@@ -174,7 +174,7 @@ class Prober:
             self.settings.port,
             "skipped",
             f"probe stage time box ({self.settings.total:g}s) used up",
-            datetime.now(UTC).isoformat(timespec="seconds"),
+            utc_iso(),
             self.settings.vantage,
         )
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
+from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
 _OV = "2.23.140.1.2.2"
@@ -35,7 +35,7 @@ _CDN_SANS = {".cloudfront.net": "cloudfront", ".azureedge.net": "azure", ".fastl
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_iso()
 
 
 def _attr(name: x509.Name, oid: ObjectIdentifier) -> str | None:
@@ -82,8 +82,8 @@ def describe_certificate(der: bytes) -> CertInfo:
         validation=validation,
         issuer=cert.issuer.rfc4514_string(),
         san=sans,
-        not_before=cert.not_valid_before_utc.isoformat(),
-        not_after=cert.not_valid_after_utc.isoformat(),
+        not_before=utc_iso(cert.not_valid_before_utc),
+        not_after=utc_iso(cert.not_valid_after_utc),
         cdn=cdn,
     )
 

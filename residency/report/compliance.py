@@ -13,16 +13,16 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from enum import StrEnum
 from html import escape
 from typing import Any, Protocol
 
 from residency.drift import DriftEvent
 from residency.model import Verdict
 from residency.policy.model import Policy
+from residency.report.interface import ComplianceFormat
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
+from residency.timefmt import iso_day, parse_iso
 
 COLOURS = {
     "PASS": "#2e7d32",
@@ -31,13 +31,6 @@ COLOURS = {
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
 }
-
-
-class ComplianceFormat(StrEnum):
-    JSON = "json"
-    MARKDOWN = "markdown"
-    CSV = "csv"
-    HTML = "html"
 
 
 def verdict_label(value: int | None) -> str:
@@ -226,7 +219,7 @@ def _waivers(host: str, seen: dict[str, list[str]], policy: Policy | None) -> tu
     expiry: dict[str, str] = {}
     if policy is not None:
         for w in policy.waivers:
-            expiry[w.label] = f"expires {w.expires.isoformat()} (owner {w.owner}; {policy.name})"
+            expiry[w.label] = f"expires {iso_day(w.expires)} (owner {w.owner}; {policy.name})"
             if w.covers_host(host) and w.label not in seen:
                 seen = {**seen, w.label: ["-", "-"]}  # in the policy, never used in the period
     unknown = "expiry not recorded (give --policy FILE to read it)"
@@ -401,7 +394,7 @@ def _badge(verdict: str) -> str:
 
 
 def parse_moment(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_iso(text).timestamp()
 
 
 def _timeline_bar(s: EndpointSection, since: str, until: str) -> str:

@@ -14,6 +14,15 @@ class ReportError(ResidencyError):
     """A report cannot be produced as asked (unknown format, bad option)."""
 
 
+class ComplianceFormat(StrEnum):
+    """The ``residency report --format`` choices (report/compliance.py renders each)."""
+
+    JSON = "json"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+    HTML = "html"
+
+
 class OutputFormat(StrEnum):
     """The ``--format`` choices."""
 

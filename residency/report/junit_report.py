@@ -20,14 +20,14 @@ from residency.report.common import (
     provider_text,
 )
 from residency.report.interface import JunitIndeterminate, RenderOptions
+from residency.timefmt import parse_iso
 
 
 def _seconds(result: AuditResult) -> str:
-    from datetime import datetime
 
     try:
-        start = datetime.fromisoformat(result.started.replace("Z", "+00:00"))
-        end = datetime.fromisoformat(result.finished.replace("Z", "+00:00"))
+        start = parse_iso(result.started)
+        end = parse_iso(result.finished)
     except ValueError:
         return "0"
     return f"{max(0.0, (end - start).total_seconds()):.3f}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
 
+from residency.addresses import AddressError, parse_address
 from residency.resolve.errors import BadResolverSpec
 
 DNS_PORT = 53
@@ -34,11 +34,12 @@ def _check_port(spec: str, text: str) -> int:
 
 def _check_address(spec: str, text: str) -> str:
     try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
+        return parse_address(text).socket_text
+    except AddressError as err:
         raise BadResolverSpec(
-            f"nameserver {spec!r}: {text!r} "
-            " is not an IP address (use ADDR, ADDR:PORT or [IPv6]:PORT)"
+            f"nameserver {spec!r}: {text!r} is not an IP address"
+            + (f": {err.reason}" if err.reason else "")
+            + " (use ADDR, ADDR:PORT or [IPv6]:PORT)"
         ) from None
 
 
@@ -54,7 +55,7 @@ def parse_nameserver(spec: str) -> ServerAddress:
         if rest and not rest.startswith(":"):
             raise BadResolverSpec(f"nameserver {spec!r}: expected ':PORT' after ']'")
         port = _check_port(spec, rest[1:]) if rest else DNS_PORT
-        return ServerAddress(_check_address(spec, host), port)
+        return ServerAddress(_check_address(spec, f"[{host}]"), port)
     if text.count(":") == 1:
         host, _, port_text = text.partition(":")
         return ServerAddress(_check_address(spec, host), _check_port(spec, port_text))
@@ -71,8 +72,8 @@ def system_nameservers() -> tuple[ServerAddress, ...]:
     for server in system.nameservers:
         text = str(server)
         try:
-            found.append(ServerAddress(str(ipaddress.ip_address(text)), int(system.port)))
-        except ValueError:
+            found.append(ServerAddress(parse_address(text).socket_text, int(system.port)))
+        except AddressError:
             continue  # a DoH/DoT URL configured programmatically: not from resolv.conf
     if not found:
         raise BadResolverSpec("no system resolver: /etc/resolv.conf lists no nameserver")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from residency.store.backend import Backend, Tx
 from residency.store.errors import StoreCorrupt
+from residency.timefmt import utc_iso
 
 TYPES: dict[str, dict[str, str]] = {
     "sqlite": {"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "INT": "INTEGER", "FLOAT": "REAL"},
@@ -250,7 +250,7 @@ def migrate(backend: Backend, migrations: tuple[Migration, ...] = MIGRATIONS) ->
             migration.apply(tx, backend.dialect)
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
-                (migration.version, migration.name, datetime.now(UTC).isoformat()),
+                (migration.version, migration.name, utc_iso()),
             )
         done.append(migration.version)
     return done

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import cattrs
 
 from residency.model import DataVersion, EndpointResult, IpFacts
+from residency.timefmt import parse_iso, utc_iso
 
 T = TypeVar("T")
 
@@ -54,16 +54,13 @@ def parse_time(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text).timestamp()
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_iso(ts)
 
 
 def endpoint_state(result: EndpointResult) -> dict[str, Any]:

@@ -83,8 +83,7 @@ def test_measured_anycast_is_the_anycast_key_alone(registry: ProviderRegistry) -
 
 
 def test_text_and_json_show_both_with_their_basis(registry: ProviderRegistry) -> None:
-    from residency.locate.locator import facts_to_json
-    from residency.report.ip_text import render_ip_facts
+    from residency.report.ip_output import facts_to_json, render_ip_facts
 
     edge = bunny_edge(registry, "DE")
     assert "  edge        unicast CDN edge of bunny (asn AS200325)" in render_ip_facts(edge)

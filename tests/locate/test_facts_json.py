@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from residency.locate.locator import facts_to_json
 from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Location, Place
+from residency.report.ip_output import facts_to_json
 
 
 def test_facts_json_matches_the_plain_dataclass_view() -> None:

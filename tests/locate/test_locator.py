@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from residency.locate.locator import InvalidAddress, Locator
+from residency.locate.errors import InvalidAddress
+from residency.locate.locator import Locator
 from residency.model import Confidence, Evidence, EvidenceKind
 from tests.locate.fixtures import small_dataset
 from tests.support import SHARED_DATA

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from residency.locate.locator import LocateError, user_geoip_sources
+from residency.locate.errors import LocateError
+from residency.locate.specs import user_geoip_sources
 from residency.paths import GEOIP_ENV, user_geoip_files
 
 

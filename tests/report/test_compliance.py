@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from residency.cli import cli
 from residency.model import Verdict
-from residency.report.compliance import ComplianceFormat, build, render
+from residency.report.compliance import build, render
+from residency.report.interface import ComplianceFormat
 from residency.store import TargetSpec, open_store
 from tests.report.test_html_browser import ARTIFACTS, chromium
 from tests.store.builders import Addr, Host, audit_result

@@ -358,3 +358,20 @@ allow = ["IN"]
     assert related["region"]["startLine"] == 4
     # A command-line target has no input line: the finding itself points at the rule.
     assert finding["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+
+
+def test_cli_format_choices_are_the_enums() -> None:
+    import click
+
+    from residency.cli import cli
+    from residency.report.interface import ComplianceFormat
+
+    def choices(command: str, option: str) -> list[str]:
+        found = cli.commands[command]  # type: ignore[attr-defined]
+        param = next(p for p in found.params if option in getattr(p, "opts", ()))
+        assert isinstance(param.type, click.Choice)
+        return list(param.type.choices)
+
+    assert choices("audit", "--format") == [f.value for f in OutputFormat]
+    assert "jsonl" in choices("audit", "--format")
+    assert choices("report", "--format") == [f.value for f in ComplianceFormat]

@@ -10,10 +10,10 @@ import ipaddress
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import dpkt
 
+from residency.addresses import is_address
 from residency.endpoints.capture import quic
 from residency.endpoints.capture.decode import (
     FLAG_ACK,
@@ -32,6 +32,7 @@ from residency.endpoints.capture.tls import (
 )
 from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.normalise import canonical_name
+from residency.timefmt import utc_iso
 
 CLIENT_BUFFER = 16384  # enough for any ClientHello / HTTP request head we read
 DNS_BUFFER = 65537 * 2
@@ -55,7 +56,7 @@ _ADDRESS_QUERIES = frozenset({1, 5, 28, 65, 255})
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_iso(ts, fraction=True)
 
 
 class Stream:
@@ -178,9 +179,7 @@ class CaptureAnalyser:
         if raw in self._names:
             return self._names[raw]
         name: str | None = None
-        try:
-            ipaddress.ip_address(raw.strip("[]"))  # an address in SNI/Host names nothing
-        except ValueError:
+        if not is_address(raw):  # an address in SNI/Host names nothing
             try:
                 name = canonical_name(raw)
             except InvalidEntry as err:

@@ -1,8 +1,51 @@
-"""Plain-text rendering of ``residency ip`` answers (IpFacts), for people."""
+"""The output of ``residency ip``: text for people, JSON, and the TSV rows of ``--bulk``."""
 
 from __future__ import annotations
 
-from residency.model import IpFacts
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from residency.model import BULK_COLUMNS, DataVersion, IpFacts
+
+
+def facts_to_json(facts: IpFacts) -> dict[str, Any]:
+    """A plain-JSON view of IpFacts (one entry of ``residency ip --json``)."""
+    import orjson
+
+    # orjson serialises nested frozen dataclasses and enums natively, without the
+    # asdict deep copy; str covers any stray non-JSON value as the old path did.
+    return orjson.loads(orjson.dumps(facts, default=str))  # type: ignore[no-any-return]
+
+
+def ip_json(answers: Sequence[IpFacts], versions: Sequence[DataVersion]) -> str:
+    """The ``--json`` document: every answer and the datasets that gave it."""
+    doc = {
+        "addresses": [facts_to_json(f) for f in answers],
+        "data_versions": [asdict(v) for v in versions],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def ip_text(answers: Sequence[IpFacts], versions: Sequence[DataVersion]) -> str:
+    """The text for people: a block per address, then the data versions and attribution."""
+    lines = [render_ip_facts(facts) for facts in answers]
+    if answers:
+        lines.append("data: " + ", ".join(f"{v.dataset} {v.version}" for v in versions))
+        attribution = sorted({v.attribution for v in versions if v.attribution})
+        lines.extend(f"attribution: {line}" for line in attribution)
+    return "\n".join(lines)
+
+
+def tsv_header() -> str:
+    """The first line of ``--bulk`` output."""
+    return "\t".join(BULK_COLUMNS)
+
+
+def tsv_row(row: Sequence[str]) -> str:
+    """One ``--bulk`` row (values in ``BULK_COLUMNS`` order, already text)."""
+    return "\t".join(row)
 
 
 def render_ip_facts(facts: IpFacts) -> str:
