@@ -38,7 +38,8 @@ PAGE = "https://www.microsoft.com/en-us/download/details.aspx?id=53601"
 CAUTION_README = """> [!CAUTION]
 > **CRITICAL NOTICE: Data Bugs & Migration**
 >
-> Please be aware that the current data published to `npm` and the `main` branch **contains bugs resulting in incorrect data**.
+> Please be aware that the current data published to `npm` and the `main` branch
+> **contains bugs resulting in incorrect data**.
 >
 > To resolve these issues, **updates via `npm` are completely deprecated and will stop.**
 
