@@ -83,11 +83,15 @@ def _nested_country(record: Mapping[str, Any]) -> bool:
     return False
 
 
-def layout_of_record(database_type: str, record: Any) -> str | None:
-    """The layout name one record shows, or None when it fits no known layout."""
+def layout_of_record(database_type: str, record: Any, file_name: str = "") -> str | None:
+    """The layout name one record shows, or None when it fits no known layout.
+
+    IP2Location's and IPinfo's MaxMind-compatible files are told apart from MaxMind's
+    by their ``database_type`` or, failing that, the vendor's name in the file name.
+    """
     if not isinstance(record, dict):
         return None
-    kind = database_type.lower()
+    kind = f"{database_type} {file_name}".lower()
     asn_text = record.get("asn")
     if isinstance(record.get("country_code"), str) and (
         "as_name" in record
@@ -129,7 +133,7 @@ def detect_layout(path: Path) -> tuple[MmdbLayout, str]:
         database_type = str(reader.metadata().database_type)
         seen: dict[str, int] = {}
         for _net, record in islice(reader, SAMPLE_RECORDS):
-            name = layout_of_record(database_type, record)
+            name = layout_of_record(database_type, record, path.name)
             if name is not None:
                 seen[name] = seen.get(name, 0) + 1
             elif isinstance(record, dict):

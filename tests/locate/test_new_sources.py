@@ -164,6 +164,13 @@ def test_ip2location_lite_layouts(tmp_path: Path, make: Any) -> None:
     assert facts.location.place.subdivision is None
 
 
+def test_ip2location_named_file_with_another_database_type(tmp_path: Path) -> None:
+    record = {"country": {"iso_code": "JP"}, "city": {"names": {"en": "Tokyo"}}}
+    path = write(tmp_path / "IP2LOCATION-LITE-DB3.MMDB", "DB3", {"5.5.5.0/24": record})
+    layout, _ = detect_layout(path)
+    assert layout.name == "ip2location-lite" and "IP2Location LITE" in layout.attribution
+
+
 def test_geolite2_file_of_the_user_carries_the_geolite2_licence(tmp_path: Path) -> None:
     (spec,) = user_geoip_sources([write_maxmind_layout(tmp_path / "GeoLite2-Country.mmdb")])
     assert spec.data_version is not None and spec.data_version.attribution
