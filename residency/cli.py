@@ -207,6 +207,13 @@ def data_status_command(as_json: bool) -> None:
     click.echo(f"datasets in {status.directory}")
     for row in status.datasets:
         click.echo(row.line())
+        for notice in row.notices:
+            click.echo(f"  notice: {notice}")
+    present = [row for row in status.datasets if row.present and (row.licence or row.attribution)]
+    if present:
+        click.echo("licences and attribution:")
+    for row in present:
+        click.echo(f"  {row.dataset}: {row.licence or '?'}; {row.attribution or ''}".rstrip("; "))
     for row in status.stale:
         click.echo(
             f"residency: warning: {row.dataset} is {row.age_days:.0f} days old (stale after "

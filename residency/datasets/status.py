@@ -41,7 +41,9 @@ class DatasetStatus:
     stale_after_days: int | None = None
     problem: str = ""  # e.g. "files missing on disk"
     attribution: str | None = None
+    licence: str | None = None
     damaged: bool = False  # in the manifest, but a file is missing, changed or unreadable
+    notices: tuple[str, ...] = ()  # known problems: the source's own, the package README's
 
     def line(self) -> str:
         if self.damaged:
@@ -109,6 +111,16 @@ def _mmdb_problem(path: Path) -> str | None:
     return None
 
 
+def _notices(source: Source | None, entry: ManifestEntry) -> tuple[str, ...]:
+    """The source's known problem (unless the data came from the official URLs, which
+    such a notice recommends), then what the package in place says about itself."""
+    found: list[str] = []
+    if source is not None and source.notice and entry.via != "official":
+        found.append(source.notice)
+    found.extend(n for n in entry.notices if n not in found)
+    return tuple(found)
+
+
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -145,7 +157,14 @@ def data_status(
                     f"'residency data import FILE --as {name}'"
                 )
             rows.append(
-                DatasetStatus(name, kind, present=False, stale_after_days=limit, problem=problem)
+                DatasetStatus(
+                    name,
+                    kind,
+                    present=False,
+                    stale_after_days=limit,
+                    problem=problem,
+                    notices=(source.notice,) if source and source.notice else (),
+                )
             )
             continue
         limit = limit or STALE_DAYS.get(entry.kind, 14)
@@ -174,7 +193,9 @@ def data_status(
                 stale_after_days=limit,
                 problem=problem,
                 attribution=entry.attribution,
+                licence=entry.licence,
                 damaged=broken is not None,
+                notices=_notices(source, entry),
             )
         )
     return DataStatus(

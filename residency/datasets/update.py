@@ -215,6 +215,7 @@ def install_staged(
     parsers: Mapping[str, Callable[[bytes], ParsedFeed]] = PARSERS,
     refuse_older: bool = False,
     labels: Mapping[str, str] | None = None,
+    notices: tuple[str, ...] = (),
 ) -> ManifestEntry:
     """Validate staged files and swap them in; returns the new manifest entry.
 
@@ -269,6 +270,7 @@ def install_staged(
         layout=checked.layout,
         published=published,
         notes=checked.notes[:5],
+        notices=notices,
     )
 
 
@@ -410,6 +412,7 @@ def _from_mirror(
         allow_shrink=run.allow_shrink,
         parsers=run.parsers,
         refuse_older=True,
+        notices=got.notices,
     )
     return entry, True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -82,14 +83,23 @@ def special_purpose_layer(table: Path) -> LayerBuilder:
     return builder
 
 
+_ISO_SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
 def _country_of(record: Any) -> tuple[str | None, str | None, str | None]:
-    """Country, subdivision and city from either mmdb layout."""
+    """Country, subdivision and city from any layout ``mmdb_layout`` recognises.
+
+    A subdivision is kept only as an ISO 3166-2 code: ip-location-db's ``state1`` and
+    IP2Location's region are names ("England"), which no policy could match.
+    """
     if not isinstance(record, dict):
         return None, None, None
-    cc = record.get("country_code")  # ip-location-db layout
+    cc = record.get("country_code")  # ip-location-db and IPinfo Lite layouts
+    if cc is None:
+        cc = record.get("country_short")  # IP2Location's own field names
     sub = record.get("state1") if isinstance(record.get("state1"), str) else None
     city = record.get("city") if isinstance(record.get("city"), str) else None
-    if cc is None:  # MaxMind / DB-IP layout
+    if cc is None:  # MaxMind / DB-IP / IP2Location mmdb layout
         country = record.get("country") or record.get("registered_country") or {}
         cc = country.get("iso_code") if isinstance(country, dict) else None
         subs = record.get("subdivisions")
@@ -100,14 +110,25 @@ def _country_of(record: Any) -> tuple[str | None, str | None, str | None]:
         if isinstance(city_rec, dict):
             names = city_rec.get("names") or {}
             city = names.get("en") if isinstance(names, dict) else None
-    return (cc.upper() if isinstance(cc, str) and len(cc) == 2 else None), sub, city
+    if isinstance(sub, str) and not _ISO_SUBDIVISION.match(sub.upper()):
+        sub = None
+    return (
+        (cc.upper() if isinstance(cc, str) and len(cc) == 2 else None),
+        sub.upper() if sub else None,
+        city or None,
+    )
 
 
 def _asn_of(record: Any) -> tuple[int | None, str | None]:
+    """(ASN, organisation) from MaxMind's ASN layout or IPinfo Lite's ``asn``/``as_name``."""
     if not isinstance(record, dict):
         return None, None
-    asn = record.get("autonomous_system_number")
-    org = record.get("autonomous_system_organization")
+    asn: Any = record.get("autonomous_system_number")
+    org: Any = record.get("autonomous_system_organization")
+    if asn is None and isinstance(record.get("asn"), str):
+        text = record["asn"].strip().upper().removeprefix("AS")
+        asn = int(text) if text.isdigit() else None
+        org = record.get("as_name")
     return (int(asn) if isinstance(asn, int) else None), (org if isinstance(org, str) else None)
 
 
@@ -117,18 +138,6 @@ def open_mmdb(path: Path) -> Any:
 
     try:
         return maxminddb.open_database(str(path))
-    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as err:
-        raise LayerError(f"{path}: not a readable MaxMind DB file ({err})") from err
-
-
-def mmdb_database_type(path: Path) -> str:
-    """The database_type in the metadata, read through geoip2 (MaxMind layout) or maxminddb."""
-    import geoip2.database
-    import maxminddb
-
-    try:
-        with geoip2.database.Reader(str(path)) as reader:
-            return str(reader.metadata().database_type)
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as err:
         raise LayerError(f"{path}: not a readable MaxMind DB file ({err})") from err
 

@@ -52,29 +52,44 @@ def manifest_sources(directory: Path) -> list[SourceSpec]:
 
 
 def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
-    """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate)."""
+    """GeoIP files named by ``--geoip`` or ``$RESIDENCY_GEOIP`` (e.g. GeoLite2 from geoipupdate).
+
+    The record layout is detected per file (``mmdb_layout``); one that gives both a
+    country and an ASN (IPinfo Lite) becomes two sources over the same file. A file
+    in no known layout is a ``LocateError`` naming it.
+    """
+    from residency.locate.mmdb_layout import MmdbLayoutError, detect_layout
+
     named = [*extra, *paths.user_geoip_files()]
     specs = []
     for path in named:
         if not path.is_file():
             raise LocateError(f"{path}: GeoIP database not found")
-
-        from residency.locate.layers import mmdb_database_type
-
-        db_type = mmdb_database_type(path)
-        kind = "mmdb-asn" if "ASN" in db_type.upper() else "mmdb-country"
+        try:
+            layout, db_type = detect_layout(path)
+        except MmdbLayoutError as err:
+            raise LocateError(str(err)) from err
         stat = path.stat()
         version = f"{db_type} mtime {int(stat.st_mtime)}"
         dataset = f"user:{path.stem}"
-        specs.append(
-            SourceSpec(
-                dataset=dataset,
-                kind=kind,
-                version=version,
-                files=(path,),
-                data_version=DataVersion(dataset=dataset, version=version, origin=str(path)),
-            )
+        data_version = DataVersion(
+            dataset=dataset,
+            version=version,
+            origin=f"{path} ({layout.name} layout)",
+            licence=layout.licence or None,
+            attribution=layout.attribution or None,
         )
+        wanted = (("mmdb-country", layout.country), ("mmdb-asn", layout.asn))
+        for i, kind in enumerate(kind for kind, gives in wanted if gives):
+            specs.append(
+                SourceSpec(
+                    dataset=dataset,
+                    kind=kind,
+                    version=version,
+                    files=(path,),
+                    data_version=data_version if i == 0 else None,
+                )
+            )
     return specs
 
 

@@ -222,6 +222,18 @@ def uses_dbip(result: AuditResult) -> bool:
     return False
 
 
+def share_alike_attributions(result: AuditResult) -> tuple[str, ...]:
+    """Attribution lines of data under share-alike terms (GeoLite2, IPinfo Lite,
+    IP2Location LITE) that went into the audit; their licences ask for the line in
+    every output, as DB-IP's does."""
+    found = {
+        v.attribution
+        for v in result.data_versions
+        if v.attribution and v.licence and ("CC BY-SA" in v.licence or "GeoLite2" in v.licence)
+    }
+    return tuple(sorted(found))
+
+
 def address_seen(ip: str, result: EndpointResult) -> str:
     """Where an address came from: "observed" (HAR/pcap/dig), "resolved", or both."""
     observed = any(o.ip == ip for o in result.endpoint.observed)

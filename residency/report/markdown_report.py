@@ -17,6 +17,7 @@ from residency.report.common import (
     operator_text,
     outcome_text,
     provider_text,
+    share_alike_attributions,
     summary_line,
     uses_dbip,
 )
@@ -71,6 +72,8 @@ class MarkdownFormatter:
         ] or ["- none recorded"]
         if uses_dbip(result):
             lines += ["", f"[{DBIP_ATTRIBUTION}]({DBIP_URL})"]
+        for line in share_alike_attributions(result):
+            lines += ["", line]
         return "\n".join(lines) + "\n"
 
     def row(self, endpoint: EndpointResult, judged: bool) -> str:

