@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from residency.model import AuditResult, IpFacts
+from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
     address_verdicts,
     chain_text,
@@ -14,6 +14,7 @@ from residency.report.common import (
     location_text,
     outcome_text,
 )
+from residency.report.controller_text import edge_text, registrant_text
 
 COLUMNS = (
     "host",
@@ -41,9 +42,26 @@ COLUMNS = (
     "operator_jurisdiction",
     "registered_org",
     "registered_country",
+    "controller",
+    "controller_country",
+    "controller_basis",
+    "registrant",
+    "edge_seen",
     "reasons",
     "evidence",
 )
+
+
+def controller_columns(endpoint: EndpointResult) -> dict[str, object]:
+    """Who runs the service and the edge seen: the same on every row of the endpoint."""
+    controller = endpoint.controller
+    return {
+        "controller": controller.entity or "" if controller else "",
+        "controller_country": controller.country or "" if controller else "",
+        "controller_basis": controller.basis if controller and controller.entity else "",
+        "registrant": registrant_text(endpoint),
+        "edge_seen": edge_text(endpoint),
+    }
 
 
 class CsvFormatter:
@@ -60,6 +78,7 @@ class CsvFormatter:
                 "endpoint_verdict": label(endpoint_verdict(endpoint)) if result.policy else "",
                 "resolution": outcome_text(endpoint),
                 "cname_chain": chain_text(endpoint),
+                **controller_columns(endpoint),
             }
             if not endpoint.facts:
                 reasons = endpoint.verdict.reasons if endpoint.verdict else ()

@@ -19,6 +19,7 @@ from residency.report.common import (
     outcome_text,
     provider_text,
 )
+from residency.report.controller_text import controller_text, edge_text, registrant_text
 from residency.report.interface import JunitIndeterminate, RenderOptions
 from residency.timefmt import parse_iso
 
@@ -39,6 +40,15 @@ class JunitFormatter:
 
     def describe(self, endpoint: EndpointResult) -> str:
         lines = [f"{endpoint.endpoint.host}: {outcome_text(endpoint)}"]
+        lines += [
+            f"  {text}"
+            for text in (
+                controller_text(endpoint),
+                registrant_text(endpoint),
+                edge_text(endpoint),
+            )
+            if text
+        ]
         verdicts = address_verdicts(endpoint)
         for facts in endpoint.facts:
             judged = verdicts.get(facts.ip)

@@ -14,6 +14,7 @@ from typing import Any
 
 from residency.model import AuditResult, EndpointResult, PolicyRef, Reason, Verdict
 from residency.report.common import address_verdicts, is_passing, is_warning
+from residency.report.controller_text import controller_text, edge_text
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -227,6 +228,8 @@ class SarifFormatter:
                 "verdict": verdict.name,
                 "rule": reason.rule,
                 "evidence": list(reason.evidence),
+                "controller": controller_text(endpoint) or None,
+                "edgeSeen": edge_text(endpoint) or None,
             },
         }
         if rule_line:

@@ -128,3 +128,44 @@ def test_html_groups_in_chromium(tmp_path: Path) -> None:
     first = controllers.split('class="group"')[1]
     assert first.count("<li>") == 3 and "sg.api.io.mi.com" in first
     assert 'data-verdict="FAIL"' in controllers
+
+
+def test_every_format_carries_the_controller_and_the_edge_seen() -> None:
+    import csv
+    import io
+    import xml.etree.ElementTree as ET
+
+    from residency.model import Place, ProbeResult
+
+    edge = ProbeResult(
+        "http",
+        "192.0.2.1",
+        443,
+        "ok",
+        edge_cdn="cloudfront",
+        edge_pop="BOM",
+        edge_place=Place("IN", city="Mumbai"),
+    )
+    base = grouped()
+    # sg.api.io.mi.com is placed in the US and fails: it has SARIF findings
+    failing = replace(base.endpoints[2], probes=(edge,))
+    result = replace(base, endpoints=(*base.endpoints[:2], failing, *base.endpoints[3:]))
+    seen = "cloudfront edge for this vantage (local): BOM, Mumbai, IN"
+    rows = list(csv.DictReader(io.StringIO(render(result, OutputFormat.CSV))))
+    mine = [r for r in rows if r["host"] == "sg.api.io.mi.com"]
+    assert mine and all(r["controller"] == XIAOMI for r in mine)
+    assert mine[0]["controller_country"] == "CN" and mine[0]["controller_basis"] == "OV certificate"
+    assert mine[0]["edge_seen"] == seen
+    junit = ET.fromstring(render(result, OutputFormat.JUNIT))
+    out = "".join(e.text or "" for e in junit.iter("system-out"))
+    assert f"controlled by {XIAOMI} (CN, OV certificate)" in out and seen in out
+    sarif = json.loads(render(result, OutputFormat.SARIF))
+    found = [
+        r["properties"]
+        for r in sarif["runs"][0]["results"]
+        if r["properties"]["host"] == "sg.api.io.mi.com"
+    ]
+    assert found and found[0]["controller"].startswith(f"controlled by {XIAOMI}")
+    assert found[0]["edgeSeen"] == seen
+    for fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+        assert XIAOMI in render(result, fmt) and "BOM" in render(result, fmt)
