@@ -1170,8 +1170,11 @@ def history_report(
         else:
             click.echo(text, nl=False)
         return
+    empty = f"no data: no endpoint was checked between {report.since} and {report.until}"
     if as_json:
         click.echo(_json_text(report))
+        if not report.endpoints:
+            click.echo(empty, err=True)
         return
     click.echo(f"compliance from {report.since} to {report.until}")
     for e in report.endpoints:
@@ -1181,7 +1184,7 @@ def history_report(
             where = " ".join(x for x in (loc.country or "??", loc.provider, loc.region) if x)
             click.echo(f"  {loc.ip:<39} {where:<28} first {loc.first_seen}  last {loc.last_seen}")
     if not report.endpoints:
-        click.echo("no endpoint was checked in that period", err=True)
+        click.echo(empty, err=True)
 
 
 def main() -> None:

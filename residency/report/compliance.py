@@ -144,9 +144,7 @@ def build(
     policies: list[str] = []
     sections = []
     for entry in report.endpoints:
-        if entry.checks == 0:
-            # Store.report lists every endpoint seen since `since`, also those whose checks
-            # all came after `until`: nothing of theirs falls in the period.
+        if entry.checks == 0:  # defensive: Store.report lists only endpoints checked in it
             continue
         timeline = store.history(entry.host)
         stretches = []

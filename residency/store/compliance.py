@@ -36,6 +36,8 @@ class Compliance:
                     if float(st[0]) <= since:
                         start = i
                 states = states[start:]
+                if not any(float(st[1]) >= since for st in states):
+                    continue  # every state began after `until` or ended before `since`
                 checks = compliant = judged = 0
                 good = total = 0.0
                 for i, (first_ts, last_ts, n, verdict) in enumerate(states):
@@ -74,7 +76,7 @@ class Compliance:
                         judged_checks=judged,
                         uptime=uptime,
                         current_verdict=None if current is None else int(current),
-                        locations=tuple(locations(tx, [int(endpoint_id)], since)),
+                        locations=tuple(locations(tx, [int(endpoint_id)], since, until=until)),
                     )
                 )
         return ComplianceReport(iso(since), iso(until), tuple(out))

@@ -209,6 +209,29 @@ def test_compliance_report(store: Store) -> None:
     assert later.uptime is not None and abs(later.uptime - 1 / 3) < 1e-9
 
 
+def test_report_period_excludes_what_began_after_it(store: Store) -> None:
+    """A period query bounds ``first_ts <= until``: a place first seen, or an endpoint first
+    checked, after the period is not in it, and a place's last sighting is clipped to it."""
+    de = Host(API, (Addr("192.0.2.1"),), verdict=Verdict.PASS)
+    us = Host(API, (Addr("192.0.2.9", country="US", region="us-east-1"),), verdict=Verdict.FAIL)
+    later = Host("late.example.com", (Addr("192.0.2.7"),), verdict=Verdict.PASS)
+    store.record(audit_result("r1", 100_000, [de], policy=True))
+    store.record(audit_result("r2", 100_100, [de], policy=True))
+    store.record(audit_result("r3", 200_000, [us, later], policy=True))
+    report = store.report(99_000, 100_500)
+    (entry,) = report.endpoints
+    assert entry.endpoint == API and entry.checks == 2 and entry.uptime == 1.0
+    assert [(loc.ip, loc.country) for loc in entry.locations] == [("192.0.2.1", "DE")]
+    assert entry.locations[0].last_seen == "1970-01-02T03:48:20Z"  # 100_100, not later
+    # A period covering only r3 sees only r3's places (the DE interval ended at r2).
+    tail = store.report(150_000, 250_000)
+    assert {e.endpoint for e in tail.endpoints} == {API, "late.example.com"}
+    api = next(e for e in tail.endpoints if e.endpoint == API)
+    assert [loc.country for loc in api.locations] == ["US"]
+    # Nothing began before this period ended: no endpoint at all.
+    assert store.report(10_000, 20_000).endpoints == ()
+
+
 def test_report_without_policy_has_no_uptime(store: Store) -> None:
     store.record(audit_result("r1", 1000, [Host(API, (Addr("192.0.2.1"),))]))
     (entry,) = store.report(0, 2000).endpoints
