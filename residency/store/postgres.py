@@ -56,9 +56,21 @@ def _translate(err: psycopg.Error, label: str) -> StoreError:
 
 
 class PgTx(Tx):
+    arrays = True
+
     def __init__(self, cur: psycopg.Cursor[Any], label: str) -> None:
         self._cur = cur
         self._label = label
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        try:
+            with self._cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as err:
+            raise _translate(err, self._label) from err
 
     def execute(self, sql: str, params: Params = ()) -> Result:
         try:

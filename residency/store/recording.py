@@ -100,6 +100,38 @@ class Recorder:
         cache.facts[sha] = int(row[0])
         return int(row[0])
 
+    def _facts_id_list(self, tx: Tx, bodies: Sequence[str], cache: TxCache) -> list[int]:
+        """Facts ids of many bodies: unknown ones inserted in one statement (or one batch)."""
+        shas = [digest(body) for body in bodies]
+        missing = {
+            sha: body
+            for sha, body in zip(shas, bodies, strict=True)
+            if sha not in cache.facts and sha not in self._facts_ids
+        }
+        if missing:
+            # Sorted, so concurrent workers inserting the same facts wait, never deadlock.
+            order = sorted(missing)
+            if tx.arrays:
+                tx.execute(
+                    "INSERT INTO facts (sha, body) SELECT * FROM unnest(?::text[], ?::text[])"
+                    " ON CONFLICT (sha) DO NOTHING",
+                    (order, [missing[sha] for sha in order]),
+                )
+            else:
+                tx.executemany(
+                    "INSERT INTO facts (sha, body) VALUES (?, ?) ON CONFLICT (sha) DO NOTHING",
+                    [(sha, missing[sha]) for sha in order],
+                )
+            for sha, row_id in tx.rows_in("SELECT sha, id FROM facts WHERE sha {IN}", order):
+                cache.facts[sha] = int(row_id)
+        out = []
+        for sha in shas:
+            known = cache.facts.get(sha) or self._facts_ids.get(sha)
+            if known is None:  # pragma: no cover - the row exists by construction
+                raise StoreError(f"history database {self.db.label}: facts row vanished")
+            out.append(known)
+        return out
+
     def record_in(
         self, tx: Tx, result: AuditResult, kind: str, worker: str | None, cache: TxCache
     ) -> RecordOutcome:
@@ -203,8 +235,30 @@ class Recorder:
                 )
                 changed += was_changed
                 all_changes.extend(changes)
-        if unchanged:
-            # The common case in monitoring: nothing changed, only "last seen" moves.
+        if unchanged and tx.arrays:
+            # The common case in monitoring: nothing changed, only "last seen" moves; one
+            # set-based statement per table, not one per endpoint.
+            endpoint_ids = [endpoint_id for endpoint_id, _ in unchanged]
+            tx.execute(
+                "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
+                " WHERE id = ANY(?)",
+                (seq, started_ts, [state_id for _, state_id in unchanged]),
+            )
+            tx.execute(
+                "UPDATE observation SET last_seq = ?, last_ts = ?"
+                " WHERE endpoint_id = ANY(?) AND current = 1",
+                (seq, started_ts, endpoint_ids),
+            )
+            tx.execute(
+                "UPDATE endpoint SET last_ts = ? WHERE id = ANY(?)", (started_ts, endpoint_ids)
+            )
+            if kind == "audit":
+                tx.insert_rows(
+                    "run_endpoint",
+                    ("run_seq", "endpoint_id", "state_id"),
+                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
+                )
+        elif unchanged:
             tx.executemany(
                 "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
                 " WHERE id = ?",
@@ -243,108 +297,153 @@ class Recorder:
 
         Returns those another worker created in the meantime: they take the normal path.
         """
-        tx.executemany(
-            "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO NOTHING",
-            [
-                (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
-                for i in items
-            ],
-        )
+        names = [
+            (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
+            for i in items
+        ]
+        if tx.arrays:
+            tx.execute(
+                "INSERT INTO endpoint (key, host, display)"
+                " SELECT * FROM unnest(?::text[], ?::text[], ?::text[])"
+                " ON CONFLICT (key) DO NOTHING",
+                [list(column) for column in zip(*names, strict=True)],
+            )
+        else:
+            tx.executemany(
+                "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                names,
+            )
         rows = self._endpoint_rows(tx, [i.key for i in items])
         fresh = [i for i in items if rows[i.key][1] is None]
         leftovers = [i for i in items if rows[i.key][1] is not None]
         if not fresh:
             return leftovers
         ids = {i.key: int(rows[i.key][0]) for i in fresh}
-        verdicts = {
-            i.key: None if i.result.verdict is None else int(i.result.verdict.verdict)
-            for i in fresh
-        }
-        tx.executemany(
-            "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
-            " data_fp, first_seq, last_seq, first_ts, last_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        verdicts = [
+            None if i.result.verdict is None else int(i.result.verdict.verdict) for i in fresh
+        ]
+        state_ids: dict[int, int] = {}
+        if tx.arrays:
+            returned = tx.execute(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " SELECT u.e, u.f, u.b, u.v, ?::text, ?::text, ?::bigint, ?::bigint,"
+                " ?::float8, ?::float8"
+                " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(e, f, b, v)"
+                " RETURNING endpoint_id, id",
                 (
-                    ids[i.key],
-                    i.state_fp,
-                    i.body_text,
-                    verdicts[i.key],
                     policy_name,
                     data_fp,
                     seq,
                     seq,
                     ts,
                     ts,
-                )
-                for i in fresh
-            ],
-        )
-        state_ids: dict[int, int] = {}
-        id_list = sorted(ids.values())
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for r in tx.query(
-                f"SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id IN ({marks})"
+                    [ids[i.key] for i in fresh],
+                    [i.state_fp for i in fresh],
+                    [i.body_text for i in fresh],
+                    verdicts,
+                ),
+            ).rows
+        else:
+            tx.executemany(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (ids[i.key], i.state_fp, i.body_text, v, policy_name, data_fp, seq, seq, ts, ts)
+                    for i, v in zip(fresh, verdicts, strict=True)
+                ],
+            )
+            returned = tx.rows_in(
+                "SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id {IN}"
                 " AND first_seq = ?",
-                (*chunk, seq),
-            ):
-                state_ids[int(r[0])] = int(r[1])
+                sorted(ids.values()),
+                after=(seq,),
+            )
+        state_ids = {int(r[0]): int(r[1]) for r in returned}
+        pairs = [(ids[i.key], facts) for i in fresh for facts in i.result.facts]
+        facts_ids = self._facts_id_list(
+            tx, [canonical(to_jsonable(facts)) for _, facts in pairs], cache
+        )
         observations = []
-        for i in fresh:
-            for facts in i.result.facts:
-                summary = location_summary(facts)
-                observations.append(
-                    (
-                        ids[i.key],
-                        facts.ip,
-                        digest(canonical(summary)),
-                        summary["country"],
-                        summary["provider"],
-                        summary["region"],
-                        summary["asn"],
-                        self._facts_id(tx, canonical(to_jsonable(facts)), cache),
-                        data_fp,
-                        seq,
-                        seq,
-                        ts,
-                        ts,
-                    )
+        for (endpoint_id, facts), facts_id in zip(pairs, facts_ids, strict=True):
+            summary = location_summary(facts)
+            observations.append(
+                (
+                    endpoint_id,
+                    facts.ip,
+                    digest(canonical(summary)),
+                    summary["country"],
+                    summary["provider"],
+                    summary["region"],
+                    summary["asn"],
+                    facts_id,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                    1,
                 )
-        tx.executemany(
-            "INSERT INTO observation (endpoint_id, ip, location_fp, country, provider,"
-            " region, asn, facts_id, data_fp, first_seq, last_seq, first_ts, last_ts,"
-            " current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            )
+        tx.insert_rows(
+            "observation",
+            (
+                "endpoint_id",
+                "ip",
+                "location_fp",
+                "country",
+                "provider",
+                "region",
+                "asn",
+                "facts_id",
+                "data_fp",
+                "first_seq",
+                "last_seq",
+                "first_ts",
+                "last_ts",
+                "current",
+            ),
             observations,
         )
-        tx.executemany(
-            "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ? WHERE id = ?",
-            [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
-        )
-        if kind == "audit":
+        if tx.arrays:
+            tx.execute(
+                "UPDATE endpoint AS e SET state_id = u.s, state_fp = u.f, data_fp = ?,"
+                " last_ts = ? FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS u(id, s, f)"
+                " WHERE e.id = u.id",
+                (
+                    data_fp,
+                    ts,
+                    [ids[i.key] for i in fresh],
+                    [state_ids[ids[i.key]] for i in fresh],
+                    [i.state_fp for i in fresh],
+                ),
+            )
+        else:
             tx.executemany(
-                "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ?"
+                " WHERE id = ?",
+                [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
+            )
+        if kind == "audit":
+            tx.insert_rows(
+                "run_endpoint",
+                ("run_seq", "endpoint_id", "state_id"),
                 [(seq, ids[i.key], state_ids[ids[i.key]]) for i in fresh],
             )
         return leftovers
 
     def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
         """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
-        out: dict[str, Row] = {}
         # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for r in tx.query(
-                "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
-                f" WHERE key IN ({marks}) ORDER BY id{lock}",
-                chunk,
-            ):
-                out[r[0]] = r[1:]
-        return out
+        rows = tx.rows_in(
+            "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
+            f" WHERE key {{IN}} ORDER BY id{lock}",
+            keys,
+        )
+        return {r[0]: r[1:] for r in rows}
 
     def _record_endpoint(
         self,

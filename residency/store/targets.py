@@ -156,27 +156,47 @@ class Targets:
         recorded: list[RecordOutcome] = []
         with self.db.backend.transaction() as tx:
             ids = sorted({c.target_id for c in completions})
-            ours: set[int] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                ours.update(
-                    int(r[0])
-                    for r in tx.query(
-                        f"SELECT id FROM target WHERE id IN ({marks}) AND lease_owner = ?",
-                        (*chunk, owner),
-                    )
+            ours = {
+                int(r[0])
+                for r in tx.rows_in(
+                    "SELECT id FROM target WHERE id {IN} AND lease_owner = ?", ids, after=(owner,)
                 )
-            mine = [c for c in completions if c.target_id in ours]
-            lost = sorted({c.target_id for c in completions} - ours)
-            tx.executemany(
-                "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
-                " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
-                [
-                    (c.next_due, c.checked_at, c.run_id, 1 if c.run_id else 0, c.target_id, owner)
-                    for c in sorted(mine, key=lambda c: c.target_id)
-                ],
+            }
+            mine = sorted(
+                (c for c in completions if c.target_id in ours), key=lambda c: c.target_id
             )
+            lost = sorted({c.target_id for c in completions} - ours)
+            if tx.arrays and mine:
+                tx.execute(
+                    "UPDATE target AS t SET next_due = u.due, lease_owner = NULL,"
+                    " last_checked = u.at, last_run = u.run, checks = t.checks + u.inc"
+                    " FROM unnest(?::bigint[], ?::float8[], ?::float8[], ?::text[], ?::bigint[])"
+                    " AS u(id, due, at, run, inc) WHERE t.id = u.id AND t.lease_owner = ?",
+                    (
+                        [c.target_id for c in mine],
+                        [c.next_due for c in mine],
+                        [c.checked_at for c in mine],
+                        [c.run_id for c in mine],
+                        [1 if c.run_id else 0 for c in mine],
+                        owner,
+                    ),
+                )
+            else:
+                tx.executemany(
+                    "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
+                    " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
+                    [
+                        (
+                            c.next_due,
+                            c.checked_at,
+                            c.run_id,
+                            1 if c.run_id else 0,
+                            c.target_id,
+                            owner,
+                        )
+                        for c in mine
+                    ],
+                )
             done = len(mine)
             for result in results:
                 recorded.append(
