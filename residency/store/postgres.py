@@ -39,6 +39,12 @@ def to_pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+@lru_cache(maxsize=128)
+def to_binary_params(query: str) -> str:
+    """Every ``%s`` placeholder of a pyformat query as ``%b`` (parameters sent in binary)."""
+    return re.sub(r"(?<!%)%s", "%b", query)
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
@@ -73,8 +79,13 @@ class PgTx(Tx):
             raise _translate(err, self._label) from err
 
     def execute(self, sql: str, params: Params = ()) -> Result:
+        values = tuple(params)
+        query = to_pyformat(sql)
+        if any(isinstance(v, list) for v in values):
+            # Arrays go in binary: their text form escapes each quote of each JSON body in Python.
+            query = to_binary_params(query)
         try:
-            self._cur.execute(to_pyformat(sql), tuple(params))
+            self._cur.execute(query, values)
             rows = self._cur.fetchall() if self._cur.description is not None else []
             return Result(rows, self._cur.rowcount)
         except psycopg.Error as err:
