@@ -279,23 +279,47 @@ def _worker_pass(
     )
     resolver = ChainResolver(settings)
     checked: list[str] = []
+    spent = {"audit": 0.0, "commit": 0.0, "claim": 0.0}
 
     class Logging(AuditorAudit):
         def __call__(self, batch):  # type: ignore[no-untyped-def]
             checked.extend(e.host for e in batch.endpoints)
-            return super().__call__(batch)
+            begin = time.perf_counter()
+            try:
+                return super().__call__(batch)
+            finally:
+                spent["audit"] += time.perf_counter() - begin
+
+    def timed(name: str, call: Any) -> Any:
+        def run(*a: Any, **k: Any) -> Any:
+            begin = time.perf_counter()
+            try:
+                return call(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - begin
+
+        return run
+
+    store.complete_batch = timed("commit", store.complete_batch)  # type: ignore[method-assign]
+    store.claim_due = timed("claim", store.claim_due)  # type: ignore[method-assign]
 
     monitor = Monitor(
         store,
         Logging(resolver, TableLocator()),
         clock=lambda: now,
-        batch_size=args.batch,
+        batch_size=args.worker_batch,
         worker=name,
     )
     ready.wait()
     started = time.time()
     stats = monitor.run_once()
     out.put((name, started, time.time(), stats.checked, stats.changed, checked))
+    if args.verbose:
+        print(
+            f"    {name}: {stats.line()} in {time.time() - started:.1f} s; "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()),
+            file=sys.stderr,
+        )
     store.close()
 
 
@@ -359,29 +383,47 @@ def workers_bench(args: argparse.Namespace, workdir: Path, db: str) -> None:
             concurrency=args.concurrency,
             https_hints=False,
         )
-        started = time.perf_counter()
-        resolved = sum(
-            1 for _ in ChainResolver(settings).resolve_many(f"h{i}.bench.test" for i in range(n))
-        )
-        resolve_rate = resolved / (time.perf_counter() - started)
-        print(
-            f"  {'baseline: resolver alone (A+AAAA), 1 process':<44} {resolved:>7} names"
-            f"           = {resolve_rate:7.0f} /s"
-        )
+
+        def resolver_alone() -> float:
+            begin = time.perf_counter()
+            names = (f"h{i}.bench.test" for i in range(n))
+            resolved = sum(1 for _ in ChainResolver(settings).resolve_many(names))
+            rate = resolved / (time.perf_counter() - begin)
+            print(
+                f"  {'baseline: resolver alone (A+AAAA), 1 process':<44} {resolved:>7} names"
+                f"           = {rate:7.0f} /s"
+            )
+            return rate
+
         workers_pass(args, db, server.address, now, "pass 1: first sight", n)
-        now += TTL + 1
-        rate = workers_pass(args, db, server.address, now, "pass 2: re-resolution, unchanged", n)
+        # The machine is shared: alternate baseline and workers, and take the median ratio.
+        ratios = []
+        for r in range(args.rounds):
+            baseline = resolver_alone()
+            now += TTL + 1
+            rate = workers_pass(
+                args, db, server.address, now, f"pass {2 + r}: re-resolution, unchanged", n
+            )
+            ratios.append(rate / baseline)
         moved = set(random.Random(5).sample(range(n), n // 10))
         server.set_zone(Zone("bench.test", zone_text(n, moved)), timeout=120)
+        baseline = resolver_alone()
         now += TTL + 1
-        workers_pass(args, db, server.address, now, f"pass 3: re-resolution, {len(moved)} moved", n)
+        rate = workers_pass(
+            args, db, server.address, now, f"pass {2 + args.rounds}: {len(moved)} moved", n
+        )
+        moved_ratio = rate / baseline
+        passes = 2 + args.rounds
         checks = Counter(t.checks for t in store.list_targets())
-        print(f"  target check counts after 3 passes: {dict(checks)} (want {{3: {n}}})")
-        share = rate / resolve_rate
+        print(
+            f"  target check counts after {passes} passes: {dict(checks)} (want {{{passes}: {n}}})"
+        )
+        share = statistics.median(ratios)
         verdict = "meets" if share >= 0.9 else "BELOW"
         print(
             f"  => {count} workers re-resolve at {share * 100:.0f}% of the resolver-alone rate"
-            f" ({verdict} the 90% target)"
+            f" (median of {len(ratios)}: {', '.join(f'{x * 100:.0f}%' for x in ratios)};"
+            f" {verdict} the 90% target); with 10% moved {moved_ratio * 100:.0f}%"
         )
     finally:
         store.close()
@@ -474,10 +516,18 @@ def main() -> None:
         "--pg-workers", type=int, default=2, help="Monitor processes together on PostgreSQL."
     )
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--workers-only", action="store_true", help="Only the PostgreSQL workers case (with --pg)."
+    )
     parser.add_argument("--skip-claim", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="Per-worker figures on stderr.")
+    parser.add_argument(
+        "--worker-batch", type=int, default=1000, help="Batch size of each worker (CLI default)."
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="Unchanged passes of the workers.")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="residency-bench-monitor-"))
-    if not args.skip_throughput:
+    if not args.skip_throughput and not args.workers_only:
         throughput(args, workdir, str(workdir / "history.sqlite3"))
     if not args.skip_claim:
         claim_bench(args, workdir, str(workdir / "claim.sqlite3"), "SQLite")
@@ -486,10 +536,10 @@ def main() -> None:
 
         server = start_postgres(durable=True)
         try:
-            if not args.skip_throughput:
+            if not args.skip_throughput and not args.workers_only:
                 throughput(args, workdir / "pg", server.fresh_url())
-                if args.pg_workers > 0:
-                    workers_bench(args, workdir, server.fresh_url())
+            if not args.skip_throughput and args.pg_workers > 0:
+                workers_bench(args, workdir, server.fresh_url())
             if not args.skip_claim:
                 claim_bench(args, workdir, server.fresh_url(), "PostgreSQL")
         finally:
