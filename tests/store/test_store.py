@@ -29,6 +29,20 @@ def test_schema_is_migrated_once(store: Store, db_url: str) -> None:
         again.close()
 
 
+def test_postgresql_tables_updated_in_place_leave_room_for_hot_updates(store: Store) -> None:
+    if store.backend.dialect != "postgresql":
+        return  # SQLite has no fill factor
+    with store.backend.transaction(write=False) as tx:
+        options = dict(
+            tx.execute(
+                "SELECT relname, array_to_string(reloptions, ',') FROM pg_class"
+                " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
+            ).rows
+        )
+    for table in ("endpoint", "endpoint_state", "observation", "target"):
+        assert options[table] == "fillfactor=70", table
+
+
 def test_new_migration_is_applied_and_recorded(store: Store) -> None:
     def add_column(tx, dialect):  # type: ignore[no-untyped-def]
         tx.execute("ALTER TABLE run ADD COLUMN extra TEXT")
