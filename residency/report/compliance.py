@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,7 +20,7 @@ from html import escape
 from typing import Any, Protocol
 
 from residency.drift import DriftEvent
-from residency.model import Verdict
+from residency.model import EndpointResult, EndpointVerdict, Verdict
 from residency.policy.model import Policy
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
@@ -109,12 +110,22 @@ class ComplianceDocument:
     policies: tuple[str, ...]  # policy "name version" strings seen over the period, in order
     endpoints: tuple[EndpointSection, ...]
     no_data: str  # non-empty: why there is nothing to show
+    #: "name version" of the policy the recorded facts were re-judged with after the fact
+    #: (then `policies` are those recorded at the time, not used); empty: recorded verdicts.
+    rejudged_with: str = ""
 
 
 class HistorySource(Protocol):
     """The store queries this model reads (residency.store.Store has them)."""
 
-    def report(self, since: float, until: float) -> Any: ...
+    def report(
+        self,
+        since: float,
+        until: float,
+        stale_after: float = ...,
+        judge: Any = None,
+        judged_by: str | None = None,
+    ) -> Any: ...
     def history(self, host: str) -> Any: ...
     def run(self, ref: str) -> Any: ...
     def list_targets(self) -> Any: ...
@@ -125,14 +136,24 @@ def _in_period(first: str, last: str, since: str, until: str) -> bool:
 
 
 def build(
-    store: HistorySource, since: float, until: float, policy: Policy | None = None
+    store: HistorySource,
+    since: float,
+    until: float,
+    policy: Policy | None = None,
+    judge: Callable[[EndpointResult, float], EndpointVerdict] | None = None,
 ) -> ComplianceDocument:
-    """Read the period's history from the store and shape it; no judgement is re-done here.
+    """Read the period's history from the store and shape it.
 
     With `policy`, each waiver seen in force gets its expiry from it, and the policy's own
     waivers covering an endpoint are listed too (the recorded history does not keep expiries).
+    With `judge` too (that policy's evaluation), every recorded check is re-judged from its
+    recorded facts, and the verdicts recorded at the time are not used.
     """
-    report = store.report(since, until)
+    rejudged_with = f"{policy.name} {policy.version}" if policy and judge else ""
+    if rejudged_with:
+        report = store.report(since, until, judge=judge, judged_by=rejudged_with)
+    else:
+        report = store.report(since, until)
     runs: dict[str, Any] = {}
 
     def run_of(ref: str) -> Any:
@@ -147,6 +168,7 @@ def build(
         if entry.checks == 0:  # defensive: Store.report lists only endpoints checked in it
             continue
         timeline = store.history(entry.host)
+        judged_at = {j.first_seen: j for j in entry.judgements}
         stretches = []
         waivers: dict[str, list[str]] = {}
         for span in timeline.spans:
@@ -156,6 +178,11 @@ def build(
             if info.policy and info.policy not in policies:
                 policies.append(info.policy)
             per_ip = {str(ip): int(v) for ip, v in span.body.get("address_verdicts", [])}
+            verdict = span.verdict
+            if rejudged_with:
+                judgement = judged_at.get(span.first_seen)
+                verdict = None if judgement is None else judgement.verdict
+                per_ip = dict(judgement.address_verdicts) if judgement else {}
             labels = tuple(
                 sorted(
                     {str(rule) for code, rule in span.body.get("reasons", []) if code == "waived"}
@@ -169,8 +196,8 @@ def build(
                     first_seen=span.first_seen,
                     last_seen=span.last_seen,
                     checks=span.checks,
-                    verdict=verdict_label(span.verdict),
-                    policy=info.policy,
+                    verdict=verdict_label(verdict),
+                    policy=rejudged_with or info.policy,
                     data_versions=tuple(info.data_versions),
                     addresses=tuple(
                         AddressAt(
@@ -193,7 +220,10 @@ def build(
         why = ""
         if entry.judged_checks == 0:
             target = targets.get(entry.host)
-            if target is not None and target.policy is None:
+            if rejudged_with:
+                reasons = sorted({j.why for j in entry.judgements if j.why})
+                why = "; ".join(reasons) or "no check in the period could be re-judged"
+            elif target is not None and target.policy is None:
                 why = "no policy was attached to the target (watch add --policy FILE)"
             elif not any(s.policy for s in stretches):
                 why = "no policy was attached to any check in the period"
@@ -217,7 +247,9 @@ def build(
     no_data = (
         "" if sections else f"no endpoint was checked between {report.since} and {report.until}"
     )
-    return ComplianceDocument(report.since, report.until, tuple(policies), tuple(sections), no_data)
+    return ComplianceDocument(
+        report.since, report.until, tuple(policies), tuple(sections), no_data, rejudged_with
+    )
 
 
 def _waivers(host: str, seen: dict[str, list[str]], policy: Policy | None) -> tuple[Waiver, ...]:
@@ -248,6 +280,16 @@ def _drift(event: DriftEvent, versions: tuple[tuple[str, str], ...]) -> Drift:
 
 
 # ------------------------------------------------------------------------------- formats
+
+
+def policy_line(document: ComplianceDocument) -> str:
+    recorded = ", ".join(document.policies) or "none"
+    if document.rejudged_with:
+        return (
+            f"Re-judged after the fact with policy {document.rejudged_with} from the recorded "
+            f"facts of each check (policy recorded at the time, not used: {recorded})"
+        )
+    return f"Policy over the period: {recorded}"
 
 
 def share_text(section: EndpointSection) -> str:
@@ -288,7 +330,7 @@ def render_markdown(document: ComplianceDocument) -> str:
     lines = [
         f"# Compliance from {document.since} to {document.until}",
         "",
-        f"Policy over the period: {', '.join(document.policies) or 'none'}",
+        policy_line(document),
         "",
     ]
     if document.no_data:
@@ -422,10 +464,7 @@ def _timeline_bar(s: EndpointSection, since: str, until: str) -> str:
 def render_html(document: ComplianceDocument) -> str:
     title = f"Compliance from {document.since} to {document.until}"
     body = [f"<header><h1>{escape(title)}</h1>"]
-    body.append(
-        '<p id="policies">Policy over the period: '
-        f"{escape(', '.join(document.policies) or 'none')}</p>"
-    )
+    body.append(f'<p id="policies">{escape(policy_line(document))}</p>')
     body.append("</header><main>")
     if document.no_data:
         body.append(f'<p class="nodata" id="no-data">No data: {escape(document.no_data)}.</p>')

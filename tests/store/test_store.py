@@ -246,6 +246,34 @@ def test_report_period_excludes_what_began_after_it(store: Store) -> None:
     assert store.report(10_000, 20_000).endpoints == ()
 
 
+def test_report_rejudges_recorded_facts_with_another_policy(store: Store) -> None:
+    from residency.policy import judge_recorded, parse_policy
+
+    good = Host(API, (Addr("192.0.2.1"),), verdict=Verdict.PASS)  # recorded under eu-only 1
+    moved = Host(API, (Addr("192.0.2.9", country="US", region="us-east-1"),), verdict=Verdict.FAIL)
+    plain = Host("cdn.example.com", (Addr("198.51.100.4", country="IN"),))  # under no policy
+    store.record(audit_result("r1", 100_000, [good, plain], policy=True))
+    store.record(audit_result("r2", 100_500, [moved], policy=True))
+    store.record(audit_result("r3", 100_000, [plain]))
+    us_only = parse_policy('name = "us-only"\nversion = "3"\n[countries]\nallow = ["US"]\n')
+    report = store.report(99_000, 101_000, judge=judge_recorded(us_only), judged_by="us-only 3")
+    assert report.rejudged_with == "us-only 3"
+    api, cdn = report.endpoints
+    # DE then US: under us-only, FAIL then PASS (recorded: PASS then FAIL).
+    assert [j.verdict for j in api.judgements] == [int(Verdict.FAIL), int(Verdict.PASS)]
+    assert api.judgements[1].address_verdicts == (("192.0.2.9", int(Verdict.PASS)),)
+    assert api.compliant_checks == 1 and api.judged_checks == 2
+    assert api.current_verdict == int(Verdict.PASS)
+    assert api.uptime is not None and abs(api.uptime - 0.5) < 1e-9  # 500 s of 1000 s
+    # Never judged when recorded; judged now from its recorded facts (India: not allowed).
+    assert cdn.judged_checks == cdn.checks == 2 and cdn.current_verdict == int(Verdict.FAIL)
+    # Without a judge the recorded verdicts stand.
+    plain_report = store.report(99_000, 101_000)
+    assert plain_report.rejudged_with is None
+    assert plain_report.endpoints[0].current_verdict == int(Verdict.FAIL)
+    assert plain_report.endpoints[1].judged_checks == 0
+
+
 def test_report_without_policy_has_no_uptime(store: Store) -> None:
     store.record(audit_result("r1", 1000, [Host(API, (Addr("192.0.2.1"),))]))
     (entry,) = store.report(0, 2000).endpoints
