@@ -2,11 +2,15 @@
 and claiming due targets among a million.
 
     .venv/bin/python bench/monitor.py [--targets 100000] [--claim-targets 1000000] [--pg]
+                                      [--pg-workers 2]
 
 Every figure is printed beside a baseline measured in the same run:
 - throughput: one worker (``Monitor.run_once``: claim, resolve against a local Knot DNS
   server, audit with the production ``AuditorAudit``, record, reschedule) versus the
   resolver alone and the store alone;
+- on PostgreSQL, ``--pg-workers`` monitor processes together (each its own connection,
+  resolver and audit, claiming from one target table) versus the resolver alone, with
+  each target checked exactly once (duplicates and missed targets are counted);
 - bytes per observation: the deduplicated store (unchanged and changed checks) versus
   a naive table that keeps one full row per check;
 - claiming a batch of 1,000 due targets among 1,000,000: with the ``next_due`` index
@@ -20,14 +24,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import random
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -262,6 +269,167 @@ def throughput(args: argparse.Namespace, workdir: Path, db: str) -> None:
         server.stop()
 
 
+def _worker_pass(
+    db: str, nameserver: str, name: str, now: float, args: argparse.Namespace, ready: Any, out: Any
+) -> None:
+    """One monitor process for one pass: set up, wait for the others, run_once, report."""
+    store = open_store(db)
+    settings = ResolverSettings(
+        nameservers=(nameserver,), timeout=5.0, concurrency=args.concurrency, https_hints=False
+    )
+    resolver = ChainResolver(settings)
+    checked: list[str] = []
+    spent = {"audit": 0.0, "commit": 0.0, "claim": 0.0}
+
+    class Logging(AuditorAudit):
+        def __call__(self, batch):  # type: ignore[no-untyped-def]
+            checked.extend(e.host for e in batch.endpoints)
+            begin = time.perf_counter()
+            try:
+                return super().__call__(batch)
+            finally:
+                spent["audit"] += time.perf_counter() - begin
+
+    def timed(name: str, call: Any) -> Any:
+        def run(*a: Any, **k: Any) -> Any:
+            begin = time.perf_counter()
+            try:
+                return call(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - begin
+
+        return run
+
+    store.complete_batch = timed("commit", store.complete_batch)  # type: ignore[method-assign]
+    store.claim_due = timed("claim", store.claim_due)  # type: ignore[method-assign]
+
+    monitor = Monitor(
+        store,
+        Logging(resolver, TableLocator()),
+        clock=lambda: now,
+        batch_size=args.worker_batch,
+        worker=name,
+    )
+    ready.wait()
+    started = time.time()
+    stats = monitor.run_once()
+    out.put((name, started, time.time(), stats.checked, stats.changed, checked))
+    if args.verbose:
+        print(
+            f"    {name}: {stats.line()} in {time.time() - started:.1f} s; "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()),
+            file=sys.stderr,
+        )
+    store.close()
+
+
+def workers_pass(
+    args: argparse.Namespace, db: str, nameserver: str, now: float, label: str, n: int
+) -> float:
+    count = args.pg_workers
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(count)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker_pass, args=(db, nameserver, f"w{k}", now, args, ready, out), daemon=True
+        )
+        for k in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = [out.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = max(r[2] for r in reports) - min(r[1] for r in reports)
+    seen = Counter(host for r in reports for host in r[5])
+    duplicates = sum(c - 1 for c in seen.values() if c > 1)
+    missed = n - len(seen)
+    checked = sum(r[3] for r in reports)
+    rate = checked / elapsed
+    shares = "+".join(str(r[3]) for r in sorted(reports))
+    print(
+        f"  {label:<44} {checked:>7} checks in {elapsed:6.1f} s = {rate:7.0f} /s"
+        f"  ({shares}; {sum(r[4] for r in reports)} changed; duplicates={duplicates},"
+        f" missed={missed})"
+    )
+    if duplicates or missed:
+        print(f"  !! {duplicates} duplicate and {missed} missed checks", file=sys.stderr)
+    return rate
+
+
+def workers_bench(args: argparse.Namespace, workdir: Path, db: str) -> None:
+    """Several monitor processes on one PostgreSQL versus the resolver alone, in one run."""
+    n = args.targets
+    count = args.pg_workers
+    print(f"== {count} monitor workers together on PostgreSQL: {n} targets")
+    binary = find_binary("knotd")
+    if binary is None:
+        print("knotd is not installed (Debian package knot); skipping workers", file=sys.stderr)
+        return
+    server = KnotServer(
+        workdir / "knot-workers", [Zone("bench.test", zone_text(n, set()))], binary=binary
+    )
+    server.start()
+    store = open_store(db)
+    try:
+        now = 2_000_000_000.0
+        store.add_targets(
+            (TargetSpec(f"h{i}.bench.test", cadence=TTL, jitter=0) for i in range(n)), now
+        )
+        settings = ResolverSettings(
+            nameservers=(server.address,),
+            timeout=5.0,
+            concurrency=args.concurrency,
+            https_hints=False,
+        )
+
+        def resolver_alone() -> float:
+            begin = time.perf_counter()
+            names = (f"h{i}.bench.test" for i in range(n))
+            resolved = sum(1 for _ in ChainResolver(settings).resolve_many(names))
+            rate = resolved / (time.perf_counter() - begin)
+            print(
+                f"  {'baseline: resolver alone (A+AAAA), 1 process':<44} {resolved:>7} names"
+                f"           = {rate:7.0f} /s"
+            )
+            return rate
+
+        workers_pass(args, db, server.address, now, "pass 1: first sight", n)
+        # The machine is shared: alternate baseline and workers, and take the median ratio.
+        ratios = []
+        for r in range(args.rounds):
+            baseline = resolver_alone()
+            now += TTL + 1
+            rate = workers_pass(
+                args, db, server.address, now, f"pass {2 + r}: re-resolution, unchanged", n
+            )
+            ratios.append(rate / baseline)
+        moved = set(random.Random(5).sample(range(n), n // 10))
+        server.set_zone(Zone("bench.test", zone_text(n, moved)), timeout=120)
+        baseline = resolver_alone()
+        now += TTL + 1
+        rate = workers_pass(
+            args, db, server.address, now, f"pass {2 + args.rounds}: {len(moved)} moved", n
+        )
+        moved_ratio = rate / baseline
+        passes = 2 + args.rounds
+        checks = Counter(t.checks for t in store.list_targets())
+        print(
+            f"  target check counts after {passes} passes: {dict(checks)} (want {{{passes}: {n}}})"
+        )
+        share = statistics.median(ratios)
+        verdict = "meets" if share >= 0.9 else "BELOW"
+        print(
+            f"  => {count} workers re-resolve at {share * 100:.0f}% of the resolver-alone rate"
+            f" (median of {len(ratios)}: {', '.join(f'{x * 100:.0f}%' for x in ratios)};"
+            f" {verdict} the 90% target); with 10% moved {moved_ratio * 100:.0f}%"
+        )
+    finally:
+        store.close()
+        server.stop()
+
+
 def claim_bench(args: argparse.Namespace, workdir: Path, db: str, label: str) -> None:
     m = args.claim_targets
     print(f"== claiming 1,000 due targets among {m:,} ({label})")
@@ -344,11 +512,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pg", action="store_true", help="Also run against PostgreSQL.")
+    parser.add_argument(
+        "--pg-workers", type=int, default=2, help="Monitor processes together on PostgreSQL."
+    )
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--workers-only", action="store_true", help="Only the PostgreSQL workers case (with --pg)."
+    )
     parser.add_argument("--skip-claim", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="Per-worker figures on stderr.")
+    parser.add_argument(
+        "--worker-batch", type=int, default=1000, help="Batch size of each worker (CLI default)."
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="Unchanged passes of the workers.")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="residency-bench-monitor-"))
-    if not args.skip_throughput:
+    if not args.skip_throughput and not args.workers_only:
         throughput(args, workdir, str(workdir / "history.sqlite3"))
     if not args.skip_claim:
         claim_bench(args, workdir, str(workdir / "claim.sqlite3"), "SQLite")
@@ -357,8 +536,10 @@ def main() -> None:
 
         server = start_postgres(durable=True)
         try:
-            if not args.skip_throughput:
+            if not args.skip_throughput and not args.workers_only:
                 throughput(args, workdir / "pg", server.fresh_url())
+            if not args.skip_throughput and args.pg_workers > 0:
+                workers_bench(args, workdir, server.fresh_url())
             if not args.skip_claim:
                 claim_bench(args, workdir, server.fresh_url(), "PostgreSQL")
         finally:

@@ -1133,8 +1133,10 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @click.option(
     "--policy",
     "policy_file",
-    metavar="FILE",
-    help="With --format: read waiver expiries (and the host's waivers) from this policy.",
+    metavar="NAME|PATH",
+    help="Re-judge every recorded check in the period with this policy (from its recorded "
+    "facts, as on the day of the check) instead of the verdict recorded at the time; "
+    "with --format also read waiver expiries from it.",
 )
 @_DB_OPTION
 @library_errors
@@ -1168,11 +1170,20 @@ def history_report(
         except PolicyInvalid as err:
             first = f", first: {err.problems[0]}" if err.problems else ""
             fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
+    judge = None
+    if policy is not None:
+        from residency.policy import judge_recorded
+
+        judge = judge_recorded(policy)
     with _open_history(db, create=False) as store:
         if doc_format is not None:
             from residency.report.compliance import build, render
 
-            text = render(build(store, start, end, policy), ComplianceFormat(doc_format))
+            text = render(build(store, start, end, policy, judge), ComplianceFormat(doc_format))
+        elif policy is not None:
+            report = store.report(
+                start, end, judge=judge, judged_by=f"{policy.name} {policy.version}"
+            )
         else:
             report = store.report(start, end)
     if doc_format is not None:
@@ -1184,10 +1195,18 @@ def history_report(
         else:
             click.echo(text, nl=False)
         return
+    empty = f"no data: no endpoint was checked between {report.since} and {report.until}"
     if as_json:
         click.echo(_json_text(report))
+        if not report.endpoints:
+            click.echo(empty, err=True)
         return
     click.echo(f"compliance from {report.since} to {report.until}")
+    if report.rejudged_with:
+        click.echo(
+            f"re-judged with policy {report.rejudged_with} from the recorded facts"
+            " (the verdicts recorded at the time are not used)"
+        )
     for e in report.endpoints:
         uptime = "not judged" if e.uptime is None else f"{e.uptime * 100:.2f}% compliant"
         click.echo(f"{e.endpoint}: {uptime} ({e.compliant_checks}/{e.judged_checks} checks)")
@@ -1195,7 +1214,7 @@ def history_report(
             where = " ".join(x for x in (loc.country or "??", loc.provider, loc.region) if x)
             click.echo(f"  {loc.ip:<39} {where:<28} first {loc.first_seen}  last {loc.last_seen}")
     if not report.endpoints:
-        click.echo("no endpoint was checked in that period", err=True)
+        click.echo(empty, err=True)
 
 
 def main() -> None:

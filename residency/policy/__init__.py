@@ -6,6 +6,7 @@ from residency.policy.evaluate import (
     Evaluator,
     apply_policy,
     evaluate,
+    judge_recorded,
     overall_verdict,
     scopes_for,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Waiver",
     "apply_policy",
     "evaluate",
+    "judge_recorded",
     "load_policy",
     "overall_verdict",
     "parse_policy",

@@ -8,9 +8,9 @@ policy-wide settings. A rule overrides only the sections it sets; the rest is in
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from residency.model import (
     AddressVerdict,
@@ -534,6 +534,19 @@ def evaluate(
 ) -> EndpointVerdict:
     """The verdict of one endpoint: the worst of its addresses and of endpoint-level reasons."""
     return Evaluator(policy, jurisdictions).endpoint(result, today)
+
+
+def judge_recorded(
+    policy: Policy, jurisdictions: Jurisdictions | None = None
+) -> Callable[[EndpointResult, float], EndpointVerdict]:
+    """Judges recorded checks after the fact: each one as on the day (UTC) it was made, so
+    a waiver counts where it was in force then."""
+    evaluator = Evaluator(policy, jurisdictions)
+
+    def judge(result: EndpointResult, checked_at: float) -> EndpointVerdict:
+        return evaluator.endpoint(result, datetime.fromtimestamp(checked_at, UTC).date())
+
+    return judge
 
 
 def overall_verdict(verdicts: Iterable[Verdict]) -> Verdict:

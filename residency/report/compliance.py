@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from html import escape
 from typing import Any, Protocol
 
 from residency.drift import DriftEvent
-from residency.model import Verdict
+from residency.model import EndpointResult, EndpointVerdict, Verdict
 from residency.policy.model import Policy
 from residency.report.interface import ComplianceFormat
 from residency.report.world_map import Dot
@@ -102,12 +103,22 @@ class ComplianceDocument:
     policies: tuple[str, ...]  # policy "name version" strings seen over the period, in order
     endpoints: tuple[EndpointSection, ...]
     no_data: str  # non-empty: why there is nothing to show
+    #: "name version" of the policy the recorded facts were re-judged with after the fact
+    #: (then `policies` are those recorded at the time, not used); empty: recorded verdicts.
+    rejudged_with: str = ""
 
 
 class HistorySource(Protocol):
     """The store queries this model reads (residency.store.Store has them)."""
 
-    def report(self, since: float, until: float) -> Any: ...
+    def report(
+        self,
+        since: float,
+        until: float,
+        stale_after: float = ...,
+        judge: Any = None,
+        judged_by: str | None = None,
+    ) -> Any: ...
     def history(self, host: str) -> Any: ...
     def run(self, ref: str) -> Any: ...
     def list_targets(self) -> Any: ...
@@ -118,14 +129,24 @@ def _in_period(first: str, last: str, since: str, until: str) -> bool:
 
 
 def build(
-    store: HistorySource, since: float, until: float, policy: Policy | None = None
+    store: HistorySource,
+    since: float,
+    until: float,
+    policy: Policy | None = None,
+    judge: Callable[[EndpointResult, float], EndpointVerdict] | None = None,
 ) -> ComplianceDocument:
-    """Read the period's history from the store and shape it; no judgement is re-done here.
+    """Read the period's history from the store and shape it.
 
     With `policy`, each waiver seen in force gets its expiry from it, and the policy's own
     waivers covering an endpoint are listed too (the recorded history does not keep expiries).
+    With `judge` too (that policy's evaluation), every recorded check is re-judged from its
+    recorded facts, and the verdicts recorded at the time are not used.
     """
-    report = store.report(since, until)
+    rejudged_with = f"{policy.name} {policy.version}" if policy and judge else ""
+    if rejudged_with:
+        report = store.report(since, until, judge=judge, judged_by=rejudged_with)
+    else:
+        report = store.report(since, until)
     runs: dict[str, Any] = {}
 
     def run_of(ref: str) -> Any:
@@ -137,11 +158,10 @@ def build(
     policies: list[str] = []
     sections = []
     for entry in report.endpoints:
-        if entry.checks == 0:
-            # Store.report lists every endpoint seen since `since`, also those whose checks
-            # all came after `until`: nothing of theirs falls in the period.
+        if entry.checks == 0:  # defensive: Store.report lists only endpoints checked in it
             continue
         timeline = store.history(entry.host)
+        judged_at = {j.first_seen: j for j in entry.judgements}
         stretches = []
         waivers: dict[str, list[str]] = {}
         for span in timeline.spans:
@@ -151,6 +171,11 @@ def build(
             if info.policy and info.policy not in policies:
                 policies.append(info.policy)
             per_ip = {str(ip): int(v) for ip, v in span.body.get("address_verdicts", [])}
+            verdict = span.verdict
+            if rejudged_with:
+                judgement = judged_at.get(span.first_seen)
+                verdict = None if judgement is None else judgement.verdict
+                per_ip = dict(judgement.address_verdicts) if judgement else {}
             labels = tuple(
                 sorted(
                     {str(rule) for code, rule in span.body.get("reasons", []) if code == "waived"}
@@ -164,8 +189,8 @@ def build(
                     first_seen=span.first_seen,
                     last_seen=span.last_seen,
                     checks=span.checks,
-                    verdict=verdict_label(span.verdict),
-                    policy=info.policy,
+                    verdict=verdict_label(verdict),
+                    policy=rejudged_with or info.policy,
                     data_versions=tuple(info.data_versions),
                     addresses=tuple(
                         AddressAt(
@@ -188,7 +213,10 @@ def build(
         why = ""
         if entry.judged_checks == 0:
             target = targets.get(entry.host)
-            if target is not None and target.policy is None:
+            if rejudged_with:
+                reasons = sorted({j.why for j in entry.judgements if j.why})
+                why = "; ".join(reasons) or "no check in the period could be re-judged"
+            elif target is not None and target.policy is None:
                 why = "no policy was attached to the target (watch add --policy FILE)"
             elif not any(s.policy for s in stretches):
                 why = "no policy was attached to any check in the period"
@@ -212,7 +240,9 @@ def build(
     no_data = (
         "" if sections else f"no endpoint was checked between {report.since} and {report.until}"
     )
-    return ComplianceDocument(report.since, report.until, tuple(policies), tuple(sections), no_data)
+    return ComplianceDocument(
+        report.since, report.until, tuple(policies), tuple(sections), no_data, rejudged_with
+    )
 
 
 def _waivers(host: str, seen: dict[str, list[str]], policy: Policy | None) -> tuple[Waiver, ...]:
@@ -243,6 +273,16 @@ def _drift(event: DriftEvent, versions: tuple[tuple[str, str], ...]) -> Drift:
 
 
 # ------------------------------------------------------------------------------- formats
+
+
+def policy_line(document: ComplianceDocument) -> str:
+    recorded = ", ".join(document.policies) or "none"
+    if document.rejudged_with:
+        return (
+            f"Re-judged after the fact with policy {document.rejudged_with} from the recorded "
+            f"facts of each check (policy recorded at the time, not used: {recorded})"
+        )
+    return f"Policy over the period: {recorded}"
 
 
 def share_text(section: EndpointSection) -> str:
@@ -283,7 +323,7 @@ def render_markdown(document: ComplianceDocument) -> str:
     lines = [
         f"# Compliance from {document.since} to {document.until}",
         "",
-        f"Policy over the period: {', '.join(document.policies) or 'none'}",
+        policy_line(document),
         "",
     ]
     if document.no_data:
@@ -417,10 +457,7 @@ def _timeline_bar(s: EndpointSection, since: str, until: str) -> str:
 def render_html(document: ComplianceDocument) -> str:
     title = f"Compliance from {document.since} to {document.until}"
     body = [f"<header><h1>{escape(title)}</h1>"]
-    body.append(
-        '<p id="policies">Policy over the period: '
-        f"{escape(', '.join(document.policies) or 'none')}</p>"
-    )
+    body.append(f'<p id="policies">{escape(policy_line(document))}</p>')
     body.append("</header><main>")
     if document.no_data:
         body.append(f'<p class="nodata" id="no-data">No data: {escape(document.no_data)}.</p>')

@@ -40,26 +40,36 @@ def event_rows(
 
 
 def locations(
-    tx: Tx, endpoint_ids: Sequence[int], since: float | None, grouped: bool = True
+    tx: Tx,
+    endpoint_ids: Sequence[int],
+    since: float | None,
+    grouped: bool = True,
+    until: float | None = None,
 ) -> list[LocationSeen]:
-    """Places seen: merged per (address, place) when ``grouped``, else every interval."""
+    """Places seen: merged per (address, place) when ``grouped``, else every interval.
+
+    With a period, only intervals overlapping [since, until], clipped to it: an interval
+    that began after ``until`` is not part of the period.
+    """
     if not endpoint_ids:
         return []
     marks = ", ".join("?" for _ in endpoint_ids)
     floor = since if since is not None else float("-inf")
+    ceiling = until if until is not None else float("inf")
     if grouped:
         sql = (
             "SELECT ip, country, provider, region, asn, MIN(first_ts), MAX(last_ts),"
             f" MAX(current) FROM observation WHERE endpoint_id IN ({marks}) AND last_ts >= ?"
+            " AND first_ts <= ?"
             " GROUP BY ip, country, provider, region, asn ORDER BY MIN(first_ts), ip"
         )
     else:
         sql = (
             "SELECT ip, country, provider, region, asn, first_ts, last_ts, current"
             f" FROM observation WHERE endpoint_id IN ({marks}) AND last_ts >= ?"
-            " ORDER BY first_ts, ip, id"
+            " AND first_ts <= ? ORDER BY first_ts, ip, id"
         )
-    rows = tx.execute(sql, (*endpoint_ids, floor)).rows
+    rows = tx.execute(sql, (*endpoint_ids, floor, ceiling)).rows
     return [
         LocationSeen(
             ip=r[0],
@@ -68,7 +78,7 @@ def locations(
             region=r[3],
             asn=None if r[4] is None else int(r[4]),
             first_seen=iso(max(float(r[5]), floor)),
-            last_seen=iso(float(r[6])),
+            last_seen=iso(min(float(r[6]), ceiling)),
             current=bool(r[7]),
         )
         for r in rows

@@ -39,6 +39,12 @@ def to_pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+@lru_cache(maxsize=128)
+def to_binary_params(query: str) -> str:
+    """Every ``%s`` placeholder of a pyformat query as ``%b`` (parameters sent in binary)."""
+    return re.sub(r"(?<!%)%s", "%b", query)
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
@@ -56,13 +62,30 @@ def _translate(err: psycopg.Error, label: str) -> StoreError:
 
 
 class PgTx(Tx):
+    arrays = True
+
     def __init__(self, cur: psycopg.Cursor[Any], label: str) -> None:
         self._cur = cur
         self._label = label
 
-    def execute(self, sql: str, params: Params = ()) -> Result:
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        if not rows:
+            return
         try:
-            self._cur.execute(to_pyformat(sql), tuple(params))
+            with self._cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as err:
+            raise _translate(err, self._label) from err
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        values = tuple(params)
+        query = to_pyformat(sql)
+        if any(isinstance(v, list) for v in values):
+            # Arrays go in binary: their text form escapes each quote of each JSON body in Python.
+            query = to_binary_params(query)
+        try:
+            self._cur.execute(query, values)
             rows = self._cur.fetchall() if self._cur.description is not None else []
             return Result(rows, self._cur.rowcount)
         except psycopg.Error as err:

@@ -32,6 +32,23 @@ from residency.store.serialize import (
 )
 from residency.store.types import RecordOutcome
 
+_OBSERVATION_COLUMNS = (
+    "endpoint_id",
+    "ip",
+    "location_fp",
+    "country",
+    "provider",
+    "region",
+    "asn",
+    "facts_id",
+    "data_fp",
+    "first_seq",
+    "last_seq",
+    "first_ts",
+    "last_ts",
+    "current",
+)
+
 
 def endpoint_key(host: str, vantages: Sequence[str]) -> str:
     """One history line per host and vantage set, so vantages never flap against each other."""
@@ -45,6 +62,16 @@ class _NewEndpoint:
     result: EndpointResult
     body_text: str
     state_fp: str
+
+
+@dataclass(frozen=True)
+class _Changed:
+    key: str
+    result: EndpointResult
+    body: dict[str, Any]
+    body_text: str
+    state_fp: str
+    row: Row  # (id, state_id, state_fp, data_fp, last_ts), locked
 
 
 @dataclass
@@ -99,6 +126,38 @@ class Recorder:
             raise StoreError(f"history database {self.db.label}: facts row vanished")
         cache.facts[sha] = int(row[0])
         return int(row[0])
+
+    def _facts_id_list(self, tx: Tx, bodies: Sequence[str], cache: TxCache) -> list[int]:
+        """Facts ids of many bodies: unknown ones inserted in one statement (or one batch)."""
+        shas = [digest(body) for body in bodies]
+        missing = {
+            sha: body
+            for sha, body in zip(shas, bodies, strict=True)
+            if sha not in cache.facts and sha not in self._facts_ids
+        }
+        if missing:
+            # Sorted, so concurrent workers inserting the same facts wait, never deadlock.
+            order = sorted(missing)
+            if tx.arrays:
+                tx.execute(
+                    "INSERT INTO facts (sha, body) SELECT * FROM unnest(?::text[], ?::text[])"
+                    " ON CONFLICT (sha) DO NOTHING",
+                    (order, [missing[sha] for sha in order]),
+                )
+            else:
+                tx.executemany(
+                    "INSERT INTO facts (sha, body) VALUES (?, ?) ON CONFLICT (sha) DO NOTHING",
+                    [(sha, missing[sha]) for sha in order],
+                )
+            for sha, row_id in tx.rows_in("SELECT sha, id FROM facts WHERE sha {IN}", order):
+                cache.facts[sha] = int(row_id)
+        out = []
+        for sha in shas:
+            known = cache.facts.get(sha) or self._facts_ids.get(sha)
+            if known is None:  # pragma: no cover - the row exists by construction
+                raise StoreError(f"history database {self.db.label}: facts row vanished")
+            out.append(known)
+        return out
 
     def record_in(
         self, tx: Tx, result: AuditResult, kind: str, worker: str | None, cache: TxCache
@@ -159,6 +218,7 @@ class Recorder:
         all_changes: list[Change] = []
         unchanged: list[tuple[int, int]] = []  # (endpoint id, state id)
         first_sight: list[_NewEndpoint] = []
+        moved: list[_Changed] = []  # a new state of a known endpoint (the drift case)
         for key, er in ordered:
             body = endpoint_state(er)
             body_text = canonical(body)
@@ -177,11 +237,19 @@ class Recorder:
             ):
                 unchanged.append((int(row[0]), int(row[1])))
                 continue
+            if row[1] is not None and row[2] != state_fp and started_ts >= float(row[4] or 0):
+                moved.append(_Changed(key, er, body, body_text, state_fp, row))
+                continue
             changes, was_changed = self._record_endpoint(
                 tx, seq, started_ts, key, er, data_fp, policy_name, kind, cache, body, body_text
             )
             changed += was_changed
             all_changes.extend(changes)
+        if moved:
+            all_changes.extend(
+                self._record_changed(tx, seq, started_ts, moved, data_fp, policy_name, kind, cache)
+            )
+            changed += len(moved)
         if first_sight:
             leftovers = self._record_first_sights(
                 tx, seq, started_ts, first_sight, data_fp, policy_name, kind, cache
@@ -203,8 +271,35 @@ class Recorder:
                 )
                 changed += was_changed
                 all_changes.extend(changes)
-        if unchanged:
-            # The common case in monitoring: nothing changed, only "last seen" moves.
+        if unchanged and tx.arrays:
+            # The common case in monitoring: nothing changed, only "last seen" moves; one
+            # set-based statement per table, not one per endpoint.
+            # (PostgreSQL runs every data-modifying WITH part: three tables, one round trip.)
+            endpoint_ids = [endpoint_id for endpoint_id, _ in unchanged]
+            tx.execute(
+                "WITH s AS (UPDATE endpoint_state SET last_seq = ?, last_ts = ?,"
+                " checks = checks + 1 WHERE id = ANY(?)),"
+                " o AS (UPDATE observation SET last_seq = ?, last_ts = ?"
+                " WHERE endpoint_id = ANY(?) AND current = 1)"
+                " UPDATE endpoint SET last_ts = ? WHERE id = ANY(?)",
+                (
+                    seq,
+                    started_ts,
+                    [state_id for _, state_id in unchanged],
+                    seq,
+                    started_ts,
+                    endpoint_ids,
+                    started_ts,
+                    endpoint_ids,
+                ),
+            )
+            if kind == "audit":
+                tx.insert_rows(
+                    "run_endpoint",
+                    ("run_seq", "endpoint_id", "state_id"),
+                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
+                )
+        elif unchanged:
             tx.executemany(
                 "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
                 " WHERE id = ?",
@@ -243,108 +338,307 @@ class Recorder:
 
         Returns those another worker created in the meantime: they take the normal path.
         """
-        tx.executemany(
-            "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO NOTHING",
-            [
-                (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
-                for i in items
-            ],
-        )
+        names = [
+            (i.key, i.result.endpoint.host, i.result.endpoint.display or i.result.endpoint.host)
+            for i in items
+        ]
+        if tx.arrays:
+            tx.execute(
+                "INSERT INTO endpoint (key, host, display)"
+                " SELECT * FROM unnest(?::text[], ?::text[], ?::text[])"
+                " ON CONFLICT (key) DO NOTHING",
+                [list(column) for column in zip(*names, strict=True)],
+            )
+        else:
+            tx.executemany(
+                "INSERT INTO endpoint (key, host, display) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                names,
+            )
         rows = self._endpoint_rows(tx, [i.key for i in items])
         fresh = [i for i in items if rows[i.key][1] is None]
         leftovers = [i for i in items if rows[i.key][1] is not None]
         if not fresh:
             return leftovers
         ids = {i.key: int(rows[i.key][0]) for i in fresh}
-        verdicts = {
-            i.key: None if i.result.verdict is None else int(i.result.verdict.verdict)
-            for i in fresh
-        }
-        tx.executemany(
-            "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
-            " data_fp, first_seq, last_seq, first_ts, last_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        verdicts = [
+            None if i.result.verdict is None else int(i.result.verdict.verdict) for i in fresh
+        ]
+        state_ids: dict[int, int] = {}
+        if tx.arrays:
+            returned = tx.execute(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " SELECT u.e, u.f, u.b, u.v, ?::text, ?::text, ?::bigint, ?::bigint,"
+                " ?::float8, ?::float8"
+                " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(e, f, b, v)"
+                " RETURNING endpoint_id, id",
                 (
-                    ids[i.key],
-                    i.state_fp,
-                    i.body_text,
-                    verdicts[i.key],
                     policy_name,
                     data_fp,
                     seq,
                     seq,
                     ts,
                     ts,
-                )
-                for i in fresh
-            ],
-        )
-        state_ids: dict[int, int] = {}
-        id_list = sorted(ids.values())
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for r in tx.query(
-                f"SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id IN ({marks})"
-                " AND first_seq = ?",
-                (*chunk, seq),
-            ):
-                state_ids[int(r[0])] = int(r[1])
-        observations = []
-        for i in fresh:
-            for facts in i.result.facts:
-                summary = location_summary(facts)
-                observations.append(
-                    (
-                        ids[i.key],
-                        facts.ip,
-                        digest(canonical(summary)),
-                        summary["country"],
-                        summary["provider"],
-                        summary["region"],
-                        summary["asn"],
-                        self._facts_id(tx, canonical(to_jsonable(facts)), cache),
-                        data_fp,
-                        seq,
-                        seq,
-                        ts,
-                        ts,
-                    )
-                )
-        tx.executemany(
-            "INSERT INTO observation (endpoint_id, ip, location_fp, country, provider,"
-            " region, asn, facts_id, data_fp, first_seq, last_seq, first_ts, last_ts,"
-            " current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            observations,
-        )
-        tx.executemany(
-            "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ? WHERE id = ?",
-            [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
-        )
-        if kind == "audit":
+                    [ids[i.key] for i in fresh],
+                    [i.state_fp for i in fresh],
+                    [i.body_text for i in fresh],
+                    verdicts,
+                ),
+            ).rows
+        else:
             tx.executemany(
-                "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (ids[i.key], i.state_fp, i.body_text, v, policy_name, data_fp, seq, seq, ts, ts)
+                    for i, v in zip(fresh, verdicts, strict=True)
+                ],
+            )
+            returned = tx.rows_in(
+                "SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id {IN}"
+                " AND first_seq = ?",
+                sorted(ids.values()),
+                after=(seq,),
+            )
+        state_ids = {int(r[0]): int(r[1]) for r in returned}
+        pairs = [(ids[i.key], facts) for i in fresh for facts in i.result.facts]
+        facts_ids = self._facts_id_list(
+            tx, [canonical(to_jsonable(facts)) for _, facts in pairs], cache
+        )
+        observations = []
+        for (endpoint_id, facts), facts_id in zip(pairs, facts_ids, strict=True):
+            summary = location_summary(facts)
+            observations.append(
+                (
+                    endpoint_id,
+                    facts.ip,
+                    digest(canonical(summary)),
+                    summary["country"],
+                    summary["provider"],
+                    summary["region"],
+                    summary["asn"],
+                    facts_id,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                    1,
+                )
+            )
+        tx.insert_rows("observation", _OBSERVATION_COLUMNS, observations)
+        if tx.arrays:
+            tx.execute(
+                "UPDATE endpoint AS e SET state_id = u.s, state_fp = u.f, data_fp = ?,"
+                " last_ts = ? FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS u(id, s, f)"
+                " WHERE e.id = u.id",
+                (
+                    data_fp,
+                    ts,
+                    [ids[i.key] for i in fresh],
+                    [state_ids[ids[i.key]] for i in fresh],
+                    [i.state_fp for i in fresh],
+                ),
+            )
+        else:
+            tx.executemany(
+                "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ?"
+                " WHERE id = ?",
+                [(state_ids[ids[i.key]], i.state_fp, data_fp, ts, ids[i.key]) for i in fresh],
+            )
+        if kind == "audit":
+            tx.insert_rows(
+                "run_endpoint",
+                ("run_seq", "endpoint_id", "state_id"),
                 [(seq, ids[i.key], state_ids[ids[i.key]]) for i in fresh],
             )
         return leftovers
 
+    def _record_changed(
+        self,
+        tx: Tx,
+        seq: int,
+        ts: float,
+        items: list[_Changed],
+        data_fp: str,
+        policy_name: str | None,
+        kind: str,
+        cache: TxCache,
+    ) -> list[Change]:
+        """Known endpoints whose state changed, in bulk: a new state each, observations
+        closed or extended or opened, drift events. Same rows as ``_record_endpoint``."""
+        ids = [int(i.row[0]) for i in items]
+        old_ids = [int(i.row[1]) for i in items]
+        old_bodies = {
+            int(r[0]): r[1]
+            for r in tx.rows_in("SELECT id, body FROM endpoint_state WHERE id {IN}", old_ids)
+        }
+        verdicts = [
+            None if i.result.verdict is None else int(i.result.verdict.verdict) for i in items
+        ]
+        if tx.arrays:
+            returned = tx.execute(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " SELECT u.e, u.f, u.b, u.v, ?::text, ?::text, ?::bigint, ?::bigint,"
+                " ?::float8, ?::float8"
+                " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(e, f, b, v)"
+                " RETURNING endpoint_id, id",
+                (
+                    policy_name,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                    ids,
+                    [i.state_fp for i in items],
+                    [i.body_text for i in items],
+                    verdicts,
+                ),
+            ).rows
+        else:
+            tx.executemany(
+                "INSERT INTO endpoint_state (endpoint_id, state_fp, body, verdict, policy,"
+                " data_fp, first_seq, last_seq, first_ts, last_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (e, i.state_fp, i.body_text, v, policy_name, data_fp, seq, seq, ts, ts)
+                    for e, i, v in zip(ids, items, verdicts, strict=True)
+                ],
+            )
+            returned = tx.rows_in(
+                "SELECT endpoint_id, id FROM endpoint_state WHERE endpoint_id {IN}"
+                " AND first_seq = ? AND late = 0",
+                sorted(ids),
+                after=(seq,),
+            )
+        new_states = {int(r[0]): int(r[1]) for r in returned}
+        current: dict[int, dict[str, tuple[int, str]]] = {}
+        for r in tx.rows_in(
+            "SELECT endpoint_id, id, ip, location_fp FROM observation"
+            " WHERE endpoint_id {IN} AND current = 1",
+            ids,
+        ):
+            current.setdefault(int(r[0]), {})[r[2]] = (int(r[1]), r[3])
+        pairs = [(e, facts) for e, i in zip(ids, items, strict=True) for facts in i.result.facts]
+        facts_ids = self._facts_id_list(
+            tx, [canonical(to_jsonable(facts)) for _, facts in pairs], cache
+        )
+        extended: list[tuple[Any, ...]] = []  # (seq, ts, facts_id, data_fp, observation id)
+        closed: list[int] = []
+        opened: list[tuple[Any, ...]] = []
+        new_ips: dict[int, set[str]] = {}
+        for (endpoint_id, facts), facts_id in zip(pairs, facts_ids, strict=True):
+            new_ips.setdefault(endpoint_id, set()).add(facts.ip)
+            summary = location_summary(facts)
+            location_fp = digest(canonical(summary))
+            existing = current.get(endpoint_id, {}).get(facts.ip)
+            if existing is not None and existing[1] == location_fp:
+                extended.append((seq, ts, facts_id, data_fp, existing[0]))
+                continue
+            if existing is not None:
+                closed.append(existing[0])
+            opened.append(
+                (
+                    endpoint_id,
+                    facts.ip,
+                    location_fp,
+                    summary["country"],
+                    summary["provider"],
+                    summary["region"],
+                    summary["asn"],
+                    facts_id,
+                    data_fp,
+                    seq,
+                    seq,
+                    ts,
+                    ts,
+                    1,
+                )
+            )
+        for endpoint_id, by_ip in current.items():
+            closed += [
+                obs_id
+                for ip, (obs_id, _) in by_ip.items()
+                if ip not in new_ips.get(endpoint_id, set())
+            ]
+        if extended and tx.arrays:
+            tx.execute(
+                "UPDATE observation AS o SET last_seq = ?, last_ts = ?, facts_id = u.f,"
+                " data_fp = ? FROM unnest(?::bigint[], ?::bigint[]) AS u(id, f) WHERE o.id = u.id",
+                (seq, ts, data_fp, [x[4] for x in extended], [x[2] for x in extended]),
+            )
+        elif extended:
+            tx.executemany(
+                "UPDATE observation SET last_seq = ?, last_ts = ?, facts_id = ?, data_fp = ?"
+                " WHERE id = ?",
+                extended,
+            )
+        tx.rows_in("UPDATE observation SET current = 0 WHERE id {IN}", sorted(closed))
+        tx.insert_rows("observation", _OBSERVATION_COLUMNS, opened)
+        displays = [i.result.endpoint.display or i.result.endpoint.host for i in items]
+        if tx.arrays:
+            tx.execute(
+                "UPDATE endpoint AS e SET state_id = u.s, state_fp = u.f, data_fp = ?,"
+                " last_ts = ?, display = u.d"
+                " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS u(id, s, f, d)"
+                " WHERE e.id = u.id",
+                (
+                    data_fp,
+                    ts,
+                    ids,
+                    [new_states[e] for e in ids],
+                    [i.state_fp for i in items],
+                    displays,
+                ),
+            )
+        else:
+            tx.executemany(
+                "UPDATE endpoint SET state_id = ?, state_fp = ?, data_fp = ?, last_ts = ?,"
+                " display = ? WHERE id = ?",
+                [
+                    (new_states[e], i.state_fp, data_fp, ts, d, e)
+                    for e, i, d in zip(ids, items, displays, strict=True)
+                ],
+            )
+        all_changes: list[Change] = []
+        events: list[tuple[Any, ...]] = []
+        for endpoint_id, old_id, item in zip(ids, old_ids, items, strict=True):
+            old_body = old_bodies.get(old_id)
+            before = json.loads(old_body) if old_body else None
+            old_data_fp = item.row[3]
+            changes = compare(before, item.body, old_data_fp is not None and old_data_fp != data_fp)
+            all_changes += changes
+            events += [
+                (endpoint_id, seq, ts, c.kind.value, c.ip, c.before, c.after, c.detail)
+                for c in changes
+            ]
+        tx.insert_rows(
+            "drift_event",
+            ("endpoint_id", "run_seq", "at_ts", "kind", "ip", "before", "after", "detail"),
+            events,
+        )
+        if kind == "audit":
+            tx.insert_rows(
+                "run_endpoint",
+                ("run_seq", "endpoint_id", "state_id"),
+                [(seq, e, new_states[e]) for e in ids],
+            )
+        return all_changes
+
     def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
         """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
-        out: dict[str, Row] = {}
         # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for r in tx.query(
-                "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
-                f" WHERE key IN ({marks}) ORDER BY id{lock}",
-                chunk,
-            ):
-                out[r[0]] = r[1:]
-        return out
+        rows = tx.rows_in(
+            "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
+            f" WHERE key {{IN}} ORDER BY id{lock}",
+            keys,
+        )
+        return {r[0]: r[1:] for r in rows}
 
     def _record_endpoint(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any, TypeVar
 
 import cattrs
@@ -24,9 +24,33 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+#: Field names per dataclass type, read once (``dataclasses.fields`` is slow per call).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def to_jsonable(obj: Any) -> Any:
-    """A dataclass tree as plain JSON values (enums become their values)."""
-    return asdict(obj)
+    """A dataclass tree as plain JSON values, the same as ``dataclasses.asdict`` gives
+    (enums stay enums, which JSON writes as their values), without its deep copies: this
+    runs for every address of every check recorded."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if is_dataclass(cls):
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+        elif cls is tuple or cls is list:
+            return cls(to_jsonable(v) for v in obj)
+        elif cls is dict:
+            return {to_jsonable(k): to_jsonable(v) for k, v in obj.items()}
+        elif isinstance(obj, list | tuple | dict):  # a subclass (a named tuple): as asdict does
+            return asdict(_Wrap(obj))["value"]
+        else:
+            return obj
+    return {name: to_jsonable(getattr(obj, name)) for name in names}
+
+
+@dataclass(frozen=True)
+class _Wrap:
+    value: Any
 
 
 def data_fingerprint(versions: tuple[DataVersion, ...]) -> str:

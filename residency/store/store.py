@@ -13,7 +13,7 @@ from residency.drift import DriftEvent
 from residency.model import AuditResult
 from residency.store.alerts import Alerts
 from residency.store.backend import Backend
-from residency.store.compliance import Compliance
+from residency.store.compliance import Compliance, Judge
 from residency.store.db import Db
 from residency.store.diff import Diff
 from residency.store.history import History
@@ -32,6 +32,7 @@ from residency.store.types import (
     RecordOutcome,
     RunDiff,
     RunInfo,
+    StateJudgement,
     StateSpan,
     TargetSpec,
     Timeline,
@@ -44,10 +45,12 @@ __all__ = [
     "ComplianceReport",
     "DiffEntry",
     "EndpointCompliance",
+    "Judge",
     "LocationSeen",
     "RecordOutcome",
     "RunDiff",
     "RunInfo",
+    "StateJudgement",
     "StateSpan",
     "Store",
     "TargetSpec",
@@ -126,8 +129,16 @@ class Store:
     def diff(self, run_a: str | None = None, run_b: str | None = None) -> RunDiff:
         return self._diff.diff(run_a, run_b)
 
-    def report(self, since: float, until: float, stale_after: float = 86400.0) -> ComplianceReport:
-        return self._compliance.report(since, until, stale_after)
+    def report(
+        self,
+        since: float,
+        until: float,
+        stale_after: float = 86400.0,
+        judge: Judge | None = None,
+        judged_by: str | None = None,
+    ) -> ComplianceReport:
+        """Compliance over a period; with ``judge``, the recorded facts re-judged by it."""
+        return self._compliance.report(since, until, stale_after, judge, judged_by)
 
     # ------------------------------------------------------------------ alerts
 

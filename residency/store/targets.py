@@ -156,27 +156,54 @@ class Targets:
         recorded: list[RecordOutcome] = []
         with self.db.backend.transaction() as tx:
             ids = sorted({c.target_id for c in completions})
-            ours: set[int] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                ours.update(
+            by_id = sorted(completions, key=lambda c: c.target_id)
+            if tx.arrays and by_id:
+                # One statement: reschedule those still ours, and learn which they are.
+                ours = {
                     int(r[0])
-                    for r in tx.query(
-                        f"SELECT id FROM target WHERE id IN ({marks}) AND lease_owner = ?",
-                        (*chunk, owner),
+                    for r in tx.execute(
+                        "UPDATE target AS t SET next_due = u.due, lease_owner = NULL,"
+                        " last_checked = u.at, last_run = u.run, checks = t.checks + u.inc"
+                        " FROM unnest(?::bigint[], ?::float8[], ?::float8[], ?::text[],"
+                        " ?::bigint[]) AS u(id, due, at, run, inc)"
+                        " WHERE t.id = u.id AND t.lease_owner = ? RETURNING t.id",
+                        (
+                            [c.target_id for c in by_id],
+                            [c.next_due for c in by_id],
+                            [c.checked_at for c in by_id],
+                            [c.run_id for c in by_id],
+                            [1 if c.run_id else 0 for c in by_id],
+                            owner,
+                        ),
+                    ).rows
+                }
+                mine = [c for c in by_id if c.target_id in ours]
+            else:
+                ours = {
+                    int(r[0])
+                    for r in tx.rows_in(
+                        "SELECT id FROM target WHERE id {IN} AND lease_owner = ?",
+                        ids,
+                        after=(owner,),
                     )
+                }
+                mine = [c for c in by_id if c.target_id in ours]
+                tx.executemany(
+                    "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
+                    " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
+                    [
+                        (
+                            c.next_due,
+                            c.checked_at,
+                            c.run_id,
+                            1 if c.run_id else 0,
+                            c.target_id,
+                            owner,
+                        )
+                        for c in mine
+                    ],
                 )
-            mine = [c for c in completions if c.target_id in ours]
-            lost = sorted({c.target_id for c in completions} - ours)
-            tx.executemany(
-                "UPDATE target SET next_due = ?, lease_owner = NULL, last_checked = ?,"
-                " last_run = ?, checks = checks + ? WHERE id = ? AND lease_owner = ?",
-                [
-                    (c.next_due, c.checked_at, c.run_id, 1 if c.run_id else 0, c.target_id, owner)
-                    for c in sorted(mine, key=lambda c: c.target_id)
-                ],
-            )
+            lost = sorted(set(ids) - ours)
             done = len(mine)
             for result in results:
                 recorded.append(

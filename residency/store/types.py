@@ -92,6 +92,16 @@ class RunDiff:
 
 
 @dataclass(frozen=True)
+class StateJudgement:
+    """The verdict a re-judging policy gives one recorded state (from its first check)."""
+
+    first_seen: str
+    verdict: int | None  # None: not judged, see `why`
+    address_verdicts: tuple[tuple[str, int], ...]
+    why: str = ""  # "unknown, because ..." when the recorded facts could not be judged
+
+
+@dataclass(frozen=True)
 class EndpointCompliance:
     endpoint: str
     host: str
@@ -101,6 +111,8 @@ class EndpointCompliance:
     uptime: float | None  # time-weighted share of the period spent compliant; None if unjudged
     current_verdict: int | None
     locations: tuple[LocationSeen, ...]
+    #: Re-judged reports only: each state's new verdict (recorded verdicts are not used).
+    judgements: tuple[StateJudgement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,9 @@ class ComplianceReport:
     since: str
     until: str
     endpoints: tuple[EndpointCompliance, ...]
+    #: "name version" of the policy the recorded facts were re-judged with; None when the
+    #: verdicts are those recorded at the time of each check.
+    rejudged_with: str | None = None
 
 
 @dataclass(frozen=True)

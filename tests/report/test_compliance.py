@@ -134,3 +134,35 @@ def test_policy_gives_waiver_expiry_and_a_bad_policy_is_one_line(tmp_path: Path)
     result = CliRunner().invoke(cli, [*args, "--policy", str(tmp_path / "nope.toml"), "--db", db])
     assert result.exit_code == 2 and "nope.toml" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_policy_rejudges_the_recorded_history_and_says_so(tmp_path: Path) -> None:
+    """api.example.com was recorded under eu-only 1 (PASS in DE, then FAIL in the US);
+    cdn.example.com under no policy. Re-judged with a US-only policy, both flip."""
+    db = history(tmp_path)
+    policy = tmp_path / "us.toml"
+    policy.write_text('name = "us-only"\nversion = "3"\n[countries]\nallow = ["US"]\n')
+    period = ["--since", "2023-11-14", "--until", "2023-11-16", "--db", db]
+    text = CliRunner().invoke(cli, ["report", *period, "--policy", str(policy)])
+    assert text.exit_code == 0, text.output
+    assert "re-judged with policy us-only 3 from the recorded facts" in text.stdout
+    assert "cdn.example.com: 0.00% compliant (0/1 checks)" in text.stdout
+    data = json.loads(
+        CliRunner().invoke(cli, ["report", *period, "--policy", str(policy), "--json"]).stdout
+    )
+    assert data["rejudged_with"] == "us-only 3"
+    doc = CliRunner().invoke(cli, ["report", *period, "--policy", str(policy), "--format", "json"])
+    assert doc.exit_code == 0, doc.output
+    document = json.loads(doc.stdout)
+    assert document["rejudged_with"] == "us-only 3"
+    api = next(s for s in document["endpoints"] if s["host"] == "api.example.com")
+    assert [st["verdict"] for st in api["stretches"]] == ["FAIL", "PASS"]
+    assert {st["policy"] for st in api["stretches"]} == {"us-only 3"}
+    assert api["stretches"][1]["addresses"][0]["verdict"] == "PASS"
+    assert document["policies"] == ["eu-only 1"]  # what was recorded, not used
+    markdown = (
+        CliRunner()
+        .invoke(cli, ["report", *period, "--policy", str(policy), "--format", "markdown"])
+        .stdout
+    )
+    assert "Re-judged after the fact with policy us-only 3" in markdown

@@ -135,6 +135,19 @@ def test_history_diff_runs_report(db: str) -> None:
     assert entry["judged_checks"] == 2 and entry["compliant_checks"] == 1
 
 
+def test_report_period_with_no_data_says_so(db: str) -> None:
+    store = open_store(db)
+    store.record(audit_result("run-aaa", 1_700_000_000, [Host("api.example.com")], policy=True))
+    store.close()
+    # Before anything was recorded: the endpoint checked later is not "in" the period.
+    period = ("--since", "2023-11-01", "--until", "2023-11-10", "--db", db)
+    code, out, err = run("report", *period)
+    assert code == 0 and "api.example.com" not in out
+    assert "no data: no endpoint was checked between 2023-11-01T00:00:00Z" in err
+    code, out, err = run("report", *period, "--json")
+    assert code == 0 and json.loads(out)["endpoints"] == [] and "no data:" in err
+
+
 def test_errors_are_one_line(db: str, tmp_path: Path) -> None:
     for args in (
         ["history", "x.example", "--db", "mysql://x/y"],

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import asdict
+from typing import Any, NamedTuple
 
 import pytest
 
 from residency.model import AuditResult, Place, Verdict
 from residency.store import Completion
-from residency.store.serialize import from_jsonable, to_jsonable
+from residency.store.serialize import canonical, from_jsonable, to_jsonable
 from tests.store.builders import Addr, Host, audit_result
 
 
@@ -38,6 +39,37 @@ def test_an_audit_result_survives_the_spool() -> None:
     verdict = rebuilt.endpoints[1].verdict
     assert verdict is not None and type(verdict.verdict) is Verdict
     assert type(rebuilt.endpoints) is tuple
+
+
+class _Pair(NamedTuple):
+    a: int
+    b: tuple[str, ...]
+
+
+def test_to_jsonable_is_asdict_without_the_copies() -> None:
+    """The fast path must give the very JSON asdict gives: fingerprints and facts shas
+    recorded before it must still match."""
+    result = audit_result(
+        "r1",
+        1000,
+        [
+            Host("api.example.com", (Addr("192.0.2.1"), Addr("2001:db8::1", country=None))),
+            Host(
+                "pay.example.com",
+                (Addr("192.0.2.9"),),
+                cname=("e.example.net",),
+                verdict=Verdict.FAIL,
+            ),
+        ],
+        vantages=("DE", None),
+        policy=True,
+    )
+    assert to_jsonable(result) == asdict(result)
+    assert canonical(to_jsonable(result)) == canonical(asdict(result))
+    for facts in result.endpoints[0].facts:
+        assert canonical(to_jsonable(facts)) == canonical(asdict(facts))
+    assert to_jsonable({"k": [_Pair(1, ("x",))]}) == {"k": [_Pair(1, ("x",))]}
+    assert to_jsonable(Place("DE")) == asdict(Place("DE"))
 
 
 def test_a_completion_survives_the_spool() -> None:

@@ -29,6 +29,20 @@ def test_schema_is_migrated_once(store: Store, db_url: str) -> None:
         again.close()
 
 
+def test_postgresql_tables_updated_in_place_leave_room_for_hot_updates(store: Store) -> None:
+    if store.backend.dialect != "postgresql":
+        return  # SQLite has no fill factor
+    with store.backend.transaction(write=False) as tx:
+        options = dict(
+            tx.execute(
+                "SELECT relname, array_to_string(reloptions, ',') FROM pg_class"
+                " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
+            ).rows
+        )
+    for table in ("endpoint", "endpoint_state", "observation", "target"):
+        assert options[table] == "fillfactor=70", table
+
+
 def test_new_migration_is_applied_and_recorded(store: Store) -> None:
     def add_column(tx, dialect):  # type: ignore[no-untyped-def]
         tx.execute("ALTER TABLE run ADD COLUMN extra TEXT")
@@ -207,6 +221,57 @@ def test_compliance_report(store: Store) -> None:
     # A period that starts during the failure: the state in force at `since` counts.
     later = store.report(100_700, 101_000).endpoints[0]
     assert later.uptime is not None and abs(later.uptime - 1 / 3) < 1e-9
+
+
+def test_report_period_excludes_what_began_after_it(store: Store) -> None:
+    """A period query bounds ``first_ts <= until``: a place first seen, or an endpoint first
+    checked, after the period is not in it, and a place's last sighting is clipped to it."""
+    de = Host(API, (Addr("192.0.2.1"),), verdict=Verdict.PASS)
+    us = Host(API, (Addr("192.0.2.9", country="US", region="us-east-1"),), verdict=Verdict.FAIL)
+    later = Host("late.example.com", (Addr("192.0.2.7"),), verdict=Verdict.PASS)
+    store.record(audit_result("r1", 100_000, [de], policy=True))
+    store.record(audit_result("r2", 100_100, [de], policy=True))
+    store.record(audit_result("r3", 200_000, [us, later], policy=True))
+    report = store.report(99_000, 100_500)
+    (entry,) = report.endpoints
+    assert entry.endpoint == API and entry.checks == 2 and entry.uptime == 1.0
+    assert [(loc.ip, loc.country) for loc in entry.locations] == [("192.0.2.1", "DE")]
+    assert entry.locations[0].last_seen == "1970-01-02T03:48:20Z"  # 100_100, not later
+    # A period covering only r3 sees only r3's places (the DE interval ended at r2).
+    tail = store.report(150_000, 250_000)
+    assert {e.endpoint for e in tail.endpoints} == {API, "late.example.com"}
+    api = next(e for e in tail.endpoints if e.endpoint == API)
+    assert [loc.country for loc in api.locations] == ["US"]
+    # Nothing began before this period ended: no endpoint at all.
+    assert store.report(10_000, 20_000).endpoints == ()
+
+
+def test_report_rejudges_recorded_facts_with_another_policy(store: Store) -> None:
+    from residency.policy import judge_recorded, parse_policy
+
+    good = Host(API, (Addr("192.0.2.1"),), verdict=Verdict.PASS)  # recorded under eu-only 1
+    moved = Host(API, (Addr("192.0.2.9", country="US", region="us-east-1"),), verdict=Verdict.FAIL)
+    plain = Host("cdn.example.com", (Addr("198.51.100.4", country="IN"),))  # under no policy
+    store.record(audit_result("r1", 100_000, [good, plain], policy=True))
+    store.record(audit_result("r2", 100_500, [moved], policy=True))
+    store.record(audit_result("r3", 100_000, [plain]))
+    us_only = parse_policy('name = "us-only"\nversion = "3"\n[countries]\nallow = ["US"]\n')
+    report = store.report(99_000, 101_000, judge=judge_recorded(us_only), judged_by="us-only 3")
+    assert report.rejudged_with == "us-only 3"
+    api, cdn = report.endpoints
+    # DE then US: under us-only, FAIL then PASS (recorded: PASS then FAIL).
+    assert [j.verdict for j in api.judgements] == [int(Verdict.FAIL), int(Verdict.PASS)]
+    assert api.judgements[1].address_verdicts == (("192.0.2.9", int(Verdict.PASS)),)
+    assert api.compliant_checks == 1 and api.judged_checks == 2
+    assert api.current_verdict == int(Verdict.PASS)
+    assert api.uptime is not None and abs(api.uptime - 0.5) < 1e-9  # 500 s of 1000 s
+    # Never judged when recorded; judged now from its recorded facts (India: not allowed).
+    assert cdn.judged_checks == cdn.checks == 2 and cdn.current_verdict == int(Verdict.FAIL)
+    # Without a judge the recorded verdicts stand.
+    plain_report = store.report(99_000, 101_000)
+    assert plain_report.rejudged_with is None
+    assert plain_report.endpoints[0].current_verdict == int(Verdict.FAIL)
+    assert plain_report.endpoints[1].judged_checks == 0
 
 
 def test_report_without_policy_has_no_uptime(store: Store) -> None:
