@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.errors import ResidencyError
+from residency.locate.calibration import Calibration, calibration_for, shipped_calibration
 from residency.locate.compiled import (
     SPECIAL_LAYER,
     CompiledIndex,
@@ -197,10 +198,12 @@ class Locator:
         index: CompiledIndex,
         data_versions: Sequence[DataVersion] = (),
         registry: ProviderLookup | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.index = index
         self._versions = tuple(data_versions)
         self._registry = registry
+        self.calibration = calibration or shipped_calibration()
         self._templates: dict[int, IpFacts] = {}
         self._summary_cache: Summary | None = None
         self._special = next(
@@ -247,7 +250,9 @@ class Locator:
             _compile(specs, target, stamp, why, say)
             index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
-        locator = cls(index, versions, _operators() if with_operators else None)
+        locator = cls(
+            index, versions, _operators() if with_operators else None, calibration_for(directory)
+        )
         if compiled_now and with_operators:
             locator._summary()  # merge every combination now, once, not at first bulk use
         return locator
@@ -284,7 +289,7 @@ class Locator:
         evidence, special = self._evidence(combo)
         if special is not None:
             return not_routable(ip, special)
-        return merge_facts(ip, evidence, hints, self._registry, registration)
+        return merge_facts(ip, evidence, hints, self._registry, registration, self.calibration)
 
     def locate(
         self,
@@ -352,7 +357,9 @@ class Locator:
     def _summary(self) -> Summary:
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
-            self._summary_cache = Summary.load(self.index.directory) or Summary.build(self)
+            self._summary_cache = Summary.load(
+                self.index.directory, self.calibration.digest
+            ) or Summary.build(self)
         return self._summary_cache
 
     def prefix_for_country(self, country: str) -> str | None:
@@ -396,11 +403,14 @@ class Summary:
         self.tables = tables
 
     @classmethod
-    def load(cls, directory: Path) -> Summary | None:
+    def load(cls, directory: Path, calibration: str) -> Summary | None:
+        """The summary in ``directory`` if it was merged with this calibration digest."""
         import numpy as np
 
         try:
             doc = json.loads((directory / "summary.json").read_text())
+            if doc.get("calibration") != calibration:
+                return None  # merged with other weights: merged again
             verify_files(directory, doc["files"], full=True)
             tables = doc["tables"]
             arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
@@ -459,7 +469,8 @@ class Summary:
                 np.save(directory / f"summary-{name}.npy", array)
                 files[f"summary-{name}.npy"] = file_checksums(directory / f"summary-{name}.npy")
             tmp = directory / "summary.json.tmp"
-            tmp.write_text(json.dumps({"tables": tables, "files": files}))
+            doc = {"tables": tables, "files": files, "calibration": locator.calibration.digest}
+            tmp.write_text(json.dumps(doc))
             os.replace(tmp, directory / "summary.json")  # written last: marks it complete
         return cls(arrays, tables)
 
