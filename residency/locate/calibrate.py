@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from residency import paths
 from residency.locate.calibration import (
     ALL,
     CALIBRATION_FILE,
@@ -182,7 +183,8 @@ def measure(
     alone: bool = False,
 ) -> Measurement:
     """Merge each sample's evidence without the layers ``holdout(truth_set)`` names.
-    ``alone`` also merges each placing source on its own (for the side-by-side table)."""
+    ``alone`` also merges each placing source on its own (the side-by-side table, and
+    the single-source kinds of answer)."""
     index = locator.index
     registry = locator._registry
     out = Measurement()
@@ -230,6 +232,10 @@ def measure(
                     one = merge_facts("", [*own, *asn_only], (), registry, None, calibration)
                     alone_cache[(combo, j)] = one
                 out.tally(layer.layer_id, sample.truth_set).add(one, sample.truth)
+                if one.location.place is not None and one.location.answer:
+                    # a source alone is how "geoip:single" and "feed:alone" get measured
+                    ok = country_of(one.location.place) == sample.truth
+                    _count(out.answers, one.location.answer, net, ok)
     return out
 
 
@@ -238,8 +244,16 @@ _PLACING = frozenset(
 )
 
 
-def provider_holdout(locator: Locator, sets: Sequence[TruthSet]) -> Callable[[str], frozenset[int]]:
-    """For each truth set, the layers of ``locator`` run by the truth's provider."""
+def holdout_for(
+    locator: Locator, sets: Sequence[TruthSet], mode: str = "provider"
+) -> Callable[[str], frozenset[int]]:
+    """The layers of ``locator`` to leave out while a truth set grades the merged answer:
+    ``provider``: every layer run by the truth's provider (not the multi-provider mirror);
+    ``feed``: the truth layer itself only (the provider's other feeds still vote)."""
+    own = {layer.layer_id: i for i, layer in enumerate(locator.index.layers)}
+    if mode == "feed":
+        frozen_own = {k: frozenset({v}) for k, v in own.items()}
+        return lambda truth_set: frozen_own.get(truth_set, frozenset())
     by_provider: dict[str, set[int]] = {}
     for i, layer in enumerate(locator.index.layers):
         if layer.kind not in _PLACING or layer.layer_id in MIRRORS:
@@ -260,24 +274,32 @@ def _measured(table: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Mea
 
 
 def build_calibration(
-    locator: Locator, base: Calibration | None = None, now: datetime | None = None
+    locator: Locator,
+    base: Calibration | None = None,
+    now: datetime | None = None,
+    holdout: str = "feed",
+    max_prefixes: int = 6000,
 ) -> tuple[Calibration, Measurement, list[Sample]] | None:
     """Measure a calibration table from the ground-truth layers ``locator`` holds;
     None when it holds none. Two passes: the sources' shares right set the vote's
-    weights; the answers merged with those weights set the confidence levels."""
+    weights; the answers merged with those weights set the confidence levels.
+
+    ``holdout`` (see holdout_for): ``feed`` for a dataset that keeps its official feeds
+    (the answers then look like the ones it will give), ``provider`` for the shipped
+    default, which serves mirror-only datasets."""
     base = base or shipped_calibration()
     sets = truth_sets(locator)
     if not sets:
         return None
-    samples = sample_truth(locator, sets)
-    holdout = provider_holdout(locator, sets)
-    first = measure(locator, samples, base, holdout)
+    samples = sample_truth(locator, sets, max_prefixes=max_prefixes)
+    leave_out = holdout_for(locator, sets, holdout)
+    first = measure(locator, samples, base, leave_out)
     weighted = Calibration(
         sources=_measured(first.sources),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
     )
-    second = measure(locator, samples, weighted, holdout)
+    second = measure(locator, samples, weighted, leave_out, alone=True)
     counts: dict[str, int] = {}
     for s in samples:
         counts[s.truth_set] = counts.get(s.truth_set, 0) + 1
@@ -285,9 +307,15 @@ def build_calibration(
         "measured": (now or datetime.now(UTC)).strftime("%Y-%m-%d"),
         "method": (
             "addresses sampled inside each prefix of each ground-truth layer; a source is "
-            "counted against every truth but its own; merged answers with every layer of "
-            "the truth's provider held out (cloudip mirror kept); HK written CN/CN-HK = HK"
+            "counted against every truth but its own; merged answers with "
+            + (
+                "every layer of the truth's provider held out (cloudip mirror kept)"
+                if holdout == "provider"
+                else "the truth layer held out"
+            )
+            + "; HK written CN/CN-HK = HK"
         ),
+        "holdout": holdout,
         "ground_truth": [
             {
                 "layer": ts.layer_id,
@@ -311,12 +339,13 @@ def build_calibration(
     return final, second, samples
 
 
-def rebuild_calibration(locator: Locator, directory: Path) -> Calibration | None:
-    """Write ``directory``/calibration.json from the ground truth in place (None when
-    there is none: the shipped default stays in force)."""
+def rebuild_calibration(locator: Locator, directory: Path | None = None) -> Calibration | None:
+    """Write ``directory`` (the dataset folder)/calibration.json from the ground truth in
+    place; None when there is none, and the shipped default stays in force."""
     built = build_calibration(locator)
     if built is None:
         return None
+    directory = directory or paths.dataset_dir()
     target = directory / CALIBRATION_FILE
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(built[0].to_json())

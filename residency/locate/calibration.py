@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,7 +26,8 @@ from residency.model import Confidence
 
 #: The file name, in the dataset folder (measured there) and in data/ (shipped default).
 CALIBRATION_FILE = "calibration.json"
-#: A kind of answer is "high" only where it measured at least this share right...
+#: A kind of answer is "high" only where it measured at least this share right (the
+#: Wilson 95% lower bound of the measured share, see Measured.lower_bound)...
 HIGH_AT = 0.99
 #: ..."medium" at least this; anything less, or not measured, is "low".
 MEDIUM_AT = 0.95
@@ -37,6 +39,7 @@ WEAK_BELOW = 0.5
 ALL = "all"
 #: The kinds of network, from the provider registry's ``kind`` (data/providers.toml).
 NETWORK_CLASSES = ("hyperscaler", "hosting", "cdn", "platform", "access", "unlisted")
+_Z95 = 1.96
 _CLASS_OF_KIND = {"cloud": "hosting", "cdn": "cdn", "platform": "platform", "isp": "access"}
 
 
@@ -54,6 +57,17 @@ class Measured:
     @property
     def precision(self) -> float:
         return self.right / self.given if self.given else 0.0
+
+    @property
+    def lower_bound(self) -> float:
+        """The Wilson 95% lower bound of the share right: what a level is judged by,
+        so that 200 out of 200 right does not pass for 99%."""
+        if not self.given:
+            return 0.0
+        n, p, z = self.given, self.precision, _Z95
+        centre = p + z * z / (2 * n)
+        spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return (centre - spread) / (1 + z * z / n)
 
     def text(self) -> str:
         return f"{self.precision:.1%} of {self.given}"
@@ -165,7 +179,7 @@ class Calibration:
         measured, own = self._measured(self.answers, answer, net)
         if measured is None:
             return Confidence.LOW, f"{answer} answers not measured"
-        p = measured.precision
+        p = measured.lower_bound
         level = (
             Confidence.HIGH
             if p >= HIGH_AT
@@ -173,7 +187,7 @@ class Calibration:
             if p >= MEDIUM_AT
             else Confidence.LOW
         )
-        where = net if own else "other networks"
+        where = net if own else f"all networks pooled, too few on {net}"
         if not own and level is Confidence.HIGH:
             level = Confidence.MEDIUM  # measured, but not on this kind of network
         return level, f"{answer} answers measured {measured.text()} right on {where}"

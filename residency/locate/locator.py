@@ -254,7 +254,7 @@ class Locator:
             index, versions, _operators() if with_operators else None, calibration_for(directory)
         )
         if compiled_now and with_operators:
-            locator._summary()  # merge every combination now, once, not at first bulk use
+            locator.merge_all()
         return locator
 
     def data_versions(self) -> tuple[DataVersion, ...]:
@@ -353,6 +353,10 @@ class Locator:
         summary = self._summary()
         combos = self.combos(ips)
         return Enrichment(ips=ips, combos=combos, summary=summary, locator=self)
+
+    def merge_all(self) -> None:
+        """Merge every combination now (the summary bulk enrichment reads), not at first use."""
+        self._summary()
 
     def _summary(self) -> Summary:
         if self._summary_cache is None:

@@ -93,9 +93,12 @@ def _prefixlen(e: Evidence) -> int:
         return 0
 
 
+def _is_generic(e: Evidence) -> bool:
+    return e.source in GENERIC_FEEDS or e.provider in GENERIC_FEEDS
+
+
 def _feed_rank(e: Evidence) -> tuple[int, int, int]:
-    generic = e.source in GENERIC_FEEDS or e.provider in GENERIC_FEEDS
-    return (0 if generic else 1, 1 if (e.region or e.place) else 0, _prefixlen(e))
+    return (0 if _is_generic(e) else 1, 1 if (e.region or e.place) else 0, _prefixlen(e))
 
 
 def network_of(
@@ -334,6 +337,16 @@ def _locate(
     """The weighted vote: provider feeds and geofeeds first, GeoIP to break their tie
     or, without them, on its own; the confidence is what that kind of answer measured."""
     placed = [e for e in feeds if e.place and not e.anycast]
+    if any(not _is_generic(e) for e in placed):
+        # a copy or broad view of a provider's ranges (cloudip) does not vote against
+        # the provider's own feed: it is listed where it differs, not counted twice
+        copies = [e for e in placed if _is_generic(e)]
+        placed = [e for e in placed if not _is_generic(e)]
+        for e in copies:
+            if e.place and all(p.place and p.place.country != e.place.country for p in placed):
+                disagreements.append(
+                    f"{e.source} says {e.place.country}, the provider's own feed does not"
+                )
     if primary is not None and primary in placed:
         placed.remove(primary)
         placed.insert(0, primary)  # the best-ranked feed gives the place detail
@@ -375,16 +388,18 @@ def _locate(
             if same is not None:
                 place = same
         geo_countries = [e.place.country for e, _ in geo if e.place]
+        for_winner = sum(w for e, w in geo if e.place and e.place.country == winner)
+        against = sum(w for e, w in geo if e.place and e.place.country != winner)
         if split:
             kind = "feed:split"
         elif not geo_countries:
             kind = "feed:alone"
         elif all(c == winner for c in geo_countries):
             kind = "feed:agreed"
-        elif all(c != winner for c in geo_countries):
-            kind = "feed:contradicted"
+        elif against > for_winner:
+            kind = "feed:contradicted"  # GeoIP's weighted majority says elsewhere
         else:
-            kind = "feed:contested"
+            kind = "feed:contested"  # GeoIP split, not outweighing the feed's side
         what = best.provider or best.source
         region = f" {best.region}" if best.region else ""
         conflict = split or any(c != winner for c in geo_countries)
