@@ -183,8 +183,7 @@ def measure(
     alone: bool = False,
 ) -> Measurement:
     """Merge each sample's evidence without the layers ``holdout(truth_set)`` names.
-    ``alone`` also merges each placing source on its own (the side-by-side table, and
-    the single-source kinds of answer)."""
+    ``alone`` also merges each placing source on its own (the side-by-side table)."""
     index = locator.index
     registry = locator._registry
     out = Measurement()
@@ -232,10 +231,6 @@ def measure(
                     one = merge_facts("", [*own, *asn_only], (), registry, None, calibration)
                     alone_cache[(combo, j)] = one
                 out.tally(layer.layer_id, sample.truth_set).add(one, sample.truth)
-                if one.location.place is not None and one.location.answer:
-                    # a source alone is how "geoip:single" and "feed:alone" get measured
-                    ok = country_of(one.location.place) == sample.truth
-                    _count(out.answers, one.location.answer, net, ok)
     return out
 
 
@@ -299,7 +294,7 @@ def build_calibration(
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
     )
-    second = measure(locator, samples, weighted, leave_out, alone=True)
+    second = measure(locator, samples, weighted, leave_out)
     counts: dict[str, int] = {}
     for s in samples:
         counts[s.truth_set] = counts.get(s.truth_set, 0) + 1

@@ -174,9 +174,14 @@ class Calibration:
             return measured.precision
         return self.default_weight.get(kind, WEAK_BELOW)
 
-    def level(self, answer: str, net: str) -> tuple[Confidence, str]:
-        """The confidence a kind of answer earned, and the figure it rests on."""
-        measured, own = self._measured(self.answers, answer, net)
+    def level(self, answer: str, net: str, source: str | None = None) -> tuple[Confidence, str]:
+        """The confidence a kind of answer earned, and the figure it rests on. An answer
+        resting on one ``source`` alone is judged by that source's own measured share."""
+        if source is not None:
+            measured, own = self._measured(self.sources, source, net)
+            answer = f"{source} alone"
+        else:
+            measured, own = self._measured(self.answers, answer, net)
         if measured is None:
             return Confidence.LOW, f"{answer} answers not measured"
         p = measured.lower_bound

@@ -353,8 +353,8 @@ def _locate(
     authoritative = _weighted([*placed, *geofeeds], calibration, net)
     geo = _weighted([e for e in geoip if e.place], calibration, net)
 
-    def answer(kind: str, place: Place, basis: str, why: str) -> Location:
-        level, measured = calibration.level(kind, net)
+    def answer(kind: str, place: Place, basis: str, why: str, alone: str | None = None) -> Location:
+        level, measured = calibration.level(kind, net, alone)
         return Location(
             place=place, confidence=level, basis=basis, why=f"{why} ({measured})", answer=kind
         )
@@ -405,7 +405,8 @@ def _locate(
         conflict = split or any(c != winner for c in geo_countries)
         basis = "geofeed" if best.kind is EvidenceKind.GEOFEED else "provider-feed"
         why = f"{what}{region} per {best.source}" + ("; other sources disagree" if conflict else "")
-        return answer(kind, place, basis, why)
+        single = kind == "feed:alone" and len(authoritative) == 1
+        return answer(kind, place, basis, why, best.source if single else None)
 
     geo_tally = _tally(geo)
     if geo:
@@ -434,7 +435,8 @@ def _locate(
                 "geoip-consensus",
                 f"{voters} GeoIP sources agree on {winner}",
             )
-        return answer("geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}")
+        only = next(e.source for e, _ in geo if e.place)
+        return answer("geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", only)
 
     if registration is not None and registration.status == "known" and registration.country:
         return answer(

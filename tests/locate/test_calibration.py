@@ -122,9 +122,11 @@ def test_measured_from_the_ground_truth_in_place(locator: Locator, tmp_path: Pat
     aws = cal.sources["aws-ip-ranges"]["hyperscaler"]
     assert aws.given > 100 and aws.precision > 0.97
     # the test GeoIP databases cover a handful of prefixes: feeds answer alone here
-    assert cal.answers["feed:alone"]["all"].given > 100
-    merged = measurement.tallies["merged"]["gcp-cloud"]
-    assert merged.coverage > 0.9 and merged.precision > 0.95
+    assert cal.answers["feed:alone"]["all"].given > 50
+    # the geofeed held out, AWS's ranges still answer; Google's, held out, leave nothing
+    merged = measurement.tallies["merged"]["aws-geofeed"]
+    assert merged.coverage > 0.5 and merged.precision > 0.95
+    assert measurement.tallies["merged"]["gcp-cloud"].given == 0
     written = rebuild_calibration(locator, tmp_path)
     assert written is not None
     assert calibration_for(tmp_path).digest == written.digest

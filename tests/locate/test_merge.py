@@ -25,6 +25,8 @@ CAL = Calibration(
         "geoip:good": m(970, 1000),
         "geoip:weak": m(300, 1000),
         "geoip:weak2": m(400, 1000),
+        "geoip:best": {"unlisted": Measured(19980, 20000)},
+        "aws-ip-ranges": {"hyperscaler": Measured(500, 500)},
     },
     answers={
         "feed:agreed": {"all": Measured(10000, 10000), "hyperscaler": Measured(9000, 9000)},
@@ -88,12 +90,20 @@ def test_a_copy_of_the_feed_does_not_outvote_the_providers_own() -> None:
     assert "cloudip says US, the provider's own feed does not" in facts.disagreements
 
 
-def test_single_geoip_source_confidence_is_as_measured() -> None:
+def test_single_geoip_source_confidence_is_its_own_measured_share() -> None:
     facts = merge("5.5.5.5", [geoip("geoip:a", "JP")])
     assert facts.location.country == "JP"
     assert facts.location.basis == "geoip-single" and facts.location.answer == "geoip:single"
-    assert facts.location.confidence is Confidence.LOW  # 90% measured
-    assert "geoip:single answers measured 90.0% of 1000 right" in facts.location.why
+    assert facts.location.confidence is Confidence.LOW  # geoip:a measured 90%
+    assert "geoip:a alone answers measured 90.0% of 1000 right" in facts.location.why
+    best = merge("5.5.5.5", [geoip("geoip:best", "JP")])
+    assert best.location.confidence is Confidence.HIGH  # 99.9% of 20000 on unlisted
+
+
+def test_unmeasured_single_source_is_low() -> None:
+    facts = merge("5.5.5.5", [geoip("geoip:new", "JP")])
+    assert facts.location.confidence is Confidence.LOW
+    assert "geoip:new alone answers not measured" in facts.location.why
 
 
 def test_two_agreeing_geoip_sources_take_their_measured_level() -> None:
@@ -140,8 +150,9 @@ def test_uncontradicted_feed_is_high() -> None:
 
 
 def test_answer_measured_only_pooled_is_at_most_medium() -> None:
-    # feed:alone is 100% pooled, but not measured on hyperscaler networks
-    facts = merge("52.16.1.1", [feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")])
+    # feed-x has no row: two agreeing feeds, no GeoIP, measured 100% only pooled
+    one = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    facts = merge("52.16.1.1", [one, feed("feed-x", "52.16.0.0/15", "eu-west-1", "IE")])
     assert facts.location.answer == "feed:alone"
     assert facts.location.confidence is Confidence.MEDIUM
     assert "all networks pooled, too few on hyperscaler" in facts.location.why
@@ -385,3 +396,10 @@ def test_measured_prefix_narrower_than_the_feed_is_anycast() -> None:
     facts = merge("52.16.1.1", [region, measured("52.16.1.0/24"), geoip("geoip:a", "IE")])
     assert facts.anycast and facts.location.place is None
     assert facts.anycast_basis == "measured, bgptools-anycast [52.16.1.0/24]"
+
+
+def test_one_feed_alone_is_judged_by_its_own_measured_share() -> None:
+    facts = merge("52.16.1.1", [feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")])
+    assert facts.location.answer == "feed:alone"
+    assert facts.location.confidence is Confidence.HIGH  # 500 of 500 on hyperscaler
+    assert "aws-ip-ranges alone answers measured 100.0% of 500" in facts.location.why
