@@ -1,8 +1,10 @@
 """Merge the claims of every source about one address into one answer with a confidence.
 
-Order of trust: the provider's own feed, then its RFC 8805 geofeed, then the
-GeoIP consensus, then registration. Anycast and CDN edges have no single place,
-whatever a GeoIP database claims. Disagreements are listed, never hidden.
+A weighted vote (weights and confidence levels measured, from residency.locate.calibration):
+the provider's own feeds and RFC 8805 geofeeds decide, GeoIP breaks their ties or, without
+them, votes alone; registration is the last resort. Only a real tie or all-weak sources
+leave the place unknown. Anycast and CDN edges have no single place, whatever a GeoIP
+database claims. Disagreements are listed, never hidden.
 """
 
 from __future__ import annotations
