@@ -16,6 +16,7 @@ ORDER = [
     "monitor.py",
     "pcap.py",
     "data_update.py",
+    "accuracy.py",
 ]
 
 

@@ -174,6 +174,7 @@ def _compile_index(quiet: bool) -> None:
     """Build the lookup index now, so the first 'residency ip' or audit starts fast."""
     import time
 
+    from residency.locate.calibrate import rebuild_calibration
     from residency.locate.locator import Locator
 
     started = time.monotonic()
@@ -184,6 +185,18 @@ def _compile_index(quiet: bool) -> None:
             f"lookup index ready: {len(locator.index.layers)} layers, "
             f"{sizes['v4_intervals'] + sizes['v6_intervals']} intervals "
             f"({time.monotonic() - started:.1f} s)",
+            err=True,
+        )
+    started = time.monotonic()
+    calibration = rebuild_calibration(locator)
+    if calibration is None:
+        return  # no provider geofeed in place: the shipped calibration stays in force
+    Locator.load().merge_all()  # merged again with the measured weights
+    if not quiet:
+        truths = calibration.provenance.get("ground_truth", [])
+        click.echo(
+            f"calibration measured against {len(truths)} provider-published feeds, "
+            f"{sum(t['samples'] for t in truths)} addresses ({time.monotonic() - started:.1f} s)",
             err=True,
         )
 

@@ -28,9 +28,10 @@ class EvidenceKind(StrEnum):
 class Confidence(StrEnum):
     """How far the merged location can be trusted."""
 
-    HIGH = "high"  # provider feed or geofeed, not contradicted
-    MEDIUM = "medium"  # GeoIP consensus, or a feed that GeoIP contradicts
-    LOW = "low"  # a single GeoIP source, or registration only
+    # measured (residency.locate.calibration): the kind of answer was right this often
+    HIGH = "high"  # >= 99% of the kind of answer, measured on this kind of network
+    MEDIUM = "medium"  # >= 95%
+    LOW = "low"  # less, or not measured
     NONE = "none"  # unknown / indeterminate
 
 
@@ -137,6 +138,9 @@ class Location:
     confidence: Confidence
     basis: str  # which tier decided: "provider-feed", "geofeed", "geoip-consensus", ...
     why: str = ""
+    #: the kind of answer whose measured precision set the confidence ("feed:agreed",
+    #: "geoip:single", ...; the answers table of calibration.json); "" when none
+    answer: str = ""
 
     @property
     def country(self) -> str | None:

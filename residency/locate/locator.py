@@ -10,6 +10,7 @@ from typing import Any
 
 from residency import paths
 from residency.addresses import Address, AddressError, parse_address
+from residency.locate.calibration import Calibration, calibration_for, shipped_calibration
 from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex, IndexError_
 from residency.locate.errors import InvalidAddress, LocateError
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
@@ -30,10 +31,12 @@ class Locator:
         index: CompiledIndex,
         data_versions: Sequence[DataVersion] = (),
         registry: ProviderLookup | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.index = index
         self._versions = tuple(data_versions)
         self._registry = registry
+        self.calibration = calibration or shipped_calibration()
         self._templates: dict[int, IpFacts] = {}
         self._summary_cache: Summary | None = None
         self._special = next(
@@ -80,9 +83,11 @@ class Locator:
             recompile(specs, target, stamp, why, say)
             index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
-        locator = cls(index, versions, _operators() if with_operators else None)
+        locator = cls(
+            index, versions, _operators() if with_operators else None, calibration_for(directory)
+        )
         if compiled_now and with_operators:
-            locator._summary()  # merge every combination now, once, not at first bulk use
+            locator.merge_all()
         return locator
 
     def data_versions(self) -> tuple[DataVersion, ...]:
@@ -123,7 +128,7 @@ class Locator:
         if special is not None:
             return not_routable(ip, special)
         evidence.extend(extra)
-        return merge_facts(ip, evidence, hints, self._registry, registration)
+        return merge_facts(ip, evidence, hints, self._registry, registration, self.calibration)
 
     def locate(
         self,
@@ -195,12 +200,17 @@ class Locator:
         combos = self.combos(ips)
         return Enrichment(ips=ips, combos=combos, summary=summary, facts_at=self.facts_at)
 
+    def merge_all(self) -> None:
+        """Merge every combination now (the summary bulk enrichment reads), not at first use."""
+        self._summary()
+
     def _summary(self) -> Summary:
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
             directory = self.index.directory
-            self._summary_cache = Summary.load(directory) or Summary.build(
-                directory, self.index.sizes()["combos"], self._merged
+            digest = self.calibration.digest
+            self._summary_cache = Summary.load(directory, digest) or Summary.build(
+                directory, self.index.sizes()["combos"], self._merged, digest
             )
         return self._summary_cache
 

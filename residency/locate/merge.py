@@ -1,18 +1,20 @@
 """Merge the claims of every source about one address into one answer with a confidence.
 
-Order of trust: the provider's own feed, then its RFC 8805 geofeed, then the
-GeoIP consensus, then registration. Anycast and CDN edges have no single place,
-whatever a GeoIP database claims. Disagreements are listed, never hidden.
+A weighted vote (weights and confidence levels measured, from residency.locate.calibration):
+the provider's own feeds and RFC 8805 geofeeds decide, GeoIP breaks their ties or, without
+them, votes alone; registration is the last resort. Only a real tie or all-weak sources
+leave the place unknown. Anycast and CDN edges have no single place, whatever a GeoIP
+database claims. Disagreements are listed, never hidden.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from residency.locate.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.locate.compiled import LayerInfo
 from residency.model import (
     CdnEdge,
@@ -55,6 +57,9 @@ class _EdgeFlags(Protocol):
     @property
     def anycast(self) -> bool: ...
 
+    @property
+    def kind(self) -> str: ...
+
 
 def place_from_claim(claim: dict[str, Any]) -> Place | None:
     cc = claim.get("cc")
@@ -90,9 +95,20 @@ def _prefixlen(e: Evidence) -> int:
         return 0
 
 
+def _is_generic(e: Evidence) -> bool:
+    return e.source in GENERIC_FEEDS or e.provider in GENERIC_FEEDS
+
+
 def _feed_rank(e: Evidence) -> tuple[int, int, int]:
-    generic = e.source in GENERIC_FEEDS or e.provider in GENERIC_FEEDS
-    return (0 if generic else 1, 1 if (e.region or e.place) else 0, _prefixlen(e))
+    return (0 if _is_generic(e) else 1, 1 if (e.region or e.place) else 0, _prefixlen(e))
+
+
+def network_of(
+    provider: str | None, registry: ProviderLookup | None, calibration: Calibration
+) -> str:
+    """The kind of network (calibration.NETWORK_CLASSES) of an address run by ``provider``."""
+    entry = registry.get(provider) if registry is not None and provider else None
+    return calibration.network_class(provider, entry.kind if entry is not None else None)
 
 
 def not_routable(ip: str, reason: str) -> IpFacts:
@@ -115,8 +131,13 @@ def merge_facts(
     hints: Sequence[Evidence] = (),
     registry: ProviderLookup | None = None,
     registration: Registration | None = None,
+    calibration: Calibration | None = None,
 ) -> IpFacts:
-    """One IpFacts from all the evidence about ``ip`` (special-purpose handled by caller)."""
+    """One IpFacts from all the evidence about ``ip`` (special-purpose handled by caller).
+
+    ``calibration`` gives the vote's weights and the confidence levels (the shipped
+    default when None)."""
+    calibration = calibration or shipped_calibration()
     feeds = sorted(
         (e for e in evidence if e.kind is EvidenceKind.PROVIDER_FEED), key=_feed_rank, reverse=True
     )
@@ -151,6 +172,7 @@ def merge_facts(
         entry = registry.get(operator.provider) if registry else None
         if entry is not None:
             registry_cdn = entry.cdn
+    net = network_of(operator.provider if operator else provider, registry, calibration)
     # Anycast only where it is published (the provider's own feed flags the range) or
     # measured (a list of prefixes seen answering from many places). A provider or ASN
     # that runs anycast somewhere says nothing about this address: Google, Gcore and
@@ -179,7 +201,9 @@ def merge_facts(
                 f"{h.note or 'hostname'} suggests region {h.region}, feeds say {region}"
             )
 
-    location = _locate(primary, feeds, geofeeds, geoip, registration, disagreements)
+    location = _locate(
+        primary, feeds, geofeeds, geoip, registration, disagreements, calibration, net
+    )
     if anycast:
         claimed = location.country
         why = f"anycast address ({anycast_basis}): served from many places at once"
@@ -192,7 +216,14 @@ def merge_facts(
         edge = f"CDN edge of {cdn_edge.vendor} ({cdn_edge.basis})"
         if location.place is not None:
             edge += ": the edge's own place"
-        location = replace(location, why=f"{location.why}; {edge}, origin unknown")
+        confidence = location.confidence
+        if confidence is Confidence.HIGH:
+            # edges move between places and GeoIP places them by registration: never
+            # a confident answer, whatever the tier measured elsewhere
+            confidence = Confidence.MEDIUM
+        location = replace(
+            location, confidence=confidence, why=f"{location.why}; {edge}, origin unknown"
+        )
 
     return IpFacts(
         ip=ip,
@@ -263,6 +294,38 @@ def _cdn_edge(
     return None
 
 
+#: Two weighted scores closer than this are a tie.
+_TIE = 1e-9
+
+
+def _weighted(
+    evidence: Sequence[Evidence], calibration: Calibration, net: str
+) -> list[tuple[Evidence, float]]:
+    return [(e, calibration.weight(e.source, e.kind.value, net)) for e in evidence]
+
+
+def _tally(votes: Sequence[tuple[Evidence, float]]) -> list[tuple[str, float]]:
+    """Countries by summed weight of the sources that are not weak, best first."""
+    scores: dict[str, float] = {}
+    for e, w in votes:
+        if e.place is not None and w >= WEAK_BELOW:
+            scores[e.place.country] = scores.get(e.place.country, 0.0) + w
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def _clear(tally: Sequence[tuple[str, float]]) -> str | None:
+    """The winning country, or None for a real tie or no strong vote."""
+    if not tally:
+        return None
+    if len(tally) > 1 and tally[0][1] - tally[1][1] <= _TIE:
+        return None
+    return tally[0][0]
+
+
+def _says(votes: Sequence[tuple[Evidence, float]]) -> str:
+    return ", ".join(f"{e.source} says {e.place.country}" for e, _ in votes if e.place)
+
+
 def _locate(
     primary: Evidence | None,
     feeds: Sequence[Evidence],
@@ -270,87 +333,125 @@ def _locate(
     geoip: Sequence[Evidence],
     registration: Registration | None,
     disagreements: list[str],
+    calibration: Calibration,
+    net: str,
 ) -> Location:
-    placed_feeds = [e for e in feeds if e.place and not e.anycast]
-    authoritative: Evidence | None = None
-    basis = ""
-    if primary is not None and primary.place is not None and not primary.anycast:
-        authoritative, basis = primary, "provider-feed"
-    elif placed_feeds:
-        authoritative, basis = placed_feeds[0], "provider-feed"
-    elif geofeeds:
-        authoritative, basis = geofeeds[0], "geofeed"
+    """The weighted vote: provider feeds and geofeeds first, GeoIP to break their tie
+    or, without them, on its own; the confidence is what that kind of answer measured."""
+    placed = [e for e in feeds if e.place and not e.anycast]
+    if any(not _is_generic(e) for e in placed):
+        # a copy or broad view of a provider's ranges (cloudip) does not vote against
+        # the provider's own feed: it is listed where it differs, not counted twice
+        copies = [e for e in placed if _is_generic(e)]
+        placed = [e for e in placed if not _is_generic(e)]
+        for e in copies:
+            if e.place and all(p.place and p.place.country != e.place.country for p in placed):
+                disagreements.append(
+                    f"{e.source} says {e.place.country}, the provider's own feed does not"
+                )
+    if primary is not None and primary in placed:
+        placed.remove(primary)
+        placed.insert(0, primary)  # the best-ranked feed gives the place detail
+    authoritative = _weighted([*placed, *geofeeds], calibration, net)
+    geo = _weighted([e for e in geoip if e.place], calibration, net)
 
-    if authoritative is not None and authoritative.place is not None:
-        place = authoritative.place
-        for other in [*placed_feeds, *geofeeds]:
-            if other.place and other.place.country != place.country:
+    def answer(kind: str, place: Place, basis: str, why: str, alone: str | None = None) -> Location:
+        level, measured = calibration.level(kind, net, alone)
+        return Location(
+            place=place, confidence=level, basis=basis, why=f"{why} ({measured})", answer=kind
+        )
+
+    feed_tally = _tally(authoritative)
+    if feed_tally:
+        winner = _clear(feed_tally)
+        split = len(feed_tally) > 1 or any(
+            e.place and e.place.country != feed_tally[0][0] for e, _ in authoritative
+        )
+        if winner is None:  # the feeds tie: GeoIP breaks it, or nothing does
+            winner = _clear(_tally([*authoritative, *geo]))
+            if winner is None:
+                detail = _says([*authoritative, *geo])
+                disagreements.append(f"provider feeds disagree: {detail}")
+                return _unknown("sources-disagree", f"sources disagree: {detail}")
+        best = max(
+            ((e, w) for e, w in authoritative if e.place and e.place.country == winner),
+            key=lambda ew: ew[1] + (1.0 if ew[0] is primary else 0.0),
+        )[0]
+        assert best.place is not None
+        place = best.place
+        for other, _ in [*authoritative, *geo]:
+            if other.place and other.place.country != winner:
                 disagreements.append(
-                    f"{other.source} says {other.place.country}, "
-                    f"{authoritative.source} says {place.country}"
+                    f"{other.source} says {other.place.country}, {best.source} says {winner}"
                 )
-        contra = sorted({e.place.country for e in geoip if e.place} - {place.country})
-        for e in geoip:
-            if e.place and e.place.country != place.country:
-                disagreements.append(
-                    f"{e.source} says {e.place.country}, "
-                    f"{authoritative.source} says {place.country}"
-                )
-        if place.subdivision is None and place.city is None and geofeeds:
+        if place.subdivision is None and place.city is None:
             # a geofeed row for the same country can refine the region table's place
-            same = next(
-                (g.place for g in geofeeds if g.place and g.place.country == place.country), None
-            )
+            same = next((g.place for g in geofeeds if g.place and g.place.country == winner), None)
             if same is not None:
                 place = same
-        conflict = bool(contra) or any(
-            o.place and o.place.country != place.country for o in [*placed_feeds, *geofeeds]
-        )
-        what = authoritative.provider or authoritative.source
-        region = f" {authoritative.region}" if authoritative.region else ""
-        return Location(
-            place=place,
-            confidence=Confidence.MEDIUM if conflict else Confidence.HIGH,
-            basis=basis,
-            why=f"{what}{region} per {authoritative.source}"
-            + ("; other sources disagree" if conflict else ""),
-        )
+        geo_countries = [e.place.country for e, _ in geo if e.place]
+        for_winner = sum(w for e, w in geo if e.place and e.place.country == winner)
+        against = sum(w for e, w in geo if e.place and e.place.country != winner)
+        if split:
+            kind = "feed:split"
+        elif not geo_countries:
+            kind = "feed:alone"
+        elif all(c == winner for c in geo_countries):
+            kind = "feed:agreed"
+        elif against > for_winner:
+            kind = "feed:contradicted"  # GeoIP's weighted majority says elsewhere
+        else:
+            kind = "feed:contested"  # GeoIP split, not outweighing the feed's side
+        what = best.provider or best.source
+        region = f" {best.region}" if best.region else ""
+        conflict = split or any(c != winner for c in geo_countries)
+        basis = "geofeed" if best.kind is EvidenceKind.GEOFEED else "provider-feed"
+        why = f"{what}{region} per {best.source}" + ("; other sources disagree" if conflict else "")
+        single = kind == "feed:alone" and len(authoritative) == 1
+        return answer(kind, place, basis, why, best.source if single else None)
 
-    if geoip:
-        votes = Counter(e.place.country for e in geoip if e.place)
-        (top, count), total = votes.most_common(1)[0], sum(votes.values())
-        if len(votes) == 1:
-            first = next(e.place for e in geoip if e.place)
-            return Location(
-                place=first if first is not None else Place(top),
-                confidence=Confidence.MEDIUM if total >= 2 else Confidence.LOW,
-                basis="geoip-consensus" if total >= 2 else "geoip-single",
-                why=f"{total} GeoIP source(s) agree on {top}",
+    geo_tally = _tally(geo)
+    if geo:
+        detail = _says(geo)
+        countries = {e.place.country for e, _ in geo if e.place}
+        if len(countries) > 1:
+            disagreements.append(f"GeoIP sources disagree: {detail}")
+        winner = _clear(geo_tally)
+        if winner is None:
+            reason = "GeoIP sources disagree" if geo_tally else "every GeoIP source is weak"
+            return _unknown("sources-disagree", f"{reason}: {detail}")
+        first = next(e.place for e, _ in geo if e.place and e.place.country == winner)
+        assert first is not None
+        voters = sum(1 for e, _ in geo if e.place and e.place.country == winner)
+        if len(countries) > 1:
+            return answer(
+                "geoip:majority",
+                Place(winner),
+                "geoip-majority",
+                f"weighted majority of GeoIP sources says {winner}; {detail}",
             )
-        detail = ", ".join(f"{e.source} says {e.place.country}" for e in geoip if e.place)
-        disagreements.append(f"GeoIP sources disagree: {detail}")
-        if count * 2 > total:
-            return Location(
-                place=Place(top),
-                confidence=Confidence.LOW,
-                basis="geoip-majority",
-                why=f"{count} of {total} GeoIP sources say {top}; {detail}",
+        if voters >= 2:
+            return answer(
+                "geoip:unanimous",
+                first,
+                "geoip-consensus",
+                f"{voters} GeoIP sources agree on {winner}",
             )
-        return Location(
-            place=None,
-            confidence=Confidence.NONE,
-            basis="sources-disagree",
-            why=f"GeoIP sources disagree: {detail}",
-        )
+        only = next(e.source for e, _ in geo if e.place)
+        return answer("geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", only)
 
     if registration is not None and registration.status == "known" and registration.country:
-        return Location(
-            place=Place(registration.country),
-            confidence=Confidence.LOW,
-            basis="registration",
-            why=f"only registration data: block registered in {registration.country} "
+        return answer(
+            "registration",
+            Place(registration.country),
+            "registration",
+            f"only registration data: block registered in {registration.country} "
             "(registration is not proof of location)",
         )
     return Location(
         place=None, confidence=Confidence.NONE, basis="no-data", why="no source covers this address"
     )
+
+
+def _unknown(basis: str, why: str) -> Location:
+    return Location(place=None, confidence=Confidence.NONE, basis=basis, why=why)

@@ -29,11 +29,14 @@ class Summary:
         self.tables = tables
 
     @classmethod
-    def load(cls, directory: Path) -> Summary | None:
+    def load(cls, directory: Path, calibration: str) -> Summary | None:
+        """The summary in ``directory`` if it was merged with this calibration digest."""
         import numpy as np
 
         try:
             doc = json.loads((directory / "summary.json").read_text())
+            if doc.get("calibration") != calibration:
+                return None  # merged with other weights: merged again
             verify_files(directory, doc["files"], full=True)
             tables = doc["tables"]
             arrays = {n: np.load(directory / f"summary-{n}.npy") for n in cls.FILES}
@@ -42,7 +45,9 @@ class Summary:
         return cls(arrays, tables)
 
     @classmethod
-    def build(cls, directory: Path, combos: int, merged: Callable[[int], IpFacts]) -> Summary:
+    def build(
+        cls, directory: Path, combos: int, merged: Callable[[int], IpFacts], calibration: str
+    ) -> Summary:
         """Merge every combination once (tens of thousands, not millions); ``merged``
         gives the facts of one combo id. Saved in ``directory`` when it is writable."""
         import numpy as np
@@ -92,7 +97,8 @@ class Summary:
                 np.save(directory / f"summary-{name}.npy", array)
                 files[f"summary-{name}.npy"] = file_checksums(directory / f"summary-{name}.npy")
             tmp = directory / "summary.json.tmp"
-            tmp.write_text(json.dumps({"tables": tables, "files": files}))
+            doc = {"tables": tables, "files": files, "calibration": calibration}
+            tmp.write_text(json.dumps(doc))
             os.replace(tmp, directory / "summary.json")  # written last: marks it complete
         return cls(arrays, tables)
 

@@ -86,8 +86,11 @@ def test_geoip_disagreement_is_shown_not_hidden(locator: Locator) -> None:
 def test_geoip_consensus_when_no_feed(locator: Locator) -> None:
     facts = locator.locate("5.5.5.5")
     assert facts.location.country == "JP"
-    assert facts.location.confidence is Confidence.MEDIUM
     assert facts.location.basis == "geoip-consensus"
+    # the confidence is what two agreeing GeoIP sources measured on an unlisted network
+    assert facts.location.answer == "geoip:unanimous"
+    level, measured = locator.calibration.level("geoip:unanimous", "unlisted")
+    assert facts.location.confidence is level and measured in facts.location.why
 
 
 def test_feed_beats_geoip_and_disagreement_listed(locator: Locator) -> None:
@@ -97,7 +100,10 @@ def test_feed_beats_geoip_and_disagreement_listed(locator: Locator) -> None:
     assert (facts.provider, facts.region) == ("aws", "eu-west-1")
     assert facts.location.country == "IE"
     assert facts.location.basis == "provider-feed"
-    assert facts.location.confidence is Confidence.MEDIUM
+    # one GeoIP source of two dissents: the feed's answer, as contested feeds measured
+    assert facts.location.answer == "feed:contested"
+    level, _ = locator.calibration.level("feed:contested", "hyperscaler")
+    assert facts.location.confidence is level
     assert any(d.startswith("geoip:test-ipdb says US") for d in facts.disagreements)
     assert not any("test-maxmind" in d for d in facts.disagreements)
 

@@ -1,12 +1,53 @@
-"""The merge rules pinned one by one: each test fails if its rule in merge.py is broken."""
+"""The merge rules pinned one by one: each test fails if its rule in merge.py is broken.
+
+The vote's weights and the confidence levels come from a calibration table; these tests
+pass their own (``CAL``), so they pin the rules, not the figures measured today."""
 
 from __future__ import annotations
 
 import pytest
 
+from residency.locate.calibration import Calibration, Measured
 from residency.locate.merge import merge_facts
 from residency.locate.providers import ProviderRegistry
-from residency.model import Confidence, Evidence, EvidenceKind, Place
+from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place, Registration
+
+
+def m(right: int, given: int) -> dict[str, Measured]:
+    return {"all": Measured(right, given)}
+
+
+#: geoip:a and geoip:b are equally trusted; geoip:good more, geoip:weak below the bar.
+CAL = Calibration(
+    sources={
+        "geoip:a": m(900, 1000),
+        "geoip:b": m(900, 1000),
+        "geoip:good": m(970, 1000),
+        "geoip:weak": m(300, 1000),
+        "geoip:weak2": m(400, 1000),
+        "geoip:best": {"unlisted": Measured(19980, 20000)},
+        "aws-ip-ranges": {"hyperscaler": Measured(500, 500)},
+    },
+    answers={
+        "feed:agreed": {"all": Measured(10000, 10000), "hyperscaler": Measured(9000, 9000)},
+        "feed:contested": m(990, 1000),  # lower bound < 99%: medium
+        "feed:contradicted": m(800, 1000),  # low
+        "feed:alone": m(10000, 10000),
+        "geoip:unanimous": {
+            "all": Measured(990, 1000),
+            "hosting": Measured(5000, 5000),
+            "cdn": Measured(5000, 5000),  # would be high: a CDN edge is capped at medium
+        },
+        "geoip:single": m(900, 1000),  # low
+        "geoip:majority": m(850, 1000),
+    },
+    default_weight={"provider-feed": 0.9, "geofeed": 0.9, "geoip": 0.6},
+    hyperscalers=frozenset({"aws", "gcp"}),
+)
+
+
+def merge(ip: str, evidence: list[Evidence], *args: object, **kw: object) -> IpFacts:
+    return merge_facts(ip, evidence, *args, calibration=CAL, **kw)  # type: ignore[arg-type]
 
 
 def feed(source: str, prefix: str, region: str | None, cc: str | None) -> Evidence:
@@ -34,28 +75,58 @@ def test_own_feed_region_beats_broad_cloudip_entry() -> None:
     # the broad generic entry comes first in the evidence: ranking, not order, must decide
     broad = feed("cloudip", "52.0.0.0/10", None, None)
     own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
-    facts = merge_facts("52.16.1.1", [broad, own, geoip("geoip:a", "IE")])
+    facts = merge("52.16.1.1", [broad, own, geoip("geoip:a", "IE")])
     assert (facts.provider, facts.region) == ("aws", "eu-west-1")
     assert facts.location.country == "IE" and facts.location.basis == "provider-feed"
 
 
-def test_single_geoip_source_is_low_confidence() -> None:
-    facts = merge_facts("5.5.5.5", [geoip("geoip:a", "JP")])
+def test_a_copy_of_the_feed_does_not_outvote_the_providers_own() -> None:
+    # cloudip carries the parent region of a Local Zone: listed, not counted against it
+    copy = feed("cloudip", "15.220.176.0/21", "us-east-1", "US")
+    own = feed("aws-ip-ranges", "15.220.176.0/21", "us-east-1-qro-1", "MX")
+    facts = merge("15.220.180.3", [copy, own, geoip("geoip:a", "MX"), geoip("geoip:b", "MX")])
+    assert facts.location.country == "MX" and facts.region == "us-east-1-qro-1"
+    assert facts.location.answer == "feed:agreed"
+    assert "cloudip says US, the provider's own feed does not" in facts.disagreements
+
+
+def test_single_geoip_source_confidence_is_its_own_measured_share() -> None:
+    facts = merge("5.5.5.5", [geoip("geoip:a", "JP")])
     assert facts.location.country == "JP"
+    assert facts.location.basis == "geoip-single" and facts.location.answer == "geoip:single"
+    assert facts.location.confidence is Confidence.LOW  # geoip:a measured 90%
+    assert "geoip:a alone answers measured 90.0% of 1000 right" in facts.location.why
+    best = merge("5.5.5.5", [geoip("geoip:best", "JP")])
+    assert best.location.confidence is Confidence.HIGH  # 99.9% of 20000 on unlisted
+
+
+def test_unmeasured_single_source_is_low() -> None:
+    facts = merge("5.5.5.5", [geoip("geoip:new", "JP")])
     assert facts.location.confidence is Confidence.LOW
-    assert facts.location.basis == "geoip-single"
+    assert "geoip:new alone answers not measured" in facts.location.why
 
 
-def test_two_agreeing_geoip_sources_are_medium() -> None:
-    facts = merge_facts("5.5.5.5", [geoip("geoip:a", "JP"), geoip("geoip:b", "JP")])
+def test_two_agreeing_geoip_sources_take_their_measured_level() -> None:
+    facts = merge("5.5.5.5", [geoip("geoip:a", "JP"), geoip("geoip:b", "JP")])
+    assert facts.location.basis == "geoip-consensus"
+    # measured 99.0% of 1000 on all networks: the lower bound is under 99%, so medium
     assert facts.location.confidence is Confidence.MEDIUM
+
+
+def test_network_class_picks_its_own_row(registry: ProviderRegistry) -> None:
+    # DigitalOcean (kind cloud, not a hyperscaler) is "hosting": 5000 of 5000 there
+    asn = Evidence(source="asn:t", kind=EvidenceKind.ASN, version="t", asn=14061, org="DO")
+    facts = merge("164.90.1.1", [asn, geoip("geoip:a", "DE"), geoip("geoip:b", "DE")], (), registry)
+    assert facts.location.confidence is Confidence.HIGH
+    assert "right on hosting" in facts.location.why
 
 
 def test_feed_contradicted_by_two_geoip_sources_is_not_high() -> None:
     own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
-    facts = merge_facts("52.16.1.1", [own, geoip("geoip:a", "US"), geoip("geoip:b", "US")])
-    assert facts.location.country == "IE"  # the feed still wins the place...
-    assert facts.location.confidence is Confidence.MEDIUM  # ...but not with full trust
+    facts = merge("52.16.1.1", [own, geoip("geoip:a", "US"), geoip("geoip:b", "US")])
+    assert facts.location.country == "IE"  # the feed still decides over GeoIP...
+    assert facts.location.answer == "feed:contradicted"
+    assert facts.location.confidence is Confidence.LOW  # ...at the level that measured
     assert "disagree" in facts.location.why
     assert facts.disagreements == (
         "geoip:a says US, aws-ip-ranges says IE",
@@ -63,10 +134,53 @@ def test_feed_contradicted_by_two_geoip_sources_is_not_high() -> None:
     )
 
 
+def test_feed_with_geoip_split_is_contested() -> None:
+    own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    facts = merge("52.16.1.1", [own, geoip("geoip:a", "IE"), geoip("geoip:b", "US")])
+    assert facts.location.answer == "feed:contested"
+    assert facts.location.confidence is Confidence.MEDIUM
+    assert facts.disagreements == ("geoip:b says US, aws-ip-ranges says IE",)
+
+
 def test_uncontradicted_feed_is_high() -> None:
     own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
-    facts = merge_facts("52.16.1.1", [own, geoip("geoip:a", "IE")])
+    facts = merge("52.16.1.1", [own, geoip("geoip:a", "IE")])
     assert facts.location.confidence is Confidence.HIGH and not facts.disagreements
+    assert facts.location.answer == "feed:agreed"
+
+
+def test_answer_measured_only_pooled_is_at_most_medium() -> None:
+    # feed-x has no row: two agreeing feeds, no GeoIP, measured 100% only pooled
+    one = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    facts = merge("52.16.1.1", [one, feed("feed-x", "52.16.0.0/15", "eu-west-1", "IE")])
+    assert facts.location.answer == "feed:alone"
+    assert facts.location.confidence is Confidence.MEDIUM
+    assert "all networks pooled, too few on hyperscaler" in facts.location.why
+
+
+def test_unmeasured_answer_is_low() -> None:
+    bare = Calibration(default_weight=CAL.default_weight)
+    own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    facts = merge_facts("52.16.1.1", [own, geoip("geoip:a", "IE")], calibration=bare)
+    assert facts.location.country == "IE" and facts.location.confidence is Confidence.LOW
+    assert "feed:agreed answers not measured" in facts.location.why
+
+
+def test_feeds_that_tie_are_broken_by_geoip() -> None:
+    one = feed("feed-one", "52.16.0.0/15", "eu-west-1", "IE")
+    other = feed("feed-two", "52.16.0.0/15", "eu-west-2", "GB")
+    facts = merge("52.16.1.1", [one, other, geoip("geoip:a", "GB")])
+    assert facts.location.country == "GB" and facts.location.answer == "feed:split"
+    assert "feed-one says IE, feed-two says GB" in facts.disagreements
+
+
+def test_feeds_and_geoip_all_tied_is_indeterminate() -> None:
+    one = feed("feed-one", "52.16.0.0/15", "eu-west-1", "IE")
+    other = feed("feed-two", "52.16.0.0/15", "eu-west-2", "GB")
+    facts = merge("52.16.1.1", [one, other])
+    assert facts.location.place is None and facts.location.basis == "sources-disagree"
+    assert facts.location.confidence is Confidence.NONE
+    assert facts.disagreements == ("provider feeds disagree: feed-one says IE, feed-two says GB",)
 
 
 def asn_of(asn: int, org: str) -> Evidence:
@@ -86,7 +200,7 @@ def measured(prefix: str) -> Evidence:
 def test_cdn_edge_known_by_asn_only_keeps_its_own_place(registry: ProviderRegistry) -> None:
     # bunny.net is a CDN, not anycast: each edge is a unicast server in one place, so
     # the two GeoIP votes for DE place the edge; the origin behind it stays unknown
-    facts = merge_facts(
+    facts = merge(
         "185.93.1.1",
         [asn_of(200325, "BunnyWay d.o.o."), geoip("geoip:a", "DE"), geoip("geoip:b", "DE")],
         (),
@@ -96,6 +210,8 @@ def test_cdn_edge_known_by_asn_only_keeps_its_own_place(registry: ProviderRegist
     assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "bunny"
     assert facts.cdn_edge.basis == "asn AS200325"
     assert facts.location.country == "DE"
+    # measured 100% on CDN networks, yet an edge is never a confident answer
+    assert "right on cdn" in facts.location.why
     assert facts.location.confidence is Confidence.MEDIUM
     assert facts.location.basis == "geoip-consensus"
     assert "CDN edge of bunny" in facts.location.why and "origin unknown" in facts.location.why
@@ -110,7 +226,7 @@ def test_provider_anycast_flag_alone_is_not_anycast(registry: ProviderRegistry) 
         prefix="142.250.0.0/15",
         provider="google",
     )
-    facts = merge_facts(
+    facts = merge(
         "142.250.185.78",
         [goog, asn_of(15169, "Google LLC"), geoip("geoip:a", "US"), geoip("geoip:b", "US")],
         (),
@@ -122,7 +238,7 @@ def test_provider_anycast_flag_alone_is_not_anycast(registry: ProviderRegistry) 
 
 
 def test_gcore_unicast_host_is_located(registry: ProviderRegistry) -> None:
-    facts = merge_facts(
+    facts = merge(
         "92.38.130.1",
         [asn_of(199524, "G-Core Labs S.A."), geoip("geoip:a", "LU"), geoip("geoip:b", "LU")],
         (),
@@ -134,7 +250,7 @@ def test_gcore_unicast_host_is_located(registry: ProviderRegistry) -> None:
 
 
 def test_measured_anycast_prefix_is_anycast(registry: ProviderRegistry) -> None:
-    facts = merge_facts(
+    facts = merge(
         "8.8.8.8",
         [
             measured("8.8.8.0/24"),
@@ -163,7 +279,7 @@ def test_provider_published_anycast_stays_anycast_and_names_the_cdn() -> None:
         service="CDN",
         anycast=True,
     )
-    facts = merge_facts("104.16.1.1", [edge, geoip("geoip:a", "US")])
+    facts = merge("104.16.1.1", [edge, geoip("geoip:a", "US")])
     assert facts.anycast and facts.anycast_basis == "published by cloudflare-ips [104.16.0.0/13]"
     assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "cloudflare"
     assert facts.location.place is None
@@ -180,7 +296,7 @@ def test_cloudfront_global_edge_is_a_located_cdn_edge() -> None:
         region="GLOBAL",
         service="CLOUDFRONT",
     )
-    facts = merge_facts("13.32.1.1", [cf, geoip("geoip:a", "FR"), geoip("geoip:b", "FR")])
+    facts = merge("13.32.1.1", [cf, geoip("geoip:a", "FR"), geoip("geoip:b", "FR")])
     assert not facts.anycast
     assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "aws"
     assert facts.cdn_edge.basis == "aws-ip-ranges: CLOUDFRONT"
@@ -197,7 +313,7 @@ def test_cloudfront_origin_facing_range_is_not_an_edge() -> None:
         region="GLOBAL",
         service="CLOUDFRONT_ORIGIN_FACING",
     )
-    facts = merge_facts("13.33.1.1", [origin, geoip("geoip:a", "US")])
+    facts = merge("13.33.1.1", [origin, geoip("geoip:a", "US")])
     assert facts.cdn_edge is None and not facts.anycast
 
 
@@ -210,16 +326,50 @@ def test_cdn_hostname_hint_makes_an_edge_not_anycast() -> None:
         anycast=True,  # hints.py's flag for a name pattern marked cdn
         note="a1.akamaiedge.net",
     )
-    facts = merge_facts("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:b", "DE")], [hint])
+    facts = merge("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:b", "DE")], [hint])
     assert not facts.anycast
     assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "akamai"
     assert facts.location.country == "DE"
 
 
-def test_geoip_disagreement_is_listed() -> None:
-    facts = merge_facts("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:b", "FR")])
+def test_geoip_tie_is_indeterminate_and_listed() -> None:
+    facts = merge("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:b", "FR")])
     assert facts.location.place is None and facts.location.basis == "sources-disagree"
+    assert facts.location.confidence is Confidence.NONE
     assert facts.disagreements == ("GeoIP sources disagree: geoip:a says DE, geoip:b says FR",)
+
+
+def test_weighted_geoip_majority_answers_with_the_dissent_listed() -> None:
+    facts = merge("2.16.3.4", [geoip("geoip:good", "DE"), geoip("geoip:b", "FR")])
+    assert facts.location.country == "DE" and facts.location.basis == "geoip-majority"
+    assert facts.location.confidence is Confidence.LOW  # 85% measured
+    assert facts.disagreements == ("GeoIP sources disagree: geoip:good says DE, geoip:b says FR",)
+
+
+def test_all_weak_sources_are_indeterminate() -> None:
+    facts = merge("2.16.3.4", [geoip("geoip:weak", "DE"), geoip("geoip:weak2", "DE")])
+    assert facts.location.place is None and facts.location.basis == "sources-disagree"
+    assert "every GeoIP source is weak" in facts.location.why
+
+
+def test_a_weak_source_does_not_outvote_a_strong_one() -> None:
+    facts = merge("2.16.3.4", [geoip("geoip:a", "DE"), geoip("geoip:weak", "FR")])
+    assert facts.location.country == "DE" and facts.location.basis == "geoip-majority"
+    assert facts.disagreements  # the weak dissent is still shown
+
+
+def test_new_source_votes_with_its_kinds_default_weight() -> None:
+    # no row for geoip:new: it counts 0.6 (the geoip default), beating geoip:weak's 0.3
+    facts = merge("2.16.3.4", [geoip("geoip:new", "NL"), geoip("geoip:weak", "FR")])
+    assert CAL.weight("geoip:new", "geoip", "unlisted") == 0.6
+    assert facts.location.country == "NL"
+
+
+def test_registration_only_is_low_and_says_so() -> None:
+    reg = Registration(status="known", country="SE")
+    facts = merge("2.16.3.4", [], (), None, reg)
+    assert facts.location.country == "SE" and facts.location.basis == "registration"
+    assert facts.location.confidence is Confidence.LOW
 
 
 def test_provider_region_inside_a_measured_aggregate_is_located(registry: ProviderRegistry) -> None:
@@ -234,7 +384,7 @@ def test_provider_region_inside_a_measured_aggregate_is_located(registry: Provid
         region="europe-west3",
         place=Place("DE"),
     )
-    facts = merge_facts(
+    facts = merge(
         "34.40.0.1", [region, measured("34.32.0.0/11"), geoip("geoip:a", "DE")], (), registry
     )
     assert not facts.anycast and facts.location.country == "DE"
@@ -243,6 +393,13 @@ def test_provider_region_inside_a_measured_aggregate_is_located(registry: Provid
 
 def test_measured_prefix_narrower_than_the_feed_is_anycast() -> None:
     region = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
-    facts = merge_facts("52.16.1.1", [region, measured("52.16.1.0/24"), geoip("geoip:a", "IE")])
+    facts = merge("52.16.1.1", [region, measured("52.16.1.0/24"), geoip("geoip:a", "IE")])
     assert facts.anycast and facts.location.place is None
     assert facts.anycast_basis == "measured, bgptools-anycast [52.16.1.0/24]"
+
+
+def test_one_feed_alone_is_judged_by_its_own_measured_share() -> None:
+    facts = merge("52.16.1.1", [feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")])
+    assert facts.location.answer == "feed:alone"
+    assert facts.location.confidence is Confidence.HIGH  # 500 of 500 on hyperscaler
+    assert "aws-ip-ranges alone answers measured 100.0% of 500" in facts.location.why

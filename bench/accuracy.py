@@ -1,0 +1,199 @@
+"""Benchmark: how often each source alone, and the merged answer, is right on provider addresses.
+
+Ground truth: the providers' own published places in ../shared/data/feeds (AWS, DigitalOcean,
+Linode and Vultr geofeeds; AWS ip-ranges, Google Cloud and Azure and Oracle ranges mapped
+through data/regions), addresses sampled inside each published prefix
+(residency.locate.calibrate). Two datasets side by side, in one run:
+
+- mirror-only: the dataset in place ($RESIDENCY_DATA_DIR, as ``make setup`` leaves it offline);
+- with official feeds: the same files plus the shared official feeds imported (a temp copy).
+
+For each source alone and for the merged answer: coverage (a country given), precision
+(right, of those given) and confident-wrong (wrong at "high" confidence). The merged answer
+with official feeds holds out every layer of the truth's provider (leave-one-provider-out),
+so a feed is never graded against itself.
+
+    python bench/accuracy.py [--full-dir DIR] [--write-default]
+
+``--write-default`` writes the calibration measured here to data/calibration.json (the
+shipped default); ``--full-dir`` keeps the with-feeds dataset there for the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FEEDS = REPO.parent / "shared" / "data" / "feeds"
+#: The shared snapshots imported as the official feeds (newest AWS ranges only).
+FEED_FILES = (
+    "aws/aws-ip-ranges_2026-08-22.json",
+    "aws-geofeed/aws-geo-ip-feed_2025-09-18.csv",
+    "azure/azure-ServiceTags_Public_2026-05-06.json",
+    "cloudflare/cloudflare-ips-v4_2026-05-06.txt",
+    "cloudflare/cloudflare-ips-v6_2026-05-06.txt",
+    "digitalocean/digitalocean-geofeed-google_2025-07-22.csv",
+    "fastly/fastly-public-ip-list_2024-10-08.json",
+    "gcp/gcp-cloud_2026-08-22.json",
+    "gcp/goog_2026-08-22.json",
+    "github/github-meta_2025-07-25.json",
+    "linode/linode-geofeed_2025-07-24.csv",
+    "oracle/oracle-public_ip_ranges_2025-07-21.json",
+    "vultr/vultr-geofeed-constant-json_2024-04-18.json",
+)
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from residency import paths  # noqa: E402
+from residency.locate.calibrate import (  # noqa: E402
+    Measurement,
+    Tally,
+    build_calibration,
+    holdout_for,
+    measure,
+    truth_sets,
+)
+from residency.locate.calibration import Calibration  # noqa: E402
+from residency.locate.locator import Locator  # noqa: E402
+
+
+def full_dataset(mirror: Path, target: Path) -> Path:
+    """``target``: the mirror-only dataset's files plus the shared official feeds."""
+    from residency.datasets.importer import import_files
+
+    if (target / "manifest.json").exists():
+        return target  # kept from an earlier run (--full-dir)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(mirror / "manifest.json", target / "manifest.json")
+    (target / "raw").mkdir(exist_ok=True)
+    for part in (mirror / "raw").iterdir():
+        if not (target / "raw" / part.name).exists():
+            (target / "raw" / part.name).symlink_to(part.resolve(), target_is_directory=True)
+    report = import_files([SHARED_FEEDS / f for f in FEED_FILES], directory=target)
+    for outcome in report.outcomes:
+        if not outcome.ok:
+            print(f"  import failed: {outcome.line()}")
+    return target
+
+
+def merged_total(m: Measurement, who: str) -> Tally:
+    total = Tally()
+    for t in m.tallies.get(who, {}).values():
+        total.samples += t.samples
+        total.given += t.given
+        total.right += t.right
+        total.confident_wrong += t.confident_wrong
+    return total
+
+
+def cells(t: Tally | None) -> str:
+    if t is None or not t.samples:
+        return f"{'-':>8} {'-':>9} {'-':>6}"
+    if not t.given:
+        return f"{t.coverage:>8.2%} {'-':>9} {'-':>6}"
+    return f"{t.coverage:>8.2%} {t.precision:>9.3%} {t.confident_wrong:>6}"
+
+
+def table(title: str, rows: Sequence[str], runs: dict[str, Measurement], per: str | None) -> None:
+    names = list(runs)
+    print(f"\n{title}")
+    head = "".join(f" | {n:^25}" for n in names)
+    print(f"{'answerer':<34}{head}")
+    sub = "".join(f" | {'cover':>8} {'precision':>9} {'c-wrong':>6}" for _ in names)
+    print(f"{'':<34}{sub}")
+    for who in rows:
+        out = []
+        for n in names:
+            m = runs[n]
+            t = m.tallies.get(who, {}).get(per) if per else merged_total(m, who)
+            out.append(cells(t if (t is None or t.samples) else None))
+        if all(c.strip().startswith("-") for c in out):
+            continue
+        print(f"{who:<34}" + "".join(f" | {c}" for c in out))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-dir", type=Path, default=None)
+    parser.add_argument("--write-default", action="store_true")
+    args = parser.parse_args()
+    if not SHARED_FEEDS.is_dir():
+        print(f"skipped: {SHARED_FEEDS} not present (the shared data snapshots)")
+        return 0
+    mirror_dir = paths.dataset_dir()
+    if not (mirror_dir / "manifest.json").exists():
+        print(f"skipped: no dataset in {mirror_dir} (make setup)")
+        return 0
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    began = time.monotonic()
+    mirror = Locator.load(mirror_dir)
+    if truth_sets(mirror):
+        print(f"note: {mirror_dir} already holds official feeds; 'mirror-only' is not mirror-only")
+    with tempfile.TemporaryDirectory() as tmp:
+        full_dir = full_dataset(mirror_dir, args.full_dir or Path(tmp) / "full")
+        full = Locator.load(full_dir, notify=lambda line: print(f"  {line}"))
+        print(f"datasets ready ({time.monotonic() - began:.0f} s)")
+        began = time.monotonic()
+        built = build_calibration(full, holdout="provider")
+        if built is None:
+            print("no ground-truth layer in the with-feeds dataset")
+            return 1
+        calibration, _, samples = built
+        print(f"calibration measured on {len(samples):,} sampled addresses")
+        for ts in calibration.provenance["ground_truth"]:
+            print(f"  {ts['layer']:<22} {ts['version'][:34]:<34} {ts['samples']:>6} samples")
+        sets = truth_sets(full)
+        own = build_calibration(full, holdout="feed")  # what 'data update' would measure
+        assert own is not None
+        runs = {
+            "mirror-only": measure(mirror, samples, calibration, holdout_for(mirror, []), True),
+            "feeds, truth feed out": measure(
+                full, samples, own[0], holdout_for(full, sets, "feed"), alone=True
+            ),
+            "feeds, provider out": measure(
+                full, samples, calibration, holdout_for(full, sets, "provider")
+            ),
+        }
+        print(f"measured ({time.monotonic() - began:.0f} s)")
+        sources = sorted({w for m in runs.values() for w in m.tallies} - {"merged"})
+        table("all ground truth (merged: provider held out)", [*sources, "merged"], runs, None)
+        for ts in calibration.provenance["ground_truth"]:
+            table(f"truth: {ts['layer']}", ["merged"], runs, ts["layer"])
+        print("\nmerged answers by confidence: right/given (share right)")
+        for name, run in runs.items():
+            levels: dict[str, list[int]] = {}
+            for t in run.tallies["merged"].values():
+                for level, (r, g) in t.by_level.items():
+                    row = levels.setdefault(level, [0, 0])
+                    row[0] += r
+                    row[1] += g
+            shown = []
+            for level in ("high", "medium", "low"):
+                r, g = levels.get(level, [0, 0])
+                shown.append(f"{level} {r}/{g} ({r / g if g else 0:.3%})")
+            print(f"  {name:<24} " + "; ".join(shown))
+        if args.write_default:
+            provenance = {
+                **calibration.provenance,
+                "ground_truth_files": "../shared/data/feeds snapshots (dates in the layer "
+                "versions; repositories and commits in ../shared/data/README.md): "
+                + ", ".join(FEED_FILES),
+                "built_by": "python bench/accuracy.py --write-default",
+            }
+            shipped = Calibration.from_json(replace(calibration, provenance=provenance).to_json())
+            target = REPO / "data" / "calibration.json"
+            target.write_text(shipped.to_json())
+            print(f"\nwrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
