@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from residency.datasets.errors import DatasetError
@@ -26,17 +26,7 @@ SourceKind = Literal[
     "rdap-bootstrap",
     "suffix-list",
 ]
-KINDS: tuple[str, ...] = (
-    "feed",
-    "geofeed",
-    "mmdb-country",
-    "mmdb-asn",
-    "asn-csv",
-    "cloudip",
-    "anycast",
-    "rdap-bootstrap",
-    "suffix-list",
-)
+KINDS: tuple[str, ...] = get_args(SourceKind)
 #: Kinds that hold no address ranges: kept in the dataset folder, never compiled into
 #: the lookup index.
 UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})

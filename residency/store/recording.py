@@ -293,12 +293,6 @@ class Recorder:
                     endpoint_ids,
                 ),
             )
-            if kind == "audit":
-                tx.insert_rows(
-                    "run_endpoint",
-                    ("run_seq", "endpoint_id", "state_id"),
-                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
-                )
         elif unchanged:
             tx.executemany(
                 "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
@@ -314,11 +308,12 @@ class Recorder:
                 "UPDATE endpoint SET last_ts = ? WHERE id = ?",
                 [(started_ts, endpoint_id) for endpoint_id, _ in unchanged],
             )
-            if kind == "audit":
-                tx.executemany(
-                    "INSERT INTO run_endpoint (run_seq, endpoint_id, state_id) VALUES (?, ?, ?)",
-                    [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
-                )
+        if unchanged and kind == "audit":
+            tx.insert_rows(  # COPY on PostgreSQL, one executemany on SQLite
+                "run_endpoint",
+                ("run_seq", "endpoint_id", "state_id"),
+                [(seq, endpoint_id, state_id) for endpoint_id, state_id in unchanged],
+            )
         if changed:
             tx.execute("UPDATE run SET changed_count = ? WHERE seq = ?", (changed, seq))
         return RecordOutcome(result.run_id, seq, True, len(ordered), changed, tuple(all_changes))
