@@ -29,6 +29,7 @@ from residency.locate.calibration import (
 )
 from residency.locate.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
 from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.timefmt import iso_day
 
 if TYPE_CHECKING:
     from residency.locate.locator import Locator
@@ -299,7 +300,7 @@ def build_calibration(
     for s in samples:
         counts[s.truth_set] = counts.get(s.truth_set, 0) + 1
     provenance = {
-        "measured": (now or datetime.now(UTC)).strftime("%Y-%m-%d"),
+        "measured": iso_day(now or datetime.now(UTC)),
         "method": (
             "addresses sampled inside each prefix of each ground-truth layer; a source is "
             "counted against every truth but its own; merged answers with "
