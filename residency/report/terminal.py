@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from collections import Counter
 from dataclasses import replace
@@ -105,8 +106,13 @@ def host_cell(endpoint: EndpointResult) -> str:
     return ", ".join(hosts) or "-"
 
 
-def why_cell(endpoint: EndpointResult) -> str:
-    """The first reason that decided the verdict, plus how many more there are."""
+#: Short names of the deciding sides, for narrow terminals.
+_SIDE_SHORT = {"location": "loc", "operator": "op", "controller": "ctl"}
+
+
+def why_cell(endpoint: EndpointResult, width: int = 160) -> str:
+    """The first reason that decided the verdict, plus how many more there are; at most
+    about three lines of the WHY column, whatever the terminal's ``width``."""
     reasons: list[Reason] = []
     for address in address_verdicts(endpoint).values():  # location and operator: first
         reasons += [r for r in address.reasons if r not in reasons]
@@ -116,11 +122,17 @@ def why_cell(endpoint: EndpointResult) -> str:
     shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
     if not shown:
         return ""
-    more = f" (+{len(shown) - 1} more; --details)" if len(shown) > 1 else ""
+    narrow = width < 110
+    limit = max(32, min(90, width - 70))
+    extra = len(shown) - 1
+    more = ""
+    if extra:
+        more = f" (+{extra})" if narrow else f" (+{extra} more; --details)"
     sides = deciding_sides(endpoint)
     # only worth saying when more than one side decided: one side is clear from the text
-    head = f"[{' + '.join(sides)}] " if len(sides) > 1 else ""
-    return head + cut(shown[0].message, 90) + more
+    names = [_SIDE_SHORT.get(side, side) for side in sides] if narrow else sides
+    head = f"[{'+'.join(names) if narrow else ' + '.join(names)}] " if len(sides) > 1 else ""
+    return head + cut(shown[0].message, limit) + more
 
 
 def cut(text: str, width: int) -> str:
@@ -189,7 +201,9 @@ class TerminalFormatter:
         table.add_column("ENDPOINT", overflow="fold", ratio=4)
         # WHERE and HOST are short and read badly when broken: natural width; the rest share.
         table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
-        table.add_column("HOST", no_wrap=True, overflow="ellipsis", max_width=28)
+        table.add_column(
+            "HOST", no_wrap=True, overflow="ellipsis", max_width=28 if width >= 110 else 18
+        )
         if judged:
             table.add_column("WHY", overflow="fold", ratio=4)
         for endpoint in result.endpoints:
@@ -198,7 +212,7 @@ class TerminalFormatter:
                 verdict = label(endpoint_verdict(endpoint))
                 colour = COLOURS.get(verdict, "white")
                 shown = f"[bold {colour}]{verdict}[/]" if self.options.color else verdict
-                row = [shown, *row, escape(why_cell(endpoint))]  # text, not markup
+                row = [shown, *row, escape(why_cell(endpoint, width))]  # text, not markup
             table.add_row(*row)
         out = io.StringIO()
         console = Console(
@@ -212,9 +226,9 @@ class TerminalFormatter:
         )
         console.print(table)
         text = out.getvalue()
-        return text + self.footer(result)
+        return text + self.footer(result, width)
 
-    def footer(self, result: AuditResult) -> str:
+    def footer(self, result: AuditResult, width: int = 160) -> str:
         lines: list[str] = []
         mismatches = [
             (e.endpoint.display, m) for e in result.endpoints if (m := observation_mismatch(e))
@@ -239,6 +253,9 @@ class TerminalFormatter:
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
+        if any(re.search(r" \(\+\d+\)$", why_cell(e, width)) for e in result.endpoints):
+            lines.append("")
+            lines.append("(+N): N more reasons; -v, or --details ENDPOINT, shows them all")
         return "".join(f"{line}\n" for line in lines)
 
     def long_table(self, result: AuditResult) -> str:

@@ -61,3 +61,20 @@ def test_cli_honours_columns(small_dataset: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].split()[:3] == ["ENDPOINT", "WHERE", "HOST"]
     assert max(len(line) for line in lines) <= 80 and "\x1b[" not in done.stdout
+
+
+def test_narrow_terminal_keeps_rows_short() -> None:
+    # At 80 columns the WHY column is ~16 wide: the reason is cut to about three lines of
+    # it, the sides are abbreviated, and a legend says where the rest is.
+    text = render(judged(), "terminal", RenderOptions(width=80))
+    table = text.split("\n\n")[0].splitlines()
+    rows: list[list[str]] = []
+    for line in table[1:]:
+        if line[:1].strip():
+            rows.append([])
+        rows[-1].append(line)
+    assert max(len(row) for row in rows) <= 6, "\n".join(max(rows, key=len))
+    if "(+" in text:
+        assert "(+N): N more reasons; -v, or --details ENDPOINT, shows them all" in text
+    wide = render(judged(), "terminal", RenderOptions(width=160))
+    assert "(+N)" not in wide and "(+N): N more" not in wide
