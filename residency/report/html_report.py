@@ -29,7 +29,13 @@ from residency.report.common import (
     share_alike_attributions,
     summary_line,
 )
-from residency.report.controller_text import group_text, group_verdicts
+from residency.report.controller_text import (
+    controller_text,
+    edge_text,
+    group_text,
+    group_verdicts,
+    registrant_text,
+)
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 
@@ -243,6 +249,11 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
     if chain:
         lines.append(f"; chain <code>{escape(chain)}</code>")
     lines.append("</p>")
+    service = [
+        t for t in (controller_text(endpoint), registrant_text(endpoint), edge_text(endpoint)) if t
+    ]
+    if service:  # who runs the service, beside where it is and who hosts it (below)
+        lines.append(f'<p class="service">{"<br>".join(escape(t) for t in service)}</p>')
     steps = [
         f"<tr><td>{escape(r.resolver)}{' / ' + escape(r.vantage) if r.vantage else ''}</td>"
         f"<td>{escape(s.owner)}</td><td>{escape(s.rtype)}</td><td>{escape(s.target)}</td>"

@@ -21,7 +21,13 @@ from residency.report.common import (
     summary_line,
     uses_dbip,
 )
-from residency.report.controller_text import group_text, group_verdicts
+from residency.report.controller_text import (
+    controller_text,
+    edge_text,
+    group_text,
+    group_verdicts,
+    registrant_text,
+)
 
 ICONS = {
     "PASS": "✅",
@@ -129,6 +135,13 @@ class MarkdownFormatter:
             lines.append(
                 f"- resolution: {outcome_text(endpoint)}" + (f"; chain `{chain}`" if chain else "")
             )
+            for text in (
+                controller_text(endpoint),
+                registrant_text(endpoint),
+                edge_text(endpoint),
+            ):
+                if text:
+                    lines.append(f"- {cell(text)}")
             for reason in endpoint.verdict.reasons if endpoint.verdict else ():
                 lines.append(f"- {reason.code}: {cell(reason.message)}")
             verdicts = address_verdicts(endpoint)

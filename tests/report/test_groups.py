@@ -167,5 +167,8 @@ def test_every_format_carries_the_controller_and_the_edge_seen() -> None:
     ]
     assert found and found[0]["controller"].startswith(f"controlled by {XIAOMI}")
     assert found[0]["edgeSeen"] == seen
-    for fmt in (OutputFormat.JSON, OutputFormat.JSONL):
-        assert XIAOMI in render(result, fmt) and "BOM" in render(result, fmt)
+    for fmt in (OutputFormat.JSON, OutputFormat.JSONL, OutputFormat.MARKDOWN, OutputFormat.HTML):
+        text = render(result, fmt)
+        assert XIAOMI in text and "BOM" in text, fmt
+    for fmt in (OutputFormat.MARKDOWN, OutputFormat.HTML):
+        assert seen in render(result, fmt), fmt
