@@ -11,11 +11,13 @@ import atexit
 import os
 from contextlib import ExitStack
 from functools import cache
-from importlib.resources import as_file, files
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 #: Environment variable that overrides where downloaded datasets are kept.
 DATA_DIR_ENV = "RESIDENCY_DATA_DIR"
@@ -60,6 +62,8 @@ def project_data() -> Traversable:
     override = os.environ.get(PROJECT_DATA_ENV)
     if override:
         return Path(override)
+    from importlib.resources import files
+
     return files(DATA_PACKAGE)
 
 
@@ -75,6 +79,16 @@ def project_data_dir() -> Path:
 @cache
 def _data_path() -> Path:
     # A normal (unzipped) install gives the package directory itself; nothing is copied.
+    # That case is read off the import spec: importlib.resources (and the zip readers it
+    # imports) would cost a cold ``residency ip`` several milliseconds for the same answer.
+    from importlib.util import find_spec
+
+    spec = find_spec(DATA_PACKAGE)
+    where = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if len(where) == 1 and Path(where[0]).is_dir():
+        return Path(where[0])
+    from importlib.resources import as_file
+
     return Path(_keep.enter_context(as_file(project_data())))
 
 
