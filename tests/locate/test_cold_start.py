@@ -12,8 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Modules a plain ``residency ip ADDRESS`` must not import.
-NOT_FOR_ONE_LOOKUP = ("httpx", "rich", "numpy", "sqlite3", "logging", "importlib.resources")
+#: Modules a plain ``residency ip --data-dir DIR ADDRESS`` must not import (platformdirs,
+#: and the tempfile/shutil it pulls in, only find the default data directory).
+NOT_FOR_ONE_LOOKUP = (
+    "httpx",
+    "rich",
+    "numpy",
+    "sqlite3",
+    "logging",
+    "importlib.resources",
+    "platformdirs",
+    "tempfile",
+)
 
 _PROBE = """
 import json, sys
