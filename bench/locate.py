@@ -184,10 +184,13 @@ def before_after_bulk(n: int, before: Path, ref: str) -> None:
 
         reader = maxminddb.open_database(str(mmdb))
         sample = random_public_ips(min(n, 200_000))
-        t = time.perf_counter()
-        for ip in sample:
-            reader.get(ip)
-        rows["raw maxminddb get"] = (time.perf_counter() - t) * n / len(sample)
+        best = float("inf")
+        for _ in range(3):  # best of three, as the enrich figures above
+            t = time.perf_counter()
+            for ip in sample:
+                reader.get(ip)
+            best = min(best, time.perf_counter() - t)
+        rows["raw maxminddb get"] = best * n / len(sample)
     raw = rows.get("raw maxminddb get")
     for name, seconds in rows.items():
         ratio = f"  {raw / seconds:4.2f}x raw maxminddb" if raw else ""
