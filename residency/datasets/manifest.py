@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -182,6 +181,8 @@ def load_manifest(directory: Path | None = None) -> Manifest:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory and os.replace."""
+    import tempfile  # written rarely; a cold ``residency ip`` only reads the manifest
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

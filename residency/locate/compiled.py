@@ -291,16 +291,22 @@ class CompiledIndex:
         return found
 
     def combo_of_v4(self, keys: Any) -> Any:
+        """The combo id of each IPv4 key (a numpy array, ideally uint32: the starts are
+        searched as uint32, half the bytes to pull through the cache)."""
         import numpy as np
 
-        idx = np.searchsorted(self.arrays("v4_starts"), keys, side="right") - 1
-        return self.arrays("v4_combo")[idx]
+        starts = self._numpy.get("v4_starts32")
+        if starts is None:
+            starts = self._numpy["v4_starts32"] = np.asarray(
+                self.arrays("v4_starts"), dtype=np.uint32
+            )
+        keys = np.asarray(keys, dtype=np.uint32)  # IPv4 keys fit; uint64 would cast the starts
+        return _sorted_lookup(starts, self.arrays("v4_combo"), keys)
 
     def combo_of_v6(self, hi: Any, lo: Any) -> Any:
         import numpy as np
 
-        idx = np.searchsorted(self.arrays("v6_starts"), hi, side="right") - 1
-        out = np.array(self.arrays("v6_combo")[idx])
+        out = _sorted_lookup(self.arrays("v6_starts"), self.arrays("v6_combo"), hi)
         if len(self._v6f_hi):
             for i in np.nonzero(np.isin(hi, self.arrays("v6f_hi")))[0]:
                 out[i] = self._v6_combo_one(int(hi[i]), int(lo[i]))
@@ -332,3 +338,18 @@ class CompiledIndex:
             "v6_intervals": len(self._v6_starts),
             "combos": len(self._combos),
         }
+
+
+def _sorted_lookup(starts: Any, values: Any, keys: Any) -> Any:
+    """``values`` of the interval holding each key (``starts`` sorted, one value each):
+    ``searchsorted`` and the gather run on the keys in sorted order, then the answers
+    are scattered back. Random keys make every probe of a binary search over hundreds
+    of thousands of starts miss the cache; sorted keys walk the starts in order.
+    Sorting a chunk costs far less than the misses it saves (about 3x faster on
+    65536 random IPv4 keys; bench/locate.py)."""
+    import numpy as np
+
+    order = np.argsort(keys)
+    out = np.empty(len(keys), dtype=values.dtype)
+    out[order] = values[np.searchsorted(starts, keys[order], side="right") - 1]
+    return out

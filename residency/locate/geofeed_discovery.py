@@ -21,16 +21,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from residency import __version__
-from residency.datasets.errors import FeedInvalid
-from residency.datasets.parsers.geofeed import check_geofeed
 from residency.errors import ResidencyError
-from residency.locate.rdap_cache import KvCache
 from residency.model import Evidence, EvidenceKind, IpFacts, Place, Registration
 from residency.timefmt import utc_iso
+
+if TYPE_CHECKING:
+    # httpx (which pulls in rich), the parsers and sqlite are imported where a feed is
+    # fetched or parsed: ``residency ip`` without --rdap only calls locate_with_discovery.
+    import httpx
+
+    from residency.locate.rdap_cache import KvCache
 
 #: A geofeed of a large network is a few MB; past this it is not read (RFC 9092 feeds
 #: are fetched whole, so the cap bounds memory too).
@@ -176,6 +179,8 @@ class GeofeedDiscovery:
     @classmethod
     def open(cls, cache: KvCache | None = None, **options: object) -> GeofeedDiscovery:
         """A discovery with its own httpx client, closed by ``close()``."""
+        import httpx
+
         client = httpx.Client(
             headers={"User-Agent": f"residency/{__version__} (RFC 9092 geofeed)"},
         )
@@ -297,6 +302,8 @@ class GeofeedDiscovery:
 
     def _refused(self, url: str) -> str | None:
         """Why ``url`` may not be fetched, or None."""
+        import httpx
+
         try:
             where = httpx.URL(url)
         except httpx.InvalidURL:
@@ -320,6 +327,8 @@ class GeofeedDiscovery:
         refused = self._refused(url)
         if refused:
             return FeedUnusable(url, f"{url} refused: {refused}")
+        import httpx
+
         origin = httpx.URL(url)
         deadline = self._clock() + self.timeout
         target = url
@@ -343,6 +352,8 @@ class GeofeedDiscovery:
     def _get(
         self, url: str, target: str, remaining: float, deadline: float
     ) -> bytes | httpx.URL | FeedUnusable:
+        import httpx
+
         limit = _size(self.max_bytes)
         try:
             request = self.client.build_request(
@@ -388,6 +399,9 @@ class GeofeedDiscovery:
         head = body[:512].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<")):
             return FeedUnusable(url, "an HTML page, not a geofeed CSV")
+        from residency.datasets.errors import FeedInvalid
+        from residency.datasets.parsers.geofeed import check_geofeed
+
         try:
             parsed, _check = check_geofeed(body, dataset=f"{SOURCE_PREFIX} {url}")
         except FeedInvalid as err:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,13 @@ from residency.locate.stamp import compile_stamp, recompile
 from residency.locate.summary import Enrichment, Summary
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
-#: How a rebuild is announced when the caller gives no ``notify`` (the CLI passes one).
-_log = logging.getLogger("residency.locate")
+
+def _log_warning(message: str) -> None:
+    """How a rebuild is announced when the caller gives no ``notify`` (the CLI passes
+    one): a warning of the ``residency.locate`` logger, imported only then."""
+    import logging
+
+    logging.getLogger("residency.locate").warning(message)
 
 
 class Locator:
@@ -68,7 +72,7 @@ class Locator:
             )
         target = compiled_dir or directory / "compiled"
         stamp = compile_stamp(specs, paths.project_data_dir() / "regions")
-        say = notify or _log.warning
+        say = notify or _log_warning
         index: CompiledIndex | None = None
         why = ""
         if CompiledIndex.read_stamp(target) != stamp:
@@ -184,7 +188,7 @@ class Locator:
                 keys = address_keys(part)
             view = out[start : start + len(part)]
             if keys.pos4:
-                view[keys.pos4] = self.index.combo_of_v4(np.array(keys.key4, dtype=np.uint64))
+                view[keys.pos4] = self.index.combo_of_v4(np.array(keys.key4, dtype=np.uint32))
             if keys.pos6:
                 view[keys.pos6] = self.index.combo_of_v6(
                     np.array(keys.hi6, dtype=np.uint64), np.array(keys.lo6, dtype=np.uint64)
@@ -243,15 +247,15 @@ def _ipv4_keys(part: Sequence[str]) -> Any:
     ``inet_pton`` (not ``inet_aton``) because it holds the rules of ``residency.addresses``:
     four decimal parts, no leading zeros, no shorthand."""
     import socket
-    from functools import partial
+    from itertools import repeat
 
     import numpy as np
 
     try:
-        packed = b"".join(map(partial(socket.inet_pton, socket.AF_INET), part))
+        packed = b"".join(map(socket.inet_pton, repeat(socket.AF_INET, len(part)), part))
     except (OSError, TypeError):
         return None
-    return np.frombuffer(packed, dtype=">u4").astype(np.uint64)
+    return np.frombuffer(packed, dtype=">u4").astype(np.uint32)
 
 
 def _v4(n: int) -> str:
