@@ -299,6 +299,8 @@ class Recorder:
                 all_changes.extend(changes)
         if unchanged and tx.arrays:
             unchanged.sort()  # rows locked in id order, as _endpoint_rows locks them
+            endpoint_ids = [endpoint_id for endpoint_id, _ in unchanged]
+            state_ids = [state_id for _, state_id in unchanged]
             # The common case in monitoring: nothing changed, only "last seen" moves; one
             # statement for three tables (data-modifying WITH parts), not one per endpoint.
             # The endpoint rows were read unlocked: the endpoint UPDATE re-checks, under its
@@ -310,8 +312,9 @@ class Recorder:
                 for r in tx.execute(
                     "WITH e AS (UPDATE endpoint AS x SET last_ts = ?"
                     " FROM unnest(?::bigint[], ?::bigint[]) AS u(id, s)"
-                    " WHERE x.id = u.id AND x.state_id = u.s AND x.data_fp = ?"
+                    " WHERE x.id = ANY(?) AND x.id = u.id AND x.state_id = u.s AND x.data_fp = ?"
                     " AND x.last_ts <= ? RETURNING x.id, x.state_id),"
+                    # (x.id = ANY: index lookups, not a scan; s and o: one lookup per row of e)
                     " s AS (UPDATE endpoint_state SET last_seq = ?, last_ts = ?,"
                     " checks = checks + 1 WHERE id IN (SELECT state_id FROM e)),"
                     " o AS (UPDATE observation SET last_seq = ?, last_ts = ?"
@@ -319,8 +322,9 @@ class Recorder:
                     " SELECT id FROM e",
                     (
                         started_ts,
-                        [endpoint_id for endpoint_id, _ in unchanged],
-                        [state_id for _, state_id in unchanged],
+                        endpoint_ids,
+                        state_ids,
+                        endpoint_ids,
                         data_fp,
                         started_ts,
                         seq,
