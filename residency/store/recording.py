@@ -57,25 +57,6 @@ def endpoint_key(host: str, vantages: Sequence[str]) -> str:
     return host if not named else f"{host} @{','.join(named)}"
 
 
-def _state(result: EndpointResult) -> tuple[dict[str, Any], str, str]:
-    """An endpoint's state, its canonical text and its fingerprint, computed once."""
-    body = endpoint_state(result)
-    text = canonical_plain(body)
-    return body, text, digest(text)
-
-
-def _unchanged(row: Row | None, state_fp: str, data_fp: str, started_ts: float) -> bool:
-    """Whether a known endpoint row still has this state and data, and is not newer."""
-    return (
-        row is not None
-        and row[1] is not None
-        and row[2] == state_fp
-        and row[3] == data_fp
-        and row[4] is not None
-        and started_ts >= float(row[4])
-    )
-
-
 @dataclass(frozen=True)
 class _NewEndpoint:
     key: str
@@ -233,35 +214,29 @@ class Recorder:
             if key not in seen:
                 seen.add(key)
                 ordered.append((key, er))
-        # PostgreSQL: read without locking; the unchanged ones (nearly all, when
-        # monitoring) are then extended by one conditional statement, and only the others
-        # are locked and read again. SQLite has a single writer: one plain read.
-        optimistic = tx.arrays
-        known = self._endpoint_rows(tx, [key for key, _ in ordered], lock=not optimistic)
-        states = {key: _state(er) for key, er in ordered}
-        if optimistic:
-            relock = [
-                key
-                for key, _ in ordered
-                if key in known and not _unchanged(known[key], states[key][2], data_fp, started_ts)
-            ]
-            if relock:
-                known.update(self._endpoint_rows(tx, relock, lock=True))
+        known = self._endpoint_rows(tx, [key for key, _ in ordered])
         changed = 0
         all_changes: list[Change] = []
         unchanged: list[tuple[int, int]] = []  # (endpoint id, state id)
-        unchanged_keys: set[str] = set()
         first_sight: list[_NewEndpoint] = []
         moved: list[_Changed] = []  # a new state of a known endpoint (the drift case)
         for key, er in ordered:
-            body, body_text, state_fp = states[key]
+            body = endpoint_state(er)
+            body_text = canonical_plain(body)
+            state_fp = digest(body_text)
             row = known.get(key)
             if row is None:
                 first_sight.append(_NewEndpoint(key, er, body_text, state_fp))
                 continue
-            if _unchanged(row, state_fp, data_fp, started_ts):
+            if (
+                row is not None
+                and row[1] is not None
+                and row[2] == state_fp
+                and row[3] == data_fp
+                and row[4] is not None
+                and started_ts >= float(row[4])
+            ):
                 unchanged.append((int(row[0]), int(row[1])))
-                unchanged_keys.add(key)
                 continue
             if row[1] is not None and row[2] != state_fp and started_ts >= float(row[4] or 0):
                 moved.append(_Changed(key, er, body, body_text, state_fp, row))
@@ -298,63 +273,27 @@ class Recorder:
                 changed += was_changed
                 all_changes.extend(changes)
         if unchanged and tx.arrays:
-            unchanged.sort()  # rows locked in id order, as _endpoint_rows locks them
-            endpoint_ids = [endpoint_id for endpoint_id, _ in unchanged]
-            state_ids = [state_id for _, state_id in unchanged]
             # The common case in monitoring: nothing changed, only "last seen" moves; one
-            # statement for three tables (data-modifying WITH parts), not one per endpoint.
-            # The endpoint rows were read unlocked: the endpoint UPDATE re-checks, under its
-            # own row lock, that each still has the state read; only those it moved extend
-            # their state and observations. One another writer changed meanwhile (rare)
-            # takes the locked per-endpoint path below.
-            moved_on = {
-                int(r[0])
-                for r in tx.execute(
-                    "WITH e AS (UPDATE endpoint AS x SET last_ts = ?"
-                    " FROM unnest(?::bigint[], ?::bigint[]) AS u(id, s)"
-                    " WHERE x.id = ANY(?) AND x.id = u.id AND x.state_id = u.s AND x.data_fp = ?"
-                    " AND x.last_ts <= ? RETURNING x.id, x.state_id),"
-                    # (x.id = ANY: index lookups, not a scan; s and o: one lookup per row of e)
-                    " s AS (UPDATE endpoint_state SET last_seq = ?, last_ts = ?,"
-                    " checks = checks + 1 WHERE id IN (SELECT state_id FROM e)),"
-                    " o AS (UPDATE observation SET last_seq = ?, last_ts = ?"
-                    " WHERE endpoint_id IN (SELECT id FROM e) AND current = 1)"
-                    " SELECT id FROM e",
-                    (
-                        started_ts,
-                        endpoint_ids,
-                        state_ids,
-                        endpoint_ids,
-                        data_fp,
-                        started_ts,
-                        seq,
-                        started_ts,
-                        seq,
-                        started_ts,
-                    ),
-                ).rows
-            }
-            if len(moved_on) < len(unchanged):
-                raced = {endpoint_id for endpoint_id, _ in unchanged} - moved_on
-                unchanged = [u for u in unchanged if u[0] in moved_on]
-                for key, er in ordered:
-                    if key in unchanged_keys and int(known[key][0]) in raced:
-                        body, body_text, _ = states[key]
-                        changes, was_changed = self._record_endpoint(
-                            tx,
-                            seq,
-                            started_ts,
-                            key,
-                            er,
-                            data_fp,
-                            policy_name,
-                            kind,
-                            cache,
-                            body,
-                            body_text,
-                        )
-                        changed += was_changed
-                        all_changes.extend(changes)
+            # set-based statement per table, not one per endpoint.
+            # (PostgreSQL runs every data-modifying WITH part: three tables, one round trip.)
+            endpoint_ids = [endpoint_id for endpoint_id, _ in unchanged]
+            tx.execute(
+                "WITH s AS (UPDATE endpoint_state SET last_seq = ?, last_ts = ?,"
+                " checks = checks + 1 WHERE id = ANY(?)),"
+                " o AS (UPDATE observation SET last_seq = ?, last_ts = ?"
+                " WHERE endpoint_id = ANY(?) AND current = 1)"
+                " UPDATE endpoint SET last_ts = ? WHERE id = ANY(?)",
+                (
+                    seq,
+                    started_ts,
+                    [state_id for _, state_id in unchanged],
+                    seq,
+                    started_ts,
+                    endpoint_ids,
+                    started_ts,
+                    endpoint_ids,
+                ),
+            )
         elif unchanged:
             tx.executemany(
                 "UPDATE endpoint_state SET last_seq = ?, last_ts = ?, checks = checks + 1"
@@ -686,15 +625,13 @@ class Recorder:
             )
         return all_changes
 
-    def _endpoint_rows(self, tx: Tx, keys: Sequence[str], lock: bool = True) -> dict[str, Row]:
-        """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known.
-
-        PostgreSQL, with ``lock``: locked, so a concurrent writer cannot change a state we
-        extend or replace."""
-        locking = " FOR UPDATE" if lock and self.db.dialect == "postgresql" else ""
+    def _endpoint_rows(self, tx: Tx, keys: Sequence[str]) -> dict[str, Row]:
+        """key -> (id, state_id, state_fp, data_fp, last_ts) for the endpoints already known."""
+        # PostgreSQL: lock them, so a concurrent writer cannot change a state we extend.
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = tx.rows_in(
             "SELECT key, id, state_id, state_fp, data_fp, last_ts FROM endpoint"
-            f" WHERE key {{IN}} ORDER BY id{locking}",
+            f" WHERE key {{IN}} ORDER BY id{lock}",
             keys,
         )
         return {r[0]: r[1:] for r in rows}
