@@ -309,6 +309,7 @@ def _worker_pass(
         clock=lambda: now,
         batch_size=args.worker_batch,
         worker=name,
+        freeze_gc=not args.no_freeze,  # as the CLI's monitor does
     )
     ready.wait()
     started = time.time()
@@ -525,6 +526,9 @@ def main() -> None:
         "--worker-batch", type=int, default=1000, help="Batch size of each worker (CLI default)."
     )
     parser.add_argument("--rounds", type=int, default=3, help="Unchanged passes of the workers.")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="Workers without gc.freeze() (the baseline)."
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="residency-bench-monitor-"))
     if not args.skip_throughput and not args.workers_only:

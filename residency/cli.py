@@ -982,6 +982,7 @@ def monitor_command(
                 stop=stop,
                 alert_backlog=alert_backlog,
                 observer=metrics,
+                freeze_gc=True,
             )
             stats = monitor.run_once() if once else monitor.run_forever()
         finally:

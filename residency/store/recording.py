@@ -23,6 +23,7 @@ from residency.store.db import Db
 from residency.store.errors import StoreError
 from residency.store.serialize import (
     canonical,
+    canonical_plain,
     data_fingerprint,
     digest,
     endpoint_state,
@@ -221,7 +222,7 @@ class Recorder:
         moved: list[_Changed] = []  # a new state of a known endpoint (the drift case)
         for key, er in ordered:
             body = endpoint_state(er)
-            body_text = canonical(body)
+            body_text = canonical_plain(body)
             state_fp = digest(body_text)
             row = known.get(key)
             if row is None:
@@ -409,7 +410,7 @@ class Recorder:
                 (
                     endpoint_id,
                     facts.ip,
-                    digest(canonical(summary)),
+                    digest(canonical_plain(summary)),
                     summary["country"],
                     summary["provider"],
                     summary["region"],
@@ -529,7 +530,7 @@ class Recorder:
         for (endpoint_id, facts), facts_id in zip(pairs, facts_ids, strict=True):
             new_ips.setdefault(endpoint_id, set()).add(facts.ip)
             summary = location_summary(facts)
-            location_fp = digest(canonical(summary))
+            location_fp = digest(canonical_plain(summary))
             existing = current.get(endpoint_id, {}).get(facts.ip)
             if existing is not None and existing[1] == location_fp:
                 extended.append((seq, ts, facts_id, data_fp, existing[0]))
@@ -740,7 +741,7 @@ class Recorder:
         for facts in er.facts:
             new_ips.add(facts.ip)
             summary = location_summary(facts)
-            location_fp = digest(canonical(summary))
+            location_fp = digest(canonical_plain(summary))
             facts_id = self._facts_id(tx, canonical(to_jsonable(facts)), cache)
             existing = current.get(facts.ip)
             if existing is not None and existing[1] == location_fp:

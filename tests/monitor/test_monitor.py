@@ -313,3 +313,21 @@ def test_backoff_doubles_to_the_cap_with_jitter() -> None:
         for n, d in zip(range(1, 12), delays, strict=True)
     )
     assert max(delays) <= 60.0
+
+
+def test_freeze_gc_freezes_what_is_alive_at_start_once_and_only_when_asked(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))
+    audit = FakeAudit(clock, {"a.example": Host("a.example", (Addr("192.0.2.1"),))})
+    store.add_targets([TargetSpec("a.example", jitter=0)], clock())
+    Monitor(store, audit, clock=clock).run_once()
+    assert frozen == []  # the default: the process's collector is not the library's
+    monitor = Monitor(store, audit, clock=clock, freeze_gc=True)
+    monitor.run_once()
+    clock.advance(600)
+    stats = monitor.run_once()
+    assert frozen == [1] and stats.checked == 1

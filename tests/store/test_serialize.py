@@ -97,3 +97,37 @@ def test_data_of_another_shape_raises_what_the_monitor_catches(cls: type, data: 
     # monitor._load_spool turns exactly these into "spool file unreadable".
     with pytest.raises((KeyError, ValueError, TypeError)):
         from_jsonable(cls, data)
+
+
+def test_canonical_plain_writes_the_same_text_as_canonical() -> None:
+    """Stored state fingerprints keep matching: orjson's text equals the json module's
+    for every code point (escapes, non-ASCII, astral), in keys and values, and for ints,
+    booleans, None and enums; what orjson refuses falls back."""
+    import enum
+
+    from residency.store.serialize import canonical, canonical_plain
+
+    class Kind(enum.StrEnum):
+        A = "a"
+
+    chars = "".join(chr(c) for c in range(0x3_0000) if not 0xD800 <= c <= 0xDFFF)
+    for start in range(0, len(chars), 4096):
+        piece = chars[start : start + 4096]
+        value = {piece: [piece, 0, -(2**63), 2**63 - 1, True, None, Kind.A], "z": {"a": []}}
+        assert canonical_plain(value) == canonical(value)
+    for refused in (["\ud800"], [2**70]):
+        assert canonical_plain(refused) == canonical(refused)
+
+
+def test_state_fingerprints_of_existing_stores_do_not_move() -> None:
+    """A state recorded by an earlier version must give the same fingerprint now."""
+    from residency.store.serialize import canonical_plain, digest, endpoint_state
+    from tests.store.builders import Addr, Host, endpoint_result
+
+    result = endpoint_result(Host("a.example", (Addr("192.0.2.1", "DE"),)), "2026-01-01T00:00:00")
+    text = canonical_plain(endpoint_state(result))
+    assert text == json.dumps(
+        endpoint_state(result), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    # Pinned: the fingerprint the json-module version of the store gave this state.
+    assert digest(text) == "e397e2ac8b6966858043d79637332342"
