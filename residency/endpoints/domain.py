@@ -12,24 +12,28 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 from pathlib import Path
-
-import tldextract
+from typing import TYPE_CHECKING
 
 from residency.addresses import is_address
 
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False
-)
+if TYPE_CHECKING:
+    import tldextract
 
 
 def suffix_extractor(directory: Path | None = None) -> tuple[tldextract.TLDExtract, str]:
     """The installed list in the dataset folder ``directory`` if any, else the bundled
-    snapshot; with which one it is."""
+    snapshot; with which one it is. tldextract (and the requests it imports, ~80 ms) is
+    loaded here, at the first name looked up, not when an audit starts."""
+    import tldextract
+
     from residency.datasets.suffix_list import installed_suffix_list
 
     installed = installed_suffix_list(directory)
     if installed is None:
-        return _EXTRACT, f"tldextract {tldextract.__version__} bundled snapshot"
+        bundled = tldextract.TLDExtract(
+            suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False
+        )
+        return bundled, f"tldextract {tldextract.__version__} bundled snapshot"
     path, version = installed
     extract = tldextract.TLDExtract(
         suffix_list_urls=(path.as_uri(),),
