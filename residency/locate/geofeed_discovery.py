@@ -397,7 +397,7 @@ class GeofeedDiscovery:
 
     def _parse(self, url: str, body: bytes) -> DiscoveredFeed | FeedUnusable:
         head = body[:512].lstrip().lower()
-        if head.startswith((b"<!doctype", b"<html", b"<")):
+        if head[:1] == b"<":  # <!doctype, <html, or any markup
             return FeedUnusable(url, "an HTML page, not a geofeed CSV")
         from residency.datasets.errors import FeedInvalid
         from residency.datasets.parsers.geofeed import check_geofeed
