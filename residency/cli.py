@@ -793,19 +793,8 @@ def monitor_command(
     or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
     Several workers may share one PostgreSQL database."""
     import logging
-    import threading
-    import time as time_lib
 
-    import httpx
-
-    from residency.locate.locator import Locator
-    from residency.monitor.alert_formats import webhook_sink
-    from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
-    from residency.monitor.audit import AuditorAudit
-    from residency.monitor.loop import Monitor, install_signal_handlers
-    from residency.monitor.metrics import open_metrics
-    from residency.monitor.targets import load_targets_file
-    from residency.resolve.engine import ChainResolver, ResolverSettings
+    from residency.monitor.run import MonitorRequest, run_monitor
     from residency.timefmt import parse_duration
 
     logging.basicConfig(
@@ -817,57 +806,29 @@ def monitor_command(
         lease_seconds = parse_duration(lease)
     except ValueError as err:
         fail(f"--lease: {err}")
-    # Metrics first: a port in use or a bad file path is exit 2 before any work.
-    metrics, stop_metrics = open_metrics(metrics_listen, metrics_file)
-    store = _open_history(db)
-    client = httpx.Client(timeout=10.0)
-    try:
-        # Before loading data or checking anything: a read-only store is exit 2 now.
-        store.check_writable()
-        if targets_file is not None:
-            specs = load_targets_file(targets_file)
-            kept, removed = store.sync_targets(str(targets_file.resolve()), specs, time_lib.time())
-            logging.getLogger("residency.monitor").info(
-                "targets from %s: %d watched, %d removed", targets_file, kept, removed
-            )
-        if store.target_count() == 0:
-            fail("nothing to monitor: add targets with 'residency watch add' or --targets FILE")
-        locator = Locator.load(dataset_dir=data_dir)
-        if metrics is not None:
-            metrics.set_data_versions(locator.data_versions())
-        resolver = ChainResolver(
-            ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
+    stats = run_monitor(
+        MonitorRequest(
+            once=once,
+            targets_file=targets_file,
+            db=db,
+            nameservers=nameservers,
+            timeout=timeout,
+            concurrency=concurrency,
+            data_dir=data_dir,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            webhooks=webhooks,
+            slack_webhooks=slack_webhooks,
+            webhook_format=webhook_format,
+            metrics_listen=metrics_listen,
+            metrics_file=metrics_file,
+            log_alerts=not no_log_alerts,
+            alert_backlog=alert_backlog,
+            spool=spool,
+            worker=worker,
         )
-        audit = AuditorAudit(resolver, locator)
-        sinks: list[AlertSink] = [] if no_log_alerts else [LogSink()]
-        sinks += [webhook_sink(u, client, webhook_format, store) for u in webhooks]
-        sinks += [WebhookSink(u, client, slack=True) for u in slack_webhooks]
-        stop = threading.Event()
-        restore = install_signal_handlers(stop)
-        try:
-            monitor = Monitor(
-                store,
-                audit,
-                worker=worker,
-                batch_size=batch_size,
-                lease_seconds=lease_seconds,
-                sinks=sinks,
-                spool_dir=spool,
-                stop=stop,
-                alert_backlog=alert_backlog,
-                observer=metrics,
-                freeze_gc=True,
-            )
-            stats = monitor.run_once() if once else monitor.run_forever()
-        finally:
-            restore()
-        if metrics is not None and metrics_file is not None:
-            metrics.write_textfile(metrics_file)
-        click.echo(f"monitor: {stats.line()}", err=True)
-    finally:
-        client.close()
-        store.close()
-        stop_metrics()
+    )
+    click.echo(f"monitor: {stats.line()}", err=True)
 
 
 @cli.command("history")
