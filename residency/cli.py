@@ -71,15 +71,15 @@ def nameserver_option(*flags: str) -> Callable[[F], F]:
     )
 
 
-def timeout_option(help: str) -> Callable[[F], F]:
+def timeout_option(help_text: str) -> Callable[[F], F]:
     """``--timeout``: seconds per DNS query (default 3)."""
-    return click.option("--timeout", default=3.0, show_default=True, type=POSITIVE, help=help)
+    return click.option("--timeout", default=3.0, show_default=True, type=POSITIVE, help=help_text)
 
 
-def concurrency_option(help: str) -> Callable[[F], F]:
+def concurrency_option(help_text: str) -> Callable[[F], F]:
     """``--concurrency``: resolutions in flight (default 256)."""
     return click.option(
-        "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help
+        "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help_text
     )
 
 
@@ -92,6 +92,10 @@ def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None
     """Print each line (to stderr with ``err``), each after ``prefix``."""
     for line in lines:
         click.echo(prefix + line, err=err)
+
+
+def _to_stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def check_output_path(path: Path) -> None:
@@ -202,10 +206,6 @@ def data_update(
     from residency.locate.prepare import prepare_dataset
 
     prepare_dataset(None if quiet or as_json else _to_stderr)
-
-
-def _to_stderr(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @data_group.command("status")
