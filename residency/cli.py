@@ -18,7 +18,6 @@ from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import ComplianceFormat, OutputFormat
-from residency.timefmt import parse_iso
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -53,6 +52,50 @@ class _Positive(click.FloatRange):
 
 POSITIVE = _Positive()
 AT_LEAST_ONE = click.IntRange(min=1)
+
+
+def json_option(subject: str) -> Callable[[F], F]:
+    """``--json``: print ``subject`` (e.g. "the timeline") as JSON instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {subject} as JSON.")
+
+
+def nameserver_option(*flags: str) -> Callable[[F], F]:
+    """``--nameserver`` (repeatable; ``flags`` adds short forms such as ``-n``)."""
+    return click.option(
+        *flags,
+        "--nameserver",
+        "nameservers",
+        multiple=True,
+        metavar="ADDR[:PORT]",
+        help="Resolver to ask (repeatable); default: the system's.",
+    )
+
+
+def timeout_option(help_text: str) -> Callable[[F], F]:
+    """``--timeout``: seconds per DNS query (default 3)."""
+    return click.option("--timeout", default=3.0, show_default=True, type=POSITIVE, help=help_text)
+
+
+def concurrency_option(help_text: str) -> Callable[[F], F]:
+    """``--concurrency``: resolutions in flight (default 256)."""
+    return click.option(
+        "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help_text
+    )
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Dataset directory."
+)
+
+
+def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None:
+    """Print each line (to stderr with ``err``), each after ``prefix``."""
+    for line in lines:
+        click.echo(prefix + line, err=err)
+
+
+def _to_stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def check_output_path(path: Path) -> None:
@@ -115,7 +158,7 @@ def data_group() -> None:
 @click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
 @click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
-@click.option("--json", "as_json", is_flag=True, help="Print the update report as JSON.")
+@json_option("the update report")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @library_errors
 def data_update(
@@ -155,54 +198,18 @@ def data_update(
         click.echo(json_lib.dumps(dataclasses.asdict(report), indent=2))
     elif report.skipped and not quiet:
         click.echo(f"nothing to do: {report.skipped}")
-    failed = [o for o in report.outcomes if not o.ok]
-    if report.missing:
-        fail("dataset incomplete, missing " + "; ".join(report.missing))
-    if sources and failed:
-        fail(f"{len(failed)} of {len(report.outcomes)} requested sources not updated")
+    problem = report.problem(requested=bool(sources))
+    if problem is not None:
+        fail(problem)
     if not quiet and not as_json and report.outcomes:
-        ok = len(report.outcomes) - len(failed)
-        click.echo(
-            f"dataset complete: {ok} of {len(report.outcomes)} sources current; "
-            f"{len(failed)} kept previous data or failed (see above)",
-            err=True,
-        )
-    _compile_index(quiet or as_json)
+        click.echo(report.summary(), err=True)
+    from residency.locate.prepare import prepare_dataset
 
-
-def _compile_index(quiet: bool) -> None:
-    """Build the lookup index now, so the first 'residency ip' or audit starts fast."""
-    import time
-
-    from residency.locate.calibrate import rebuild_calibration
-    from residency.locate.locator import Locator
-
-    started = time.monotonic()
-    locator = Locator.load()
-    if not quiet:
-        sizes = locator.index.sizes()
-        click.echo(
-            f"lookup index ready: {len(locator.index.layers)} layers, "
-            f"{sizes['v4_intervals'] + sizes['v6_intervals']} intervals "
-            f"({time.monotonic() - started:.1f} s)",
-            err=True,
-        )
-    started = time.monotonic()
-    calibration = rebuild_calibration(locator)
-    if calibration is None:
-        return  # no provider geofeed in place: the shipped calibration stays in force
-    Locator.load().merge_all()  # merged again with the measured weights
-    if not quiet:
-        truths = calibration.provenance.get("ground_truth", [])
-        click.echo(
-            f"calibration measured against {len(truths)} provider-published feeds, "
-            f"{sum(t['samples'] for t in truths)} addresses ({time.monotonic() - started:.1f} s)",
-            err=True,
-        )
+    prepare_dataset(None if quiet or as_json else _to_stderr)
 
 
 @data_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@json_option("the status")
 @library_errors
 def data_status_command(as_json: bool) -> None:
     """List each dataset with its version, age and origin; warn when one is stale."""
@@ -214,33 +221,9 @@ def data_status_command(as_json: bool) -> None:
     status = data_status()
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
-        if status.damaged:
-            sys.exit(ExitCode.USAGE)
-        return
-    click.echo(f"datasets in {status.directory}")
-    for row in status.datasets:
-        click.echo(row.line())
-        for notice in row.notices:
-            click.echo(f"  notice: {notice}")
-    present = [row for row in status.datasets if row.present and (row.licence or row.attribution)]
-    if present:
-        click.echo("licences and attribution:")
-    for row in present:
-        click.echo(f"  {row.dataset}: {row.licence or '?'}; {row.attribution or ''}".rstrip("; "))
-    for row in status.stale:
-        click.echo(
-            f"residency: warning: {row.dataset} is {row.age_days:.0f} days old (stale after "
-            f"{row.stale_after_days}); run 'residency data update' where its official "
-            "source is reachable",
-            err=True,
-        )
-    if status.missing:
-        click.echo(
-            "residency: warning: dataset incomplete, missing " + "; ".join(status.missing),
-            err=True,
-        )
-    for row in status.damaged:
-        click.echo(f"residency: error: {row.problem}", err=True)
+    else:
+        echo_lines(status.lines())
+        echo_lines(status.warnings(), err=True, prefix="residency: ")
     if status.damaged:
         sys.exit(ExitCode.USAGE)
 
@@ -396,13 +379,7 @@ def ip_command(
     type=click.Path(path_type=Path),
     help="Audit what a pcap/pcapng capture contacted.",
 )
-@click.option(
-    "--nameserver",
-    "nameservers",
-    multiple=True,
-    metavar="ADDR[:PORT]",
-    help="Resolver to ask (repeatable); default: the system's.",
-)
+@nameserver_option()
 @click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
 @click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
 @click.option(
@@ -412,16 +389,8 @@ def ip_command(
     metavar="CC",
     help="Resolve as a client in this country (EDNS Client Subnet); repeatable.",
 )
-@click.option(
-    "--timeout",
-    default=3.0,
-    show_default=True,
-    type=POSITIVE,
-    help="Seconds per DNS query, retransmissions included; CNAME chains end after 16 links.",
-)
-@click.option(
-    "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help="Queries in flight."
-)
+@timeout_option("Seconds per DNS query, retransmissions included; CNAME chains end after 16 links.")
+@concurrency_option("Queries in flight.")
 @click.option("--qps", type=POSITIVE, help="Maximum queries per second.")
 @click.option(
     "--no-resolve",
@@ -463,7 +432,7 @@ def ip_command(
     type=click.Path(path_type=Path),
     help="Extra GeoIP mmdb file(s); also $RESIDENCY_GEOIP.",
 )
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@DATA_DIR_OPTION
 @click.option("--db", help="Record the run in this history database (path or postgresql://).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
@@ -601,23 +570,20 @@ def policy_list() -> None:
 
 
 @policy_group.command("groups")
-@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+@json_option("the groups")
 @library_errors
 def policy_groups(as_json: bool) -> None:
     """List the jurisdiction groups (@EU, @EEA, ...) with their source and as-of date."""
     import json as json_module
 
     from residency.policy import Jurisdictions
-    from residency.policy.describe import groups_table
+    from residency.policy.describe import groups_lines, groups_table
 
     table = groups_table(Jurisdictions.load())
     if as_json:
         click.echo(json_module.dumps(table, indent=2))
         return
-    for group in table:
-        click.echo(f"{group['name']}: {group['description']}")
-        click.echo(f"  {len(group['countries'])} countries: {' '.join(group['countries'])}")
-        click.echo(f"  source: {group['source']} (as of {group['as_of']})")
+    echo_lines(groups_lines(table))
 
 
 # [store / monitor commands]
@@ -631,87 +597,12 @@ _DB_OPTION = click.option(
 )
 
 
-def _json_text(value: Any) -> str:
-    """Dataclasses (and lists of them) as indented JSON."""
-    import dataclasses
-    import json as json_lib
-
-    def plain(item: Any) -> Any:
-        if dataclasses.is_dataclass(item) and not isinstance(item, type):
-            return dataclasses.asdict(item)
-        return str(item)
-
-    data = [plain(v) for v in value] if isinstance(value, list) else plain(value)
-    return json_lib.dumps(data, indent=2, default=str)
-
-
 def _open_history(db: str | None, *, create: bool = True) -> Any:
     """The history store; reading commands pass ``create=False`` so a mistyped path
     fails ("no history store at PATH") instead of leaving an empty database behind."""
     from residency.store import open_store
 
     return open_store(db, create=create)
-
-
-def _seconds(value: str | None, what: str) -> float | None:
-    from residency.monitor.targets import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as err:
-        fail(f"{what}: {err}")
-
-
-#: Report periods stay within the Unix era and the years datetime can print.
-_EARLIEST = 0.0
-_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
-
-
-def _moment(value: str, what: str) -> float:
-    """An ISO date/time (1970 .. 9999), or a duration back from now (``30d``, at most
-    100 years); anything else is one line and exit 2."""
-    import time as time_lib
-    from datetime import UTC
-
-    from residency.monitor.targets import parse_duration
-
-    shown = value if len(value) <= 80 else value[:77] + "..."
-    try:
-        moment_ts = time_lib.time() - parse_duration(value)
-    except ValueError as err:
-        if "100 years" in str(err):
-            fail(f"{what} {shown!r}: a span back from now must be at most 100 years")
-        try:
-            moment = parse_iso(value)
-        except ValueError:
-            fail(
-                f"{what} {shown!r} is not a date (YYYY-MM-DD), a time (ISO 8601)"
-                " or a span such as 30d"
-            )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        try:
-            moment_ts = moment.timestamp()
-        except (OverflowError, ValueError, OSError):
-            moment_ts = -1.0
-    if not _EARLIEST <= moment_ts <= _LATEST:
-        fail(f"{what} {shown!r} is outside 1970-01-01 .. 9999-12-31")
-    return moment_ts
-
-
-def _when(ts: float | None) -> str:
-    """A stored time for display; a value no date can hold (a store written before
-    durations were bounded) shows as invalid instead of failing the whole listing."""
-    from residency.store.serialize import iso
-
-    if ts is None:
-        return "never"
-    try:
-        return iso(ts)
-    except (OverflowError, ValueError, OSError):
-        return f"invalid ({ts:g})"
 
 
 @cli.group("watch")
@@ -792,31 +683,19 @@ def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) ->
 
 
 @watch_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the targets as JSON.")
+@json_option("the targets")
 @_DB_OPTION
 @library_errors
 def watch_list(as_json: bool, db: str | None) -> None:
     """List watch targets with their schedule."""
+    from residency.store.render import json_text, target_line
+
     with _open_history(db, create=False) as store:
         targets = store.list_targets()
     if as_json:
-        click.echo(_json_text(targets))
+        click.echo(json_text(targets))
         return
-    for t in targets:
-        every = (
-            f"every {t.cadence:g}s"
-            if t.cadence
-            else f"ttl in [{t.min_interval:g}s, {t.max_interval:g}s]"
-        )
-        extras = [every]
-        if t.vantage:
-            extras.append(f"vantage {t.vantage}")
-        if t.policy:
-            extras.append(f"policy {t.policy}")
-        click.echo(
-            f"{t.display}  next {_when(t.next_due)}  last {_when(t.last_checked)}  "
-            f"checks {t.checks}  " + ", ".join(extras)
-        )
+    echo_lines([target_line(t) for t in targets])
     if not targets:
         click.echo("no watch targets; add some with 'residency watch add HOST'", err=True)
 
@@ -829,21 +708,10 @@ def watch_list(as_json: bool, db: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Watch exactly the targets in this file (TOML or one host per line).",
 )
-@click.option(
-    "-n",
-    "--nameserver",
-    "nameservers",
-    multiple=True,
-    metavar="ADDR[:PORT]",
-    help="Resolver to ask (repeatable); default: the system's.",
-)
-@click.option(
-    "--timeout", default=3.0, show_default=True, type=POSITIVE, help="Per-query budget (s)."
-)
-@click.option(
-    "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help="Names in flight."
-)
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
+@nameserver_option("-n")
+@timeout_option("Per-query budget (s).")
+@concurrency_option("Names in flight.")
+@DATA_DIR_OPTION
 @click.option(
     "--batch-size",
     default=1000,
@@ -925,111 +793,47 @@ def monitor_command(
     or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
     Several workers may share one PostgreSQL database."""
     import logging
-    import threading
-    import time as time_lib
 
-    import httpx
-
-    from residency.locate.locator import Locator
-    from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
-    from residency.monitor.audit import AuditorAudit
-    from residency.monitor.loop import Monitor, install_signal_handlers
-    from residency.monitor.targets import load_targets_file
-    from residency.resolve.engine import ChainResolver, ResolverSettings
+    from residency.monitor.run import MonitorRequest, run_monitor
+    from residency.timefmt import parse_duration
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    lease_seconds = _seconds(lease, "--lease") or 600.0
-    # Metrics first: a port in use or a bad file path is exit 2 before any work.
-    metrics, stop_metrics = _monitor_metrics(metrics_listen, metrics_file)
-    store = _open_history(db)
-    client = httpx.Client(timeout=10.0)
     try:
-        # Before loading data or checking anything: a read-only store is exit 2 now.
-        store.check_writable()
-        if targets_file is not None:
-            specs = load_targets_file(targets_file)
-            kept, removed = store.sync_targets(str(targets_file.resolve()), specs, time_lib.time())
-            logging.getLogger("residency.monitor").info(
-                "targets from %s: %d watched, %d removed", targets_file, kept, removed
-            )
-        if store.target_count() == 0:
-            fail("nothing to monitor: add targets with 'residency watch add' or --targets FILE")
-        locator = Locator.load(dataset_dir=data_dir)
-        if metrics is not None:
-            metrics.set_data_versions(locator.data_versions())
-        resolver = ChainResolver(
-            ResolverSettings(nameservers=nameservers, timeout=timeout, concurrency=concurrency)
+        lease_seconds = parse_duration(lease)
+    except ValueError as err:
+        fail(f"--lease: {err}")
+    stats = run_monitor(
+        MonitorRequest(
+            once=once,
+            targets_file=targets_file,
+            db=db,
+            nameservers=nameservers,
+            timeout=timeout,
+            concurrency=concurrency,
+            data_dir=data_dir,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            webhooks=webhooks,
+            slack_webhooks=slack_webhooks,
+            webhook_format=webhook_format,
+            metrics_listen=metrics_listen,
+            metrics_file=metrics_file,
+            log_alerts=not no_log_alerts,
+            alert_backlog=alert_backlog,
+            spool=spool,
+            worker=worker,
         )
-        audit = AuditorAudit(resolver, locator)
-        sinks: list[AlertSink] = [] if no_log_alerts else [LogSink()]
-        sinks += [_webhook_sink(u, client, webhook_format, store) for u in webhooks]
-        sinks += [WebhookSink(u, client, slack=True) for u in slack_webhooks]
-        stop = threading.Event()
-        restore = install_signal_handlers(stop)
-        try:
-            monitor = Monitor(
-                store,
-                audit,
-                worker=worker,
-                batch_size=batch_size,
-                lease_seconds=lease_seconds,
-                sinks=sinks,
-                spool_dir=spool,
-                stop=stop,
-                alert_backlog=alert_backlog,
-                observer=metrics,
-                freeze_gc=True,
-            )
-            stats = monitor.run_once() if once else monitor.run_forever()
-        finally:
-            restore()
-        if metrics is not None and metrics_file is not None:
-            metrics.write_textfile(metrics_file)
-        click.echo(f"monitor: {stats.line()}", err=True)
-    finally:
-        client.close()
-        store.close()
-        stop_metrics()
-
-
-def _monitor_metrics(listen: str | None, path: Path | None) -> tuple[Any, Callable[[], None]]:
-    """The monitor's metrics (None when neither --metrics nor --metrics-file) and the
-    function that stops their HTTP server."""
-    if listen is None and path is None:
-        return None, lambda: None
-    from residency.monitor.metrics import MonitorMetrics, check_textfile, parse_listen
-
-    metrics = MonitorMetrics()
-    if path is not None:
-        check_textfile(path)
-    if listen is None:
-        return metrics, lambda: None
-    return metrics, metrics.serve(*parse_listen(listen))
-
-
-def _webhook_sink(url: str, client: Any, form: str, store: Any) -> Any:
-    from residency.monitor.alerts import WebhookSink
-
-    if form == "alertmanager":
-        from residency.monitor.alert_formats import AlertmanagerFormat
-
-        return WebhookSink(url, client, payload_format=AlertmanagerFormat.from_store(store))
-    return WebhookSink(url, client, slack=form == "slack")
-
-
-def _address_text(address: dict[str, Any]) -> str:
-    from residency.drift import describe_location
-
-    return f"{address['ip']} {describe_location(address)}"
+    )
+    click.echo(f"monitor: {stats.line()}", err=True)
 
 
 @cli.command("history")
 @click.argument("host")
-@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@json_option("the timeline")
 @_DB_OPTION
 @library_errors
 def history_command(host: str, as_json: bool, db: str | None) -> None:
@@ -1037,7 +841,7 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
     address was seen first and last."""
     from residency.endpoints.errors import InvalidEntry
     from residency.endpoints.normalise import normalise_host
-    from residency.model import Verdict
+    from residency.store.render import json_text, timeline_lines
 
     try:
         name = normalise_host(host).host
@@ -1046,45 +850,11 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
     with _open_history(db, create=False) as store:
         timeline = store.history(name)
     if as_json:
-        click.echo(_json_text(timeline))
+        click.echo(json_text(timeline))
         return
     if not timeline.spans:
         fail(f"no history for {name}")
-    click.echo(f"{name}: {len(timeline.spans)} state(s), {len(timeline.events)} drift event(s)")
-    for span in timeline.spans:
-        verdict = span.verdict
-        label = "-" if verdict is None else Verdict(verdict).name
-        outcomes = sorted({r["outcome"] for r in span.body["resolutions"]})
-        chain = "; ".join(
-            " -> ".join(step[2] for step in r["chain"])
-            for r in span.body["resolutions"]
-            if r["chain"]
-        )
-        addresses = ", ".join(_address_text(a) for a in span.body["addresses"]) or "no address"
-        click.echo(
-            f"  {span.first_seen} .. {span.last_seen}  {span.checks} check(s)  {label}  "
-            f"{'/'.join(outcomes)}  " + (f"CNAME {chain}  " if chain else "") + addresses
-        )
-    if timeline.events:
-        click.echo("events:")
-        for event in timeline.events:
-            click.echo(f"  {event.at}  {event.kind.value:<22} {event.detail}")
-    click.echo("locations:")
-    for loc in timeline.locations:
-        where = " ".join(
-            x
-            for x in (
-                loc.country or "??",
-                loc.provider,
-                loc.region,
-                f"AS{loc.asn}" if loc.asn is not None else None,
-            )
-            if x
-        )
-        click.echo(
-            f"  {loc.ip:<39} {where:<32} {loc.first_seen} .. {loc.last_seen}"
-            + ("  (current)" if loc.current else "")
-        )
+    echo_lines(timeline_lines(name, timeline))
 
 
 @cli.command("runs")
@@ -1093,42 +863,30 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
 @library_errors
 def runs_command(limit: int, db: str | None) -> None:
     """List the latest recorded runs (ids for 'residency diff')."""
-    from residency.model import Verdict
+    from residency.store.render import run_line
 
     with _open_history(db, create=False) as store:
         runs = store.runs(limit)
-    for run in runs:
-        verdict = "" if run.verdict is None else f", verdict {Verdict(run.verdict).name}"
-        click.echo(
-            f"#{run.seq} {run.id}  {run.kind}  {run.started}  {run.endpoint_count} endpoint(s),"
-            f" {run.changed_count} changed{verdict}"
-        )
+    echo_lines([run_line(run) for run in runs])
 
 
 @cli.command("diff")
 @click.argument("run_a", required=False)
 @click.argument("run_b", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@json_option("the differences")
 @_DB_OPTION
 @library_errors
 def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | None) -> None:
     """What changed between two runs (ids, id prefixes or #SEQ; default the last two).
     Exit 1 when something changed."""
+    from residency.store.render import diff_lines, json_text
+
     with _open_history(db, create=False) as store:
         result = store.diff(run_a, run_b)
     if as_json:
-        click.echo(_json_text(result))
+        click.echo(json_text(result))
     else:
-        click.echo(f"from {result.run_a.id} ({result.run_a.started})")
-        click.echo(f"  to {result.run_b.id} ({result.run_b.started})")
-        if result.run_a.data_versions != result.run_b.data_versions:
-            click.echo("  data versions differ between the two runs")
-        for entry in result.entries:
-            click.echo(f"{entry.endpoint}:")
-            for change in entry.changes:
-                click.echo(f"  {change.kind.value:<22} {change.detail}")
-        if not result.entries:
-            click.echo("no changes")
+        echo_lines(diff_lines(result))
     if result.entries:
         sys.exit(ExitCode.VIOLATIONS)
 
@@ -1136,7 +894,7 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
 @cli.command("report")
 @click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
 @click.option("--until", metavar="DATE", help="End (default now).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("the report")
 @click.option(
     "--format",
     "doc_format",
@@ -1167,13 +925,10 @@ def history_report(
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
 
-    now = time_lib.time()
-    start = _moment(since, "--since")
-    end = _moment(until, "--until") if until else now
-    if until is None and start >= now:
-        fail(f"report: no data in the period: --since {since} is in the future")
-    if end <= start:
-        fail(f"report: empty period: --until {until} is not after --since {since}")
+    from residency.store.render import compliance_lines, json_text, no_data_line
+    from residency.timefmt import parse_period
+
+    start, end = parse_period(since, until, time_lib.time())
     policy = None
     if policy_file is not None:
         from residency.policy import PolicyInvalid, load_policy
@@ -1209,25 +964,12 @@ def history_report(
         else:
             click.echo(text, nl=False)
         return
-    empty = f"no data: no endpoint was checked between {report.since} and {report.until}"
+    empty = no_data_line(report)
     if as_json:
-        click.echo(_json_text(report))
-        if not report.endpoints:
-            click.echo(empty, err=True)
-        return
-    click.echo(f"compliance from {report.since} to {report.until}")
-    if report.rejudged_with:
-        click.echo(
-            f"re-judged with policy {report.rejudged_with} from the recorded facts"
-            " (the verdicts recorded at the time are not used)"
-        )
-    for e in report.endpoints:
-        uptime = "not judged" if e.uptime is None else f"{e.uptime * 100:.2f}% compliant"
-        click.echo(f"{e.endpoint}: {uptime} ({e.compliant_checks}/{e.judged_checks} checks)")
-        for loc in e.locations:
-            where = " ".join(x for x in (loc.country or "??", loc.provider, loc.region) if x)
-            click.echo(f"  {loc.ip:<39} {where:<28} first {loc.first_seen}  last {loc.last_seen}")
-    if not report.endpoints:
+        click.echo(json_text(report))
+    else:
+        echo_lines(compliance_lines(report))
+    if empty is not None:
         click.echo(empty, err=True)
 
 

@@ -69,6 +69,36 @@ class DataStatus:
     def damaged(self) -> tuple[DatasetStatus, ...]:
         return tuple(d for d in self.datasets if d.damaged)
 
+    def lines(self) -> list[str]:
+        """The report ``residency data status`` prints: each dataset, its notices, then
+        the licences and attribution of those present."""
+        lines = [f"datasets in {self.directory}"]
+        for row in self.datasets:
+            lines.append(row.line())
+            lines.extend(f"  notice: {notice}" for notice in row.notices)
+        present = [row for row in self.datasets if row.present and (row.licence or row.attribution)]
+        if present:
+            lines.append("licences and attribution:")
+        for row in present:
+            lines.append(
+                f"  {row.dataset}: {row.licence or '?'}; {row.attribution or ''}".rstrip("; ")
+            )
+        return lines
+
+    def warnings(self) -> list[str]:
+        """What is wrong with the dataset, one line each (for stderr): stale datasets,
+        missing parts, damaged files."""
+        lines = [
+            f"warning: {row.dataset} is {row.age_days:.0f} days old (stale after "
+            f"{row.stale_after_days}); run 'residency data update' where its official "
+            "source is reachable"
+            for row in self.stale
+        ]
+        if self.missing:
+            lines.append("warning: dataset incomplete, missing " + "; ".join(self.missing))
+        lines.extend(f"error: {row.problem}" for row in self.damaged)
+        return lines
+
 
 def repair_command(entry: ManifestEntry, source: Source | None) -> str:
     """The command that puts a good copy of ``entry`` back in place."""

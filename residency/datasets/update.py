@@ -114,6 +114,28 @@ class UpdateReport:
     def by_status(self, status: Status) -> tuple[SourceOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status is status)
 
+    @property
+    def failed(self) -> tuple[SourceOutcome, ...]:
+        """Sources that kept their previous data or failed."""
+        return tuple(o for o in self.outcomes if not o.ok)
+
+    def problem(self, requested: bool) -> str | None:
+        """Why this update failed (None when it did not): the dataset is incomplete, or,
+        when sources were ``requested`` by id, one of them was not updated."""
+        if self.missing:
+            return "dataset incomplete, missing " + "; ".join(self.missing)
+        if requested and self.failed:
+            return f"{len(self.failed)} of {len(self.outcomes)} requested sources not updated"
+        return None
+
+    def summary(self) -> str:
+        """One line: how many sources are current, how many kept old data or failed."""
+        failed = len(self.failed)
+        return (
+            f"dataset complete: {len(self.outcomes) - failed} of {len(self.outcomes)} sources "
+            f"current; {failed} kept previous data or failed (see above)"
+        )
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -20,7 +20,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
+
 from residency.drift import DriftEvent, DriftKind
+from residency.monitor.alerts import WebhookSink
 from residency.store import Store
 from residency.timefmt import parse_iso, utc_iso
 
@@ -172,3 +175,15 @@ class AlertmanagerFormat:
             "externalURL": "",
             "alerts": alerts,
         }
+
+
+#: The bodies a ``--webhook`` POST can have: residency JSON, Slack text, Alertmanager's.
+WEBHOOK_FORMATS = ("json", "slack", "alertmanager")
+
+
+def webhook_sink(url: str, client: httpx.Client, form: str, store: Store) -> WebhookSink:
+    """The sink for one ``--webhook URL`` posting bodies of ``form`` (a WEBHOOK_FORMATS
+    value); Alertmanager bodies carry each endpoint's earlier events from ``store``."""
+    if form == "alertmanager":
+        return WebhookSink(url, client, payload_format=AlertmanagerFormat.from_store(store))
+    return WebhookSink(url, client, slack=form == "slack")

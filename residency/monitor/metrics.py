@@ -363,3 +363,19 @@ def check_textfile(path: Path) -> None:
         raise MetricsError(f"--metrics-file {path}: is a folder")
     if not os.access(folder, os.W_OK):
         raise MetricsError(f"--metrics-file {path}: folder {folder} is not writable")
+
+
+def open_metrics(
+    listen: str | None, path: Path | None
+) -> tuple[MonitorMetrics | None, Callable[[], None]]:
+    """The monitor's metrics (None when neither ``--metrics ADDR:PORT`` nor
+    ``--metrics-file`` is asked for) and the function that stops their HTTP server.
+    A bad address, a port in use or an unwritable file path fails here, before any work."""
+    if listen is None and path is None:
+        return None, lambda: None
+    metrics = MonitorMetrics()
+    if path is not None:
+        check_textfile(path)
+    if listen is None:
+        return metrics, lambda: None
+    return metrics, metrics.serve(*parse_listen(listen))

@@ -9,12 +9,8 @@ from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.normalise import normalise_host
 from residency.monitor.base import TargetFileInvalid
 from residency.store import TargetSpec
+from residency.timefmt import parse_duration as parse_duration  # read there; named here too
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-#: No duration the tool takes is meaningful beyond a century; larger ones overflow dates.
-MAX_DURATION = 100 * 365.25 * 86400.0
 #: A fixed cadence: at least 10 s (a tighter loop is a load test), at most a leap year.
 CADENCE_BOUNDS = (10.0, 366 * 86400.0)
 #: The TTL window [min_interval, max_interval]: 1 s .. a leap year.
@@ -35,28 +31,6 @@ def bounded_duration(value: str | float | int, what: str, low: float, high: floa
         raise ValueError(
             f"{what} {value!r} is out of range ({_fmt_seconds(low)} .. {_fmt_seconds(high)})"
         )
-    return seconds
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"2d"``, ``"1w"``; ValueError if bad
-    (also beyond ``MAX_DURATION``: such a value only overflows the dates built from it)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = value.strip().lower()
-        unit = _UNITS.get(text[-1:]) if text else None
-        number = text[:-1] if unit else text
-        try:
-            seconds = float(number) * (unit or 1.0)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h, 1d)") from None
-    if seconds <= 0 or seconds != seconds:
-        raise ValueError(f"{value!r} is not a positive duration")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{value!r} is longer than 100 years")
     return seconds
 
 

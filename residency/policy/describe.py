@@ -112,3 +112,13 @@ def groups_table(jurisdictions: Jurisdictions) -> list[dict[str, Any]]:
         }
         for group in jurisdictions.groups.values()
     ]
+
+
+def groups_lines(table: list[dict[str, Any]]) -> list[str]:
+    """``groups_table`` as ``residency policy groups`` prints it: three lines a group."""
+    lines = []
+    for group in table:
+        lines.append(f"{group['name']}: {group['description']}")
+        lines.append(f"  {len(group['countries'])} countries: {' '.join(group['countries'])}")
+        lines.append(f"  source: {group['source']} (as of {group['as_of']})")
+    return lines

@@ -1,0 +1,115 @@
+"""``residency monitor`` assembled: store, targets, resolver, locator, alert sinks,
+metrics and signal handling around one :class:`Monitor` run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from residency.locate.locator import Locator
+from residency.monitor.alert_formats import webhook_sink
+from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
+from residency.monitor.audit import AuditorAudit
+from residency.monitor.base import MonitorError
+from residency.monitor.loop import Monitor, MonitorStats, install_signal_handlers
+from residency.monitor.metrics import open_metrics
+from residency.monitor.targets import load_targets_file
+from residency.resolve.engine import ChainResolver, ResolverSettings
+from residency.store import open_store
+
+
+class NothingToMonitor(MonitorError):
+    """The store holds no watch targets and no targets file was given."""
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    """What one ``residency monitor`` run was asked to do."""
+
+    once: bool = False  # check what is due now, then return (the cron form)
+    targets_file: Path | None = None  # watch exactly these targets
+    db: str | None = None  # the history store (None: $RESIDENCY_DB or the default)
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 3.0
+    concurrency: int = 256
+    data_dir: Path | None = None
+    batch_size: int = 1000
+    lease_seconds: float = 600.0
+    webhooks: tuple[str, ...] = ()
+    slack_webhooks: tuple[str, ...] = ()
+    webhook_format: str = "json"  # one of alert_formats.WEBHOOK_FORMATS
+    metrics_listen: str | None = None  # ADDR:PORT for the Prometheus endpoint
+    metrics_file: Path | None = None  # node_exporter textfile written at the end
+    log_alerts: bool = True
+    alert_backlog: bool = False
+    spool: Path | None = None
+    worker: str | None = None
+
+
+def run_monitor(request: MonitorRequest) -> MonitorStats:
+    """Run the monitor as ``request`` says, until done (``once``) or SIGINT/SIGTERM.
+
+    Everything that can be wrong with the configuration fails before any check: the
+    metrics address or file first, then a read-only store, a bad targets file, or no
+    targets at all (NothingToMonitor)."""
+    metrics, stop_metrics = open_metrics(request.metrics_listen, request.metrics_file)
+    store = open_store(request.db, create=True)
+    client = httpx.Client(timeout=10.0)
+    try:
+        store.check_writable()
+        if request.targets_file is not None:
+            specs = load_targets_file(request.targets_file)
+            kept, removed = store.sync_targets(
+                str(request.targets_file.resolve()), specs, time.time()
+            )
+            logging.getLogger("residency.monitor").info(
+                "targets from %s: %d watched, %d removed", request.targets_file, kept, removed
+            )
+        if store.target_count() == 0:
+            raise NothingToMonitor(
+                "nothing to monitor: add targets with 'residency watch add' or --targets FILE"
+            )
+        locator = Locator.load(dataset_dir=request.data_dir)
+        if metrics is not None:
+            metrics.set_data_versions(locator.data_versions())
+        resolver = ChainResolver(
+            ResolverSettings(
+                nameservers=request.nameservers,
+                timeout=request.timeout,
+                concurrency=request.concurrency,
+            )
+        )
+        sinks: list[AlertSink] = [LogSink()] if request.log_alerts else []
+        sinks += [webhook_sink(u, client, request.webhook_format, store) for u in request.webhooks]
+        sinks += [WebhookSink(u, client, slack=True) for u in request.slack_webhooks]
+        stop = threading.Event()
+        restore = install_signal_handlers(stop)
+        try:
+            monitor = Monitor(
+                store,
+                AuditorAudit(resolver, locator),
+                worker=request.worker,
+                batch_size=request.batch_size,
+                lease_seconds=request.lease_seconds,
+                sinks=sinks,
+                spool_dir=request.spool,
+                stop=stop,
+                alert_backlog=request.alert_backlog,
+                observer=metrics,
+                freeze_gc=True,
+            )
+            stats = monitor.run_once() if request.once else monitor.run_forever()
+        finally:
+            restore()
+        if metrics is not None and request.metrics_file is not None:
+            metrics.write_textfile(request.metrics_file)
+        return stats
+    finally:
+        client.close()
+        store.close()
+        stop_metrics()
