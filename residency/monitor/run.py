@@ -58,7 +58,11 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
     metrics address or file first, then a read-only store, a bad targets file, or no
     targets at all (NothingToMonitor)."""
     metrics, stop_metrics = open_metrics(request.metrics_listen, request.metrics_file)
-    store = open_store(request.db, create=True)
+    try:
+        store = open_store(request.db, create=True)
+    except BaseException:
+        stop_metrics()  # the metrics listener must not outlive a store that failed to open
+        raise
     client = httpx.Client(timeout=10.0)
     try:
         store.check_writable()
