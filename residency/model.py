@@ -141,6 +141,9 @@ class Location:
     #: the kind of answer whose measured precision set the confidence ("feed:agreed",
     #: "geoip:single", ...; the answers table of calibration.json); "" when none
     answer: str = ""
+    #: the disagreement pattern of that answer (which sources said what; the patterns
+    #: table of calibration.json); set also when the pattern measured weak withheld it
+    pattern: str = ""
 
     @property
     def country(self) -> str | None:

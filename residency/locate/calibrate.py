@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,13 @@ from residency.locate.calibration import (
     Measured,
     shipped_calibration,
 )
-from residency.locate.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
+from residency.locate.merge import (
+    GENERIC_FEEDS,
+    WITHHELD_BASIS,
+    claim_evidence,
+    merge_facts,
+    network_of,
+)
 from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place
 from residency.timefmt import iso_day
 
@@ -154,6 +160,39 @@ class Tally:
         return self.right / self.given if self.given else 0.0
 
 
+@dataclass(frozen=True)
+class Graded:
+    """One merged answer against its truth (bench/accuracy.py --wrong dumps these)."""
+
+    sample: Sample
+    network: str
+    facts: IpFacts
+    #: what a withheld answer would have said (None when it was not withheld)
+    withheld: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        loc = self.facts.location
+        return {
+            "ip": self.sample.ip,
+            "truth": self.sample.truth,
+            "truth_set": self.sample.truth_set,
+            "network": self.network,
+            "answer": country_of(loc.place),
+            "withheld": self.withheld,
+            "confidence": loc.confidence.value,
+            "kind": loc.answer,
+            "pattern": loc.pattern,
+            "why": loc.why,
+            "provider": self.facts.provider,
+            "asn": self.facts.asn,
+            "claims": [
+                f"{e.source} [{e.prefix}] {country_of(e.place)}"
+                for e in self.facts.evidence
+                if e.place is not None
+            ],
+        }
+
+
 @dataclass
 class Measurement:
     """Everything measured in one pass over the samples."""
@@ -162,8 +201,13 @@ class Measurement:
     sources: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     #: answer kind -> network class -> [right, given] (merged, provider held out)
     answers: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    #: disagreement pattern -> network class -> [right, given] (the same answers; a
+    #: withheld answer counted as the place it would have given)
+    patterns: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     #: answerer ("merged" or a layer id) -> truth set -> Tally
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    #: the merged answers that were wrong or withheld (``keep`` in measure)
+    kept: list[Graded] = field(default_factory=list)
 
     def tally(self, who: str, truth_set: str) -> Tally:
         return self.tallies.setdefault(who, {}).setdefault(truth_set, Tally())
@@ -182,13 +226,16 @@ def measure(
     calibration: Calibration,
     holdout: Callable[[str], frozenset[int]],
     alone: bool = False,
+    keep: bool = False,
 ) -> Measurement:
     """Merge each sample's evidence without the layers ``holdout(truth_set)`` names.
-    ``alone`` also merges each placing source on its own (the side-by-side table)."""
+    ``alone`` also merges each placing source on its own (the side-by-side table);
+    ``keep`` keeps every wrong or withheld merged answer (Measurement.kept)."""
     index = locator.index
     registry = locator._registry
     out = Measurement()
-    merged_cache: dict[tuple[int, frozenset[int]], tuple[IpFacts, str]] = {}
+    counting = replace(calibration, withhold=False)
+    merged_cache: dict[tuple[int, frozenset[int]], tuple[IpFacts, str, IpFacts]] = {}
     alone_cache: dict[tuple[int, int], IpFacts] = {}
     sample_list = list(samples)
     combos = locator.combos([s.ip for s in sample_list])
@@ -203,14 +250,22 @@ def measure(
             if any(c.get("bogon") for _, c in claims):
                 continue
             facts = merge_facts("", evidence, (), registry, None, calibration)
+            counted = facts
+            if facts.location.basis == WITHHELD_BASIS:
+                counted = merge_facts("", evidence, (), registry, None, counting)
             provider = facts.operator.provider if facts.operator else facts.provider
             net = network_of(provider, registry, calibration)
-            found = merged_cache[key] = (facts, net)
-        facts, net = found
+            found = merged_cache[key] = (facts, net, counted)
+        facts, net, counted = found
         out.tally("merged", sample.truth_set).add(facts, sample.truth)
-        if facts.location.place is not None and facts.location.answer:
-            ok = country_of(facts.location.place) == sample.truth
-            _count(out.answers, facts.location.answer, net, ok)
+        if counted.location.place is not None and counted.location.answer:
+            ok = country_of(counted.location.place) == sample.truth
+            _count(out.answers, counted.location.answer, net, ok)
+            if counted.location.pattern:
+                _count(out.patterns, counted.location.pattern, net, ok)
+            if keep and (not ok or counted is not facts):
+                withheld = country_of(counted.location.place) if counted is not facts else None
+                out.kept.append(Graded(sample, net, replace(facts, ip=sample.ip), withheld))
         asn_only: list[Evidence] = [
             claim_evidence(index.layers[j], c)
             for j, c in claims
@@ -292,6 +347,7 @@ def build_calibration(
     first = measure(locator, samples, base, leave_out)
     weighted = Calibration(
         sources=_measured(first.sources),
+        patterns=_measured(first.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
     )
@@ -327,6 +383,7 @@ def build_calibration(
     final = Calibration(
         sources=weighted.sources,
         answers=_measured(second.answers),
+        patterns=_measured(second.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         provenance=provenance,

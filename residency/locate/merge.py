@@ -296,6 +296,23 @@ def _cdn_edge(
 
 #: Two weighted scores closer than this are a tie.
 _TIE = 1e-9
+#: The basis of an answer withheld because its disagreement pattern measured weak.
+WITHHELD_BASIS = "sources-weak"
+
+
+def answer_pattern(kind: str, winner: str, votes: Sequence[tuple[Evidence, float]]) -> str:
+    """The disagreement pattern of one answer, the key of the calibration's ``patterns``:
+    its kind, the sources that said the winning country, then (after ``vs``) those that
+    said each other country, e.g. ``geoip:majority: geoip:b vs geoip:a``."""
+    if not votes:
+        return ""
+    sides: dict[str, set[str]] = {}
+    for e, _ in votes:
+        if e.place is not None:
+            sides.setdefault(e.place.country, set()).add(e.source)
+    won = "+".join(sorted(sides.pop(winner, set())))
+    lost = sorted("+".join(sorted(side)) for side in sides.values())
+    return " vs ".join([f"{kind}: {won}", *lost])
 
 
 def _weighted(
@@ -355,10 +372,33 @@ def _locate(
     authoritative = _weighted([*placed, *geofeeds], calibration, net)
     geo = _weighted([e for e in geoip if e.place], calibration, net)
 
-    def answer(kind: str, place: Place, basis: str, why: str, alone: str | None = None) -> Location:
-        level, measured = calibration.level(kind, net, alone)
+    def answer(
+        kind: str,
+        place: Place,
+        basis: str,
+        why: str,
+        votes: Sequence[tuple[Evidence, float]],
+        alone: str | None = None,
+    ) -> Location:
+        pattern = answer_pattern(kind, place.country, votes)
+        judged = calibration.judge(kind, pattern, net, alone)
+        if judged.withheld:
+            return Location(
+                place=None,
+                confidence=Confidence.NONE,
+                basis=WITHHELD_BASIS,
+                why=f"unknown, because the sources are weak here: {why} would say "
+                f"{place.country}, but {judged.measured}",
+                answer=kind,
+                pattern=pattern,
+            )
         return Location(
-            place=place, confidence=level, basis=basis, why=f"{why} ({measured})", answer=kind
+            place=place,
+            confidence=judged.level,
+            basis=basis,
+            why=f"{why} ({judged.measured})",
+            answer=kind,
+            pattern=pattern,
         )
 
     feed_tally = _tally(authoritative)
@@ -408,7 +448,9 @@ def _locate(
         basis = "geofeed" if best.kind is EvidenceKind.GEOFEED else "provider-feed"
         why = f"{what}{region} per {best.source}" + ("; other sources disagree" if conflict else "")
         single = kind == "feed:alone" and len(authoritative) == 1
-        return answer(kind, place, basis, why, best.source if single else None)
+        return answer(
+            kind, place, basis, why, [*authoritative, *geo], best.source if single else None
+        )
 
     geo_tally = _tally(geo)
     if geo:
@@ -429,6 +471,7 @@ def _locate(
                 Place(winner),
                 "geoip-majority",
                 f"weighted majority of GeoIP sources says {winner}; {detail}",
+                geo,
             )
         if voters >= 2:
             return answer(
@@ -436,9 +479,12 @@ def _locate(
                 first,
                 "geoip-consensus",
                 f"{voters} GeoIP sources agree on {winner}",
+                geo,
             )
         only = next(e.source for e, _ in geo if e.place)
-        return answer("geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", only)
+        return answer(
+            "geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", geo, only
+        )
 
     if registration is not None and registration.status == "known" and registration.country:
         return answer(
@@ -447,6 +493,7 @@ def _locate(
             "registration",
             f"only registration data: block registered in {registration.country} "
             "(registration is not proof of location)",
+            (),
         )
     return Location(
         place=None, confidence=Confidence.NONE, basis="no-data", why="no source covers this address"
