@@ -249,10 +249,11 @@ def measure(
             evidence = [claim_evidence(index.layers[j], c) for j, c in claims if j not in dropped]
             if any(c.get("bogon") for _, c in claims):
                 continue
-            facts = merge_facts("", evidence, (), registry, None, calibration)
+            family = index.family_of(combo)
+            facts = merge_facts("", evidence, (), registry, None, calibration, family)
             counted = facts
             if facts.location.basis == WITHHELD_BASIS:
-                counted = merge_facts("", evidence, (), registry, None, counting)
+                counted = merge_facts("", evidence, (), registry, None, counting, family)
             provider = facts.operator.provider if facts.operator else facts.provider
             net = network_of(provider, registry, calibration)
             found = merged_cache[key] = (facts, net, counted)
@@ -278,13 +279,16 @@ def measure(
             ok = country_of(Place(claim["cc"], claim.get("sub"))) == sample.truth
             _count(out.sources, layer.layer_id, net, ok)
         if alone:
+            family_ = index.family_of(combo)
             for j, layer in enumerate(index.layers):
                 if layer.kind not in _PLACING or layer.layer_id == sample.truth_set:
                     continue
                 one = alone_cache.get((combo, j))
                 if one is None:
                     own = [claim_evidence(layer, c) for k, c in claims if k == j]
-                    one = merge_facts("", [*own, *asn_only], (), registry, None, calibration)
+                    one = merge_facts(
+                        "", [*own, *asn_only], (), registry, None, calibration, family_
+                    )
                     alone_cache[(combo, j)] = one
                 out.tally(layer.layer_id, sample.truth_set).add(one, sample.truth)
     return out

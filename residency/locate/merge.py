@@ -132,12 +132,16 @@ def merge_facts(
     registry: ProviderLookup | None = None,
     registration: Registration | None = None,
     calibration: Calibration | None = None,
+    family: int | None = None,
 ) -> IpFacts:
     """One IpFacts from all the evidence about ``ip`` (special-purpose handled by caller).
 
     ``calibration`` gives the vote's weights and the confidence levels (the shipped
-    default when None)."""
+    default when None). ``family`` (4 or 6) is the address family, from ``ip`` when
+    None (a template merged for a combo id has no address: the index knows its family)."""
     calibration = calibration or shipped_calibration()
+    if family is None:
+        family = _family_of(ip)
     feeds = sorted(
         (e for e in evidence if e.kind is EvidenceKind.PROVIDER_FEED), key=_feed_rank, reverse=True
     )
@@ -202,7 +206,7 @@ def merge_facts(
             )
 
     location = _locate(
-        primary, feeds, geofeeds, geoip, registration, disagreements, calibration, net
+        primary, feeds, geofeeds, geoip, registration, disagreements, calibration, net, family
     )
     if anycast:
         claimed = location.country
@@ -243,6 +247,13 @@ def merge_facts(
         anycast_basis=anycast_basis,
         cdn_edge=cdn_edge,
     )
+
+
+def _family_of(ip: str) -> int | None:
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).version
+    except ValueError:
+        return None
 
 
 def _placed_more_specifically(
@@ -300,12 +311,17 @@ _TIE = 1e-9
 WITHHELD_BASIS = "sources-weak"
 
 
-def answer_pattern(kind: str, winner: str, votes: Sequence[tuple[Evidence, float]]) -> str:
+def answer_pattern(
+    kind: str, winner: str, votes: Sequence[tuple[Evidence, float]], family: int | None = None
+) -> str:
     """The disagreement pattern of one answer, the key of the calibration's ``patterns``:
-    its kind, the sources that said the winning country, then (after ``vs``) those that
-    said each other country, e.g. ``geoip:majority: geoip:b vs geoip:a``."""
+    its kind and address family, the sources that said the winning country, then (after
+    ``vs``) those that said each other country, e.g. ``geoip:majority v6: geoip:b vs
+    geoip:a``. Copies of a provider's feed that do not vote are part of the pattern."""
     if not votes:
         return ""
+    if family is not None:
+        kind = f"{kind} v{family}"
     sides: dict[str, set[str]] = {}
     for e, _ in votes:
         if e.place is not None:
@@ -352,10 +368,12 @@ def _locate(
     disagreements: list[str],
     calibration: Calibration,
     net: str,
+    family: int | None = None,
 ) -> Location:
     """The weighted vote: provider feeds and geofeeds first, GeoIP to break their tie
     or, without them, on its own; the confidence is what that kind of answer measured."""
     placed = [e for e in feeds if e.place and not e.anycast]
+    copies: list[Evidence] = []
     if any(not _is_generic(e) for e in placed):
         # a copy or broad view of a provider's ranges (cloudip) does not vote against
         # the provider's own feed: it is listed where it differs, not counted twice
@@ -380,7 +398,7 @@ def _locate(
         votes: Sequence[tuple[Evidence, float]],
         alone: str | None = None,
     ) -> Location:
-        pattern = answer_pattern(kind, place.country, votes)
+        pattern = answer_pattern(kind, place.country, votes, family)
         judged = calibration.judge(kind, pattern, net, alone)
         if judged.withheld:
             return Location(
@@ -449,7 +467,12 @@ def _locate(
         why = f"{what}{region} per {best.source}" + ("; other sources disagree" if conflict else "")
         single = kind == "feed:alone" and len(authoritative) == 1
         return answer(
-            kind, place, basis, why, [*authoritative, *geo], best.source if single else None
+            kind,
+            place,
+            basis,
+            why,
+            [*authoritative, *geo, *((e, 0.0) for e in copies)],
+            best.source if single else None,
         )
 
     geo_tally = _tally(geo)
