@@ -64,7 +64,10 @@ if str(REPO) not in sys.path:
 from residency import paths  # noqa: E402
 from residency.locate.calibrate import (  # noqa: E402
     Measurement,
+    Sample,
     Tally,
+    TruthSet,
+    as_measured,
     build_calibration,
     holdout_for,
     measure,
@@ -128,7 +131,7 @@ def targets(runs: dict[str, Measurement]) -> None:
             and t.confident_wrong <= TARGET_CONFIDENT_WRONG
         )
         print(
-            f"  {name:<24} coverage {t.coverage:8.3%}  precision {t.precision:8.3%}  "
+            f"  {name:<26} coverage {t.coverage:8.3%}  precision {t.precision:8.3%}  "
             f"wrong at high {t.confident_wrong:>3}  {'MET' if met else 'not met'}"
         )
         cuts = []
@@ -140,7 +143,7 @@ def targets(runs: dict[str, Measurement]) -> None:
             share = right / given if given else 0.0
             cuts.append(f">={level} {cover:.2%} at {share:.3%}")
         withheld = t.samples - t.given
-        print(f"  {'':<24} precision/coverage: " + "; ".join(cuts) + f"; unknown {withheld}")
+        print(f"  {'':<26} precision/coverage: " + "; ".join(cuts) + f"; unknown {withheld}")
 
 
 def cells(t: Tally | None) -> str:
@@ -167,6 +170,32 @@ def table(title: str, rows: Sequence[str], runs: dict[str, Measurement], per: st
         if all(c.strip().startswith("-") for c in out):
             continue
         print(f"{who:<34}" + "".join(f" | {c}" for c in out))
+
+
+def cross_validated(
+    mirror: Locator,
+    full: Locator,
+    samples: Sequence[Sample],
+    calibration: Calibration,
+    sets: Sequence[TruthSet],
+    by_provider: bool = True,
+) -> Measurement:
+    """The mirror-only dataset graded on each provider's addresses with the disagreement
+    patterns measured on the other providers' addresses only (leave-one-provider-out:
+    no pattern is graded against the truth it was measured on; ``by_provider`` False:
+    leave one truth layer out). The source weights and per-kind levels stay as measured
+    on all of them."""
+    group = {ts.layer_id: ts.provider if by_provider else ts.layer_id for ts in sets}
+    out = Measurement()
+    leave_out = holdout_for(full, sets, "provider")
+    for held in sorted(set(group.values())):
+        others = [s for s in samples if group[s.truth_set] != held]
+        mine = [s for s in samples if group[s.truth_set] == held]
+        rows = as_measured(measure(full, others, calibration, leave_out).patterns)
+        graded = measure(mirror, mine, replace(calibration, patterns=rows), holdout_for(mirror, []))
+        for who, per in graded.tallies.items():
+            out.tallies.setdefault(who, {}).update(per)
+    return out
 
 
 def main() -> int:
@@ -218,6 +247,10 @@ def main() -> int:
             "feeds, provider out": measure(
                 full, samples, calibration, holdout_for(full, sets, "provider"), keep=keep
             ),
+            "mirror, patterns w/o feed": cross_validated(
+                mirror, full, samples, calibration, sets, by_provider=False
+            ),
+            "mirror, patterns w/o prov": cross_validated(mirror, full, samples, calibration, sets),
         }
         if args.wrong is not None:
             with args.wrong.open("w") as out:
@@ -242,7 +275,7 @@ def main() -> int:
             for level in ("high", "medium", "low"):
                 r, g = levels.get(level, [0, 0])
                 shown.append(f"{level} {r}/{g} ({r / g if g else 0:.3%})")
-            print(f"  {name:<24} " + "; ".join(shown))
+            print(f"  {name:<26} " + "; ".join(shown))
         targets(runs)
         if args.write_default:
             provenance = {

@@ -321,7 +321,7 @@ def holdout_for(
     return lambda truth_set: frozen.get(provider_of.get(truth_set, ""), frozenset())
 
 
-def _measured(table: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Measured]]:
+def as_measured(table: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Measured]]:
     return {
         name: {cls: Measured(right=r, given=g) for cls, (r, g) in row.items()}
         for name, row in table.items()
@@ -350,8 +350,8 @@ def build_calibration(
     leave_out = holdout_for(locator, sets, holdout)
     first = measure(locator, samples, base, leave_out)
     weighted = Calibration(
-        sources=_measured(first.sources),
-        patterns=_measured(first.patterns),
+        sources=as_measured(first.sources),
+        patterns=as_measured(first.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
     )
@@ -386,8 +386,8 @@ def build_calibration(
     }
     final = Calibration(
         sources=weighted.sources,
-        answers=_measured(second.answers),
-        patterns=_measured(second.patterns),
+        answers=as_measured(second.answers),
+        patterns=as_measured(second.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         provenance=provenance,
