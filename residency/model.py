@@ -129,6 +129,11 @@ class Evidence:
         return f"{self.source}: " + (", ".join(parts) or "no claim")
 
 
+#: Location.basis of an answer withheld because its disagreement pattern measured weak
+#: ("unknown, because the sources are weak here", with the measured figure).
+WITHHELD_BASIS = "sources-weak"
+
+
 @dataclass(frozen=True)
 class Location:
     """The merged answer to "where is it". ``place is None`` means unknown, and

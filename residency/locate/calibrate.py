@@ -27,14 +27,8 @@ from residency.locate.calibration import (
     Measured,
     shipped_calibration,
 )
-from residency.locate.merge import (
-    GENERIC_FEEDS,
-    WITHHELD_BASIS,
-    claim_evidence,
-    merge_facts,
-    network_of,
-)
-from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.locate.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
+from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
 from residency.timefmt import iso_day
 
 if TYPE_CHECKING:

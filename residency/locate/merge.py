@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from residency.locate.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.locate.compiled import LayerInfo
 from residency.model import (
+    WITHHELD_BASIS,
     CdnEdge,
     Confidence,
     Evidence,
@@ -307,8 +308,6 @@ def _cdn_edge(
 
 #: Two weighted scores closer than this are a tie.
 _TIE = 1e-9
-#: The basis of an answer withheld because its disagreement pattern measured weak.
-WITHHELD_BASIS = "sources-weak"
 
 
 def answer_pattern(
