@@ -404,8 +404,8 @@ def _locate(
                 place=None,
                 confidence=Confidence.NONE,
                 basis=WITHHELD_BASIS,
-                why=f"unknown, because the sources are weak here: {why} would say "
-                f"{place.country}, but {judged.measured}",
+                why=f"unknown, because the sources are weak here: {judged.measured}; "
+                f"the answer would have been {place.country} ({why})",
                 answer=kind,
                 pattern=pattern,
             )
