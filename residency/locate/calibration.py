@@ -144,6 +144,11 @@ class Calibration:
     digest: str = ""
     #: False while measuring: a withheld answer is still counted (calibrate.measure).
     withhold: bool = True
+    #: judge's answers so far: a table is read-only once built, and a bulk merge asks
+    #: the same few hundred questions for every one of ~300,000 combinations
+    _judged: dict[tuple[str, str, str, str | None], Judgement] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def from_json(cls, text: str, origin: str = "calibration") -> Calibration:
@@ -245,6 +250,13 @@ class Calibration:
         WITHHELD_BELOW) withholds the place. The sources are not independent (the registry
         country and a GeoIP database agreeing on a multi-country provider's block): the
         pattern's conditional share measures that, where per-source weights cannot."""
+        key = (answer, pattern, net, source)
+        found = self._judged.get(key)
+        if found is None:
+            found = self._judged[key] = self._judge(answer, pattern, net, source)
+        return found
+
+    def _judge(self, answer: str, pattern: str, net: str, source: str | None) -> Judgement:
         level, text = self.level(answer, net, source)
         row = self.patterns.get(pattern, {}) if pattern else {}
         own = row.get(net)
