@@ -15,8 +15,11 @@ so a feed is never graded against itself.
 
 The baseline column is the mirror-only dataset merged without the calibration's
 disagreement patterns (per-answer-kind levels only, the rule before patterns), so the
-effect of the patterns is measured in the same run. Targets for the merged answer
-(issue 12): at least 99.5% precision at 98% coverage, and zero wrong at "high".
+effect of the patterns is measured in the same run. The patterns are measured on the
+addresses they grade (as the per-kind levels are); the two "patterns w/o" columns grade
+each truth feed's (or provider's) addresses with patterns measured on the others only.
+Targets for the merged answer (issue 12): at least 99.5% precision at 98% coverage, and
+zero wrong at "high".
 
     python bench/accuracy.py [--full-dir DIR] [--write-default] [--wrong FILE]
 
