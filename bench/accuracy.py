@@ -13,7 +13,18 @@ For each source alone and for the merged answer: coverage (a country given), pre
 with official feeds holds out every layer of the truth's provider (leave-one-provider-out),
 so a feed is never graded against itself.
 
-    python bench/accuracy.py [--full-dir DIR] [--write-default]
+The baseline column is the mirror-only dataset merged without the calibration's
+disagreement patterns (per-answer-kind levels only, the rule before patterns), so the
+effect of the patterns is measured in the same run. The patterns are measured on the
+addresses they grade (as the per-kind levels are); the two "patterns w/o" columns grade
+each truth feed's (or provider's) addresses with patterns measured on the others only.
+Targets for the merged answer (issue 12): at least 99.5% precision at 98% coverage, and
+zero wrong at "high".
+
+    python bench/accuracy.py [--full-dir DIR] [--write-default] [--wrong FILE]
+
+``--wrong FILE`` writes every wrong or withheld merged answer, one JSON object a line
+(run, address, truth, answer, confidence, kind, pattern, why, the claims).
 
 ``--write-default`` writes the calibration measured here to data/calibration.json (the
 shipped default); ``--full-dir`` keeps the with-feeds dataset there for the next run.
@@ -22,6 +33,7 @@ shipped default); ``--full-dir`` keeps the with-feeds dataset there for the next
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -55,7 +67,10 @@ if str(REPO) not in sys.path:
 from residency import paths  # noqa: E402
 from residency.locate.calibrate import (  # noqa: E402
     Measurement,
+    Sample,
     Tally,
+    TruthSet,
+    as_measured,
     build_calibration,
     holdout_for,
     measure,
@@ -84,6 +99,12 @@ def full_dataset(mirror: Path, target: Path) -> Path:
     return target
 
 
+#: Issue 12's targets for the merged answer on provider-published addresses.
+TARGET_PRECISION = 0.995
+TARGET_COVERAGE = 0.98
+TARGET_CONFIDENT_WRONG = 0
+
+
 def merged_total(m: Measurement, who: str) -> Tally:
     total = Tally()
     for t in m.tallies.get(who, {}).values():
@@ -91,7 +112,41 @@ def merged_total(m: Measurement, who: str) -> Tally:
         total.given += t.given
         total.right += t.right
         total.confident_wrong += t.confident_wrong
+        for level, (r, g) in t.by_level.items():
+            row = total.by_level.setdefault(level, [0, 0])
+            row[0] += r
+            row[1] += g
     return total
+
+
+def targets(runs: dict[str, Measurement]) -> None:
+    """Coverage and precision of the merged answer at each confidence cut, and the
+    targets beside the figures."""
+    print(
+        f"\nmerged answer against the targets (>= {TARGET_PRECISION:.1%} precision at "
+        f">= {TARGET_COVERAGE:.0%} coverage, {TARGET_CONFIDENT_WRONG} wrong at high)"
+    )
+    for name, run in runs.items():
+        t = merged_total(run, "merged")
+        met = (
+            t.precision >= TARGET_PRECISION
+            and t.coverage >= TARGET_COVERAGE
+            and t.confident_wrong <= TARGET_CONFIDENT_WRONG
+        )
+        print(
+            f"  {name:<26} coverage {t.coverage:8.3%}  precision {t.precision:8.3%}  "
+            f"wrong at high {t.confident_wrong:>3}  {'MET' if met else 'not met'}"
+        )
+        cuts = []
+        right = given = 0
+        for level in ("high", "medium", "low"):
+            r, g = t.by_level.get(level, [0, 0])
+            right, given = right + r, given + g
+            cover = given / t.samples if t.samples else 0.0
+            share = right / given if given else 0.0
+            cuts.append(f">={level} {cover:.2%} at {share:.3%}")
+        withheld = t.samples - t.given
+        print(f"  {'':<26} precision/coverage: " + "; ".join(cuts) + f"; unknown {withheld}")
 
 
 def cells(t: Tally | None) -> str:
@@ -120,10 +175,37 @@ def table(title: str, rows: Sequence[str], runs: dict[str, Measurement], per: st
         print(f"{who:<34}" + "".join(f" | {c}" for c in out))
 
 
+def cross_validated(
+    mirror: Locator,
+    full: Locator,
+    samples: Sequence[Sample],
+    calibration: Calibration,
+    sets: Sequence[TruthSet],
+    by_provider: bool = True,
+) -> Measurement:
+    """The mirror-only dataset graded on each provider's addresses with the disagreement
+    patterns measured on the other providers' addresses only (leave-one-provider-out:
+    no pattern is graded against the truth it was measured on; ``by_provider`` False:
+    leave one truth layer out). The source weights and per-kind levels stay as measured
+    on all of them."""
+    group = {ts.layer_id: ts.provider if by_provider else ts.layer_id for ts in sets}
+    out = Measurement()
+    leave_out = holdout_for(full, sets, "provider")
+    for held in sorted(set(group.values())):
+        others = [s for s in samples if group[s.truth_set] != held]
+        mine = [s for s in samples if group[s.truth_set] == held]
+        rows = as_measured(measure(full, others, calibration, leave_out).patterns)
+        graded = measure(mirror, mine, replace(calibration, patterns=rows), holdout_for(mirror, []))
+        for who, per in graded.tallies.items():
+            out.tallies.setdefault(who, {}).update(per)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-dir", type=Path, default=None)
     parser.add_argument("--write-default", action="store_true")
+    parser.add_argument("--wrong", type=Path, default=None, help="dump wrong/withheld answers")
     args = parser.parse_args()
     if not SHARED_FEEDS.is_dir():
         print(f"skipped: {SHARED_FEEDS} not present (the shared data snapshots)")
@@ -153,15 +235,32 @@ def main() -> int:
         sets = truth_sets(full)
         own = build_calibration(full, holdout="feed")  # what 'data update' would measure
         assert own is not None
+        keep = args.wrong is not None
+        no_patterns = replace(calibration, patterns={})
         runs = {
-            "mirror-only": measure(mirror, samples, calibration, holdout_for(mirror, []), True),
+            "baseline: no patterns": measure(
+                mirror, samples, no_patterns, holdout_for(mirror, []), keep=keep
+            ),
+            "mirror-only": measure(
+                mirror, samples, calibration, holdout_for(mirror, []), True, keep
+            ),
             "feeds, truth feed out": measure(
-                full, samples, own[0], holdout_for(full, sets, "feed"), alone=True
+                full, samples, own[0], holdout_for(full, sets, "feed"), alone=True, keep=keep
             ),
             "feeds, provider out": measure(
-                full, samples, calibration, holdout_for(full, sets, "provider")
+                full, samples, calibration, holdout_for(full, sets, "provider"), keep=keep
             ),
+            "mirror, patterns w/o feed": cross_validated(
+                mirror, full, samples, calibration, sets, by_provider=False
+            ),
+            "mirror, patterns w/o prov": cross_validated(mirror, full, samples, calibration, sets),
         }
+        if args.wrong is not None:
+            with args.wrong.open("w") as out:
+                for name, run in runs.items():
+                    for graded in run.kept:
+                        out.write(json.dumps({"run": name, **graded.record()}) + "\n")
+            print(f"wrong and withheld answers: {args.wrong}")
         print(f"measured ({time.monotonic() - began:.0f} s)")
         sources = sorted({w for m in runs.values() for w in m.tallies} - {"merged"})
         table("all ground truth (merged: provider held out)", [*sources, "merged"], runs, None)
@@ -179,7 +278,8 @@ def main() -> int:
             for level in ("high", "medium", "low"):
                 r, g = levels.get(level, [0, 0])
                 shown.append(f"{level} {r}/{g} ({r / g if g else 0:.3%})")
-            print(f"  {name:<24} " + "; ".join(shown))
+            print(f"  {name:<26} " + "; ".join(shown))
+        targets(runs)
         if args.write_default:
             provenance = {
                 **calibration.provenance,

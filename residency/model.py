@@ -129,6 +129,11 @@ class Evidence:
         return f"{self.source}: " + (", ".join(parts) or "no claim")
 
 
+#: Location.basis of an answer withheld because its disagreement pattern measured weak
+#: ("unknown, because the sources are weak here", with the measured figure).
+WITHHELD_BASIS = "sources-weak"
+
+
 @dataclass(frozen=True)
 class Location:
     """The merged answer to "where is it". ``place is None`` means unknown, and
@@ -141,6 +146,9 @@ class Location:
     #: the kind of answer whose measured precision set the confidence ("feed:agreed",
     #: "geoip:single", ...; the answers table of calibration.json); "" when none
     answer: str = ""
+    #: the disagreement pattern of that answer (which sources said what; the patterns
+    #: table of calibration.json); set also when the pattern measured weak withheld it
+    pattern: str = ""
 
     @property
     def country(self) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from residency.locate.calibration import (
     shipped_calibration,
 )
 from residency.locate.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
-from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
 from residency.timefmt import iso_day
 
 if TYPE_CHECKING:
@@ -154,6 +154,39 @@ class Tally:
         return self.right / self.given if self.given else 0.0
 
 
+@dataclass(frozen=True)
+class Graded:
+    """One merged answer against its truth (bench/accuracy.py --wrong dumps these)."""
+
+    sample: Sample
+    network: str
+    facts: IpFacts
+    #: what a withheld answer would have said (None when it was not withheld)
+    withheld: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        loc = self.facts.location
+        return {
+            "ip": self.sample.ip,
+            "truth": self.sample.truth,
+            "truth_set": self.sample.truth_set,
+            "network": self.network,
+            "answer": country_of(loc.place),
+            "withheld": self.withheld,
+            "confidence": loc.confidence.value,
+            "kind": loc.answer,
+            "pattern": loc.pattern,
+            "why": loc.why,
+            "provider": self.facts.provider,
+            "asn": self.facts.asn,
+            "claims": [
+                f"{e.source} [{e.prefix}] {country_of(e.place)}"
+                for e in self.facts.evidence
+                if e.place is not None
+            ],
+        }
+
+
 @dataclass
 class Measurement:
     """Everything measured in one pass over the samples."""
@@ -162,8 +195,13 @@ class Measurement:
     sources: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     #: answer kind -> network class -> [right, given] (merged, provider held out)
     answers: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    #: disagreement pattern -> network class -> [right, given] (the same answers; a
+    #: withheld answer counted as the place it would have given)
+    patterns: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     #: answerer ("merged" or a layer id) -> truth set -> Tally
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    #: the merged answers that were wrong or withheld (``keep`` in measure)
+    kept: list[Graded] = field(default_factory=list)
 
     def tally(self, who: str, truth_set: str) -> Tally:
         return self.tallies.setdefault(who, {}).setdefault(truth_set, Tally())
@@ -182,13 +220,16 @@ def measure(
     calibration: Calibration,
     holdout: Callable[[str], frozenset[int]],
     alone: bool = False,
+    keep: bool = False,
 ) -> Measurement:
     """Merge each sample's evidence without the layers ``holdout(truth_set)`` names.
-    ``alone`` also merges each placing source on its own (the side-by-side table)."""
+    ``alone`` also merges each placing source on its own (the side-by-side table);
+    ``keep`` keeps every wrong or withheld merged answer (Measurement.kept)."""
     index = locator.index
     registry = locator._registry
     out = Measurement()
-    merged_cache: dict[tuple[int, frozenset[int]], tuple[IpFacts, str]] = {}
+    counting = replace(calibration, withhold=False)
+    merged_cache: dict[tuple[int, frozenset[int]], tuple[IpFacts, str, IpFacts]] = {}
     alone_cache: dict[tuple[int, int], IpFacts] = {}
     sample_list = list(samples)
     combos = locator.combos([s.ip for s in sample_list])
@@ -202,15 +243,24 @@ def measure(
             evidence = [claim_evidence(index.layers[j], c) for j, c in claims if j not in dropped]
             if any(c.get("bogon") for _, c in claims):
                 continue
-            facts = merge_facts("", evidence, (), registry, None, calibration)
+            family = index.family_of(combo)
+            facts = merge_facts("", evidence, (), registry, None, calibration, family)
+            counted = facts
+            if facts.location.basis == WITHHELD_BASIS:
+                counted = merge_facts("", evidence, (), registry, None, counting, family)
             provider = facts.operator.provider if facts.operator else facts.provider
             net = network_of(provider, registry, calibration)
-            found = merged_cache[key] = (facts, net)
-        facts, net = found
+            found = merged_cache[key] = (facts, net, counted)
+        facts, net, counted = found
         out.tally("merged", sample.truth_set).add(facts, sample.truth)
-        if facts.location.place is not None and facts.location.answer:
-            ok = country_of(facts.location.place) == sample.truth
-            _count(out.answers, facts.location.answer, net, ok)
+        if counted.location.place is not None and counted.location.answer:
+            ok = country_of(counted.location.place) == sample.truth
+            _count(out.answers, counted.location.answer, net, ok)
+            if counted.location.pattern:
+                _count(out.patterns, counted.location.pattern, net, ok)
+            if keep and (not ok or counted is not facts):
+                withheld = country_of(counted.location.place) if counted is not facts else None
+                out.kept.append(Graded(sample, net, replace(facts, ip=sample.ip), withheld))
         asn_only: list[Evidence] = [
             claim_evidence(index.layers[j], c)
             for j, c in claims
@@ -223,13 +273,16 @@ def measure(
             ok = country_of(Place(claim["cc"], claim.get("sub"))) == sample.truth
             _count(out.sources, layer.layer_id, net, ok)
         if alone:
+            family_ = index.family_of(combo)
             for j, layer in enumerate(index.layers):
                 if layer.kind not in _PLACING or layer.layer_id == sample.truth_set:
                     continue
                 one = alone_cache.get((combo, j))
                 if one is None:
                     own = [claim_evidence(layer, c) for k, c in claims if k == j]
-                    one = merge_facts("", [*own, *asn_only], (), registry, None, calibration)
+                    one = merge_facts(
+                        "", [*own, *asn_only], (), registry, None, calibration, family_
+                    )
                     alone_cache[(combo, j)] = one
                 out.tally(layer.layer_id, sample.truth_set).add(one, sample.truth)
     return out
@@ -262,7 +315,7 @@ def holdout_for(
     return lambda truth_set: frozen.get(provider_of.get(truth_set, ""), frozenset())
 
 
-def _measured(table: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Measured]]:
+def as_measured(table: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Measured]]:
     return {
         name: {cls: Measured(right=r, given=g) for cls, (r, g) in row.items()}
         for name, row in table.items()
@@ -291,7 +344,8 @@ def build_calibration(
     leave_out = holdout_for(locator, sets, holdout)
     first = measure(locator, samples, base, leave_out)
     weighted = Calibration(
-        sources=_measured(first.sources),
+        sources=as_measured(first.sources),
+        patterns=as_measured(first.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
     )
@@ -326,7 +380,8 @@ def build_calibration(
     }
     final = Calibration(
         sources=weighted.sources,
-        answers=_measured(second.answers),
+        answers=as_measured(second.answers),
+        patterns=as_measured(second.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         provenance=provenance,

@@ -35,6 +35,11 @@ MEDIUM_AT = 0.95
 MIN_SAMPLES = 200
 #: A source measured less often right than this does not vote at all.
 WEAK_BELOW = 0.5
+#: A disagreement pattern measured (Wilson 95% upper bound) less often right than this
+#: gives no place: "unknown, because the sources are weak here", with the figure.
+WITHHELD_BELOW = 0.8
+#: Fewer samples than this never lowers a level nor withholds an answer.
+MIN_AGAINST = 20
 #: The row that pools every kind of network, used where a class was not measured.
 ALL = "all"
 #: The kinds of network, from the provider registry's ``kind`` (data/providers.toml).
@@ -69,8 +74,39 @@ class Measured:
         spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
         return (centre - spread) / (1 + z * z / n)
 
+    @property
+    def upper_bound(self) -> float:
+        """The Wilson 95% upper bound: what caps a level or withholds an answer, so
+        that 15 out of 20 right does not pass for weak."""
+        if not self.given:
+            return 1.0
+        n, p, z = self.given, self.precision, _Z95
+        centre = p + z * z / (2 * n)
+        spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return (centre + spread) / (1 + z * z / n)
+
     def text(self) -> str:
         return f"{self.precision:.1%} of {self.given}"
+
+
+def level_at(share: float) -> Confidence:
+    """The confidence a share right earns (HIGH_AT, MEDIUM_AT)."""
+    if share >= HIGH_AT:
+        return Confidence.HIGH
+    return Confidence.MEDIUM if share >= MEDIUM_AT else Confidence.LOW
+
+
+_RANK = (Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The confidence one merged answer earned, the measured figure it rests on, and
+    whether its disagreement pattern measured too weak to give a place at all."""
+
+    level: Confidence
+    measured: str
+    withheld: bool = False
 
 
 def _rows(doc: Any, what: str) -> dict[str, dict[str, Measured]]:
@@ -97,12 +133,22 @@ class Calibration:
 
     sources: Mapping[str, Mapping[str, Measured]] = field(default_factory=dict)
     answers: Mapping[str, Mapping[str, Measured]] = field(default_factory=dict)
+    #: Per disagreement pattern (merge.answer_pattern: the kind of answer, then which
+    #: sources said the winning country and which said each other one), per network.
+    patterns: Mapping[str, Mapping[str, Measured]] = field(default_factory=dict)
     #: The weight of an unmeasured source, by evidence kind (provider-feed, geofeed, geoip).
     default_weight: Mapping[str, float] = field(default_factory=dict)
     #: Providers counted as "hyperscaler" rather than "hosting".
     hyperscalers: frozenset[str] = frozenset()
     provenance: Mapping[str, Any] = field(default_factory=dict)
     digest: str = ""
+    #: False while measuring: a withheld answer is still counted (calibrate.measure).
+    withhold: bool = True
+    #: judge's answers so far: a table is read-only once built, and a bulk merge asks
+    #: the same few hundred questions for every one of ~300,000 combinations
+    _judged: dict[tuple[str, str, str, str | None], Judgement] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def from_json(cls, text: str, origin: str = "calibration") -> Calibration:
@@ -117,6 +163,7 @@ class Calibration:
         return cls(
             sources=_rows(doc.get("sources", {}), "sources"),
             answers=_rows(doc.get("answers", {}), "answers"),
+            patterns=_rows(doc.get("patterns", {}), "patterns"),
             default_weight=defaults,
             hyperscalers=hyper,
             provenance=doc.get("provenance", {}),
@@ -138,11 +185,14 @@ class Calibration:
                 "medium_at": MEDIUM_AT,
                 "min_samples": MIN_SAMPLES,
                 "weak_below": WEAK_BELOW,
+                "withheld_below": WITHHELD_BELOW,
+                "min_against": MIN_AGAINST,
             },
             "hyperscalers": sorted(self.hyperscalers),
             "default_weight": dict(sorted(self.default_weight.items())),
             "sources": rows(self.sources),
             "answers": rows(self.answers),
+            "patterns": rows(self.patterns),
         }
         return json.dumps(doc, indent=1) + "\n"
 
@@ -185,17 +235,44 @@ class Calibration:
         if measured is None:
             return Confidence.LOW, f"{answer} answers not measured"
         p = measured.lower_bound
-        level = (
-            Confidence.HIGH
-            if p >= HIGH_AT
-            else Confidence.MEDIUM
-            if p >= MEDIUM_AT
-            else Confidence.LOW
-        )
+        level = level_at(p)
         where = net if own else f"all networks pooled, too few on {net}"
         if not own and level is Confidence.HIGH:
             level = Confidence.MEDIUM  # measured, but not on this kind of network
         return level, f"{answer} answers measured {measured.text()} right on {where}"
+
+    def judge(self, answer: str, pattern: str, net: str, source: str | None = None) -> Judgement:
+        """The confidence of one answer of kind ``answer`` whose sources split as
+        ``pattern``. The pattern's own measured share decides where it has enough
+        samples on this network; otherwise the kind's level (``level``) stands, capped by
+        what the pattern measured (its upper bound: a pattern measured below 99% is not
+        ``high``, below 95% not ``medium``), and a pattern measured weak (upper bound under
+        WITHHELD_BELOW) withholds the place. The sources are not independent (the registry
+        country and a GeoIP database agreeing on a multi-country provider's block): the
+        pattern's conditional share measures that, where per-source weights cannot."""
+        key = (answer, pattern, net, source)
+        found = self._judged.get(key)
+        if found is None:
+            found = self._judged[key] = self._judge(answer, pattern, net, source)
+        return found
+
+    def _judge(self, answer: str, pattern: str, net: str, source: str | None) -> Judgement:
+        level, text = self.level(answer, net, source)
+        row = self.patterns.get(pattern, {}) if pattern else {}
+        own = row.get(net)
+        measured = own if own is not None and own.given >= MIN_AGAINST else row.get(ALL)
+        if measured is None or measured.given < MIN_AGAINST:
+            return Judgement(level, text)
+        where = net if measured is own else "all networks pooled"
+        figure = f"this pattern measured {measured.text()} right on {where}"
+        if self.withhold and measured.upper_bound < WITHHELD_BELOW:
+            return Judgement(Confidence.NONE, figure, withheld=True)
+        if measured is own and own.given >= MIN_SAMPLES:
+            return Judgement(level_at(own.lower_bound), figure)
+        cap = level_at(measured.upper_bound)
+        if _RANK.index(cap) < _RANK.index(level):
+            return Judgement(cap, f"{text}; {figure}")
+        return Judgement(level, text)
 
 
 def load_calibration(path: Path) -> Calibration:

@@ -155,6 +155,7 @@ class CompiledIndex:
             verify_files(directory, self._files, full=False)
             self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
             self._claim_counts = tuple(int(m["claims"]) for m in meta["layers"])
+            self._first_v6_combo = int(meta["first_v6_combo"])
             self._v4_starts = _Npy(directory / "v4_starts.npy")
             self._v4_combo = _Npy(directory / "v4_combo.npy")
             self._v6_starts = _Npy(directory / "v6_starts.npy")
@@ -268,6 +269,10 @@ class CompiledIndex:
             end = bisect_right(fine, hi, at)
             return int(self._v6f_combo.flat[bisect_right(self._v6f_lo.flat, lo, at, end) - 1])
         return int(self._v6_combo.flat[bisect_right(self._v6_starts.flat, hi) - 1])
+
+    def family_of(self, combo: int) -> int:
+        """The address family (4 or 6) of every address with this combo id."""
+        return 4 if combo < self._first_v6_combo else 6
 
     def combo_claims(self, combo: int) -> list[tuple[int, int]]:
         """(layer index, claim id) for every layer that covers this combo."""

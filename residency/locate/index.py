@@ -227,7 +227,16 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
     b4, m4 = _combine(v4_layers, _V4_MAX)
     b6, m6 = _combine(v6_layers, _U64_MAX)
     fine_hi, fine_lo, mf = _fine_rows(builders, b6, m6)
-    combos, inverse = unique_rows(np.vstack([m4, m6, mf]))
+    # the address family leads each row, so no combo holds both IPv4 and IPv6 addresses
+    # (a merged answer's confidence is measured per family) and the IPv4 combos come
+    # first: combo ids below ``first_v6_combo`` are IPv4
+    family = np.concatenate(
+        [np.zeros(len(m4), dtype=np.int32), np.ones(len(m6) + len(mf), dtype=np.int32)]
+    )
+    matrix = np.vstack([m4, m6, mf])
+    tagged, inverse = unique_rows(np.column_stack([family, matrix]))
+    combos = tagged[:, 1:]
+    first_v6 = int(inverse[: len(b4)].max()) + 1 if len(b4) else 0
     inv4, inv6 = inverse[: len(b4)], inverse[len(b4) : len(b4) + len(b6)]
     invf = inverse[len(b4) + len(b6) :]
 
@@ -260,6 +269,7 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
             ],
             "intervals": {"v4": len(s4), "v6": len(s6), "v6_exact": len(fine_hi)},
             "combos": len(combos),
+            "first_v6_combo": first_v6,
             # checked on every load, so a damaged file is found before it gives an answer
             "files": {p.name: file_checksums(p) for p in sorted(tmp.iterdir())},
         }

@@ -132,7 +132,15 @@ class Locator:
         if special is not None:
             return not_routable(ip, special)
         evidence.extend(extra)
-        return merge_facts(ip, evidence, hints, self._registry, registration, self.calibration)
+        return merge_facts(
+            ip,
+            evidence,
+            hints,
+            self._registry,
+            registration,
+            self.calibration,
+            self.index.family_of(combo),
+        )
 
     def locate(
         self,

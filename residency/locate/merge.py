@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from residency.locate.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.locate.compiled import LayerInfo
 from residency.model import (
+    WITHHELD_BASIS,
     CdnEdge,
     Confidence,
     Evidence,
@@ -132,12 +133,16 @@ def merge_facts(
     registry: ProviderLookup | None = None,
     registration: Registration | None = None,
     calibration: Calibration | None = None,
+    family: int | None = None,
 ) -> IpFacts:
     """One IpFacts from all the evidence about ``ip`` (special-purpose handled by caller).
 
     ``calibration`` gives the vote's weights and the confidence levels (the shipped
-    default when None)."""
+    default when None). ``family`` (4 or 6) is the address family, from ``ip`` when
+    None (a template merged for a combo id has no address: the index knows its family)."""
     calibration = calibration or shipped_calibration()
+    if family is None:
+        family = _family_of(ip)
     feeds = sorted(
         (e for e in evidence if e.kind is EvidenceKind.PROVIDER_FEED), key=_feed_rank, reverse=True
     )
@@ -202,7 +207,7 @@ def merge_facts(
             )
 
     location = _locate(
-        primary, feeds, geofeeds, geoip, registration, disagreements, calibration, net
+        primary, feeds, geofeeds, geoip, registration, disagreements, calibration, net, family
     )
     if anycast:
         claimed = location.country
@@ -243,6 +248,13 @@ def merge_facts(
         anycast_basis=anycast_basis,
         cdn_edge=cdn_edge,
     )
+
+
+def _family_of(ip: str) -> int | None:
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).version
+    except ValueError:
+        return None
 
 
 def _placed_more_specifically(
@@ -298,6 +310,26 @@ def _cdn_edge(
 _TIE = 1e-9
 
 
+def answer_pattern(
+    kind: str, winner: str, votes: Sequence[tuple[Evidence, float]], family: int | None = None
+) -> str:
+    """The disagreement pattern of one answer, the key of the calibration's ``patterns``:
+    its kind and address family, the sources that said the winning country, then (after
+    ``vs``) those that said each other country, e.g. ``geoip:majority v6: geoip:b vs
+    geoip:a``. Copies of a provider's feed that do not vote are part of the pattern."""
+    if not votes:
+        return ""
+    if family is not None:
+        kind = f"{kind} v{family}"
+    sides: dict[str, set[str]] = {}
+    for e, _ in votes:
+        if e.place is not None:
+            sides.setdefault(e.place.country, set()).add(e.source)
+    won = "+".join(sorted(sides.pop(winner, set())))
+    lost = sorted("+".join(sorted(side)) for side in sides.values())
+    return " vs ".join([f"{kind}: {won}", *lost])
+
+
 def _weighted(
     evidence: Sequence[Evidence], calibration: Calibration, net: str
 ) -> list[tuple[Evidence, float]]:
@@ -335,10 +367,12 @@ def _locate(
     disagreements: list[str],
     calibration: Calibration,
     net: str,
+    family: int | None = None,
 ) -> Location:
     """The weighted vote: provider feeds and geofeeds first, GeoIP to break their tie
     or, without them, on its own; the confidence is what that kind of answer measured."""
     placed = [e for e in feeds if e.place and not e.anycast]
+    copies: list[Evidence] = []
     if any(not _is_generic(e) for e in placed):
         # a copy or broad view of a provider's ranges (cloudip) does not vote against
         # the provider's own feed: it is listed where it differs, not counted twice
@@ -355,10 +389,33 @@ def _locate(
     authoritative = _weighted([*placed, *geofeeds], calibration, net)
     geo = _weighted([e for e in geoip if e.place], calibration, net)
 
-    def answer(kind: str, place: Place, basis: str, why: str, alone: str | None = None) -> Location:
-        level, measured = calibration.level(kind, net, alone)
+    def answer(
+        kind: str,
+        place: Place,
+        basis: str,
+        why: str,
+        votes: Sequence[tuple[Evidence, float]],
+        alone: str | None = None,
+    ) -> Location:
+        pattern = answer_pattern(kind, place.country, votes, family)
+        judged = calibration.judge(kind, pattern, net, alone)
+        if judged.withheld:
+            return Location(
+                place=None,
+                confidence=Confidence.NONE,
+                basis=WITHHELD_BASIS,
+                why=f"unknown, because the sources are weak here: {judged.measured}; "
+                f"the answer would have been {place.country} ({why})",
+                answer=kind,
+                pattern=pattern,
+            )
         return Location(
-            place=place, confidence=level, basis=basis, why=f"{why} ({measured})", answer=kind
+            place=place,
+            confidence=judged.level,
+            basis=basis,
+            why=f"{why} ({judged.measured})",
+            answer=kind,
+            pattern=pattern,
         )
 
     feed_tally = _tally(authoritative)
@@ -408,7 +465,14 @@ def _locate(
         basis = "geofeed" if best.kind is EvidenceKind.GEOFEED else "provider-feed"
         why = f"{what}{region} per {best.source}" + ("; other sources disagree" if conflict else "")
         single = kind == "feed:alone" and len(authoritative) == 1
-        return answer(kind, place, basis, why, best.source if single else None)
+        return answer(
+            kind,
+            place,
+            basis,
+            why,
+            [*authoritative, *geo, *((e, 0.0) for e in copies)],
+            best.source if single else None,
+        )
 
     geo_tally = _tally(geo)
     if geo:
@@ -429,6 +493,7 @@ def _locate(
                 Place(winner),
                 "geoip-majority",
                 f"weighted majority of GeoIP sources says {winner}; {detail}",
+                geo,
             )
         if voters >= 2:
             return answer(
@@ -436,9 +501,12 @@ def _locate(
                 first,
                 "geoip-consensus",
                 f"{voters} GeoIP sources agree on {winner}",
+                geo,
             )
         only = next(e.source for e, _ in geo if e.place)
-        return answer("geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", only)
+        return answer(
+            "geoip:single", first, "geoip-single", f"1 GeoIP source says {winner}", geo, only
+        )
 
     if registration is not None and registration.status == "known" and registration.country:
         return answer(
@@ -447,6 +515,7 @@ def _locate(
             "registration",
             f"only registration data: block registered in {registration.country} "
             "(registration is not proof of location)",
+            (),
         )
     return Location(
         place=None, confidence=Confidence.NONE, basis="no-data", why="no source covers this address"

@@ -14,8 +14,9 @@ from residency.locate.specs import SourceSpec, build_layers
 
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
 #: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
-#: anycast, measured anycast layer), so an older index is rebuilt, not trusted.
-COMPILER_VERSION = "5"
+#: anycast, measured anycast layer; 6: no combo holds both address families), so an
+#: older index is rebuilt, not trusted.
+COMPILER_VERSION = "6"
 
 
 def compile_stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from residency.model import (
+    WITHHELD_BASIS,
     AddressVerdict,
     AuditResult,
     Confidence,
@@ -171,6 +172,8 @@ class Evaluator:
                 if facts.disagreements:
                     code = "sources-disagree"
                     message = "sources disagree: " + "; ".join(facts.disagreements)
+                    if facts.location.basis == WITHHELD_BASIS:  # with the measured figure
+                        message = f"{facts.location.why}; {message}"
                 else:
                     code = "no-data"
                     message = "location unknown: " + (facts.location.why or "no source covers it")

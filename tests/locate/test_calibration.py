@@ -4,6 +4,7 @@ them from ground-truth layers (the small real-data dataset)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from residency.locate.calibrate import (
     build_calibration,
     country_of,
     holdout_for,
+    measure,
     rebuild_calibration,
     truth_sets,
 )
@@ -52,12 +54,14 @@ def test_round_trip_and_digest() -> None:
     cal = Calibration(
         sources={"geoip:x": {"all": Measured(9, 10)}},
         answers={"geoip:single": {"hosting": Measured(300, 310)}},
+        patterns={"geoip:single v6: geoip:x": {"hosting": Measured(30, 31)}},
         default_weight={"geoip": 0.6},
         hyperscalers=frozenset({"aws"}),
         provenance={"measured": "2026-12-01"},
     )
     again = Calibration.from_json(cal.to_json())
     assert again.sources == cal.sources and again.answers == cal.answers
+    assert again.patterns == cal.patterns
     assert again.hyperscalers == cal.hyperscalers and again.provenance == cal.provenance
     assert again.digest and again.digest == Calibration.from_json(again.to_json()).digest
 
@@ -127,6 +131,7 @@ def test_measured_from_the_ground_truth_in_place(locator: Locator, tmp_path: Pat
     merged = measurement.tallies["merged"]["aws-geofeed"]
     assert merged.coverage > 0.5 and merged.precision > 0.95
     assert measurement.tallies["merged"]["gcp-cloud"].given == 0
+    assert cal.patterns and all(" v4: " in p or " v6: " in p for p in cal.patterns)
     written = rebuild_calibration(locator, tmp_path)
     assert written is not None
     assert calibration_for(tmp_path).digest == written.digest
@@ -136,3 +141,15 @@ def test_measured_from_the_ground_truth_in_place(locator: Locator, tmp_path: Pat
 
 def test_dataset_without_ground_truth_keeps_the_shipped_default(tmp_path: Path) -> None:
     assert calibration_for(tmp_path) is shipped_calibration()
+
+
+def test_a_withheld_answer_is_still_counted(locator: Locator) -> None:
+    # every pattern measured weak: every answer is withheld, yet each is still counted
+    # as the place it would have given, so the next rebuild measures the same table
+    built = build_calibration(locator, max_prefixes=150)
+    assert built is not None
+    cal, before, samples = built
+    weak = replace(cal, patterns={p: {"all": Measured(0, 100)} for p in cal.patterns})
+    after = measure(locator, samples, weak, holdout_for(locator, truth_sets(locator), "feed"))
+    assert sum(t.given for t in after.tallies["merged"].values()) == 0
+    assert after.patterns == before.patterns and after.answers == before.answers

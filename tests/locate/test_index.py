@@ -62,6 +62,21 @@ def test_compile_and_lookup(tmp_path: Path) -> None:
     assert CompiledIndex.read_stamp(tmp_path / "idx") == "s1"
 
 
+def test_no_combo_holds_both_address_families(tmp_path: Path) -> None:
+    # the same claim over IPv4 and IPv6 space: two combos, so a merged answer (whose
+    # confidence is measured per family) is never shared between the families
+    b = LayerBuilder("b", "geoip", "2", disjoint=True)
+    b.add_network("10.2.0.0/16", {"cc": "DE"})
+    b.add_network("2001:db8::/32", {"cc": "DE"})
+    compile_index([b], tmp_path / "idx", "s1")
+    index = CompiledIndex(tmp_path / "idx")
+    four, six = index.combo_of("10.2.0.1"), index.combo_of("2001:db8::1")
+    assert four != six and index.combo_claims(four) == index.combo_claims(six)
+    assert index.family_of(four) == 4 and index.family_of(six) == 6
+    assert index.family_of(index.combo_of("11.0.0.1")) == 4
+    assert index.family_of(index.combo_of("2001:db9::1")) == 6
+
+
 def test_bulk_lookups_match_single_lookups_in_any_order(tmp_path: Path) -> None:
     """The vectorised lookups sort the keys and scatter the answers back: every key,
     in whatever order, repeated or on an interval edge, gets what ``combo_of`` says."""

@@ -5,6 +5,8 @@ pass their own (``CAL``), so they pin the rules, not the figures measured today.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from residency.locate.calibration import Calibration, Measured
@@ -88,6 +90,8 @@ def test_a_copy_of_the_feed_does_not_outvote_the_providers_own() -> None:
     assert facts.location.country == "MX" and facts.region == "us-east-1-qro-1"
     assert facts.location.answer == "feed:agreed"
     assert "cloudip says US, the provider's own feed does not" in facts.disagreements
+    # the copy's dissent is part of the disagreement pattern, measured on its own
+    assert facts.location.pattern == "feed:agreed v4: aws-ip-ranges+geoip:a+geoip:b vs cloudip"
 
 
 def test_single_geoip_source_confidence_is_its_own_measured_share() -> None:
@@ -403,3 +407,70 @@ def test_one_feed_alone_is_judged_by_its_own_measured_share() -> None:
     assert facts.location.answer == "feed:alone"
     assert facts.location.confidence is Confidence.HIGH  # 500 of 500 on hyperscaler
     assert "aws-ip-ranges alone answers measured 100.0% of 500" in facts.location.why
+
+
+# -- disagreement patterns: each pattern's own measured share (calibration.patterns)
+
+DO_ASN = Evidence(source="asn:t", kind=EvidenceKind.ASN, version="t", asn=14061, org="DO")
+
+
+def test_a_pattern_measured_weak_withholds_the_place_with_its_figure() -> None:
+    evidence = [geoip("geoip:good", "US"), geoip("geoip:a", "DE")]
+    assert merge("5.5.5.5", evidence).location.country == "US"  # the kind alone: low
+    pattern = "geoip:majority v4: geoip:good vs geoip:a"
+    cal = replace(CAL, patterns={pattern: m(20, 50)})
+    facts = merge_facts("5.5.5.5", evidence, calibration=cal)
+    loc = facts.location
+    assert loc.place is None and loc.confidence is Confidence.NONE
+    assert loc.basis == "sources-weak" and loc.answer == "geoip:majority"
+    assert loc.pattern == pattern
+    assert loc.why.startswith("unknown, because the sources are weak here")
+    assert "this pattern measured 40.0% of 50 right" in loc.why
+    assert "the answer would have been US (weighted majority of GeoIP" in loc.why
+    assert any("GeoIP sources disagree" in d for d in facts.disagreements)
+    # the same pattern measured strong enough is answered
+    fine = merge_facts("5.5.5.5", evidence, calibration=replace(CAL, patterns={pattern: m(45, 50)}))
+    assert fine.location.country == "US"
+
+
+def test_few_samples_never_withhold_nor_lower() -> None:
+    evidence = [geoip("geoip:good", "US"), geoip("geoip:a", "DE")]
+    cal = replace(CAL, patterns={"geoip:majority v4: geoip:good vs geoip:a": m(0, 10)})
+    assert merge_facts("5.5.5.5", evidence, calibration=cal).location.country == "US"
+
+
+def test_patterns_are_measured_per_address_family(registry: ProviderRegistry) -> None:
+    # two GeoIP databases agreeing on a multi-country host's IPv6 block (the registry
+    # country twice, not two independent votes): measured 98.5%, not high, on IPv6 only
+    agree = [DO_ASN, geoip("geoip:a", "US"), geoip("geoip:b", "US")]
+    v6 = "geoip:unanimous v6: geoip:a+geoip:b"
+    cal = replace(CAL, patterns={v6: {"hosting": Measured(264, 268)}})
+    four = merge_facts("164.90.1.1", agree, (), registry, calibration=cal)
+    six = merge_facts("2604:a880:4:1d0::1", agree, (), registry, calibration=cal)
+    assert four.location.confidence is Confidence.HIGH  # the kind's 5000 of 5000
+    assert six.location.confidence is Confidence.MEDIUM and six.location.pattern == v6
+    assert "this pattern measured 98.5% of 268 right on hosting" in six.location.why
+    # a template merged without an address takes the family it is given
+    blank = merge_facts("", agree, (), registry, calibration=cal, family=6)
+    assert blank.location.confidence is Confidence.MEDIUM
+
+
+def test_a_pattern_measured_strong_on_its_network_sets_the_level() -> None:
+    own = feed("aws-ip-ranges", "52.16.0.0/15", "eu-west-1", "IE")
+    evidence = [own, geoip("geoip:a", "US"), geoip("geoip:b", "DE")]
+    assert merge("52.16.1.1", evidence).location.confidence is Confidence.LOW
+    pattern = "feed:contradicted v4: aws-ip-ranges vs geoip:a vs geoip:b"
+    cal = replace(CAL, patterns={pattern: {"hyperscaler": Measured(216, 216)}})
+    facts = merge_facts("52.16.1.1", evidence, calibration=cal)
+    assert facts.location.answer == "feed:contradicted" and facts.location.pattern == pattern
+    assert facts.location.confidence is Confidence.MEDIUM  # 216 of 216: lower bound 98.3%
+
+
+def test_a_pattern_measured_below_the_kind_caps_its_level(registry: ProviderRegistry) -> None:
+    agree = [DO_ASN, geoip("geoip:a", "DE"), geoip("geoip:b", "DE")]
+    pattern = "geoip:unanimous v4: geoip:a+geoip:b"
+    assert Measured(95, 100).upper_bound < 0.99
+    cal = replace(CAL, patterns={pattern: {"hosting": Measured(95, 100)}})
+    facts = merge_facts("164.90.1.1", agree, (), registry, calibration=cal)
+    assert facts.location.confidence is Confidence.MEDIUM  # the kind alone says high
+    assert "this pattern measured 95.0% of 100 right on hosting" in facts.location.why

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from residency.model import Confidence, Outcome, Verdict
+from residency.model import WITHHELD_BASIS, Confidence, Outcome, Verdict
 from residency.policy import apply_policy, evaluate
 from tests.policy.factories import facts, policy, result
 
@@ -271,6 +272,18 @@ def test_unknown_location_no_data_and_disagreement() -> None:
 
     strict = policy(EU_ONLY.replace("[countries]", 'unknown_location = "fail"\n[countries]'))
     assert evaluate(strict, result("a", unknown), TODAY).verdict is Verdict.FAIL
+
+    # a place withheld because its disagreement pattern measured weak: the figure is said
+    weak = facts(
+        country=None,
+        why="unknown, because the sources are weak here: ... this pattern measured 36.4% of 88",
+        disagreements=("GeoIP sources disagree: a says US, b says DE",),
+    )
+    weak = replace(weak, location=replace(weak.location, basis=WITHHELD_BASIS))
+    judged = evaluate(policy(EU_ONLY), result("a", weak), TODAY)
+    assert judged.verdict is Verdict.INDETERMINATE
+    reason = judged.addresses[0].reasons[0]
+    assert reason.code == "sources-disagree" and "measured 36.4% of 88" in reason.message
 
 
 def test_sources_disagree_only_matters_when_outcome_differs() -> None:
