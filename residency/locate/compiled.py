@@ -116,8 +116,8 @@ def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
             whole = full or not name.endswith(".jsonl")
             if whole:
                 # read(), not a memory map: one copy costs less than faulting in each page
-                with open(path, "rb", buffering=0) as handle:
-                    good = whole_matches(handle.read(), want)
+                with open(path, "rb", buffering=0) as raw:
+                    good = whole_matches(raw.read(), want)
             else:
                 with (
                     open(path, "rb") as handle,
