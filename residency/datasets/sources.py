@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +173,8 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
 def load_sources(path: Path | None = None) -> dict[str, Source]:
     """Read the built-in sources table (``data/sources.toml`` unless ``path`` is given)."""
     path = path or project_data_dir() / "sources.toml"
+    import tomllib  # here, not at the top: an index lookup reads no TOML at all
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
@@ -202,6 +203,8 @@ def user_geofeeds(path: Path | None = None) -> dict[str, Source]:
     path = path or config_path()
     if not path.exists():
         return {}
+    import tomllib  # here, not at the top: an index lookup reads no TOML at all
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:

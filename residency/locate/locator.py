@@ -88,7 +88,10 @@ class Locator:
             index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
         locator = cls(
-            index, versions, _operators() if with_operators else None, calibration_for(directory)
+            index,
+            versions,
+            _operators(target) if with_operators else None,
+            calibration_for(directory),
         )
         if compiled_now and with_operators:
             locator.merge_all()
@@ -327,11 +330,12 @@ def canonical_address(text: str) -> Address:
         raise InvalidAddress(str(err)) from None
 
 
-def _operators() -> ProviderLookup:
-    """The provider registry (data/providers.toml): ASN -> provider -> jurisdiction."""
+def _operators(compiled: Path) -> ProviderLookup:
+    """The provider registry (data/providers.toml): ASN -> provider -> jurisdiction,
+    its parse cached in the compiled index folder."""
     from residency.locate.providers import ProviderRegistry
 
-    return ProviderRegistry.load()
+    return ProviderRegistry.load(cache_dir=compiled)
 
 
 def load_subset(
