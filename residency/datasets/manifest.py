@@ -18,6 +18,11 @@ from residency.datasets.errors import DatasetError
 from residency.model import DataVersion
 from residency.paths import dataset_dir
 
+#: Source kinds (``residency.datasets.sources.SourceKind``) that hold no address ranges:
+#: kept in the dataset folder, never compiled into the lookup index. Here, beside the
+#: entries that carry a kind, so reading the manifest for a lookup needs no sources table.
+UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
+
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"
 FORMAT = 1

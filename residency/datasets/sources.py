@@ -26,9 +26,6 @@ SourceKind = Literal[
     "suffix-list",
 ]
 KINDS: tuple[str, ...] = get_args(SourceKind)
-#: Kinds that hold no address ranges: kept in the dataset folder, never compiled into
-#: the lookup index.
-UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
 MirrorType = Literal["npm", "wheel"]
 
 #: Days after which ``residency data status`` calls a dataset stale, per kind.
