@@ -52,7 +52,9 @@ finally:
 def test_plain_ip_lookup_imports_no_http_rich_numpy_or_logging(small_dataset: Path) -> None:
     subprocess.run(  # first run compiles the index if needed (that path may use numpy)
         # and writes the providers cache
-        [sys.executable, "-c", _PROBE, str(small_dataset)], capture_output=True, check=True
+        [sys.executable, "-c", _PROBE, str(small_dataset)],
+        capture_output=True,
+        check=True,
     )
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, str(small_dataset)],
