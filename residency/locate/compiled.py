@@ -12,8 +12,10 @@ import ast
 import json
 import mmap
 import os
-import socket
 import zlib
+
+# the C module under socket, as in residency.addresses: no socket.py at start-up
+from _socket import AF_INET, AF_INET6, inet_pton
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,13 +294,13 @@ class CompiledIndex:
         """The combo id of one address (raises ValueError for a non-address)."""
         try:
             if ":" in ip:
-                packed = socket.inet_pton(socket.AF_INET6, ip)
+                packed = inet_pton(AF_INET6, ip)
                 return self._v6_combo_one(
                     int.from_bytes(packed[:8], "big"), int.from_bytes(packed[8:], "big")
                 )
             else:
                 # inet_pton, not inet_aton: no "1.2", no octal "010" (residency.addresses)
-                key = int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+                key = int.from_bytes(inet_pton(AF_INET, ip), "big")
                 starts, combo = self._v4_starts.flat, self._v4_combo.flat
         except OSError as err:
             raise ValueError(f"{ip!r} is not an IPv4 or IPv6 address") from err
