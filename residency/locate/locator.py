@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from residency import paths
 from residency.addresses import Address, AddressError, parse_address
+from residency.digest import sha256
 from residency.locate.calibration import Calibration, calibration_for, shipped_calibration
 from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex, IndexError_
 from residency.locate.errors import InvalidAddress, LocateError
@@ -354,7 +354,7 @@ def load_subset(
             f"unknown --source {', '.join(unknown)}; datasets in place: {', '.join(sorted(known))}"
         )
     chosen = [s for s in specs if s.dataset in wanted]
-    key = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
+    key = sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
     return Locator.load(
         directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
     )
