@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.addresses import Address, AddressError, parse_address
@@ -15,8 +15,10 @@ from residency.locate.errors import InvalidAddress, LocateError
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.locate.specs import SourceSpec, manifest_sources, user_geoip_sources
 from residency.locate.stamp import compile_stamp, recompile
-from residency.locate.summary import Enrichment, Summary
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
+
+if TYPE_CHECKING:  # bulk enrichment only: a single lookup never loads it
+    from residency.locate.summary import Enrichment, Summary
 
 
 def _log_warning(message: str) -> None:
@@ -203,6 +205,8 @@ class Locator:
         columns (country, provider, region, ASN, flags), from a per-combination summary
         computed once when the index is compiled. Full IpFacts with evidence come from
         ``Enrichment.facts(i)`` on demand."""
+        from residency.locate.summary import Enrichment
+
         summary = self._summary()
         combos = self.combos(ips)
         return Enrichment(ips=ips, combos=combos, summary=summary, facts_at=self.facts_at)
@@ -212,6 +216,8 @@ class Locator:
         self._summary()
 
     def _summary(self) -> Summary:
+        from residency.locate.summary import Summary
+
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
             directory = self.index.directory

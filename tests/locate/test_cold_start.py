@@ -37,6 +37,7 @@ NOT_FOR_ONE_LOOKUP = (
     "residency.locate.geofeed_discovery",
     "residency.locate.mmdb_layout",
     "residency.locate.rdap",
+    "residency.locate.summary",
     "_hashlib",  # OpenSSL: residency.digest uses CPython's own SHA-256
     "socket",  # residency.addresses takes inet_pton from _socket
 )
