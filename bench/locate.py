@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,9 +217,14 @@ def wheel_install(tree: Path, into: Path) -> Path | None:
     fresh venv at ``into`` (no editable finder: what a pipx user runs). The venv sees
     this venv's site-packages for the dependencies through a ``.pth`` line, which loads
     no ``.pth`` of that folder (so no editable finder). None when the build fails."""
+    source = into / "source"  # a clean copy: setuptools reuses a build/ folder it finds
+    for part in ("residency", "data"):
+        shutil.copytree(tree / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy2(tree / part, source / part)
     wheels = into / "wheels"
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(tree)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
         capture_output=True,
         text=True,
     )
