@@ -104,15 +104,38 @@ def _file_digest(path: Path, buffer: memoryview) -> int:
     return state.intdigest()
 
 
-def _sampled(data: memoryview | mmap.mmap) -> int:
-    size = len(data)
+def _sample_starts(size: int) -> range | list[int]:
+    """Where the ``_SAMPLES`` blocks of a large file start (the whole of a small one)."""
     if size <= _WHOLE_LIMIT:
+        return range(0)
+    return [(size - _BLOCK) * k // (_SAMPLES - 1) for k in range(_SAMPLES)]
+
+
+def _sampled(data: memoryview | bytes) -> int:
+    """The sampled CRC-32 of data in memory (as recorded at compile time)."""
+    starts = _sample_starts(len(data))
+    if not starts:
         return zlib.crc32(data)
     crc = 0
-    for k in range(_SAMPLES):
-        at = (size - _BLOCK) * k // (_SAMPLES - 1)
+    for at in starts:
         crc = zlib.crc32(data[at : at + _BLOCK], crc)
     return crc
+
+
+def _sampled_file(path: Path, size: int) -> int:
+    """The same of a file, read with ``pread``: a fresh process would take a page
+    fault for each block of a memory map (about 1.5 ms against 0.4 for two claims files)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        starts = _sample_starts(size)
+        if not starts:
+            return zlib.crc32(os.pread(fd, size, 0))
+        crc = 0
+        for at in starts:
+            crc = zlib.crc32(os.pread(fd, _BLOCK, at), crc)
+        return crc
+    finally:
+        os.close(fd)
 
 
 def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
@@ -129,15 +152,16 @@ def verify_files(directory: Path, recorded: dict[str, Any], full: bool) -> None:
             if size == 0:
                 continue
             whole = full or not name.endswith(".jsonl")
-            if whole and WHOLE_DIGEST in want:
+            if not whole:
+                good = _sampled_file(path, size) == want["sampled"]
+            elif WHOLE_DIGEST in want:
                 good = _file_digest(path, buffer) == want[WHOLE_DIGEST]
-            else:
+            else:  # an index written before XXH3 was recorded
                 with (
                     open(path, "rb") as handle,
                     mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view,
                 ):
-                    got = zlib.crc32(view) if whole else _sampled(view)
-                good = got == want["crc32" if whole else "sampled"]
+                    good = zlib.crc32(view) == want["crc32"]
         except OSError as err:
             raise IndexDamaged(f"{path}: unreadable ({err.strerror or err})") from err
         except (KeyError, TypeError) as err:

@@ -10,10 +10,15 @@ import pytest
 import xxhash
 
 from residency.locate.compiled import (
+    _BLOCK,
     _CHUNK,
+    _WHOLE_LIMIT,
     WHOLE_DIGEST,
     IndexDamaged,
     _file_digest,
+    _sample_starts,
+    _sampled,
+    _sampled_file,
     file_checksums,
     verify_files,
 )
@@ -50,6 +55,31 @@ def test_one_flipped_byte_anywhere_in_a_table_is_damage(
     path.write_bytes(bytes(data))
     with pytest.raises(IndexDamaged, match=r"v4_starts\.npy: checksum differs"):
         verify_files(tmp_path, recorded, full=False)
+
+
+@pytest.mark.parametrize("size", [10, _WHOLE_LIMIT, _WHOLE_LIMIT + 1, 3 * _WHOLE_LIMIT])
+def test_sampled_file_reads_the_blocks_the_compiler_sampled(tmp_path: Path, size: int) -> None:
+    path = _table(tmp_path / "claims-1.jsonl", size)
+    assert _sampled_file(path, size) == _sampled(path.read_bytes())
+
+
+def test_claims_damage_in_a_sample_is_found_on_load_and_anywhere_in_bulk(tmp_path: Path) -> None:
+    path = _table(tmp_path / "claims-1.jsonl", 3 * _WHOLE_LIMIT)
+    recorded = {path.name: file_checksums(path)}
+    starts = _sample_starts(3 * _WHOLE_LIMIT)
+    between = starts[1] + _BLOCK + 10  # in no sampled block
+    for at, on_load in ((starts[5] + 100, True), (between, False)):
+        path.write_bytes(_table(tmp_path / "fresh", 3 * _WHOLE_LIMIT).read_bytes())
+        data = bytearray(path.read_bytes())
+        data[at] ^= 0x80
+        path.write_bytes(bytes(data))
+        if on_load:
+            with pytest.raises(IndexDamaged):
+                verify_files(tmp_path, recorded, full=False)
+        else:  # claims read one by one are parsed and shape-checked instead
+            verify_files(tmp_path, recorded, full=False)
+        with pytest.raises(IndexDamaged):
+            verify_files(tmp_path, recorded, full=True)
 
 
 def test_every_file_of_a_compiled_index_records_both_checksums(
