@@ -23,7 +23,10 @@ an RDAP lookup or a bulk file):
 from __future__ import annotations
 
 import re
-import socket
+
+# _socket is the C module under socket: the same functions, without socket.py's enum
+# conversions and its selectors import (about 2.5 ms of a cold ``residency ip``).
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from dataclasses import dataclass
 
 _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
@@ -71,17 +74,17 @@ def parse_address(text: str) -> Address:
             if not zone or any(ch.isspace() or ch in "%[]/" for ch in zone):
                 raise AddressError(text, "empty or malformed IPv6 zone id")
         try:
-            packed = socket.inet_pton(socket.AF_INET6, address)
+            packed = inet_pton(AF_INET6, address)
         except (OSError, ValueError):
             raise AddressError(text, _why_not(address, 6)) from None
-        return Address(socket.inet_ntop(socket.AF_INET6, packed), 6, packed, zone)
+        return Address(inet_ntop(AF_INET6, packed), 6, packed, zone)
     if bracketed:
         raise AddressError(text, "square brackets are only for IPv6 addresses")
     try:
-        packed = socket.inet_pton(socket.AF_INET, candidate)
+        packed = inet_pton(AF_INET, candidate)
     except (OSError, ValueError):
         raise AddressError(text, _why_not(candidate, 4)) from None
-    return Address(socket.inet_ntop(socket.AF_INET, packed), 4, packed)
+    return Address(inet_ntop(AF_INET, packed), 4, packed)
 
 
 def is_address(text: str) -> bool:

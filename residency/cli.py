@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -18,6 +18,9 @@ from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import ComplianceFormat, OutputFormat
+
+if TYPE_CHECKING:
+    from residency.locate.geofeed_discovery import GeofeedDiscovery
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -319,11 +322,10 @@ def ip_command(
             else:
                 click.echo(tsv_row(row))
         sys.exit(ExitCode.USAGE if bad else ExitCode.OK)
-    from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
-
     registrar = None
     geofeeds: GeofeedDiscovery | None = None
-    if rdap:
+    if rdap:  # the geofeed discovery and RDAP modules load only when asked for
+        from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
         from residency.locate.rdap import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
@@ -333,7 +335,10 @@ def ip_command(
     try:
         for text in addresses:
             try:
-                registration = registrar.lookup(canonical_address(text).text) if registrar else None
+                if registrar is None:
+                    answers.append(locator.locate(text))
+                    continue
+                registration = registrar.lookup(canonical_address(text).text)
                 answers.append(
                     locate_with_discovery(locator.locate, text, (), registration, geofeeds)
                 )

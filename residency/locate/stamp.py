@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from residency import paths
+from residency.digest import sha256
 from residency.locate.compiled import IndexDamaged
 from residency.locate.errors import LocateError
 from residency.locate.specs import SourceSpec, build_layers
@@ -21,7 +21,7 @@ COMPILER_VERSION = "6"
 
 def compile_stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
     """A digest of the compiler version, every source file and the project tables."""
-    h = hashlib.sha256(COMPILER_VERSION.encode())
+    h = sha256(COMPILER_VERSION.encode())
     for spec in specs:
         h.update(f"{spec.dataset}|{spec.kind}|{spec.version}|{spec.parser}".encode())
         recorded = spec.data_version.sha256 if spec.data_version else None

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from residency.model import AuditResult
 from residency.report.interface import (
     Formatter,
     JunitIndeterminate,
@@ -21,6 +20,7 @@ from residency.report.interface import (
 )
 
 if TYPE_CHECKING:
+    from residency.model import AuditResult  # annotations only: the model is not loaded here
     from residency.report.common import summary_line
     from residency.report.json_report import SCHEMA_ID, report_dict
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from residency.errors import ResidencyError
-from residency.model import AuditResult
+
+if TYPE_CHECKING:  # annotations only: the CLI imports the format names at start-up
+    from residency.model import AuditResult
 
 
 class ReportError(ResidencyError):

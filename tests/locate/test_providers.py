@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from residency.locate import providers
 from residency.locate.providers import ProviderRegistry, ProvidersFileInvalid
 from residency.model import Operator
 
@@ -236,3 +237,69 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
 def test_empty_file_is_rejected() -> None:
     with pytest.raises(ProvidersFileInvalid, match="no \\[providers"):
         ProviderRegistry.from_toml("schema = 1\n", "p.toml")
+
+
+# ------------------------------------------------ the parse cached beside the index
+
+
+def _no_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(text: str, origin: str) -> object:
+        raise AssertionError("parsed the TOML although the cache was good")
+
+    monkeypatch.setattr(providers, "_toml", refuse)
+
+
+def test_cache_is_written_then_used_instead_of_the_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "providers.toml"
+    file.write_text(GOOD)
+    first = ProviderRegistry.load(file, cache_dir=tmp_path)
+    assert (tmp_path / providers.CACHE_NAME).is_file()
+    _no_toml(monkeypatch)
+    again = ProviderRegistry.load(file, cache_dir=tmp_path)
+    assert again.ids == first.ids == ("acme",)
+    assert again.operator_for(None, 64500) == first.operator_for(None, 64500)
+
+
+def test_shipped_table_gives_the_same_registry_through_the_cache(tmp_path: Path) -> None:
+    plain = ProviderRegistry.load()
+    ProviderRegistry.load(cache_dir=tmp_path)  # writes it
+    cached = ProviderRegistry.load(cache_dir=tmp_path)
+    assert list(cached) == list(plain)  # every Provider equal, in the same order
+
+
+def test_edited_toml_is_parsed_again_not_served_stale(tmp_path: Path) -> None:
+    file = tmp_path / "providers.toml"
+    file.write_text(GOOD)
+    ProviderRegistry.load(file, cache_dir=tmp_path)
+    file.write_text(GOOD.replace('jurisdiction = "GB"', 'jurisdiction = "IE"'))
+    registry = ProviderRegistry.load(file, cache_dir=tmp_path)
+    assert registry.operator_for("acme", None).jurisdiction == "IE"
+
+
+def test_edited_toml_that_is_invalid_fails_although_a_cache_exists(tmp_path: Path) -> None:
+    file = tmp_path / "providers.toml"
+    file.write_text(GOOD)
+    ProviderRegistry.load(file, cache_dir=tmp_path)
+    file.write_text(GOOD.replace('kind = "cloud"', 'kind = "castle"'))
+    with pytest.raises(ProvidersFileInvalid, match="'kind' must be one of"):
+        ProviderRegistry.load(file, cache_dir=tmp_path)
+
+
+def test_damaged_cache_is_reparsed_never_believed(tmp_path: Path) -> None:
+    file = tmp_path / "providers.toml"
+    file.write_text(GOOD)
+    ProviderRegistry.load(file, cache_dir=tmp_path)
+    cache = tmp_path / providers.CACHE_NAME
+    cache.write_bytes(cache.read_bytes().replace(b'"GB"', b'"CN"'))  # still valid JSON
+    registry = ProviderRegistry.load(file, cache_dir=tmp_path)
+    assert registry.operator_for("acme", None).jurisdiction == "GB"
+
+
+def test_unwritable_cache_folder_still_loads(tmp_path: Path) -> None:
+    file = tmp_path / "providers.toml"
+    file.write_text(GOOD)
+    registry = ProviderRegistry.load(file, cache_dir=tmp_path / "absent")
+    assert registry.ids == ("acme",)
+    assert not (tmp_path / "absent").exists()

@@ -1,0 +1,116 @@
+"""Judgement and the whole audit: verdicts with reasons, endpoint results, the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from residency.model.endpoints import Endpoint, InputProblem
+from residency.model.facts import DataVersion, Evidence, IpFacts
+from residency.model.probes import Controller, ProbeResult, Registrant
+from residency.model.resolution import Resolution
+
+
+class Verdict(IntEnum):
+    """Policy judgement. Ordered so that ``max()`` gives the worst verdict."""
+
+    PASS = 0
+    WAIVED = 1
+    INDETERMINATE = 2
+    FAIL = 3
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# ----------------------------------------------------------------------- judgement
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a verdict was reached, citing the rule and the evidence."""
+
+    code: str  # stable id, e.g. "country-denied", "anycast", "sources-disagree", "waived"
+    message: str
+    rule: str | None = None  # the policy rule that applied, e.g. "rules[payments]"
+    evidence: tuple[str, ...] = ()  # Evidence.summary() strings that back it
+
+
+@dataclass(frozen=True)
+class AddressVerdict:
+    ip: str
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    aspect: str = "location"  # "location", "operator" or "both": which side failed
+
+
+@dataclass(frozen=True)
+class EndpointVerdict:
+    verdict: Verdict  # the worst of its addresses
+    addresses: tuple[AddressVerdict, ...]
+    reasons: tuple[Reason, ...] = ()  # endpoint-level: resolution failed, waiver expired...
+
+
+# ---------------------------------------------------------------------- the audit
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    endpoint: Endpoint
+    resolutions: tuple[Resolution, ...]  # one per vantage/resolver
+    facts: tuple[IpFacts, ...]  # one per distinct address, resolved or observed
+    hints: tuple[Evidence, ...] = ()  # hostname-pattern evidence from the chain
+    verdict: EndpointVerdict | None = None  # None when no policy was applied
+    probes: tuple[ProbeResult, ...] = ()  # opt-in active probes (--probe), outcome each
+    controller: Controller | None = None  # set when probes ran or a [controllers] table
+    registrant: Registrant | None = None  # domain registrant (RDAP), with --rdap
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(f.ip for f in self.facts)
+
+
+@dataclass(frozen=True)
+class EndpointGroup:
+    """Endpoints that share a controller or a registrable domain, so a report can read
+    "Beijing Xiaomi ... (CN): 4 endpoints, hosted in SG, IN". ``name is None`` is the
+    group whose key is unknown, and ``why`` says why (no controller evidence, an IP...)."""
+
+    by: str  # "controller" or "domain"
+    name: str | None  # the controller's entity or the registrable domain; None = unknown
+    country: str | None = None  # the controller's country (by controller only)
+    hosts: tuple[str, ...] = ()  # Endpoint.host of each member, in input order
+    hosted_in: tuple[str, ...] = ()  # countries the members' addresses are in; "??" unplaced
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    name: str
+    version: str
+    path: str | None = None
+    sha256: str | None = None
+    # Where each rule and waiver sits in the policy file: (label, line), e.g.
+    # ("rules[payments]", 14), so a finding can point at the rule that decided it.
+    rule_lines: tuple[tuple[str, int], ...] = ()
+
+    def line_of(self, label: str | None) -> int:
+        """The policy-file line of the rule or waiver ``label``; 0 when not known."""
+        return next((line for name, line in self.rule_lines if name == label), 0)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    run_id: str
+    started: str
+    finished: str
+    endpoints: tuple[EndpointResult, ...]
+    data_versions: tuple[DataVersion, ...]
+    resolvers: tuple[str, ...] = ()
+    vantages: tuple[str, ...] = ()
+    policy: PolicyRef | None = None
+    problems: tuple[InputProblem, ...] = ()
+    verdict: Verdict | None = None  # worst of the endpoints; None without a policy
+    tool_version: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    groups: tuple[EndpointGroup, ...] = ()  # by controller (when known), then by domain
