@@ -7,13 +7,13 @@ unverified certificate's organisation is only what the server claims about itsel
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
+from residency.probe.wire import Steps, connect, drive, handshake
 from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
@@ -112,14 +112,11 @@ class TlsProbe:
         self._open.check_hostname = False
         self._open.verify_mode = ssl.CERT_NONE
 
-    def _handshake(self, context: ssl.SSLContext, host: str, ip: str, port: int) -> ssl.SSLSocket:
-        raw = socket.create_connection((ip, port), timeout=self.timeout)
-        try:
-            raw.settimeout(self.timeout)
-            return context.wrap_socket(raw, server_hostname=host)
-        except BaseException:
-            raw.close()
-            raise
+    def _handshake(
+        self, context: ssl.SSLContext, host: str, ip: str, port: int
+    ) -> Steps[ssl.SSLSocket]:
+        raw = yield from connect(ip, port, self.timeout)
+        return (yield from handshake(context, raw, host, self.timeout))
 
     def run(self, host: str, ip: str, port: int) -> ProbeResult:
         result, connection = self.session(host, ip, port)
@@ -131,6 +128,12 @@ class TlsProbe:
         """The probe's result and, when a handshake completed, the open connection, so the
         HTTP edge probe can ask its question on it instead of paying a second handshake.
         The caller closes it."""
+        return drive(self.session_steps(host, ip, port))
+
+    def session_steps(
+        self, host: str, ip: str, port: int
+    ) -> Steps[tuple[ProbeResult, ssl.SSLSocket | None]]:
+        """``session`` as steps (residency.probe.wire); the connection is non-blocking."""
         when = _now()
 
         def fail(outcome: str, detail: str) -> tuple[ProbeResult, None]:
@@ -139,10 +142,10 @@ class TlsProbe:
         verified, reason = True, ""
         try:
             try:
-                connection = self._handshake(self._verified, host, ip, port)
+                connection = yield from self._handshake(self._verified, host, ip, port)
             except ssl.SSLCertVerificationError as err:
                 verified, reason = False, _verify_reason(err)
-                connection = self._handshake(self._open, host, ip, port)
+                connection = yield from self._handshake(self._open, host, ip, port)
         except ConnectionRefusedError:
             return fail("refused", "connection refused")
         except TimeoutError:
