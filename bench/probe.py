@@ -52,6 +52,8 @@ from tests.probe.servers import answer, tls_server
 REPO = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "_probe_child.py"
 ROUNDS = 3  # as in bench/_probe_child.py
+# What real servers offer; nginx 1.22's own default is TLS 1.2 and older only (--tls12).
+PROTOCOLS = "TLSv1.2 TLSv1.3"
 
 
 def _results(count: int) -> list[EndpointResult]:
@@ -62,7 +64,7 @@ def _results(count: int) -> list[EndpointResult]:
     ]
 
 
-def _probe(count: int, port: int, rate: float) -> tuple[float, int]:
+def _probe(count: int, port: int, rate: float) -> tuple[float, int, set[str | None]]:
     settings = ProbeSettings(kinds=("tls", "http"), port=port, rate=rate, total=600)
     prober = Prober(settings)
     start = time.perf_counter()
@@ -70,7 +72,7 @@ def _probe(count: int, port: int, rate: float) -> tuple[float, int]:
     elapsed = time.perf_counter() - start
     prober.close()
     ok = sum(1 for r in done for p in r.probes if p.outcome in ("ok", "cert-invalid"))
-    return elapsed, ok
+    return elapsed, ok, {p.tls_version for r in done for p in r.probes if p.kind == "tls"}
 
 
 def _cpu() -> float:
@@ -114,7 +116,9 @@ class Arm:
 
 
 @contextlib.contextmanager
-def _nginx(pair: Pair, workdir: Path) -> Iterator[tuple[int, int] | None]:
+def _nginx(
+    pair: Pair, workdir: Path, protocols: str = PROTOCOLS
+) -> Iterator[tuple[int, int] | None]:
     """(port, pid) of nginx on 127.0.0.1 with the bench certificate, one worker; None when
     not installed."""
     binary = shutil.which("nginx") or (
@@ -134,7 +138,8 @@ def _nginx(pair: Pair, workdir: Path) -> Iterator[tuple[int, int] | None]:
         f"worker_processes 1; daemon off; pid {temp}/nginx.pid; error_log {temp}/error.log;\n"
         "events { worker_connections 1024; }\n"
         f"http {{ access_log off; {paths}\n"
-        f"  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {pair.cert};"
+        f"  server {{ listen 127.0.0.1:{port} ssl; ssl_protocols {protocols};"
+        f" ssl_certificate {pair.cert};"
         f" ssl_certificate_key {pair.key};\n"
         "    location / { add_header cf-ray 8c1f2a3b4c5d6e7f-FRA always; return 200; } } }\n"
     )
@@ -159,9 +164,11 @@ def _serve(pair: Pair, ports: multiprocessing.Queue[int], stop: EventType) -> No
         stop.wait()
 
 
-def _server(stack: contextlib.ExitStack, pair: Pair, workdir: Path) -> tuple[int, int, str]:
+def _server(
+    stack: contextlib.ExitStack, pair: Pair, workdir: Path, protocols: str = PROTOCOLS
+) -> tuple[int, int, str]:
     """(port, pid, name) of the TLS server for ``pair``: nginx, else the Python one."""
-    started = stack.enter_context(_nginx(pair, workdir))
+    started = stack.enter_context(_nginx(pair, workdir, protocols))
     if started is not None:
         return (*started, "nginx (one worker)")
     # The Python server runs in its own process so it does not share the prober's interpreter.
@@ -202,6 +209,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--before", metavar="REF", help="Also measure this git revision.")
+    parser.add_argument(
+        "--tls12", action="store_true", help="nginx offers TLS 1.2 only (its 1.22 default)"
+    )
     args = parser.parse_args()
     count = args.endpoints
     knot = find_binary("knotd")
@@ -236,8 +246,10 @@ def main() -> int:
                 key_type=key_type,
             )
             with contextlib.ExitStack() as stack:
-                port, pid, server = _server(stack, pair, tmp / key_type)
-                print(f"\n{label} server certificate; TLS server: {server}")
+                protocols = "TLSv1.2" if args.tls12 else PROTOCOLS
+                port, pid, server = _server(stack, pair, tmp / key_type, protocols)
+                versions = ", ".join(sorted(str(v) for v in _probe(5, port, 1e9)[2]))
+                print(f"\n{label} server certificate; TLS server: {server}, {versions}")
                 print(header)
                 arms: list[tuple[str, Path, str, int]] = []
                 for workers in (32, 1):
@@ -264,7 +276,7 @@ def main() -> int:
                     )
                 if key_type == "ecdsa":
                     small = min(count, 100)
-                    polite_s, polite_ok = _probe(small, port, rate=50.0)
+                    polite_s, polite_ok, _ = _probe(small, port, rate=50.0)
     print(
         f"\nprobe stage, default per-address rate 50/s, {small} endpoints on one address: "
         f"{2 * small} probes ({polite_ok} ok) in {polite_s:.2f} s"

@@ -38,9 +38,12 @@ def _now() -> str:
     return utc_iso()
 
 
-def _attr(name: x509.Name, oid: ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
+def _first_values(name: x509.Name) -> dict[ObjectIdentifier, str]:
+    """Each attribute type's first value, in one pass over the name."""
+    values: dict[ObjectIdentifier, str] = {}
+    for attribute in name:
+        values.setdefault(attribute.oid, str(attribute.value))
+    return values
 
 
 def _validation(cert: x509.Certificate) -> str:
@@ -58,13 +61,13 @@ def _validation(cert: x509.Certificate) -> str:
 def describe_certificate(der: bytes) -> CertInfo:
     """What a leaf certificate says about who runs the name. Raises ValueError if unparsable."""
     cert = x509.load_der_x509_certificate(der)
-    subject = cert.subject
+    subject = _first_values(cert.subject)
     try:
         san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         sans = tuple(san_ext.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
-    org = _attr(subject, NameOID.ORGANIZATION_NAME)
+    org = subject.get(NameOID.ORGANIZATION_NAME)
     cdn = None
     if org:
         cdn = next((v for k, v in _CDN_ORGS.items() if k in org.lower()), None)
@@ -74,11 +77,11 @@ def describe_certificate(der: bytes) -> CertInfo:
     return CertInfo(
         # CA/B Forum rules: a DV certificate validates no organisation, so none is taken.
         subject_o=None if validation == "dv" else org,
-        subject_c=_attr(subject, NameOID.COUNTRY_NAME),
-        subject_st=_attr(subject, NameOID.STATE_OR_PROVINCE_NAME),
-        subject_l=_attr(subject, NameOID.LOCALITY_NAME),
-        jurisdiction_c=_attr(subject, _JURISDICTION_C),
-        serial_number=_attr(subject, NameOID.SERIAL_NUMBER),
+        subject_c=subject.get(NameOID.COUNTRY_NAME),
+        subject_st=subject.get(NameOID.STATE_OR_PROVINCE_NAME),
+        subject_l=subject.get(NameOID.LOCALITY_NAME),
+        jurisdiction_c=subject.get(_JURISDICTION_C),
+        serial_number=subject.get(NameOID.SERIAL_NUMBER),
         validation=validation,
         issuer=cert.issuer.rfc4514_string(),
         san=sans,
