@@ -1,8 +1,8 @@
 """One arm of bench/probe.py, in its own process so its CPU time is its own.
 
-``python bench/_probe_child.py TREE ARM PORT COUNT WORKERS`` prints one JSON line: the best
-wall time and the best CPU time (``resource.getrusage(RUSAGE_SELF)``, user + system) of
-``ROUNDS`` rounds over COUNT endpoints, and how many endpoints came back complete. TREE
+``python bench/_probe_child.py TREE ARM PORT COUNT WORKERS ROUNDS`` prints one JSON line: the
+best wall time and the best CPU time (``resource.getrusage(RUSAGE_SELF)``, user + system) of
+ROUNDS rounds over COUNT endpoints, and how many endpoints came back complete. TREE
 goes first on ``sys.path``, so ``--before REF`` measures that revision's ``residency``.
 
 ARM is ``residency`` (``Prober.probe_many`` with tls+http at concurrency WORKERS) or a floor
@@ -22,8 +22,6 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Generator
-
-ROUNDS = 3
 
 
 def _cpu() -> float:
@@ -160,12 +158,13 @@ ARMS: dict[str, Callable[[int, int, int], int]] = {
 
 
 def main() -> int:
-    tree, arm, port, count, workers = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+    tree, arm = sys.argv[1], sys.argv[2]
+    port, count, workers, rounds = map(int, sys.argv[3:7])
     sys.path.insert(0, tree)
     run = ARMS[arm]
     run(port, min(count, 20), workers)  # warm-up: lazy imports, the airport table
     wall, cpu, ok = float("inf"), float("inf"), 0
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         start, used = time.perf_counter(), _cpu()
         ok = run(port, count, workers)
         wall, cpu = min(wall, time.perf_counter() - start), min(cpu, _cpu() - used)
