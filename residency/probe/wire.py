@@ -17,6 +17,7 @@ import queue
 import selectors
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -149,6 +150,8 @@ class Multiplexer:
         selector = selectors.DefaultSelector()
         wake_read, wake_write = socket.socketpair()
         wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        waking, closed = threading.Lock(), False
         selector.register(wake_read, READ, None)
         finished: queue.SimpleQueue[tuple[int, Future[R]]] = queue.SimpleQueue()
         timers: list[tuple[float, int, int]] = []  # (deadline, token, index)
@@ -178,9 +181,11 @@ class Multiplexer:
             heapq.heappush(timers, (deadline, token, index))
 
         def _finished(index: int, future: Future[R]) -> None:
-            finished.put((index, future))
-            with contextlib.suppress(OSError):  # the loop is awake already (buffer full) or gone
-                wake_write.send(b"x")
+            with waking:  # not while the loop closes the wake-up pair
+                finished.put((index, future))
+                if not closed:
+                    with contextlib.suppress(BlockingIOError):  # the loop is awake already
+                        wake_write.send(b"x")
 
         try:
             while following < count or running or handed:
@@ -220,6 +225,8 @@ class Multiplexer:
             for steps, _, _ in running.values():
                 steps.close()
             selector.close()
-            wake_read.close()
-            wake_write.close()
+            with waking:
+                closed = True
+                wake_read.close()
+                wake_write.close()
         return cast(list[R], results)
