@@ -2,7 +2,8 @@
 
 ``python bench/_probe_child.py TREE ARM PORT COUNT WORKERS ROUNDS`` prints one JSON line: the
 best wall time and the best CPU time (``resource.getrusage(RUSAGE_SELF)``, user + system) of
-ROUNDS rounds over COUNT endpoints, and how many endpoints came back complete. TREE
+ROUNDS rounds over COUNT endpoints (after a warm-up; ROUNDS 0: one cold round, no warm-up),
+and how many endpoints came back complete. TREE
 goes first on ``sys.path``, so ``--before REF`` measures that revision's ``residency``.
 
 ARM is ``residency`` (``Prober.probe_many`` with tls+http at concurrency WORKERS) or a floor
@@ -162,9 +163,10 @@ def main() -> int:
     port, count, workers, rounds = map(int, sys.argv[3:7])
     sys.path.insert(0, tree)
     run = ARMS[arm]
-    run(port, min(count, 20), workers)  # warm-up: lazy imports, the airport table
+    if rounds:  # 0: cold, one round in a fresh process, lazy loads and all
+        run(port, min(count, 20), workers)  # warm-up: lazy imports, the airport table
     wall, cpu, ok = float("inf"), float("inf"), 0
-    for _ in range(rounds):
+    for _ in range(max(rounds, 1)):
         start, used = time.perf_counter(), _cpu()
         ok = run(port, count, workers)
         wall, cpu = min(wall, time.perf_counter() - start), min(cpu, _cpu() - used)
