@@ -9,7 +9,8 @@ goes first on ``sys.path``, so ``--before REF`` measures that revision's ``resid
 ARM is ``residency`` (``Prober.probe_many`` with tls+http at concurrency WORKERS) or a floor
 with no residency code: ``bare-blocking`` (one endpoint after another: ``ssl`` handshake
 with SNI, leaf read with ``cryptography``, HEAD on the connection, headers read) or
-``bare-selector`` (the same steps, WORKERS at once, non-blocking in one thread).
+``bare-selector`` (the same steps, WORKERS at once, non-blocking in one thread) or
+``bare-pyopenssl`` (``bare-blocking`` on the OpenSSL that ``cryptography`` bundles).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Generator
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+_DER = Encoding.DER
 
 
 def _cpu() -> float:
@@ -63,6 +68,45 @@ def _bare_blocking(port: int, count: int, _workers: int) -> int:
                     break
                 data += chunk
             done += data.startswith(b"HTTP/1.1 200")
+    return done
+
+
+def _bare_pyopenssl(port: int, count: int, _workers: int) -> int:
+    """``_bare_blocking`` through pyOpenSSL, i.e. the newer OpenSSL that ``cryptography``
+    bundles instead of the system's (-1 when pyOpenSSL is not installed)."""
+    import os
+
+    try:
+        from OpenSSL import SSL
+    except ImportError:
+        return -1
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.load_verify_locations(os.environ["SSL_CERT_FILE"])
+    context.set_verify(SSL.VERIFY_PEER, None)
+    done = 0
+    for i in range(count):
+        name = f"n{i}.bench.test"
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
+            raw.settimeout(None)
+            tls = SSL.Connection(context, raw)
+            tls.set_tlsext_host_name(name.encode())
+            tls.set_connect_state()
+            tls.do_handshake()
+            certificate = tls.get_peer_certificate(as_cryptography=True)
+            assert certificate is not None
+            _read_leaf(certificate.public_bytes(_DER))
+            tls.sendall(_request(i))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                try:
+                    chunk = tls.recv(65536)
+                except SSL.ZeroReturnError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            done += data.startswith(b"HTTP/1.1 200")
+            tls.close()
     return done
 
 
@@ -155,6 +199,7 @@ ARMS: dict[str, Callable[[int, int, int], int]] = {
     "residency": _residency,
     "bare-blocking": _bare_blocking,
     "bare-selector": _bare_selector,
+    "bare-pyopenssl": _bare_pyopenssl,
 }
 
 

@@ -43,6 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cryptography.hazmat.backends.openssl.backend import backend
+
 from bench.locate import export_tree
 from residency.demo.knot import KnotServer, Zone, find_binary, free_port
 from residency.model import Confidence, Endpoint, EndpointResult, IpFacts, Location
@@ -57,6 +59,8 @@ ROUNDS = 5  # resolution stage rounds
 # Each probe arm runs PASSES times, interleaved with the others (so a burst of load from
 # elsewhere on the machine hits each arm alike), each pass a child of CHILD_ROUNDS rounds.
 PASSES, CHILD_ROUNDS = 3, 2
+# The OpenSSL cryptography bundles (pyOpenSSL runs on it), beside the system's under ssl.
+BUNDLED = " ".join(backend.openssl_version_text().split()[:2])
 # What real servers offer; nginx 1.22's own default is TLS 1.2 and older only (--tls12).
 PROTOCOLS = "TLSv1.2 TLSv1.3"
 
@@ -288,12 +292,18 @@ def main() -> int:
                 arms.append(
                     ("floor: the same, 32 at once in one thread", REPO, "bare-selector", 32)
                 )
+                arms.append(
+                    ("floor: serial, pyOpenSSL (bundled OpenSSL)", REPO, "bare-pyopenssl", 1)
+                )
                 best: dict[str, Arm] = {}
                 for _ in range(PASSES):
                     for title, tree, arm, workers in arms:
                         got = _arm(tree, arm, port, count, workers, pid, CHILD_ROUNDS)
                         best[title] = best[title].best(got) if title in best else got
                 for title, got in best.items():
+                    if got.ok < 0:
+                        print(f"{title:<44} skipped: pyOpenSSL not installed")
+                        continue
                     print(
                         f"{title:<44} {got.wall:>7.3f} {count / got.wall:>6,.0f}"
                         f" {1000 * got.cpu / count:>9.3f} {1000 * got.server_cpu:>7.3f}"
