@@ -292,9 +292,7 @@ def main() -> int:
                 arms.append(
                     ("floor: the same, 32 at once in one thread", REPO, "bare-selector", 32)
                 )
-                arms.append(
-                    ("floor: serial, pyOpenSSL (bundled OpenSSL)", REPO, "bare-pyopenssl", 1)
-                )
+                arms.append((f"floor: serial, pyOpenSSL ({BUNDLED})", REPO, "bare-pyopenssl", 1))
                 best: dict[str, Arm] = {}
                 for _ in range(PASSES):
                     for title, tree, arm, workers in arms:
