@@ -188,12 +188,14 @@ class Multiplexer:
                         wake_write.send(b"x")
 
         try:
-            while following < count or running or handed:
+            while True:
                 while following < count and len(running) + handed < self.limit:
                     following += 1
                     generator = start(following - 1)
                     running[following - 1] = (generator, -1, None)
                     step(following - 1, generator, False)
+                if not running and not handed:
+                    break  # everything admitted has finished (some without ever waiting)
                 timeout = None
                 if timers:
                     timeout = max(0.0, timers[0][0] - time.monotonic())

@@ -126,3 +126,45 @@ def test_later_requests_and_a_silent_answer_on_the_shared_connection(
     assert [p.outcome for p in got.probes] == ["ok", "ok"]  # GET went on a worker thread
     assert (got.probes[1].status, got.probes[1].edge_pop) == (200, "SIN")
     assert [p.outcome for p in mute.probes] == ["ok", "timeout"]
+
+
+def test_rate_and_time_box_hold_on_the_shared_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = Authority(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.pem))
+    pair = ca.leaf("w", ["*.wire.test"], org="Wire Ltd", country="GB", policy=OV)
+    hosts = [f"r{i}.wire.test" for i in range(5)]
+    with tls_server(pair, answer("200 OK", {})) as port:
+        polite = Prober(ProbeSettings(kinds=("tls", "http"), port=port, rate=20.0))
+        start = time.monotonic()
+        done = polite.probe_many([_result(h) for h in hosts])
+        took = time.monotonic() - start
+        polite.close()
+        boxed = Prober(
+            ProbeSettings(kinds=("tls", "http"), port=port, total=0.001),
+            clock=iter([0, 1, 1]).__next__,
+        )
+        (skipped,) = boxed.probe_many([_result(hosts[0])])
+        boxed.close()
+    assert all([p.outcome for p in r.probes] == ["ok", "ok"] for r in done)
+    assert took >= 4 / 20.0 - 0.01  # five connections to one address, 20 per second at most
+    assert [p.outcome for p in skipped.probes] == ["skipped", "skipped"]
+
+
+def test_items_that_never_wait_finish_the_run() -> None:
+    def task(i: int) -> Steps[int | Handoff[int]]:
+        if False:
+            yield None, 0, 0.0  # a generator that returns at once
+        return i
+
+    with ThreadPoolExecutor(1) as pool:
+        assert Multiplexer(2, pool).run(5, task) == [0, 1, 2, 3, 4]
+
+
+def test_literal_addresses_only_are_not_probed_and_do_not_hang() -> None:
+    literal = EndpointResult(Endpoint("192.0.2.1", "192.0.2.1", is_ip=True), (), ())
+    prober = Prober(ProbeSettings(kinds=("tls", "http"), timeout=0.5))
+    (done,) = prober.probe_many([literal])
+    prober.close()
+    assert done.probes == ()
