@@ -10,6 +10,7 @@ handshake; later hops and the stand-alone probe use httpx.
 from __future__ import annotations
 
 import ssl
+import time
 from urllib.parse import urljoin, urlsplit
 
 import h11
@@ -17,6 +18,7 @@ import httpx
 
 from residency.model import ProbeResult
 from residency.probe.pops import edge_from_headers, place_of_pop
+from residency.probe.wire import Steps, drive, receive, send_all
 from residency.timefmt import utc_iso
 
 # Headers that name the edge; only these are kept, so a report carries no cookies.
@@ -31,6 +33,9 @@ KEPT = (
     "via",
     "server",
 )
+
+
+Answer = tuple[int, dict[str, str], int]  # status, headers, header bytes
 
 
 def _now() -> str:
@@ -63,9 +68,7 @@ class HttpEdgeProbe:
     def close(self) -> None:
         self._client.close()
 
-    def _once(
-        self, method: str, host: str, ip: str, port: int, path: str
-    ) -> tuple[int, dict[str, str], int]:
+    def _once(self, method: str, host: str, ip: str, port: int, path: str) -> Answer:
         literal = f"[{ip}]" if ":" in ip else ip
         request = self._client.build_request(
             method,
@@ -81,10 +84,10 @@ class HttpEdgeProbe:
         finally:
             response.close()  # the body is never read
 
-    def _on(
-        self, connection: ssl.SSLSocket, method: str, host: str, path: str
-    ) -> tuple[int, dict[str, str], int]:
-        """One request on an open TLS connection; the headers of the answer, body unread."""
+    def _on(self, connection: ssl.SSLSocket, method: str, host: str, path: str) -> Steps[Answer]:
+        """One request on an open non-blocking TLS connection; the headers of the answer,
+        body unread, all within the probe's timeout."""
+        deadline = time.monotonic() + self.timeout
         machine = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.max_header_bytes)
         request = h11.Request(
             method=method,
@@ -96,13 +99,12 @@ class HttpEdgeProbe:
                 ("Connection", "close"),
             ],
         )
-        connection.sendall(
-            (machine.send(request) or b"") + (machine.send(h11.EndOfMessage()) or b"")
-        )
+        wire = (machine.send(request) or b"") + (machine.send(h11.EndOfMessage()) or b"")
+        yield from send_all(connection, wire, deadline)
         while True:
             event = machine.next_event()
             if event is h11.NEED_DATA:
-                machine.receive_data(connection.recv(65536))
+                machine.receive_data((yield from receive(connection, deadline)))
                 continue
             if isinstance(event, h11.Response):
                 headers: dict[str, str] = {}
@@ -120,68 +122,66 @@ class HttpEdgeProbe:
     ) -> ProbeResult:
         """``connection``: an open TLS connection to ``ip:port`` with SNI ``host``, used for
         the first request (the caller still closes it)."""
-        when = _now()
+        if connection is None:
+            return self.follow(host, ip, port, _now(), _First())
+        connection.setblocking(False)
+        found = drive(self.on_connection(host, ip, port, connection))
+        return found if isinstance(found, ProbeResult) else self.follow(host, ip, port, *found)
 
-        def fail(outcome: str, detail: str, status: int | None = None) -> ProbeResult:
+    def on_connection(
+        self, host: str, ip: str, port: int, connection: ssl.SSLSocket
+    ) -> Steps[ProbeResult | tuple[str, _First]]:
+        """The first request on ``connection`` as steps (residency.probe.wire): the result,
+        or, when the answer asks for another request (HEAD refused, a same-host redirect),
+        the arguments after ``host, ip, port`` of the ``follow`` call that makes it."""
+        when = _now()
+        state = _First()
+        try:
+            answer = yield from self._on(connection, state.method, host, state.path)
+            found = self._judge(host, ip, port, when, state, answer)
+        except Exception as err:
+            return self._failed(err, ip, port, when)
+        return (when, state) if found is None else found
+
+    def follow(self, host: str, ip: str, port: int, when: str, state: _First) -> ProbeResult:
+        """The requests of the probe, each on its own connection (httpx), from ``state``."""
+        try:
+            while True:
+                answer = self._once(state.method, host, ip, port, state.path)
+                found = self._judge(host, ip, port, when, state, answer)
+                if found is not None:
+                    return found
+        except Exception as err:
+            return self._failed(err, ip, port, when)
+
+    def _judge(
+        self, host: str, ip: str, port: int, when: str, state: _First, answer: Answer
+    ) -> ProbeResult | None:
+        """The result an answer gives, or None when it asks for another request (``state``
+        then says which)."""
+        status, headers, size = answer
+
+        def fail(outcome: str, detail: str) -> ProbeResult:
             return ProbeResult(
                 self.kind, ip, port, outcome, detail, when, self.vantage, status=status
             )
 
-        path, method = "/", "HEAD"
-        seen: set[str] = set()
-        try:
-            while True:
-                if connection is not None:
-                    status, headers, size = self._on(connection, method, host, path)
-                    connection = None  # it asked for "close": any further hop opens its own
-                else:
-                    status, headers, size = self._once(method, host, ip, port, path)
-                if size > self.max_header_bytes:
-                    return fail(
-                        "too-large", f"headers {size} bytes > {self.max_header_bytes}", status
-                    )
-                if method == "HEAD" and status in (405, 501):
-                    method = "GET"
-                    continue
-                location = headers.get("location")
-                if 300 <= status < 400 and location:
-                    target = urlsplit(urljoin(f"https://{host}{path}", location))
-                    if (target.hostname or "").lower().rstrip(".") != host.lower().rstrip("."):
-                        break  # another host: not followed; this answer is the edge seen
-                    nxt = (target.path or "/") + (f"?{target.query}" if target.query else "")
-                    if nxt in seen or len(seen) >= self.max_redirects:
-                        return fail("redirect-loop", f"{len(seen) + 1} redirects on {host}", status)
-                    seen.add(nxt)
-                    path = nxt
-                    continue
-                break
-        except httpx.TimeoutException:
-            return fail("timeout", f"no answer in {self.timeout:g}s")
-        except httpx.ConnectError as err:
-            text = str(err)
-            if "refused" in text.lower():
-                return fail("refused", "connection refused")
-            if "ssl" in text.lower() or "tls" in text.lower() or "handshake" in text.lower():
-                return fail("tls-error", text[:200])
-            return fail("unreachable", text[:200])
-        except httpx.RemoteProtocolError as err:
-            text = str(err)
-            if "exceed" in text.lower() or "too long" in text.lower() or "large" in text.lower():
-                return fail("too-large", "response headers over the size cap")
-            return fail("protocol-error", text[:200] or "malformed HTTP response")
-        except httpx.HTTPError as err:
-            return fail("http-error", str(err)[:200] or type(err).__name__)
-        except h11.RemoteProtocolError as err:
-            text = str(err)
-            if "too long" in text.lower() or "too large" in text.lower():
-                return fail("too-large", "response headers over the size cap")
-            return fail("protocol-error", text[:200] or "malformed HTTP response")
-        except TimeoutError:
-            return fail("timeout", f"no answer in {self.timeout:g}s")
-        except ssl.SSLError as err:
-            return fail("tls-error", err.reason or str(err)[:200])
-        except OSError as err:
-            return fail("protocol-error", f"connection lost: {err.strerror or err}"[:200])
+        if size > self.max_header_bytes:
+            return fail("too-large", f"headers {size} bytes > {self.max_header_bytes}")
+        if state.method == "HEAD" and status in (405, 501):
+            state.method = "GET"
+            return None
+        location = headers.get("location")
+        if 300 <= status < 400 and location:
+            target = urlsplit(urljoin(f"https://{host}{state.path}", location))
+            if (target.hostname or "").lower().rstrip(".") == host.lower().rstrip("."):
+                nxt = (target.path or "/") + (f"?{target.query}" if target.query else "")
+                if nxt in state.seen or len(state.seen) >= self.max_redirects:
+                    return fail("redirect-loop", f"{len(state.seen) + 1} redirects on {host}")
+                state.seen.add(nxt)
+                state.path = nxt
+                return None
+            # another host: not followed; this answer is the edge seen
         cdn, pop, note = edge_from_headers(headers)
         place, basis = place_of_pop(pop) if cdn else (None, "")
         return ProbeResult(
@@ -199,3 +199,50 @@ class HttpEdgeProbe:
             edge_place=place,
             edge_basis=basis if place is not None else (basis if cdn else ""),
         )
+
+    def _failed(self, err: Exception, ip: str, port: int, when: str) -> ProbeResult:
+        """The outcome of a request that raised; anything unforeseen is re-raised."""
+        outcome, detail = _fault(err, self.timeout)
+        return ProbeResult(self.kind, ip, port, outcome, detail, when, self.vantage)
+
+
+class _First:
+    """Where a probe's requests stand: the next method and path, the redirects taken."""
+
+    __slots__ = ("method", "path", "seen")
+
+    def __init__(self) -> None:
+        self.method, self.path = "HEAD", "/"
+        self.seen: set[str] = set()
+
+
+def _fault(err: Exception, timeout: float) -> tuple[str, str]:
+    """A request's exception as (outcome, detail); anything unforeseen is re-raised."""
+    if isinstance(err, httpx.TimeoutException):
+        return "timeout", f"no answer in {timeout:g}s"
+    if isinstance(err, httpx.ConnectError):
+        text = str(err)
+        if "refused" in text.lower():
+            return "refused", "connection refused"
+        if "ssl" in text.lower() or "tls" in text.lower() or "handshake" in text.lower():
+            return "tls-error", text[:200]
+        return "unreachable", text[:200]
+    if isinstance(err, httpx.RemoteProtocolError):
+        text = str(err)
+        if "exceed" in text.lower() or "too long" in text.lower() or "large" in text.lower():
+            return "too-large", "response headers over the size cap"
+        return "protocol-error", text[:200] or "malformed HTTP response"
+    if isinstance(err, httpx.HTTPError):
+        return "http-error", str(err)[:200] or type(err).__name__
+    if isinstance(err, h11.RemoteProtocolError):
+        text = str(err)
+        if "too long" in text.lower() or "too large" in text.lower():
+            return "too-large", "response headers over the size cap"
+        return "protocol-error", text[:200] or "malformed HTTP response"
+    if isinstance(err, TimeoutError):
+        return "timeout", f"no answer in {timeout:g}s"
+    if isinstance(err, ssl.SSLError):
+        return "tls-error", err.reason or str(err)[:200]
+    if isinstance(err, OSError):
+        return "protocol-error", f"connection lost: {err.strerror or err}"[:200]
+    raise err

@@ -9,6 +9,7 @@ proof, and Fastly reuses codes, so the place is recorded with its basis.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -46,8 +47,18 @@ def edge_from_headers(headers: dict[str, str]) -> tuple[str | None, str | None, 
     return None, None, ""
 
 
-@lru_cache(maxsize=1)
+_LOADING = threading.Lock()
+
+
 def _airports() -> dict[str, dict[str, Any]]:
+    # One load however many probe threads ask at once (an unlocked cache let each of the
+    # first 32 parse the whole table).
+    with _LOADING:
+        return _load_airports()
+
+
+@lru_cache(maxsize=1)
+def _load_airports() -> dict[str, dict[str, Any]]:
     import airportsdata
 
     loaded: Any = airportsdata.load("IATA")

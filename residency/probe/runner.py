@@ -15,6 +15,7 @@ from residency.probe.http_edge import HttpEdgeProbe
 from residency.probe.interface import RTT_ADDRESSES_PER_ENDPOINT, Probe, ProbeSettings
 from residency.probe.rtt import RttProbe, apply_rtt
 from residency.probe.tls import TlsProbe
+from residency.probe.wire import Handoff, Multiplexer, Steps, sleep_until
 from residency.timefmt import utc_iso
 
 
@@ -28,13 +29,18 @@ class _Rate:
         self.next: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def wait(self, ip: str) -> None:
+    def reserve(self, ip: str) -> float:
+        """When (``time.monotonic``) the caller may open its connection to ``ip``."""
         with self.lock:
             now = time.monotonic()
             start = max(now, self.next.get(ip, now))
             self.next[ip] = start + self.gap
-        if start > now:
-            time.sleep(start - now)
+        return start
+
+    def wait(self, ip: str) -> None:
+        start = self.reserve(ip)
+        if start > time.monotonic():
+            time.sleep(start - time.monotonic())
 
 
 class RegistrantLookup(Protocol):
@@ -92,9 +98,31 @@ class Prober:
 
     def _one(self, result: EndpointResult, deadline: float, rate: _Rate) -> EndpointResult:
         ip = self.target(result)
-        found: list[ProbeResult] = []
+        found = [] if ip is None else self._connect(result.endpoint.host, ip, deadline, rate)
+        return self._finish(result, deadline, rate, found)
+
+    def _one_steps(
+        self, result: EndpointResult, deadline: float, rate: _Rate
+    ) -> Steps[EndpointResult | Handoff[EndpointResult]]:
+        """``_one`` with both tls and http, as steps for the Multiplexer; what blocks (later
+        requests, rtt, the registry) is handed to a worker thread."""
+        ip = self.target(result)
+        found: list[ProbeResult] | Callable[[], list[ProbeResult]] = []
         if ip is not None:
-            found = self._connect(result.endpoint.host, ip, deadline, rate)
+            found = yield from self._shared(result.endpoint.host, ip, deadline, rate)
+        if callable(found) or self._rtt is not None or self.registrants is not None:
+            rest = found
+
+            def finish() -> EndpointResult:
+                done = rest() if callable(rest) else rest
+                return self._finish(result, deadline, rate, done)
+
+            return Handoff(finish)
+        return self._finish(result, deadline, rate, found)
+
+    def _finish(
+        self, result: EndpointResult, deadline: float, rate: _Rate, found: list[ProbeResult]
+    ) -> EndpointResult:
         facts = result.facts
         if self._rtt is not None:
             facts = self._measure(result, deadline, rate, found)
@@ -110,22 +138,44 @@ class Prober:
             registrant=registrant,
         )
 
-    def _connect(self, host: str, ip: str, deadline: float, rate: _Rate) -> list[ProbeResult]:
-        """The tls and http probes of one address. With both, the http probe's request rides
-        on the tls probe's connection: one handshake per endpoint, not two."""
+    def _shared(
+        self, host: str, ip: str, deadline: float, rate: _Rate
+    ) -> Steps[list[ProbeResult] | Callable[[], list[ProbeResult]]]:
+        """The tls and http probes of one address, the http probe's first request on the
+        tls probe's connection: one handshake per endpoint, not two. Returns the results,
+        or the blocking rest of the work (a second request, or the http probe on its own
+        when no handshake completed)."""
+        assert self._tls is not None and self._http is not None
+        tls, http = self._tls, self._http
         address, port = self.settings.target(host, ip)  # --probe-connect-to may redirect
-        if self._tls is not None and self._http is not None:
-            if self.clock() >= deadline:
-                return [self._skipped("tls", ip), self._skipped("http", ip)]
-            rate.wait(address)
-            certificate, connection = self._tls.session(host, address, port)
-            if connection is None:  # no handshake: the http probe finds out on its own
+        if self.clock() >= deadline:
+            return [self._skipped("tls", ip), self._skipped("http", ip)]
+        yield from sleep_until(rate.reserve(address))
+        certificate, connection = yield from tls.session_steps(host, address, port)
+        seen = self._as_endpoint(certificate, ip, address, port)
+        if connection is None:  # no handshake: the http probe finds out on its own
+
+            def alone() -> list[ProbeResult]:
                 rate.wait(address)
-                seen = [certificate, self._http.run(host, address, port)]
-            else:
-                with connection:
-                    seen = [certificate, self._http.run(host, address, port, connection)]
-            return [self._as_endpoint(probe, ip, address, port) for probe in seen]
+                return [seen, self._as_endpoint(http.run(host, address, port), ip, address, port)]
+
+            return alone
+        with connection:
+            answer = yield from http.on_connection(host, address, port, connection)
+        if isinstance(answer, ProbeResult):
+            return [seen, self._as_endpoint(answer, ip, address, port)]
+        when, state = answer
+
+        def more() -> list[ProbeResult]:
+            found = http.follow(host, address, port, when, state)
+            return [seen, self._as_endpoint(found, ip, address, port)]
+
+        return more
+
+    def _connect(self, host: str, ip: str, deadline: float, rate: _Rate) -> list[ProbeResult]:
+        """The probes of one address, one connection each (tls and http together go
+        through ``_shared``)."""
+        address, port = self.settings.target(host, ip)  # --probe-connect-to may redirect
         found: list[ProbeResult] = []
         for probe in self.probes:
             if self.clock() >= deadline:
@@ -183,4 +233,11 @@ class Prober:
         deadline = self.clock() + self.settings.total
         rate = _Rate(self.settings.rate)
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            if self._tls is not None and self._http is not None:
+                # One thread drives every shared tls+http connection (non-blocking sockets);
+                # the pool's threads only take what blocks.
+                engine = Multiplexer(self.settings.concurrency, pool)
+                return engine.run(
+                    len(results), lambda i: self._one_steps(results[i], deadline, rate)
+                )
             return list(pool.map(lambda r: self._one(r, deadline, rate), results))

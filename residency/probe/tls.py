@@ -7,13 +7,13 @@ unverified certificate's organisation is only what the server claims about itsel
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
+from residency.probe.wire import Steps, connect, drive, handshake
 from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
@@ -38,9 +38,12 @@ def _now() -> str:
     return utc_iso()
 
 
-def _attr(name: x509.Name, oid: ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
+def _first_values(name: x509.Name) -> dict[ObjectIdentifier, str]:
+    """Each attribute type's first value, in one pass over the name."""
+    values: dict[ObjectIdentifier, str] = {}
+    for attribute in name:
+        values.setdefault(attribute.oid, str(attribute.value))
+    return values
 
 
 def _validation(cert: x509.Certificate) -> str:
@@ -58,13 +61,13 @@ def _validation(cert: x509.Certificate) -> str:
 def describe_certificate(der: bytes) -> CertInfo:
     """What a leaf certificate says about who runs the name. Raises ValueError if unparsable."""
     cert = x509.load_der_x509_certificate(der)
-    subject = cert.subject
+    subject = _first_values(cert.subject)
     try:
         san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         sans = tuple(san_ext.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
-    org = _attr(subject, NameOID.ORGANIZATION_NAME)
+    org = subject.get(NameOID.ORGANIZATION_NAME)
     cdn = None
     if org:
         cdn = next((v for k, v in _CDN_ORGS.items() if k in org.lower()), None)
@@ -74,11 +77,11 @@ def describe_certificate(der: bytes) -> CertInfo:
     return CertInfo(
         # CA/B Forum rules: a DV certificate validates no organisation, so none is taken.
         subject_o=None if validation == "dv" else org,
-        subject_c=_attr(subject, NameOID.COUNTRY_NAME),
-        subject_st=_attr(subject, NameOID.STATE_OR_PROVINCE_NAME),
-        subject_l=_attr(subject, NameOID.LOCALITY_NAME),
-        jurisdiction_c=_attr(subject, _JURISDICTION_C),
-        serial_number=_attr(subject, NameOID.SERIAL_NUMBER),
+        subject_c=subject.get(NameOID.COUNTRY_NAME),
+        subject_st=subject.get(NameOID.STATE_OR_PROVINCE_NAME),
+        subject_l=subject.get(NameOID.LOCALITY_NAME),
+        jurisdiction_c=subject.get(_JURISDICTION_C),
+        serial_number=subject.get(NameOID.SERIAL_NUMBER),
         validation=validation,
         issuer=cert.issuer.rfc4514_string(),
         san=sans,
@@ -112,14 +115,11 @@ class TlsProbe:
         self._open.check_hostname = False
         self._open.verify_mode = ssl.CERT_NONE
 
-    def _handshake(self, context: ssl.SSLContext, host: str, ip: str, port: int) -> ssl.SSLSocket:
-        raw = socket.create_connection((ip, port), timeout=self.timeout)
-        try:
-            raw.settimeout(self.timeout)
-            return context.wrap_socket(raw, server_hostname=host)
-        except BaseException:
-            raw.close()
-            raise
+    def _handshake(
+        self, context: ssl.SSLContext, host: str, ip: str, port: int
+    ) -> Steps[ssl.SSLSocket]:
+        raw = yield from connect(ip, port, self.timeout)
+        return (yield from handshake(context, raw, host, self.timeout))
 
     def run(self, host: str, ip: str, port: int) -> ProbeResult:
         result, connection = self.session(host, ip, port)
@@ -131,6 +131,12 @@ class TlsProbe:
         """The probe's result and, when a handshake completed, the open connection, so the
         HTTP edge probe can ask its question on it instead of paying a second handshake.
         The caller closes it."""
+        return drive(self.session_steps(host, ip, port))
+
+    def session_steps(
+        self, host: str, ip: str, port: int
+    ) -> Steps[tuple[ProbeResult, ssl.SSLSocket | None]]:
+        """``session`` as steps (residency.probe.wire); the connection is non-blocking."""
         when = _now()
 
         def fail(outcome: str, detail: str) -> tuple[ProbeResult, None]:
@@ -139,10 +145,10 @@ class TlsProbe:
         verified, reason = True, ""
         try:
             try:
-                connection = self._handshake(self._verified, host, ip, port)
+                connection = yield from self._handshake(self._verified, host, ip, port)
             except ssl.SSLCertVerificationError as err:
                 verified, reason = False, _verify_reason(err)
-                connection = self._handshake(self._open, host, ip, port)
+                connection = yield from self._handshake(self._open, host, ip, port)
         except ConnectionRefusedError:
             return fail("refused", "connection refused")
         except TimeoutError:

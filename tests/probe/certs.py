@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 EV = "2.23.140.1.1"
@@ -23,13 +23,17 @@ class Pair:
     key: Path
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
+Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _key(kind: str = "ecdsa") -> Key:
+    """An ECDSA P-256 key (what most large CDNs serve), or with "rsa" an RSA-2048 one."""
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _write(
-    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
-) -> Pair:
+def _write(directory: Path, name: str, cert: x509.Certificate, key: Key) -> Pair:
     cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -72,8 +76,9 @@ class Authority:
         serial: str | None = None,
         expired: bool = False,
         self_signed: bool = False,
+        key_type: str = "ecdsa",
     ) -> Pair:
-        key = _key()
+        key = _key(key_type)
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]
         if org:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))

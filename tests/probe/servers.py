@@ -22,9 +22,13 @@ def answer(status: str, headers: dict[str, str]) -> Handler:
 
 @contextmanager
 def tls_server(
-    pair: Pair | None, handler: Handler | None = None, mode: str = "tls"
+    pair: Pair | None,
+    handler: Handler | None = None,
+    mode: str = "tls",
+    handshakes: list[tuple[str | None, bool]] | None = None,
 ) -> Iterator[int]:
-    """mode: "tls" (handshake then HTTP), "stall" (accept, never speak), "garbage"."""
+    """mode: "tls" (handshake then HTTP), "stall" (accept, never speak), "garbage".
+    ``handshakes`` gets (SNI, session resumed) for each handshake completed."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
@@ -32,6 +36,12 @@ def tls_server(
     if pair is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pair.cert, pair.key)
+
+        def sni(tls: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: ssl.SSLContext) -> None:
+            names[id(tls)] = name
+
+        context.sni_callback = sni
+    names: dict[int, str | None] = {}
     stop = threading.Event()
     held: list[socket.socket] = []
 
@@ -48,6 +58,8 @@ def tls_server(
                 return
             assert context is not None
             with context.wrap_socket(conn, server_side=True) as tls:
+                if handshakes is not None:
+                    handshakes.append((names.pop(id(tls), None), tls.session_reused))
                 data = b""
                 while b"\r\n\r\n" not in data:
                     chunk = tls.recv(4096)
