@@ -135,6 +135,17 @@ def why_cell(endpoint: EndpointResult, width: int = 160) -> str:
     return head + cut(shown[0].message, limit) + more
 
 
+def at_dots(name: str, width: int) -> str:
+    """``name`` in lines of at most ``width``, broken after a dot where it has one (a label
+    longer than ``width`` is left for the table to fold)."""
+    lines = [""]
+    for part in re.findall(r"[^.]*\.|[^.]+$", name):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
 def cut(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
@@ -198,7 +209,9 @@ class TerminalFormatter:
         table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
         if judged:
             table.add_column("VERDICT", no_wrap=True)
-        table.add_column("ENDPOINT", overflow="fold", ratio=4)
+        # a narrow terminal breaks a name after its dots, not inside a label
+        name_width = None if width >= 110 else max(16, (width - 46) // 2)
+        table.add_column("ENDPOINT", overflow="fold", ratio=4, min_width=name_width)
         # WHERE and HOST are short and read badly when broken: natural width; the rest share.
         table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
         table.add_column(
@@ -207,7 +220,9 @@ class TerminalFormatter:
         if judged:
             table.add_column("WHY", overflow="fold", ratio=4)
         for endpoint in result.endpoints:
-            row = [endpoint.endpoint.display, where_cell(endpoint), host_cell(endpoint)]
+            name = endpoint.endpoint.display
+            row = [at_dots(name, name_width) if name_width else name]
+            row += [where_cell(endpoint), host_cell(endpoint)]
             if judged:
                 verdict = label(endpoint_verdict(endpoint))
                 colour = COLOURS.get(verdict, "white")

@@ -78,3 +78,17 @@ def test_narrow_terminal_keeps_rows_short() -> None:
         assert "(+N): N more reasons; -v, or --details ENDPOINT, shows them all" in text
     wide = render(judged(), "terminal", RenderOptions(width=160))
     assert "(+N)" not in wide and "(+N): N more" not in wide
+
+
+def test_narrow_terminal_breaks_names_after_a_dot() -> None:
+    from residency.report.terminal import at_dots
+
+    assert (
+        at_dots("app.kitephone.demo.residency.test", 17) == "app.kitephone.\ndemo.residency.\ntest"
+    )
+    assert at_dots("pay.shop.example", 17) == "pay.shop.example"
+    assert at_dots("2001:db8::1", 17) == "2001:db8::1"
+    table = render(judged(), "terminal", RenderOptions(width=80)).split("\n\n")[0].splitlines()
+    start = next(i for i, line in enumerate(table) if "analytics.shop." in line)
+    assert table[start].split()[1] == "analytics.shop."
+    assert table[start + 1].split()[0] == "example"  # the next label, not "ample"
