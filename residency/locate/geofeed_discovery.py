@@ -30,7 +30,7 @@ from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
     # httpx (which pulls in rich), the parsers and sqlite are imported where a feed is
-    # fetched or parsed: ``residency ip`` without --rdap only calls locate_with_discovery.
+    # fetched or parsed; ``residency ip`` without --rdap does not import this module.
     import httpx
 
     from residency.locate.rdap_cache import KvCache
