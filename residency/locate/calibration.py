@@ -119,11 +119,18 @@ def _rows(doc: Any, what: str) -> dict[str, dict[str, Measured]]:
         out[name] = {}
         for cls, row in by_class.items():
             try:
-                out[name][cls] = Measured(right=int(row["right"]), given=int(row["given"]))
-            except (KeyError, TypeError, ValueError) as err:
+                right, given = row["right"], row["given"]
+            except (KeyError, TypeError) as err:
                 raise CalibrationError(
                     f"calibration: {what}.{name}.{cls} needs integer right and given"
                 ) from err
+            if not all(type(n) is int for n in (right, given)) or not 0 <= right <= given:
+                # a share over 1 (or under 0) would read as a measured certainty
+                raise CalibrationError(
+                    f"calibration: {what}.{name}.{cls} needs integer right and given, "
+                    f"0 <= right <= given (got right={right!r}, given={given!r})"
+                )
+            out[name][cls] = Measured(right=right, given=given)
     return out
 
 

@@ -66,12 +66,32 @@ def test_round_trip_and_digest() -> None:
     assert again.digest and again.digest == Calibration.from_json(again.to_json()).digest
 
 
+#: a table whose one row has ``right`` of 3 given
+_COUNTS = (
+    '{{"format": 1, "default_weight": {{}}, '
+    '"{table}": {{"{key}": {{"all": {{"right": {right}, "given": 3}}}}}}}}'
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("not json", "not a calibration table"),
         ('{"format": 2}', "not a format 1 calibration table"),
         ('{"format": 1, "default_weight": {}, "sources": {"a": {"all": {}}}}', "sources.a.all"),
+        # a share over 1, a negative count or a float would read as a measured figure
+        (
+            _COUNTS.format(table="patterns", key="p", right="9"),
+            r"patterns.p.all needs .*0 <= right <= given \(got right=9, given=3\)",
+        ),
+        (
+            _COUNTS.format(table="answers", key="a", right="-1"),
+            "answers.a.all",
+        ),
+        (
+            _COUNTS.format(table="sources", key="a", right="2.5"),
+            "sources.a.all",
+        ),
     ],
 )
 def test_bad_table_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
