@@ -209,9 +209,13 @@ class TerminalFormatter:
         table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
         if judged:
             table.add_column("VERDICT", no_wrap=True)
-        # a narrow terminal breaks a name after its dots, not inside a label
-        name_width = None if width >= 110 else max(16, (width - 46) // 2)
-        table.add_column("ENDPOINT", overflow="fold", ratio=4, min_width=name_width)
+        # From 80 to 109 columns a name is broken after its dots, not inside a label, in a
+        # column of fixed width (rich would narrow a flexible one below the lines made for
+        # it); narrower than that every column is needed, and rich folds the names.
+        name_width = (width - 46) // 2 if 80 <= width < 110 else None
+        table.add_column(
+            "ENDPOINT", overflow="fold", ratio=None if name_width else 4, width=name_width
+        )
         # WHERE and HOST are short and read badly when broken: natural width; the rest share.
         table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
         table.add_column(
