@@ -80,6 +80,16 @@ def scrub(value: Any) -> Any:
     return value
 
 
+#: Characters JSON leaves raw that line-splitting readers (``str.splitlines``, some log
+#: shippers) take for line ends: written as escapes, so one JSON Lines object is one line.
+_JSON_LINE_ENDS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def json_line(text: str) -> str:
+    """JSON text (``ensure_ascii=False``) with no character any reader takes for a line end."""
+    return text if text.isascii() else text.translate(_JSON_LINE_ENDS)
+
+
 # ------------------------------------------------------------------ where text is shown
 
 #: Unicode categories never shown as themselves: controls (C0, DEL, C1), format

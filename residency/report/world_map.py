@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
 from residency.report.centroids import CENTROIDS
+from residency.textsafe import html as escape
 from residency.world_outlines import HEIGHT, PATHS, WIDTH
 
 SCALE, TOP, BOTTOM = 2.0, 85.0, -60.0
