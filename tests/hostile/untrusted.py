@@ -489,10 +489,18 @@ def check_slack(text: str, result: AuditResult) -> None:
     assert not hidden_chars(body), f"hidden characters: {hidden_chars(body)}"
 
 
+#: Shown text is capped: no output for people holds this much of one string.
+TOO_LONG = "A" * 2001
+
+
 def check(output: str, text: str, result: AuditResult, benign: str) -> None:
     """The strict consumer of ``output`` (an OUTPUTS key) reading ``text``."""
+    if output not in ("json", "jsonl", "sarif"):
+        assert TOO_LONG not in text, "a 5,000-character text shown whole"
     if output.startswith("terminal") or output == "ip":
         check_terminal(text)
+        # the colours are residency's own: as many as with harmless text
+        assert len(SGR.findall(text)) == len(SGR.findall(benign)), "colours from text"
     elif output == "csv":
         check_csv(text, benign)
     elif output == "markdown":
