@@ -302,11 +302,11 @@ def slack_payload(result: AuditResult) -> str:
             endpoint.endpoint.display,
         ]
         detail = "controller changed: " + " · ".join(t for t in texts if t)
+        host = endpoint.endpoint.host
+        at = "2026-12-01T09:00:00Z"
+        kind = DriftKind.VERDICT_CHANGED
         events.append(
-            DriftEvent(
-                index + 1, endpoint.endpoint.host, endpoint.endpoint.host, "run-1",
-                "2026-12-01T09:00:00Z", DriftKind.VERDICT_CHANGED, IP, "PASS", "FAIL", detail,
-            )  # fmt: skip
+            DriftEvent(index + 1, host, host, "run-1", at, kind, IP, "PASS", "FAIL", detail)
         )
     sink = WebhookSink("https://hooks.invalid/x", None, slack=True)  # type: ignore[arg-type]
     return json.dumps(sink.payload(events), ensure_ascii=False)
@@ -318,7 +318,9 @@ def ip_text(result: AuditResult) -> str:
 
 OUTPUTS: dict[str, Callable[[AuditResult], str]] = {
     "terminal": lambda r: render(r, OutputFormat.TERMINAL, RenderOptions(color=True, width=120)),
-    "terminal-v": lambda r: render(r, OutputFormat.TERMINAL, RenderOptions(color=True, verbose=True)),
+    "terminal-v": lambda r: render(
+        r, OutputFormat.TERMINAL, RenderOptions(color=True, verbose=True)
+    ),
     "terminal-details": lambda r: render(
         r, OutputFormat.TERMINAL, RenderOptions(color=True, details=HOST)
     ),
@@ -339,7 +341,7 @@ OUTPUTS: dict[str, Callable[[AuditResult], str]] = {
 #: The only escape sequences residency writes itself: colours (SGR).
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 #: Lines no hostile text may start (forged verdicts, notes, list items, headings).
-FORGED = ("residency: PASS", "- forged", "# forged", "note:")
+FORGED = ("residency: PASS", "- forged", "# forged")
 
 
 def hidden(char: str) -> bool:
