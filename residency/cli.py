@@ -96,9 +96,10 @@ DATA_DIR_OPTION = click.option(
 
 
 def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None:
-    """Print each line (to stderr with ``err``), each after ``prefix``."""
+    """Print each line (to stderr with ``err``), each after ``prefix``; lines quote stored
+    names and answers, so each is made safe for a terminal (one line, no escape)."""
     for line in lines:
-        click.echo(prefix + line, err=err)
+        click.echo(prefix + terminal(line, MESSAGE_LIMIT), err=err)
 
 
 def _to_stderr(message: str) -> None:
