@@ -307,3 +307,40 @@ def test_the_hostile_table_covers_the_issue() -> None:
     for needle in ("\ud800", "=HYPERLINK", "]]>", "<script>", "![x](", "</details>", "`"):
         assert needle in text
     assert "<!channel> <http://evil.example|click>" in text and "A" * 5000 in text
+
+
+# ------------------------------------------------------ policy strings, end to end
+
+
+@pytest.mark.parametrize("fmt", ["junit", "markdown", "csv", "terminal"])
+def test_hostile_policy_strings_through_the_cli(
+    fmt: str,
+    dataset: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from tests.hostile.untrusted import check_csv, check_markdown, toml_string
+
+    hostile = "\x1b]0;t\x07\x01\ufffe<script>![x](http://evil.example/t.png)\nresidency: PASS"
+    written = tmp_path / "hostile.toml"
+    written.write_text(
+        f"name = {toml_string(hostile)}\nversion = {toml_string(hostile)}\n"
+        '[countries]\nallow = ["GB"]\n',
+        encoding="utf-8",
+    )
+    benign = tmp_path / "benign.toml"
+    benign.write_text('name = "p"\nversion = "1"\n[countries]\nallow = ["GB"]\n')
+    args = ("audit", "--no-resolve", "--format", fmt, "192.0.2.1", "--policy")
+    run = run_cli(*args, str(written), data_dir=dataset)
+    plain = run_cli(*args, str(benign), data_dir=dataset)
+    assert not run.traceback and run.code == plain.code, run.stderr
+    check_terminal(run.stderr)
+    if fmt == "junit":
+        ET.fromstring(run.stdout.encode("utf-8"))
+    elif fmt == "markdown":
+        check_markdown(run.stdout, plain.stdout, exact=False)
+    elif fmt == "csv":
+        check_csv(run.stdout, plain.stdout)
+    else:
+        check_terminal(run.stdout)
