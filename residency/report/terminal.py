@@ -33,6 +33,7 @@ from residency.report.common import (
 )
 from residency.report.controller_text import controller_line, groups_block
 from residency.report.interface import RenderOptions
+from residency.textsafe import terminal, terminal_markup
 
 COLOURS = {
     "PASS": "green",
@@ -41,6 +42,8 @@ COLOURS = {
     "FAIL": "red",
     "NOT JUDGED": "white",
 }
+#: The longest footer line shown (it joins several texts, each of them possibly long).
+FOOTER_LIMIT = 1000
 HEADERS = (
     "VERDICT",
     "ENDPOINT",
@@ -132,7 +135,7 @@ def why_cell(endpoint: EndpointResult, width: int = 160) -> str:
     # only worth saying when more than one side decided: one side is clear from the text
     names = [_SIDE_SHORT.get(side, side) for side in sides] if narrow else sides
     head = f"[{'+'.join(names) if narrow else ' + '.join(names)}] " if len(sides) > 1 else ""
-    return head + cut(shown[0].message, limit) + more
+    return head + cut(terminal(shown[0].message), limit) + more
 
 
 def at_dots(name: str, width: int) -> str:
@@ -224,9 +227,9 @@ class TerminalFormatter:
         if judged:
             table.add_column("WHY", overflow="fold", ratio=4)
         for endpoint in result.endpoints:
-            name = endpoint.endpoint.display
+            name = terminal_markup(endpoint.endpoint.display)
             row = [at_dots(name, name_width) if name_width else name]
-            row += [where_cell(endpoint), host_cell(endpoint)]
+            row += [terminal_markup(where_cell(endpoint)), terminal_markup(host_cell(endpoint))]
             if judged:
                 verdict = label(endpoint_verdict(endpoint))
                 colour = COLOURS.get(verdict, "white")
@@ -275,7 +278,8 @@ class TerminalFormatter:
         if any(re.search(r" \(\+\d+\)$", why_cell(e, width)) for e in result.endpoints):
             lines.append("")
             lines.append("(+N): N more reasons; -v, or --details ENDPOINT, shows them all")
-        return "".join(f"{line}\n" for line in lines)
+        # lines carry untrusted text (names, organisations, RDAP answers): shown, never obeyed
+        return "".join(f"{terminal(line, FOOTER_LIMIT)}\n" for line in lines)
 
     def long_table(self, result: AuditResult) -> str:
         judged = result.policy is not None
@@ -285,7 +289,7 @@ class TerminalFormatter:
         # The last column (WHY) may run long: nothing follows it on the line.
         table = [
             tuple(
-                cut(c, width * 2 if judged and i == len(HEADERS) - 1 else width)
+                cut(terminal(c), width * 2 if judged and i == len(HEADERS) - 1 else width)
                 for i, c in enumerate(r if judged else r[1:-1])
             )
             for r in rows
