@@ -25,9 +25,11 @@ from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 from residency.timefmt import iso_day, parse_iso
 
+#: The same verdict colours as the audit's HTML report.
 COLOURS = {
     "PASS": "#2e7d32",
     "WAIVED": "#1565c0",
+    "WARN": "#f9a825",
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
