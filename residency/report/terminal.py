@@ -123,7 +123,7 @@ ELLIPSIS = "…"
 #: The gap between columns of the summary table.
 GAP = "  "
 #: The narrowest each summary column gets before the table no longer fits.
-_MINIMUM = {"ENDPOINT": 14, "WHERE": 5, "HOST": 8, "OPERATOR": 8, "CONTROLLER": 8}
+_MINIMUM = {"ENDPOINT": 14, "WHERE": 5, "HOST": 8, "OPERATOR": 8, "CONTROLLER": 10}
 #: How much more of the spare width the endpoint column takes than the others.
 _WEIGHT = {"ENDPOINT": 2.0}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -271,7 +271,7 @@ def summary_table(result: AuditResult, width: int, judged: bool) -> list[Text]:
     header = Text(style="bold")
     if judged:
         header.append("VERDICT".ljust(verdict_width) + GAP)
-    header.append(GAP.join(c.ljust(widths[c]) for c in columns))
+    header.append(GAP.join(end_cut(c, widths[c]).ljust(widths[c]) for c in columns))
     lines = [header]
     for index, row in enumerate(rows):
         line = Text()

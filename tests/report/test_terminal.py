@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from residency.model import Endpoint, Verdict
+from residency.model import AuditResult, Endpoint, Verdict
 from residency.report import RenderOptions, render
 from residency.report.terminal import end_cut, middle_cut, short_names, tail_kept
 from tests.report.sample import POLICY, TODAY, judged, unjudged
@@ -22,7 +22,7 @@ from tests.report.sample import POLICY, TODAY, judged, unjudged
 LONG = "api.account.very-long-subdomain-name.services.eu-west.example.test"
 
 
-def sample(policy: str = POLICY, long_name: bool = True) -> object:
+def sample(policy: str = POLICY, long_name: bool = True) -> AuditResult:
     """The report fixture, with one endpoint renamed to a name too long for any column."""
     from residency.policy import apply_policy
     from tests.policy.factories import policy as load
@@ -109,6 +109,25 @@ def test_warn_is_its_own_verdict_and_colour() -> None:
     coloured = render(result, "terminal", RenderOptions(width=120, color=True))
     assert "\x1b[1;33mWARN" in coloured  # yellow, where INDETERMINATE is magenta
     assert "\x1b[1;35mINDETERMINATE" in coloured
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_controller_column_inside_the_width(width: int) -> None:
+    from residency.model import Confidence, Controller
+
+    result = sample()
+    owner = Controller("Beijing Kitephone Mobile Software Co., Ltd.", "CN", "ov", Confidence.HIGH)
+    endpoints = tuple(replace(e, controller=owner) for e in result.endpoints)
+    text = render(replace(result, endpoints=endpoints), "terminal", RenderOptions(width=width))
+    table, _ = table_and_rest(text)
+    assert table[0].split()[-1] == "CONTROLLER"
+    assert max(len(line) for line in text.splitlines()) <= width
+    start = table[0].index("CONTROLLER")
+    for line in table[1:]:
+        assert_cut_marked(
+            line[start:].rstrip().removesuffix(" (CN)"), "Beijing Kitephone Mobile Software"
+        )
+        assert line.rstrip().endswith("(CN)")  # the country survives any cut
 
 
 def test_details_for_one_endpoint() -> None:

@@ -16,7 +16,7 @@ import jsonschema
 
 from residency.audit.run import _exit_code
 from residency.drift import DriftKind
-from residency.model import Verdict
+from residency.model import AuditResult, Verdict
 from residency.report import JunitIndeterminate, OutputFormat, RenderOptions, render
 from residency.report.compliance import build
 from residency.report.compliance import render as render_compliance
@@ -29,7 +29,7 @@ from tests.support import REPO
 CDN = "cdn.shop.example"
 
 
-def warned() -> object:
+def warned() -> AuditResult:
     """The report fixture judged with ``cdn = "warn"``: the Cloudflare edge is WARN."""
     from residency.policy import apply_policy
     from tests.policy.factories import policy
