@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,7 +181,7 @@ def cli_env(dataset: Path, **extra: str) -> dict[str, str]:
     return {**env, "RESIDENCY_DATA_DIR": str(dataset), "TERM": "xterm-256color", **extra}
 
 
-def on_pty(args: list[str], env: dict[str, str], columns: int) -> object:
+def on_pty(args: list[str], env: dict[str, str], columns: int) -> Any:
     """Runs ``args`` with a pty of ``columns`` as stdout; the screen a terminal would show."""
     import fcntl
     import pty
@@ -212,7 +213,7 @@ def on_pty(args: list[str], env: dict[str, str], columns: int) -> object:
 @pytest.mark.parametrize("columns", [80, 120])
 def test_on_a_real_terminal(tmp_path: Path, small_dataset: Path, columns: int) -> None:
     screen = on_pty(cli_args(tmp_path), cli_env(small_dataset), columns)
-    shown = [line.rstrip() for line in screen.display]  # type: ignore[attr-defined]
+    shown = [line.rstrip() for line in screen.display]
     while shown and not shown[-1]:
         shown.pop()
     table, rest = table_and_rest("\n".join(shown))
@@ -225,20 +226,20 @@ def test_on_a_real_terminal(tmp_path: Path, small_dataset: Path, columns: int) -
     assert any(line.startswith("WARN") and "anycast" in line for line in rest)
     assert_no_empty_sections(shown)
     # colours on a terminal: the verdicts' cells are coloured, the names are not
-    buffer = screen.buffer  # type: ignore[attr-defined]
+    buffer = screen.buffer
     assert buffer[1][0].fg == "red" and buffer[2][0].fg == "brown"  # pyte's name for yellow
     assert buffer[1][start].fg == "default"
 
 
 def test_no_color_on_a_terminal(tmp_path: Path, small_dataset: Path) -> None:
     screen = on_pty(cli_args(tmp_path), cli_env(small_dataset, NO_COLOR="1"), 80)
-    assert screen.buffer[1][0].fg == "default"  # type: ignore[attr-defined]
+    assert screen.buffer[1][0].fg == "default"
     forced = on_pty(
         cli_args(tmp_path, "--color", "always"), cli_env(small_dataset, NO_COLOR="1"), 80
     )
-    assert forced.buffer[1][0].fg == "red"  # type: ignore[attr-defined]
+    assert forced.buffer[1][0].fg == "red"
     never = on_pty(cli_args(tmp_path, "--color", "never"), cli_env(small_dataset), 80)
-    assert never.buffer[1][0].fg == "default"  # type: ignore[attr-defined]
+    assert never.buffer[1][0].fg == "default"
 
 
 def test_piped_stays_readable_at_80_columns(tmp_path: Path, small_dataset: Path) -> None:
