@@ -424,10 +424,11 @@ def ip_command(
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
 @click.option(
     "--fail-on",
-    type=click.Choice(["fail", "indeterminate"]),
+    type=click.Choice(["fail", "indeterminate", "warn"]),
     default="fail",
     show_default=True,
-    help="Which verdict makes the exit status 1.",
+    help="The least severe verdict that makes the exit status 1 "
+    "(PASS < WAIVED < WARN < INDETERMINATE < FAIL).",
 )
 @click.option(
     "--rdap/--no-rdap",
@@ -455,6 +456,13 @@ def ip_command(
     help="Read traffic on this port as DNS in captures (default 53; repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Terminal verdict colours; auto: when stdout is a terminal and NO_COLOR is unset.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
 @click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
 @click.option(
