@@ -402,8 +402,8 @@ class _Decoder:
 class Fetcher:
     """Fetches under ``Limits``; thread-safe (one client, one connection pool).
 
-    ``client`` is a test seam (an ``httpx.Client`` over ``httpx.MockTransport``); by
-    default the fetcher builds its own with ``make_client``.
+    ``client`` and ``transport`` are test seams (``httpx.MockTransport``); by default
+    the fetcher builds its own client with ``make_client``.
     """
 
     def __init__(
@@ -413,11 +413,14 @@ class Fetcher:
         local: bool = False,
         resolver: Resolver | None = None,
         verify: ssl.SSLContext | bool = True,
+        transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._owns_client = client is None
-        self.client = client or make_client(local=local, resolver=resolver, verify=verify)
+        self.client = client or make_client(
+            local=local, resolver=resolver, verify=verify, transport=transport
+        )
         self.local = local
         self._clock = clock
         self._sleep = sleep
@@ -507,7 +510,7 @@ class Fetcher:
             except httpx.HTTPError as err:
                 raise self._transport_error(str(target), err, limits) from err
             try:
-                if response.is_redirect:
+                if response.has_redirect_location:
                     location = response.headers.get("Location", "")
                     try:
                         nxt = response.url.join(location)
@@ -543,11 +546,19 @@ class Fetcher:
             raise FetchTooLarge(
                 where, f"{int(declared)} bytes announced, over the {cap} byte limit"
             )
-        decoder = _Decoder(response.headers.get("Content-Encoding", ""), where, cap)
+        # A response built whole in memory (httpx.MockTransport) is already read and decoded.
+        whole = response.is_stream_consumed
+        encoding = "" if whole else response.headers.get("Content-Encoding", "")
+        decoder = _Decoder(encoding, where, cap)
+        chunks = iter((response.content,)) if whole else response.iter_raw(CHUNK)
         body = bytearray()
         raw = 0
+        state = _EXCHANGE.get()
         try:
-            for chunk in response.iter_raw(CHUNK):
+            for chunk in chunks:
+                if state is not None and self._clock() >= state.deadline:
+                    # the socket reads stop there too; this covers any other transport
+                    raise FetchTimedOut(where, f"not done within {limits.deadline:g}s")
                 raw += len(chunk)
                 if raw > cap:
                     raise FetchTooLarge(where, f"more than the {cap} byte limit; aborted")
