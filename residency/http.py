@@ -72,6 +72,10 @@ class FetchRefused(FetchError):
     """Refused before or while connecting: a non-public address, a refused redirect."""
 
 
+class TooManyRedirects(FetchRefused):
+    """More redirects than the limit allows."""
+
+
 class FetchTooLarge(FetchError):
     """The answer was larger than the cap (announced or while reading, decompressed)."""
 
@@ -533,7 +537,7 @@ class Fetcher:
                 raise self._transport_error(str(target), err, limits) from err
             finally:
                 response.close()
-        raise FetchRefused(url, f"more than {limits.max_redirects} redirects")
+        raise TooManyRedirects(url, f"more than {limits.max_redirects} redirects")
 
     def _read(
         self, response: httpx.Response, limits: Limits, sink: Callable[[bytes], None] | None
@@ -571,7 +575,9 @@ class Fetcher:
             if success:
                 raise
             # an error page past the small limit: its start is enough
-        return Response(response.url, response.status_code, response.headers, bytes(body), decoder.size)
+        return Response(
+            response.url, response.status_code, response.headers, bytes(body), decoder.size
+        )
 
     def _transport_error(self, url: str, err: httpx.HTTPError, limits: Limits) -> FetchError:
         state = _EXCHANGE.get()
@@ -584,7 +590,7 @@ class Fetcher:
         if isinstance(err, httpx.ConnectError):
             return FetchFailed(url, f"cannot connect ({err or type(err).__name__})")
         if isinstance(err, httpx.RemoteProtocolError):
-            return FetchFailed(url, f"cut short or malformed answer ({err})")
+            return FetchFailed(url, f"download cut short (truncated) or malformed: {err}")
         detail = f": {err}" if str(err) else ""
         return FetchFailed(url, f"{type(err).__name__}{detail}")
 

@@ -44,7 +44,7 @@ class _Rate:
 
 
 class RegistrantLookup(Protocol):
-    """What the prober needs from residency.locate.domain_rdap.DomainRdapLookup."""
+    """What the prober needs from residency.locate.registration.domain_rdap.DomainRdapLookup."""
 
     def lookup(self, host: str) -> Registrant: ...
 

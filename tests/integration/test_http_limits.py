@@ -12,9 +12,9 @@ import pytest
 
 from residency.http import (
     USER_AGENT,
-    FetchRefused,
     Fetcher,
     FetchFailed,
+    FetchRefused,
     FetchTimedOut,
     FetchTooLarge,
     Limits,
