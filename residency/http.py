@@ -308,13 +308,15 @@ class _CheckedTransport(httpx.HTTPTransport):
     """httpx's own transport over ``_CheckedBackend`` (httpx does not yet take a network
     backend as a parameter, so the connection pool is replaced after construction)."""
 
-    def __init__(self, verify: ssl.SSLContext | bool, resolver: Resolver, local: bool) -> None:
+    def __init__(
+        self, verify: ssl.SSLContext | bool, resolver: Resolver, local: bool, keepalive: bool
+    ) -> None:
         context = _ssl_context(verify)
         super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=context,
             max_connections=100,
-            max_keepalive_connections=20,
+            max_keepalive_connections=20 if keepalive else 0,
             keepalive_expiry=5.0,
             network_backend=_CheckedBackend(resolver, local),
         )
@@ -327,6 +329,7 @@ def make_client(
     verify: ssl.SSLContext | bool = True,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 30.0,
+    keepalive: bool = True,
 ) -> httpx.Client:
     """The one place residency builds an ``httpx.Client``: our user agent, no
     redirects followed by httpx (the caller's rule decides), no proxy from the
@@ -337,7 +340,8 @@ def make_client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
-        transport=transport or _CheckedTransport(verify, resolver or system_resolver, local),
+        transport=transport
+        or _CheckedTransport(verify, resolver or system_resolver, local, keepalive),
     )
 
 

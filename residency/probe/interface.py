@@ -132,4 +132,6 @@ class Probe(Protocol):
 
     kind: str
 
-    def run(self, host: str, ip: str, port: int) -> ProbeResult: ...
+    def run(self, host: str, ip: str, port: int, until: float | None = None) -> ProbeResult:
+        """``until``: the probe stage's end (``time.monotonic``); the probe ends by then."""
+        ...
