@@ -29,10 +29,12 @@ import re
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from dataclasses import dataclass
 
+from residency.errors import ResidencyError
+
 _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
 
 
-class AddressError(ValueError):
+class AddressError(ResidencyError, ValueError):
     """Text that is not an IP address; ``str()`` names the text and what is wrong.
     ``reason`` is the what alone (for callers that name the text themselves), or None
     when the text is simply not an address."""
