@@ -54,6 +54,18 @@ DATA_DIR_OPTION = data_dir_option()
 _DB_OPTION = db_option()
 
 
+def terminal_columns() -> int:
+    """The width a terminal report fits: $COLUMNS when set (as shells and tests do), else
+    the terminal's, else 80. Read here, at the edge: the library never looks."""
+    import os
+    import shutil
+
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return shutil.get_terminal_size((80, 24)).columns
+
+
 def stdout_colour() -> bool:
     """Colour on stdout: only a terminal, and never under NO_COLOR (https://no-color.org,
     any non-empty value). Decided here, at the edge: the library never looks."""
@@ -516,6 +528,7 @@ def audit_command(**opts: Any) -> None:
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
     opts["use_color"] = stdout_colour()
+    opts["width"] = terminal_columns()
     if opts.get("policy_path") is not None:
         from residency.policy.catalogue import resolve_policy
 

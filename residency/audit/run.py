@@ -56,6 +56,7 @@ class AuditRequest:
     dns_ports: tuple[int, ...] = (53,)
     verbose: bool = False
     details: str | None = None
+    width: int | None = None  # terminal report: columns to fit (the caller's terminal)
     probes: str | None = None  # "--probe tls,http": opt-in, contacts the endpoints
     probe_port: int = 443
     probe_timeout: float = 3.0
@@ -96,6 +97,7 @@ class AuditRequest:
             zone_origin=opts.get("zone_origin"),
             dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
             verbose=bool(opts.get("verbose")),
+            width=opts.get("width"),
             details=opts.get("details"),
             probes=opts.get("probes"),
             probe_port=int(opts.get("probe_port") or 443),
@@ -158,6 +160,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
     # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
     options = RenderOptions(
         color=request.color,
+        width=request.width,
         verbose=request.verbose,
         details=request.details,
         junit_indeterminate=JunitIndeterminate.FAILURE

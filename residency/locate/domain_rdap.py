@@ -28,7 +28,7 @@ from residency import __version__
 from residency.datasets.rdap_bootstrap import DnsBootstrap, load_bootstrap
 from residency.endpoints.domain import registrable_domain
 from residency.errors import ResidencyError
-from residency.locate.rdap import RdapFetched, RdapLookup, RdapMalformed, _country_name
+from residency.locate.rdap import RdapFetched, RdapLookup, RdapMalformed, country_name
 from residency.locate.rdap_cache import DEFAULT_TTL
 from residency.model import Registrant, Registration
 from residency.paths import DOMAIN_RDAP_URL_ENV, domain_rdap_url_override
@@ -190,7 +190,7 @@ def _adr_country(params: Mapping[str, Any], value: Any) -> str | None:
         return cc.strip().upper()
     named = value[6] if isinstance(value, list) and len(value) >= 7 else None
     if isinstance(named, str) and named.strip() and not _WITHHELD.search(named):
-        return _country_name(named)
+        return country_name(named)
     return None
 
 

@@ -448,18 +448,19 @@ def _vcard_country(vcard: Any) -> str | None:
             return code
         value = prop[3]
         if isinstance(value, list) and len(value) >= 7 and isinstance(value[6], str):
-            code = _country_name(value[6])
+            code = country_name(value[6])
             if code:
                 return code
         label = params.get("label")
         if isinstance(label, str) and label.strip():
-            code = _country_name(label.replace("\\n", "\n").strip().splitlines()[-1])
+            code = country_name(label.replace("\\n", "\n").strip().splitlines()[-1])
             if code:
                 return code
     return None
 
 
-def _country_name(text: str) -> str | None:
+def country_name(text: str) -> str | None:
+    """The ISO country code of a country name or code as RDAP writes it, or None."""
     text = text.strip().rstrip(".").upper()
     return _COUNTRY_NAMES.get(text) or _country_code(text)
 
