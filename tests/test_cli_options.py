@@ -155,3 +155,13 @@ def test_audit_json_is_format_json(small_dataset: Path) -> None:
         doc.pop("run", None)
     assert flag_doc.keys() == format_doc.keys()
     assert flag_doc["endpoints"] == format_doc["endpoints"]
+
+
+def test_data_commands_take_the_data_dir(small_dataset: Path, tmp_path: Path) -> None:
+    def present(data_dir: Path) -> set[str]:
+        code, stdout, _ = invoke("data", "status", "--json", "--data-dir", str(data_dir))
+        assert code == 0
+        return {d["dataset"] for d in json.loads(stdout)["datasets"] if d["present"]}
+
+    assert "aws-ip-ranges" in present(small_dataset)
+    assert present(tmp_path / "empty") == set()
