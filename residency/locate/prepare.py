@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from residency.locate.calibrate import rebuild_calibration
 from residency.locate.locator import Locator
+from residency.locate.trust.calibrate import rebuild_calibration
 
 
 def prepare_dataset(
