@@ -660,8 +660,9 @@ def watch_group() -> None:
 @click.argument("hosts", nargs=-1, required=True)
 @click.option(
     "--policy",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Judge every check of these targets against this policy file.",
+    metavar="NAME|PATH",
+    help="Judge every check of these targets against this policy: a TOML file or a "
+    "shipped name (see 'policy list').",
 )
 @click.option(
     "--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h) instead of the DNS TTL."
@@ -692,7 +693,7 @@ def watch_group() -> None:
 @library_errors
 def watch_add(
     hosts: tuple[str, ...],
-    policy: Path | None,
+    policy: str | None,
     cadence: str | None,
     min_interval: str,
     max_interval: str,
@@ -716,7 +717,12 @@ def watch_add(
     if vantage:
         options["vantage"] = vantage
     if policy:
-        options["policy"] = str(policy.resolve())
+        from residency.policy.catalogue import resolve_policy
+
+        chosen = resolve_policy(policy)
+        if not chosen.is_file():
+            fail(f"--policy {policy}: no such file")
+        options["policy"] = str(chosen.resolve())
     specs = []
     for host in hosts:
         try:

@@ -165,3 +165,13 @@ def test_data_commands_take_the_data_dir(small_dataset: Path, tmp_path: Path) ->
 
     assert "aws-ip-ranges" in present(small_dataset)
     assert present(tmp_path / "empty") == set()
+
+
+def test_watch_add_takes_a_shipped_policy_by_name(tmp_path: Path) -> None:
+    db = str(tmp_path / "history.sqlite3")
+    code, _, err = invoke("watch", "add", "api.example.com", "--policy", "eu-only-gdpr", "--db", db)
+    assert code == 0, err
+    code, stdout, _ = invoke("watch", "list", "--json", "--db", db)
+    assert code == 0 and json.loads(stdout)[0]["policy"].endswith("eu-only-gdpr.toml")
+    code, _, err = invoke("watch", "add", "x.example", "--policy", "no-such", "--db", db)
+    assert code == 2 and "not a shipped policy" in err
