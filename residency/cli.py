@@ -270,7 +270,7 @@ def data_import(
     show_default=True,
     help="Add RDAP registration facts (network access needed).",
 )
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@click.option("--rdap-url", metavar="URL", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
 @click.option(
     "--bulk",
     is_flag=True,
@@ -447,7 +447,7 @@ def ip_command(
     show_default=True,
     help="Add registration facts from RDAP (network access needed).",
 )
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@click.option("--rdap-url", metavar="URL", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
 @click.option(
     "--geoip",
     multiple=True,
