@@ -23,9 +23,12 @@ from residency.cli_options import (
     data_dir_option,
     db_option,
     format_option,
+    geoip_option,
     json_option,
     nameserver_option,
     output_option,
+    rdap_option,
+    rdap_url_option,
     timeout_option,
 )
 from residency.errors import ResidencyError
@@ -253,24 +256,13 @@ def data_import(
 @cli.command("ip")
 @click.argument("addresses", nargs=-1, required=True)
 @json_option("the full structure")
-@click.option(
-    "--geoip",
-    "geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb (e.g. GeoLite2 from geoipupdate); also $RESIDENCY_GEOIP.",
-)
+@geoip_option()
 @click.option(
     "--source", "sources", multiple=True, metavar="ID", help="Use only these dataset ids."
 )
 @data_dir_option()
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add RDAP registration facts (network access needed).",
-)
-@click.option("--rdap-url", metavar="URL", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@rdap_option()
+@rdap_url_option()
 @click.option(
     "--bulk",
     is_flag=True,
@@ -441,19 +433,9 @@ def ip_command(
     show_default=True,
     help="Which verdict makes the exit status 1.",
 )
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add registration facts from RDAP (network access needed).",
-)
-@click.option("--rdap-url", metavar="URL", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
-@click.option(
-    "--geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb file(s); also $RESIDENCY_GEOIP.",
-)
+@rdap_option()
+@rdap_url_option()
+@geoip_option()
 @data_dir_option()
 @db_option(
     "Record the run in this history database: a SQLite path or postgresql://...", from_env=False

@@ -156,3 +156,35 @@ def concurrency_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help_text
     )
+
+
+def geoip_option() -> Callable[[F], F]:
+    """``--geoip MMDB`` (repeatable): GeoIP files of the user's, beside the dataset."""
+    return click.option(
+        "--geoip",
+        "geoip",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="MMDB",
+        help="Extra GeoIP mmdb file, e.g. GeoLite2 from geoipupdate (repeatable; also "
+        "$RESIDENCY_GEOIP).",
+    )
+
+
+def rdap_option() -> Callable[[F], F]:
+    """``--rdap/--no-rdap``: registration facts from RDAP (contacts the RDAP services)."""
+    return click.option(
+        "--rdap/--no-rdap",
+        default=False,
+        show_default=True,
+        help="Add registration facts from RDAP (network access needed).",
+    )
+
+
+def rdap_url_option() -> Callable[[F], F]:
+    """``--rdap-url URL``: the RDAP base URL."""
+    return click.option(
+        "--rdap-url",
+        metavar="URL",
+        help="RDAP base URL (default: $RESIDENCY_RDAP_URL, else the rdap.org redirector).",
+    )

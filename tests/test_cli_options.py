@@ -67,7 +67,9 @@ def test_defaults_are_shown_by_click_not_typed_into_help() -> None:
     assert typed == []
 
 
-@pytest.mark.parametrize("flag", ["--db", "--data-dir", "--json", "--output", "--format"])
+@pytest.mark.parametrize(
+    "flag", ["--db", "--data-dir", "--json", "--output", "--format", "--geoip", "--rdap-url"]
+)
 def test_shared_options_are_declared_alike(flag: str) -> None:
     """Every command that takes a shared option takes it from one declaration: the same
     destination, short form and metavar (help may name what is written or read)."""
