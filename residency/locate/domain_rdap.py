@@ -32,6 +32,7 @@ from residency.locate.rdap import RdapFetched, RdapLookup, RdapMalformed, countr
 from residency.locate.rdap_cache import DEFAULT_TTL
 from residency.model import Registrant, Registration
 from residency.paths import DOMAIN_RDAP_URL_ENV, domain_rdap_url_override
+from residency.textsafe import find_surrogate
 from residency.timefmt import utc_iso
 
 #: Key-value cache namespace (``residency.store`` ``kv_cache``).
@@ -361,6 +362,10 @@ class DomainRdapLookup:
             return unknown(domain, f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(domain, f"malformed RDAP response from {host}: not JSON")
+        broken = find_surrogate(document)
+        if broken is not None:  # refused here, so never cached: no encoder can write it
+            reason = f"malformed RDAP response from {host}: unpaired surrogate at {broken}"
+            return unknown(domain, reason)
         try:
             return parse_domain(document, domain, host, utc_iso()), document
         except RdapMalformed as err:
@@ -438,6 +443,8 @@ def _decode(payload: str) -> Registrant | None:
         return None
     if not isinstance(data, dict) or not set(data) <= _FIELDS:
         return None
+    if find_surrogate(data) is not None:
+        return None  # written before surrogates were refused: no output can show it
     try:
         return Registrant(**data)
     except TypeError:

@@ -41,6 +41,7 @@ from residency.locate.rdap_cache import (
 )
 from residency.model import Evidence, EvidenceKind, Location, Registration
 from residency.paths import RDAP_BUDGET_ENV, RDAP_URL_ENV, rdap_budget_setting, rdap_url_override
+from residency.textsafe import find_surrogate
 from residency.timefmt import utc_iso
 
 #: A redirector that sends ``/ip/<address>`` to the registry (RIR) responsible for it.
@@ -736,6 +737,9 @@ class RdapLookup:
             return unknown(f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(f"malformed RDAP response from {host}: not JSON")
+        broken = find_surrogate(document)
+        if broken is not None:  # refused here, so never cached: no encoder can write it
+            return unknown(f"malformed RDAP response from {host}: unpaired surrogate at {broken}")
         try:
             answer = parse_rdap(document, url=str(response.url), fetched=_now())
         except RdapMalformed as err:

@@ -39,7 +39,8 @@ from residency.policy.model import (
     glob_specificity,
 )
 
-#: Reason codes that are warnings on a verdict they do not change (reports mark them).
+#: Reason codes that are notes on a verdict they do not change (reports mark them). What a
+#: policy chose to warn about (``cdn = "warn"``) is not a note: it is the WARN verdict.
 WARNING_PREFIX = "warn-"
 #: A waiver this close to expiry gets a warning.
 EXPIRY_WARNING = timedelta(days=14)
@@ -105,12 +106,12 @@ def handled(
     if handling is Handling.ALLOW:
         verdict, message = Verdict.PASS, f"{message}; accepted ({key} = allow)"
     elif handling is Handling.WARN:
-        verdict, code, message = Verdict.PASS, WARNING_PREFIX + code, f"{message} ({key} = warn)"
+        verdict, message = Verdict.WARN, f"{message} ({key} = warn)"
     elif handling is Handling.FAIL:
         verdict, message = Verdict.FAIL, f"{message} ({key} = fail)"
     else:
         verdict = Verdict.INDETERMINATE
-    return verdict, Reason(code=code, message=message, rule=label, evidence=evidence)
+    return verdict, Reason(code, message, label, evidence, verdict)
 
 
 def _country_verdict(constraint: CodeConstraint, country: str) -> tuple[Verdict, str]:
@@ -211,7 +212,8 @@ class Evaluator:
                 f"{what}: {key} = edge, but no edge place was seen ({unseen}); "
                 "the origin behind it is unknown"
             )
-            return Verdict.INDETERMINATE, Reason("cdn-edge-unseen", message, label)
+            verdict = Verdict.INDETERMINATE
+            return verdict, Reason("cdn-edge-unseen", message, label, (), verdict)
         place = seen.edge_place
         where = ", ".join(x for x in (seen.edge_pop, place.city, place.country) if x)
         probed = "" if seen.ip == facts.ip else f", probing {seen.ip} of the same answer"
@@ -223,7 +225,7 @@ class Evaluator:
         evidence = (f"http probe {seen.ip}: {seen.detail}", f"PoP place: {seen.edge_basis}")
         constraint = scope.countries
         if constraint is None:
-            return Verdict.PASS, Reason("cdn-edge-seen", text, label, evidence)
+            return Verdict.PASS, Reason("cdn-edge-seen", text, label, evidence, Verdict.PASS)
         verdict, how = _country_verdict(constraint, place.country)
         if how == "denied":
             code, text = "country-denied", f"{text}; {place.country} denied by countries.deny = "
@@ -233,7 +235,7 @@ class Evaluator:
             text += f"; {place.country} not in countries.allow = [{constraint.describe_allow()}]"
         else:
             code, text = "country-allowed", f"{text}; {place.country} allowed"
-        return verdict, Reason(code, text, label, evidence)
+        return verdict, Reason(code, text, label, evidence, verdict)
 
     def countries(
         self, facts: IpFacts, scope: Scope, label: str, evidence: tuple[str, ...]
@@ -276,7 +278,7 @@ class Evaluator:
             code = "country-allowed"
         if len(outcomes) > 1:
             text += " (other sources disagree; the provider's own data is trusted)"
-        return verdict, Reason(code=code, message=text, rule=label, evidence=evidence)
+        return verdict, Reason(code, text, label, evidence, verdict)
 
     def providers(self, facts: IpFacts, scope: Scope, label: str) -> tuple[Verdict, Reason]:
         assert scope.providers is not None
@@ -287,12 +289,15 @@ class Evaluator:
         for selector in constraint.deny:
             if selector.matches(provider, region):
                 message = f"on {shown}; denied by providers.deny entry {selector}"
-                return Verdict.FAIL, Reason("provider-denied", message, label, evidence)
+                return Verdict.FAIL, Reason(
+                    "provider-denied", message, label, evidence, Verdict.FAIL
+                )
+        passed = Reason("provider-allowed", f"on {shown}; allowed", label, evidence, Verdict.PASS)
         if constraint.allow is None:
-            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+            return Verdict.PASS, passed
         allowed = ", ".join(str(s) for s in constraint.allow)
         if any(s.matches(provider, region) for s in constraint.allow):
-            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+            return Verdict.PASS, passed
         if provider and region is None and any(s.provider == provider for s in constraint.allow):
             message = f"on {provider} but its region is unknown; allowed: {allowed}"
             return handled(
@@ -304,7 +309,7 @@ class Evaluator:
                 evidence,
             )
         message = f"on {shown}; not in providers.allow = [{allowed}]"
-        return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence)
+        return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence, Verdict.FAIL)
 
     def operator(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:
         scope, label = applied.scope, applied.label
@@ -349,7 +354,8 @@ class Evaluator:
         else:
             code = "operator-jurisdiction-allowed"
             text += "; allowed"
-        return [_Finding(verdict, Reason(code, text, label, tuple(evidence)), "operator")]
+        reason = Reason(code, text, label, tuple(evidence), verdict)
+        return [_Finding(verdict, reason, "operator")]
 
     def address(
         self, facts: IpFacts, applied: AppliedScope, probes: Sequence[ProbeResult] = ()
@@ -367,10 +373,16 @@ class Evaluator:
             return AddressVerdict(facts.ip, verdict, (reason,), "location")
         findings = self.location(facts, applied, probes) + self.operator(facts, applied)
         if not findings:
-            reason = Reason("no-constraint", "the policy constrains nothing here", applied.label)
+            reason = Reason(
+                "no-constraint",
+                "the policy constrains nothing here",
+                applied.label,
+                (),
+                Verdict.PASS,
+            )
             return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
         verdict = max(f.verdict for f in findings)
-        ordered = sorted(findings, key=lambda f: -f.verdict)
+        ordered = sorted(findings, key=lambda f: -f.verdict.severity)
         if verdict is Verdict.PASS:
             aspects = {f.aspect for f in findings}
         else:
@@ -422,7 +434,7 @@ class Evaluator:
                 f"was: {waiver.justification}",
                 waiver.label,
             )
-            return Verdict.FAIL, (reason, *reasons)
+            return Verdict.FAIL, (replace(reason, verdict=Verdict.FAIL), *reasons)
         reason = Reason(
             "waived",
             f"waived until {waiver.expires} ({whose}): {waiver.justification}",

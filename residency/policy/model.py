@@ -15,7 +15,7 @@ class Handling(StrEnum):
     """What to do with an address whose location cannot be judged (CDN edge, unknown...)."""
 
     ALLOW = "allow"  # PASS
-    WARN = "warn"  # PASS, with a warning reason
+    WARN = "warn"  # WARN: not a breach (exit 0 unless --fail-on warn), never a PASS
     FAIL = "fail"  # FAIL
     INDETERMINATE = "indeterminate"  # INDETERMINATE (the default)
     # cdn / anycast only: judge the address by the CDN edge an http probe saw (its PoP's
