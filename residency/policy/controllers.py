@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def controller_findings(
     applied: AppliedScope, result: EndpointResult
 ) -> list[tuple[Verdict, Reason]]:
-    from residency.policy.evaluate import _handled
+    from residency.policy.evaluate import handled
 
     scope = applied.scope
     constraint = scope.controllers
@@ -31,7 +31,7 @@ def controller_findings(
         asked = result.probes or result.registrant is not None
         hint = "" if asked else "; --probe tls, --rdap or [controllers.known] gives evidence"
         return [
-            _handled(
+            handled(
                 scope.handling("unknown_controller"),
                 "unknown_controller",
                 "controller-unknown",

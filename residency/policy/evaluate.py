@@ -101,9 +101,10 @@ def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[
     return tuple(AppliedScope(policy.base.overlaid(r.scope), r.label, r) for r in chosen)
 
 
-def _handled(
+def handled(
     handling: Handling, key: str, code: str, message: str, label: str, evidence: tuple[str, ...]
 ) -> tuple[Verdict, Reason]:
+    """The verdict and reason a handling key (``cdn = "warn"``, ...) gives a finding."""
     if handling is Handling.ALLOW:
         verdict, message = Verdict.PASS, f"{message}; accepted ({key} = allow)"
     elif handling is Handling.WARN:
@@ -157,7 +158,7 @@ class Evaluator:
                 served = "served from many places" if facts.anycast else "an edge server"
                 message = f"{what} ({who}): {served}, the origin behind it is unknown"
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling(key),
                         key,
                         key.replace("cdn", "cdn-edge"),
@@ -181,7 +182,7 @@ class Evaluator:
                     code = "no-data"
                     message = "location unknown: " + (facts.location.why or "no source covers it")
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling("unknown_location"),
                         "unknown_location",
                         code,
@@ -260,7 +261,7 @@ class Evaluator:
             message = f"sources disagree: merged answer {country}, other sources say {others}"
             if facts.disagreements:
                 message += " (" + "; ".join(facts.disagreements) + ")"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "sources-disagree",
@@ -301,7 +302,7 @@ class Evaluator:
             return Verdict.PASS, passed
         if provider and region is None and any(s.provider == provider for s in constraint.allow):
             message = f"on {provider} but its region is unknown; allowed: {allowed}"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "region-unknown",
@@ -333,7 +334,7 @@ class Evaluator:
             )
         jurisdiction = operator.jurisdiction if operator else None
         if jurisdiction is None:
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
@@ -363,7 +364,7 @@ class Evaluator:
     ) -> AddressVerdict:
         if not facts.routable:
             why = facts.not_routable_reason or "not publicly routable"
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 applied.scope.handling("not_routable"),
                 "not_routable",
                 "not-routable",
@@ -477,7 +478,7 @@ class Evaluator:
             else:
                 detail = "nothing was resolved or observed"
             level.append(
-                _handled(
+                handled(
                     applied[0].scope.handling("unresolved"),
                     "unresolved",
                     "resolution-failed",
