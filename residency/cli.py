@@ -86,6 +86,38 @@ def concurrency_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def crawl_options(func: F) -> F:
+    """The options of a crawl in Chromium (``audit --crawl`` and ``crawl``)."""
+    options = [
+        click.option(
+            "--crawl-pages", type=AT_LEAST_ONE, help="Pages to visit, the start page included (1)."
+        ),
+        click.option(
+            "--crawl-depth", type=click.IntRange(min=0), help="Link hops from the start page (1)."
+        ),
+        click.option(
+            "--consent",
+            type=click.Choice(["accept", "reject"]),
+            help="After recording the untouched page, click the consent banner's button "
+            "(shipped table of consent platforms).",
+        ),
+        click.option("--consent-click", metavar="SELECTOR", help="Click this CSS selector instead."),
+        click.option("--browser", metavar="PATH", help="Chromium to drive (default: on PATH)."),
+        click.option("--page-timeout", type=POSITIVE, help="Seconds per page (30)."),
+        click.option("--crawl-timeout", type=POSITIVE, help="Seconds for the whole crawl (300)."),
+        click.option("--max-requests", type=AT_LEAST_ONE, help="Requests recorded at most (5000)."),
+        click.option(
+            "--settle",
+            type=click.FloatRange(min=0),
+            help="Seconds to keep recording after a page loaded (2).",
+        ),
+        click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(path_type=Path), help="Dataset directory."
 )
@@ -384,6 +416,27 @@ def ip_command(
     type=click.Path(path_type=Path),
     help="Audit what a pcap/pcapng capture contacted.",
 )
+@click.option(
+    "--crawl",
+    "crawls",
+    multiple=True,
+    metavar="URL",
+    help="Crawl this site in Chromium and audit every host its pages contact "
+    "(names resolved by this audit's resolver); repeatable. See --crawl-* options.",
+)
+@crawl_options
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="PACKAGE|UID",
+    help="Phone captures (PCAPdroid): audit only what this app contacted; repeatable.",
+)
+@click.option(
+    "--android-trackers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="DuckDuckGo's Android tracker data set (JSON): name tracker owners as evidence.",
+)
 @nameserver_option()
 @click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
 @click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
@@ -520,6 +573,45 @@ def audit_command(**opts: Any) -> None:
             click.echo(f"note: {note}", err=True)
         click.echo(outcome.summary, err=True)
     sys.exit(outcome.exit_code)
+
+
+# [crawl command]
+
+
+@cli.command("crawl")
+@click.argument("url")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the HAR here.")
+@crawl_options
+@nameserver_option()
+@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
+@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
+@timeout_option("Seconds per DNS query.")
+@DATA_DIR_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@library_errors
+def crawl_command(**opts: Any) -> None:
+    """Crawl URL in Chromium and save what its pages contacted as a HAR file (stdout
+    without -o): every request, the address really connected to (serverIPAddress), its
+    initiator and consent phase. Audit it later with 'residency audit --har FILE'.
+    Exit 2 when no browser is found or no page could be loaded."""
+    import json
+
+    from residency.endpoints.crawl.run import crawl_to_har
+
+    if opts["output"] is not None:
+        check_output_path(Path(opts["output"]))
+    outcome = crawl_to_har(opts)
+    text = json.dumps(outcome.har, indent=1)
+    if opts["output"] is not None:
+        Path(opts["output"]).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    for problem in outcome.problems:
+        click.echo(f"residency: {problem}", err=True)
+    if not opts["quiet"]:
+        click.echo(outcome.summary, err=True)
+    sys.exit(ExitCode.OK if outcome.loaded else ExitCode.USAGE)
 
 
 # [policy commands]

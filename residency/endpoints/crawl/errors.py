@@ -18,4 +18,10 @@ class CrawlUnavailable(CrawlError):
 
 
 class BadCrawlUrl(CrawlError):
-    """The start URL is not an http(s) URL with a host name."""
+    """The start URL is not an http(s) URL with a host name; ``reason`` says why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        shown = url if len(url) <= 200 else url[:197] + "..."
+        super().__init__(f"crawl {shown!r}: {reason}")
+        self.url = shown
+        self.reason = reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -184,11 +185,12 @@ class ResolvingProxy:
                 errors.append(f"{address}: no answer within {self.connect_timeout:g} s")
                 continue
             except OSError as err:
-                errors.append(f"{address}: {err.strerror or err}")
+                why = os.strerror(err.errno).lower() if err.errno else str(err)
+                errors.append(f"{address} port {port}: {why}")
                 continue
             self._record(Connection(host, port, address, when, kind))
             return opened
-        reason = problem or ("cannot connect: " + "; ".join(errors) if errors else "no address")
+        reason = problem or ("cannot connect to " + "; ".join(errors) if errors else "no address")
         self._record(Connection(host, port, None, when, kind, reason))
         return None
 

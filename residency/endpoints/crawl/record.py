@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from residency.endpoints.crawl.errors import BadCrawlUrl
@@ -18,10 +20,9 @@ def after_consent(how: str) -> str:
 
 
 @dataclass(frozen=True)
-class CrawlSettings:
-    """One crawl: where it starts, how far it goes, and its bounds."""
+class CrawlOptions:
+    """How far a crawl goes and its bounds; the same for every start URL of a run."""
 
-    url: str
     pages: int = 1  # pages visited, the start page included (--crawl-pages)
     depth: int = 1  # link hops from the start page (--crawl-depth)
     consent: str | None = None  # "accept" or "reject": click the CMP's button
@@ -33,25 +34,52 @@ class CrawlSettings:
     obey_robots: bool = True
     browser: str | None = None  # path of a Chromium; else chromium(-headless-shell) on PATH
 
+    @classmethod
+    def from_options(cls, opts: Mapping[str, Any]) -> CrawlOptions:
+        """From the command line's ``--crawl-*`` options (absent ones keep defaults)."""
+        defaults = cls()
+        return cls(
+            pages=int(opts.get("crawl_pages") or defaults.pages),
+            depth=int(opts["crawl_depth"] if opts.get("crawl_depth") is not None else 1),
+            consent=opts.get("consent"),
+            consent_click=opts.get("consent_click"),
+            page_timeout=float(opts.get("page_timeout") or defaults.page_timeout),
+            crawl_timeout=float(opts.get("crawl_timeout") or defaults.crawl_timeout),
+            max_requests=int(opts.get("max_requests") or defaults.max_requests),
+            settle=float(opts["settle"] if opts.get("settle") is not None else defaults.settle),
+            obey_robots=not opts.get("ignore_robots"),
+            browser=opts.get("browser"),
+        )
+
+
+@dataclass(frozen=True)
+class CrawlSettings(CrawlOptions):
+    """One crawl: where it starts, how far it goes, and its bounds."""
+
+    url: str = ""
+
     def __post_init__(self) -> None:
         check_start_url(self.url)
         if self.consent not in (None, "accept", "reject"):
-            raise BadCrawlUrl(f"--consent {self.consent!r}: give accept or reject")
+            raise BadCrawlUrl(self.url, f"--consent {self.consent!r}: give accept or reject")
+
+    @classmethod
+    def start(cls, url: str, options: CrawlOptions | None = None) -> CrawlSettings:
+        """``options`` applied to the crawl starting at ``url`` (``BadCrawlUrl`` if bad)."""
+        return cls(url=url, **asdict(options or CrawlOptions()))
 
 
 def check_start_url(url: str) -> str:
     """The host of an http(s) start URL; ``BadCrawlUrl`` (one line) for anything else."""
-    shown = url if len(url) <= 200 else url[:197] + "..."
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError as err:
-        raise BadCrawlUrl(f"crawl {shown!r}: not a URL ({err})") from None
+        raise BadCrawlUrl(url, f"not a URL ({err})") from None
     if parts.scheme.lower() not in ("http", "https"):
-        scheme = parts.scheme or "no scheme"
-        raise BadCrawlUrl(f"crawl {shown!r}: only http(s) URLs are crawled, not {scheme}")
+        raise BadCrawlUrl(url, f"only http(s) URLs are crawled, not {parts.scheme or 'no scheme'}")
     if not host:
-        raise BadCrawlUrl(f"crawl {shown!r}: the URL has no host name")
+        raise BadCrawlUrl(url, "the URL has no host name")
     return host
 
 

@@ -95,7 +95,9 @@ def crawl_targets(record: CrawlRecord) -> Targets:
             )
         )
     for problem in record.problems:
-        collector.problem(record.start_url, origin, problem)
+        # "URL: what went wrong" (URLs hold no ": "); the page is the entry, not the start
+        page, _, text = problem.partition(": ") if problem.startswith("http") else ("", "", "")
+        collector.problem(page or record.start_url, "--crawl", text or problem)
     for host, count in unconnected.items():
         collector.note(
             f"{origin}: {host}: {count} request(s) with no connection made "
