@@ -101,7 +101,9 @@ def crawl_options(func: F) -> F:
             help="After recording the untouched page, click the consent banner's button "
             "(shipped table of consent platforms).",
         ),
-        click.option("--consent-click", metavar="SELECTOR", help="Click this CSS selector instead."),
+        click.option(
+            "--consent-click", metavar="SELECTOR", help="Click this CSS selector instead."
+        ),
         click.option("--browser", metavar="PATH", help="Chromium to drive (default: on PATH)."),
         click.option("--page-timeout", type=POSITIVE, help="Seconds per page (30)."),
         click.option("--crawl-timeout", type=POSITIVE, help="Seconds for the whole crawl (300)."),

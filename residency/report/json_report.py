@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 
 from residency.model import (
-    ObservedAddress,
     AuditResult,
     Controller,
     DataVersion,
@@ -20,6 +19,7 @@ from residency.model import (
     EndpointResult,
     Evidence,
     IpFacts,
+    ObservedAddress,
     ProbeResult,
     Reason,
     Resolution,

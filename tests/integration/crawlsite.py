@@ -149,7 +149,9 @@ function accept() {{
             if path == "/new":
                 return _send(handler, 200, "<!doctype html><title>New</title><p>moved here")
             if path == "/robots.txt":
-                return _send(handler, 200, "User-agent: residency\nDisallow: /private\n", "text/plain")
+                return _send(
+                    handler, 200, "User-agent: residency\nDisallow: /private\n", "text/plain"
+                )
             if path == "/hang":
                 img = self.url("static.example.com", "/slow.gif")
                 return _send(handler, 200, f"<!doctype html><title>hang</title><img src='{img}'>")
@@ -224,7 +226,9 @@ function accept() {{
         time.sleep(0)
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, body: str | bytes, kind: str = "text/html") -> None:
+def _send(
+    handler: BaseHTTPRequestHandler, status: int, body: str | bytes, kind: str = "text/html"
+) -> None:
     data = body.encode() if isinstance(body, str) else body
     handler.send_response(status)
     handler.send_header("Content-Type", kind)

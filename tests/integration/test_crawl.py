@@ -66,9 +66,7 @@ def test_every_name_is_recorded_with_the_address_the_browser_reached(
     dns: KnotServer, site: Site, browser: str
 ) -> None:
     site.hits.clear()
-    record = crawl(
-        dns, browser, site.url("www.example.com"), pages=3, depth=1, consent="accept"
-    )
+    record = crawl(dns, browser, site.url("www.example.com"), pages=3, depth=1, consent="accept")
     assert record.problems == ()
     by_host: dict[str, set[str | None]] = {}
     for request in record.requests:
@@ -131,7 +129,9 @@ def test_the_audit_judges_the_addresses_the_browser_connected_to(
     assert result.exit_code == 2, result.output  # input problems; the rest is audited
     lines = [line for line in result.stderr.splitlines() if line.startswith("residency: ")]
     assert any(bad_scheme in line and "only http(s)" in line for line in lines)
-    assert any("site unreachable" in line and "connection refused" in line.lower() for line in lines)
+    assert any(
+        "site unreachable" in line and "connection refused" in line.lower() for line in lines
+    )
     assert any("TLS error" in line and "ERR_CERT" in line for line in lines)
     assert all("Traceback" not in line for line in result.stderr.splitlines())
     document = json.loads(report.read_text())

@@ -8,6 +8,7 @@ initiated each one (the parser of which document, which script).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -54,8 +55,10 @@ def same_site(url: str, site: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and (
-        site_of(parts.hostname or "") == site
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and (site_of(parts.hostname or "") == site)
     )
 
 
@@ -198,11 +201,12 @@ class _Robots:
             self.notes.append(f"{origin}/robots.txt: not read ({_first_line(err)}); crawled")
             return None
         if response.status in (401, 403):
-            parser.disallow_all = True
+            # as urllib.robotparser reads it: a robots.txt behind a login forbids everything
+            parser.parse(["User-agent: *", "Disallow: /"])
             return parser
         if response.status >= 400:
             return None
-        body = response.body()[:512 * 1024].decode("utf-8", "replace")
+        body = response.body()[: 512 * 1024].decode("utf-8", "replace")
         parser.parse(body.splitlines())
         return parser
 
@@ -236,7 +240,9 @@ def crawl_site(
                     timeout=60_000,
                 )
             except api.Error as err:
-                raise BrowserMissing(f"{executable}: cannot start Chromium: {_first_line(err)}")
+                raise BrowserMissing(
+                    f"{executable}: cannot start Chromium: {_first_line(err)}"
+                ) from None
             try:
                 return _crawl(settings, start_host, browser, proxy, started)
             finally:
@@ -305,10 +311,9 @@ def _crawl(
                     links = _links(page, site)
         finally:
             if page is not None:
-                try:
+                # a crashed page may refuse to close; closing the context ends it
+                with contextlib.suppress(Exception):
                     page.close()
-                except Exception:  # a crashed page may refuse to close; the context ends it
-                    pass
         if recorder.capped and not cap_reported:
             cap_reported = True
             page_record = CrawlPage(
@@ -535,4 +540,3 @@ def _links(page: Any, site: str) -> list[str]:
         if same_site(link, site) and link not in links:
             links.append(link)
     return links
-

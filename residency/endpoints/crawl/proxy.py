@@ -211,7 +211,9 @@ class ResolvingProxy:
             if method.upper() == b"CONNECT":
                 await self._tunnel(target.decode("latin-1"), reader, writer)
             else:
-                await self._forward(method, target.decode("latin-1"), version, headers, reader, writer)
+                await self._forward(
+                    method, target.decode("latin-1"), version, headers, reader, writer
+                )
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
@@ -259,7 +261,12 @@ class ResolvingProxy:
         ]
         up_reader, up_writer = upstream
         up_writer.write(
-            method + b" " + path.encode("latin-1", "replace") + b" " + version + b"\r\n"
+            method
+            + b" "
+            + path.encode("latin-1", "replace")
+            + b" "
+            + version
+            + b"\r\n"
             + b"\r\n".join(kept)
             + b"\r\nConnection: close\r\n\r\n"
         )
