@@ -416,7 +416,7 @@ def ip_command(
     "pcaps",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Audit what a pcap/pcapng capture contacted.",
+    help="Audit what a pcap/pcapng capture (or PCAPdroid CSV export) contacted.",
 )
 @click.option(
     "--crawl",

@@ -127,8 +127,10 @@ def _read_files(request: AuditRequest, collector: Any) -> None:
     options = read_options(request)
     for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
         for path in paths:
+            # --pcap also takes PCAPdroid's CSV export of the same capture
+            chosen = None if fmt == "pcap" and str(path).lower().endswith(".csv") else fmt
             try:
-                collector.extend(read_input(path, fmt, options))
+                collector.extend(read_input(path, chosen, options))
             except InputError as err:
                 collector.problem(str(path), f"--{fmt}", str(err))
     _read_crawls(request, collector)
