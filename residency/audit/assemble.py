@@ -193,7 +193,30 @@ def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputPr
     targets = collector.targets()
     if not targets.endpoints and not targets.problems:
         raise _nothing_to_audit()
-    return list(targets.endpoints), list(targets.problems), list(targets.notes)
+    notes = list(targets.notes)
+    problems = list(targets.problems)
+    _tracker_evidence(request, targets.endpoints, notes, problems)
+    return list(targets.endpoints), problems, notes
+
+
+def _tracker_evidence(
+    request: AuditRequest,
+    endpoints: tuple[Endpoint, ...],
+    notes: list[str],
+    problems: list[InputProblem],
+) -> None:
+    """``--android-trackers FILE``: tracker owners of the hosts and apps, as notes."""
+    if request.android_trackers is None:
+        return
+    from residency.endpoints import InputError
+    from residency.endpoints.android_trackers import AndroidTrackers
+
+    try:
+        table = AndroidTrackers.load(request.android_trackers)
+    except InputError as err:
+        problems.append(InputProblem(str(request.android_trackers), "--android-trackers", str(err)))
+        return
+    notes.extend(table.notes(endpoints))
 
 
 def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | InputProblem]:
@@ -213,6 +236,9 @@ def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | 
     files = collector.targets()
     notes.extend(files.notes)
     yield from files.problems
+    tracker_problems: list[InputProblem] = []
+    _tracker_evidence(request, files.endpoints, notes, tracker_problems)  # files' hosts only
+    yield from tracker_problems
     from_files = {e.host: e for e in files.endpoints}
     options = read_options(request)
     for item in iter_targets(request.targets, options=options, notes=notes):

@@ -185,3 +185,62 @@ def test_pcapdroid_csv_export_names_apps_and_addresses() -> None:
     shop = read_input(path, options=ReadOptions(apps=("com.example.shop",)))
     assert set(apps_by_host(shop)["graph.facebook.com"]) == {SHOP_LABEL}
     assert "203.0.113.9" not in {e.host for e in shop.endpoints}
+
+
+def _trackers(tmp_path: Path) -> Path:
+    """A small file in the data set's documented shape (trackers, packageNames, entities)."""
+    import json
+
+    path = tmp_path / "android-tds.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1688648647512,
+                "trackers": {
+                    "facebook.com": {"owner": {"name": "Facebook, Inc.", "displayName": "Facebook"}}
+                },
+                "packageNames": {"com.example.shop": "Example Shops Ltd"},
+                "entities": {"Example Shops Ltd": {"score": 1}},
+            }
+        )
+    )
+    return path
+
+
+def test_tracker_owners_are_named_as_evidence_with_the_apps(tmp_path: Path) -> None:
+    from residency.endpoints.android_trackers import AndroidTrackers
+
+    table = AndroidTrackers.load(_trackers(tmp_path))
+    notes = table.notes(read_input(CSV).endpoints)
+    assert notes[0].startswith(
+        "graph.facebook.com: a tracker domain of Facebook (listed as facebook.com), per the "
+        "DuckDuckGo Android tracker data set version 2023-07-06T13:04:07Z (CC BY-NC-SA 4.0)"
+    )
+    assert notes[0].endswith(f"contacted by {SHOP_LABEL}, org.other.app (uid 10200)")
+    assert (
+        "app com.example.shop: owned by Example Shops Ltd (listed as a tracking entity)"
+        in (notes[1])
+    )
+
+
+def test_the_real_android_tracker_snapshot_names_facebook(tmp_path: Path) -> None:
+    from residency.endpoints.android_trackers import AndroidTrackers
+    from tests.support import shared
+
+    table = AndroidTrackers.load(shared("entities", "ddg-android-tds_2025-06-17.json"))
+    assert table.domain_owner("graph.facebook.com") == ("graph.facebook.com", "Facebook")
+    assert table.domain_owner("example.invalid") is None
+
+
+def test_a_broken_tracker_file_is_one_line(tmp_path: Path) -> None:
+    import pytest
+
+    from residency.endpoints import InputUnreadable
+    from residency.endpoints.android_trackers import AndroidTrackers
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"trackers": [1, 2]}')
+    with pytest.raises(InputUnreadable, match="not DuckDuckGo's Android tracker data set"):
+        AndroidTrackers.load(bad)
+    with pytest.raises(InputUnreadable, match="cannot read"):
+        AndroidTrackers.load(tmp_path / "missing.json")
