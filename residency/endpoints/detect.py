@@ -13,6 +13,7 @@ from residency.endpoints.pcapdroid_csv import looks_like_pcapdroid_csv
 
 _EXTENSIONS = {
     ".har": "har",
+    ".zhar": "har",  # mitmproxy's zlib-compressed HAR
     ".pcap": "pcap",
     ".pcapng": "pcap",
     ".cap": "pcap",

@@ -17,10 +17,10 @@ import csv
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from residency.addresses import AddressError, parse_address
 from residency.endpoints.capture.pcapdroid import App
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
-from residency.endpoints.har import server_ip
 from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.lines import bounded_lines
 from residency.endpoints.normalise import normalise_host
@@ -30,6 +30,13 @@ from residency.timefmt import utc_iso
 HEADER_START = "IPProto,SrcIP,SrcPort,DstIp,DstPort,UID"
 _NEEDED = ("DstIp", "DstPort", "UID", "Proto", "Info")
 _MAX_PROBLEMS = 200
+
+
+def _address(text: str) -> str | None:
+    try:
+        return parse_address(text.strip().strip("[]")).text
+    except AddressError:
+        return None
 
 
 def looks_like_pcapdroid_csv(text: str) -> bool:
@@ -112,7 +119,7 @@ class PcapdroidCsvReader:
                 continue
             proto = cell("Proto")
             info = cell("Info")
-            ip = server_ip(cell("DstIp"))
+            ip = _address(cell("DstIp"))
             host_text = info or (ip or "")
             if not host_text:
                 continue
