@@ -40,6 +40,7 @@ from residency.timefmt import utc_iso
 USER_AGENT_TOKEN = "residency"
 MAX_LINKS_PER_PAGE = 500
 _POLL_MS = 100
+_CHECK_MS = 500
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
@@ -469,14 +470,19 @@ def _navigation_problem(
 
 
 def _settle_until_load(page: Any, recorder: _Recorder, page_deadline: float) -> None:
+    """Until "load", the time box, a crash or the cap; woken by "load" itself, and at
+    least every ``_CHECK_MS`` to look at the cap and the crash flag."""
     while not recorder.loaded and not recorder.crashed and not recorder.capped:
-        if time.monotonic() >= page_deadline:
+        left = page_deadline - time.monotonic()
+        if left <= 0:
             return
         try:
-            page.wait_for_timeout(_POLL_MS)
-        except Exception:  # the page went away (crash, closed by the browser)
-            recorder.crashed = recorder.crashed or page.is_closed()
-            return
+            page.wait_for_load_state("load", timeout=max(1.0, min(left * 1000, _CHECK_MS)))
+            recorder.loaded = True
+        except Exception:  # not loaded yet (timeout), or the page went away (crash)
+            if page.is_closed():
+                recorder.crashed = True
+                return
 
 
 def _settle(page: Any, recorder: _Recorder, seconds: float, deadline: float) -> None:
