@@ -88,10 +88,7 @@ class AuditRequest:
             resolve=not opts.get("no_resolve"),
             policy_path=opts.get("policy_path"),
             fmt=fmt,
-            color=fmt == "terminal"
-            and opts.get("output") is None
-            and _stdout_is_tty()
-            and not _no_color(),
+            color=fmt == "terminal" and _wants_color(opts),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
             rdap_url=opts.get("rdap_url"),
@@ -122,6 +119,15 @@ def _crawl_options(opts: Mapping[str, Any]) -> CrawlOptions:
     from residency.endpoints.crawl.record import CrawlOptions
 
     return CrawlOptions.from_options(opts)
+
+
+def _wants_color(opts: Mapping[str, Any]) -> bool:
+    """``--color always|never`` as asked; ``auto`` (the default): colours on a terminal
+    unless NO_COLOR is set or the report goes to a file."""
+    chosen = str(opts.get("color") or "auto")
+    if chosen != "auto":
+        return chosen == "always"
+    return opts.get("output") is None and _stdout_is_tty() and not _no_color()
 
 
 def _no_color() -> bool:
@@ -180,8 +186,9 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
         verbose=request.verbose,
         details=request.details,
         junit_indeterminate=JunitIndeterminate.FAILURE
-        if request.fail_on == "indeterminate"
+        if request.fail_on in ("indeterminate", "warn")
         else JunitIndeterminate.SKIPPED,
+        junit_warn_fails=request.fail_on == "warn",
     )
     with paused_gc():
         report = render(result, request.fmt, options)
@@ -303,9 +310,19 @@ def stream_audit(
     )
 
 
+#: ``--fail-on`` choice -> the least severe verdict that makes the exit status 1.
+FAIL_ON = {
+    "fail": Verdict.FAIL,
+    "indeterminate": Verdict.INDETERMINATE,
+    "warn": Verdict.WARN,
+}
+
+
 def _exit_code(worst: Verdict | None, fail_on: str, bad_input: bool) -> int:
-    """2 for bad input entries, else 1 when the worst verdict reaches --fail-on, else 0."""
+    """2 for bad input entries, else 1 when the worst verdict reaches --fail-on, else 0.
+    Verdicts compare by severity (PASS < WAIVED < WARN < INDETERMINATE < FAIL), so
+    ``--fail-on warn`` fails on WARN, INDETERMINATE and FAIL."""
     if bad_input:
         return ExitCode.USAGE
-    threshold = Verdict.INDETERMINATE if fail_on == "indeterminate" else Verdict.FAIL
+    threshold = FAIL_ON.get(fail_on, Verdict.FAIL)
     return ExitCode.VIOLATIONS if worst is not None and worst >= threshold else ExitCode.OK

@@ -51,6 +51,7 @@ def controller_findings(
                     f"[controller] {who}; denied by controllers.deny = "
                     f"[{constraint.describe_deny()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
@@ -63,7 +64,11 @@ def controller_findings(
                     f"[controller] {who}; not in controllers.allow = "
                     f"[{constraint.describe_allow()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
-    return [(Verdict.PASS, Reason("controller-allowed", f"[controller] {who}", applied.label))]
+    allowed = Reason(
+        "controller-allowed", f"[controller] {who}", applied.label, verdict=Verdict.PASS
+    )
+    return [(Verdict.PASS, allowed)]

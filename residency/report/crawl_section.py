@@ -4,10 +4,10 @@ with the initiator as evidence (only for endpoints a ``--crawl`` observed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
 from residency.model import AuditResult
 from residency.report.common import endpoint_verdict, label
+from residency.textsafe import html as escape
 
 
 @dataclass(frozen=True)
