@@ -10,6 +10,8 @@ renderer process of the browser this test started, found among the test's descen
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import socket
@@ -30,6 +32,7 @@ NAMES = {
     "frame.example.net": "127.0.0.1",
     "beacon.example.org": "127.0.0.2",
     "tracker.example.org": "127.0.0.1",
+    "ws.example.net": "127.0.0.2",
     "secure.example.com": "127.0.0.1",
     "down.example.com": "127.0.0.1",
 }
@@ -112,6 +115,10 @@ class Site:
 <a href="/about">about</a> <a href="/old">old</a> <a href="http://elsewhere.example.net/">x</a>
 <script>
 fetch("{u("beacon.example.org", "/collect")}", {{method: "POST", body: "v=1", mode: "no-cors"}});
+navigator.sendBeacon("{u("static.example.com", "/beacon")}", "left=1");
+var xhr = new XMLHttpRequest(); xhr.open("GET", "{u("static.example.com", "/data.json")}");
+xhr.send();
+new WebSocket("ws://ws.example.net:{self.port}/socket");
 function accept() {{
   document.getElementById("onetrust-banner-sdk").remove();
   var s = document.createElement("script");
@@ -167,6 +174,18 @@ function accept() {{
                 return _send(handler, 200, f"<!doctype html><title>c</title><img src='{slow}'>")
             if path.startswith("/p/"):
                 return _send(handler, 200, self.bench_page(int(path[3:])))
+        if path == "/socket" and handler.headers.get("Upgrade", "").lower() == "websocket":
+            key = handler.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+            handler.send_response(101)
+            handler.send_header("Upgrade", "websocket")
+            handler.send_header("Connection", "Upgrade")
+            handler.send_header("Sec-WebSocket-Accept", accept)
+            handler.end_headers()
+            handler.wfile.flush()
+            self.stop_event.wait(2)
+            handler.close_connection = True
+            return None
         if host == "static.example.com" and path == "/slow.gif":
             self.stop_event.wait(120)  # never answers while the test runs
             return None
@@ -237,6 +256,7 @@ def _send(
     handler.wfile.write(data)
 
 
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )

@@ -71,7 +71,7 @@ def test_every_name_is_recorded_with_the_address_the_browser_reached(
     by_host: dict[str, set[str | None]] = {}
     for request in record.requests:
         by_host.setdefault(request.host, set()).add(request.address)
-    for name in ("www.example.com", *THIRD_PARTIES, "tracker.example.org"):
+    for name in ("www.example.com", *THIRD_PARTIES, "tracker.example.org", "ws.example.net"):
         # the proxy's record, and the server's own view of the connection, agree with DNS
         assert by_host[name] == {NAMES[name]}, name
         assert (name, NAMES[name]) in {(host, address) for host, _, address in site.hits}
@@ -82,6 +82,12 @@ def test_every_name_is_recorded_with_the_address_the_browser_reached(
         "frame.example.net": "document",
         "beacon.example.org": "fetch",
     }
+    # XHR, a beacon and a WebSocket: each recorded with the address its connection reached
+    first_party = {r.resource_type for r in record.requests if r.host == "static.example.com"}
+    assert {"xhr", "ping"} <= first_party
+    socket = [r for r in record.requests if r.resource_type == "websocket"]
+    assert [(r.host, r.address) for r in socket] == [("ws.example.net", NAMES["ws.example.net"])]
+    assert socket[0].initiator.startswith("script ")
     front = site.url("www.example.com")
     initiators = {r.host: r.initiator for r in record.requests}
     assert initiators["img.example.org"] == f"parser {front}"
