@@ -207,6 +207,12 @@ function accept() {{
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # as web servers do (nginx tcp_nodelay): headers and body are two writes,
+                # and Nagle would hold the body back for the peer's delayed ACK
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_GET(self) -> None:
                 site.respond(self)
 

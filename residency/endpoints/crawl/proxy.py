@@ -270,7 +270,7 @@ class ResolvingProxy:
             + b"\r\n".join(kept)
             + b"\r\nConnection: close\r\n\r\n"
         )
-        await _splice(reader, writer, up_reader, up_writer)
+        await _splice(reader, writer, up_reader, up_writer, closing_head=True)
 
 
 async def _refuse(writer: asyncio.StreamWriter, status: bytes) -> None:
@@ -295,15 +295,35 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
                 sink.write_eof()
 
 
+async def _closing_head(up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The response head, told to the browser as the last on this connection: without it
+    the browser would keep the connection for a next request, find it closed, and retry."""
+    try:
+        head = await up_reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+        return
+    line, _, rest = head[:-4].partition(b"\r\n")
+    kept = [
+        h
+        for h in rest.split(b"\r\n")
+        if h and h.split(b":", 1)[0].strip().lower() not in _HOP_BY_HOP
+    ]
+    writer.write(b"\r\n".join([line, *kept, b"Connection: close", b"Proxy-Connection: close"]))
+    writer.write(b"\r\n\r\n")
+
+
 async def _splice(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     up_reader: asyncio.StreamReader,
     up_writer: asyncio.StreamWriter,
+    closing_head: bool = False,
 ) -> None:
     """Bytes both ways until the server side ends; then both are closed."""
     upward = asyncio.ensure_future(_pipe(reader, up_writer))
     try:
+        if closing_head:
+            await _closing_head(up_reader, writer)
         await _pipe(up_reader, writer)
     finally:
         upward.cancel()
