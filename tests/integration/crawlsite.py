@@ -83,6 +83,12 @@ def kill_my_renderers() -> int:
     return killed
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a page opening 20 connections at once would
+    # see SYNs dropped and retried a second later. Web servers listen with far more.
+    request_queue_size = 1024
+
+
 class Site:
     """Start with ``start()``; ``url(name, path)`` builds a URL on the site's port."""
 
@@ -224,12 +230,12 @@ function accept() {{
             def log_message(self, *args: object) -> None:
                 pass
 
-        first = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        first = _Server(("127.0.0.1", 0), Handler)
         self.port = first.server_address[1]
-        second = ThreadingHTTPServer(("127.0.0.2", self.port), Handler)
+        second = _Server(("127.0.0.2", self.port), Handler)
         self.servers = [first, second]
         if tls_cert is not None and tls_key is not None:
-            secure = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            secure = _Server(("127.0.0.1", 0), Handler)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(tls_cert, tls_key)
             secure.socket = context.wrap_socket(secure.socket, server_side=True)
