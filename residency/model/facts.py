@@ -141,6 +141,19 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class OwnerLink:
+    """One organisation in an ownership chain, its country, and who says so.
+
+    ``source`` is the evidence for this step ("organisations.toml https://...",
+    "entity-list webxray 2019-12-18", "GLEIF LEI 5493..."), so a reader can check it."""
+
+    entity: str
+    country: str | None
+    source: str
+    lei: str | None = None
+
+
+@dataclass(frozen=True)
 class Operator:
     """Who controls an address: provider entity and its legal jurisdiction."""
 
@@ -152,6 +165,9 @@ class Operator:
     # Further jurisdictions whose law reaches the operator: a foreign parent's, or the
     # operating subsidiary's own (BytePlus: SG under a CN group). ISO alpha-2.
     other_jurisdictions: tuple[str, ...] = ()
+    # The ownership chain above ``entity`` (direct parent first, ultimate parent last), each
+    # step with its source: residency.control fills it from data/organisations.toml.
+    parents: tuple[OwnerLink, ...] = ()
 
 
 @dataclass(frozen=True)

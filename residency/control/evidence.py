@@ -1,0 +1,345 @@
+"""Control evidence for the audit: who controls each endpoint, its parents, the cloud it is on.
+
+``ControlEvidence`` holds the shipped tables (organisations, customer domains, sovereign
+clouds), the opt-in entity tables when present, and the user's ``[controllers.known]``;
+``annotate(result)`` gives an endpoint result its controller (ranked by rank.py, with its
+ownership chain), its host operators' chains and the sovereign offering it runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from residency.control.entities import Claim, EntityIndex, TableInfo, load_index
+from residency.control.names import name_key
+from residency.control.organisations import (
+    FILE as ORGANISATIONS_FILE,
+)
+from residency.control.organisations import (
+    MAX_CHAIN,
+    Organisation,
+    Organisations,
+    default_organisations,
+)
+from residency.control.rank import ControllerTable, controller_for
+from residency.control.sovereign import SovereignClouds, default_sovereign_clouds
+from residency.control.suffixes import CustomerSuffixes, default_suffixes
+from residency.model import (
+    Confidence,
+    Controller,
+    EndpointResult,
+    IpFacts,
+    Operator,
+    OwnerLink,
+)
+
+if TYPE_CHECKING:
+    from residency.control.dpf import DpfList
+
+#: Host decisions kept per run (a batch repeats hosts; a stream must stay bounded).
+CACHE_LIMIT = 200_000
+_CURATED = TableInfo("organisations", ORGANISATIONS_FILE, "shipped")
+
+
+@dataclass(frozen=True)
+class _Group:
+    key: str  # organisation id, or "name:<key>" for a name no curated entry knows
+    entity: str
+    organisation: Organisation | None
+    claims: tuple[Claim, ...]
+
+    @property
+    def newest(self) -> str:
+        return max(c.table.version for c in self.claims)
+
+
+class ControlEvidence:
+    def __init__(
+        self,
+        organisations: Organisations | None = None,
+        suffixes: CustomerSuffixes | None = None,
+        sovereign: SovereignClouds | None = None,
+        entities: EntityIndex | None = None,
+        table: ControllerTable | None = None,
+        sandbox_suffixes: Sequence[str] = (),
+        dpf: DpfList | None = None,
+    ) -> None:
+        self.organisations = organisations or default_organisations()
+        self.suffixes = suffixes or default_suffixes()
+        self.sovereign = sovereign or SovereignClouds.load(organisations=self.organisations)
+        self.entities = entities or EntityIndex()
+        self.table = dict(table or {})
+        self.sandbox = tuple("." + s.strip(".").lower() for s in sandbox_suffixes)
+        self.dpf = dpf
+        self._decided: dict[str, Controller | None] = {}
+        self._operators: dict[Operator, Operator] = {}
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path | None = None,
+        table: ControllerTable | None = None,
+        notes: list[str] | None = None,
+    ) -> ControlEvidence:
+        """The shipped tables, the entity tables in the dataset ``directory`` and the DPF
+        list when installed; ``notes`` gets a line for anything left out."""
+        from residency.control.dpf import load_dpf
+        from residency.locate.hints import HintTable
+
+        try:
+            sandbox: Sequence[str] = HintTable.load(with_places=False).sandbox_suffixes
+        except Exception:  # noqa: BLE001 - the hints' own loader reports a broken table
+            sandbox = ()
+        organisations = default_organisations()
+        return cls(
+            organisations,
+            default_suffixes(),
+            default_sovereign_clouds() if organisations is default_organisations() else None,
+            load_index(directory, notes),
+            table,
+            sandbox,
+            load_dpf(directory, notes),
+        )
+
+    # ------------------------------------------------------------------ names
+    def _real(self, name: str) -> str:
+        host = name.lower().rstrip(".")
+        for sandbox in self.sandbox:
+            if host.endswith(sandbox):
+                return host[: -len(sandbox)]
+        return host
+
+    @property
+    def table_labels(self) -> tuple[str, ...]:
+        return self.entities.labels
+
+    # ------------------------------------------------------------------ chains
+    def chain_of(self, entity: str) -> tuple[Organisation | None, tuple[OwnerLink, ...], str]:
+        """The curated organisation for ``entity`` (if any), its parents, and why the chain
+        stops short (``""`` when it is complete)."""
+        org = self.organisations.find(entity)
+        if org is not None:
+            parents, short = self.organisations.chain(org)
+            return org, parents, short
+        links: list[OwnerLink] = []
+        seen = {name_key(entity)}
+        current = entity
+        while len(links) < MAX_CHAIN:
+            found = self.entities.parents.get(name_key(current))
+            if found is None:
+                break
+            parent, info = found
+            key = name_key(parent)
+            if key in seen:
+                return None, tuple(links), f"parent chain stops at a cycle ({parent} again)"
+            seen.add(key)
+            org = self.organisations.find(parent)
+            if org is not None:  # the curated table takes over from here
+                links.append(OwnerLink(org.entity, org.country, f"entity-list {info.label}", org.lei))
+                more, short = self.organisations.chain(org)
+                return None, (*links, *more)[:MAX_CHAIN], short
+            country = self.entities.countries.get(key)
+            links.append(OwnerLink(parent, country[0] if country else None, f"entity-list {info.label}"))
+            current = parent
+        else:
+            return None, tuple(links), f"parent chain cut after {MAX_CHAIN} steps"
+        top = links[-1].entity if links else entity
+        return None, tuple(links), f"parent unknown: no table in use names an owner of {top}"
+
+    def with_chain(self, controller: Controller) -> Controller:
+        """``controller`` with its ownership chain and, where it lacks one, the curated
+        country; the DPF status when a participant list is installed."""
+        if controller.entity is None:
+            return controller
+        org, parents, short = self.chain_of(controller.entity)
+        country = controller.country or (org.country if org else None)
+        if country is None:
+            known = self.entities.countries.get(name_key(controller.entity))
+            country = known[0] if known else None
+        found = replace(controller, country=country, parents=parents, parent_unknown=short)
+        if self.dpf is not None:
+            found = replace(found, dpf=self.dpf.status(found))
+        return found
+
+    def operator_with_chain(self, operator: Operator) -> Operator:
+        cached = self._operators.get(operator)
+        if cached is not None:
+            return cached
+        org = None
+        if operator.provider is not None:
+            org = self.organisations.by_provider.get(operator.provider)
+        if org is None and operator.entity:
+            org = self.organisations.find(operator.entity)
+        result = operator
+        if org is not None:
+            parents, _ = self.organisations.chain(org)
+            if org.entity != operator.entity and operator.entity:
+                # the provider's operating entity is the org's subsidiary or itself under
+                # another name: the org is the first step above it when it differs
+                parents = (org.link, *parents) if name_key(org.entity) != name_key(operator.entity) else parents
+            result = replace(operator, parents=parents)
+        if len(self._operators) < CACHE_LIMIT:
+            self._operators[operator] = result
+        return result
+
+    # ------------------------------------------------------------------ tables
+    def from_tables(self, host: str) -> Controller | None:
+        """What the customer-domain and domain-owner tables say of ``host``."""
+        if host in self._decided:
+            return self._decided[host]
+        found = self._decide(host)
+        if len(self._decided) < CACHE_LIMIT:
+            self._decided[host] = found
+        return found
+
+    def _curated_claim(self, host: str) -> Claim | None:
+        labels = host.split(".")
+        for start in range(len(labels) - 1):
+            domain = ".".join(labels[start:])
+            org = self.organisations.by_domain.get(domain)
+            if org is not None:
+                return Claim(org.entity, _CURATED, domain)
+        return None
+
+    def _decide(self, name: str) -> Controller | None:
+        host = self._real(name)
+        customer = self.suffixes.customer_host(host)
+        claims = self.entities.lookup(host)
+        curated = self._curated_claim(host)
+        if curated is not None and (not claims or len(curated.domain) >= len(claims[0].domain)):
+            claims = [c for c in claims if c.domain == curated.domain] + [curated]
+        if customer is not None:
+            # a table's answer at or above the shared suffix names the provider
+            claims = [c for c in claims if not self.suffixes.covers(host, c.domain)]
+            if not claims:
+                org = customer.suffix.organisation
+                provider = self.organisations.by_id.get(org) if org else None
+                hosted = provider.entity if provider else customer.suffix.provider_name
+                return Controller(
+                    None,
+                    None,
+                    "customer domain",
+                    Confidence.NONE,
+                    customer.why(),
+                    hosted_by=f"{hosted} ({customer.suffix.provider_name})"
+                    if provider
+                    else hosted,
+                )
+        if not claims:
+            return None
+        return self._merge(claims)
+
+    def _groups(self, claims: Sequence[Claim]) -> list[_Group]:
+        grouped: dict[str, list[Claim]] = {}
+        orgs: dict[str, Organisation | None] = {}
+        for claim in claims:
+            org = self.organisations.find(claim.entity)
+            key = org.id if org is not None else "name:" + name_key(claim.entity)
+            grouped.setdefault(key, []).append(claim)
+            orgs[key] = org
+        return [
+            _Group(key, (orgs[key].entity if orgs[key] else found[0].entity), orgs[key], tuple(found))  # type: ignore[union-attr]
+            for key, found in grouped.items()
+        ]
+
+    def _ancestor_keys(self, group: _Group) -> set[str]:
+        if group.organisation is not None:
+            return set(self.organisations.ancestors(group.organisation))
+        _, parents, _ = self.chain_of(group.entity)
+        keys: set[str] = set()
+        for link in parents:
+            org = self.organisations.find(link.entity)
+            keys.add(org.id if org else "name:" + name_key(link.entity))
+        return keys
+
+    def _merge(self, claims: Sequence[Claim]) -> Controller:
+        groups = self._groups(claims)
+        chosen = groups[0]
+        notes: list[str] = []
+        if len(groups) > 1:
+            ancestry = {g.key: self._ancestor_keys(g) for g in groups}
+            specific = [
+                g for g in groups if all(h.key == g.key or h.key in ancestry[g.key] for h in groups)
+            ]
+            if specific:
+                chosen = specific[0]
+                for other in groups:
+                    if other is not chosen:
+                        for claim in other.claims:
+                            notes.append(
+                                f"{claim.table.label} names {other.entity}, "
+                                f"an owner of {chosen.entity}"
+                            )
+            else:
+                curated = [g for g in groups if any(c.table is _CURATED for c in g.claims)]
+                ranked = sorted(groups, key=lambda g: (g.newest, len(g.claims)), reverse=True)
+                chosen = curated[0] if curated else ranked[0]
+                for other in groups:
+                    if other is not chosen:
+                        for claim in other.claims:
+                            notes.append(f"{claim.table.label} says {claim.entity}")
+        supporting = [c for g in groups for c in g.claims if g is chosen or g.key in self._ancestor_keys(chosen)]
+        labels = list(dict.fromkeys(c.table.label for c in supporting if c.table is not _CURATED))
+        sources = tuple(f"entity-list {label}" for label in labels)
+        if any(c.table is _CURATED for c in supporting):
+            sources += (ORGANISATIONS_FILE,)
+        basis = "entity-list " + "; ".join(labels) if labels else ORGANISATIONS_FILE
+        domain = claims[0].domain
+        confidence = Confidence.MEDIUM if len(sources) >= 2 else Confidence.LOW
+        controller = Controller(
+            chosen.entity,
+            chosen.organisation.country if chosen.organisation else None,
+            basis,
+            confidence,
+            f"{domain} listed",
+            sources=sources,
+            disagreements=tuple(f"{domain}: {note}" for note in notes),
+        )
+        return self.with_chain(controller)
+
+    # ------------------------------------------------------------------ the audit
+    def annotate(self, result: EndpointResult) -> EndpointResult:
+        """``result`` with its controller (when any evidence names or excludes one), its
+        operators' ownership chains, and the sovereign offering it runs on."""
+        host = result.endpoint.host
+        controller = result.controller
+        if not result.endpoint.is_ip:
+            found = controller_for(
+                host, result.probes, self.table, result.registrant, self.from_tables
+            )
+            if found.entity is not None:
+                found = self.with_chain(found)
+            if found.basis != "none" or controller is not None or result.probes:
+                controller = found
+        facts = tuple(self._facts(f) for f in result.facts)
+        names = [] if result.endpoint.is_ip else [self._real(host)]
+        for resolution in result.resolutions:
+            names.extend(self._real(n) for n in resolution.cname_targets)
+        sovereign = self.sovereign.recognise(names, facts)
+        return replace(result, controller=controller, facts=facts, sovereign=sovereign)
+
+    def _facts(self, facts: IpFacts) -> IpFacts:
+        operator = facts.operator
+        if operator is None:
+            return facts
+        chained = self.operator_with_chain(operator)
+        return facts if chained is operator else replace(facts, operator=chained)
+
+    def package_owner(self, package: str) -> tuple[str, TableInfo] | None:
+        """The organisation an Android app package belongs to (DuckDuckGo's Android table)."""
+        return self.entities.packages.get(package)
+
+    def disagreements(self) -> list[str]:
+        """Every domain whose tables name different organisations that are not one
+        another's owner (``residency data entities --disagreements``)."""
+        found: list[str] = []
+        for domain in sorted(self.entities.domains):
+            claims = self.entities.claims(domain)
+            if len({name_key(c.entity) for c in claims}) < 2:
+                continue
+            merged = self._merge(claims)
+            found.extend(merged.disagreements)
+        return found
