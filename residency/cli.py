@@ -158,6 +158,14 @@ def data_group() -> None:
     metavar="ID",
     help="Update only this dataset (repeatable); see 'residency data status' for ids.",
 )
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    metavar="GROUP",
+    help="Also fetch an opt-in dataset group or id (repeatable): 'entities' (domain-owner "
+    "tables, GPL-3.0 / CC BY-NC-SA 4.0); once present they are refreshed by later updates.",
+)
 @click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
 @click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
@@ -166,6 +174,7 @@ def data_group() -> None:
 @library_errors
 def data_update(
     sources: tuple[str, ...],
+    enable: tuple[str, ...],
     if_missing: bool,
     offline: bool,
     allow_shrink: bool,
@@ -191,6 +200,7 @@ def data_update(
 
         report = update(
             sources or None,
+            enable=enable,
             offline=offline,
             if_missing=if_missing,
             allow_shrink=allow_shrink,

@@ -82,6 +82,7 @@ def assemble(
         geofeeds = _geofeeds(registrar) if registrar is not None else None
         if request.rdap:
             prober = _with_registrants(prober, store, notes)
+        control = _control(request, policy, notes)
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
@@ -105,8 +106,18 @@ def assemble(
         today=request.today,
         prober=prober,
         geofeeds=geofeeds,
+        control=control,
     )
     return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
+
+
+def _control(request: AuditRequest, policy: Policy | None, notes: list[str]) -> Any:
+    """Who controls each endpoint: the shipped organisation, customer-domain and
+    sovereign-cloud tables, the entity tables when installed, [controllers.known]."""
+    from residency.control.evidence import ControlEvidence
+
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    return ControlEvidence.load(request.data_dir, table, notes)
 
 
 def _read_files(request: AuditRequest, collector: Any) -> None:

@@ -102,6 +102,15 @@ class EntityIndex:
                 return self.claims(domain)
         return []
 
+    def lookup_levels(self, host: str) -> list[list[Claim]]:
+        """Claims at every listed level of ``host``, most specific first."""
+        labels = host.lower().rstrip(".").split(".")
+        return [
+            self.claims(".".join(labels[start:]))
+            for start in range(len(labels) - 1)
+            if ".".join(labels[start:]) in self.domains
+        ]
+
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(t.label for t in self.tables)

@@ -30,6 +30,7 @@ from residency.control.suffixes import CustomerSuffixes, default_suffixes
 from residency.model import (
     Confidence,
     Controller,
+    DataVersion,
     EndpointResult,
     IpFacts,
     Operator,
@@ -207,10 +208,15 @@ class ControlEvidence:
     def _decide(self, name: str) -> Controller | None:
         host = self._real(name)
         customer = self.suffixes.customer_host(host)
-        claims = self.entities.lookup(host)
+        levels = self.entities.lookup_levels(host)
+        claims = levels[0] if levels else []
         curated = self._curated_claim(host)
         if curated is not None and (not claims or len(curated.domain) >= len(claims[0].domain)):
             claims = [c for c in claims if c.domain == curated.domain] + [curated]
+        if claims and len(levels) > 1:
+            # a parent domain's tables back the answer when they name the same organisation
+            keys = {self._key(c.entity) for c in claims}
+            claims += [c for level in levels[1:] for c in level if self._key(c.entity) in keys]
         if customer is not None:
             # a table's answer at or above the shared suffix names the provider
             claims = [c for c in claims if not self.suffixes.covers(host, c.domain)]
@@ -231,6 +237,10 @@ class ControlEvidence:
         if not claims:
             return None
         return self._merge(claims)
+
+    def _key(self, entity: str) -> str:
+        org = self.organisations.find(entity)
+        return org.id if org is not None else "name:" + name_key(entity)
 
     def _groups(self, claims: Sequence[Claim]) -> list[_Group]:
         grouped: dict[str, list[Claim]] = {}
@@ -327,6 +337,20 @@ class ControlEvidence:
             return facts
         chained = self.operator_with_chain(operator)
         return facts if chained is operator else replace(facts, operator=chained)
+
+    def data_versions(self) -> tuple[DataVersion, ...]:
+        """Provenance of the control tables in use, for the audit result."""
+        from residency import __version__
+
+        shipped = tuple(
+            DataVersion(name, f"residency {__version__}", origin=f"residency.data/{name}")
+            for name in (ORGANISATIONS_FILE, "customer_suffixes.toml", "sovereign_clouds.toml")
+        )
+        tables = tuple(
+            DataVersion(t.dataset, t.version, licence=t.licence or None) for t in self.entities.tables
+        )
+        dpf = (DataVersion("dpf-participants", self.dpf.version),) if self.dpf else ()
+        return shipped + tables + dpf
 
     def package_owner(self, package: str) -> tuple[str, TableInfo] | None:
         """The organisation an Android app package belongs to (DuckDuckGo's Android table)."""

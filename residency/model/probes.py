@@ -70,6 +70,22 @@ class Registrant:
     fetched: str | None = None  # UTC date-time of the answer
 
 
+def ownership_text(
+    entity: str, country: str | None, parents: tuple[OwnerLink, ...], basis: str, short: str = ""
+) -> str:
+    """One line for an organisation and its owners, the one place reports and reasons
+    take it from: ``Adition Technologies AG (DE) → Virtual Minds AG (DE) [entity-list
+    webxray 2019-12-18; disconnect 2026-08-07]``; without parents, as before:
+    ``Kitepay Payments India Private Limited (IN, OV certificate)``."""
+    if not parents and not short:
+        return f"{entity} ({country or '??'}, {basis})"
+    steps = [f"{entity} ({country or '??'})"]
+    steps.extend(f"{p.entity} ({p.country or '??'})" for p in parents)
+    if short:
+        steps.append("parent unknown" if short.startswith("parent unknown") else f"({short})")
+    return " → ".join(steps) + f" [{basis}]"
+
+
 @dataclass(frozen=True)
 class Controller:
     """Who runs the service that receives the data (not who hosts it).
@@ -91,6 +107,14 @@ class Controller:
     disagreements: tuple[str, ...] = ()  # what other sources say instead
     hosted_by: str | None = None  # provider of the shared customer domain the name is under
     dpf: str = ""  # EU-US DPF: "listed <version>", "not listed <version>", "" = no list
+
+    def chain_text(self) -> str:
+        """``Adition Technologies AG (DE) → Virtual Minds AG (DE) [entity-list ...]``."""
+        if self.entity is None:
+            return self.why or "controller unknown"
+        return ownership_text(
+            self.entity, self.country, self.parents, self.basis, self.parent_unknown
+        )
 
     @property
     def ultimate(self) -> OwnerLink | None:
@@ -118,3 +142,6 @@ class SovereignCloud:
     @property
     def ultimate(self) -> OwnerLink:
         return self.parents[-1] if self.parents else OwnerLink(self.entity, self.country, self.source)
+
+    def chain_text(self) -> str:
+        return ownership_text(self.entity, self.country, self.parents, self.basis)

@@ -40,7 +40,7 @@ def controller_findings(
                 (),
             )
         ]
-    who = f"controlled by {controller.entity} ({controller.country}, {controller.basis})"
+    who = f"controlled by {controller.chain_text()}"
     country = controller.country.upper()
     if country in constraint.deny:
         return [

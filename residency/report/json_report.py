@@ -129,6 +129,7 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
             "jurisdiction": operator.jurisdiction,
             "parent": operator.parent,
             "basis": operator.basis,
+            "parents": [asdict(link) for link in operator.parents],
         },
         "registration": None
         if registration is None
@@ -170,6 +171,18 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "probes": [probe_dict(p) for p in result.probes],
         "controller": controller_dict(result.controller),
         "registrant": None if result.registrant is None else asdict(result.registrant),
+        "sovereign_cloud": None
+        if result.sovereign is None
+        else {
+            "offering": result.sovereign.offering,
+            "name": result.sovereign.name,
+            "entity": result.sovereign.entity,
+            "country": result.sovereign.country,
+            "basis": result.sovereign.basis,
+            "source": result.sovereign.source,
+            "parents": [asdict(link) for link in result.sovereign.parents],
+            "text": result.sovereign.chain_text(),
+        },
     }
 
 
@@ -212,6 +225,15 @@ def controller_dict(controller: Controller | None) -> dict[str, Any] | None:
         "basis": controller.basis,
         "confidence": controller.confidence.value,
         "why": controller.why,
+        # each step above the entity with its own source; the ultimate parent last
+        "parents": [asdict(link) for link in controller.parents],
+        "parent_unknown": controller.parent_unknown or None,
+        "ultimate_parent": None if controller.ultimate is None else asdict(controller.ultimate),
+        "sources": list(controller.sources),
+        "disagreements": list(controller.disagreements),
+        "hosted_by": controller.hosted_by,
+        "dpf": controller.dpf or None,
+        "text": controller.chain_text(),
     }
 
 
