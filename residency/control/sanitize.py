@@ -14,6 +14,7 @@ import unicodedata
 #: Longest organisation name kept; longer ones are cut (real names are far shorter).
 MAX_NAME = 160
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
@@ -21,7 +22,7 @@ def clean_text(value: object, limit: int = MAX_NAME) -> str | None:
     """``value`` as safe text, or None when it is not a string or nothing is left."""
     if not isinstance(value, str):
         return None
-    text = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = _SURROGATE.sub("\ufffd", value)
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
     )

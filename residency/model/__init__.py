@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         ProbeResult,
         Registrant,
         SovereignCloud,
+        ownership_text,
     )
     from residency.model.resolution import (
         ChainStep,
@@ -89,6 +90,7 @@ _WHERE = {
     "Registrant": "probes",
     "Controller": "probes",
     "SovereignCloud": "probes",
+    "ownership_text": "probes",
     "Verdict": "audit",
     "Reason": "audit",
     "AddressVerdict": "audit",
@@ -147,6 +149,7 @@ __all__ = [
     "Registration",
     "Resolution",
     "SovereignCloud",
+    "ownership_text",
     "ResolvedAddress",
     "Verdict",
 ]
