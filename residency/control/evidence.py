@@ -76,6 +76,8 @@ class ControlEvidence:
         self.sandbox = tuple("." + s.strip(".").lower() for s in sandbox_suffixes)
         self.dpf = dpf
         self._decided: dict[str, Controller | None] = {}
+        self._merged: dict[tuple[str, int], Controller] = {}
+        self._facts_cache: dict[int, tuple[IpFacts, IpFacts]] = {}
         self._operators: dict[Operator, Operator] = {}
 
     @classmethod
@@ -236,7 +238,14 @@ class ControlEvidence:
                 )
         if not claims:
             return None
-        return self._merge(claims)
+        # hosts under one listed domain share its answer: merge once per domain
+        key = (claims[0].domain, len(claims))
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = self._merge(claims)
+            if len(self._merged) < CACHE_LIMIT:
+                self._merged[key] = merged
+        return merged
 
     def _key(self, entity: str) -> str:
         org = self.organisations.find(entity)
@@ -320,7 +329,7 @@ class ControlEvidence:
             found = controller_for(
                 host, result.probes, self.table, result.registrant, self.from_tables
             )
-            if found.entity is not None:
+            if found.entity is not None and not found.sources:  # the tables' own are chained
                 found = self.with_chain(found)
             if found.basis != "none" or controller is not None or result.probes:
                 controller = found
@@ -335,8 +344,16 @@ class ControlEvidence:
         operator = facts.operator
         if operator is None:
             return facts
+        # The locator hands out one IpFacts per address: chain each once. The original is
+        # kept in the cache, so its id cannot be reused while the entry lives.
+        cached = self._facts_cache.get(id(facts))
+        if cached is not None and cached[0] is facts:
+            return cached[1]
         chained = self.operator_with_chain(operator)
-        return facts if chained is operator else replace(facts, operator=chained)
+        found = facts if chained is operator else replace(facts, operator=chained)
+        if len(self._facts_cache) < CACHE_LIMIT:
+            self._facts_cache[id(facts)] = (facts, found)
+        return found
 
     def data_versions(self) -> tuple[DataVersion, ...]:
         """Provenance of the control tables in use, for the audit result."""
