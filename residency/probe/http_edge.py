@@ -17,8 +17,8 @@ import h11
 import httpx
 
 from residency.model import ProbeResult
+from residency.probe.multiplex import Steps, drive, receive, send_all
 from residency.probe.pops import edge_from_headers, place_of_pop
-from residency.probe.wire import Steps, drive, receive, send_all
 from residency.timefmt import utc_iso
 
 # Headers that name the edge; only these are kept, so a report carries no cookies.
@@ -131,7 +131,7 @@ class HttpEdgeProbe:
     def on_connection(
         self, host: str, ip: str, port: int, connection: ssl.SSLSocket
     ) -> Steps[ProbeResult | tuple[str, _First]]:
-        """The first request on ``connection`` as steps (residency.probe.wire): the result,
+        """The first request on ``connection`` as steps (residency.probe.multiplex): the result,
         or, when the answer asks for another request (HEAD refused, a same-host redirect),
         the arguments after ``host, ip, port`` of the ``follow`` call that makes it."""
         when = _now()

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
-from residency.probe.wire import Steps, connect, drive, handshake
+from residency.probe.multiplex import Steps, connect, drive, handshake
 from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
@@ -136,7 +136,7 @@ class TlsProbe:
     def session_steps(
         self, host: str, ip: str, port: int
     ) -> Steps[tuple[ProbeResult, ssl.SSLSocket | None]]:
-        """``session`` as steps (residency.probe.wire); the connection is non-blocking."""
+        """``session`` as steps (residency.probe.multiplex); the connection is non-blocking."""
         when = _now()
 
         def fail(outcome: str, detail: str) -> tuple[ProbeResult, None]:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from residency.locate.geofeed_discovery import GeofeedDiscovery
-from residency.locate.merge import merge_facts
 from residency.locate.rdap import RdapLookup
 from residency.locate.rdap_cache import MemoryRdapCache, SqliteRdapCache
+from residency.locate.trust.merge import merge_facts
 from residency.model import Evidence, EvidenceKind, Place, Registration
 from tests.integration.feedserver import (
     FeedServer,

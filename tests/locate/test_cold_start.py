@@ -35,9 +35,9 @@ NOT_FOR_ONE_LOOKUP = (
     "tomllib",
     "residency.datasets.sources",
     "residency.locate.geofeed_discovery",
-    "residency.locate.mmdb_layout",
+    "residency.locate.index.mmdb_layout",
     "residency.locate.rdap",
-    "residency.locate.summary",
+    "residency.locate.index.summary",
     "_hashlib",  # OpenSSL: residency.digest uses CPython's own SHA-256
     "socket",  # residency.addresses takes inet_pton from _socket
 )
