@@ -29,12 +29,8 @@ from residency.locate.locator import Locator
 from residency.model import Endpoint, ObservedAddress
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TABLES = {
-    "entities-webxray": ("webxray", "2019-12-18", [("domain_owners.json", "webxray-domain_owners_2019-12-18.json")]),
-    "entities-disconnect": ("disconnect", "2026-08-07", [("entities.json", "disconnect-entities_2026-08-07.json"), ("services.json", "disconnect-services_2026-08-07.json")]),
-    "entities-ddg-web": ("duckduckgo-web", "2025-06-17", [("extension-tds.json", "ddg-web-tds-v6_2025-06-17.json")]),
-    "entities-ddg-android": ("duckduckgo-android", "2025-06-17", [("android-tds.json", "ddg-android-tds_2025-06-17.json")]),
-}  # fmt: skip
+# the same snapshots the tests use (tests/control/fixtures.py)
+from tests.control.fixtures import SNAPSHOTS as TABLES  # noqa: E402
 
 
 def load_evidence() -> tuple[ControlEvidence, float]:
@@ -53,7 +49,10 @@ def coverage(locator: Locator, evidence: ControlEvidence) -> None:
     endpoints = read_input(har, "har").endpoints
     first = registrable_domain("www.ferguson.com")
     third = [e for e in endpoints if registrable_domain(e.host) != first]
-    for label, control in (("baseline (no control evidence, = main)", None), ("with control", evidence)):
+    for label, control in (
+        ("baseline (no control evidence, = main)", None),
+        ("with control", evidence),
+    ):
         result = Auditor(None, locator, control=control).audit(third)
         named = [
             r for r in result.endpoints
@@ -91,7 +90,8 @@ def names(evidence: ControlEvidence, count: int, seed: int = 11) -> list[Endpoin
             host = f"d{n:x}q.{rng.choice(['cloudfront.net', 'herokuapp.com', 'azureedge.net'])}"
         else:
             host = f"api{n}.brand{rng.randrange(3000)}.example.com"
-        ip = f"{rng.choice(['3.120', '34.64', '13.69', '104.16', '81.2'])}.{n % 256}.{n // 256 % 256}"
+        net = rng.choice(["3.120", "34.64", "13.69", "104.16", "81.2"])
+        ip = f"{net}.{n % 256}.{n // 256 % 256}"
         out.append(Endpoint(host, host, observed=(ObservedAddress(ip, None, "bench"),)))
     return out
 

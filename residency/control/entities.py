@@ -156,7 +156,9 @@ def load_index(directory: Path | None = None, notes: list[str] | None = None) ->
             day = (entry.fetched or "")[:10] or "date unknown"
         info = TableInfo(name, TABLE_NAMES.get(name, name), day, entry.licence)
         try:
-            for parsed in parse_files(name, [(f.name, p) for f, p in zip(entry.files, paths, strict=True)]):
+            for parsed in parse_files(
+                name, [(f.name, p) for f, p in zip(entry.files, paths, strict=True)]
+            ):
                 index.add(info, parsed)
         except DatasetError as err:
             if notes is not None:

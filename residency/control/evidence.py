@@ -94,7 +94,7 @@ class ControlEvidence:
 
         try:
             sandbox: Sequence[str] = HintTable.load(with_places=False).sandbox_suffixes
-        except Exception:  # noqa: BLE001 - the hints' own loader reports a broken table
+        except Exception:
             sandbox = ()
         organisations = default_organisations()
         return cls(
@@ -141,11 +141,15 @@ class ControlEvidence:
             seen.add(key)
             org = self.organisations.find(parent)
             if org is not None:  # the curated table takes over from here
-                links.append(OwnerLink(org.entity, org.country, f"entity-list {info.label}", org.lei))
+                links.append(
+                    OwnerLink(org.entity, org.country, f"entity-list {info.label}", org.lei)
+                )
                 more, short = self.organisations.chain(org)
                 return None, (*links, *more)[:MAX_CHAIN], short
             country = self.entities.countries.get(key)
-            links.append(OwnerLink(parent, country[0] if country else None, f"entity-list {info.label}"))
+            links.append(
+                OwnerLink(parent, country[0] if country else None, f"entity-list {info.label}")
+            )
             current = parent
         else:
             return None, tuple(links), f"parent chain cut after {MAX_CHAIN} steps"
@@ -182,7 +186,11 @@ class ControlEvidence:
             if org.entity != operator.entity and operator.entity:
                 # the provider's operating entity is the org's subsidiary or itself under
                 # another name: the org is the first step above it when it differs
-                parents = (org.link, *parents) if name_key(org.entity) != name_key(operator.entity) else parents
+                parents = (
+                    (org.link, *parents)
+                    if name_key(org.entity) != name_key(operator.entity)
+                    else parents
+                )
             result = replace(operator, parents=parents)
         if len(self._operators) < CACHE_LIMIT:
             self._operators[operator] = result
@@ -232,9 +240,7 @@ class ControlEvidence:
                     "customer domain",
                     Confidence.NONE,
                     customer.why(),
-                    hosted_by=f"{hosted} ({customer.suffix.provider_name})"
-                    if provider
-                    else hosted,
+                    hosted_by=f"{hosted} ({customer.suffix.provider_name})" if provider else hosted,
                 )
         if not claims:
             return None
@@ -259,10 +265,11 @@ class ControlEvidence:
             key = org.id if org is not None else "name:" + name_key(claim.entity)
             grouped.setdefault(key, []).append(claim)
             orgs[key] = org
-        return [
-            _Group(key, (orgs[key].entity if orgs[key] else found[0].entity), orgs[key], tuple(found))  # type: ignore[union-attr]
-            for key, found in grouped.items()
-        ]
+        groups = []
+        for key, found in grouped.items():
+            org = orgs[key]
+            groups.append(_Group(key, org.entity if org else found[0].entity, org, tuple(found)))
+        return groups
 
     def _ancestor_keys(self, group: _Group) -> set[str]:
         if group.organisation is not None:
@@ -300,7 +307,12 @@ class ControlEvidence:
                     if other is not chosen:
                         for claim in other.claims:
                             notes.append(f"{claim.table.label} says {claim.entity}")
-        supporting = [c for g in groups for c in g.claims if g is chosen or g.key in self._ancestor_keys(chosen)]
+        supporting = [
+            c
+            for g in groups
+            for c in g.claims
+            if g is chosen or g.key in self._ancestor_keys(chosen)
+        ]
         labels = list(dict.fromkeys(c.table.label for c in supporting if c.table is not _CURATED))
         sources = tuple(f"entity-list {label}" for label in labels)
         if any(c.table is _CURATED for c in supporting):
@@ -364,7 +376,8 @@ class ControlEvidence:
             for name in (ORGANISATIONS_FILE, "customer_suffixes.toml", "sovereign_clouds.toml")
         )
         tables = tuple(
-            DataVersion(t.dataset, t.version, licence=t.licence or None) for t in self.entities.tables
+            DataVersion(t.dataset, t.version, licence=t.licence or None)
+            for t in self.entities.tables
         )
         dpf = (DataVersion("dpf-participants", self.dpf.version),) if self.dpf else ()
         return shipped + tables + dpf

@@ -139,10 +139,14 @@ class Organisations:
                 return tuple(links), f"parent chain cut after {MAX_CHAIN} steps"
             seen.add(parent.id)
             # the step is evidenced by the child's source (its owner's filing, the deal)
-            links.append(OwnerLink(parent.entity, parent.country, f"{FILE} {current.source}", parent.lei))
+            links.append(
+                OwnerLink(parent.entity, parent.country, f"{FILE} {current.source}", parent.lei)
+            )
             current = parent
         if current.parent_unknown:
-            return tuple(links), f"parent unknown: {current.entity} has an owner {FILE} does not name"
+            return tuple(
+                links
+            ), f"parent unknown: {current.entity} has an owner {FILE} does not name"
         return tuple(links), ""
 
     def ancestors(self, org: Organisation) -> frozenset[str]:

@@ -41,9 +41,7 @@ class SovereignClouds:
         self.offerings = {o.id: o for o in offerings}
         self.organisations = organisations
         self.by_suffix = {s: o for o in self.offerings.values() for s in o.suffixes}
-        self.by_region = {
-            (o.provider, r): o for o in self.offerings.values() for r in o.regions
-        }
+        self.by_region = {(o.provider, r): o for o in self.offerings.values() for r in o.regions}
 
     @classmethod
     def load(
@@ -67,8 +65,9 @@ class SovereignClouds:
                 raise ControlTableInvalid(f"{here} must be a table")
             org = organisations.by_id.get(str(row.get("organisation")))
             if org is None:
-                raise ControlTableInvalid(f"{here}: organisation {row.get('organisation')!r} "
-                                          "is not in organisations.toml")
+                raise ControlTableInvalid(
+                    f"{here}: organisation {row.get('organisation')!r} is not in organisations.toml"
+                )
             for key in ("name", "source"):
                 if not isinstance(row.get(key), str):
                     raise ControlTableInvalid(f"{here}: '{key}' is required (a string)")

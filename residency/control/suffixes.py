@@ -114,7 +114,7 @@ class CustomerSuffixes:
             raise ControlTableInvalid(f"{path}: invalid TOML: {err}") from None
         rows = document.get("suffixes")
         if not isinstance(rows, dict):
-            raise ControlTableInvalid(f"{path}: no [suffixes.\"<domain>\"] tables")
+            raise ControlTableInvalid(f'{path}: no [suffixes."<domain>"] tables')
         entries: list[CustomerSuffix] = []
         if with_psl:
             psl = _bundled_psl()
@@ -125,7 +125,7 @@ class CustomerSuffixes:
                 isinstance(row.get(k), str) for k in ("provider", "name", "source")
             ):
                 raise ControlTableInvalid(
-                    f"{path}: [suffixes.\"{suffix}\"] needs provider, name and source strings"
+                    f'{path}: [suffixes."{suffix}"] needs provider, name and source strings'
                 )
             entries.append(
                 CustomerSuffix(suffix.lower(), row["name"], row["source"], row["provider"])

@@ -559,7 +559,9 @@ def check_enable(sources: Mapping[str, Source], enable: Iterable[str]) -> tuple[
     for value in enable:
         if value not in groups and value not in ids:
             known = ", ".join(sorted(groups | ids))
-            raise UsageError(f"--enable {value!r}: not an opt-in dataset group or id; known: {known}")
+            raise UsageError(
+                f"--enable {value!r}: not an opt-in dataset group or id; known: {known}"
+            )
     return tuple(enable)
 
 

@@ -103,7 +103,9 @@ class Controller:
     why: str = ""
     parents: tuple[OwnerLink, ...] = ()
     parent_unknown: str = ""  # why the chain stops where it does; "" when it is complete
-    sources: tuple[str, ...] = ()  # every source naming the entity, e.g. "entity-list disconnect 2026-08-07"
+    sources: tuple[
+        str, ...
+    ] = ()  # every source naming the entity, e.g. "entity-list disconnect 2026-08-07"
     disagreements: tuple[str, ...] = ()  # what other sources say instead
     hosted_by: str | None = None  # provider of the shared customer domain the name is under
     dpf: str = ""  # EU-US DPF: "listed <version>", "not listed <version>", "" = no list
@@ -141,7 +143,9 @@ class SovereignCloud:
 
     @property
     def ultimate(self) -> OwnerLink:
-        return self.parents[-1] if self.parents else OwnerLink(self.entity, self.country, self.source)
+        return (
+            self.parents[-1] if self.parents else OwnerLink(self.entity, self.country, self.source)
+        )
 
     def chain_text(self) -> str:
         return ownership_text(self.entity, self.country, self.parents, self.basis)

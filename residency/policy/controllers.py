@@ -40,7 +40,9 @@ def sovereign_findings(
         return [
             (
                 Verdict.FAIL,
-                Reason("sovereign-denied", f"{on}; denied by sovereign.deny = [{deny}]", applied.label),
+                Reason(
+                    "sovereign-denied", f"{on}; denied by sovereign.deny = [{deny}]", applied.label
+                ),
             )
         ]
     if constraint.allow is not None and cloud.offering in constraint.allow:

@@ -438,9 +438,7 @@ class Evaluator:
                 (),
             )
             return AddressVerdict(facts.ip, verdict, (reason,), "location")
-        findings = self.location(facts, applied, probes) + self.operator(
-            facts, applied, sovereign
-        )
+        findings = self.location(facts, applied, probes) + self.operator(facts, applied, sovereign)
         if not findings:
             reason = Reason("no-constraint", "the policy constrains nothing here", applied.label)
             return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
@@ -521,9 +519,7 @@ class Evaluator:
         addresses: list[AddressVerdict] = []
         breaches = False  # does any address breach before waivers?
         for facts in result.facts:
-            candidates = [
-                self.address(facts, a, result.probes, result.sovereign) for a in applied
-            ]
+            candidates = [self.address(facts, a, result.probes, result.sovereign) for a in applied]
             worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
             breaches = breaches or worst.verdict is not Verdict.PASS
             verdict, reasons = self.waived(

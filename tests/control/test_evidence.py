@@ -27,7 +27,8 @@ def test_real_disagreement_parent_named_instead_of_subsidiary() -> None:
     assert [(p.entity, p.country) for p in found.parents] == [("Virtual Minds AG", "DE")]
     assert found.basis.startswith("entity-list webxray 2019-12-18; disconnect 2026-08-07")
     assert found.chain_text().startswith(
-        "Adition Technologies AG (DE) → Virtual Minds AG (DE) [entity-list webxray 2019-12-18; disconnect 2026-08-07"
+        "Adition Technologies AG (DE) → Virtual Minds AG (DE) "
+        "[entity-list webxray 2019-12-18; disconnect 2026-08-07"
     )
     assert any("names Virtual Minds AG, an owner of" in d for d in found.disagreements)
 
@@ -64,7 +65,13 @@ def test_a_parent_cycle_stops(tmp_path: Path) -> None:
     index = small_index(
         tmp_path,
         [
-            {"id": 1, "parent_id": 2, "owner_name": "Alpha Ads", "country": "NL", "domains": ["alpha.example"]},
+            {
+                "id": 1,
+                "parent_id": 2,
+                "owner_name": "Alpha Ads",
+                "country": "NL",
+                "domains": ["alpha.example"],
+            },
             {"id": 2, "parent_id": 3, "owner_name": "Beta Holding", "country": "LU", "domains": []},
             {"id": 3, "parent_id": 1, "owner_name": "Gamma Group", "country": "CY", "domains": []},
         ],
@@ -122,8 +129,14 @@ def test_rank_certificate_then_known_table_then_tables_then_registrant() -> None
         cert=CertInfo(subject_o="Cert Org AG", subject_c="CH", validation="ov", issuer="CA"),
     )  # fmt: skip
     dv = ProbeResult("tls", "192.0.2.1", 443, "ok", verified=True, cert=CertInfo(validation="dv"))
-    assert controller_for("a.adition.com", [ov], evidence.table, None, evidence.from_tables).entity == "Cert Org AG"
-    assert controller_for("a.adition.com", [dv], evidence.table, None, evidence.from_tables).entity == "Us Ltd"
+    assert (
+        controller_for("a.adition.com", [ov], evidence.table, None, evidence.from_tables).entity
+        == "Cert Org AG"
+    )
+    assert (
+        controller_for("a.adition.com", [dv], evidence.table, None, evidence.from_tables).entity
+        == "Us Ltd"
+    )
     found = controller_for("a.adition.com", [dv], {}, None, evidence.from_tables)
     assert found.entity == "Adition Technologies AG" and "DV certificate" in found.why
 
@@ -139,4 +152,7 @@ def test_sovereign_clouds_by_name_and_region() -> None:
     oracle = clouds.recognise([], [facts(provider="oracle", region="eu-madrid-2", country="ES")])
     assert oracle is not None and oracle.offering == "oracle-eusc"
     assert oracle.basis == "region oracle:eu-madrid-2"
-    assert clouds.recognise(["www.example.com"], [facts(provider="aws", region="eu-central-1")]) is None
+    assert (
+        clouds.recognise(["www.example.com"], [facts(provider="aws", region="eu-central-1")])
+        is None
+    )

@@ -43,7 +43,9 @@ def test_eu_sovereign_fails_on_the_ultimate_parent_and_names_the_chain() -> None
 def test_own_jurisdiction_passes_the_same_controller() -> None:
     text = SOVEREIGN.replace('jurisdiction = "ultimate-parent"', 'jurisdiction = "own"')
     verdict = judge(text, ESC)
-    assert [r.code for r in verdict.reasons if r.code.startswith("controller")] == ["controller-allowed"]
+    assert [r.code for r in verdict.reasons if r.code.startswith("controller")] == [
+        "controller-allowed"
+    ]
 
 
 def test_sovereign_offering_allow_and_deny() -> None:
@@ -80,7 +82,9 @@ def test_gdpr_us_recipient_with_dpf_list() -> None:
     listed = DpfList(frozenset(name_key(n) for n in names), "2026-12-01")
     google = Controller("Google LLC", "US", "organisations.toml", Confidence.LOW)
     verdict = judge(GDPR, replace(google, dpf=listed.status(google)))
-    assert [r.code for r in verdict.reasons if r.code.startswith("controller")] == ["controller-dpf-listed"]
+    assert [r.code for r in verdict.reasons if r.code.startswith("controller")] == [
+        "controller-dpf-listed"
+    ]
     other = Controller("Tiny Tracker Inc", "US", "entity-list x", Confidence.LOW)
     verdict = judge(GDPR, replace(other, dpf=listed.status(other)))
     assert verdict.verdict is Verdict.FAIL
@@ -88,6 +92,8 @@ def test_gdpr_us_recipient_with_dpf_list() -> None:
 
 
 def test_eea_controller_passes_gdpr() -> None:
-    adition = Controller("Adition Technologies AG", "DE", "entity-list webxray 2019-12-18", Confidence.LOW)
+    adition = Controller(
+        "Adition Technologies AG", "DE", "entity-list webxray 2019-12-18", Confidence.LOW
+    )
     verdict = judge(GDPR, adition)
     assert verdict.verdict is Verdict.PASS

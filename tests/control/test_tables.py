@@ -45,7 +45,10 @@ def test_android_table_keeps_package_names() -> None:
 
 def test_text_is_sanitized_at_entry(tmp_path: Path) -> None:
     # a lone surrogate (legal in JSON, not in UTF-8) and control characters in a name
-    raw = '[{"id": 1, "owner_name": "Evil\\ud800 Corp\\u0007\\u001b[31m", "domains": ["evil.example", "<b>x</b>", "*.wild.example"]}]'
+    raw = (
+        '[{"id": 1, "owner_name": "Evil\\ud800 Corp\\u0007\\u001b[31m", '
+        '"domains": ["evil.example", "<b>x</b>", "*.wild.example"]}]'
+    )
     path = tmp_path / "owners.json"
     path.write_text(raw, encoding="ascii")
     with path.open("rb") as handle:
@@ -77,7 +80,9 @@ def test_clean_helpers() -> None:
         (("entities-ddg-android", "android-tds.json"), {"packageNames": {}}),
     ],
 )
-def test_wrong_shape_is_one_clear_line(tmp_path: Path, key: tuple[str, str], document: object) -> None:
+def test_wrong_shape_is_one_clear_line(
+    tmp_path: Path, key: tuple[str, str], document: object
+) -> None:
     path = write_json(tmp_path / "wrong.json", document)
     with path.open("rb") as handle, pytest.raises(FeedInvalid) as raised:
         PARSERS[key](handle, "wrong.json")

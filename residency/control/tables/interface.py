@@ -97,9 +97,7 @@ class Collector:
         return ParsedTable(self.table, records, packages, tuple(notes))
 
 
-def stream(
-    handle: IO[bytes], prefix: str, label: str, kind: str = "kvitems"
-) -> Iterator[Any]:
+def stream(handle: IO[bytes], prefix: str, label: str, kind: str = "kvitems") -> Iterator[Any]:
     """``ijson.kvitems``/``items`` of ``handle`` from its start; a JSON error is
     ``FeedInvalid`` naming ``label``."""
     handle.seek(0)
