@@ -54,7 +54,6 @@ if TYPE_CHECKING:
         ProbeResult,
         Registrant,
         SovereignCloud,
-        ownership_text,
     )
     from residency.model.resolution import (
         ChainStep,
@@ -90,7 +89,6 @@ _WHERE = {
     "Registrant": "probes",
     "Controller": "probes",
     "SovereignCloud": "probes",
-    "ownership_text": "probes",
     "Verdict": "audit",
     "Reason": "audit",
     "AddressVerdict": "audit",
@@ -151,5 +149,4 @@ __all__ = [
     "ResolvedAddress",
     "SovereignCloud",
     "Verdict",
-    "ownership_text",
 ]

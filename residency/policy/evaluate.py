@@ -377,7 +377,7 @@ class Evaluator:
             ultimate = operator.parents[-1] if operator.parents else None
             judged = (ultimate.country if ultimate else None) or operator.jurisdiction
             top = ultimate.entity if ultimate else (operator.entity or operator.provider or "?")
-            from residency.model import ownership_text
+            from residency.model.probes import ownership_text
 
             chain = ownership_text(
                 operator.entity or operator.provider or "operator",
