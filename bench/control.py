@@ -29,8 +29,23 @@ from residency.locate.locator import Locator
 from residency.model import Endpoint, ObservedAddress
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-# the same snapshots the tests use (tests/control/fixtures.py)
-from tests.control.fixtures import SNAPSHOTS as TABLES  # noqa: E402
+WEBXRAY, DISCONNECT = "webxray-domain_owners_2019-12-18.json", "disconnect-%s_2026-08-07.json"
+DDG_WEB, DDG_ANDROID = "ddg-web-tds-v6_2025-06-17.json", "ddg-android-tds_2025-06-17.json"
+#: the same snapshots the tests use (tests/control/fixtures.py)
+TABLES = {
+    "entities-webxray": ("webxray", "2019-12-18", [("domain_owners.json", WEBXRAY)]),
+    "entities-disconnect": (
+        "disconnect",
+        "2026-08-07",
+        [(f"{kind}.json", DISCONNECT % kind) for kind in ("entities", "services")],
+    ),
+    "entities-ddg-web": ("duckduckgo-web", "2025-06-17", [("extension-tds.json", DDG_WEB)]),
+    "entities-ddg-android": (
+        "duckduckgo-android",
+        "2025-06-17",
+        [("android-tds.json", DDG_ANDROID)],
+    ),
+}
 
 
 def load_evidence() -> tuple[ControlEvidence, float]:

@@ -104,12 +104,18 @@ class EntityIndex:
 
     def lookup_levels(self, host: str) -> list[list[Claim]]:
         """Claims at every listed level of ``host``, most specific first."""
-        labels = host.lower().rstrip(".").split(".")
-        return [
-            self.claims(".".join(labels[start:]))
-            for start in range(len(labels) - 1)
-            if ".".join(labels[start:]) in self.domains
-        ]
+        host = host.lower().rstrip(".")
+        found = []
+        start = 0
+        while True:
+            dot = host.find(".", start)
+            if dot < 0:
+                break  # a bare TLD is never a match
+            domain = host[start:]
+            if domain in self.domains:
+                found.append(self.claims(domain))
+            start = dot + 1
+        return found
 
     @property
     def labels(self) -> tuple[str, ...]:

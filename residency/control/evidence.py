@@ -207,13 +207,16 @@ class ControlEvidence:
         return found
 
     def _curated_claim(self, host: str) -> Claim | None:
-        labels = host.split(".")
-        for start in range(len(labels) - 1):
-            domain = ".".join(labels[start:])
-            org = self.organisations.by_domain.get(domain)
+        start = 0
+        by_domain = self.organisations.by_domain
+        while True:
+            dot = host.find(".", start)
+            if dot < 0:
+                return None
+            org = by_domain.get(host[start:])
             if org is not None:
-                return Claim(org.entity, _CURATED, domain)
-        return None
+                return Claim(org.entity, _CURATED, host[start:])
+            start = dot + 1
 
     def _decide(self, name: str) -> Controller | None:
         host = self._real(name)
@@ -229,7 +232,7 @@ class ControlEvidence:
             claims += [c for level in levels[1:] for c in level if self._key(c.entity) in keys]
         if customer is not None:
             # a table's answer at or above the shared suffix names the provider
-            claims = [c for c in claims if not self.suffixes.covers(host, c.domain)]
+            claims = [c for c in claims if not self.suffixes.covers(host, c.domain, customer)]
             if not claims:
                 org = customer.suffix.organisation
                 provider = self.organisations.by_id.get(org) if org else None
@@ -307,12 +310,8 @@ class ControlEvidence:
                     if other is not chosen:
                         for claim in other.claims:
                             notes.append(f"{claim.table.label} says {claim.entity}")
-        supporting = [
-            c
-            for g in groups
-            for c in g.claims
-            if g is chosen or g.key in self._ancestor_keys(chosen)
-        ]
+        above = self._ancestor_keys(chosen)
+        supporting = [c for g in groups for c in g.claims if g is chosen or g.key in above]
         labels = list(dict.fromkeys(c.table.label for c in supporting if c.table is not _CURATED))
         sources = tuple(f"entity-list {label}" for label in labels)
         if any(c.table is _CURATED for c in supporting):
@@ -350,6 +349,12 @@ class ControlEvidence:
         for resolution in result.resolutions:
             names.extend(self._real(n) for n in resolution.cname_targets)
         sovereign = self.sovereign.recognise(names, facts)
+        if (
+            controller is result.controller
+            and sovereign is None
+            and all(a is b for a, b in zip(facts, result.facts, strict=True))
+        ):
+            return result  # nothing learnt: no copy
         return replace(result, controller=controller, facts=facts, sovereign=sovereign)
 
     def _facts(self, facts: IpFacts) -> IpFacts:

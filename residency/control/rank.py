@@ -110,7 +110,7 @@ def _ranked(
     certified = _from_certificate(probes, notes)
     if certified is not None:
         return certified
-    listed = _from_table(host, table or {})
+    listed = _from_table(host, table) if table else None
     if listed is not None:
         domain, (entity, country) = listed
         return Controller(

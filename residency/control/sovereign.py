@@ -41,6 +41,7 @@ class SovereignClouds:
         self.offerings = {o.id: o for o in offerings}
         self.organisations = organisations
         self.by_suffix = {s: o for o in self.offerings.values() for s in o.suffixes}
+        self._dotted = tuple("." + s for s in self.by_suffix)
         self.by_region = {(o.provider, r): o for o in self.offerings.values() for r in o.regions}
 
     @classmethod
@@ -100,7 +101,10 @@ class SovereignClouds:
         )
 
     def by_name(self, name: str) -> Offering | None:
-        labels = name.lower().rstrip(".").split(".")
+        name = name.lower().rstrip(".")
+        if not name.endswith(self._dotted) and name not in self.by_suffix:
+            return None  # the common case: one C-level test for every suffix
+        labels = name.split(".")
         for start in range(len(labels) - 1):
             found = self.by_suffix.get(".".join(labels[start:]))
             if found is not None:

@@ -135,20 +135,24 @@ class CustomerSuffixes:
     def customer_host(self, host: str) -> CustomerHost | None:
         """The suffix ``host`` is a customer's name under (the longest), or None. The
         suffix itself (``cloudfront.net``) is the provider's own name."""
-        labels = host.lower().rstrip(".").split(".")
-        for start in range(1, len(labels)):
-            suffix = ".".join(labels[start:])
+        host = host.lower().rstrip(".")
+        dot = host.find(".")
+        depth = 1
+        while dot >= 0:
+            suffix = host[dot + 1 :]
             found = self.exact.get(suffix)
-            if found is None and start >= 2:
+            if found is None and depth >= 2:
                 found = self.wild.get(suffix)
             if found is not None:
                 return CustomerHost(host, found)
+            dot = host.find(".", dot + 1)
+            depth += 1
         return None
 
-    def covers(self, host: str, domain: str) -> bool:
+    def covers(self, host: str, domain: str, found: CustomerHost | None = None) -> bool:
         """Whether ``domain`` (a table's match for ``host``) is at or above the customer
         suffix ``host`` sits under: then the table names the provider, not the customer."""
-        found = self.customer_host(host)
+        found = found or self.customer_host(host)
         return found is not None and (
             domain == found.suffix.suffix or found.suffix.suffix.endswith("." + domain)
         )
