@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 from pathlib import Path
 
 from residency.audit.core import Auditor
+from residency.control.compiled import CompiledEntities
 from residency.control.entities import TableInfo, index_of, parse_files
 from residency.control.evidence import ControlEvidence
 from residency.endpoints import read_input
@@ -118,7 +120,16 @@ def main() -> None:
     args = parser.parse_args()
     locator = Locator.load(None)
     evidence, load_seconds = load_evidence()
-    print(f"control evidence loaded once per run in {load_seconds:.3f}s (all four tables)")
+    print(
+        f"entity tables parsed and merged in {load_seconds:.3f}s (once per data version; "
+        "kept in the dataset's compiled/ folder)"
+    )
+    cache = Path(tempfile.mkdtemp()) / "control.msgpack"
+    evidence.compiled.save(cache)
+    began = time.perf_counter()
+    CompiledEntities.read(cache)
+    read_seconds = time.perf_counter() - began
+    print(f"reading the merged tables back: {read_seconds:.3f}s per run")
     coverage(locator, evidence)
     batch = names(evidence, args.names)
     Auditor(None, locator).audit(batch[:500])  # warm the locator's caches for both arms
@@ -128,8 +139,11 @@ def main() -> None:
             control = None
             if arm == "control":
                 control = ControlEvidence(
-                    evidence.organisations, evidence.suffixes, evidence.sovereign, evidence.entities
-                )  # a fresh per-host cache, as in a new run
+                    evidence.organisations,
+                    evidence.suffixes,
+                    evidence.sovereign,
+                    compiled=evidence.compiled,
+                )  # fresh per-host caches, as a new run that finds the tables merged
             began = time.perf_counter()
             Auditor(None, locator, control=control).audit(batch)
             times[arm].append(time.perf_counter() - began)
@@ -139,7 +153,7 @@ def main() -> None:
         f"cost, {args.names} names, best of {args.repeat}: baseline {base:.3f}s "
         f"({1e6 * base / args.names:.1f} µs/name), with control {with_control:.3f}s; "
         f"extra {1e6 * extra / args.names:.1f} µs/name = {100 * extra / base:.1f}% of the audit "
-        f"(+{100 * load_seconds / base:.1f}% once for loading the tables)"
+        f"(+{100 * read_seconds / base:.1f}% once per run to read the merged tables)"
     )
 
 

@@ -307,8 +307,22 @@ class Auditor:
                     )
             except ResidencyError:
                 continue  # an unparsable observed address was already reported by the reader
+        located = tuple(seen.values())
+        if self.control is not None and self.prober is None:
+            # decided before the result is built: one object per endpoint, not two
+            controller, sovereign = self.control.decide(endpoint, resolutions, located)
+            return self._judged(
+                EndpointResult(
+                    endpoint=endpoint,
+                    resolutions=resolutions,
+                    facts=located,
+                    hints=hints,
+                    controller=controller,
+                    sovereign=sovereign,
+                )
+            )
         result = EndpointResult(
-            endpoint=endpoint, resolutions=resolutions, facts=tuple(seen.values()), hints=hints
+            endpoint=endpoint, resolutions=resolutions, facts=located, hints=hints
         )
         if self.prober is not None:
             if self._batch:
@@ -316,9 +330,10 @@ class Auditor:
             result = self.prober.probe_many([result])[0]
         if self.control is not None:
             result = self.control.annotate(result)
-        if self.policy is not None:
-            result = self._judge(result)
-        return result
+        return self._judged(result)
+
+    def _judged(self, result: EndpointResult) -> EndpointResult:
+        return self._judge(result) if self.policy is not None else result
 
     def _judge(self, result: EndpointResult) -> EndpointResult:
         from dataclasses import replace

@@ -3,16 +3,18 @@
 ``ControlEvidence`` holds the shipped tables (organisations, customer domains, sovereign
 clouds), the opt-in entity tables when present, and the user's ``[controllers.known]``;
 ``annotate(result)`` gives an endpoint result its controller (ranked by rank.py, with its
-ownership chain), its host operators' chains and the sovereign offering it runs on.
+ownership chain) and the sovereign offering it runs on.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from residency.control.compiled import CompiledEntities, compile_rows, digest
 from residency.control.entities import Claim, EntityIndex, TableInfo, load_index
 from residency.control.names import name_key
 from residency.control.organisations import (
@@ -31,10 +33,14 @@ from residency.model import (
     Confidence,
     Controller,
     DataVersion,
+    Endpoint,
     EndpointResult,
     IpFacts,
-    Operator,
     OwnerLink,
+    ProbeResult,
+    Registrant,
+    Resolution,
+    SovereignCloud,
 )
 
 if TYPE_CHECKING:
@@ -67,18 +73,21 @@ class ControlEvidence:
         table: ControllerTable | None = None,
         sandbox_suffixes: Sequence[str] = (),
         dpf: DpfList | None = None,
+        compiled: CompiledEntities | None = None,
     ) -> None:
         self.organisations = organisations or default_organisations()
         self.suffixes = suffixes or default_suffixes()
         self.sovereign = sovereign or SovereignClouds.load(organisations=self.organisations)
-        self.entities = entities or EntityIndex()
         self.table = dict(table or {})
         self.sandbox = tuple("." + s.strip(".").lower() for s in sandbox_suffixes)
         self.dpf = dpf
         self._decided: dict[str, Controller | None] = {}
-        self._merged: dict[tuple[str, int], Controller] = {}
-        self._facts_cache: dict[int, tuple[IpFacts, IpFacts]] = {}
-        self._operators: dict[Operator, Operator] = {}
+        if compiled is None:
+            self.entities = entities or EntityIndex()
+            compiled = self.compile(self.entities)
+        else:
+            self.entities = compiled.index_view()
+        self.compiled = compiled
 
     @classmethod
     def load(
@@ -87,8 +96,9 @@ class ControlEvidence:
         table: ControllerTable | None = None,
         notes: list[str] | None = None,
     ) -> ControlEvidence:
-        """The shipped tables, the entity tables in the dataset ``directory`` and the DPF
-        list when installed; ``notes`` gets a line for anything left out."""
+        """The shipped tables, the entity tables in the dataset ``directory`` (merged once
+        per data version and kept in its compiled/ folder) and the DPF list when
+        installed; ``notes`` gets a line for anything left out."""
         from residency.control.dpf import load_dpf
         from residency.locate.hints import HintTable
 
@@ -97,15 +107,38 @@ class ControlEvidence:
         except Exception:
             sandbox = ()
         organisations = default_organisations()
-        return cls(
-            organisations,
-            default_suffixes(),
-            default_sovereign_clouds() if organisations is default_organisations() else None,
-            load_index(directory, notes),
-            table,
-            sandbox,
-            load_dpf(directory, notes),
-        )
+        common = (organisations, default_suffixes(), default_sovereign_clouds())
+        dpf = load_dpf(directory, notes)
+        cache = _cache_path(directory)
+        compiled = CompiledEntities.read(cache) if cache is not None else None
+        if compiled is not None:
+            return cls(*common, None, table, sandbox, dpf, compiled)
+        evidence = cls(*common, load_index(directory, notes), table, sandbox, dpf)
+        if cache is not None:
+            try:
+                evidence.compiled.save(cache)
+            except OSError as err:
+                if notes is not None:
+                    notes.append(f"entity tables merged in memory, not cached ({err.strerror})")
+        return evidence
+
+    def compile(self, index: EntityIndex) -> CompiledEntities:
+        """Every listed domain's merged answer (the tables' and data/organisations.toml's)."""
+        domains = set(index.domains) | set(self.organisations.by_domain)
+        return compile_rows(sorted(domains), lambda d: self._merge_domain(d, index), index)
+
+    def _merge_domain(self, domain: str, index: EntityIndex) -> Controller | None:
+        claims = index.claims(domain)
+        curated = self.organisations.by_domain.get(domain)
+        if curated is not None:
+            claims.append(Claim(curated.entity, _CURATED, domain))
+        if not claims:
+            return None
+        keys = {self._key(c.entity) for c in claims}
+        # a parent domain's tables back the answer when they name the same organisation
+        for level in index.lookup_levels(domain)[1:]:
+            claims += [c for c in level if self._key(c.entity) in keys]
+        return self._merge(claims)
 
     # ------------------------------------------------------------------ names
     def _real(self, name: str) -> str:
@@ -117,7 +150,7 @@ class ControlEvidence:
 
     @property
     def table_labels(self) -> tuple[str, ...]:
-        return self.entities.labels
+        return tuple(t.label for t in self.compiled.tables)
 
     # ------------------------------------------------------------------ chains
     def chain_of(self, entity: str) -> tuple[Organisation | None, tuple[OwnerLink, ...], str]:
@@ -171,31 +204,6 @@ class ControlEvidence:
             found = replace(found, dpf=self.dpf.status(found))
         return found
 
-    def operator_with_chain(self, operator: Operator) -> Operator:
-        cached = self._operators.get(operator)
-        if cached is not None:
-            return cached
-        org = None
-        if operator.provider is not None:
-            org = self.organisations.by_provider.get(operator.provider)
-        if org is None and operator.entity:
-            org = self.organisations.find(operator.entity)
-        result = operator
-        if org is not None:
-            parents, _ = self.organisations.chain(org)
-            if org.entity != operator.entity and operator.entity:
-                # the provider's operating entity is the org's subsidiary or itself under
-                # another name: the org is the first step above it when it differs
-                parents = (
-                    (org.link, *parents)
-                    if name_key(org.entity) != name_key(operator.entity)
-                    else parents
-                )
-            result = replace(operator, parents=parents)
-        if len(self._operators) < CACHE_LIMIT:
-            self._operators[operator] = result
-        return result
-
     # ------------------------------------------------------------------ tables
     def from_tables(self, host: str) -> Controller | None:
         """What the customer-domain and domain-owner tables say of ``host``."""
@@ -206,55 +214,35 @@ class ControlEvidence:
             self._decided[host] = found
         return found
 
-    def _curated_claim(self, host: str) -> Claim | None:
-        start = 0
-        by_domain = self.organisations.by_domain
-        while True:
-            dot = host.find(".", start)
-            if dot < 0:
-                return None
-            org = by_domain.get(host[start:])
-            if org is not None:
-                return Claim(org.entity, _CURATED, host[start:])
-            start = dot + 1
-
     def _decide(self, name: str) -> Controller | None:
         host = self._real(name)
         customer = self.suffixes.customer_host(host)
-        levels = self.entities.lookup_levels(host)
-        claims = levels[0] if levels else []
-        curated = self._curated_claim(host)
-        if curated is not None and (not claims or len(curated.domain) >= len(claims[0].domain)):
-            claims = [c for c in claims if c.domain == curated.domain] + [curated]
-        if claims and len(levels) > 1:
-            # a parent domain's tables back the answer when they name the same organisation
-            keys = {self._key(c.entity) for c in claims}
-            claims += [c for level in levels[1:] for c in level if self._key(c.entity) in keys]
-        if customer is not None:
-            # a table's answer at or above the shared suffix names the provider
-            claims = [c for c in claims if not self.suffixes.covers(host, c.domain, customer)]
-            if not claims:
-                org = customer.suffix.organisation
-                provider = self.organisations.by_id.get(org) if org else None
-                hosted = provider.entity if provider else customer.suffix.provider_name
-                return Controller(
-                    None,
-                    None,
-                    "customer domain",
-                    Confidence.NONE,
-                    customer.why(),
-                    hosted_by=f"{hosted} ({customer.suffix.provider_name})" if provider else hosted,
-                )
-        if not claims:
+        limit = customer.suffix.suffix if customer is not None else None
+        start = 0
+        while True:
+            dot = host.find(".", start)
+            if dot < 0:
+                break
+            domain = host[start:]
+            if limit is not None and (domain == limit or limit.endswith("." + domain)):
+                break  # at or above the shared suffix, the tables name the provider
+            found = self.compiled.get(domain)
+            if found is not None:
+                return found
+            start = dot + 1
+        if customer is None:
             return None
-        # hosts under one listed domain share its answer: merge once per domain
-        key = (claims[0].domain, len(claims))
-        merged = self._merged.get(key)
-        if merged is None:
-            merged = self._merge(claims)
-            if len(self._merged) < CACHE_LIMIT:
-                self._merged[key] = merged
-        return merged
+        org = customer.suffix.organisation
+        provider = self.organisations.by_id.get(org) if org else None
+        hosted = provider.entity if provider else customer.suffix.provider_name
+        return Controller(
+            None,
+            None,
+            "customer domain",
+            Confidence.NONE,
+            customer.why(),
+            hosted_by=f"{hosted} ({customer.suffix.provider_name})" if provider else hosted,
+        )
 
     def _key(self, entity: str) -> str:
         org = self.organisations.find(entity)
@@ -331,46 +319,43 @@ class ControlEvidence:
         return self.with_chain(controller)
 
     # ------------------------------------------------------------------ the audit
-    def annotate(self, result: EndpointResult) -> EndpointResult:
-        """``result`` with its controller (when any evidence names or excludes one), its
-        operators' ownership chains, and the sovereign offering it runs on."""
-        host = result.endpoint.host
-        controller = result.controller
-        if not result.endpoint.is_ip:
-            found = controller_for(
-                host, result.probes, self.table, result.registrant, self.from_tables
-            )
+    def decide(
+        self,
+        endpoint: Endpoint,
+        resolutions: Sequence[Resolution],
+        facts: Sequence[IpFacts],
+        probes: Sequence[ProbeResult] = (),
+        registrant: Registrant | None = None,
+        controller: Controller | None = None,
+    ) -> tuple[Controller | None, SovereignCloud | None]:
+        """The endpoint's controller (``controller``, what the prober found, is kept when
+        no evidence says more) and the sovereign offering it runs on."""
+        host = endpoint.host
+        if not endpoint.is_ip:
+            found = controller_for(host, probes, self.table, registrant, self.from_tables)
             if found.entity is not None and not found.sources:  # the tables' own are chained
                 found = self.with_chain(found)
-            if found.basis != "none" or controller is not None or result.probes:
+            if found.basis != "none" or controller is not None or probes:
                 controller = found
-        facts = tuple(self._facts(f) for f in result.facts)
-        names = [] if result.endpoint.is_ip else [self._real(host)]
-        for resolution in result.resolutions:
+        names = [] if endpoint.is_ip else [self._real(host)]
+        for resolution in resolutions:
             names.extend(self._real(n) for n in resolution.cname_targets)
-        sovereign = self.sovereign.recognise(names, facts)
-        if (
-            controller is result.controller
-            and sovereign is None
-            and all(a is b for a, b in zip(facts, result.facts, strict=True))
-        ):
-            return result  # nothing learnt: no copy
-        return replace(result, controller=controller, facts=facts, sovereign=sovereign)
+        return controller, self.sovereign.recognise(names, facts)
 
-    def _facts(self, facts: IpFacts) -> IpFacts:
-        operator = facts.operator
-        if operator is None:
-            return facts
-        # The locator hands out one IpFacts per address: chain each once. The original is
-        # kept in the cache, so its id cannot be reused while the entry lives.
-        cached = self._facts_cache.get(id(facts))
-        if cached is not None and cached[0] is facts:
-            return cached[1]
-        chained = self.operator_with_chain(operator)
-        found = facts if chained is operator else replace(facts, operator=chained)
-        if len(self._facts_cache) < CACHE_LIMIT:
-            self._facts_cache[id(facts)] = (facts, found)
-        return found
+    def annotate(self, result: EndpointResult) -> EndpointResult:
+        """``result`` with its controller (when any evidence names or excludes one) and the
+        sovereign offering it runs on."""
+        controller, sovereign = self.decide(
+            result.endpoint,
+            result.resolutions,
+            result.facts,
+            result.probes,
+            result.registrant,
+            result.controller,
+        )
+        if controller is result.controller and sovereign is None:
+            return result  # nothing learnt: no copy
+        return replace(result, controller=controller, sovereign=sovereign)
 
     def data_versions(self) -> tuple[DataVersion, ...]:
         """Provenance of the control tables in use, for the audit result."""
@@ -382,7 +367,7 @@ class ControlEvidence:
         )
         tables = tuple(
             DataVersion(t.dataset, t.version, licence=t.licence or None)
-            for t in self.entities.tables
+            for t in self.compiled.tables
         )
         dpf = (DataVersion("dpf-participants", self.dpf.version),) if self.dpf else ()
         return shipped + tables + dpf
@@ -392,13 +377,27 @@ class ControlEvidence:
         return self.entities.packages.get(package)
 
     def disagreements(self) -> list[str]:
-        """Every domain whose tables name different organisations that are not one
-        another's owner (``residency data entities --disagreements``)."""
-        found: list[str] = []
-        for domain in sorted(self.entities.domains):
-            claims = self.entities.claims(domain)
-            if len({name_key(c.entity) for c in claims}) < 2:
-                continue
-            merged = self._merge(claims)
-            found.extend(merged.disagreements)
-        return found
+        """Every listed domain whose tables name organisations that are not one another's
+        owner, as ``domain: table date says X``."""
+        return self.compiled.disagreements()
+
+
+def _cache_path(directory: Path | None) -> Path | None:
+    """Where the merged tables of the data in ``directory`` are kept, keyed by the entity
+    datasets' hashes, the shipped organisations table and residency's version."""
+    from residency import __version__
+    from residency.datasets.errors import DatasetError
+    from residency.datasets.manifest import load_manifest
+    from residency.paths import dataset_dir, project_data_dir
+
+    base = directory or dataset_dir()
+    try:
+        manifest = load_manifest(directory)
+        shipped = (project_data_dir() / ORGANISATIONS_FILE).read_bytes()
+    except (DatasetError, OSError):
+        return None
+    parts = [__version__, hashlib.sha256(shipped).hexdigest()]
+    for name, entry in sorted(manifest.entries.items()):
+        if entry.kind == "entity-list":
+            parts += [name, entry.sha256, entry.published or entry.version, entry.fetched or ""]
+    return base / "compiled" / f"control-{digest(parts)}.msgpack"

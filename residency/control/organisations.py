@@ -162,3 +162,21 @@ class Organisations:
 @cache
 def default_organisations() -> Organisations:
     return Organisations.load()
+
+
+@cache
+def operator_chain(provider: str | None, entity: str | None) -> tuple[OwnerLink, ...]:
+    """The owners above a host operator (providers.toml id and entity), direct parent first:
+    ``aws`` / Amazon Web Services, Inc. -> (Amazon.com, Inc. (US),). Empty when the
+    curated table does not know it."""
+    organisations = default_organisations()
+    org = organisations.by_provider.get(provider) if provider else None
+    if org is None and entity:
+        org = organisations.find(entity)
+    if org is None:
+        return ()
+    parents, _ = organisations.chain(org)
+    if entity and name_key(org.entity) != name_key(entity):
+        # the operating entity is the organisation's subsidiary or its brand
+        parents = (org.link, *parents)
+    return parents

@@ -165,9 +165,6 @@ class Operator:
     # Further jurisdictions whose law reaches the operator: a foreign parent's, or the
     # operating subsidiary's own (BytePlus: SG under a CN group). ISO alpha-2.
     other_jurisdictions: tuple[str, ...] = ()
-    # The ownership chain above ``entity`` (direct parent first, ultimate parent last), each
-    # step with its source: residency.control fills it from data/organisations.toml.
-    parents: tuple[OwnerLink, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -374,7 +374,10 @@ class Evaluator:
                 judged, top = sovereign.ultimate.country, sovereign.ultimate.entity
             evidence: tuple[str, ...] = (f"sovereign cloud: {sovereign.name} ({sovereign.basis})",)
         elif operator is not None and operator.jurisdiction is not None:
-            ultimate = operator.parents[-1] if operator.parents else None
+            from residency.control.organisations import operator_chain
+
+            parents = operator_chain(operator.provider, operator.entity)
+            ultimate = parents[-1] if parents else None
             judged = (ultimate.country if ultimate else None) or operator.jurisdiction
             top = ultimate.entity if ultimate else (operator.entity or operator.provider or "?")
             from residency.model.probes import ownership_text
@@ -382,7 +385,7 @@ class Evaluator:
             chain = ownership_text(
                 operator.entity or operator.provider or "operator",
                 operator.jurisdiction,
-                operator.parents,
+                parents,
                 operator.basis,
             )
             evidence = (f"operator: {chain}",)

@@ -129,7 +129,6 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
             "jurisdiction": operator.jurisdiction,
             "parent": operator.parent,
             "basis": operator.basis,
-            "parents": [asdict(link) for link in operator.parents],
         },
         "registration": None
         if registration is None
