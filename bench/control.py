@@ -6,9 +6,10 @@ domains, sovereign clouds) beside the same audit without it, in one run.
    ../shared/data/entities; the share of third-party hosts that get a named controller
    with a country, and whether any customer-domain host got its provider as controller.
    Baseline: the same audit without control evidence (what main gives: no controller).
-2. cost: 20,000 names (tracker domains from the tables and their subdomains, customer
-   names under shared domains, unknown names), each with an observed address, audited
-   with and without control evidence; the extra cost per endpoint against the audit.
+2. cost: the audit of 20,000 names as bench/resolve.py runs it (resolved through a local
+   Knot server, located, the JSON report rendered): names under 200 domains the tables
+   list, customer names under shared domains, unknown brands; audited with and without
+   control evidence, alternately, in one run; the extra cost per endpoint.
 
     .venv/bin/python bench/control.py [--names 20000] [--repeat 3]
 """
@@ -21,14 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from residency.audit.core import Auditor
+from residency.audit.core import Auditor, paused_gc
 from residency.control.compiled import CompiledEntities
 from residency.control.entities import TableInfo, index_of, parse_files
 from residency.control.evidence import ControlEvidence
+from residency.demo.knot import KnotServer, Zone, find_binary
 from residency.endpoints import read_input
 from residency.endpoints.domain import registrable_domain
+from residency.endpoints.normalise import normalise_host
 from residency.locate.locator import Locator
-from residency.model import Endpoint, ObservedAddress
+from residency.report import OutputFormat, render
+from residency.resolve.engine import ChainResolver, ResolverSettings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WEBXRAY, DISCONNECT = "webxray-domain_owners_2019-12-18.json", "disconnect-%s_2026-08-07.json"
@@ -93,30 +97,68 @@ def coverage(locator: Locator, evidence: ControlEvidence) -> None:
                     print(f"  not named: {r.endpoint.host}: {why[:110]}")
 
 
-def names(evidence: ControlEvidence, count: int, seed: int = 11) -> list[Endpoint]:
+ADDRESSES = ("3.120.0.10", "34.64.0.10", "13.69.64.10", "104.16.132.229", "81.2.69.142")
+
+
+def bench_zones(
+    evidence: ControlEvidence, count: int, seed: int = 11
+) -> tuple[list[Zone], list[str]]:
+    """Zones for 200 domains the tables list, 50 customer suffixes' worth of customer
+    names and 50 unknown brands, each answering any name with one address; and ``count``
+    names spread over them (a quarter each: subdomains of listed domains, customer names,
+    names of unknown brands, listed domains' own hosts)."""
     rng = random.Random(seed)
-    known = sorted(evidence.entities.domains)
-    out = []
+    listed = rng.sample(sorted(d for d in evidence.compiled.rows if d.count(".") == 1), 200)
+    unknown = [f"brand{k}.example" for k in range(50)]
+    customer = ["cloudfront.net", "herokuapp.com", "azureedge.net", "github.io", "vercel.app"]
+    zones = []
+    for k, domain in enumerate([*listed, *unknown, *customer]):
+        ip = ADDRESSES[k % len(ADDRESSES)]
+        text = "\n".join(
+            [
+                "$TTL 300",
+                "@ SOA ns hostmaster 1 3600 600 86400 60",
+                "@ NS ns",
+                "ns A 127.0.0.1",
+                f"@ A {ip}",
+                f"* A {ip}",
+            ]
+        )
+        zones.append(Zone(origin=domain, text=text + "\n"))
+    hosts = []
     for n in range(count):
         kind = n % 4
         if kind == 0:
-            host = f"x{n}.{rng.choice(known)}"
+            hosts.append(f"api{n}.{rng.choice(listed)}")
         elif kind == 1:
-            host = rng.choice(known)
+            hosts.append(f"d{n:x}q.{rng.choice(customer)}")
         elif kind == 2:
-            host = f"d{n:x}q.{rng.choice(['cloudfront.net', 'herokuapp.com', 'azureedge.net'])}"
+            hosts.append(f"api{n}.{rng.choice(unknown)}")
         else:
-            host = f"api{n}.brand{rng.randrange(3000)}.example.com"
-        net = rng.choice(["3.120", "34.64", "13.69", "104.16", "81.2"])
-        ip = f"{net}.{n % 256}.{n // 256 % 256}"
-        out.append(Endpoint(host, host, observed=(ObservedAddress(ip, None, "bench"),)))
-    return out
+            hosts.append(f"www{n % 7}.{rng.choice(listed)}")
+    return zones, hosts
+
+
+def timed_audit(
+    address: str, locator: Locator, hosts: list[str], control: ControlEvidence | None
+) -> tuple[float, float]:
+    """One end-to-end audit as bench/resolve.py runs it (resolve through the local server,
+    locate, JSON rendered): (CPU seconds of this process, wall seconds)."""
+    resolver = ChainResolver(ResolverSettings(nameservers=(address,), timeout=5))
+    try:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        result = Auditor(resolver, locator, control=control).audit(normalise_host(h) for h in hosts)
+        with paused_gc():
+            render(result, OutputFormat.JSON)
+        return time.process_time() - began_cpu, time.perf_counter() - began
+    finally:
+        resolver.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--names", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     locator = Locator.load(None)
     evidence, load_seconds = load_evidence()
@@ -131,34 +173,38 @@ def main() -> None:
     read_seconds = time.perf_counter() - began
     print(f"reading the merged tables back: {read_seconds:.3f}s per run")
     coverage(locator, evidence)
-    batch = names(evidence, args.names)
-    Auditor(None, locator).audit(batch[:500])  # warm the locator's caches for both arms
-    # CPU time of this process: on a shared machine wall-clock time measures the
-    # neighbours (this machine runs many jobs on 2 cores); both are printed.
+    if find_binary("knotd") is None:
+        print("cost: skipped, knotd (Debian package 'knot') is not installed")
+        return
+    zones, hosts = bench_zones(evidence, args.names)
     cpu: dict[str, list[float]] = {"baseline": [], "control": []}
     wall: dict[str, list[float]] = {"baseline": [], "control": []}
-    for _ in range(args.repeat):
-        for arm in ("baseline", "control"):
-            control = None
-            if arm == "control":
-                control = ControlEvidence(
-                    evidence.organisations,
-                    evidence.suffixes,
-                    evidence.sovereign,
-                    compiled=evidence.compiled,
-                )  # fresh per-host caches, as a new run that finds the tables merged
-            began, began_cpu = time.perf_counter(), time.process_time()
-            Auditor(None, locator, control=control).audit(batch)
-            cpu[arm].append(time.process_time() - began_cpu)
-            wall[arm].append(time.perf_counter() - began)
+    with KnotServer(Path(tempfile.mkdtemp(prefix="residency-bench-")) / "knot", zones) as server:
+        timed_audit(server.address, locator, hosts[:2000], None)  # warm up both sides
+        for _ in range(args.repeat):
+            for arm in ("baseline", "control"):
+                control = None
+                if arm == "control":
+                    control = ControlEvidence(
+                        evidence.organisations,
+                        evidence.suffixes,
+                        evidence.sovereign,
+                        compiled=evidence.compiled,
+                    )  # fresh per-host caches, as a new run that finds the tables merged
+                spent, took = timed_audit(server.address, locator, hosts, control)
+                cpu[arm].append(spent)
+                wall[arm].append(took)
+    # CPU time of this process (Knot runs in its own): on a shared machine wall-clock time
+    # also measures the neighbours; both are printed.
     for label, times in (("CPU", cpu), ("wall", wall)):
         base, with_control = min(times["baseline"]), min(times["control"])
         extra = with_control - base
         print(
-            f"cost ({label} time), {args.names} names, best of {args.repeat}: baseline "
-            f"{base:.3f}s ({1e6 * base / args.names:.1f} µs/name), with control "
-            f"{with_control:.3f}s; extra {1e6 * extra / args.names:.1f} µs/name = "
-            f"{100 * extra / base:.1f}% of the audit"
+            f"cost ({label} time), audit of {args.names} names through local Knot, JSON "
+            f"rendered, best of {args.repeat}: baseline {base:.3f}s "
+            f"({1e6 * base / args.names:.1f} µs/name), with control {with_control:.3f}s; "
+            f"extra {1e6 * extra / args.names:.1f} µs/name = {100 * extra / base:.1f}% "
+            "of the audit"
         )
     print(
         "reading the merged tables once per run: "
