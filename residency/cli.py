@@ -241,6 +241,32 @@ def data_status_command(as_json: bool) -> None:
         sys.exit(ExitCode.USAGE)
 
 
+@data_group.command("entities")
+@click.option(
+    "--disagreements", is_flag=True, help="List the domains whose tables name different owners."
+)
+@click.option(
+    "--host", "hosts", multiple=True, metavar="HOST", help="Who controls HOST (repeatable)."
+)
+@library_errors
+def data_entities(disagreements: bool, hosts: tuple[str, ...]) -> None:
+    """The domain-owner tables in use (opt-in: 'residency data update --enable entities'),
+    who they say controls a --host, and where they disagree."""
+    from residency.control.evidence import ControlEvidence
+
+    notes: list[str] = []
+    evidence = ControlEvidence.load(notes=notes)
+    labels = evidence.table_labels
+    click.echo("entity tables: " + ("; ".join(labels) if labels else "none enabled"))
+    click.echo(f"domains listed (with data/organisations.toml): {len(evidence.compiled.rows)}")
+    echo_lines(notes, err=True, prefix="residency: ")
+    for host in hosts:
+        found = evidence.from_tables(host.strip().lower())
+        click.echo(f"{host}: " + (found.chain_text() if found else "no table lists it"))
+    if disagreements:
+        echo_lines(evidence.disagreements())
+
+
 @data_group.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "as_dataset", metavar="DATASET", help="Import as this dataset id.")
