@@ -98,7 +98,7 @@ def test_demo_terminal_names_both_sides_and_groups(dataset: Path) -> None:
 
 
 def test_demo_judges_controller_and_location(dataset: Path) -> None:
-    probed, payments, control = documents(run_demo(dataset, "--format", "json"))
+    probed, payments, _control = documents(run_demo(dataset, "--format", "json"))
     assert probed["policy"]["name"] == "defence-personnel"
     assert payments["policy"]["name"] == "india-payments"
     endpoints = {e["host"]: e for e in probed["endpoints"]}
