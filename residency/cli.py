@@ -468,6 +468,12 @@ def ip_command(
 )
 @click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
 @click.option(
+    "--gleif",
+    is_flag=True,
+    help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
+    "CC0 data; also $RESIDENCY_GLEIF_URL).",
+)
+@click.option(
     "--geoip",
     multiple=True,
     type=click.Path(path_type=Path),

@@ -45,6 +45,7 @@ class AuditRequest:
     fail_on: str = "fail"
     rdap: bool = False
     rdap_url: str | None = None
+    gleif: bool = False  # --gleif: owners from GLEIF's LEI records (network access, opt-in)
     geoip: tuple[Path, ...] = ()
     data_dir: Path | None = None
     db: str | None = None
@@ -87,6 +88,7 @@ class AuditRequest:
             and not _no_color(),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
+            gleif=bool(opts.get("gleif")),
             rdap_url=opts.get("rdap_url"),
             geoip=tuple(opts.get("geoip") or ()),
             data_dir=opts.get("data_dir"),

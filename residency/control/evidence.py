@@ -45,6 +45,7 @@ from residency.model import (
 
 if TYPE_CHECKING:
     from residency.control.dpf import DpfList
+    from residency.control.gleif import GleifLookup
 
 #: Host decisions kept per run (a batch repeats hosts; a stream must stay bounded).
 CACHE_LIMIT = 200_000
@@ -74,6 +75,7 @@ class ControlEvidence:
         sandbox_suffixes: Sequence[str] = (),
         dpf: DpfList | None = None,
         compiled: CompiledEntities | None = None,
+        gleif: GleifLookup | None = None,
     ) -> None:
         self.organisations = organisations or default_organisations()
         self.suffixes = suffixes or default_suffixes()
@@ -81,6 +83,9 @@ class ControlEvidence:
         self.table = dict(table or {})
         self.sandbox = tuple("." + s.strip(".").lower() for s in sandbox_suffixes)
         self.dpf = dpf
+        # --gleif: owners from GLEIF's LEI records for organisations with an LEI (opt-in)
+        self.gleif = gleif
+        self.notes: list[str] = []
         self._decided: dict[str, Controller | None] = {}
         if compiled is None:
             self.entities = entities or EntityIndex()
@@ -95,6 +100,7 @@ class ControlEvidence:
         directory: Path | None = None,
         table: ControllerTable | None = None,
         notes: list[str] | None = None,
+        gleif: GleifLookup | None = None,
     ) -> ControlEvidence:
         """The shipped tables, the entity tables in the dataset ``directory`` (merged once
         per data version and kept in its compiled/ folder) and the DPF list when
@@ -112,8 +118,8 @@ class ControlEvidence:
         cache = _cache_path(directory)
         compiled = CompiledEntities.read(cache) if cache is not None else None
         if compiled is not None:
-            return cls(*common, None, table, sandbox, dpf, compiled)
-        evidence = cls(*common, load_index(directory, notes), table, sandbox, dpf)
+            return cls(*common, None, table, sandbox, dpf, compiled, gleif)
+        evidence = cls(*common, load_index(directory, notes), table, sandbox, dpf, gleif=gleif)
         if cache is not None:
             try:
                 evidence.compiled.save(cache)
@@ -158,6 +164,9 @@ class ControlEvidence:
         stops short (``""`` when it is complete)."""
         org = self.organisations.find(entity)
         if org is not None:
+            from_gleif = self._gleif_chain(org) if self.gleif is not None and org.lei else None
+            if from_gleif is not None:
+                return org, *from_gleif
             parents, short = self.organisations.chain(org)
             return org, parents, short
         links: list[OwnerLink] = []
@@ -188,6 +197,35 @@ class ControlEvidence:
             return None, tuple(links), f"parent chain cut after {MAX_CHAIN} steps"
         top = links[-1].entity if links else entity
         return None, tuple(links), f"parent unknown: no table in use names an owner of {top}"
+
+    def _gleif_chain(self, org: Organisation) -> tuple[tuple[OwnerLink, ...], str] | None:
+        """GLEIF's chain above ``org`` (by its LEI), or None (the curated one is used, and a
+        note says why) when GLEIF cannot answer or names another organisation."""
+        assert self.gleif is not None and org.lei is not None
+        record = self.gleif.record(org.lei)
+        if isinstance(record, str):
+            self._note(f"GLEIF not used for {org.entity}: {record}")
+            return None
+        names = {name_key(n) for n in (org.entity, *org.aliases)}
+        if name_key(record.name) not in names:
+            self._note(
+                f"GLEIF not used for {org.entity}: LEI {org.lei} names {record.name}; "
+                f"check {ORGANISATIONS_FILE}"
+            )
+            return None
+        links, short = self.gleif.chain(org.lei)
+        if not links and short:
+            self._note(f"GLEIF not used for {org.entity}: {short}")
+            return None
+        return links, short
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes and len(self.notes) < 100:
+            self.notes.append(text)
+
+    def close(self) -> None:
+        if self.gleif is not None:
+            self.gleif.close()
 
     def with_chain(self, controller: Controller) -> Controller:
         """``controller`` with its ownership chain and, where it lacks one, the curated
@@ -333,8 +371,8 @@ class ControlEvidence:
         host = endpoint.host
         if not endpoint.is_ip:
             found = controller_for(host, probes, self.table, registrant, self.from_tables)
-            if found.entity is not None and not found.sources:  # the tables' own are chained
-                found = self.with_chain(found)
+            if found.entity is not None and (not found.sources or self.gleif is not None):
+                found = self.with_chain(found)  # the tables' own are chained, but by GLEIF
             if found.basis != "none" or controller is not None or probes:
                 controller = found
         names = [] if endpoint.is_ip else [self._real(host)]
