@@ -369,7 +369,13 @@ class ControlEvidence:
         """The endpoint's controller (``controller``, what the prober found, is kept when
         no evidence says more) and the sovereign offering it runs on."""
         host = endpoint.host
-        if not endpoint.is_ip:
+        if not endpoint.is_ip and not probes and registrant is None and not self.table:
+            # the common case (no probe, no --rdap, no [controllers.known]): the tables alone
+            found_here = self.from_tables(host)
+            if found_here is not None and self.gleif is not None and found_here.entity:
+                found_here = self.with_chain(found_here)
+            controller = found_here or controller
+        elif not endpoint.is_ip:
             found = controller_for(host, probes, self.table, registrant, self.from_tables)
             if found.entity is not None and (not found.sources or self.gleif is not None):
                 found = self.with_chain(found)  # the tables' own are chained, but by GLEIF
