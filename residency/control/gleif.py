@@ -5,8 +5,8 @@ Legal Entity Identifier data/organisations.toml gives: its legal name and headqu
 country, then its direct parent, and so on up (bounded, cycle-safe). Requests go through
 the RDAP request loop (residency.locate.registration.rdap_client over residency.http:
 deadline, body cap, 429 backoff, 5xx retries, service cooldown), answers are cached in
-memory and, with ``--db``, in the history store's key-value cache. A failure is a reason, never an exception: the curated
-chain is used instead and the reason says why.
+memory and, with ``--db``, in the history store's key-value cache. A failure is a reason,
+never an exception: the curated chain is used instead and the reason says why.
 
 The JSON:API shapes read (GLEIF API v1, documented at https://api.gleif.org/docs):
 ``/lei-records/{lei}`` -> ``{"data": {"type": "lei-records", "id": LEI, "attributes":
