@@ -99,10 +99,12 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     from residency.datasets.interface import RangeRecord
     from residency.datasets.parsers import PARSERS
     from residency.datasets.regions import RegionTable
+    from residency.datasets.anycast_table import anycast_services
     from residency.locate.index.layers import (
         FEED_KINDS,
         LayerError,
         asn_csv_layer,
+        documented_anycast_layer,
         feed_layer,
         mmdb_asn_layer,
         mmdb_country_layer,
@@ -110,7 +112,10 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     )
 
     regions = RegionTable.load()
-    builders = [special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")]
+    builders = [
+        special_purpose_layer(paths.project_data_dir() / "special-purpose.csv"),
+        documented_anycast_layer(anycast_services()),
+    ]
     for spec in specs:
         if spec.kind in ("mmdb-country",):
             builders.append(mmdb_country_layer(f"geoip:{spec.dataset}", spec.version, spec.files))

@@ -14,9 +14,10 @@ from residency.locate.index.specs import SourceSpec, build_layers
 
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
 #: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
-#: anycast, measured anycast layer; 6: no combo holds both address families), so an
+#: anycast, measured anycast layer; 6: no combo holds both address families; 7: the
+#: documented anycast layer), so an
 #: older index is rebuilt, not trusted.
-COMPILER_VERSION = "6"
+COMPILER_VERSION = "7"
 
 
 def compile_stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
@@ -36,6 +37,7 @@ def compile_stamp(specs: Sequence[SourceSpec], regions_dir: Path) -> str:
         *sorted(regions_dir.glob("*.csv")),
         data / "special-purpose.csv",
         data / "providers.toml",
+        data / "anycast.toml",
     ]
     for table in tables:
         h.update(table.read_bytes())

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER as DOCUMENTED_ANYCAST
+from residency.datasets.anycast_table import whole_network_anycast
 from residency.locate.index.read import LayerInfo
 from residency.locate.trust.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.model import (
@@ -84,6 +86,7 @@ def claim_evidence(layer: LayerInfo, claim: dict[str, Any]) -> Evidence:
         asn=claim.get("asn"),
         org=claim.get("org"),
         anycast=bool(claim.get("any", False)),
+        note=str(claim.get("note", "")),
     )
 
 
@@ -183,19 +186,32 @@ def merge_facts(
     # that runs anycast somewhere says nothing about this address: Google, Gcore and
     # many others announce mostly unicast space.
     published = next((e for e in feeds if e.anycast), None)
-    measured = next((e for e in evidence if e.kind is EvidenceKind.ANYCAST), None)
+    documented = next(
+        (e for e in evidence if e.kind is EvidenceKind.ANYCAST and e.source == DOCUMENTED_ANYCAST),
+        None,
+    )
+    measured = next(
+        (e for e in evidence if e.kind is EvidenceKind.ANYCAST and e is not documented), None
+    )
     if measured is not None and _placed_more_specifically(measured, feeds, geofeeds):
         # bgp.tools marks a whole announced aggregate (Google's 34.32.0.0/11) anycast when
         # part of it is; the provider's own placement of a narrower prefix inside it
         # (a Google Cloud region) is the better claim for this address
         measured = None
-    anycast = published is not None or measured is not None
+    cdn_edge = _cdn_edge(feeds, hints, provider, operator, registry_cdn)
+    whole = whole_network_anycast().get(cdn_edge.vendor) if cdn_edge is not None else None
+    anycast = any(e is not None for e in (published, documented, measured, whole))
     anycast_basis = ""
     if published is not None:
         anycast_basis = f"published by {_claim_of(published)}"
+    elif documented is not None:
+        anycast_basis = f"{documented.note or 'documented'}, {_claim_of(documented)}"
     elif measured is not None:
         anycast_basis = f"measured, {_claim_of(measured)}"
-    cdn_edge = _cdn_edge(feeds, hints, provider, operator, registry_cdn)
+    elif whole is not None:
+        # an edge of a provider whose whole network is anycast, outside its listed ranges:
+        # a GeoIP database's place for it is where the block is registered, not served
+        anycast_basis = f"{whole.operator}'s whole network is anycast, {whole.cited}"
     for h in hints:
         if h.provider and provider and h.provider != provider:
             disagreements.append(
