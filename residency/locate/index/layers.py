@@ -86,7 +86,9 @@ def special_purpose_layer(table: Path) -> LayerBuilder:
 
 def documented_anycast_layer(services: Iterable[AnycastService]) -> LayerBuilder:
     """The anycast services whose operators document them (data/anycast.toml)."""
-    builder = LayerBuilder(DOCUMENTED_ANYCAST_LAYER, EvidenceKind.ANYCAST.value, "data/anycast.toml")
+    builder = LayerBuilder(
+        DOCUMENTED_ANYCAST_LAYER, EvidenceKind.ANYCAST.value, "data/anycast.toml"
+    )
     for service in services:
         for prefix in service.prefixes:
             claim = {
