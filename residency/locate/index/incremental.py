@@ -236,6 +236,26 @@ def _fine_splice(
     return hi[order], lo[order], np.vstack(rows).astype(np.int64)[order]
 
 
+def _distinct_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """``unique_rows`` of (family, reduced old combo, changed claims...): one sort of a
+    single packed int64 where the columns fit in 63 bits (the common case: a few changed
+    layers), the column-by-column fold otherwise. The family lives in the reduced id
+    (its rows are sorted family first), so IPv4 combos still come first."""
+    if len(keys) == 0:
+        return unique_rows(keys)
+    spans = [int(keys[:, j].max()) + 2 for j in range(1, keys.shape[1])]  # -1 becomes 0
+    total = 1
+    for span in spans:
+        total *= span
+    if total >= 1 << 62:
+        return unique_rows(keys)
+    packed = np.zeros(len(keys), dtype=np.int64)
+    for j, span in enumerate(spans, start=1):
+        packed = packed * span + (keys[:, j] + 1)
+    _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    return keys[first], inverse.reshape(-1).astype(np.int32)
+
+
 def _empty_layer() -> Any:
     return np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64)
 
@@ -293,7 +313,7 @@ def _splice(
         )
 
     keys = np.vstack([keyed(m4, 0), keyed(m6, 1), keyed(mf, 1)])
-    tagged_keys, inverse = unique_rows(keys)
+    tagged_keys, inverse = _distinct_keys(keys)
     # the new combos: kept columns from the reduced row, changed columns from the key
     width = len(plans)
     combos = np.full((len(tagged_keys), width), -1, dtype=np.int32)
