@@ -424,7 +424,9 @@ def test_a_pattern_measured_weak_withholds_the_place_with_its_figure() -> None:
     assert loc.place is None and loc.confidence is Confidence.NONE
     assert loc.basis == "sources-weak" and loc.answer == "geoip:majority"
     assert loc.pattern == pattern
-    assert loc.why.startswith("unknown, because the sources are weak here")
+    assert loc.why.startswith(
+        "unknown, because the sources disagree: geoip:good says US, geoip:a says DE"
+    )
     assert "this pattern measured 40.0% of 50 right" in loc.why
     assert "the answer would have been US (weighted majority of GeoIP" in loc.why
     assert any("GeoIP sources disagree" in d for d in facts.disagreements)
@@ -474,3 +476,58 @@ def test_a_pattern_measured_below_the_kind_caps_its_level(registry: ProviderRegi
     facts = merge_facts("164.90.1.1", agree, (), registry, calibration=cal)
     assert facts.location.confidence is Confidence.MEDIUM  # the kind alone says high
     assert "this pattern measured 95.0% of 100 right on hosting" in facts.location.why
+
+
+# --- issue 21: the registry country breaks ties, never outvotes; coin flips withhold
+
+REG = "geoip:geo-whois-asn-country"
+#: the registry country measured strong (as on AWS, which registers blocks per country)
+#: yet a tie-breaker only; two GeoIP databases measured equal
+TIES = replace(
+    CAL,
+    sources={**CAL.sources, REG: m(990, 1000)},
+    tie_breakers=frozenset({REG}),
+)
+
+
+def test_the_registry_country_does_not_outvote_a_geoip_database() -> None:
+    # 52.98.85.105: DB-IP JP, registry US, GeoLite2 KR. Weighted, the registry's measured
+    # 99% would carry US; as a tie-breaker it says neither JP nor KR, so it breaks nothing
+    evidence = [geoip("geoip:a", "JP"), geoip(REG, "US"), geoip("geoip:good", "KR")]
+    facts = merge_facts("52.98.85.105", evidence, calibration=TIES)
+    assert facts.location.country == "KR"  # geoip:good outweighs geoip:a
+    assert facts.location.answer == "geoip:majority"
+    weighted = merge_facts(
+        "52.98.85.105", evidence, calibration=replace(TIES, tie_breakers=frozenset())
+    )
+    assert weighted.location.country == "US"  # the rule before: the registry outvoted both
+
+
+def test_the_registry_country_breaks_a_tie_between_equal_databases() -> None:
+    evidence = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "KR")]
+    assert merge_facts("5.5.5.5", evidence, calibration=TIES).location.country == "KR"
+    # a registry country that names neither tied country leaves the tie unknown
+    other = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "US")]
+    loc = merge_facts("5.5.5.5", other, calibration=TIES).location
+    assert loc.place is None and loc.basis == "sources-disagree"
+
+
+def test_a_weak_registry_country_breaks_no_tie() -> None:
+    weak = replace(TIES, sources={**TIES.sources, REG: m(300, 1000)})
+    evidence = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "KR")]
+    assert merge_facts("5.5.5.5", evidence, calibration=weak).location.place is None
+
+
+def test_the_registry_country_alone_still_answers_at_its_own_measure() -> None:
+    loc = merge_facts("5.5.5.5", [geoip(REG, "NL")], calibration=TIES).location
+    assert loc.country == "NL" and loc.answer == "geoip:single"
+
+
+def test_a_coin_flip_pattern_withholds_with_both_sides_named() -> None:
+    evidence = [geoip("geoip:good", "KR"), geoip("geoip:a", "JP"), geoip(REG, "JP")]
+    pattern = f"geoip:majority v4: geoip:good vs geoip:a+{REG}"
+    coin = replace(TIES, patterns={pattern: m(150, 300)})
+    loc = merge_facts("5.5.5.5", evidence, calibration=coin).location
+    assert loc.pattern == pattern and loc.place is None
+    assert loc.why.startswith("unknown, because the sources disagree: geoip:good says KR")
+    assert f"{REG} says JP" in loc.why and "50.0% of 300 right" in loc.why

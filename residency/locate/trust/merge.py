@@ -370,6 +370,23 @@ def _clear(tally: Sequence[tuple[str, float]]) -> str | None:
     return tally[0][0]
 
 
+def _tie_broken(
+    tally: Sequence[tuple[str, float]], breaking: Sequence[tuple[Evidence, float]]
+) -> str | None:
+    """The clear winner of ``tally``; else, where the countries tie, the one a tie-breaker
+    (the registry country) says, when it is not weak and says one of them."""
+    winner = _clear(tally)
+    if winner is not None or not tally:
+        return winner
+    tied = {c for c, score in tally if tally[0][1] - score <= _TIE}
+    said = {
+        e.place.country
+        for e, w in breaking
+        if e.place and w >= WEAK_BELOW and e.place.country in tied
+    }
+    return said.pop() if len(said) == 1 else None
+
+
 def _says(votes: Sequence[tuple[Evidence, float]]) -> str:
     return ", ".join(f"{e.source} says {e.place.country}" for e, _ in votes if e.place)
 
@@ -404,6 +421,12 @@ def _locate(
         placed.insert(0, primary)  # the best-ranked feed gives the place detail
     authoritative = _weighted([*placed, *geofeeds], calibration, net)
     geo = _weighted([e for e in geoip if e.place], calibration, net)
+    # a registry country (where the block is registered) breaks a tie between the GeoIP
+    # databases; it never outvotes one: a multinational registers its blocks at home
+    voting = [(e, w) for e, w in geo if e.source not in calibration.tie_breakers]
+    breaking = [(e, w) for e, w in geo if e.source in calibration.tie_breakers]
+    if not voting:
+        voting, breaking = breaking, []
 
     def answer(
         kind: str,
@@ -416,11 +439,17 @@ def _locate(
         pattern = answer_pattern(kind, place.country, votes, family)
         judged = calibration.judge(kind, pattern, net, alone)
         if judged.withheld:
+            dissent = _says(votes) if " vs " in pattern else ""
+            because = (
+                f"the sources disagree: {dissent} ({judged.measured})"
+                if dissent
+                else f"the sources are weak here: {judged.measured}"
+            )
             return Location(
                 place=None,
                 confidence=Confidence.NONE,
                 basis=WITHHELD_BASIS,
-                why=f"unknown, because the sources are weak here: {judged.measured}; "
+                why=f"unknown, because {because}; "
                 f"the answer would have been {place.country} ({why})",
                 answer=kind,
                 pattern=pattern,
@@ -441,7 +470,7 @@ def _locate(
             e.place and e.place.country != feed_tally[0][0] for e, _ in authoritative
         )
         if winner is None:  # the feeds tie: GeoIP breaks it, or nothing does
-            winner = _clear(_tally([*authoritative, *geo]))
+            winner = _tie_broken(_tally([*authoritative, *voting]), breaking)
             if winner is None:
                 detail = _says([*authoritative, *geo])
                 disagreements.append(f"provider feeds disagree: {detail}")
@@ -463,8 +492,8 @@ def _locate(
             if same is not None:
                 place = same
         geo_countries = [e.place.country for e, _ in geo if e.place]
-        for_winner = sum(w for e, w in geo if e.place and e.place.country == winner)
-        against = sum(w for e, w in geo if e.place and e.place.country != winner)
+        for_winner = sum(w for e, w in voting if e.place and e.place.country == winner)
+        against = sum(w for e, w in voting if e.place and e.place.country != winner)
         if split:
             kind = "feed:split"
         elif not geo_countries:
@@ -490,13 +519,13 @@ def _locate(
             best.source if single else None,
         )
 
-    geo_tally = _tally(geo)
+    geo_tally = _tally(voting)
     if geo:
         detail = _says(geo)
         countries = {e.place.country for e, _ in geo if e.place}
         if len(countries) > 1:
             disagreements.append(f"GeoIP sources disagree: {detail}")
-        winner = _clear(geo_tally)
+        winner = _tie_broken(geo_tally, breaking)
         if winner is None:
             reason = "GeoIP sources disagree" if geo_tally else "every GeoIP source is weak"
             return _unknown("sources-disagree", f"{reason}: {detail}")
