@@ -271,9 +271,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
         for who in order:
             print(_row(who, grades.get(who, group)))
         merged = grades.get("merged, leave-one-operator-out", group)
-        best = max(
-            sources, key=lambda w: grades.get(w, group).precision * (grades.get(w, group).given > 0)
-        )
+        best = max(sources, key=lambda w: grades.get(w, group).right)
         b = grades.get(best, group)
         target = HELD_OUT_PRECISION.get(group)
         verdicts = [

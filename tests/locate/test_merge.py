@@ -503,6 +503,15 @@ def test_the_registry_country_does_not_outvote_a_geoip_database() -> None:
     assert weighted.location.country == "US"  # the rule before: the registry outvoted both
 
 
+def test_the_registry_country_sides_with_one_of_two_split_databases() -> None:
+    # good (97%) and a (90%) disagree: a few points apart is a split, not a verdict
+    evidence = [geoip("geoip:good", "KR"), geoip("geoip:a", "JP"), geoip(REG, "JP")]
+    assert merge_facts("5.5.5.5", evidence, calibration=TIES).location.country == "JP"
+    # a database far weaker is outweighed, whatever the registry says
+    weakish = replace(TIES, sources={**TIES.sources, "geoip:a": m(600, 1000)})
+    assert merge_facts("5.5.5.5", evidence, calibration=weakish).location.country == "KR"
+
+
 def test_the_registry_country_breaks_a_tie_between_equal_databases() -> None:
     evidence = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "KR")]
     assert merge_facts("5.5.5.5", evidence, calibration=TIES).location.country == "KR"
@@ -525,9 +534,11 @@ def test_the_registry_country_alone_still_answers_at_its_own_measure() -> None:
 
 def test_a_coin_flip_pattern_withholds_with_both_sides_named() -> None:
     evidence = [geoip("geoip:good", "KR"), geoip("geoip:a", "JP"), geoip(REG, "JP")]
-    pattern = f"geoip:majority v4: geoip:good vs geoip:a+{REG}"
+    # good (97%) and a (90%) are split, so the registry country sides with a: JP
+    pattern = f"geoip:majority v4: geoip:a+{REG} vs geoip:good"
     coin = replace(TIES, patterns={pattern: m(150, 300)})
     loc = merge_facts("5.5.5.5", evidence, calibration=coin).location
     assert loc.pattern == pattern and loc.place is None
     assert loc.why.startswith("unknown, because the sources disagree: geoip:good says KR")
     assert f"{REG} says JP" in loc.why and "50.0% of 300 right" in loc.why
+    assert "the answer would have been JP" in loc.why

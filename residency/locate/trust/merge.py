@@ -370,21 +370,34 @@ def _clear(tally: Sequence[tuple[str, float]]) -> str | None:
     return tally[0][0]
 
 
+#: GeoIP databases whose summed weights for two countries differ by less than this are
+#: split, not outweighed: each is right 90-99% of the time, so a few points between
+#: their shares say nothing about which one is right where they disagree.
+GEOIP_SPLIT = 0.1
+
+
 def _tie_broken(
-    tally: Sequence[tuple[str, float]], breaking: Sequence[tuple[Evidence, float]]
+    tally: Sequence[tuple[str, float]],
+    breaking: Sequence[tuple[Evidence, float]],
+    margin: float = _TIE,
 ) -> str | None:
-    """The clear winner of ``tally``; else, where the countries tie, the one a tie-breaker
-    (the registry country) says, when it is not weak and says one of them."""
-    winner = _clear(tally)
-    if winner is not None or not tally:
-        return winner
-    tied = {c for c, score in tally if tally[0][1] - score <= _TIE}
+    """The winner of ``tally`` when it leads by more than ``margin``; else the country
+    of those close to the top that a tie-breaker (the registry country) says, when it
+    is not weak and says one of them; else the top country unless it is a real tie.
+    A tie-breaker never brings a country no voter said."""
+    if not tally:
+        return None
+    close = {c for c, score in tally if tally[0][1] - score <= margin}
+    if len(close) == 1:
+        return tally[0][0]
     said = {
         e.place.country
         for e, w in breaking
-        if e.place and w >= WEAK_BELOW and e.place.country in tied
+        if e.place and w >= WEAK_BELOW and e.place.country in close
     }
-    return said.pop() if len(said) == 1 else None
+    if len(said) == 1:
+        return said.pop()
+    return _clear(tally)
 
 
 def _says(votes: Sequence[tuple[Evidence, float]]) -> str:
@@ -525,7 +538,7 @@ def _locate(
         countries = {e.place.country for e, _ in geo if e.place}
         if len(countries) > 1:
             disagreements.append(f"GeoIP sources disagree: {detail}")
-        winner = _tie_broken(geo_tally, breaking)
+        winner = _tie_broken(geo_tally, breaking, GEOIP_SPLIT)
         if winner is None:
             reason = "GeoIP sources disagree" if geo_tally else "every GeoIP source is weak"
             return _unknown("sources-disagree", f"{reason}: {detail}")
