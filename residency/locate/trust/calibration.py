@@ -150,6 +150,9 @@ class Calibration:
     #: Sources that only break a tie between the others, never outvote one: the registry
     #: country (geo-whois-asn-country), which is where a block is registered.
     tie_breakers: frozenset[str] = frozenset()
+    #: GeoIP databases whose summed weights for two countries differ by less than this
+    #: are split, not outweighed (0: the heavier always wins, the rule before issue 21).
+    geoip_split: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict)
     digest: str = ""
     #: False while measuring: a withheld answer is still counted (calibrate.measure).
@@ -169,6 +172,7 @@ class Calibration:
             defaults = {str(k): float(v) for k, v in doc["default_weight"].items()}
             hyper = frozenset(str(p) for p in doc.get("hyperscalers", ()))
             breakers = frozenset(str(p) for p in doc.get("tie_breakers", ()))
+            split = float(doc.get("geoip_split", 0.0))
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise CalibrationError(f"{origin}: not a calibration table ({err})") from err
         return cls(
@@ -178,6 +182,7 @@ class Calibration:
             default_weight=defaults,
             hyperscalers=hyper,
             tie_breakers=breakers,
+            geoip_split=split,
             provenance=doc.get("provenance", {}),
             digest=sha256(text.encode()).hexdigest()[:16],
         )
@@ -202,6 +207,7 @@ class Calibration:
             },
             "hyperscalers": sorted(self.hyperscalers),
             "tie_breakers": sorted(self.tie_breakers),
+            "geoip_split": self.geoip_split,
             "default_weight": dict(sorted(self.default_weight.items())),
             "sources": rows(self.sources),
             "answers": rows(self.answers),

@@ -370,12 +370,6 @@ def _clear(tally: Sequence[tuple[str, float]]) -> str | None:
     return tally[0][0]
 
 
-#: GeoIP databases whose summed weights for two countries differ by less than this are
-#: split, not outweighed: each is right 90-99% of the time, so a few points between
-#: their shares say nothing about which one is right where they disagree.
-GEOIP_SPLIT = 0.1
-
-
 def _tie_broken(
     tally: Sequence[tuple[str, float]],
     breaking: Sequence[tuple[Evidence, float]],
@@ -383,8 +377,9 @@ def _tie_broken(
 ) -> str | None:
     """The winner of ``tally`` when it leads by more than ``margin``; else the country
     of those close to the top that a tie-breaker (the registry country) says, when it
-    is not weak and says one of them; else the top country unless it is a real tie.
-    A tie-breaker never brings a country no voter said."""
+    is not weak and says one of them; else None (the sources disagree: splitting them by
+    a few points of measured share would be a coin flip). A tie-breaker never brings a
+    country no voter said."""
     if not tally:
         return None
     close = {c for c, score in tally if tally[0][1] - score <= margin}
@@ -397,7 +392,7 @@ def _tie_broken(
     }
     if len(said) == 1:
         return said.pop()
-    return _clear(tally)
+    return None if margin > _TIE else _clear(tally)
 
 
 def _says(votes: Sequence[tuple[Evidence, float]]) -> str:
@@ -538,7 +533,7 @@ def _locate(
         countries = {e.place.country for e, _ in geo if e.place}
         if len(countries) > 1:
             disagreements.append(f"GeoIP sources disagree: {detail}")
-        winner = _tie_broken(geo_tally, breaking, GEOIP_SPLIT)
+        winner = _tie_broken(geo_tally, breaking, max(calibration.geoip_split, _TIE))
         if winner is None:
             reason = "GeoIP sources disagree" if geo_tally else "every GeoIP source is weak"
             return _unknown("sources-disagree", f"{reason}: {detail}")
