@@ -98,6 +98,10 @@ def full_dataset(mirror: Path, target: Path) -> Path:
     for part in (mirror / "raw").iterdir():
         if not (target / "raw" / part.name).exists():
             (target / "raw" / part.name).symlink_to(part.resolve(), target_is_directory=True)
+    if (mirror / "compiled" / "meta.json").exists() and not (target / "compiled").exists():
+        # the mirror's index, so the feeds are cut into it (an incremental update)
+        # instead of compiling the whole dataset again
+        shutil.copytree(mirror / "compiled", target / "compiled")
     report = import_files([SHARED_FEEDS / f for f in FEED_FILES], directory=target)
     for outcome in report.outcomes:
         if not outcome.ok:
@@ -275,6 +279,15 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
         merged = grades.get("merged, leave-one-operator-out", group)
         best = max(sources, key=lambda w: grades.get(w, group).right)
         b = grades.get(best, group)
+        merged_name = "merged, leave-one-operator-out"
+        same = {w: grades.on_answered_by(w, merged_name, group) for w in sources}
+        top = max(sources, key=lambda w: same[w].right)
+        share = same[top].right / max(same[top].samples, 1)
+        print(
+            f"  at the merge's coverage, the best source is {top}: "
+            f"{same[top].right}/{same[top].samples} right ({share:.2%}) "
+            f"against the merge's {merged.right}/{merged.given} ({merged.precision:.2%})"
+        )
         target = HELD_OUT_PRECISION.get(group)
         verdicts = [
             f"merged {'>=' if merged.right >= b.right else '<'} best source {best} in addresses "

@@ -292,11 +292,25 @@ class Grades:
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
     #: the merged answers graded, for ``--wrong`` dumps: (sample, facts)
     wrong: list[tuple[Sample, IpFacts]] = field(default_factory=list)
+    #: every answer in sample order, per answerer (to compare two at the same coverage)
+    answers: dict[str, list[tuple[Sample, str | None]]] = field(default_factory=dict)
 
     def add(self, who: str, sample: Sample, answer: str | None, level: Confidence | None) -> None:
+        self.answers.setdefault(who, []).append((sample, answer))
         by = self.tallies.setdefault(who, {})
         for group in ("all", sample.truth_class, f"v{sample.family}"):
             by.setdefault(group, Tally()).add(answer, sample.truth, level)
+
+    def on_answered_by(self, who: str, reference: str, group: str) -> Tally:
+        """``who`` graded only on the addresses ``reference`` answered (same coverage)."""
+        out = Tally()
+        mine = self.answers.get(who, [])
+        theirs = self.answers.get(reference, [])
+        for (sample, answer), (_, given) in zip(mine, theirs, strict=True):
+            in_group = group in ("all", sample.truth_class, f"v{sample.family}")
+            if in_group and given is not None:
+                out.add(answer, sample.truth)
+        return out
 
     def get(self, who: str, group: str) -> Tally:
         return self.tallies.get(who, {}).get(group, Tally())
