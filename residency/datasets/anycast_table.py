@@ -4,7 +4,6 @@ they are anycast, known on a fresh offline install without the measured list."""
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 
@@ -41,6 +40,8 @@ class AnycastService:
 
 def parse_anycast_table(text: str, origin: str = FILE_NAME) -> tuple[AnycastService, ...]:
     """The services of one table; AnycastTableInvalid names the first bad entry."""
+    import tomllib  # only when the table is read: a single lookup never parses TOML
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
