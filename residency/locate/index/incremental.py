@@ -134,6 +134,11 @@ def update_index(
         return None
     report = CompileReport()
     position = {layer_id: j for j, layer_id in enumerate(old_ids)}
+    unchanged = [
+        p for p in plans if p.layer_id in position and old_keys[position[p.layer_id]] == p.key
+    ]
+    if not unchanged:
+        return None  # nothing to keep (a new compiler version): a full compile is simpler
     kept: dict[int, int] = {}  # new layer -> old layer
     rebuilt: dict[int, LayerBuilder] = {}
     for i, plan in enumerate(plans):
