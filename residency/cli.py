@@ -759,6 +759,20 @@ def watch_list(as_json: bool, db: str | None) -> None:
 )
 @click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
 @click.option(
+    "--alert-timeout",
+    default="20s",
+    show_default=True,
+    metavar="DURATION",
+    help="Deadline of one webhook exchange, whole (a dripping answer cannot stretch it).",
+)
+@click.option(
+    "--alert-lease",
+    default="1m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long alerts being sent are reserved; a crashed sender's are sent again after.",
+)
+@click.option(
     "--alert-backlog",
     is_flag=True,
     help="A webhook seen for the first time also gets the events recorded before it.",
@@ -787,6 +801,8 @@ def monitor_command(
     metrics_listen: str | None,
     metrics_file: Path | None,
     no_log_alerts: bool,
+    alert_timeout: str,
+    alert_lease: str,
     alert_backlog: bool,
     spool: Path | None,
     worker: str | None,
@@ -811,6 +827,14 @@ def monitor_command(
         lease_seconds = parse_duration(lease)
     except ValueError as err:
         fail(f"--lease: {err}")
+    try:
+        alert_deadline = parse_duration(alert_timeout)
+    except ValueError as err:
+        fail(f"--alert-timeout: {err}")
+    try:
+        alert_lease_seconds = parse_duration(alert_lease)
+    except ValueError as err:
+        fail(f"--alert-lease: {err}")
     stats = run_monitor(
         MonitorRequest(
             once=once,
@@ -831,6 +855,8 @@ def monitor_command(
             alert_backlog=alert_backlog,
             spool=spool,
             worker=worker,
+            alert_lease=alert_lease_seconds,
+            alert_deadline=alert_deadline,
         )
     )
     click.echo(f"monitor: {stats.line()}", err=True)

@@ -9,18 +9,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from residency.locate.locator import Locator
 from residency.monitor.alert_formats import webhook_sink
-from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
+from residency.monitor.alerts import DEFAULT_DEADLINE, AlertSink, LogSink, WebhookSink
 from residency.monitor.audit import AuditorAudit
 from residency.monitor.base import MonitorError
 from residency.monitor.loop import Monitor, MonitorStats, install_signal_handlers
 from residency.monitor.metrics import open_metrics
 from residency.monitor.targets import load_targets_file
+from residency.monitor.webhook_http import deadline_client
 from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.store import open_store
+from residency.store import Store, open_store
+from residency.store.alerts import DEFAULT_LEASE
 
 
 class NothingToMonitor(MonitorError):
@@ -49,6 +49,8 @@ class MonitorRequest:
     alert_backlog: bool = False
     spool: Path | None = None
     worker: str | None = None
+    alert_lease: float = DEFAULT_LEASE  # a claimed alert's reservation (crash -> redelivery)
+    alert_deadline: float = DEFAULT_DEADLINE  # one webhook exchange, whole
 
 
 def run_monitor(request: MonitorRequest) -> MonitorStats:
@@ -57,13 +59,21 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
     Everything that can be wrong with the configuration fails before any check: the
     metrics address or file first, then a read-only store, a bad targets file, or no
     targets at all (NothingToMonitor)."""
+    if request.alert_deadline <= 0 or request.alert_lease < 2 * request.alert_deadline:
+        # A claim must outlive the exchange it covers, or a second sender takes it over
+        # while the first still waits for the answer (a duplicate).
+        raise MonitorError(
+            f"alert lease {request.alert_lease:g}s must be at least twice the webhook "
+            f"deadline {request.alert_deadline:g}s"
+        )
     metrics, stop_metrics = open_metrics(request.metrics_listen, request.metrics_file)
     try:
         store = open_store(request.db, create=True)
     except BaseException:
         stop_metrics()  # the metrics listener must not outlive a store that failed to open
         raise
-    client = httpx.Client(timeout=10.0)
+    client = deadline_client(timeout=min(10.0, request.alert_deadline))
+    alert_store: Store | None = None
     try:
         store.check_writable()
         if request.targets_file is not None:
@@ -89,8 +99,18 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
             )
         )
         sinks: list[AlertSink] = [LogSink()] if request.log_alerts else []
-        sinks += [webhook_sink(u, client, request.webhook_format, store) for u in request.webhooks]
-        sinks += [WebhookSink(u, client, slack=True) for u in request.slack_webhooks]
+        if request.log_alerts or request.webhooks or request.slack_webhooks:
+            # The sender has its own connection: it never waits for the checking path,
+            # and its sinks read the store from its thread only.
+            alert_store = open_store(request.db, create=True)
+            sinks += [
+                webhook_sink(u, client, request.webhook_format, alert_store, request.alert_deadline)
+                for u in request.webhooks
+            ]
+            sinks += [
+                WebhookSink(u, client, slack=True, deadline=request.alert_deadline)
+                for u in request.slack_webhooks
+            ]
         stop = threading.Event()
         restore = install_signal_handlers(stop)
         try:
@@ -106,6 +126,8 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
                 alert_backlog=request.alert_backlog,
                 observer=metrics,
                 freeze_gc=True,
+                alert_store=alert_store,
+                alert_lease=request.alert_lease,
             )
             stats = monitor.run_once() if request.once else monitor.run_forever()
         finally:
@@ -115,5 +137,7 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         return stats
     finally:
         client.close()
+        if alert_store is not None:
+            alert_store.close()
         store.close()
         stop_metrics()

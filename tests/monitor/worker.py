@@ -1,10 +1,13 @@
 """A monitor worker process for the crash and concurrency tests.
 
     python -m tests.monitor.worker DB_URL --now T --worker NAME --log FILE [--delay S]
+        [--webhook URL] [--flip]
 
 Runs ``Monitor.run_once`` at the simulated time ``T`` with a fake audit that appends
 every host it checks to ``FILE`` (one line each, flushed) and takes ``S`` seconds per
-batch, so a test can kill it in the middle of its work.
+batch, so a test can kill it in the middle of its work. ``--flip`` gives every host a new
+address at each new ``T`` (so every check after the first is drift); ``--webhook`` sends
+the drift alerts to a JSON webhook.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import os
 import time
 from pathlib import Path
 
+import httpx
+
 from residency.model import AuditResult
+from residency.monitor.alerts import WebhookSink
 from residency.monitor.base import Batch
 from residency.monitor.loop import Monitor
 from residency.store import open_store
@@ -31,6 +37,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--barrier", help="DIR:N - start once N workers are ready in DIR")
+    parser.add_argument("--webhook", help="POST drift alerts to this URL")
+    parser.add_argument("--flip", action="store_true", help="a new address at each --now")
     args = parser.parse_args()
     counter = iter(range(10**9))
 
@@ -42,13 +50,16 @@ def main() -> None:
                 log.write(endpoint.host + "\n")
             log.flush()
             os.fsync(log.fileno())
+        shift = int(args.now // 60) if args.flip else 0
         hosts = [
-            Host(e.host, (Addr(f"192.0.2.{1 + int(e.host.split('.')[0][1:]) % 250}"),))
+            Host(e.host, (Addr(f"192.0.2.{1 + (int(e.host.split('.')[0][1:]) + shift) % 250}"),))
             for e in batch.endpoints
         ]
         return audit_result(f"{args.worker}-{next(counter)}-{args.now}", args.now, hosts)
 
     store = open_store(args.db)
+    client = httpx.Client(timeout=10.0)
+    sinks = [WebhookSink(args.webhook, client)] if args.webhook else []
     if args.barrier:
         folder, count = args.barrier.rsplit(":", 1)
         Path(folder, args.worker).touch()
@@ -62,10 +73,12 @@ def main() -> None:
             worker=args.worker,
             batch_size=args.batch_size,
             lease_seconds=args.lease,
+            sinks=sinks,
         )
         stats = monitor.run_once()
         print(f"{args.worker}: {stats.line()}", flush=True)
     finally:
+        client.close()
         store.close()
 
 
