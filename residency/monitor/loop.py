@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -182,20 +182,18 @@ class Monitor:
         Returns the figures of this call.
         """
         self.stats = MonitorStats()
-        self._start()
-        try:
+        with self._guarded():
+            self._start()
             self._drain(now_limit=self.clock())
             self.flush()
             self._observe_schedule(force=True)
-        finally:
-            self._stop_sender()
         return self.stats
 
     def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
         """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
         self.stats = MonitorStats()
-        self._start()
-        try:
+        with self._guarded():
+            self._start()
             while not self.stop.is_set():
                 if self._drain(now_limit=None):
                     continue
@@ -207,9 +205,31 @@ class Monitor:
                 if wait > 0:
                     self.sleep(wait)
             self.flush()
+        return self.stats
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Whatever fails, and in whatever order, every checked batch is committed or
+        spooled: a stop while the database is away (a claim or a read that gave up)
+        ends the run normally, with what was checked spooled; anything else is spooled
+        and raised."""
+        try:
+            yield
+        except StoreTransientError as err:
+            if not self.stop.is_set():
+                self._spool_pending()
+                raise
+            log.warning("monitor: stopping while the database is unavailable: %s", err)
+            self._spool_pending()
+        except BaseException:
+            self._spool_pending()
+            raise
         finally:
             self._stop_sender()
-        return self.stats
+
+    def _spool_pending(self) -> None:
+        if self._pending:
+            self._write_spool()
 
     def _claim(self, now_limit: float | None) -> tuple[str, list[WatchTarget]]:
         now = self.clock()
@@ -508,8 +528,17 @@ class Monitor:
             for p in self._pending
         ]
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError as err:  # the spool's disk is full too: say what is lost
+            log.error(
+                "monitor: %d checked batch(es) could not be spooled to %s: %s",
+                len(self._pending),
+                path,
+                err.strerror or err,
+            )
+            return
         log.warning("monitor: %d batch(es) spooled to %s", len(self._pending), path)
 
     def _load_spool(self) -> None:
