@@ -750,7 +750,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
     "--metrics",
     "metrics_listen",
     metavar="ADDR:PORT",
-    help="Serve Prometheus metrics on http://ADDR:PORT/metrics.",
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (:PORT alone is 127.0.0.1).",
 )
 @click.option(
     "--metrics-file",
