@@ -361,6 +361,83 @@ def ip_command(
 # [audit command]
 
 
+# The how-to-audit options shared by 'audit' and 'monitor' (one definition each).
+
+
+def resolver_via_options(func: F) -> F:
+    """--doh and --dot: resolve through an encrypted resolver."""
+    options = (
+        click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL."),
+        click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver."),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def rdap_options(func: F) -> F:
+    """--rdap and --rdap-url: registration facts and registrants."""
+    options = (
+        click.option(
+            "--rdap/--no-rdap",
+            default=False,
+            show_default=True,
+            help="Add registration facts from RDAP (network access needed).",
+        ),
+        click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL)."),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def probe_options(func: F) -> F:
+    """The opt-in active probes and their limits."""
+    options = (
+        click.option(
+            "--probe",
+            "probes",
+            metavar="KINDS",
+            help="Opt-in active probes, e.g. tls,http,rtt: "
+            "CONTACTS each endpoint at its own addresses.",
+        ),
+        click.option(
+            "--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443)."
+        ),
+        click.option(
+            "--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3)."
+        ),
+        click.option(
+            "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
+        ),
+        click.option(
+            "--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32)."
+        ),
+        click.option(
+            "--probe-rate",
+            type=click.FloatRange(min=0.01),
+            help="New probes per second per address (50).",
+        ),
+        click.option(
+            "--from",
+            "probe_from",
+            metavar="CC|LAT,LON",
+            help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
+        ),
+        click.option(
+            "--probe-connect-to",
+            "probe_connect_to",
+            multiple=True,
+            metavar="HOST:PORT:ADDR:PORT",
+            help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
+            "like curl --connect-to. Repeatable.",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @cli.command("audit")
 @click.argument("targets", nargs=-1)
 @click.option(
@@ -385,8 +462,7 @@ def ip_command(
     help="Audit what a pcap/pcapng capture contacted.",
 )
 @nameserver_option()
-@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
-@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@resolver_via_options
 @click.option(
     "--vantage",
     "vantages",
@@ -424,13 +500,7 @@ def ip_command(
     show_default=True,
     help="Which verdict makes the exit status 1.",
 )
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add registration facts from RDAP (network access needed).",
-)
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@rdap_options
 @click.option(
     "--geoip",
     multiple=True,
@@ -452,35 +522,7 @@ def ip_command(
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
 @click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
-@click.option(
-    "--probe",
-    "probes",
-    metavar="KINDS",
-    help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
-)
-@click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
-@click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
-@click.option(
-    "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
-)
-@click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
-@click.option(
-    "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
-)
-@click.option(
-    "--from",
-    "probe_from",
-    metavar="CC|LAT,LON",
-    help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
-)
-@click.option(
-    "--probe-connect-to",
-    "probe_connect_to",
-    multiple=True,
-    metavar="HOST:PORT:ADDR:PORT",
-    help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
-    "like curl --connect-to. Repeatable.",
-)
+@probe_options
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
@@ -714,8 +756,11 @@ def watch_list(as_json: bool, db: str | None) -> None:
     help="Watch exactly the targets in this file (TOML or one host per line).",
 )
 @nameserver_option("-n")
+@resolver_via_options
 @timeout_option("Per-query budget (s).")
 @concurrency_option("Names in flight.")
+@rdap_options
+@probe_options
 @DATA_DIR_OPTION
 @click.option(
     "--batch-size",
@@ -808,13 +853,17 @@ def monitor_command(
     worker: str | None,
     verbose: bool,
     db: str | None,
+    **audit_options: Any,
 ) -> None:
     """Re-resolve watch targets as they fall due (TTL within [min, max], or a fixed
     cadence, with jitter), record what changed and alert on drift. Runs until SIGINT
     or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
+    Each check is audited as 'audit' would (--doh/--dot, --rdap, --probe): a change of
+    place, controller, certificate organisation or host operator is drift.
     Several workers may share one PostgreSQL database."""
     import logging
 
+    from residency.audit.run import AuditRequest
     from residency.monitor.run import MonitorRequest, run_monitor
     from residency.timefmt import parse_duration
 
@@ -835,15 +884,21 @@ def monitor_command(
         alert_lease_seconds = parse_duration(alert_lease)
     except ValueError as err:
         fail(f"--alert-lease: {err}")
+    audit = AuditRequest.from_options(
+        {
+            **audit_options,
+            "nameservers": nameservers,
+            "timeout": timeout,
+            "concurrency": concurrency,
+            "data_dir": data_dir,
+        }
+    )
     stats = run_monitor(
         MonitorRequest(
             once=once,
             targets_file=targets_file,
             db=db,
-            nameservers=nameservers,
-            timeout=timeout,
-            concurrency=concurrency,
-            data_dir=data_dir,
+            audit=audit,
             batch_size=batch_size,
             lease_seconds=lease_seconds,
             webhooks=webhooks,

@@ -43,6 +43,11 @@ _SEVERITY = {
     DriftKind.VERDICT_CHANGED: "critical",
     DriftKind.COUNTRY_CHANGED: "warning",
     DriftKind.OUTCOME_CHANGED: "warning",
+    # Who controls it matters as much as where it is.
+    DriftKind.CONTROLLER_CHANGED: "warning",
+    DriftKind.PARENT_CHANGED: "warning",
+    DriftKind.CERT_ORG_CHANGED: "warning",
+    DriftKind.OPERATOR_CHANGED: "warning",
 }
 
 PriorEvents = Callable[[DriftEvent], Sequence[DriftEvent]]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from residency.locate.locator import Locator
+from residency.audit.assemble import Assembly, assemble
+from residency.audit.run import AuditRequest
 from residency.monitor.alert_formats import webhook_sink
 from residency.monitor.alerts import DEFAULT_DEADLINE, AlertSink, LogSink, WebhookSink
 from residency.monitor.audit import AuditorAudit
@@ -18,9 +19,10 @@ from residency.monitor.loop import Monitor, MonitorStats, install_signal_handler
 from residency.monitor.metrics import open_metrics
 from residency.monitor.targets import load_targets_file
 from residency.monitor.webhook_http import deadline_client
-from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.store import Store, open_store
 from residency.store.alerts import DEFAULT_LEASE
+
+log = logging.getLogger("residency.monitor")
 
 
 class NothingToMonitor(MonitorError):
@@ -34,10 +36,10 @@ class MonitorRequest:
     once: bool = False  # check what is due now, then return (the cron form)
     targets_file: Path | None = None  # watch exactly these targets
     db: str | None = None  # the history store (None: $RESIDENCY_DB or the default)
-    nameservers: tuple[str, ...] = ()
-    timeout: float = 3.0
-    concurrency: int = 256
-    data_dir: Path | None = None
+    # How each check is audited: the options object 'audit' takes (resolver, DoH/DoT,
+    # RDAP, probes, data, control evidence). Its targets, policy, vantages and db are
+    # not used: they come from the watch targets and the monitor's own store.
+    audit: AuditRequest = field(default_factory=AuditRequest)
     batch_size: int = 1000
     lease_seconds: float = 600.0
     webhooks: tuple[str, ...] = ()
@@ -74,6 +76,7 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         raise
     client = deadline_client(timeout=min(10.0, request.alert_deadline))
     alert_store: Store | None = None
+    parts: Assembly | None = None
     try:
         store.check_writable()
         if request.targets_file is not None:
@@ -81,23 +84,25 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
             kept, removed = store.sync_targets(
                 str(request.targets_file.resolve()), specs, time.time()
             )
-            logging.getLogger("residency.monitor").info(
-                "targets from %s: %d watched, %d removed", request.targets_file, kept, removed
-            )
+            log.info("targets from %s: %d watched, %d removed", request.targets_file, kept, removed)
         if store.target_count() == 0:
             raise NothingToMonitor(
                 "nothing to monitor: add targets with 'residency watch add' or --targets FILE"
             )
-        locator = Locator.load(dataset_dir=request.data_dir)
-        if metrics is not None:
-            metrics.set_data_versions(locator.data_versions())
-        resolver = ChainResolver(
-            ResolverSettings(
-                nameservers=request.nameservers,
-                timeout=request.timeout,
-                concurrency=request.concurrency,
-            )
+        notes: list[str] = []
+        # The RDAP cache lives in the history store, shared by every worker.
+        how = replace(
+            request.audit,
+            targets=(),
+            policy_path=None,
+            vantages=(),
+            db=request.db if request.audit.rdap else None,
         )
+        parts = assemble(how, notes, None, check_resolver=False)
+        for note in notes:
+            log.warning("monitor: %s", note)
+        if metrics is not None:
+            metrics.set_data_versions(parts.locator.data_versions())
         sinks: list[AlertSink] = [LogSink()] if request.log_alerts else []
         if request.log_alerts or request.webhooks or request.slack_webhooks:
             # The sender has its own connection: it never waits for the checking path,
@@ -116,7 +121,7 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         try:
             monitor = Monitor(
                 store,
-                AuditorAudit(resolver, locator),
+                AuditorAudit(parts),
                 worker=request.worker,
                 batch_size=request.batch_size,
                 lease_seconds=request.lease_seconds,
@@ -137,6 +142,8 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         return stats
     finally:
         client.close()
+        if parts is not None:
+            parts.close()
         if alert_store is not None:
             alert_store.close()
         store.close()
