@@ -659,7 +659,11 @@ def watch_group() -> None:
 
 @watch_group.command("add")
 @click.argument("hosts", nargs=-1, required=True)
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Judge against this policy: a TOML file or a shipped name, as for 'audit'.",
+)
 @click.option("--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h); default: the TTL.")
 @click.option("--min-interval", default="5m", show_default=True, metavar="DURATION")
 @click.option("--max-interval", default="1d", show_default=True, metavar="DURATION")
@@ -693,6 +697,11 @@ def watch_add(
     if vantage:
         options["vantage"] = vantage
     if policy:
+        from residency.policy.catalogue import resolve_policy
+        from residency.policy.loader import load_policy
+
+        policy = resolve_policy(policy)
+        load_policy(policy)  # a broken policy is refused now, not at the first check
         options["policy"] = str(policy.resolve())
     specs = []
     for host in hosts:
