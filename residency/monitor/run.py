@@ -74,7 +74,8 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
     except BaseException:
         stop_metrics()  # the metrics listener must not outlive a store that failed to open
         raise
-    client = deadline_client(timeout=min(10.0, request.alert_deadline))
+    # The whole-exchange deadline binds; no single read may end the exchange before it.
+    client = deadline_client(timeout=request.alert_deadline)
     alert_store: Store | None = None
     parts: Assembly | None = None
     try:

@@ -68,7 +68,7 @@ def main() -> None:
         return audit_result(f"{args.worker}-{next(counter)}-{args.now}", args.now, hosts)
 
     store = open_store(args.db)
-    client = deadline_client(10.0) if args.forever else httpx.Client(timeout=10.0)
+    client = deadline_client(args.alert_deadline) if args.forever else httpx.Client(timeout=10.0)
     sinks = (
         [WebhookSink(args.webhook, client, deadline=args.alert_deadline)] if args.webhook else []
     )
