@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def controller_findings(
     applied: AppliedScope, result: EndpointResult
 ) -> list[tuple[Verdict, Reason]]:
-    from residency.policy.evaluate import _handled
+    from residency.policy.evaluate import handled
 
     scope = applied.scope
     constraint = scope.controllers
@@ -31,7 +31,7 @@ def controller_findings(
         asked = result.probes or result.registrant is not None
         hint = "" if asked else "; --probe tls, --rdap or [controllers.known] gives evidence"
         return [
-            _handled(
+            handled(
                 scope.handling("unknown_controller"),
                 "unknown_controller",
                 "controller-unknown",
@@ -51,6 +51,7 @@ def controller_findings(
                     f"[controller] {who}; denied by controllers.deny = "
                     f"[{constraint.describe_deny()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
@@ -63,7 +64,11 @@ def controller_findings(
                     f"[controller] {who}; not in controllers.allow = "
                     f"[{constraint.describe_allow()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
-    return [(Verdict.PASS, Reason("controller-allowed", f"[controller] {who}", applied.label))]
+    allowed = Reason(
+        "controller-allowed", f"[controller] {who}", applied.label, verdict=Verdict.PASS
+    )
+    return [(Verdict.PASS, allowed)]

@@ -8,7 +8,6 @@ versions and the DB-IP attribution. The only external URL is the attribution lin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 from residency.model import AuditResult, EndpointResult, IpFacts, Reason, Verdict
 from residency.report.common import (
@@ -38,10 +37,12 @@ from residency.report.controller_text import (
 )
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
+from residency.textsafe import html as escape
 
 COLOURS = {
     "PASS": "#2e7d32",
     "WAIVED": "#1565c0",
+    "WARN": "#f9a825",
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
@@ -50,11 +51,12 @@ COLOURS = {
 TINTS = {
     "PASS": "#c8e6c9",
     "WAIVED": "#bbdefb",
+    "WARN": "#fff59d",
     "INDETERMINATE": "#ffe0b2",
     "FAIL": "#ffcdd2",
     "NOT JUDGED": "#cfd8dc",
 }
-ORDER = ["FAIL", "INDETERMINATE", "WAIVED", "PASS", "NOT JUDGED"]
+ORDER = ["FAIL", "INDETERMINATE", "WARN", "WAIVED", "PASS", "NOT JUDGED"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -329,7 +331,9 @@ class HtmlFormatter:
             if result.policy
             else "<p>No policy applied: this report shows where things are.</p>"
         )
-        order = sorted(result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS))
+        order = sorted(
+            result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS).severity
+        )
         rows = []
         for endpoint in order:
             verdict = label(endpoint_verdict(endpoint)) if judged else "NOT JUDGED"

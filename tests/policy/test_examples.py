@@ -29,7 +29,8 @@ def test_india_payments() -> None:
     # Not payment data: anywhere, an edge only warns.
     assert evaluate(india, result("www.shop.in", singapore), TODAY).verdict is Verdict.PASS
     warned = evaluate(india, result("www.shop.in", edge), TODAY)
-    assert warned.verdict is Verdict.PASS and warned.addresses[0].reasons[0].code == "warn-anycast"
+    assert warned.verdict is Verdict.WARN and warned.addresses[0].reasons[0].code == "anycast"
+    assert warned.addresses[0].reasons[0].verdict is Verdict.WARN
     # The card vault must be in an Indian region of a contracted cloud, not just in India.
     on_prem = facts(country="IN")
     vault = evaluate(india, result("vault.shop.in", on_prem), TODAY)
@@ -46,6 +47,17 @@ def test_eu_only_gdpr() -> None:
     assert evaluate(gdpr, swiss, TODAY).verdict is Verdict.PASS
     us = result("analytics.example", facts(country="US"))
     assert evaluate(gdpr, us, TODAY).verdict is Verdict.FAIL
+    # cdn = "warn": an unplaced anycast edge (Google's global load balancer) is WARN,
+    # never PASS, and a CDN edge placed in the EEA is WARN too (its origin is unknown)
+    google_lb = facts(ip="34.102.128.1", country=None, provider="gcp", anycast=True)
+    edge = evaluate(gdpr, result("app.example", google_lb), TODAY)
+    assert edge.verdict is Verdict.WARN
+    assert [r.code for r in edge.addresses[0].reasons] == ["anycast"]
+    placed_edge = facts(country="DE", provider="cloudfront", cdn=True)
+    assert evaluate(gdpr, result("app.example", placed_edge), TODAY).verdict is Verdict.WARN
+    # the identity rule does not warn: an edge it cannot place stays INDETERMINATE
+    login = evaluate(gdpr, result("login.example", google_lb), TODAY)
+    assert login.verdict is Verdict.INDETERMINATE
 
 
 def test_strict_and_sovereign() -> None:
