@@ -20,6 +20,7 @@ from residency.cli_options import (
     POSITIVE,
     SectionedCommand,
     concurrency_option,
+    crawl_options,
     data_dir_option,
     db_option,
     doh_dot_options,
@@ -410,7 +411,28 @@ def ip_command(
     "pcaps",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Audit what a pcap/pcapng capture contacted.",
+    help="Audit what a pcap/pcapng capture (or PCAPdroid CSV export) contacted.",
+)
+@click.option(
+    "--crawl",
+    "crawls",
+    multiple=True,
+    metavar="URL",
+    help="Crawl this site in Chromium and audit every host its pages contact "
+    "(names resolved by this audit's resolver); repeatable. See --crawl-* options.",
+)
+@crawl_options
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="PACKAGE|UID",
+    help="Phone captures (PCAPdroid): audit only what this app contacted; repeatable.",
+)
+@click.option(
+    "--android-trackers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="DuckDuckGo's Android tracker data set (JSON): name tracker owners as evidence.",
 )
 @nameserver_option()
 @doh_dot_options()
@@ -519,6 +541,45 @@ def audit_command(**opts: Any) -> None:
             click.echo(f"note: {terminal(note, MESSAGE_LIMIT)}", err=True)
         click.echo(terminal(outcome.summary, MESSAGE_LIMIT), err=True)
     sys.exit(outcome.exit_code)
+
+
+# [crawl command]
+
+
+@cli.command("crawl")
+@click.argument("url")
+@output_option("the HAR")
+@crawl_options
+@nameserver_option()
+@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
+@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
+@timeout_option("Seconds per DNS query.")
+@DATA_DIR_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@library_errors
+def crawl_command(**opts: Any) -> None:
+    """Crawl URL in Chromium and save what its pages contacted as a HAR file (stdout
+    without -o): every request, the address really connected to (serverIPAddress), its
+    initiator and consent phase. Audit it later with 'residency audit --har FILE'.
+    Exit 2 when no browser is found or no page could be loaded."""
+    import json
+
+    from residency.endpoints.crawl.run import crawl_to_har
+
+    if opts["output"] is not None:
+        check_output_path(Path(opts["output"]))
+    outcome = crawl_to_har(opts)
+    text = json.dumps(outcome.har, indent=1)
+    if opts["output"] is not None:
+        Path(opts["output"]).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    for problem in outcome.problems:
+        click.echo(f"residency: {problem}", err=True)
+    if not opts["quiet"]:
+        click.echo(outcome.summary, err=True)
+    sys.exit(ExitCode.OK if outcome.loaded else ExitCode.USAGE)
 
 
 # [policy commands]

@@ -19,6 +19,7 @@ from residency.model import (
     EndpointResult,
     Evidence,
     IpFacts,
+    ObservedAddress,
     ProbeResult,
     Reason,
     Resolution,
@@ -152,6 +153,17 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
     }
 
 
+def observed_json(seen: ObservedAddress) -> dict[str, Any]:
+    """An observed address; where a crawl or a phone capture saw it, only when it did."""
+    found: dict[str, Any] = {"ip": seen.ip, "when": seen.when, "context": seen.context}
+    for key in ("page", "phase", "party", "initiator"):
+        if getattr(seen, key):
+            found[key] = getattr(seen, key)
+    if seen.apps:
+        found["apps"] = list(seen.apps)
+    return found
+
+
 def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
     endpoint = result.endpoint
     return {
@@ -160,7 +172,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "origin": endpoint.origin,
         "is_ip": endpoint.is_ip,
         "categories": list(endpoint.categories),
-        "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
+        "observed": [observed_json(o) for o in endpoint.observed],
         "observation_mismatch": observation_mismatch(result),
         "vantage_comparison": vantage_comparison(result),
         "verdict": result.verdict.verdict.name if result.verdict else None,
