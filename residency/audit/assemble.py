@@ -211,7 +211,7 @@ def _crawl_vantage(request: AuditRequest, collector: Any) -> Any:
         return None
     from residency.locate.locator import Locator
 
-    chosen = _vantages(request, Locator.load(request.data_dir, request.geoip))[0]
+    chosen = _vantages(request.vantages, Locator.load(request.data_dir, request.geoip))[0]
     if len(request.vantages) > 1:
         collector.note(
             f"--crawl: the browser resolved names from the first vantage only "
