@@ -5,6 +5,10 @@ second never trips a read timeout, and a POST blocked in ``recv`` does not see S
 Here every read, write and connect of a request runs in slices of at most
 ``CHECK_EVERY`` seconds against the deadline of the whole exchange (connect, request,
 status line, headers and body) and a cancel event, set by ``bounded()`` around the call.
+
+``residency.http`` bounds its fetches the same way but has no cancel event and refuses
+private addresses, where webhooks (Alertmanager, a chat relay) usually live; this client
+is for the addresses the user configured.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 
 import httpcore
 import httpx
+
+from residency.http import USER_AGENT
 
 #: Longest wait between two looks at the deadline and the cancel event.
 CHECK_EVERY = 0.25
@@ -148,7 +154,9 @@ class _Backend(httpcore.NetworkBackend):
 def deadline_client(timeout: float = 10.0) -> httpx.Client:
     """An ``httpx.Client`` (proxies from the environment as usual) whose exchanges obey
     ``bounded()``. Outside ``bounded()`` it behaves as a plain client."""
-    client = httpx.Client(timeout=timeout)
+    # residency's one user agent; the proxy from the environment is kept: a webhook is an
+    # address the user configured, not one an audited party chose.
+    client = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
     transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
     for transport in transports:
         pool = getattr(transport, "_pool", None)
