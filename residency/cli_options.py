@@ -190,6 +190,16 @@ def rdap_url_option() -> Callable[[F], F]:
     )
 
 
+def gleif_option() -> Callable[[F], F]:
+    """``--gleif``: owners from GLEIF's LEI records (``audit`` and ``monitor``)."""
+    return click.option(
+        "--gleif",
+        is_flag=True,
+        help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
+        "CC0 data; also $RESIDENCY_GLEIF_URL).",
+    )
+
+
 def _stacked(options: Sequence[Callable[[F], F]]) -> Callable[[F], F]:
     """Several options as one decorator, listed in ``--help`` in the order given."""
 

@@ -55,14 +55,14 @@ def _controller(result: EndpointResult) -> tuple[bool, str | None]:
 
 
 def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
-    """The last step of the controller's ownership chain, when the control evidence
-    carries one (``Controller.chain``: steps with ``entity`` and ``country``)."""
+    """The top of the controller's ownership chain, when one above it is known
+    (``Controller.parents``, direct parent first); with none known, not observed (the
+    controller field already says who it is)."""
     controller = result.controller
-    chain = getattr(controller, "chain", None) if controller is not None else None
-    if not chain:
+    if controller is None or not controller.parents:
         return False, None
-    top = chain[-1]
-    return True, _who(getattr(top, "entity", None), getattr(top, "country", None))
+    top = controller.parents[-1]
+    return True, _who(top.entity, top.country)
 
 
 def _cert_org(result: EndpointResult) -> tuple[bool, str | None]:

@@ -38,6 +38,7 @@ class Assembly:
     prober: Any = None
     geofeeds: Any = None
     today: date | None = None
+    control: Any = None  # residency.control.ControlEvidence, for the request's policy
 
     @classmethod
     def of(cls, resolver: Any, locator: Any, registrar: Any = None) -> Assembly:
@@ -57,7 +58,20 @@ class Assembly:
             today=self.today,
             prober=self._prober_for(policy),
             geofeeds=self.geofeeds,
+            control=self._control_for(policy),
         )
+
+    def _control_for(self, policy: Policy | None) -> Any:
+        """The control evidence, with ``policy``'s ``[controllers.known]`` table."""
+        if self.control is None:
+            return None
+        table = dict(getattr(policy, "controller_table", None) or {}) if policy else {}
+        if self.control.table == table:
+            return self.control
+        # The same loaded tables, another policy table: a shallow copy (closed with the base).
+        other = copy.copy(self.control)
+        other.table = table
+        return other
 
     def _prober_for(self, policy: Policy | None) -> Any:
         """The probes, naming controllers from ``policy``'s ``[controllers.known]``."""
@@ -76,6 +90,8 @@ class Assembly:
         return other
 
     def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
         if self.geofeeds is not None:
             self.geofeeds.close()
         if self.prober is not None:
@@ -123,6 +139,7 @@ def assemble(
         geofeeds = _geofeeds(registrar) if registrar is not None else None
         if request.rdap:
             prober = _with_registrants(prober, store, notes)
+        control = _control(request, policy, notes, store)
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
@@ -148,9 +165,28 @@ def assemble(
         prober,
         geofeeds,
         request.today,
+        control,
     )
     parts.auditor = parts.auditor_for(policy, request.vantages)
     return parts
+
+
+def _control(
+    request: AuditRequest, policy: Policy | None, notes: list[str], store: Any = None
+) -> Any:
+    """Who controls each endpoint: the shipped organisation, customer-domain and
+    sovereign-cloud tables, the entity tables when installed, [controllers.known], and
+    with --gleif GLEIF's LEI records (cached in the history store's cache when open)."""
+    from residency.control.evidence import ControlEvidence
+
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    gleif = None
+    if request.gleif:
+        from residency.control.gleif import GleifLookup
+        from residency.paths import gleif_url_override
+
+        gleif = GleifLookup.open(gleif_url_override(), store)
+    return ControlEvidence.load(request.data_dir, table, notes, gleif)
 
 
 def read_options(request: AuditRequest) -> Any:

@@ -49,6 +49,7 @@ class AuditRequest:
     fail_on: str = "fail"
     rdap: bool = False
     rdap_url: str | None = None
+    gleif: bool = False  # --gleif: owners from GLEIF's LEI records (network access, opt-in)
     geoip: tuple[Path, ...] = ()
     data_dir: Path | None = None
     db: str | None = None
@@ -94,6 +95,7 @@ class AuditRequest:
             color=fmt == "terminal" and bool(opts.get("use_color")),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
+            gleif=bool(opts.get("gleif")),
             rdap_url=opts.get("rdap_url"),
             geoip=tuple(opts.get("geoip") or ()),
             data_dir=opts.get("data_dir"),

@@ -91,13 +91,13 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
                 "nothing to monitor: add targets with 'residency watch add' or --targets FILE"
             )
         notes: list[str] = []
-        # The RDAP cache lives in the history store, shared by every worker.
+        # The RDAP and GLEIF caches live in the history store, shared by every worker.
         how = replace(
             request.audit,
             targets=(),
             policy_path=None,
             vantages=(),
-            db=request.db if request.audit.rdap else None,
+            db=request.db if request.audit.rdap or request.audit.gleif else None,
         )
         parts = assemble(how, notes, None, check_resolver=False)
         for note in notes:

@@ -3,14 +3,14 @@ host operator is an event, over one generic list of fields (issue 19, item 6).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from residency import drift
 from residency.drift import CONTROL_FIELDS, ControlField, DriftKind, compare, control_state
-from residency.model import CertInfo, Confidence, Controller, Operator, ProbeResult
+from residency.model import CertInfo, Confidence, Controller, Operator, OwnerLink, ProbeResult
 from residency.store.serialize import endpoint_state
 from tests.monitor.test_drift import addr, state
 from tests.store.builders import Addr, Host, endpoint_result, iso_at
@@ -55,19 +55,6 @@ def test_a_new_control_field_plugs_in(monkeypatch: pytest.MonkeyPatch) -> None:
     assert change.detail == "privacy framework listed -> withdrawn"
 
 
-@dataclass(frozen=True)
-class Step:
-    entity: str
-    country: str
-
-
-@dataclass(frozen=True)
-class ChainedController(Controller):
-    """The shape the control work gives a controller: its ownership chain."""
-
-    chain: tuple[Step, ...] = ()
-
-
 def test_state_carries_what_the_check_observed() -> None:
     base = endpoint_result(Host("a.example", (Addr("192.0.2.1"),)), iso_at(0), "v1")
     assert "control" not in endpoint_state(base)  # nothing observed: the state as before
@@ -79,12 +66,15 @@ def test_state_carries_what_the_check_observed() -> None:
         base,
         facts=facts,
         probes=(ProbeResult("tls", "192.0.2.1", 443, "ok", cert=cert),),
-        controller=ChainedController(
+        controller=Controller(
             "Acme GmbH",
             "DE",
-            "ov-certificate",
+            "OV certificate",
             Confidence.HIGH,
-            chain=(Step("Acme GmbH", "DE"), Step("Acme Holdings Inc", "US")),
+            parents=(
+                OwnerLink("Acme Europe BV", "NL", "organisations.toml"),
+                OwnerLink("Acme Holdings Inc", "US", "organisations.toml"),
+            ),
         ),
     )
     assert endpoint_state(observed)["control"] == {
