@@ -26,9 +26,11 @@ from residency.textsafe import csv_cell, markdown, markdown_code, scrub
 from residency.textsafe import html as escape
 from residency.timefmt import iso_day, parse_iso
 
+#: The same verdict colours as the audit's HTML report.
 COLOURS = {
     "PASS": "#2e7d32",
     "WAIVED": "#1565c0",
+    "WARN": "#f9a825",
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",

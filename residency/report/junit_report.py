@@ -1,8 +1,10 @@
 """JUnit XML for CI dashboards: one testcase per endpoint.
 
 FAIL is a ``<failure>``. INDETERMINATE is ``<skipped>`` by default (visible, not red);
-``RenderOptions.junit_indeterminate`` makes it a failure or a pass instead. WAIVED passes,
-with the waiver in ``<system-out>``. Without a policy every endpoint passes and the
+``RenderOptions.junit_indeterminate`` makes it a failure or a pass instead. WARN passes but
+is visible: a ``verdict``/``warning`` property on the testcase and ``WARN: ...`` first in its
+``<system-out>`` (a ``<failure>`` with ``junit_warn_fails``, as ``--fail-on warn``). WAIVED
+passes, with the waiver in ``<system-out>``. Without a policy every endpoint passes and the
 testcase output says where it is.
 """
 
@@ -98,16 +100,29 @@ class JunitFormatter:
             reasons = main_reasons(endpoint)
             message = xml("; ".join(r.message for r in reasons[:3]), LINE_LIMIT)
             mode = self.options.junit_indeterminate
-            if verdict is Verdict.FAIL or (
-                verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.FAILURE
-            ):
+            fails = (
+                verdict is Verdict.FAIL
+                or (verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.FAILURE)
+                or (verdict is Verdict.WARN and self.options.junit_warn_fails)
+            )
+            if fails and verdict is not None:
                 failures += 1
                 failure = ET.SubElement(case, "failure", message=message, type=verdict.name)
                 failure.text = self.describe(endpoint)
             elif verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.SKIPPED:
                 skipped += 1
                 ET.SubElement(case, "skipped", message=f"INDETERMINATE: {message}")
-            ET.SubElement(case, "system-out").text = self.describe(endpoint)
+            out = self.describe(endpoint)
+            if verdict is not None:
+                # Every judged testcase names its verdict; a WARN one says why first, so a
+                # dashboard that shows only passes and failures still shows the warning.
+                listed = ET.Element("properties")
+                case.insert(0, listed)  # first, as pytest writes them
+                ET.SubElement(listed, "property", name="verdict", value=verdict.name)
+                if verdict is Verdict.WARN:
+                    ET.SubElement(listed, "property", name="warning", value=message)
+                    out = f"WARN: {message}\n{out}"
+            ET.SubElement(case, "system-out").text = out
         suite.set("tests", str(len(result.endpoints)))
         suite.set("failures", str(failures))
         suite.set("errors", "0")

@@ -33,6 +33,7 @@ from residency.textsafe import LIMIT, markdown, markdown_code
 ICONS = {
     "PASS": "✅",
     "WAIVED": "🟦",
+    "WARN": "🟡",
     "INDETERMINATE": "⚠️",
     "FAIL": "❌",
     "NOT JUDGED": "ℹ️",
@@ -61,7 +62,9 @@ class MarkdownFormatter:
             lines.append("")
         lines.append("| verdict | endpoint | addresses | location | provider | operator | why |")
         lines.append("|---|---|---|---|---|---|---|")
-        order = sorted(result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS))
+        order = sorted(
+            result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS).severity
+        )
         for endpoint in order:
             lines.append(self.row(endpoint, result.policy is not None))
         lines.append("")
