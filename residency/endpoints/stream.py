@@ -4,8 +4,8 @@
 window of recent hosts (categories and observations combined, as ``read_targets``
 does); a duplicate that turns up after its host already left the window is
 dropped if it adds nothing, and reported as an InputProblem if it carries
-categories the audited endpoint did not have. Memory: the window plus one
-string per distinct host (to audit each once).
+categories the audited endpoint did not have. Memory: the window plus 12 bytes per
+distinct host (a 64-bit hash and a category-set id, in sorted arrays) to audit each once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.detect import detect_format, looks_like_path, sniff
@@ -27,12 +27,74 @@ from residency.model import Endpoint, InputProblem
 WINDOW = 10_000
 
 
+class SentHosts:
+    """The hosts already audited, with the categories each was audited with.
+
+    A dict entry per host costs about 80 bytes, which is what made ``--format jsonl``
+    grow by that much per name (issue 18). Here a host is its 64-bit ``hash`` (a
+    collision, about 1 in 10^7 for a million hosts, only merges two hosts) and its
+    categories an id into a table of the distinct category sets: 12 bytes a host, in
+    two sorted numpy arrays, plus a small dict of the latest ones merged in batches.
+    """
+
+    MERGE_AT = 65_536
+
+    def __init__(self) -> None:
+        self._recent: dict[int, int] = {}  # hash -> category-set id, not merged yet
+        self._hashes: Any = None  # sorted int64
+        self._ids: Any = None  # uint32, aligned with _hashes
+        self._sets: list[tuple[str, ...]] = [()]
+        self._set_ids: dict[tuple[str, ...], int] = {(): 0}
+
+    def __len__(self) -> int:
+        return len(self._recent) + (0 if self._hashes is None else len(self._hashes))
+
+    def add(self, host: str, categories: tuple[str, ...]) -> None:
+        set_id = self._set_ids.get(categories)
+        if set_id is None:
+            set_id = self._set_ids[categories] = len(self._sets)
+            self._sets.append(categories)
+        self._recent[hash(host)] = set_id
+        if len(self._recent) >= self.MERGE_AT:
+            self._merge()
+
+    def get(self, host: str) -> tuple[str, ...] | None:
+        """The categories ``host`` was audited with, or None if it was not."""
+        key = hash(host)
+        set_id = self._recent.get(key)
+        if set_id is None and self._hashes is not None:
+            import numpy as np
+
+            at = int(np.searchsorted(self._hashes, key))
+            if at < len(self._hashes) and int(self._hashes[at]) == key:
+                set_id = int(self._ids[at])
+        return None if set_id is None else self._sets[set_id]
+
+    def _merge(self) -> None:
+        """Fold the recent hosts into the sorted arrays: the batch is sorted on its own
+        and inserted, so the peak is the old arrays plus the new ones (no argsort of
+        the whole, which needed three times as much)."""
+        import numpy as np
+
+        count = len(self._recent)
+        keys = np.fromiter(self._recent.keys(), dtype=np.int64, count=count)
+        ids = np.fromiter(self._recent.values(), dtype=np.uint32, count=count)
+        self._recent.clear()
+        order = np.argsort(keys)
+        keys, ids = keys[order], ids[order]
+        del order
+        if self._hashes is None:
+            self._hashes, self._ids = keys, ids
+            return
+        at = np.searchsorted(self._hashes, keys)
+        self._hashes = np.insert(self._hashes, at, keys)
+        self._ids = np.insert(self._ids, at, ids)
+
+
 class _Deduplicator:
     def __init__(self, window: int) -> None:
         self.window: OrderedDict[str, Endpoint] = OrderedDict()
-        # hash(host) -> categories it was audited with; a 64-bit hash keeps this small,
-        # and a collision (about 1 in 10^7 for a million hosts) only merges two hosts.
-        self.sent: dict[int, tuple[str, ...]] = {}
+        self.sent = SentHosts()
         self.size = window
 
     def push(self, endpoint: Endpoint) -> Iterator[Endpoint | InputProblem]:
@@ -43,7 +105,7 @@ class _Deduplicator:
             merger.add(endpoint)
             self.window[endpoint.host] = merger.targets().endpoints[0]
             return
-        sent = self.sent.get(hash(endpoint.host))
+        sent = self.sent.get(endpoint.host)
         if sent is not None:
             extra = tuple(c for c in endpoint.categories if c not in sent)
             if extra:
@@ -62,7 +124,7 @@ class _Deduplicator:
 
     def _release(self) -> Endpoint:
         host, endpoint = self.window.popitem(last=False)
-        self.sent[hash(host)] = endpoint.categories
+        self.sent.add(host, endpoint.categories)
         return endpoint
 
     def drain(self) -> Iterator[Endpoint]:
