@@ -37,7 +37,7 @@ class SentHosts:
     two sorted numpy arrays, plus a small dict of the latest ones merged in batches.
     """
 
-    MERGE_AT = 65_536
+    MERGE_AT = 8_192
 
     def __init__(self) -> None:
         self._recent: dict[int, int] = {}  # hash -> category-set id, not merged yet
