@@ -7,7 +7,7 @@ dict entry per distinct host, to audit each host once. Each figure is the peak R
 
 - **baseline**: the record of audited hosts as a dict ``hash(host) -> categories``
   (the code before the fix, restored in the child);
-- **now**: ``SentHosts``, 12 bytes a host in sorted numpy arrays.
+- **now**: ``SentHosts``, 12 bytes a host in sorted arrays.
 
 Resolution, location and output add a constant on top (they hold one window of names);
 the end-to-end figures against a local Knot are in bench/http-policy.md.
@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import sys
 sys.path.insert(0, sys.argv[3])
-import numpy  # loaded in both runs, so the difference is the record itself
 from residency.endpoints import stream
 
 class DictSent:

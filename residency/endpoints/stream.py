@@ -10,10 +10,13 @@ distinct host (a 64-bit hash and a category-set id, in sorted arrays) to audit e
 
 from __future__ import annotations
 
+import heapq
 import sys
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.detect import detect_format, looks_like_path, sniff
@@ -33,21 +36,21 @@ class SentHosts:
     A dict entry per host costs about 80 bytes, which is what made ``--format jsonl``
     grow by that much per name (issue 18). Here a host is its 64-bit ``hash`` (a
     collision, about 1 in 10^7 for a million hosts, only merges two hosts) and its
-    categories an id into a table of the distinct category sets: 12 bytes a host, in
-    two sorted numpy arrays, plus a small dict of the latest ones merged in batches.
+    categories an id into a table of the distinct category sets: 12 bytes a host in two
+    sorted ``array``s, plus a dict of the latest ones, merged in when it fills.
     """
 
-    MERGE_AT = 8_192
+    MERGE_AT = 65_536
 
     def __init__(self) -> None:
         self._recent: dict[int, int] = {}  # hash -> category-set id, not merged yet
-        self._hashes: Any = None  # sorted int64
-        self._ids: Any = None  # uint32, aligned with _hashes
+        self._hashes = array("q")  # sorted
+        self._ids = array("I")  # aligned with _hashes
         self._sets: list[tuple[str, ...]] = [()]
         self._set_ids: dict[tuple[str, ...], int] = {(): 0}
 
     def __len__(self) -> int:
-        return len(self._recent) + (0 if self._hashes is None else len(self._hashes))
+        return len(self._recent) + len(self._hashes)
 
     def add(self, host: str, categories: tuple[str, ...]) -> None:
         set_id = self._set_ids.get(categories)
@@ -62,33 +65,22 @@ class SentHosts:
         """The categories ``host`` was audited with, or None if it was not."""
         key = hash(host)
         set_id = self._recent.get(key)
-        if set_id is None and self._hashes is not None:
-            import numpy as np
-
-            at = int(np.searchsorted(self._hashes, key))
-            if at < len(self._hashes) and int(self._hashes[at]) == key:
-                set_id = int(self._ids[at])
+        if set_id is None:
+            at = bisect_left(self._hashes, key)
+            if at < len(self._hashes) and self._hashes[at] == key:
+                set_id = self._ids[at]
         return None if set_id is None else self._sets[set_id]
 
     def _merge(self) -> None:
-        """Fold the recent hosts into the sorted arrays: the batch is sorted on its own
-        and inserted, so the peak is the old arrays plus the new ones (no argsort of
-        the whole, which needed three times as much)."""
-        import numpy as np
-
-        count = len(self._recent)
-        keys = np.fromiter(self._recent.keys(), dtype=np.int64, count=count)
-        ids = np.fromiter(self._recent.values(), dtype=np.uint32, count=count)
+        """Fold the recent hosts into the sorted arrays (one linear merge; the peak is
+        the old arrays plus the new ones)."""
+        batch = sorted(self._recent.items())
         self._recent.clear()
-        order = np.argsort(keys)
-        keys, ids = keys[order], ids[order]
-        del order
-        if self._hashes is None:
-            self._hashes, self._ids = keys, ids
-            return
-        at = np.searchsorted(self._hashes, keys)
-        self._hashes = np.insert(self._hashes, at, keys)
-        self._ids = np.insert(self._ids, at, ids)
+        hashes, ids = array("q"), array("I")
+        for key, set_id in heapq.merge(zip(self._hashes, self._ids, strict=True), batch):
+            hashes.append(key)
+            ids.append(set_id)
+        self._hashes, self._ids = hashes, ids
 
 
 class _Deduplicator:
