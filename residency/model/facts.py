@@ -22,7 +22,7 @@ class EvidenceKind(StrEnum):
 class Confidence(StrEnum):
     """How far the merged location can be trusted."""
 
-    # measured (residency.locate.calibration): the kind of answer was right this often
+    # measured (residency.locate.trust.calibration): the kind of answer was right this often
     HIGH = "high"  # >= 99% of the kind of answer, measured on this kind of network
     MEDIUM = "medium"  # >= 95%
     LOW = "low"  # less, or not measured
@@ -138,6 +138,19 @@ class Registration:
     # RFC 9092: the geofeed URL this registration links (RDAP ``links`` rel "geo", or a
     # ``Geofeed https://...`` remark); only entries inside this network count.
     geofeed: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnerLink:
+    """One organisation in an ownership chain, its country, and who says so.
+
+    ``source`` is the evidence for this step ("organisations.toml https://...",
+    "entity-list webxray 2019-12-18", "GLEIF LEI 5493..."), so a reader can check it."""
+
+    entity: str
+    country: str | None
+    source: str
+    lei: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import httpx
 
 from residency.http import exchange_deadline, make_client
 from residency.model import ProbeResult
+from residency.probe.multiplex import Steps, drive, receive, send_all
 from residency.probe.pops import edge_from_headers, place_of_pop
-from residency.probe.wire import Steps, drive, receive, send_all
 from residency.timefmt import utc_iso
 
 # Headers that name the edge; only these are kept, so a report carries no cookies.
@@ -151,7 +151,7 @@ class HttpEdgeProbe:
         connection: ssl.SSLSocket,
         until: float | None = None,
     ) -> Steps[ProbeResult | tuple[str, _First]]:
-        """The first request on ``connection`` as steps (residency.probe.wire): the result,
+        """The first request on ``connection`` as steps (residency.probe.multiplex): the result,
         or, when the answer asks for another request (HEAD refused, a same-host redirect),
         the arguments after ``host, ip, port`` of the ``follow`` call that makes it."""
         when = _now()

@@ -13,9 +13,9 @@ from residency.model import EndpointResult, IpFacts, ProbeResult, Registrant
 from residency.probe.controller import ControllerTable, controller_for
 from residency.probe.http_edge import HttpEdgeProbe
 from residency.probe.interface import RTT_ADDRESSES_PER_ENDPOINT, Probe, ProbeSettings
+from residency.probe.multiplex import Handoff, Multiplexer, Steps, sleep_until
 from residency.probe.rtt import RttProbe, apply_rtt
 from residency.probe.tls import TlsProbe
-from residency.probe.wire import Handoff, Multiplexer, Steps, sleep_until
 from residency.timefmt import utc_iso
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ssl
 import time
+import warnings
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
-from residency.probe.wire import Steps, connect, drive, handshake
+from residency.probe.multiplex import Steps, connect, drive, handshake
+from residency.textsafe import replace_surrogates
 from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
@@ -43,7 +45,8 @@ def _first_values(name: x509.Name) -> dict[ObjectIdentifier, str]:
     """Each attribute type's first value, in one pass over the name."""
     values: dict[ObjectIdentifier, str] = {}
     for attribute in name:
-        values.setdefault(attribute.oid, str(attribute.value))
+        # the certificate's own text: an unpaired surrogate is replaced where it enters
+        values.setdefault(attribute.oid, replace_surrogates(str(attribute.value)))
     return values
 
 
@@ -61,6 +64,14 @@ def _validation(cert: x509.Certificate) -> str:
 
 def describe_certificate(der: bytes) -> CertInfo:
     """What a leaf certificate says about who runs the name. Raises ValueError if unparsable."""
+    # A country that is not two letters is a finding for the controller (probe/controller.py
+    # says so), not a warning for stderr, where cryptography would print it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Attribute's length", category=UserWarning)
+        return _describe(der)
+
+
+def _describe(der: bytes) -> CertInfo:
     cert = x509.load_der_x509_certificate(der)
     subject = _first_values(cert.subject)
     try:
@@ -144,7 +155,7 @@ class TlsProbe:
     def session_steps(
         self, host: str, ip: str, port: int, until: float | None = None
     ) -> Steps[tuple[ProbeResult, ssl.SSLSocket | None]]:
-        """``session`` as steps (residency.probe.wire); the connection is non-blocking.
+        """``session`` as steps (residency.probe.multiplex); the connection is non-blocking.
         One deadline covers the connect and both handshakes: ``timeout`` from now, or
         ``until`` (the probe stage's end, ``time.monotonic``) if sooner."""
         when = _now()

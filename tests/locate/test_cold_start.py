@@ -35,10 +35,10 @@ NOT_FOR_ONE_LOOKUP = (
     "tomllib",
     "residency.datasets.sources",
     "residency.locate.registration.geofeed_discovery",
-    "residency.locate.mmdb_layout",
+    "residency.locate.index.mmdb_layout",
     "residency.locate.registration.rdap_client",
     "residency.locate.registration.rdap_parse",
-    "residency.locate.summary",
+    "residency.locate.index.summary",
     "_hashlib",  # OpenSSL: residency.digest uses CPython's own SHA-256
     "socket",  # residency.addresses takes inet_pton from _socket
 )

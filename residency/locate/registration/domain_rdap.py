@@ -30,9 +30,10 @@ from residency.errors import ResidencyError
 from residency.http import Fetcher
 from residency.locate.registration.rdap_cache import DEFAULT_TTL
 from residency.locate.registration.rdap_client import RdapFetched, RdapLookup
-from residency.locate.registration.rdap_parse import RdapMalformed, _country_name
+from residency.locate.registration.rdap_parse import RdapMalformed, country_name
 from residency.model import Registrant, Registration
 from residency.paths import DOMAIN_RDAP_URL_ENV, domain_rdap_url_override
+from residency.textsafe import find_surrogate
 from residency.timefmt import utc_iso
 
 #: Key-value cache namespace (``residency.store`` ``kv_cache``).
@@ -191,7 +192,7 @@ def _adr_country(params: Mapping[str, Any], value: Any) -> str | None:
         return cc.strip().upper()
     named = value[6] if isinstance(value, list) and len(value) >= 7 else None
     if isinstance(named, str) and named.strip() and not _WITHHELD.search(named):
-        return _country_name(named)
+        return country_name(named)
     return None
 
 
@@ -364,6 +365,10 @@ class DomainRdapLookup:
             return unknown(domain, f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(domain, f"malformed RDAP response from {host}: not JSON")
+        broken = find_surrogate(document)
+        if broken is not None:  # refused here, so never cached: no encoder can write it
+            reason = f"malformed RDAP response from {host}: unpaired surrogate at {broken}"
+            return unknown(domain, reason)
         try:
             return parse_domain(document, domain, host, utc_iso()), document
         except RdapMalformed as err:
@@ -444,6 +449,8 @@ def _decode(payload: str) -> Registrant | None:
         return None
     if not isinstance(data, dict) or not set(data) <= _FIELDS:
         return None
+    if find_surrogate(data) is not None:
+        return None  # written before surrogates were refused: no output can show it
     try:
         return Registrant(**data)
     except TypeError:

@@ -40,9 +40,10 @@ from residency.locate.registration.rdap_cache import (
     RdapCacheError,
     SqliteRdapCache,
 )
-from residency.locate.registration.rdap_parse import RdapMalformed, _cidr_text, parse_rdap
+from residency.locate.registration.rdap_parse import RdapMalformed, cidr_text, parse_rdap
 from residency.model import Registration
 from residency.paths import RDAP_BUDGET_ENV, RDAP_URL_ENV, rdap_budget_setting, rdap_url_override
+from residency.textsafe import find_surrogate
 from residency.timefmt import utc_iso
 
 #: A redirector that sends ``/ip/<address>`` to the registry (RIR) responsible for it.
@@ -343,6 +344,9 @@ class RdapLookup:
             return unknown(f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(f"malformed RDAP response from {host}: not JSON")
+        broken = find_surrogate(document)
+        if broken is not None:  # refused here, so never cached: no encoder can write it
+            return unknown(f"malformed RDAP response from {host}: unpaired surrogate at {broken}")
         try:
             answer = parse_rdap(document, url=str(response.url), fetched=_now())
         except RdapMalformed as err:
@@ -353,13 +357,13 @@ class RdapLookup:
             # A network that does not hold the address describes something else.
             return unknown(
                 f"implausible RDAP answer from {host}: network"
-                f" {_cidr_text(answer.first, answer.last)} does not contain {address}"
+                f" {cidr_text(answer.first, answer.last)} does not contain {address}"
             )
         size = int(answer.last) - int(answer.first) + 1
         if size > 1 << (answer.first.max_prefixlen - MAX_PREFIX[address.version]):
             return unknown(
                 f"implausible RDAP answer from {host}: network"
-                f" {_cidr_text(answer.first, answer.last)} is implausibly wide"
+                f" {cidr_text(answer.first, answer.last)} is implausibly wide"
                 f" (wider than /{MAX_PREFIX[address.version]})"
             )
         pieces = _public_pieces(answer.first, answer.last)
