@@ -3,7 +3,7 @@
 Ground truth: the providers' own published places in ../shared/data/feeds (AWS, DigitalOcean,
 Linode and Vultr geofeeds; AWS ip-ranges, Google Cloud and Azure and Oracle ranges mapped
 through data/regions), addresses sampled inside each published prefix
-(residency.locate.calibrate). Two datasets side by side, in one run:
+(residency.locate.trust.calibrate). Two datasets side by side, in one run:
 
 - mirror-only: the dataset in place ($RESIDENCY_DATA_DIR, as ``make setup`` leaves it offline);
 - with official feeds: the same files plus the shared official feeds imported (a temp copy).
@@ -65,7 +65,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from residency import paths  # noqa: E402
-from residency.locate.calibrate import (  # noqa: E402
+from residency.locate.locator import Locator  # noqa: E402
+from residency.locate.trust.calibrate import (  # noqa: E402
     Measurement,
     Sample,
     Tally,
@@ -76,8 +77,7 @@ from residency.locate.calibrate import (  # noqa: E402
     measure,
     truth_sets,
 )
-from residency.locate.calibration import Calibration  # noqa: E402
-from residency.locate.locator import Locator  # noqa: E402
+from residency.locate.trust.calibration import Calibration  # noqa: E402
 
 
 def full_dataset(mirror: Path, target: Path) -> Path:

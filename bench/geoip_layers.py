@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from residency.datasets.manifest import load_manifest
-from residency.locate.layers import mmdb_country_layer
+from residency.locate.index.layers import mmdb_country_layer
 from residency.paths import dataset_dir
 
 BASELINE = "dbip-country"

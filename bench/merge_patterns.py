@@ -24,9 +24,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from residency import paths  # noqa: E402
-from residency.locate.calibration import Calibration  # noqa: E402
 from residency.locate.locator import Locator  # noqa: E402
-from residency.locate.merge import claim_evidence, merge_facts  # noqa: E402
+from residency.locate.trust.calibration import Calibration  # noqa: E402
+from residency.locate.trust.merge import claim_evidence, merge_facts  # noqa: E402
 
 
 def merge_seconds(locator: Locator, calibration: Calibration, limit: int) -> float:

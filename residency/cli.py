@@ -18,9 +18,13 @@ from residency import __version__
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import ComplianceFormat, OutputFormat
+from residency.textsafe import terminal
+
+#: The longest message line shown on stderr (notes and problems quote untrusted text).
+MESSAGE_LIMIT = 1000
 
 if TYPE_CHECKING:
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -32,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit: the only way the CLI reports an error."""
-    click.echo(f"residency: {message}", err=True)
+    click.echo(f"residency: {terminal(message, MESSAGE_LIMIT)}", err=True)
     sys.exit(code)
 
 
@@ -92,9 +96,10 @@ DATA_DIR_OPTION = click.option(
 
 
 def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None:
-    """Print each line (to stderr with ``err``), each after ``prefix``."""
+    """Print each line (to stderr with ``err``), each after ``prefix``; lines quote stored
+    names and answers, so each is made safe for a terminal (one line, no escape)."""
     for line in lines:
-        click.echo(prefix + line, err=err)
+        click.echo(prefix + terminal(line, MESSAGE_LIMIT), err=err)
 
 
 def _to_stderr(message: str) -> None:
@@ -187,7 +192,7 @@ def data_update(
             if not quiet and not as_json:
                 bar.echo(outcome.line())
                 for note in outcome.notes:
-                    bar.echo(f"  note: {note}")
+                    bar.echo(f"  note: {terminal(note, MESSAGE_LIMIT)}")
 
         report = update(
             sources or None,
@@ -248,7 +253,7 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
         if outcome.ok:
             click.echo(outcome.line())
             for note in outcome.notes:
-                click.echo(f"  note: {note}")
+                click.echo(f"  note: {terminal(note, MESSAGE_LIMIT)}")
         else:
             click.echo(f"residency: {outcome.line()}", err=True)
     if not report.ok:
@@ -303,7 +308,7 @@ def ip_command(
     from residency.report.ip_output import ip_json, ip_text, tsv_header, tsv_row
 
     def say(message: str) -> None:
-        click.echo(f"residency: {message}", err=True)
+        click.echo(f"residency: {terminal(message, MESSAGE_LIMIT)}", err=True)
 
     locator = (
         load_subset(data_dir, geoip, sources, notify=say)
@@ -317,7 +322,7 @@ def ip_command(
         click.echo(tsv_header())
         for row in bulk_rows(locator, addresses):
             if isinstance(row, BulkProblem):
-                click.echo(f"residency: {row}", err=True)
+                click.echo(f"residency: {terminal(row, MESSAGE_LIMIT)}", err=True)
                 bad += 1
             else:
                 click.echo(tsv_row(row))
@@ -325,8 +330,11 @@ def ip_command(
     registrar = None
     geofeeds: GeofeedDiscovery | None = None
     if rdap:  # the geofeed discovery and RDAP modules load only when asked for
-        from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
-        from residency.locate.rdap import RdapLookup
+        from residency.locate.registration.geofeed_discovery import (
+            GeofeedDiscovery,
+            locate_with_discovery,
+        )
+        from residency.locate.registration.rdap_client import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
         geofeeds = GeofeedDiscovery.open(registrar.cache)  # type: ignore[arg-type]
@@ -343,7 +351,7 @@ def ip_command(
                     locate_with_discovery(locator.locate, text, (), registration, geofeeds)
                 )
             except InvalidAddress as err:
-                click.echo(f"residency: {err}", err=True)
+                click.echo(f"residency: {terminal(err, MESSAGE_LIMIT)}", err=True)
                 bad += 1
     finally:
         if geofeeds is not None:
@@ -516,7 +524,7 @@ def audit_command(**opts: Any) -> None:
         else:
             outcome = run_audit(request, progress=bar.tick)
     for problem in outcome.problems:
-        click.echo(f"residency: {problem}", err=True)
+        click.echo(f"residency: {terminal(problem, MESSAGE_LIMIT)}", err=True)
     if request.fmt == "jsonl":
         pass  # already written as it streamed
     elif opts["output"]:
@@ -525,8 +533,8 @@ def audit_command(**opts: Any) -> None:
         click.echo(outcome.report, nl=not outcome.report.endswith("\n"))
     if not opts["quiet"]:
         for note in outcome.notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(outcome.summary, err=True)
+            click.echo(f"note: {terminal(note, MESSAGE_LIMIT)}", err=True)
+        click.echo(terminal(outcome.summary, MESSAGE_LIMIT), err=True)
     sys.exit(outcome.exit_code)
 
 
@@ -559,17 +567,17 @@ def policy_check(file: Path, quiet: bool) -> None:
         policy = load_policy(file)
     except PolicyInvalid as err:
         for problem in err.problems:
-            click.echo(str(problem), err=True)
+            click.echo(terminal(problem, MESSAGE_LIMIT), err=True)
         count = len(err.problems)
         fail(f"{file}: {count} problem{'s' if count != 1 else ''}; nothing can be audited with it")
         return
     today = date.today()
     for warning in (*policy.notes, *waiver_warnings(policy, today)):
-        click.echo(warning, err=True)
+        click.echo(terminal(warning, MESSAGE_LIMIT), err=True)
     if not quiet:
         click.echo(f"{file}: valid")
         for line in describe_policy(policy, today):
-            click.echo(line)
+            click.echo(terminal(line, MESSAGE_LIMIT))
 
 
 @policy_group.command("list")
@@ -987,8 +995,20 @@ def history_report(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="residency")
+    """Console-script entry point: an unexpected error is one line and its own exit code."""
+    try:
+        cli(prog_name="residency")
+    except Exception as err:  # the last line of defence: a bug must not read as a finding
+        last = err.__traceback__
+        while last is not None and last.tb_next is not None:
+            last = last.tb_next
+        code = last.tb_frame.f_code if last is not None else None
+        where = f" at {Path(code.co_filename).name}:{last.tb_lineno}" if code and last else ""
+        fail(
+            f"internal error{where}: {type(err).__name__}: {err} "
+            "(a bug in residency; please report it with the command that caused it)",
+            ExitCode.INTERNAL,
+        )
 
 
 if __name__ == "__main__":

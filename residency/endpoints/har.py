@@ -16,6 +16,7 @@ from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import normalise_host
 from residency.model import Endpoint, ObservedAddress
 from residency.text import shorten
+from residency.textsafe import replace_surrogates
 
 NOT_RECORDED = "not recorded"
 _MAX_URL = 120
@@ -71,6 +72,7 @@ def server_ip(value: object) -> str | None:
 
 
 def _short(url: str) -> str:
+    url = replace_surrogates(url)  # HAR text is the page's: no unpaired surrogate gets in
     return url if len(url) <= _MAX_URL else url[: _MAX_URL - 3] + "..."
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from residency.addresses import AddressError, parse_address
+from residency.locate.index.summary import ANYCAST, CDN, CONFIDENCE_LEVELS, ROUTABLE
 from residency.locate.locator import Locator
-from residency.locate.summary import ANYCAST, CDN, CONFIDENCE_LEVELS, ROUTABLE
 
 CHUNK = 65536
 

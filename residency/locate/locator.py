@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 from residency import paths
 from residency.addresses import Address, AddressError, parse_address
 from residency.digest import sha256
-from residency.locate.calibration import Calibration, calibration_for, shipped_calibration
-from residency.locate.compiled import SPECIAL_LAYER, CompiledIndex, IndexError_
 from residency.locate.errors import InvalidAddress, LocateError
-from residency.locate.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
-from residency.locate.specs import SourceSpec, manifest_sources, user_geoip_sources
-from residency.locate.stamp import compile_stamp, recompile
+from residency.locate.index.read import SPECIAL_LAYER, CompiledIndex, IndexError_
+from residency.locate.index.specs import SourceSpec, manifest_sources, user_geoip_sources
+from residency.locate.index.stamp import compile_stamp, recompile
+from residency.locate.trust.calibration import Calibration, calibration_for, shipped_calibration
+from residency.locate.trust.merge import ProviderLookup, claim_evidence, merge_facts, not_routable
 from residency.model import DataVersion, Evidence, EvidenceKind, IpFacts, Registration
 
 if TYPE_CHECKING:  # bulk enrichment only: a single lookup never loads it
-    from residency.locate.summary import Enrichment, Summary
+    from residency.locate.index.summary import Enrichment, Summary
 
 
 def _log_warning(message: str) -> None:
@@ -166,6 +166,8 @@ class Locator:
             facts = self._build(combo, canonical, hints, registration, extra)
         if inner is not None:
             facts = _noted_embedded(facts, *inner)
+        elif facts.routable and ":" in canonical:
+            facts = _allocated_or_not(facts, canonical)
         return facts if address.zone is None else _noted_zone(facts, address.zone)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
@@ -178,14 +180,17 @@ class Locator:
         """The facts of ``ip`` whose combo id is already known (bulk paths)."""
         if ":" in ip and embedded_ipv4_text(ip) is not None:
             return self.locate(ip)  # with the note saying which IPv4 answered
-        return with_ip(self._template(combo), ip)
+        facts = with_ip(self._template(combo), ip)
+        if facts.routable and ":" in ip:
+            return _allocated_or_not(facts, ip)
+        return facts
 
     def combos(self, ips: Sequence[str], chunk: int = 65536) -> Any:
         """Vectorised: the combo id of every address (the hot path of bulk enrichment).
         Works in chunks so the temporaries stay small however many addresses come."""
         import numpy as np
 
-        from residency.locate.index import address_keys
+        from residency.locate.index.build import address_keys
 
         out = np.empty(len(ips), dtype=np.int32)
         for start in range(0, len(ips), chunk):
@@ -213,7 +218,7 @@ class Locator:
         columns (country, provider, region, ASN, flags), from a per-combination summary
         computed once when the index is compiled. Full IpFacts with evidence come from
         ``Enrichment.facts(i)`` on demand."""
-        from residency.locate.summary import Enrichment
+        from residency.locate.index.summary import Enrichment
 
         summary = self._summary()
         combos = self.combos(ips)
@@ -224,7 +229,7 @@ class Locator:
         self._summary()
 
     def _summary(self) -> Summary:
-        from residency.locate.summary import Summary
+        from residency.locate.index.summary import Summary
 
         if self._summary_cache is None:
             self.index.verify()  # bulk use: every byte checked once, not just samples
@@ -299,7 +304,7 @@ def embedded_ipv4_text(ip: str) -> tuple[str, str, str] | None:
         return None
     import socket
 
-    from residency.locate.compiled import embedded_ipv4
+    from residency.locate.index.read import embedded_ipv4
 
     try:
         value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
@@ -372,3 +377,18 @@ def load_subset(
     return Locator.load(
         directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
     )
+
+
+def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:
+    """``facts``, or "not routable" when no RIR holds the IPv6 address (whatever a GeoIP
+    database says: it places unallocated space too)."""
+    import ipaddress
+
+    from residency.locate.allocation import unallocated_reason
+
+    try:
+        address = ipaddress.IPv6Address(ip.split("%", 1)[0])
+    except ValueError:
+        return facts
+    reason = unallocated_reason(address)
+    return facts if reason is None else not_routable(facts.ip or ip, reason)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from residency.locate.calibrate import rebuild_calibration
 from residency.locate.locator import Locator
+from residency.locate.trust.calibrate import rebuild_calibration
 
 
 def prepare_dataset(notify: Callable[[str], None] | None = None) -> None:

@@ -22,7 +22,7 @@ class EvidenceKind(StrEnum):
 class Confidence(StrEnum):
     """How far the merged location can be trusted."""
 
-    # measured (residency.locate.calibration): the kind of answer was right this often
+    # measured (residency.locate.trust.calibration): the kind of answer was right this often
     HIGH = "high"  # >= 99% of the kind of answer, measured on this kind of network
     MEDIUM = "medium"  # >= 95%
     LOW = "low"  # less, or not measured

@@ -18,6 +18,8 @@ import httpx
 from residency.drift import DriftEvent
 from residency.errors import ResidencyError
 from residency.store import Store
+from residency.textsafe import slack as slack_text
+from residency.textsafe import terminal
 
 log = logging.getLogger("residency.alerts")
 
@@ -47,7 +49,7 @@ class LogSink(AlertSink):
 
     def send(self, events: Sequence[DriftEvent]) -> None:
         for event in events:
-            self._log.warning("drift %s: %s", event.kind.value, event.line())
+            self._log.warning("drift %s: %s", event.kind.value, terminal(event.line()))
 
 
 def event_json(event: DriftEvent) -> dict[str, Any]:
@@ -117,7 +119,7 @@ class WebhookSink(AlertSink):
             return self.payload_format(events)
         if self.slack:
             lines = [f"residency: {len(events)} drift event(s)"]
-            lines += [f"• {e.line()}" for e in events]
+            lines += [f"• {slack_text(e.line())}" for e in events]  # names are not markup
             return {"text": "\n".join(lines)}
         return {"source": "residency", "events": [event_json(e) for e in events]}
 

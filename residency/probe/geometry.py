@@ -4,7 +4,7 @@ A round-trip time bounds how far away a server can be, so refuting "the server i
 country X" needs the distance from the vantage to the *nearest* point of X: a centroid is
 not sound (New York is 1,900 km from the US centroid). The nearest point is taken from
 country outlines: Natural Earth 1:110m, the table the HTML map draws
-(``residency.world_outlines``, 0.5 degree grid, latitudes 85 to -60). Outline
+(data/world/outlines.json, 0.5 degree grid, latitudes 85 to -60). Outline
 edges are walked in steps of at most half a degree, and ``OUTLINE_MARGIN_KM`` is taken
 off every distance for the grid rounding, the steps and the generalisation. A country
 without an outline (too small for 1:110m) has no bound, so it is never refuted.
@@ -73,9 +73,9 @@ def _rings(path: str) -> list[Ring]:
 
 @lru_cache(maxsize=1)
 def _outlines() -> dict[str, list[Ring]]:
-    from residency.world_outlines import PATHS
+    from residency.world import world_outlines
 
-    return {code: _rings(path) for code, path in PATHS.items() if len(code) == 2}
+    return {code: _rings(path) for code, path in world_outlines().paths.items() if len(code) == 2}
 
 
 def _walked(ring: Ring, step: float = 0.5) -> list[tuple[float, float]]:

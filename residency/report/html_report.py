@@ -8,7 +8,6 @@ versions and the DB-IP attribution. The only external URL is the attribution lin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 from residency.model import AuditResult, EndpointResult, IpFacts, Reason, Verdict
 from residency.report.common import (
@@ -38,6 +37,7 @@ from residency.report.controller_text import (
 )
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
+from residency.textsafe import html as escape
 
 COLOURS = {
     "PASS": "#2e7d32",

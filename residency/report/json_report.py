@@ -37,6 +37,7 @@ from residency.report.common import (
     vantage_comparison,
 )
 from residency.report.controller_text import group_text, group_verdicts
+from residency.textsafe import scrub
 
 SCHEMA_ID = "residency-report/1"
 
@@ -289,4 +290,9 @@ class JsonFormatter:
     def render(self, result: AuditResult) -> str:
         # orjson writes the same indented UTF-8 JSON at C speed: the standard library's
         # encoder falls back to pure Python when indenting, which dominated large audits
-        return orjson.dumps(report_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n"
+        document = report_dict(result)
+        try:
+            text = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        except TypeError:  # an unpaired surrogate (orjson writes only valid UTF-8)
+            text = orjson.dumps(scrub(document), option=orjson.OPT_INDENT_2)
+        return text.decode() + "\n"

@@ -23,7 +23,11 @@ from residency.report.common import (
 )
 from residency.report.controller_text import controller_text, edge_text, registrant_text
 from residency.report.interface import JunitIndeterminate, RenderOptions
+from residency.textsafe import xml
 from residency.timefmt import parse_iso
+
+#: The longest line of a testcase's text (it joins several untrusted texts).
+LINE_LIMIT = 1000
 
 
 def _seconds(result: AuditResult) -> str:
@@ -64,33 +68,37 @@ class JunitFormatter:
                 lines += [f"      evidence: {e}" for e in reason.evidence]
         for reason in endpoint.verdict.reasons if endpoint.verdict else ():
             lines.append(f"  {reason.code}: {reason.message}")
-        return "\n".join(lines)
+        # only characters XML 1.0 can hold, each line on its own (no forged line)
+        return "\n".join(xml(line, LINE_LIMIT) for line in lines)
 
     def render(self, result: AuditResult) -> str:
-        policy = result.policy.name if result.policy else "locations"
-        suite = ET.Element("testsuite", name=f"residency: {policy}", timestamp=result.started)
+        policy = xml(result.policy.name) if result.policy else "locations"
+        suite = ET.Element("testsuite", name=f"residency: {policy}", timestamp=xml(result.started))
         failures = skipped = 0
         properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", name="run_id", value=result.run_id)
+        ET.SubElement(properties, "property", name="run_id", value=xml(result.run_id))
         if result.policy:
             ET.SubElement(
-                properties, "property", name="policy_version", value=result.policy.version
+                properties, "property", name="policy_version", value=xml(result.policy.version)
             )
         for version in result.data_versions:
             ET.SubElement(
-                properties, "property", name=f"data:{version.dataset}", value=version.version
+                properties,
+                "property",
+                name=xml(f"data:{version.dataset}"),
+                value=xml(version.version),
             )
         for endpoint in result.endpoints:
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"residency.{policy}",
-                name=endpoint.endpoint.host,
+                name=xml(endpoint.endpoint.host),
                 time="0",
             )
             verdict = endpoint.verdict.verdict if endpoint.verdict else None
             reasons = main_reasons(endpoint)
-            message = "; ".join(r.message for r in reasons[:3])
+            message = xml("; ".join(r.message for r in reasons[:3]), LINE_LIMIT)
             mode = self.options.junit_indeterminate
             fails = (
                 verdict is Verdict.FAIL

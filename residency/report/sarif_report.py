@@ -16,6 +16,7 @@ from typing import Any
 from residency.model import AuditResult, EndpointResult, PolicyRef, Reason, Verdict
 from residency.report.common import address_verdicts, is_passing, is_warning
 from residency.report.controller_text import controller_text, edge_text
+from residency.textsafe import scrub
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -166,7 +167,8 @@ class SarifFormatter:
             },
         }
         document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # an unpaired surrogate cannot be written as UTF-8: replaced (textsafe.scrub)
+        return json.dumps(scrub(document), indent=2, ensure_ascii=False) + "\n"
 
     def findings(self, endpoint: EndpointResult) -> list[tuple[dict[str, Any], str]]:
         if endpoint.verdict is None:

@@ -41,6 +41,7 @@ from residency.report.findings import (
     reason_groups,
 )
 from residency.report.interface import RenderOptions
+from residency.textsafe import terminal
 
 COLOURS = {
     "PASS": "green",
@@ -50,6 +51,8 @@ COLOURS = {
     "FAIL": "red",
     "NOT JUDGED": "white",
 }
+#: The longest footer line shown (it joins several texts, each of them possibly long).
+FOOTER_LIMIT = 1000
 HEADERS = (
     "VERDICT",
     "ENDPOINT",
@@ -134,13 +137,12 @@ GAP = "  "
 _MINIMUM = {"ENDPOINT": 14, "WHERE": 5, "HOST": 8, "OPERATOR": 8, "CONTROLLER": 10}
 #: How much more of the spare width the endpoint column takes than the others.
 _WEIGHT = {"ENDPOINT": 2.0}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(text: str) -> str:
-    """Untrusted text as one printable line: control and bidi characters become "?" (the
-    cells are rich ``Text``, never markup, so "[" is only a bracket)."""
-    return _CONTROL.sub("?", text)
+    """Untrusted text as one printable line (textsafe's terminal escaper: controls, bidi and
+    zero-width characters made visible; the cells are rich ``Text``, never markup)."""
+    return terminal(text)
 
 
 def end_cut(text: str, width: int) -> str:
@@ -509,7 +511,8 @@ class TerminalFormatter:
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
-        return "".join(f"{line}\n" for line in lines)
+        # lines carry untrusted text (names, organisations, RDAP answers): shown, never obeyed
+        return "".join(f"{terminal(line, FOOTER_LIMIT)}\n" for line in lines)
 
     def long_table(self, result: AuditResult) -> str:
         judged = result.policy is not None
@@ -519,7 +522,7 @@ class TerminalFormatter:
         # The last column (WHY) may run long: nothing follows it on the line.
         table = [
             tuple(
-                cut(c, width * 2 if judged and i == len(HEADERS) - 1 else width)
+                cut(terminal(c), width * 2 if judged and i == len(HEADERS) - 1 else width)
                 for i, c in enumerate(r if judged else r[1:-1])
             )
             for r in rows

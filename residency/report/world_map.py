@@ -1,6 +1,6 @@
 """The HTML reports' world map: Natural Earth country outlines with a dot per located address.
 
-The outlines are the generated table in residency/world_outlines.py (scripts/build_world_map.py;
+The outlines are the generated table data/world/outlines.json (scripts/build_world_map.py;
 the rtt probe's distance bounds read it too). A dot
 goes at the address's coordinates when they are known, otherwise at its country's centroid;
 several dots in one place are spread on a small spiral so each stays visible and hoverable.
@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
-from residency.report.centroids import CENTROIDS
-from residency.world_outlines import HEIGHT, PATHS, WIDTH
+from residency.textsafe import html as escape
+from residency.world import country_centroids, world_outlines
 
 SCALE, TOP, BOTTOM = 2.0, 85.0, -60.0
 
@@ -36,8 +35,8 @@ def place(dot: Dot) -> tuple[float, float] | None:
     """Pixel position of a dot, or None when neither coordinates nor a known country exist."""
     if dot.lat is not None and dot.lon is not None:
         lat, lon = dot.lat, dot.lon
-    elif dot.country and dot.country in CENTROIDS:
-        lat, lon = CENTROIDS[dot.country]
+    elif dot.country and dot.country in country_centroids():
+        lat, lon = country_centroids()[dot.country]
     else:
         return None
     lat = max(BOTTOM, min(TOP, lat))
@@ -50,13 +49,15 @@ def svg(dots: Sequence[Dot], highlight: dict[str, str] | None = None) -> tuple[s
     `highlight` colours a country's outline (alpha-2 -> fill), e.g. by its worst verdict.
     """
     highlight = highlight or {}
+    outlines = world_outlines()
+    WIDTH, HEIGHT = outlines.width, outlines.height
     parts = [
         f'<svg id="map" xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" '
         f'height="{HEIGHT:.0f}" viewBox="0 0 {WIDTH:.0f} {HEIGHT:.0f}" role="img" '
         'aria-label="World map of the addresses, coloured by verdict">'
         f'<rect width="{WIDTH:.0f}" height="{HEIGHT:.0f}" fill="#eef4f8"/>'
     ]
-    for code, data in PATHS.items():
+    for code, data in outlines.paths.items():
         fill = highlight.get(code, "#d5dde3")
         parts.append(
             f'<path class="land" data-country="{escape(code)}" d="{data}" fill="{fill}" '

@@ -1,6 +1,6 @@
 """Reading one DNS reply: follow the CNAME chain in its answer section to the records asked for.
 
-Pure functions over ``wire.Reply``, so every case can be tested from bytes.
+Pure functions over ``dns_message.Reply``, so every case can be tested from bytes.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from residency.model import ChainStep, ResolvedAddress
-from residency.resolve.wire import AAAA, CNAME, HTTPS, Record, Reply
+from residency.resolve.dns_message import AAAA, CNAME, HTTPS, Record, Reply
 
 A = 1
 TYPE_NAMES = {1: "A", 28: "AAAA", 65: "HTTPS", 5: "CNAME"}

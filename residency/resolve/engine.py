@@ -26,14 +26,7 @@ import dns.rdatatype
 
 from residency.model import ChainStep, Outcome, Resolution, ResolvedAddress
 from residency.resolve.chain import AAAA, HTTPS, TYPE_NAMES, A, walk_answer
-from residency.resolve.doh import DohTransport
-from residency.resolve.dot import DotTransport
-from residency.resolve.errors import BadResolverSpec, QueryFailed, QueryTimeout, ResolverUnreachable
-from residency.resolve.nameservers import parse_nameserver, system_nameservers
-from residency.resolve.ratelimit import RateLimiter
-from residency.resolve.transport import Transport
-from residency.resolve.udp import UdpTransport
-from residency.resolve.wire import (
+from residency.resolve.dns_message import (
     MalformedReply,
     Reply,
     build_query,
@@ -42,6 +35,13 @@ from residency.resolve.wire import (
     host_wire,
     parse_reply,
 )
+from residency.resolve.doh import DohTransport
+from residency.resolve.dot import DotTransport
+from residency.resolve.errors import BadResolverSpec, QueryFailed, QueryTimeout, ResolverUnreachable
+from residency.resolve.nameservers import parse_nameserver, system_nameservers
+from residency.resolve.ratelimit import RateLimiter
+from residency.resolve.transport import Transport
+from residency.resolve.udp import UdpTransport
 from residency.timefmt import utc_iso
 
 NS = 2

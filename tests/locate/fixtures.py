@@ -11,7 +11,7 @@ from pathlib import Path
 
 from netaddr import IPSet
 
-from residency.locate.specs import SourceSpec
+from residency.locate.index.specs import SourceSpec
 from residency.model import DataVersion
 from tests.support import FIXTURES, SHARED_DATA
 

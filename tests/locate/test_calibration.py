@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from residency.locate.calibrate import (
+from residency.locate.locator import Locator
+from residency.locate.trust.calibrate import (
     build_calibration,
     country_of,
     holdout_for,
@@ -17,7 +18,7 @@ from residency.locate.calibrate import (
     rebuild_calibration,
     truth_sets,
 )
-from residency.locate.calibration import (
+from residency.locate.trust.calibration import (
     CALIBRATION_FILE,
     Calibration,
     CalibrationError,
@@ -26,7 +27,6 @@ from residency.locate.calibration import (
     load_calibration,
     shipped_calibration,
 )
-from residency.locate.locator import Locator
 from residency.model import Confidence, Place
 from tests.locate.fixtures import small_dataset
 from tests.support import SHARED_DATA

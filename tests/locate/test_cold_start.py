@@ -34,10 +34,11 @@ NOT_FOR_ONE_LOOKUP = (
     "residency.model.resolution",
     "tomllib",
     "residency.datasets.sources",
-    "residency.locate.geofeed_discovery",
-    "residency.locate.mmdb_layout",
-    "residency.locate.rdap",
-    "residency.locate.summary",
+    "residency.locate.registration.geofeed_discovery",
+    "residency.locate.index.mmdb_layout",
+    "residency.locate.registration.rdap_client",
+    "residency.locate.registration.rdap_parse",
+    "residency.locate.index.summary",
     "_hashlib",  # OpenSSL: residency.digest uses CPython's own SHA-256
     "socket",  # residency.addresses takes inet_pton from _socket
 )

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from residency.locate.merge import merge_facts
 from residency.locate.providers import ProviderRegistry
+from residency.locate.trust.merge import merge_facts
 from residency.model import Evidence, EvidenceKind, IpFacts, Place, Verdict
 from residency.policy import evaluate
 from tests.policy.factories import policy, result

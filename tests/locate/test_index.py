@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from residency.locate.compiled import CompiledIndex
-from residency.locate.index import LayerBuilder, compile_index, flatten, unique_rows
+from residency.locate.index.build import LayerBuilder, compile_index, flatten, unique_rows
+from residency.locate.index.read import CompiledIndex
 
 
 def test_flatten_most_specific_wins() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from residency.locate.compiled import (
+from residency.locate.index.read import (
     _BLOCK,
     _CHUNK,
     _WHOLE_LIMIT,

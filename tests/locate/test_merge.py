@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from residency.locate.calibration import Calibration, Measured
-from residency.locate.merge import merge_facts
 from residency.locate.providers import ProviderRegistry
+from residency.locate.trust.calibration import Calibration, Measured
+from residency.locate.trust.merge import merge_facts
 from residency.model import Confidence, Evidence, EvidenceKind, IpFacts, Place, Registration
 
 

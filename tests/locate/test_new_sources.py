@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from netaddr import IPSet
 
 from residency.cli import cli
+from residency.locate.index.mmdb_layout import detect_layout
 from residency.locate.locator import LocateError, Locator, SourceSpec, user_geoip_sources
-from residency.locate.mmdb_layout import detect_layout
 from residency.model import Confidence, DataVersion, EvidenceKind
 from residency.report import render
 from tests.locate.fixtures import write_ipdb_layout, write_maxmind_layout

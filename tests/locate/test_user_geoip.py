@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from residency.locate.errors import LocateError
-from residency.locate.specs import user_geoip_sources
+from residency.locate.index.specs import user_geoip_sources
 from residency.paths import GEOIP_ENV, user_geoip_files
 
 

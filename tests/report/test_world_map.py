@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from residency.report.world_map import Dot, place, svg
-from residency.world_outlines import HEIGHT, PATHS, WIDTH
+from residency.world import world_outlines
+
+PATHS = world_outlines().paths
+WIDTH, HEIGHT = world_outlines().width, world_outlines().height
 
 
 def test_the_outline_table_covers_the_countries_and_stays_small() -> None:

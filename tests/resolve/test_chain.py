@@ -7,7 +7,7 @@ import dns.rrset
 
 from residency.model import ChainStep
 from residency.resolve.chain import AAAA, A, walk_answer
-from residency.resolve.wire import parse_reply
+from residency.resolve.dns_message import parse_reply
 
 
 def reply(qname: str, rdtype: str, lines: list[str]):  # type: ignore[no-untyped-def]

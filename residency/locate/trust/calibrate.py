@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from residency import paths
-from residency.locate.calibration import (
+from residency.locate.trust.calibration import (
     ALL,
     CALIBRATION_FILE,
     Calibration,
     Measured,
     shipped_calibration,
 )
-from residency.locate.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
+from residency.locate.trust.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
 from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
 from residency.timefmt import iso_day
 

@@ -1,6 +1,6 @@
 """Merge the claims of every source about one address into one answer with a confidence.
 
-A weighted vote (weights and confidence levels measured, from residency.locate.calibration):
+A weighted vote (weights and confidence levels measured, from residency.locate.trust.calibration):
 the provider's own feeds and RFC 8805 geofeeds decide, GeoIP breaks their ties or, without
 them, votes alone; registration is the last resort. Only a real tie or all-weak sources
 leave the place unknown. Anycast and CDN edges have no single place, whatever a GeoIP
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from residency.locate.calibration import WEAK_BELOW, Calibration, shipped_calibration
-from residency.locate.compiled import LayerInfo
+from residency.locate.index.read import LayerInfo
+from residency.locate.trust.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.model import (
     WITHHELD_BASIS,
     CdnEdge,

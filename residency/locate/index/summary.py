@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from residency.locate.compiled import IndexDamaged, file_checksums, verify_files
+from residency.locate.index.read import IndexDamaged, file_checksums, verify_files
 from residency.model import IpFacts
 
 #: Summary flag bits.

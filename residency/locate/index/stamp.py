@@ -8,9 +8,9 @@ from pathlib import Path
 
 from residency import paths
 from residency.digest import sha256
-from residency.locate.compiled import IndexDamaged
 from residency.locate.errors import LocateError
-from residency.locate.specs import SourceSpec, build_layers
+from residency.locate.index.read import IndexDamaged
+from residency.locate.index.specs import SourceSpec, build_layers
 
 #: Bumped when parsing changes what a layer holds (2: geofeed rows checked as ISO 3166;
 #: 4: the 128-bit IPv6 table and per-file checksums; 5: AWS GLOBAL CloudFront no longer
@@ -46,7 +46,7 @@ def recompile(
     specs: Sequence[SourceSpec], target: Path, stamp: str, why: str, say: Callable[[str], None]
 ) -> None:
     """Rebuild the index, or say how to when its folder cannot be written."""
-    from residency.locate.index import compile_index
+    from residency.locate.index.build import compile_index
 
     parent = target.parent
     if not os.access(parent if parent.exists() else parent.parent, os.W_OK):

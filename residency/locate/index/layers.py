@@ -13,8 +13,8 @@ from typing import Any
 
 from residency.datasets.interface import RangeRecord
 from residency.errors import ResidencyError
-from residency.locate.compiled import SPECIAL_LAYER
-from residency.locate.index import LayerBuilder
+from residency.locate.index.build import LayerBuilder
+from residency.locate.index.read import SPECIAL_LAYER
 from residency.model import EvidenceKind
 
 

@@ -8,8 +8,8 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from residency.resolve import wire
-from residency.resolve.wire import MalformedReply, build_query, encode_name, parse_reply
+from residency.resolve import dns_message as wire
+from residency.resolve.dns_message import MalformedReply, build_query, encode_name, parse_reply
 
 
 def test_build_query_is_a_valid_edns_query() -> None:

@@ -12,7 +12,7 @@ from residency.locate.errors import LocateError
 from residency.model import DataVersion, EvidenceKind
 
 if TYPE_CHECKING:
-    from residency.locate.index import LayerBuilder
+    from residency.locate.index.build import LayerBuilder
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     named = [*extra, *paths.user_geoip_files()]
     if not named:
         return []
-    from residency.locate.mmdb_layout import MmdbLayoutError, detect_layout
+    from residency.locate.index.mmdb_layout import MmdbLayoutError, detect_layout
 
     specs = []
     for path in named:
@@ -99,7 +99,7 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
     from residency.datasets.interface import RangeRecord
     from residency.datasets.parsers import PARSERS
     from residency.datasets.regions import RegionTable
-    from residency.locate.layers import (
+    from residency.locate.index.layers import (
         FEED_KINDS,
         LayerError,
         asn_csv_layer,

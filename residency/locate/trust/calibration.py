@@ -6,7 +6,7 @@ the providers' own published locations; and the same for each kind of merged ans
 Weights for the vote and the confidence levels are read from it, so a new source needs
 only a row (and until it has one, it votes with the default weight of its evidence kind).
 The shipped default is ``data/calibration.json``; ``residency data update`` writes a
-dataset's own when the ground-truth feeds are in place (residency.locate.calibrate).
+dataset's own when the ground-truth feeds are in place (residency.locate.trust.calibrate).
 """
 
 from __future__ import annotations

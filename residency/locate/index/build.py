@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from residency.locate.compiled import INDEX_FORMAT, embedded_ipv4, file_checksums
+from residency.locate.index.read import INDEX_FORMAT, embedded_ipv4, file_checksums
 
 _V4_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1

@@ -11,7 +11,7 @@ import pytest
 
 from residency.model import Confidence, Endpoint, EndpointResult, IpFacts, Location
 from residency.probe import Prober, ProbeSettings
-from residency.probe.wire import READ, Handoff, Multiplexer, Steps, drive, sleep_until
+from residency.probe.multiplex import READ, Handoff, Multiplexer, Steps, drive, sleep_until
 from tests.probe.certs import OV, Authority
 from tests.probe.servers import answer, tls_server
 
