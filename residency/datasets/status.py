@@ -15,6 +15,7 @@ from pathlib import Path
 
 import maxminddb
 
+from residency.datasets.anycast_table import summary as anycast_summary
 from residency.datasets.download import file_sha256
 from residency.datasets.manifest import ManifestEntry, load_manifest
 from residency.datasets.sources import STALE_DAYS, Source, all_sources
@@ -126,6 +127,15 @@ def damage(entry: ManifestEntry, directory: Path) -> str | None:
     return None
 
 
+def anycast_cost() -> str:
+    """What a missing measured anycast list costs, for its status line."""
+    return (
+        "without it, anycast is known only where a provider feed in place flags it and "
+        f"for the documented services in data/anycast.toml ({anycast_summary()}); any "
+        "other anycast address gets the single place a GeoIP database gives it"
+    )
+
+
 def _mmdb_problem(path: Path) -> str | None:
     try:
         reader = maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
@@ -178,7 +188,14 @@ def data_status(
         if entry is None:
             kind = source.kind if source else "?"
             problem = "never fetched"
-            if source and source.covered_by and source.covered_by in manifest.entries:
+            if source and source.opt_in:
+                how = (
+                    f"'residency data import FILE --as {name}'"
+                    if source.import_only
+                    else f"'residency data update --enable {source.opt_in}' fetches it"
+                )
+                problem = f"off (opt-in): {how}; licence {source.licence}"
+            elif source and source.covered_by and source.covered_by in manifest.entries:
                 problem += f"; its ranges come from {source.covered_by} meanwhile"
             elif source and source.mirror is None and not source.user_added:
                 # offline, nothing can fetch it: say how an air-gapped site gets it
@@ -186,6 +203,8 @@ def data_status(
                     "; no mirror exists: offline, import a copy with "
                     f"'residency data import FILE --as {name}'"
                 )
+            if kind == "anycast":
+                problem += "; " + anycast_cost()
             rows.append(
                 DatasetStatus(
                     name,
