@@ -40,7 +40,7 @@ from residency.textsafe import terminal
 MESSAGE_LIMIT = 1000
 
 if TYPE_CHECKING:
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -319,8 +319,11 @@ def ip_command(
     registrar = None
     geofeeds: GeofeedDiscovery | None = None
     if rdap:  # the geofeed discovery and RDAP modules load only when asked for
-        from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
-        from residency.locate.rdap import RdapLookup
+        from residency.locate.registration.geofeed_discovery import (
+            GeofeedDiscovery,
+            locate_with_discovery,
+        )
+        from residency.locate.registration.rdap_client import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
         geofeeds = GeofeedDiscovery.open(registrar.cache)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ INTERNAL_EXCEPTIONS = {
     "residency.endpoints.capture.tls.NeedMore",
     "residency.endpoints.capture.tls.NotClientHello",
     "residency.endpoints.capture.decode.Skip",
+    "residency.http.AddressRefused",  # raised inside the transport; Fetcher re-raises FetchRefused
 }
 
 

@@ -203,11 +203,11 @@ def _resolver(request: AuditRequest) -> Any:
 
 def _registrar(request: AuditRequest, store: Any = None) -> Any:
     """RDAP lookups; with a history store, its cache table is shared by every worker."""
-    from residency.locate.rdap import RdapLookup
+    from residency.locate.registration.rdap_client import RdapLookup
 
     cache = None
     if store is not None:
-        from residency.locate.rdap_cache import StoreRdapCache
+        from residency.locate.registration.rdap_cache import StoreRdapCache
 
         cache = StoreRdapCache(store)
     return RdapLookup.open(request.rdap_url, cache)
@@ -215,7 +215,7 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
 def _geofeeds(registrar: Any) -> Any:
     """RFC 9092 discovery of the geofeeds RDAP registrations link, cached beside them."""
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 
     return GeofeedDiscovery.open(registrar.cache)
 
@@ -223,7 +223,7 @@ def _geofeeds(registrar: Any) -> Any:
 def _with_registrants(prober: Any, store: Any, notes: list[str]) -> Any:
     """``--rdap`` also asks each domain's registry for its registrant (controller
     evidence); the answers share the history store's key-value cache when one is open."""
-    from residency.locate.domain_rdap import DomainRdapLookup
+    from residency.locate.registration.domain_rdap import DomainRdapLookup
     from residency.probe import Prober, ProbeSettings
 
     registrants = DomainRdapLookup.open(store)

@@ -34,7 +34,7 @@ from residency.model import (
 from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
     from residency.policy import Evaluator, Policy
     from residency.probe import Prober
 
@@ -69,7 +69,7 @@ class Locate(Protocol):
 
 
 class Registrar(Protocol):
-    """What the audit needs from residency.locate.rdap.RdapLookup."""
+    """What the audit needs from residency.locate.registration.rdap_client.RdapLookup."""
 
     def lookup(self, ip: str) -> Registration: ...
 
@@ -293,7 +293,9 @@ class Auditor:
                 if self.geofeeds is None:
                     seen[ip] = self.locator.locate(ip, hints, registration)
                 else:
-                    from residency.locate.geofeed_discovery import locate_with_discovery
+                    from residency.locate.registration.geofeed_discovery import (
+                        locate_with_discovery,
+                    )
 
                     seen[ip] = locate_with_discovery(
                         self.locator.locate, ip, hints, registration, self.geofeeds

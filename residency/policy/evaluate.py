@@ -80,14 +80,16 @@ def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[
     cats = set(policy.categories_of(host, categories))
     best: tuple[tuple[int, int, int], Rule] | None = None
     category_rules: list[Rule] = []
-    for index, rule in enumerate(policy.rules):
+    # Only rules whose host pattern matches (from the policy's index) and rules without
+    # host patterns can apply; they are read in file order, as the precedence needs.
+    matched = policy.host_rule_matches(host)
+    for index in sorted((*matched, *policy.category_free_rules)):
+        rule = policy.rules[index]
         category_ok = not rule.categories or bool(cats.intersection(rule.categories))
         if not category_ok:
             continue
         if rule.hosts:
-            pattern = rule.host_match(host)
-            if pattern is None:
-                continue
+            pattern = matched[index]
             rank = (glob_specificity(pattern), 1 if rule.categories else 0, -index)
             if best is None or rank > best[0]:
                 best = (rank, rule)
@@ -399,7 +401,7 @@ class Evaluator:
                     by_address,
                     key=lambda w: ipaddress.ip_network(w.address or "0.0.0.0/0").prefixlen,
                 )
-        by_host = [w for w in self.policy.waivers if w.covers_host(host)]
+        by_host = self.policy.waivers_for_host(host)
         if by_host:
             return max(by_host, key=lambda w: glob_specificity(w.host or ""))
         return None

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from residency.addresses import AddressError, parse_address
 from residency.datasets.rdap_bootstrap import bundled_bootstrap
 from residency.exitcodes import ExitCode
-from residency.locate.domain_rdap import DomainRdapLookup
+from residency.locate.registration.domain_rdap import DomainRdapLookup
 from residency.model import ProbeResult
 from residency.probe.controller import controller_for
 from residency.probe.tls import describe_certificate
