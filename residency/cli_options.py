@@ -188,3 +188,37 @@ def rdap_url_option() -> Callable[[F], F]:
         metavar="URL",
         help="RDAP base URL (default: $RESIDENCY_RDAP_URL, else the rdap.org redirector).",
     )
+
+
+def crawl_options(func: F) -> F:
+    """The options of a crawl in Chromium (``audit --crawl`` and ``crawl``)."""
+    options = [
+        click.option(
+            "--crawl-pages", type=AT_LEAST_ONE, help="Pages to visit, the start page included (1)."
+        ),
+        click.option(
+            "--crawl-depth", type=click.IntRange(min=0), help="Link hops from the start page (1)."
+        ),
+        click.option(
+            "--consent",
+            type=click.Choice(["accept", "reject"]),
+            help="After recording the untouched page, click the consent banner's button "
+            "(shipped table of consent platforms).",
+        ),
+        click.option(
+            "--consent-click", metavar="SELECTOR", help="Click this CSS selector instead."
+        ),
+        click.option("--browser", metavar="PATH", help="Chromium to drive (default: on PATH)."),
+        click.option("--page-timeout", type=POSITIVE, help="Seconds per page (30)."),
+        click.option("--crawl-timeout", type=POSITIVE, help="Seconds for the whole crawl (300)."),
+        click.option("--max-requests", type=AT_LEAST_ONE, help="Requests recorded at most (5000)."),
+        click.option(
+            "--settle",
+            type=click.FloatRange(min=0),
+            help="Seconds to keep recording after a page loaded (2).",
+        ),
+        click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -35,6 +35,8 @@ class Assembly:
     geofeeds: Any = None
 
     def close(self) -> None:
+        if self.auditor.control is not None:
+            self.auditor.control.close()
         if self.geofeeds is not None:
             self.geofeeds.close()
         if self.prober is not None:
@@ -82,6 +84,7 @@ def assemble(
         geofeeds = _geofeeds(registrar) if registrar is not None else None
         if request.rdap:
             prober = _with_registrants(prober, store, notes)
+        control = _control(request, policy, notes, store)
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
@@ -105,22 +108,94 @@ def assemble(
         today=request.today,
         prober=prober,
         geofeeds=geofeeds,
+        control=control,
     )
     return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
 
 
-def _read_files(request: AuditRequest, collector: Any) -> None:
-    """``--zone``/``--har``/``--pcap`` files into ``collector``; an unreadable file is a
-    problem of that file, the other inputs are still audited."""
-    from residency.endpoints import InputError, ReadOptions, read_input
+def _control(
+    request: AuditRequest, policy: Policy | None, notes: list[str], store: Any = None
+) -> Any:
+    """Who controls each endpoint: the shipped organisation, customer-domain and
+    sovereign-cloud tables, the entity tables when installed, [controllers.known], and
+    with --gleif GLEIF's LEI records (cached in the history store's cache when open)."""
+    from residency.control.evidence import ControlEvidence
 
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    gleif = None
+    if request.gleif:
+        from residency.control.gleif import GleifLookup
+        from residency.paths import gleif_url_override
+
+        gleif = GleifLookup.open(gleif_url_override(), store)
+    return ControlEvidence.load(request.data_dir, table, notes, gleif)
+
+
+def read_options(request: AuditRequest) -> Any:
+    """The readers' knobs a request sets (one place for batch and stream)."""
+    from residency.endpoints import ReadOptions
+
+    return ReadOptions(
+        zone_origin=request.zone_origin, dns_ports=request.dns_ports, apps=request.apps
+    )
+
+
+def _read_files(request: AuditRequest, collector: Any) -> None:
+    """``--zone``/``--har``/``--pcap`` files and ``--crawl`` sites into ``collector``; an
+    unreadable file or a bad crawl URL is a problem of that input, the others are still
+    audited."""
+    from residency.endpoints import InputError, read_input
+
+    options = read_options(request)
     for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
         for path in paths:
+            # --pcap also takes PCAPdroid's CSV export of the same capture
+            chosen = None if fmt == "pcap" and str(path).lower().endswith(".csv") else fmt
             try:
-                collector.extend(read_input(path, fmt, options))
+                collector.extend(read_input(path, chosen, options))
             except InputError as err:
                 collector.problem(str(path), f"--{fmt}", str(err))
+    _read_crawls(request, collector)
+
+
+def _read_crawls(request: AuditRequest, collector: Any) -> None:
+    """Each ``--crawl`` URL crawled in Chromium, names resolved by this audit's resolver
+    (and first vantage), so the browser connects to the addresses the audit judges.
+    No browser at all stops the run (``BrowserMissing``); a bad URL is one problem."""
+    if not request.crawls:
+        return
+    from residency.endpoints.crawl import BadCrawlUrl, CrawlSettings
+    from residency.endpoints.crawl.lookup import crawl_with_resolver
+    from residency.endpoints.crawl.targets import crawl_targets
+
+    vantage = _crawl_vantage(request, collector)
+    for url in request.crawls:
+        try:
+            settings = CrawlSettings.start(url, request.crawl_options)
+        except BadCrawlUrl as err:
+            collector.problem(url, "--crawl", err.reason)
+            continue
+        resolver = _resolver(request)
+        try:
+            record = crawl_with_resolver(settings, resolver, vantage)
+        finally:
+            resolver.close()
+        collector.extend(crawl_targets(record))
+
+
+def _crawl_vantage(request: AuditRequest, collector: Any) -> Any:
+    """The crawl's browser lives in one place: it resolves from the first ``--vantage``."""
+    if not request.vantages:
+        return None
+    from residency.locate.locator import Locator
+
+    chosen = _vantages(request, Locator.load(request.data_dir, request.geoip))[0]
+    if len(request.vantages) > 1:
+        collector.note(
+            f"--crawl: the browser resolved names from the first vantage only "
+            f"({request.vantages[0]}); the audit re-resolves from every vantage"
+        )
+    return chosen
 
 
 def _nothing_to_audit() -> AuditError:
@@ -129,10 +204,10 @@ def _nothing_to_audit() -> AuditError:
 
 def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
     """Every endpoint from arguments and files; bad entries become problems."""
-    from residency.endpoints import ReadOptions, read_targets
+    from residency.endpoints import read_targets
     from residency.endpoints.collect import EndpointCollector
 
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    options = read_options(request)
     collector = EndpointCollector()
     if request.targets:
         collector.extend(read_targets(request.targets, options=options))
@@ -140,7 +215,30 @@ def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputPr
     targets = collector.targets()
     if not targets.endpoints and not targets.problems:
         raise _nothing_to_audit()
-    return list(targets.endpoints), list(targets.problems), list(targets.notes)
+    notes = list(targets.notes)
+    problems = list(targets.problems)
+    _tracker_evidence(request, targets.endpoints, notes, problems)
+    return list(targets.endpoints), problems, notes
+
+
+def _tracker_evidence(
+    request: AuditRequest,
+    endpoints: tuple[Endpoint, ...],
+    notes: list[str],
+    problems: list[InputProblem],
+) -> None:
+    """``--android-trackers FILE``: tracker owners of the hosts and apps, as notes."""
+    if request.android_trackers is None:
+        return
+    from residency.endpoints import InputError
+    from residency.endpoints.android_trackers import AndroidTrackers
+
+    try:
+        table = AndroidTrackers.load(request.android_trackers)
+    except InputError as err:
+        problems.append(InputProblem(str(request.android_trackers), "--android-trackers", str(err)))
+        return
+    notes.extend(table.notes(endpoints))
 
 
 def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | InputProblem]:
@@ -148,19 +246,23 @@ def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | 
     lazily; ``--zone``/``--har``/``--pcap`` files (bounded by their size) are read first
     and each of their hosts is merged with the same host among the targets, as the batch
     path merges them, so observed addresses and categories are never audited apart."""
-    from residency.endpoints import ReadOptions
     from residency.endpoints.collect import EndpointCollector
     from residency.endpoints.stream import iter_targets
 
-    if not request.targets and not (request.zones or request.hars or request.pcaps):
+    if not request.targets and not (
+        request.zones or request.hars or request.pcaps or request.crawls
+    ):
         raise _nothing_to_audit()
     collector = EndpointCollector()
     _read_files(request, collector)
     files = collector.targets()
     notes.extend(files.notes)
     yield from files.problems
+    tracker_problems: list[InputProblem] = []
+    _tracker_evidence(request, files.endpoints, notes, tracker_problems)  # files' hosts only
+    yield from tracker_problems
     from_files = {e.host: e for e in files.endpoints}
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    options = read_options(request)
     for item in iter_targets(request.targets, options=options, notes=notes):
         if isinstance(item, Endpoint) and item.host in from_files:
             merger = EndpointCollector()

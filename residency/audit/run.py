@@ -22,6 +22,7 @@ from residency.progress import Progress
 from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
+    from residency.endpoints.crawl.record import CrawlOptions
     from residency.policy import Policy
 
 #: The resolvers entry of a run audited without re-resolution.
@@ -48,6 +49,7 @@ class AuditRequest:
     fail_on: str = "fail"
     rdap: bool = False
     rdap_url: str | None = None
+    gleif: bool = False  # --gleif: owners from GLEIF's LEI records (network access, opt-in)
     geoip: tuple[Path, ...] = ()
     data_dir: Path | None = None
     db: str | None = None
@@ -65,6 +67,10 @@ class AuditRequest:
     probe_rate: float = 50.0
     probe_from: str | None = None  # "--from CC|LAT,LON": where the auditor runs (rtt)
     probe_connect_to: tuple[str, ...] = ()  # "HOST:PORT:ADDR:PORT", like curl --connect-to
+    crawls: tuple[str, ...] = ()  # "--crawl URL": crawl the site in Chromium, audit its hosts
+    crawl_options: CrawlOptions | None = None  # --crawl-pages, --consent, bounds...
+    apps: tuple[str, ...] = ()  # "--app": only what these apps (package or UID) contacted
+    android_trackers: Path | None = None  # DuckDuckGo's Android tracker data set (a file)
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> AuditRequest:
@@ -89,6 +95,7 @@ class AuditRequest:
             color=fmt == "terminal" and bool(opts.get("use_color")),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
+            gleif=bool(opts.get("gleif")),
             rdap_url=opts.get("rdap_url"),
             geoip=tuple(opts.get("geoip") or ()),
             data_dir=opts.get("data_dir"),
@@ -107,7 +114,17 @@ class AuditRequest:
             probe_rate=float(opts.get("probe_rate") or 50.0),
             probe_from=opts.get("probe_from"),
             probe_connect_to=tuple(opts.get("probe_connect_to") or ()),
+            crawls=tuple(opts.get("crawls") or ()),
+            crawl_options=_crawl_options(opts) if opts.get("crawls") else None,
+            apps=tuple(opts.get("apps") or ()),
+            android_trackers=opts.get("android_trackers"),
         )
+
+
+def _crawl_options(opts: Mapping[str, Any]) -> CrawlOptions:
+    from residency.endpoints.crawl.record import CrawlOptions
+
+    return CrawlOptions.from_options(opts)
 
 
 @dataclass(frozen=True)

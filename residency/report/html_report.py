@@ -35,6 +35,7 @@ from residency.report.controller_text import (
     group_verdicts,
     registrant_text,
 )
+from residency.report.crawl_section import crawl_html
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 from residency.textsafe import html as escape
@@ -271,6 +272,9 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
     if endpoint.verdict and endpoint.verdict.reasons:
         lines.append(reasons_html(endpoint.verdict.reasons))
     lines += [address_html(f, endpoint) for f in endpoint.facts]
+    seen = "".join(f"<li>{escape(o.context)}</li>" for o in endpoint.endpoint.observed[:20])
+    if seen:  # where the input saw it: HAR page, capture flow, crawl page and phase, app
+        lines.append(f'<div class="muted">seen:</div><ul class="observed">{seen}</ul>')
     categories = ", ".join(endpoint.endpoint.categories)
     extra = f' <span class="muted">categories: {escape(categories)}</span>' if categories else ""
     return (
@@ -385,6 +389,7 @@ ALL ({tally.endpoints})</button>{buttons}</div>
 <table id="endpoints"><tr><th>verdict</th><th>endpoint</th><th>addresses</th><th>location</th>
 <th>provider</th><th>operator</th><th>why</th></tr>{"".join(rows)}</table>
 {groups_html(result)}
+{crawl_html(result)}
 <h2>Evidence per endpoint</h2>
 {"".join(endpoint_html(e, judged) for e in order)}
 {f"<h2>Notes</h2><ul id='notes'>{notes}</ul>" if notes else ""}

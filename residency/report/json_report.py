@@ -19,6 +19,8 @@ from residency.model import (
     EndpointResult,
     Evidence,
     IpFacts,
+    ObservedAddress,
+    OwnerLink,
     ProbeResult,
     Reason,
     Resolution,
@@ -152,6 +154,17 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
     }
 
 
+def observed_json(seen: ObservedAddress) -> dict[str, Any]:
+    """An observed address; where a crawl or a phone capture saw it, only when it did."""
+    found: dict[str, Any] = {"ip": seen.ip, "when": seen.when, "context": seen.context}
+    for key in ("page", "phase", "party", "initiator"):
+        if getattr(seen, key):
+            found[key] = getattr(seen, key)
+    if seen.apps:
+        found["apps"] = list(seen.apps)
+    return found
+
+
 def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
     endpoint = result.endpoint
     return {
@@ -160,7 +173,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "origin": endpoint.origin,
         "is_ip": endpoint.is_ip,
         "categories": list(endpoint.categories),
-        "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
+        "observed": [observed_json(o) for o in endpoint.observed],
         "observation_mismatch": observation_mismatch(result),
         "vantage_comparison": vantage_comparison(result),
         "verdict": result.verdict.verdict.name if result.verdict else None,
@@ -171,6 +184,18 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "probes": [probe_dict(p) for p in result.probes],
         "controller": controller_dict(result.controller),
         "registrant": None if result.registrant is None else asdict(result.registrant),
+        "sovereign_cloud": None
+        if result.sovereign is None
+        else {
+            "offering": result.sovereign.offering,
+            "name": result.sovereign.name,
+            "entity": result.sovereign.entity,
+            "country": result.sovereign.country,
+            "basis": result.sovereign.basis,
+            "source": result.sovereign.source,
+            "parents": [_link_dict(link) for link in result.sovereign.parents],
+            "text": result.sovereign.chain_text(),
+        },
     }
 
 
@@ -204,16 +229,42 @@ def probe_dict(probe: ProbeResult) -> dict[str, Any]:
     }
 
 
+#: Controllers decided from the domain tables are shared by every host under one domain:
+#: their JSON is built once per object (the object is kept with it, so its id stays its own).
+_CONTROLLER_JSON: dict[int, tuple[Controller, dict[str, Any]]] = {}
+
+
+def _link_dict(link: OwnerLink) -> dict[str, Any]:
+    return {"entity": link.entity, "country": link.country, "source": link.source, "lei": link.lei}
+
+
 def controller_dict(controller: Controller | None) -> dict[str, Any] | None:
     if controller is None:
         return None
-    return {
+    known = _CONTROLLER_JSON.get(id(controller))
+    if known is not None and known[0] is controller:
+        return known[1]
+    ultimate = controller.ultimate
+    found = {
         "entity": controller.entity,
         "country": controller.country,
         "basis": controller.basis,
         "confidence": controller.confidence.value,
         "why": controller.why,
+        # each step above the entity with its own source; the ultimate parent last
+        "parents": [_link_dict(link) for link in controller.parents],
+        "parent_unknown": controller.parent_unknown or None,
+        "ultimate_parent": None if ultimate is None else _link_dict(ultimate),
+        "sources": list(controller.sources),
+        "disagreements": list(controller.disagreements),
+        "hosted_by": controller.hosted_by,
+        "dpf": controller.dpf or None,
+        "text": controller.chain_text(),
     }
+    if len(_CONTROLLER_JSON) >= 4096:
+        _CONTROLLER_JSON.clear()
+    _CONTROLLER_JSON[id(controller)] = (controller, found)
+    return found
 
 
 def data_version_dict(version: DataVersion) -> dict[str, Any]:
