@@ -23,11 +23,14 @@ from residency.cli_options import (
     crawl_options,
     data_dir_option,
     db_option,
+    doh_dot_options,
     format_option,
     geoip_option,
+    gleif_option,
     json_option,
     nameserver_option,
     output_option,
+    probe_options,
     rdap_option,
     rdap_url_option,
     timeout_option,
@@ -469,8 +472,7 @@ def ip_command(
     help="DuckDuckGo's Android tracker data set (JSON): name tracker owners as evidence.",
 )
 @nameserver_option()
-@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
-@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@doh_dot_options()
 @click.option(
     "--vantage",
     "vantages",
@@ -510,12 +512,7 @@ def ip_command(
 @db_option(
     "Record the run in this history database: a SQLite path or postgresql://...", from_env=False
 )
-@click.option(
-    "--gleif",
-    is_flag=True,
-    help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
-    "CC0 data; also $RESIDENCY_GLEIF_URL).",
-)
+@gleif_option()
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
 @click.option(
@@ -538,61 +535,7 @@ def ip_command(
 )
 @click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
 @click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
-@click.option(
-    "--probe",
-    "probes",
-    metavar="KINDS",
-    help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
-)
-@click.option(
-    "--probe-port",
-    type=click.IntRange(1, 65535),
-    default=443,
-    show_default=True,
-    help="Port probed.",
-)
-@click.option(
-    "--probe-timeout",
-    type=click.FloatRange(min=0.01),
-    default=3.0,
-    show_default=True,
-    help="Seconds for each step of a probe (connect, handshake, response headers).",
-)
-@click.option(
-    "--probe-total",
-    type=click.FloatRange(min=0.01),
-    default=120.0,
-    show_default=True,
-    help="Seconds for the whole probe stage; later probes are 'skipped'.",
-)
-@click.option(
-    "--probe-concurrency",
-    type=click.IntRange(1, 1024),
-    default=32,
-    show_default=True,
-    help="Probes open at once.",
-)
-@click.option(
-    "--probe-rate",
-    type=click.FloatRange(min=0.01),
-    default=50.0,
-    show_default=True,
-    help="New probe connections per second to any one address.",
-)
-@click.option(
-    "--from",
-    "probe_from",
-    metavar="CC|LAT,LON",
-    help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
-)
-@click.option(
-    "--probe-connect-to",
-    "probe_connect_to",
-    multiple=True,
-    metavar="HOST:PORT:ADDR:PORT",
-    help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
-    "like curl --connect-to. Repeatable.",
-)
+@probe_options()
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
@@ -824,10 +767,12 @@ def watch_add(
         options["vantage"] = vantage
     if policy:
         from residency.policy.catalogue import resolve_policy
+        from residency.policy.loader import load_policy
 
         chosen = resolve_policy(policy)
         if not chosen.is_file():
             fail(f"--policy {policy}: no such file")
+        load_policy(chosen)  # a broken policy is refused now, not at the first check
         options["policy"] = str(chosen.resolve())
     specs = []
     for host in hosts:
@@ -891,8 +836,13 @@ def watch_list(as_json: bool, db: str | None) -> None:
     help="Watch exactly the targets in this file (TOML or one host per line).",
 )
 @nameserver_option("-n")
+@doh_dot_options()
 @timeout_option("Per-query budget (s).")
 @concurrency_option("Names in flight.")
+@rdap_option()
+@rdap_url_option()
+@gleif_option()
+@probe_options()
 @data_dir_option()
 @click.option(
     "--batch-size",
@@ -927,7 +877,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
     "--metrics",
     "metrics_listen",
     metavar="ADDR:PORT",
-    help="Serve Prometheus metrics on http://ADDR:PORT/metrics.",
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (:PORT alone is 127.0.0.1).",
 )
 @click.option(
     "--metrics-file",
@@ -935,6 +885,20 @@ def watch_list(as_json: bool, db: str | None) -> None:
     help="Write the metrics in node_exporter textfile form at the end (for --once).",
 )
 @click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
+@click.option(
+    "--alert-timeout",
+    default="20s",
+    show_default=True,
+    metavar="DURATION",
+    help="Deadline of one webhook exchange, whole (a dripping answer cannot stretch it).",
+)
+@click.option(
+    "--alert-lease",
+    default="1m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long alerts being sent are reserved; a crashed sender's are sent again after.",
+)
 @click.option(
     "--alert-backlog",
     is_flag=True,
@@ -964,18 +928,24 @@ def monitor_command(
     metrics_listen: str | None,
     metrics_file: Path | None,
     no_log_alerts: bool,
+    alert_timeout: str,
+    alert_lease: str,
     alert_backlog: bool,
     spool: Path | None,
     worker: str | None,
     verbose: bool,
     db: str | None,
+    **audit_options: Any,
 ) -> None:
     """Re-resolve watch targets as they fall due (TTL within [min, max], or a fixed
     cadence, with jitter), record what changed and alert on drift. Runs until SIGINT
     or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
+    Each check is audited as 'audit' would (--doh/--dot, --rdap, --probe): a change of
+    place, controller, certificate organisation or host operator is drift.
     Several workers may share one PostgreSQL database."""
     import logging
 
+    from residency.audit.run import AuditRequest
     from residency.monitor.run import MonitorRequest, run_monitor
     from residency.timefmt import parse_duration
 
@@ -988,15 +958,29 @@ def monitor_command(
         lease_seconds = parse_duration(lease)
     except ValueError as err:
         fail(f"--lease: {err}")
+    try:
+        alert_deadline = parse_duration(alert_timeout)
+    except ValueError as err:
+        fail(f"--alert-timeout: {err}")
+    try:
+        alert_lease_seconds = parse_duration(alert_lease)
+    except ValueError as err:
+        fail(f"--alert-lease: {err}")
+    audit = AuditRequest.from_options(
+        {
+            **audit_options,
+            "nameservers": nameservers,
+            "timeout": timeout,
+            "concurrency": concurrency,
+            "data_dir": data_dir,
+        }
+    )
     stats = run_monitor(
         MonitorRequest(
             once=once,
             targets_file=targets_file,
             db=db,
-            nameservers=nameservers,
-            timeout=timeout,
-            concurrency=concurrency,
-            data_dir=data_dir,
+            audit=audit,
             batch_size=batch_size,
             lease_seconds=lease_seconds,
             webhooks=webhooks,
@@ -1008,6 +992,8 @@ def monitor_command(
             alert_backlog=alert_backlog,
             spool=spool,
             worker=worker,
+            alert_lease=alert_lease_seconds,
+            alert_deadline=alert_deadline,
         )
     )
     click.echo(f"monitor: {stats.line()}", err=True)

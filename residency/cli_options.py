@@ -190,6 +190,104 @@ def rdap_url_option() -> Callable[[F], F]:
     )
 
 
+def gleif_option() -> Callable[[F], F]:
+    """``--gleif``: owners from GLEIF's LEI records (``audit`` and ``monitor``)."""
+    return click.option(
+        "--gleif",
+        is_flag=True,
+        help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
+        "CC0 data; also $RESIDENCY_GLEIF_URL).",
+    )
+
+
+def _stacked(options: Sequence[Callable[[F], F]]) -> Callable[[F], F]:
+    """Several options as one decorator, listed in ``--help`` in the order given."""
+
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+def doh_dot_options() -> Callable[[F], F]:
+    """``--doh URL`` and ``--dot ADDR``: resolve through an encrypted resolver
+    (``audit`` and ``monitor``)."""
+    return _stacked(
+        (
+            click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL."),
+            click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver."),
+        )
+    )
+
+
+def probe_options() -> Callable[[F], F]:
+    """``--probe KINDS`` and its limits: the opt-in active probes (``audit`` and
+    ``monitor``)."""
+    return _stacked(
+        (
+            click.option(
+                "--probe",
+                "probes",
+                metavar="KINDS",
+                help="Opt-in active probes, e.g. tls,http,rtt: "
+                "CONTACTS each endpoint at its own addresses.",
+            ),
+            click.option(
+                "--probe-port",
+                type=click.IntRange(1, 65535),
+                default=443,
+                show_default=True,
+                help="Port probed.",
+            ),
+            click.option(
+                "--probe-timeout",
+                type=click.FloatRange(min=0.01),
+                default=3.0,
+                show_default=True,
+                help="Seconds for each step of a probe (connect, handshake, response headers).",
+            ),
+            click.option(
+                "--probe-total",
+                type=click.FloatRange(min=0.01),
+                default=120.0,
+                show_default=True,
+                help="Seconds for the whole probe stage; later probes are 'skipped'.",
+            ),
+            click.option(
+                "--probe-concurrency",
+                type=click.IntRange(1, 1024),
+                default=32,
+                show_default=True,
+                help="Probes open at once.",
+            ),
+            click.option(
+                "--probe-rate",
+                type=click.FloatRange(min=0.01),
+                default=50.0,
+                show_default=True,
+                help="New probe connections per second to any one address.",
+            ),
+            click.option(
+                "--from",
+                "probe_from",
+                metavar="CC|LAT,LON",
+                help="Where the auditor runs, for --probe rtt (else [probe] from in the config "
+                "file).",
+            ),
+            click.option(
+                "--probe-connect-to",
+                "probe_connect_to",
+                multiple=True,
+                metavar="HOST:PORT:ADDR:PORT",
+                help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = "
+                "any), like curl --connect-to. Repeatable.",
+            ),
+        )
+    )
+
+
 def crawl_options(func: F) -> F:
     """The options of a crawl in Chromium (``audit --crawl`` and ``crawl``)."""
     options = [

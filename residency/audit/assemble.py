@@ -2,14 +2,18 @@
 
 The batch report and the ``--format jsonl`` stream differ only in how results are
 collected and written; what is audited (targets, ``--har``/``--zone``/``--pcap``
-files), how (resolver, vantages, RDAP), against what (policy) and where it is recorded
-(``--db``) is decided here, so the two cannot drift apart again.
+files), how (resolver, vantages, RDAP, probes), against what (policy) and where it is
+recorded (``--db``) is decided here, so the two cannot drift apart again. The monitor
+builds its audits here too (``Assembly.auditor_for`` per policy and vantage), so a
+monitored check sees what ``audit`` sees: probes, RDAP, DoH/DoT, vantages, control.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from residency.audit.core import AuditError, Auditor
@@ -33,10 +37,61 @@ class Assembly:
     notes: list[str] = field(default_factory=list)
     prober: Any = None
     geofeeds: Any = None
+    today: date | None = None
+    control: Any = None  # residency.control.ControlEvidence, for the request's policy
+
+    @classmethod
+    def of(cls, resolver: Any, locator: Any, registrar: Any = None) -> Assembly:
+        """Parts built elsewhere (benchmarks, tests): no probes, store or geofeeds."""
+        return cls(Auditor(resolver, locator), None, locator, resolver, None, registrar)
+
+    def auditor_for(self, policy: Policy | None, vantages: Sequence[str]) -> Auditor:
+        """An Auditor over these parts (resolver, locator, RDAP, probes, geofeeds) judged
+        by ``policy`` from ``vantages`` (country codes; none: the resolver's own view).
+        The one place an Auditor is built; raises AuditError for an unknown vantage."""
+        return Auditor(
+            self.resolver,
+            self.locator,
+            policy=policy,
+            registrar=self.registrar,
+            vantages=_vantages(vantages, self.locator),
+            today=self.today,
+            prober=self._prober_for(policy),
+            geofeeds=self.geofeeds,
+            control=self._control_for(policy),
+        )
+
+    def _control_for(self, policy: Policy | None) -> Any:
+        """The control evidence, with ``policy``'s ``[controllers.known]`` table."""
+        if self.control is None:
+            return None
+        table = dict(getattr(policy, "controller_table", None) or {}) if policy else {}
+        if self.control.table == table:
+            return self.control
+        # The same loaded tables, another policy table: a shallow copy (closed with the base).
+        other = copy.copy(self.control)
+        other.table = table
+        return other
+
+    def _prober_for(self, policy: Policy | None) -> Any:
+        """The probes, naming controllers from ``policy``'s ``[controllers.known]``."""
+        table = dict(getattr(policy, "controller_table", None) or {}) if policy else {}
+        if self.prober is None:
+            if not table:
+                return None
+            from residency.probe import Prober, ProbeSettings
+
+            return Prober(ProbeSettings(), table)  # contacts nothing: the table alone
+        if self.prober.table == table:
+            return self.prober
+        # Same probes and connections, another table: a shallow copy (closed with the base).
+        other = copy.copy(self.prober)
+        other.table = table
+        return other
 
     def close(self) -> None:
-        if self.auditor.control is not None:
-            self.auditor.control.close()
+        if self.control is not None:
+            self.control.close()
         if self.geofeeds is not None:
             self.geofeeds.close()
         if self.prober is not None:
@@ -75,7 +130,7 @@ def assemble(
     resolver = _resolver(request) if request.resolve else None
     store = registrar = geofeeds = None
     try:
-        vantages = _vantages(request, locator)
+        _vantages(request.vantages, locator)  # an unknown vantage stops the run here
         if request.db:  # opened first: a broken database URL stops the run before any query
             from residency.store import open_store
 
@@ -99,18 +154,21 @@ def assemble(
             geofeeds=geofeeds,
         ).close()
         raise
-    auditor = Auditor(
-        resolver,
+    parts = Assembly(
+        Auditor(None, locator),
+        policy,
         locator,
-        policy=policy,
-        registrar=registrar,
-        vantages=vantages,
-        today=request.today,
-        prober=prober,
-        geofeeds=geofeeds,
-        control=control,
+        resolver,
+        store,
+        registrar,
+        notes,
+        prober,
+        geofeeds,
+        request.today,
+        control,
     )
-    return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
+    parts.auditor = parts.auditor_for(policy, request.vantages)
+    return parts
 
 
 def _control(
@@ -189,7 +247,7 @@ def _crawl_vantage(request: AuditRequest, collector: Any) -> Any:
         return None
     from residency.locate.locator import Locator
 
-    chosen = _vantages(request, Locator.load(request.data_dir, request.geoip))[0]
+    chosen = _vantages(request.vantages, Locator.load(request.data_dir, request.geoip))[0]
     if len(request.vantages) > 1:
         collector.note(
             f"--crawl: the browser resolved names from the first vantage only "
@@ -274,11 +332,11 @@ def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | 
     yield from from_files.values()
 
 
-def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
+def _vantages(countries: Sequence[str], locator: Any) -> list[object | None]:
     from residency.resolve.engine import Vantage
 
     chosen: list[object | None] = []
-    for cc in request.vantages:
+    for cc in countries:
         prefix = locator.prefix_for_country(cc)
         if prefix is None:
             raise AuditError(

@@ -236,7 +236,11 @@ class Locator:
             directory = self.index.directory
             digest = self.calibration.digest
             self._summary_cache = Summary.load(directory, digest) or Summary.build(
-                directory, self.index.sizes()["combos"], self._merged, digest
+                directory,
+                self.index.sizes()["combos"],
+                self._merged,
+                digest,
+                Summary.carried(directory, digest),
             )
         return self._summary_cache
 
