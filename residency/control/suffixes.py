@@ -76,20 +76,29 @@ def private_suffixes(text: str, source: str) -> list[CustomerSuffix]:
 
 
 def _bundled_psl() -> tuple[str, str] | None:
-    """The suffix list text in use: the installed one, else tldextract's snapshot."""
-    from residency.datasets.suffix_list import installed_suffix_list
+    """The suffix list text in use: the installed one, else tldextract's snapshot (found
+    without importing tldextract, whose import of requests costs more than this read)."""
+    import importlib.metadata
+    import importlib.util
 
-    installed = installed_suffix_list()
+    from residency.datasets.errors import DatasetError
+    from residency.datasets.manifest import load_manifest
+
     try:
-        if installed is not None:
-            path, version = installed
-            return path.read_text(encoding="utf-8"), f"public suffix list {version}"
-        import tldextract
-
-        snapshot = Path(tldextract.__file__).parent / ".tld_set_snapshot"
+        entry = load_manifest().entries.get("public-suffix-list")
+        if entry is not None:
+            for path in entry.file_paths():
+                if path.is_file():
+                    text = path.read_text(encoding="utf-8")
+                    return text, f"public suffix list {entry.version}"
+        spec = importlib.util.find_spec("tldextract")
+        if spec is None or spec.origin is None:
+            return None
+        snapshot = Path(spec.origin).parent / ".tld_set_snapshot"
+        version = importlib.metadata.version("tldextract")
         text = snapshot.read_text(encoding="utf-8")
-        return text, f"public suffix list (tldextract {tldextract.__version__} snapshot)"
-    except (OSError, ImportError, UnicodeDecodeError):
+        return text, f"public suffix list (tldextract {version} snapshot)"
+    except (OSError, DatasetError, UnicodeDecodeError, importlib.metadata.PackageNotFoundError):
         return None
 
 
