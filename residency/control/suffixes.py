@@ -31,6 +31,14 @@ class CustomerSuffix:
     organisation: str | None = None  # id in data/organisations.toml
     wildcard: bool = False  # PSL "*.r.appspot.com": only names one label deeper count
 
+    def why(self) -> str:
+        """The same for every name under the suffix (so one answer serves them all)."""
+        return (
+            f"controller unknown, because it is a customer's name under {self.suffix} "
+            f"({self.provider_name}: it hosts the name, its customer controls it; "
+            f"source {self.source})"
+        )
+
 
 @dataclass(frozen=True)
 class CustomerHost:
@@ -40,11 +48,7 @@ class CustomerHost:
     suffix: CustomerSuffix
 
     def why(self) -> str:
-        return (
-            f"controller unknown, because {self.host} is a customer's name under "
-            f"{self.suffix.suffix} ({self.suffix.provider_name}: it hosts the name, its "
-            f"customer controls it; source {self.suffix.source})"
-        )
+        return self.suffix.why()
 
 
 def private_suffixes(text: str, source: str) -> list[CustomerSuffix]:
