@@ -21,7 +21,12 @@ each truth feed's (or provider's) addresses with patterns measured on the others
 Targets for the merged answer (issue 12): at least 99.5% precision at 98% coverage, and
 zero wrong at "high".
 
-    python bench/accuracy.py [--full-dir DIR] [--write-default] [--wrong FILE]
+    python bench/accuracy.py [--held-out-only] [--full-dir DIR] [--write-default] [--wrong FILE]
+
+First, and the figure that predicts an address residency has never seen: leave-one-operator-
+out on the mirror-only dataset (residency.locate.trust.held_out), with the operators' own
+geofeeds of ../shared/data/geofeeds beside the provider feeds, per class of network and per
+family, each source alone and today's code as the baseline. ``--held-out-only`` stops there.
 
 ``--wrong FILE`` writes every wrong or withheld merged answer, one JSON object a line
 (run, address, truth, answer, confidence, kind, pattern, why, the claims).
@@ -66,6 +71,7 @@ if str(REPO) not in sys.path:
 
 from residency import paths  # noqa: E402
 from residency.locate.locator import Locator  # noqa: E402
+from residency.locate.trust import held_out  # noqa: E402
 from residency.locate.trust.calibrate import (  # noqa: E402
     Measurement,
     Sample,
@@ -92,6 +98,10 @@ def full_dataset(mirror: Path, target: Path) -> Path:
     for part in (mirror / "raw").iterdir():
         if not (target / "raw" / part.name).exists():
             (target / "raw" / part.name).symlink_to(part.resolve(), target_is_directory=True)
+    if (mirror / "compiled" / "meta.json").exists() and not (target / "compiled").exists():
+        # the mirror's index, so the feeds are cut into it (an incremental update)
+        # instead of compiling the whole dataset again
+        shutil.copytree(mirror / "compiled", target / "compiled")
     report = import_files([SHARED_FEEDS / f for f in FEED_FILES], directory=target)
     for outcome in report.outcomes:
         if not outcome.ok:
@@ -201,11 +211,119 @@ def cross_validated(
     return out
 
 
+SHARED_GEOFEEDS = REPO.parent / "shared" / "data" / "geofeeds"
+#: Issue 21's targets on the leave-one-operator-out figure.
+HELD_OUT_PRECISION = {"cloud": 0.97, "hosting": 0.97, "access": 0.95}
+
+
+def _row(name: str, t: held_out.Tally) -> str:
+    if not t.samples:
+        return f"  {name:<34} {'-':>8} {'-':>9} {'-':>7}"
+    precision = f"{t.precision:9.2%}" if t.given else f"{'-':>9}"
+    return f"  {name:<34} {t.coverage:8.2%} {precision} {t.wrong_high:>7}"
+
+
+def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, held_out.Grades]:
+    """Leave-one-operator-out, printed first: per class and family, with the baseline."""
+    operators = held_out.provider_operators(SHARED_FEEDS) + held_out.load_corpus(SHARED_GEOFEEDS)
+    samples = held_out.sample_operators(operators)
+    study = held_out.Study(mirror, samples, operators)
+    shipped = mirror.calibration
+    today = replace(shipped, tie_breakers=frozenset(), geoip_split=0.0)  # before issue 21
+    counts = held_out.count(study, shipped)
+    loo_cache: dict[str, Calibration] = {}
+
+    def loo(operator: str) -> Calibration:
+        found = loo_cache.get(operator)
+        if found is None:
+            found = loo_cache[operator] = held_out.calibration_without(counts, shipped, operator)
+        return found
+
+    in_sample = held_out.calibration_without(counts, shipped, None)
+    old_rule = {
+        op: replace(loo(op), tie_breakers=frozenset(), geoip_split=0.0)
+        for op in {s.operator for s in study.samples}
+    }
+    grades = held_out.Grades()
+    held_out.grade(
+        study, loo, "merged, leave-one-operator-out", grades, keep_wrong=wrong is not None
+    )
+    held_out.grade(study, lambda _: today, "baseline: today's code", grades)
+    held_out.grade(study, lambda op: old_rule[op], "today's rule, held-out tables", grades)
+    held_out.grade(study, lambda _: in_sample, "merged, in-sample", grades)
+    held_out.grade_sources(study, grades)
+    problems = sum(len(op.problems) for op in operators)
+    print(
+        f"\nleave-one-operator-out: {len(study.samples):,} addresses of {len(operators)} "
+        f"operators ({sum(1 for o in operators if o.provider is None)} from "
+        f"{SHARED_GEOFEEDS.name}/); {problems} bad corpus lines skipped; "
+        f"{sum(study.dropped.values())} addresses dropped (space the operator does not hold)"
+    )
+    sources = sorted(w for w in grades.tallies if w.startswith(("geoip:", "cloudip")))
+    order = [
+        "merged, leave-one-operator-out",
+        "baseline: today's code",
+        "today's rule, held-out tables",
+        "merged, in-sample",
+        *sources,
+    ]
+    groups = ["all", *held_out.CLASSES, "v4", "v6"]
+    for group in groups:
+        if not grades.get("merged, leave-one-operator-out", group).samples:
+            continue
+        n = grades.get("merged, leave-one-operator-out", group).samples
+        print(f"\n {group} ({n:,} addresses)")
+        print(f"  {'answerer':<34} {'coverage':>8} {'precision':>9} {'wrong@high':>7}")
+        for who in order:
+            print(_row(who, grades.get(who, group)))
+        merged = grades.get("merged, leave-one-operator-out", group)
+        best = max(sources, key=lambda w: grades.get(w, group).right)
+        b = grades.get(best, group)
+        merged_name = "merged, leave-one-operator-out"
+        same = {w: grades.on_answered_by(w, merged_name, group) for w in sources}
+        top = max(sources, key=lambda w: same[w].right)
+        share = same[top].right / max(same[top].samples, 1)
+        print(
+            f"  at the merge's coverage, the best source is {top}: "
+            f"{same[top].right}/{same[top].samples} right ({share:.2%}) "
+            f"against the merge's {merged.right}/{merged.given} ({merged.precision:.2%})"
+        )
+        target = HELD_OUT_PRECISION.get(group)
+        verdicts = [
+            f"merged {'>=' if merged.right >= b.right else '<'} best source {best} in addresses "
+            f"right ({merged.right} vs {b.right})"
+        ]
+        if target is not None:
+            verdicts.append(
+                f"precision {merged.precision:.2%} {'>=' if merged.precision >= target else '<'} "
+                f"{target:.0%} target"
+            )
+        verdicts.append(f"wrong at high {merged.wrong_high} (target 0)")
+        print("  -> " + "; ".join(verdicts))
+    if wrong is not None:
+        with wrong.open("w") as out:
+            for sample, facts in grades.wrong:
+                record = {
+                    "run": "leave-one-operator-out",
+                    "ip": sample.ip,
+                    "truth": sample.truth,
+                    "operator": sample.operator,
+                    "class": sample.truth_class,
+                    "answer": held_out.country_of(facts.location.place),
+                    "confidence": facts.location.confidence.value,
+                    "pattern": facts.location.pattern,
+                    "why": facts.location.why,
+                }
+                out.write(json.dumps(record) + "\n")
+    return {"held_out": grades}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-dir", type=Path, default=None)
     parser.add_argument("--write-default", action="store_true")
     parser.add_argument("--wrong", type=Path, default=None, help="dump wrong/withheld answers")
+    parser.add_argument("--held-out-only", action="store_true")
     args = parser.parse_args()
     if not SHARED_FEEDS.is_dir():
         print(f"skipped: {SHARED_FEEDS} not present (the shared data snapshots)")
@@ -217,6 +335,10 @@ def main() -> int:
     print(f"load average: {os.getloadavg()[0]:.1f}")
     began = time.monotonic()
     mirror = Locator.load(mirror_dir)
+    held_out_report(mirror, args.wrong.with_suffix(".held-out.jsonl") if args.wrong else None)
+    print(f"\nheld-out figures measured ({time.monotonic() - began:.0f} s)")
+    if args.held_out_only:
+        return 0
     if truth_sets(mirror):
         print(f"note: {mirror_dir} already holds official feeds; 'mirror-only' is not mirror-only")
     with tempfile.TemporaryDirectory() as tmp:

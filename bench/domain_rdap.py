@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from residency.datasets.rdap_bootstrap import bundled_bootstrap
-from residency.locate.domain_rdap import DomainRdapLookup
+from residency.locate.registration.domain_rdap import DomainRdapLookup
 
 #: A registrant as registries send it (see tests/locate/domain_fixtures.py for more shapes).
 KNOWN = {

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from residency.locate.geofeed_discovery import GeofeedDiscovery
+from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 from residency.locate.trust.merge import merge_facts
 from residency.model import Evidence, EvidenceKind, Place, Registration
 from residency.probe.geometry import countries_apart_km, nearest_km

@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from residency.audit.assemble import Assembly
 from residency.demo.knot import KnotServer, Zone, find_binary
 from residency.model import (
     Confidence,
@@ -227,7 +228,7 @@ def throughput(args: argparse.Namespace, workdir: Path, db: str) -> None:
                 return result
 
         # The production audit function (the full Auditor: hostname hints, operators).
-        audit = Capturing(resolver, locator)
+        audit = Capturing(Assembly.of(resolver, locator))
         monitor = Monitor(
             store, audit, clock=lambda: clock_now[0], batch_size=args.batch, worker="bench"
         )
@@ -305,7 +306,7 @@ def _worker_pass(
 
     monitor = Monitor(
         store,
-        Logging(resolver, TableLocator()),
+        Logging(Assembly.of(resolver, TableLocator())),
         clock=lambda: now,
         batch_size=args.worker_batch,
         worker=name,

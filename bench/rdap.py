@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from residency.locate.rdap import RdapLookup
-from residency.locate.rdap_cache import MemoryRdapCache, SqliteRdapCache
+from residency.locate.registration.rdap_cache import MemoryRdapCache, SqliteRdapCache
+from residency.locate.registration.rdap_client import RdapLookup
 from residency.model import Registration
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -15,7 +15,8 @@ an RDAP lookup or a bulk file):
   ``inet_ntop`` writes it, so an IPv4-mapped address reads ``::ffff:192.0.2.1``.
 - An IPv6 zone id (``fe80::1%eth0``, or ``%25eth0`` as RFC 6874 writes it in URLs) is
   stripped and kept in ``Address.zone``: it names an interface of the asking host, not
-  a place, and says nothing about where the address is. Zone ids on IPv4 are rejected.
+  a place, and says nothing about where the address is. It must be an interface name
+  or number (RFC 6874's unreserved characters, at most 64). Zone ids on IPv4 are rejected.
 - What an IPv4-mapped or NAT64 address means (locating the IPv4 inside) is the
   locate stage's business, not this module's.
 """
@@ -29,10 +30,17 @@ import re
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from dataclasses import dataclass
 
+from residency.errors import ResidencyError
+from residency.text import shorten
+
 _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
+#: An interface name (eth0, en0, wlp3s0, vlan.10) or index (Windows): RFC 6874's
+#: unreserved characters. Anything else (an escape sequence, a space) is refused where it
+#: is read, so a displayed name never carries it.
+_ZONE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
-class AddressError(ValueError):
+class AddressError(ResidencyError, ValueError):
     """Text that is not an IP address; ``str()`` names the text and what is wrong.
     ``reason`` is the what alone (for callers that name the text themselves), or None
     when the text is simply not an address."""
@@ -71,8 +79,12 @@ def parse_address(text: str) -> Address:
         address, percent, zone_text = candidate.partition("%")
         if percent:
             zone = zone_text[2:] if zone_text.startswith("25") and len(zone_text) > 2 else zone_text
-            if not zone or any(ch.isspace() or ch in "%[]/" for ch in zone):
-                raise AddressError(text, "empty or malformed IPv6 zone id")
+            if not _ZONE.fullmatch(zone):
+                raise AddressError(
+                    shorten(text),
+                    "IPv6 zone id must be an interface name or number: 1 to 64 of"
+                    " A-Z a-z 0-9 . _ - ~",
+                )
         try:
             packed = inet_pton(AF_INET6, address)
         except (OSError, ValueError):

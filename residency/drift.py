@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from residency.model import Verdict
+from residency.model import EndpointResult, Verdict
 
 
 class DriftKind(StrEnum):
@@ -22,6 +22,10 @@ class DriftKind(StrEnum):
     CNAME_CHANGED = "cname-changed"
     OUTCOME_CHANGED = "resolution-changed"
     VERDICT_CHANGED = "verdict-changed"
+    CONTROLLER_CHANGED = "controller-changed"
+    PARENT_CHANGED = "ultimate-parent-changed"
+    CERT_ORG_CHANGED = "certificate-org-changed"
+    OPERATOR_CHANGED = "operator-changed"
 
 
 #: Location fields whose change is a drift event of its own kind.
@@ -32,6 +36,114 @@ FIELD_KINDS: dict[str, DriftKind] = {
     "asn": DriftKind.ASN_CHANGED,
 }
 LOCATION_FIELDS = ("country", "subdivision", "city", "provider", "region", "asn", "anycast")
+
+
+# ------------------------------------------------------------------ control fields
+
+
+def _who(entity: str | None, country: str | None) -> str | None:
+    if not entity:
+        return None
+    return f"{entity} ({country})" if country else entity
+
+
+def _controller(result: EndpointResult) -> tuple[bool, str | None]:
+    controller = result.controller
+    if controller is None:
+        return False, None
+    return True, _who(controller.entity, controller.country)
+
+
+def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
+    """The top of the controller's ownership chain, when one above it is known
+    (``Controller.parents``, direct parent first); with none known, not observed (the
+    controller field already says who it is)."""
+    controller = result.controller
+    if controller is None or not controller.parents:
+        return False, None
+    top = controller.parents[-1]
+    return True, _who(top.entity, top.country)
+
+
+def _cert_org(result: EndpointResult) -> tuple[bool, str | None]:
+    """The organisations named by the certificates TLS probes read; a check whose TLS
+    probes all failed observed nothing (not "no organisation")."""
+    certs = [p.cert for p in result.probes if p.kind == "tls" and p.cert is not None]
+    if not certs:
+        return False, None
+    names = sorted({_who(c.subject_o, c.subject_c) or "none (no organisation)" for c in certs})
+    return True, " | ".join(names)
+
+
+def _operator(result: EndpointResult) -> tuple[bool, str | None]:
+    names = sorted(
+        {
+            who
+            for f in result.facts
+            if f.operator is not None
+            and (who := _who(f.operator.entity or f.operator.provider, f.operator.jurisdiction))
+        }
+    )
+    if not names:
+        return False, None
+    return True, " | ".join(names)
+
+
+@dataclass(frozen=True)
+class ControlField:
+    """One fact about who controls an endpoint whose change is drift.
+
+    ``read`` returns (observed, value): a field this check could not observe (no probe
+    ran, the probes failed, no chain is known) is left out of the state and never
+    compared; ``None`` is an observed "unknown". New fields plug in by being added to
+    ``CONTROL_FIELDS``; states recorded before a field existed simply lack it."""
+
+    name: str  # key in the state's "control" object
+    kind: DriftKind
+    label: str  # how a change reads: "controller Acme (DE) -> Other (US)"
+    read: Callable[[EndpointResult], tuple[bool, str | None]]
+
+
+CONTROL_FIELDS: tuple[ControlField, ...] = (
+    ControlField("controller", DriftKind.CONTROLLER_CHANGED, "controller", _controller),
+    ControlField("ultimate_parent", DriftKind.PARENT_CHANGED, "ultimate parent", _ultimate_parent),
+    ControlField("cert_org", DriftKind.CERT_ORG_CHANGED, "certificate organisation", _cert_org),
+    ControlField("operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator),
+)
+
+
+def control_state(result: EndpointResult) -> dict[str, str | None]:
+    """The observed control fields of one check (empty when none was observed)."""
+    state: dict[str, str | None] = {}
+    for control in CONTROL_FIELDS:
+        observed, value = control.read(result)
+        if observed:
+            state[control.name] = value
+    return state
+
+
+def _control_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], data_changed: bool
+) -> list[Change]:
+    old, new = before.get("control") or {}, after.get("control") or {}
+    changes = []
+    for control in CONTROL_FIELDS:
+        if control.name not in old or control.name not in new:
+            continue  # not observed on one side: nothing to compare
+        a, b = old[control.name], new[control.name]
+        if a == b:
+            continue
+        why = " (after a data update)" if data_changed and control.name == "operator" else ""
+        changes.append(
+            Change(
+                control.kind,
+                None,
+                a,
+                b,
+                f"{control.label} {a or 'unknown'} -> {b or 'unknown'}{why}",
+            )
+        )
+    return changes
 
 
 @dataclass(frozen=True)
@@ -175,6 +287,7 @@ def compare(
             changes.append(
                 Change(DriftKind.PLACE_CHANGED, ip, a, b, f"address {ip} place {a} -> {b}")
             )
+    changes += _control_changes(before, after, data_changed)
     if before.get("verdict") != after.get("verdict"):
         a_v, b_v = _verdict_name(before.get("verdict")), _verdict_name(after.get("verdict"))
         changes.append(Change(DriftKind.VERDICT_CHANGED, None, a_v, b_v, f"verdict {a_v} -> {b_v}"))

@@ -11,3 +11,6 @@ class ExitCode(IntEnum):
     VIOLATIONS = 1
     #: Bad usage or bad input: a clear one-line message was printed.
     USAGE = 2
+    #: An unexpected error inside residency (a bug): one line on stderr, never a traceback,
+    #: and never 1, which CI reads as a finding. 70 is EX_SOFTWARE of sysexits.h.
+    INTERNAL = 70

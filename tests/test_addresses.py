@@ -12,7 +12,7 @@ from residency.addresses import AddressError, parse_address
 from residency.endpoints.errors import InvalidEntry
 from residency.endpoints.har import server_ip
 from residency.endpoints.normalise import normalise_host
-from residency.locate.rdap import _parse_address as rdap_address
+from residency.locate.registration.rdap_client import _parse_address as rdap_address
 from residency.monitor.loop import _is_ip
 from residency.resolve.errors import BadResolverSpec
 from residency.resolve.nameservers import parse_nameserver

@@ -2,14 +2,18 @@
 
 The batch report and the ``--format jsonl`` stream differ only in how results are
 collected and written; what is audited (targets, ``--har``/``--zone``/``--pcap``
-files), how (resolver, vantages, RDAP), against what (policy) and where it is recorded
-(``--db``) is decided here, so the two cannot drift apart again.
+files), how (resolver, vantages, RDAP, probes), against what (policy) and where it is
+recorded (``--db``) is decided here, so the two cannot drift apart again. The monitor
+builds its audits here too (``Assembly.auditor_for`` per policy and vantage), so a
+monitored check sees what ``audit`` sees: probes, RDAP, DoH/DoT, vantages, control.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from residency.audit.core import AuditError, Auditor
@@ -33,10 +37,61 @@ class Assembly:
     notes: list[str] = field(default_factory=list)
     prober: Any = None
     geofeeds: Any = None
+    today: date | None = None
+    control: Any = None  # residency.control.ControlEvidence, for the request's policy
+
+    @classmethod
+    def of(cls, resolver: Any, locator: Any, registrar: Any = None) -> Assembly:
+        """Parts built elsewhere (benchmarks, tests): no probes, store or geofeeds."""
+        return cls(Auditor(resolver, locator), None, locator, resolver, None, registrar)
+
+    def auditor_for(self, policy: Policy | None, vantages: Sequence[str]) -> Auditor:
+        """An Auditor over these parts (resolver, locator, RDAP, probes, geofeeds) judged
+        by ``policy`` from ``vantages`` (country codes; none: the resolver's own view).
+        The one place an Auditor is built; raises AuditError for an unknown vantage."""
+        return Auditor(
+            self.resolver,
+            self.locator,
+            policy=policy,
+            registrar=self.registrar,
+            vantages=_vantages(vantages, self.locator),
+            today=self.today,
+            prober=self._prober_for(policy),
+            geofeeds=self.geofeeds,
+            control=self._control_for(policy),
+        )
+
+    def _control_for(self, policy: Policy | None) -> Any:
+        """The control evidence, with ``policy``'s ``[controllers.known]`` table."""
+        if self.control is None:
+            return None
+        table = dict(getattr(policy, "controller_table", None) or {}) if policy else {}
+        if self.control.table == table:
+            return self.control
+        # The same loaded tables, another policy table: a shallow copy (closed with the base).
+        other = copy.copy(self.control)
+        other.table = table
+        return other
+
+    def _prober_for(self, policy: Policy | None) -> Any:
+        """The probes, naming controllers from ``policy``'s ``[controllers.known]``."""
+        table = dict(getattr(policy, "controller_table", None) or {}) if policy else {}
+        if self.prober is None:
+            if not table:
+                return None
+            from residency.probe import Prober, ProbeSettings
+
+            return Prober(ProbeSettings(), table)  # contacts nothing: the table alone
+        if self.prober.table == table:
+            return self.prober
+        # Same probes and connections, another table: a shallow copy (closed with the base).
+        other = copy.copy(self.prober)
+        other.table = table
+        return other
 
     def close(self) -> None:
-        if self.auditor.control is not None:
-            self.auditor.control.close()
+        if self.control is not None:
+            self.control.close()
         if self.geofeeds is not None:
             self.geofeeds.close()
         if self.prober is not None:
@@ -75,7 +130,7 @@ def assemble(
     resolver = _resolver(request) if request.resolve else None
     store = registrar = geofeeds = None
     try:
-        vantages = _vantages(request, locator)
+        _vantages(request.vantages, locator)  # an unknown vantage stops the run here
         if request.db:  # opened first: a broken database URL stops the run before any query
             from residency.store import open_store
 
@@ -99,18 +154,21 @@ def assemble(
             geofeeds=geofeeds,
         ).close()
         raise
-    auditor = Auditor(
-        resolver,
+    parts = Assembly(
+        Auditor(None, locator),
+        policy,
         locator,
-        policy=policy,
-        registrar=registrar,
-        vantages=vantages,
-        today=request.today,
-        prober=prober,
-        geofeeds=geofeeds,
-        control=control,
+        resolver,
+        store,
+        registrar,
+        notes,
+        prober,
+        geofeeds,
+        request.today,
+        control,
     )
-    return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
+    parts.auditor = parts.auditor_for(policy, request.vantages)
+    return parts
 
 
 def _control(
@@ -131,18 +189,71 @@ def _control(
     return ControlEvidence.load(request.data_dir, table, notes, gleif)
 
 
-def _read_files(request: AuditRequest, collector: Any) -> None:
-    """``--zone``/``--har``/``--pcap`` files into ``collector``; an unreadable file is a
-    problem of that file, the other inputs are still audited."""
-    from residency.endpoints import InputError, ReadOptions, read_input
+def read_options(request: AuditRequest) -> Any:
+    """The readers' knobs a request sets (one place for batch and stream)."""
+    from residency.endpoints import ReadOptions
 
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    return ReadOptions(
+        zone_origin=request.zone_origin, dns_ports=request.dns_ports, apps=request.apps
+    )
+
+
+def _read_files(request: AuditRequest, collector: Any) -> None:
+    """``--zone``/``--har``/``--pcap`` files and ``--crawl`` sites into ``collector``; an
+    unreadable file or a bad crawl URL is a problem of that input, the others are still
+    audited."""
+    from residency.endpoints import InputError, read_input
+
+    options = read_options(request)
     for fmt, paths in (("zone", request.zones), ("har", request.hars), ("pcap", request.pcaps)):
         for path in paths:
+            # --pcap also takes PCAPdroid's CSV export of the same capture
+            chosen = None if fmt == "pcap" and str(path).lower().endswith(".csv") else fmt
             try:
-                collector.extend(read_input(path, fmt, options))
+                collector.extend(read_input(path, chosen, options))
             except InputError as err:
                 collector.problem(str(path), f"--{fmt}", str(err))
+    _read_crawls(request, collector)
+
+
+def _read_crawls(request: AuditRequest, collector: Any) -> None:
+    """Each ``--crawl`` URL crawled in Chromium, names resolved by this audit's resolver
+    (and first vantage), so the browser connects to the addresses the audit judges.
+    No browser at all stops the run (``BrowserMissing``); a bad URL is one problem."""
+    if not request.crawls:
+        return
+    from residency.endpoints.crawl import BadCrawlUrl, CrawlSettings
+    from residency.endpoints.crawl.lookup import crawl_with_resolver
+    from residency.endpoints.crawl.targets import crawl_targets
+
+    vantage = _crawl_vantage(request, collector)
+    for url in request.crawls:
+        try:
+            settings = CrawlSettings.start(url, request.crawl_options)
+        except BadCrawlUrl as err:
+            collector.problem(url, "--crawl", err.reason)
+            continue
+        resolver = _resolver(request)
+        try:
+            record = crawl_with_resolver(settings, resolver, vantage)
+        finally:
+            resolver.close()
+        collector.extend(crawl_targets(record))
+
+
+def _crawl_vantage(request: AuditRequest, collector: Any) -> Any:
+    """The crawl's browser lives in one place: it resolves from the first ``--vantage``."""
+    if not request.vantages:
+        return None
+    from residency.locate.locator import Locator
+
+    chosen = _vantages(request.vantages, Locator.load(request.data_dir, request.geoip))[0]
+    if len(request.vantages) > 1:
+        collector.note(
+            f"--crawl: the browser resolved names from the first vantage only "
+            f"({request.vantages[0]}); the audit re-resolves from every vantage"
+        )
+    return chosen
 
 
 def _nothing_to_audit() -> AuditError:
@@ -151,10 +262,10 @@ def _nothing_to_audit() -> AuditError:
 
 def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputProblem], list[str]]:
     """Every endpoint from arguments and files; bad entries become problems."""
-    from residency.endpoints import ReadOptions, read_targets
+    from residency.endpoints import read_targets
     from residency.endpoints.collect import EndpointCollector
 
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    options = read_options(request)
     collector = EndpointCollector()
     if request.targets:
         collector.extend(read_targets(request.targets, options=options))
@@ -162,7 +273,30 @@ def read_all_inputs(request: AuditRequest) -> tuple[list[Endpoint], list[InputPr
     targets = collector.targets()
     if not targets.endpoints and not targets.problems:
         raise _nothing_to_audit()
-    return list(targets.endpoints), list(targets.problems), list(targets.notes)
+    notes = list(targets.notes)
+    problems = list(targets.problems)
+    _tracker_evidence(request, targets.endpoints, notes, problems)
+    return list(targets.endpoints), problems, notes
+
+
+def _tracker_evidence(
+    request: AuditRequest,
+    endpoints: tuple[Endpoint, ...],
+    notes: list[str],
+    problems: list[InputProblem],
+) -> None:
+    """``--android-trackers FILE``: tracker owners of the hosts and apps, as notes."""
+    if request.android_trackers is None:
+        return
+    from residency.endpoints import InputError
+    from residency.endpoints.android_trackers import AndroidTrackers
+
+    try:
+        table = AndroidTrackers.load(request.android_trackers)
+    except InputError as err:
+        problems.append(InputProblem(str(request.android_trackers), "--android-trackers", str(err)))
+        return
+    notes.extend(table.notes(endpoints))
 
 
 def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | InputProblem]:
@@ -170,19 +304,23 @@ def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | 
     lazily; ``--zone``/``--har``/``--pcap`` files (bounded by their size) are read first
     and each of their hosts is merged with the same host among the targets, as the batch
     path merges them, so observed addresses and categories are never audited apart."""
-    from residency.endpoints import ReadOptions
     from residency.endpoints.collect import EndpointCollector
     from residency.endpoints.stream import iter_targets
 
-    if not request.targets and not (request.zones or request.hars or request.pcaps):
+    if not request.targets and not (
+        request.zones or request.hars or request.pcaps or request.crawls
+    ):
         raise _nothing_to_audit()
     collector = EndpointCollector()
     _read_files(request, collector)
     files = collector.targets()
     notes.extend(files.notes)
     yield from files.problems
+    tracker_problems: list[InputProblem] = []
+    _tracker_evidence(request, files.endpoints, notes, tracker_problems)  # files' hosts only
+    yield from tracker_problems
     from_files = {e.host: e for e in files.endpoints}
-    options = ReadOptions(zone_origin=request.zone_origin, dns_ports=request.dns_ports)
+    options = read_options(request)
     for item in iter_targets(request.targets, options=options, notes=notes):
         if isinstance(item, Endpoint) and item.host in from_files:
             merger = EndpointCollector()
@@ -194,11 +332,11 @@ def iter_inputs(request: AuditRequest, notes: list[str]) -> Iterator[Endpoint | 
     yield from from_files.values()
 
 
-def _vantages(request: AuditRequest, locator: Any) -> list[object | None]:
+def _vantages(countries: Sequence[str], locator: Any) -> list[object | None]:
     from residency.resolve.engine import Vantage
 
     chosen: list[object | None] = []
-    for cc in request.vantages:
+    for cc in countries:
         prefix = locator.prefix_for_country(cc)
         if prefix is None:
             raise AuditError(
@@ -225,11 +363,11 @@ def _resolver(request: AuditRequest) -> Any:
 
 def _registrar(request: AuditRequest, store: Any = None) -> Any:
     """RDAP lookups; with a history store, its cache table is shared by every worker."""
-    from residency.locate.rdap import RdapLookup
+    from residency.locate.registration.rdap_client import RdapLookup
 
     cache = None
     if store is not None:
-        from residency.locate.rdap_cache import StoreRdapCache
+        from residency.locate.registration.rdap_cache import StoreRdapCache
 
         cache = StoreRdapCache(store)
     return RdapLookup.open(request.rdap_url, cache)
@@ -237,7 +375,7 @@ def _registrar(request: AuditRequest, store: Any = None) -> Any:
 
 def _geofeeds(registrar: Any) -> Any:
     """RFC 9092 discovery of the geofeeds RDAP registrations link, cached beside them."""
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
 
     return GeofeedDiscovery.open(registrar.cache)
 
@@ -245,7 +383,7 @@ def _geofeeds(registrar: Any) -> Any:
 def _with_registrants(prober: Any, store: Any, notes: list[str]) -> Any:
     """``--rdap`` also asks each domain's registry for its registrant (controller
     evidence); the answers share the history store's key-value cache when one is open."""
-    from residency.locate.domain_rdap import DomainRdapLookup
+    from residency.locate.registration.domain_rdap import DomainRdapLookup
     from residency.probe import Prober, ProbeSettings
 
     registrants = DomainRdapLookup.open(store)

@@ -35,7 +35,7 @@ from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
     from residency.control.evidence import ControlEvidence
-    from residency.locate.geofeed_discovery import GeofeedDiscovery
+    from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
     from residency.policy import Evaluator, Policy
     from residency.probe import Prober
 
@@ -70,7 +70,7 @@ class Locate(Protocol):
 
 
 class Registrar(Protocol):
-    """What the audit needs from residency.locate.rdap.RdapLookup."""
+    """What the audit needs from residency.locate.registration.rdap_client.RdapLookup."""
 
     def lookup(self, ip: str) -> Registration: ...
 
@@ -300,7 +300,9 @@ class Auditor:
                 if self.geofeeds is None:
                     seen[ip] = self.locator.locate(ip, hints, registration)
                 else:
-                    from residency.locate.geofeed_discovery import locate_with_discovery
+                    from residency.locate.registration.geofeed_discovery import (
+                        locate_with_discovery,
+                    )
 
                     seen[ip] = locate_with_discovery(
                         self.locator.locate, ip, hints, registration, self.geofeeds

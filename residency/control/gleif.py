@@ -3,10 +3,10 @@
 ``--gleif`` asks the GLEIF API (``https://api.gleif.org/api/v1``) for an organisation whose
 Legal Entity Identifier data/organisations.toml gives: its legal name and headquarters
 country, then its direct parent, and so on up (bounded, cycle-safe). Requests go through
-the RDAP request loop (residency.locate.rdap: deadline, body cap, 429 backoff, 5xx
-retries, service cooldown), answers are cached in memory and, with ``--db``, in the
-history store's key-value cache. A failure is a reason, never an exception: the curated
-chain is used instead and the reason says why.
+the RDAP request loop (residency.locate.registration.rdap_client over residency.http:
+deadline, body cap, 429 backoff, 5xx retries, service cooldown), answers are cached in
+memory and, with ``--db``, in the history store's key-value cache. A failure is a reason,
+never an exception: the curated chain is used instead and the reason says why.
 
 The JSON:API shapes read (GLEIF API v1, documented at https://api.gleif.org/docs):
 ``/lei-records/{lei}`` -> ``{"data": {"type": "lei-records", "id": LEI, "attributes":
@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -32,6 +32,9 @@ from residency.control.sanitize import clean_country, clean_text
 from residency.errors import ResidencyError
 from residency.model import OwnerLink
 from residency.timefmt import utc_iso
+
+if TYPE_CHECKING:
+    from residency.http import Fetcher
 
 DEFAULT_URL = "https://api.gleif.org/api/v1"
 NAMESPACE = "gleif"
@@ -81,7 +84,7 @@ class GleifLookup:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: Fetcher | httpx.Client,
         base_url: str = DEFAULT_URL,
         cache: KvCache | None = None,
         *,
@@ -89,7 +92,7 @@ class GleifLookup:
         clock: Callable[[], float] = time.time,
         ttl: float = DEFAULT_TTL,
     ) -> None:
-        from residency.locate.rdap import RdapLookup
+        from residency.locate.registration.rdap_client import RdapLookup
 
         self.transport = RdapLookup(client, base_url, timeout=timeout, budget=60.0)
         self.base_url = self.transport.base_url
@@ -103,11 +106,9 @@ class GleifLookup:
 
     @classmethod
     def open(cls, base_url: str | None = None, cache: KvCache | None = None) -> GleifLookup:
-        from residency import __version__
+        from residency.http import Fetcher
 
-        client = httpx.Client(
-            timeout=10.0, headers={"User-Agent": f"residency/{__version__} (GLEIF lookups)"}
-        )
+        client = Fetcher()  # residency.http: one user agent, deadline, size cap, address check
         lookup = cls(client, base_url or DEFAULT_URL, cache)
         lookup._owns_client = True
         return lookup

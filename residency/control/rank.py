@@ -66,6 +66,26 @@ def _redacted(registrant: Registrant) -> str:
     return f"registrant redacted ({registrant.domain}, RDAP {server})"
 
 
+def certificate_country(*written: str | None) -> tuple[str | None, str]:
+    """The first of the certificate's country fields (jurisdiction C, then subject C) that
+    is an ISO 3166-1 alpha-2 code after NFKC, strip and upper case, and ``""``; or None and
+    why not ("; country unknown, because ..."). ``"CN "`` is CN; ``"C\u200bN"``, ``"China"``
+    or an escape sequence is no country: the CA checked the organisation, not this text."""
+    import unicodedata
+
+    from residency.datasets.parsers._common import iso_country
+
+    given = [text for text in written if text is not None]
+    for text in given:
+        code = unicodedata.normalize("NFKC", text).strip().upper()
+        if len(code) == 2 and code.isascii() and iso_country(code) is not None:
+            return code, ""
+    if not given:
+        return None, "; country unknown, because the certificate names none"
+    shown = ", ".join(ascii(text[:16]) for text in given)
+    return None, f"; country unknown, because {shown} is not an ISO 3166-1 alpha-2 code"
+
+
 def _from_certificate(probes: Iterable[ProbeResult], notes: list[str]) -> Controller | None:
     best: Controller | None = None
     for probe in probes:
@@ -79,20 +99,22 @@ def _from_certificate(probes: Iterable[ProbeResult], notes: list[str]) -> Contro
             notes.append(f"certificate names the CDN ({cert.cdn}), not the service")
             continue
         if cert.validation == "ev" and cert.subject_o:
+            country, why = certificate_country(cert.jurisdiction_c, cert.subject_c)
             return Controller(
                 cert.subject_o,
-                cert.jurisdiction_c or cert.subject_c,
+                country,
                 "EV certificate",
                 Confidence.HIGH,
-                f"issuer {cert.issuer}",
+                f"issuer {cert.issuer}{why}",
             )
         if cert.validation == "ov" and cert.subject_o and best is None:
+            country, why = certificate_country(cert.subject_c)
             best = Controller(
                 cert.subject_o,
-                cert.subject_c,
+                country,
                 "OV certificate",
                 Confidence.MEDIUM,
-                f"issuer {cert.issuer}",
+                f"issuer {cert.issuer}{why}",
             )
         elif cert.validation == "dv":
             notes.append("DV certificate: names no organisation")

@@ -1,4 +1,5 @@
-"""HTTP downloads with httpx: timeouts, a streamed size limit, conditional requests, sha256."""
+"""Dataset downloads through ``residency.http``: a streamed size limit, conditional
+requests, sha256, and the fetch limits every download shares."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +17,9 @@ from typing import Literal
 
 import httpx
 
-from residency import __version__
 from residency.datasets.errors import FeedUnavailable
 from residency.datasets.sources import Source
+from residency.http import Fetcher, FetchError, FetchTooLarge, Limits, follow_any
 from residency.timefmt import iso_month
 
 #: Short connect timeout: an offline machine must fail fast, then fall back to mirrors.
@@ -29,6 +29,14 @@ READ_TIMEOUT = 30.0
 TOTAL_TIMEOUT = 600.0
 CHUNK = 1 << 16
 DISCOVERY_PAGE_LIMIT = 4 * 1024 * 1024
+#: Redirects followed from a source's URL (downloads move to CDNs); every target must
+#: still be a public address.
+MAX_REDIRECTS = 5
+#: A 429 or 5xx is asked again twice, after 1 s and 2 s (or the server's Retry-After).
+RETRIES = 2
+
+#: What a client for downloads may be: a ``Fetcher``, or an ``httpx.Client`` (a test seam).
+Client = Fetcher | httpx.Client
 
 
 class DownloadTooLarge(FeedUnavailable):
@@ -43,13 +51,19 @@ def make_client(
     connect_timeout: float = CONNECT_TIMEOUT,
     read_timeout: float = READ_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
-) -> httpx.Client:
-    """The default client: short connect timeout, redirects followed, our own user agent."""
-    return httpx.Client(
-        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-        follow_redirects=True,
-        headers={"User-Agent": f"residency/{__version__} (data-residency auditor)"},
-        transport=transport,
+) -> Fetcher:
+    """The fetcher for dataset downloads (``transport`` is a test seam)."""
+    return Fetcher(transport=transport)
+
+
+def _limits(max_bytes: int, total_timeout: float = TOTAL_TIMEOUT) -> Limits:
+    return Limits(
+        deadline=total_timeout,
+        max_bytes=max_bytes,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_redirects=MAX_REDIRECTS,
+        retries=RETRIES,
     )
 
 
@@ -66,20 +80,8 @@ class Fetched:
     last_modified: str | None = None
 
 
-def describe_http_error(err: httpx.HTTPError) -> str:
-    """One short phrase for a transport failure, without a traceback."""
-    if isinstance(err, httpx.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(err, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(err, httpx.ConnectError):
-        detail = str(err) or type(err).__name__
-        return f"cannot connect ({detail})"
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-
-
 def fetch_to_temp(
-    client: httpx.Client,
+    client: Client,
     url: str,
     directory: Path,
     *,
@@ -92,9 +94,11 @@ def fetch_to_temp(
     """GET ``url`` into a temp file in ``directory`` (same filesystem as the target).
 
     Sends If-None-Match / If-Modified-Since when given; a 304 returns "not-modified".
-    Streams, and aborts as soon as more than ``max_bytes`` arrive. Raises
+    Streams, and aborts as soon as more than ``max_bytes`` arrive (decoded). The source's
+    own URL may be any address (it is configured); its redirects must be public. Raises
     ``FeedUnavailable`` (naming ``label`` and the URL) for every network or HTTP failure.
     """
+    fetcher = Fetcher.wrap(client)
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -104,8 +108,27 @@ def fetch_to_temp(
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
     tmp = Path(tmp_name)
     keep = False
+    digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as handle, client.stream("GET", url, headers=headers) as resp:
+        with os.fdopen(fd, "wb") as handle:
+
+            def write(chunk: bytes) -> None:
+                digest.update(chunk)
+                handle.write(chunk)
+
+            try:
+                resp = fetcher.get(
+                    url,
+                    _limits(max_bytes, total_timeout),
+                    headers=headers,
+                    redirects=follow_any,
+                    trusted=True,
+                    sink=write,
+                )
+            except FetchTooLarge as err:
+                raise DownloadTooLarge(f"{label}: {url}: {err.reason}") from err
+            except FetchError as err:
+                raise FeedUnavailable(f"{label}: {err.url}: {err.reason}") from err
             if resp.status_code == 304:
                 return Fetched(
                     url=url,
@@ -117,27 +140,6 @@ def fetch_to_temp(
                 raise NotFound(f"{label}: {url}: HTTP {resp.status_code} (not found)")
             if resp.status_code != 200:
                 raise FeedUnavailable(f"{label}: {url}: HTTP {resp.status_code}")
-            declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise DownloadTooLarge(
-                    f"{label}: {url}: {int(declared)} bytes announced, over the "
-                    f"{max_bytes} byte limit"
-                )
-            digest = hashlib.sha256()
-            size = 0
-            deadline = time.monotonic() + total_timeout
-            for chunk in resp.iter_bytes(CHUNK):
-                if time.monotonic() > deadline:
-                    raise FeedUnavailable(
-                        f"{label}: {url}: download took longer than {total_timeout:.0f} s; aborted"
-                    )
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DownloadTooLarge(
-                        f"{label}: {url}: more than the {max_bytes} byte limit; aborted"
-                    )
-                digest.update(chunk)
-                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
             keep = True
@@ -146,12 +148,10 @@ def fetch_to_temp(
                 status="ok",
                 path=tmp,
                 sha256=digest.hexdigest(),
-                size=size,
+                size=resp.size,
                 etag=resp.headers.get("ETag"),
                 last_modified=resp.headers.get("Last-Modified"),
             )
-    except httpx.HTTPError as err:
-        raise FeedUnavailable(f"{label}: {url}: {describe_http_error(err)}") from err
     except OSError as err:
         raise FeedUnavailable(f"{label}: cannot write to {directory} ({err.strerror})") from err
     finally:
@@ -194,10 +194,10 @@ def gunzip_file(path: Path, *, label: str, max_bytes: int) -> Path:
 
 # ------------------------------------------------------------------ URL discovery
 
-Discoverer = Callable[[httpx.Client, Source, datetime], tuple[str, ...]]
+Discoverer = Callable[[Client, Source, datetime], tuple[str, ...]]
 
 
-def discover_monthly(client: httpx.Client, source: Source, now: datetime) -> tuple[str, ...]:
+def discover_monthly(client: Client, source: Source, now: datetime) -> tuple[str, ...]:
     """This month's and last month's file (early in a month the new one may not exist yet)."""
     if not source.url_template:
         raise FeedUnavailable(f"{source.id}: 'monthly' discovery needs a url_template")
@@ -207,25 +207,22 @@ def discover_monthly(client: httpx.Client, source: Source, now: datetime) -> tup
     return tuple(source.url_template.format(month=m) for m in (this_month, last_month))
 
 
-def discover_from_page(client: httpx.Client, source: Source, now: datetime) -> tuple[str, ...]:
+def discover_from_page(client: Client, source: Source, now: datetime) -> tuple[str, ...]:
     """Find the current download link on a download page (Azure's weekly file name changes)."""
     if not source.discover_page or not source.discover_pattern:
         raise FeedUnavailable(f"{source.id}: page discovery needs discover_page and pattern")
     try:
-        with client.stream("GET", source.discover_page) as resp:
-            if resp.status_code != 200:
-                raise FeedUnavailable(
-                    f"{source.id}: {source.discover_page}: HTTP {resp.status_code}"
-                )
-            body = bytearray()
-            for chunk in resp.iter_bytes(CHUNK):
-                body.extend(chunk)
-                if len(body) > DISCOVERY_PAGE_LIMIT:
-                    break
-    except httpx.HTTPError as err:
-        raise FeedUnavailable(
-            f"{source.id}: {source.discover_page}: {describe_http_error(err)}"
-        ) from err
+        resp = Fetcher.wrap(client).get(
+            source.discover_page,
+            _limits(DISCOVERY_PAGE_LIMIT, READ_TIMEOUT * 2),
+            redirects=follow_any,
+            trusted=True,
+        )
+    except FetchError as err:
+        raise FeedUnavailable(f"{source.id}: {err.url}: {err.reason}") from err
+    if resp.status_code != 200:
+        raise FeedUnavailable(f"{source.id}: {source.discover_page}: HTTP {resp.status_code}")
+    body = resp.body
     text = body.decode("utf-8", errors="replace")
     found = list(dict.fromkeys(re.findall(source.discover_pattern, text)))
     if not found:
@@ -243,7 +240,7 @@ DISCOVERERS: dict[str, Discoverer] = {
 }
 
 
-def candidate_urls(client: httpx.Client, source: Source, now: datetime) -> tuple[str, ...]:
+def candidate_urls(client: Client, source: Source, now: datetime) -> tuple[str, ...]:
     """The URLs to try for a single-file source (discovered ones first, then fixed ones)."""
     if source.discover is None:
         return source.urls

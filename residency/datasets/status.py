@@ -15,6 +15,7 @@ from pathlib import Path
 
 import maxminddb
 
+from residency.datasets.anycast_table import summary as anycast_summary
 from residency.datasets.download import file_sha256
 from residency.datasets.manifest import ManifestEntry, load_manifest
 from residency.datasets.sources import STALE_DAYS, Source, all_sources
@@ -126,6 +127,15 @@ def damage(entry: ManifestEntry, directory: Path) -> str | None:
     return None
 
 
+def anycast_cost() -> str:
+    """What a missing measured anycast list costs, for its status line."""
+    return (
+        "without it, anycast is known only where a provider feed in place flags it and "
+        f"for the documented services in data/anycast.toml ({anycast_summary()}); any "
+        "other anycast address gets the single place a GeoIP database gives it"
+    )
+
+
 def _mmdb_problem(path: Path) -> str | None:
     try:
         reader = maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
@@ -193,6 +203,8 @@ def data_status(
                     "; no mirror exists: offline, import a copy with "
                     f"'residency data import FILE --as {name}'"
                 )
+            if kind == "anycast":
+                problem += "; " + anycast_cost()
             rows.append(
                 DatasetStatus(
                     name,

@@ -55,6 +55,7 @@ from residency.datasets.storage import (
 )
 from residency.datasets.validate import Validated, validate
 from residency.errors import UsageError
+from residency.http import Fetcher
 from residency.paths import dataset_dir
 from residency.progress import Progress
 from residency.timefmt import iso_day, utc_iso
@@ -302,7 +303,7 @@ def install_staged(
 @dataclass
 class _Run:
     directory: Path
-    client: httpx.Client
+    client: Fetcher
     mirrors: Mapping[str, MirrorFetcher]
     now: datetime
     offline: bool
@@ -571,7 +572,7 @@ def update(
     enable: Iterable[str] = (),
     directory: Path | None = None,
     sources: Mapping[str, Source] | None = None,
-    client: httpx.Client | None = None,
+    client: Fetcher | httpx.Client | None = None,
     mirrors: Mapping[str, MirrorFetcher] | None = None,
     offline: bool = False,
     if_missing: bool = False,
@@ -609,7 +610,7 @@ def update(
         own_client = client is None
         run = _Run(
             directory=directory,
-            client=client or make_client(),
+            client=Fetcher.wrap(client) if client is not None else make_client(),
             mirrors=mirrors if mirrors is not None else default_mirrors(),
             now=now or started,
             offline=offline,

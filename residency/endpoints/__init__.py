@@ -1,4 +1,4 @@
-"""Endpoint inputs: names, URLs, lists, stdin, HAR, pcap/pcapng, zone files and dig output.
+"""Endpoint inputs: names, URLs, lists, stdin, HAR, pcap/pcapng, PCAPdroid CSV, zone files, dig.
 
 ``read_targets(args)`` reads command-line targets; ``read_input(path, fmt)`` reads
 one file. ``READERS`` is the explicit registry of formats.
@@ -20,6 +20,7 @@ from residency.endpoints.har import HarReader
 from residency.endpoints.interface import InputReader, ReadOptions, Targets
 from residency.endpoints.lists import ListReader
 from residency.endpoints.normalise import canonical_name, normalise_host
+from residency.endpoints.pcapdroid_csv import PcapdroidCsvReader
 from residency.endpoints.stream import iter_targets
 from residency.endpoints.zone import ZoneReader
 
@@ -50,6 +51,7 @@ READERS: dict[str, InputReader] = {
     "pcap": CaptureReader(),
     "zone": ZoneReader(),
     "dig": DigReader(),
+    "pcapdroid-csv": PcapdroidCsvReader(),
 }
 
 

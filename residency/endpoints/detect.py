@@ -9,9 +9,11 @@ from typing import Any, BinaryIO
 
 from residency.endpoints.capture.framing import is_capture
 from residency.endpoints.dig import looks_like_dig
+from residency.endpoints.pcapdroid_csv import looks_like_pcapdroid_csv
 
 _EXTENSIONS = {
     ".har": "har",
+    ".zhar": "har",  # mitmproxy's zlib-compressed HAR
     ".pcap": "pcap",
     ".pcapng": "pcap",
     ".cap": "pcap",
@@ -32,6 +34,8 @@ def detect_format(head: bytes, name: str = "") -> str:
         return "har"
     if looks_like_dig(text):
         return "dig"
+    if looks_like_pcapdroid_csv(text):
+        return "pcapdroid-csv"
     by_name = _EXTENSIONS.get(Path(name).suffix.lower())
     if by_name:
         return by_name

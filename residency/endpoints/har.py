@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -11,11 +13,13 @@ import ijson
 
 from residency.addresses import AddressError, parse_address
 from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.detect import sniff
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import normalise_host
 from residency.model import Endpoint, ObservedAddress
 from residency.text import shorten
+from residency.textsafe import replace_surrogates
 
 NOT_RECORDED = "not recorded"
 _MAX_URL = 120
@@ -70,7 +74,13 @@ def server_ip(value: object) -> str | None:
     return address.text
 
 
+def _when(value: object) -> str | None:
+    """``startedDateTime`` as written (mitmproxy: ``+00:00``, HTTP Toolkit: local offset)."""
+    return value[:64] if isinstance(value, str) else None
+
+
 def _short(url: str) -> str:
+    url = replace_surrogates(url)  # HAR text is the page's: no unpaired surrogate gets in
     return url if len(url) <= _MAX_URL else url[: _MAX_URL - 3] + "..."
 
 
@@ -130,9 +140,7 @@ def _aggregate(
         ip = server_ip(entry.get("serverIPAddress"))
         if ip is None:
             no_address += 1
-        when = (
-            entry.get("startedDateTime") if isinstance(entry.get("startedDateTime"), str) else None
-        )
+        when = _when(entry.get("startedDateTime"))
         pageref = entry.get("pageref")
         page = pageref if isinstance(pageref, str) else "no page"
         method = request.get("method") if isinstance(request.get("method"), str) else "?"
@@ -175,6 +183,44 @@ def _aggregate(
     return collector.targets()
 
 
+class _Inflated(io.RawIOBase):
+    """A zlib stream read as its inflated bytes, in bounded chunks."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        while not self._pending:
+            if self._inflate.eof:
+                return 0
+            # input held back by the output bound first, then more of the file
+            data = self._inflate.unconsumed_tail or self._raw.read(_CHUNK)
+            if not data:
+                self._pending = self._inflate.flush()
+                if not self._pending:
+                    return 0
+                break
+            self._pending = self._inflate.decompress(data, _CHUNK * 4)
+        size = min(len(target), len(self._pending))
+        target[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _maybe_zlib(stream: BinaryIO) -> BinaryIO:
+    """mitmproxy writes ``.zhar`` files: a HAR compressed with zlib (RFC 1950)."""
+    head, stream = sniff(stream)
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
+        return io.BufferedReader(_Inflated(stream))
+    return stream
+
+
 class HarReader:
     """HTTP Archive (HAR 1.2) files as written by browsers and mitmproxy."""
 
@@ -183,11 +229,14 @@ class HarReader:
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
         # Streamed: a 300,000-entry HAR is folded entry by entry, never held whole.
+        stream = _maybe_zlib(stream)
         pages: list[Any] = []
         seen = {"log": False}
         try:
             entries = _stream_entries(stream, pages, seen)
             return _aggregate_late_pages(pages, entries, origin, options, seen)
+        except zlib.error as err:
+            raise InputUnreadable(f"{origin}: compressed HAR (.zhar) is damaged: {err}") from None
         except (ijson.JSONError, UnicodeDecodeError, RecursionError) as err:
             # yajl's message spans lines (with a caret); its first line says what is wrong.
             detail = (str(err).strip().splitlines() or ["nested too deeply"])[0]

@@ -25,6 +25,7 @@ class ReadOptions:
     dns_ports: tuple[int, ...] = (53,)  # ports whose traffic is read as DNS in captures
     max_requests_shown: int = 3  # how many HAR requests/capture flows to name per address
     max_flows: int = 65536  # bound on capture flows tracked at once (oldest are settled)
+    apps: tuple[str, ...] = ()  # phone captures: only these apps (package name or UID)
 
 
 class InputReader(Protocol):

@@ -166,6 +166,8 @@ class Locator:
             facts = self._build(combo, canonical, hints, registration, extra)
         if inner is not None:
             facts = _noted_embedded(facts, *inner)
+        elif facts.routable and ":" in canonical:
+            facts = _allocated_or_not(facts, canonical)
         return facts if address.zone is None else _noted_zone(facts, address.zone)
 
     def locate_many(self, ips: Iterable[str]) -> list[IpFacts]:
@@ -178,7 +180,10 @@ class Locator:
         """The facts of ``ip`` whose combo id is already known (bulk paths)."""
         if ":" in ip and embedded_ipv4_text(ip) is not None:
             return self.locate(ip)  # with the note saying which IPv4 answered
-        return with_ip(self._template(combo), ip)
+        facts = with_ip(self._template(combo), ip)
+        if facts.routable and ":" in ip:
+            return _allocated_or_not(facts, ip)
+        return facts
 
     def combos(self, ips: Sequence[str], chunk: int = 65536) -> Any:
         """Vectorised: the combo id of every address (the hot path of bulk enrichment).
@@ -231,7 +236,11 @@ class Locator:
             directory = self.index.directory
             digest = self.calibration.digest
             self._summary_cache = Summary.load(directory, digest) or Summary.build(
-                directory, self.index.sizes()["combos"], self._merged, digest
+                directory,
+                self.index.sizes()["combos"],
+                self._merged,
+                digest,
+                Summary.carried(directory, digest),
             )
         return self._summary_cache
 
@@ -372,3 +381,18 @@ def load_subset(
     return Locator.load(
         directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
     )
+
+
+def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:
+    """``facts``, or "not routable" when no RIR holds the IPv6 address (whatever a GeoIP
+    database says: it places unallocated space too)."""
+    import ipaddress
+
+    from residency.locate.allocation import unallocated_reason
+
+    try:
+        address = ipaddress.IPv6Address(ip.split("%", 1)[0])
+    except ValueError:
+        return facts
+    reason = unallocated_reason(address)
+    return facts if reason is None else not_routable(facts.ip or ip, reason)

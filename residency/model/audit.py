@@ -12,15 +12,58 @@ from residency.model.resolution import Resolution
 
 
 class Verdict(IntEnum):
-    """Policy judgement. Ordered so that ``max()`` gives the worst verdict."""
+    """Policy judgement; ``max()`` gives the worst verdict.
+
+    The value is the code stored in history rows and state bodies: a code is never
+    renumbered, so a new verdict takes the next free one (WARN came after FAIL). Verdicts
+    compare by ``severity``, not by code: PASS < WAIVED < WARN < INDETERMINATE < FAIL.
+    """
 
     PASS = 0
     WAIVED = 1
     INDETERMINATE = 2
     FAIL = 3
+    #: Something the policy chose to warn about (``cdn = "warn"``...): not a PASS, not a breach.
+    WARN = 4
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def severity(self) -> int:
+        """Rank from best (0, PASS) to worst (4, FAIL)."""
+        return _SEVERITY[self.value]
+
+    @property
+    def compliant(self) -> bool:
+        """PASS, WAIVED or WARN: nothing the policy calls a breach or cannot judge."""
+        return self.severity <= _SEVERITY[4]
+
+    @classmethod
+    def by_severity(cls) -> tuple[Verdict, ...]:
+        """Every verdict, best first."""
+        return tuple(sorted(cls, key=lambda v: v.severity))
+
+    # Comparisons go by severity, so max(), sorted() and ``>= threshold`` mean "worse".
+    def __lt__(self, other: int) -> bool:
+        return self.severity < _severity_of(other)
+
+    def __le__(self, other: int) -> bool:
+        return self.severity <= _severity_of(other)
+
+    def __gt__(self, other: int) -> bool:
+        return self.severity > _severity_of(other)
+
+    def __ge__(self, other: int) -> bool:
+        return self.severity >= _severity_of(other)
+
+
+#: Stored code -> severity rank.
+_SEVERITY = {0: 0, 1: 1, 4: 2, 2: 3, 3: 4}
+
+
+def _severity_of(value: int) -> int:
+    return _SEVERITY[int(value)]
 
 
 # ----------------------------------------------------------------------- judgement
@@ -34,6 +77,9 @@ class Reason:
     message: str
     rule: str | None = None  # the policy rule that applied, e.g. "rules[payments]"
     evidence: tuple[str, ...] = ()  # Evidence.summary() strings that back it
+    # The verdict this finding gives on its own (a FAIL address may also carry a WARN
+    # finding); None on notes that decide nothing and on reasons made before it was kept.
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True)

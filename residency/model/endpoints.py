@@ -12,6 +12,13 @@ class ObservedAddress:
     ip: str
     when: str | None = None  # ISO-8601 time of the observation, if recorded
     context: str = ""  # e.g. "HAR page_1 GET https://..." or "pcap tls sni"
+    # Where a crawl saw it (empty otherwise): the page, the consent phase, first or third
+    # party (by registrable domain) and what made the request (a script, the page parser).
+    page: str = ""
+    phase: str = ""
+    party: str = ""
+    initiator: str = ""
+    apps: tuple[str, ...] = ()  # the phone apps that made the connection (PCAPdroid)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from residency.drift import DriftEvent, DriftKind
-from residency.monitor.alerts import WebhookSink
+from residency.monitor.alerts import DEFAULT_DEADLINE, WebhookSink
 from residency.store import Store
 from residency.timefmt import parse_iso, utc_iso
 
@@ -43,6 +43,11 @@ _SEVERITY = {
     DriftKind.VERDICT_CHANGED: "critical",
     DriftKind.COUNTRY_CHANGED: "warning",
     DriftKind.OUTCOME_CHANGED: "warning",
+    # Who controls it matters as much as where it is.
+    DriftKind.CONTROLLER_CHANGED: "warning",
+    DriftKind.PARENT_CHANGED: "warning",
+    DriftKind.CERT_ORG_CHANGED: "warning",
+    DriftKind.OPERATOR_CHANGED: "warning",
 }
 
 PriorEvents = Callable[[DriftEvent], Sequence[DriftEvent]]
@@ -181,9 +186,14 @@ class AlertmanagerFormat:
 WEBHOOK_FORMATS = ("json", "slack", "alertmanager")
 
 
-def webhook_sink(url: str, client: httpx.Client, form: str, store: Store) -> WebhookSink:
+def webhook_sink(
+    url: str, client: httpx.Client, form: str, store: Store, deadline: float = DEFAULT_DEADLINE
+) -> WebhookSink:
     """The sink for one ``--webhook URL`` posting bodies of ``form`` (a WEBHOOK_FORMATS
-    value); Alertmanager bodies carry each endpoint's earlier events from ``store``."""
+    value); Alertmanager bodies carry each endpoint's earlier events from ``store`` (the
+    sender's store: it is read from the sender's thread)."""
     if form == "alertmanager":
-        return WebhookSink(url, client, payload_format=AlertmanagerFormat.from_store(store))
-    return WebhookSink(url, client, slack=form == "slack")
+        return WebhookSink(
+            url, client, payload_format=AlertmanagerFormat.from_store(store), deadline=deadline
+        )
+    return WebhookSink(url, client, slack=form == "slack", deadline=deadline)

@@ -1,25 +1,36 @@
 """Alerts for drift events: to the log and to webhooks (plain JSON or Slack-style text).
 
-Each sink has a stable ``channel`` name; the store records which events each channel
-has received, so an event is delivered once, not on every run.
+Each sink has a stable ``channel`` name; the store keeps, per channel, an outbox of the
+events it still owes, so an event is delivered at least once and, unless a sender dies
+between the answer and its bookkeeping, once. Sending happens off the checking path
+(``monitor.sender``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 import httpx
 
 from residency.drift import DriftEvent
 from residency.errors import ResidencyError
+from residency.monitor.webhook_http import bounded
 from residency.store import Store
+from residency.store.alerts import DEFAULT_LEASE
+from residency.textsafe import slack as slack_text
+from residency.textsafe import terminal
 
 log = logging.getLogger("residency.alerts")
+
+#: Seconds a webhook exchange may take, whole (connect, body, status line, headers).
+DEFAULT_DEADLINE = 20.0
 
 
 class AlertError(ResidencyError):
@@ -47,7 +58,7 @@ class LogSink(AlertSink):
 
     def send(self, events: Sequence[DriftEvent]) -> None:
         for event in events:
-            self._log.warning("drift %s: %s", event.kind.value, event.line())
+            self._log.warning("drift %s: %s", event.kind.value, terminal(event.line()))
 
 
 def event_json(event: DriftEvent) -> dict[str, Any]:
@@ -82,8 +93,10 @@ def _redact(url: str) -> str:
 
 class WebhookSink(AlertSink):
     """POST JSON to a URL: ``{"source", "events": [...]}`` or, for Slack-compatible
-    receivers, ``{"text": "..."}``. Retries transport errors, 429 and 5xx with
-    exponential backoff; other 4xx answers fail at once (retrying cannot help)."""
+    receivers, ``{"text": "..."}``. One POST per ``send`` by default: the sender retries
+    later with backoff (``attempts`` > 1 retries transport errors, 429 and 5xx here;
+    other 4xx answers fail at once, retrying cannot help). Each exchange ends within
+    ``deadline`` seconds when the client is a ``webhook_http.deadline_client``."""
 
     def __init__(
         self,
@@ -91,10 +104,11 @@ class WebhookSink(AlertSink):
         client: httpx.Client,
         *,
         slack: bool = False,
-        attempts: int = 4,
+        attempts: int = 1,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         payload_format: PayloadFormat | None = None,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         try:
             parsed = httpx.URL(url)
@@ -111,13 +125,14 @@ class WebhookSink(AlertSink):
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._sleep = sleep
+        self.deadline = deadline
 
     def payload(self, events: Sequence[DriftEvent]) -> dict[str, Any]:
         if self.payload_format is not None:
             return self.payload_format(events)
         if self.slack:
             lines = [f"residency: {len(events)} drift event(s)"]
-            lines += [f"• {e.line()}" for e in events]
+            lines += [f"• {slack_text(e.line())}" for e in events]  # names are not markup
             return {"text": "\n".join(lines)}
         return {"source": "residency", "events": [event_json(e) for e in events]}
 
@@ -131,7 +146,8 @@ class WebhookSink(AlertSink):
             if attempt:
                 self._sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                response = self._client.post(self.url, json=body)
+                with bounded(self.deadline):
+                    response = self._client.post(self.url, json=body)
             except httpx.HTTPError as err:
                 problem = f"{type(err).__name__}: {err}"
                 continue
@@ -143,31 +159,65 @@ class WebhookSink(AlertSink):
         raise AlertError(f"webhook {where}: {len(events)} event(s) not delivered ({problem})")
 
 
+def deliver_channel(
+    store: Store,
+    sink: AlertSink,
+    now: float,
+    *,
+    chunk: int = 50,
+    owner: str = "",
+    lease: float = DEFAULT_LEASE,
+    retry_at: float | None = None,
+    stop: threading.Event | None = None,
+    guard: AbstractContextManager[object] | None = None,
+) -> tuple[int, str | None]:
+    """Send what ``sink`` owes, in chunks; returns (events delivered, problem or None).
+
+    Events are claimed for ``lease`` seconds before sending (so workers sharing a
+    database never send one at the same time) and given back when the sink fails, due at
+    ``retry_at`` (at once if ``stop`` is set: the exchange was cancelled, not refused);
+    then the channel stops for this call. ``guard`` is held around each store call,
+    never around a send.
+    """
+    guard = guard or nullcontext()
+    count = 0
+    while stop is None or not stop.is_set():
+        with guard:
+            events = store.claim_alerts(sink.channel, now, limit=chunk, lease=lease, owner=owner)
+        if not events:
+            break
+        ids = [e.id for e in events]
+        try:
+            sink.send(events)
+        except AlertError as err:
+            stopping = stop is not None and stop.is_set()
+            with guard:
+                store.finish_alerts(
+                    sink.channel,
+                    ids,
+                    now,
+                    delivered=False,
+                    owner=owner,
+                    retry_at=now if stopping else retry_at,
+                )
+            return count, str(err)
+        with guard:
+            store.finish_alerts(sink.channel, ids, now, delivered=True, owner=owner)
+        count += len(events)
+        if len(events) < chunk:
+            break
+    return count, None
+
+
 def deliver_pending(
     store: Store, sinks: Sequence[AlertSink], now: float, chunk: int = 50
 ) -> dict[str, int]:
-    """Send every event each sink has not received yet; returns counts sent per channel.
-
-    Events are claimed before sending (so workers sharing a database never send one
-    twice) and given back when a sink fails; the failing sink is logged and retried at
-    the next call, the others go on.
-    """
+    """Send every event each sink owes; returns counts sent per channel. A failing sink
+    is logged and retried at the next call; the others go on."""
     sent: dict[str, int] = {}
     for sink in sinks:
-        count = 0
-        while True:
-            events = store.claim_alerts(sink.channel, now, limit=chunk)
-            if not events:
-                break
-            try:
-                sink.send(events)
-            except AlertError as err:
-                store.finish_alerts(sink.channel, [e.id for e in events], now, delivered=False)
-                log.warning("alert channel %s: %s (will retry)", sink.channel, err)
-                break
-            store.finish_alerts(sink.channel, [e.id for e in events], now, delivered=True)
-            count += len(events)
-            if len(events) < chunk:
-                break
+        count, problem = deliver_channel(store, sink, now, chunk=chunk)
+        if problem is not None:
+            log.warning("alert channel %s: %s (will retry)", sink.channel, problem)
         sent[sink.channel] = count
     return sent

@@ -11,7 +11,9 @@ Guarantees:
 - a claim is a lease (``next_due`` moves to the lease end), so targets of a worker
   killed with ``kill -9`` fall due again by themselves;
 - if the database goes away, finished batches stay buffered (and are spooled to disk
-  on shutdown) and are committed when it comes back; nothing observed is lost.
+  on shutdown) and are committed when it comes back; nothing observed is lost;
+- alerts go out from a sender thread (``monitor.sender``): a webhook never slows the
+  checks, and each channel gets every event at least once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,10 +39,12 @@ from typing import Protocol, TypeVar
 
 from residency.addresses import is_address
 from residency.model import AuditResult, Endpoint
-from residency.monitor.alerts import AlertSink, deliver_pending
+from residency.monitor.alerts import AlertSink
 from residency.monitor.base import AuditFunction, Batch
 from residency.monitor.schedule import backoff_delay, next_check
+from residency.monitor.sender import AlertSender
 from residency.store import BatchOutcome, Completion, Store, StoreError, WatchTarget
+from residency.store.alerts import DEFAULT_LEASE
 from residency.store.errors import StoreCorrupt, StorePermanentError, StoreTransientError
 from residency.store.serialize import from_jsonable, to_jsonable
 
@@ -128,6 +132,8 @@ class Monitor:
         alert_backlog: bool = False,
         observer: MonitorObserver | None = None,
         freeze_gc: bool = False,
+        alert_store: Store | None = None,
+        alert_lease: float = DEFAULT_LEASE,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -156,6 +162,13 @@ class Monitor:
         self._freeze_gc = freeze_gc
         self._pending: list[_Pending] = []
         self._spooled: list[Path] = []
+        # One connection holds one transaction at a time: the checking path (main thread,
+        # committer thread) and a sender sharing the store take turns; a sender with
+        # its own ``alert_store`` needs no turn.
+        self._store_lock = threading.RLock()
+        self.alert_store = alert_store
+        self.alert_lease = alert_lease
+        self._sender: AlertSender | None = None
         self._load_spool()
 
     def _wait(self, seconds: float) -> None:
@@ -169,28 +182,54 @@ class Monitor:
         Returns the figures of this call.
         """
         self.stats = MonitorStats()
-        self._start()
-        self._drain(now_limit=self.clock())
-        self.flush()
-        self._observe_schedule(force=True)
+        with self._guarded():
+            self._start()
+            self._drain(now_limit=self.clock())
+            self.flush()
+            self._observe_schedule(force=True)
         return self.stats
 
     def run_forever(self, idle_poll: float = 30.0) -> MonitorStats:
         """Check targets as they fall due until ``stop`` is set (SIGINT/SIGTERM)."""
         self.stats = MonitorStats()
-        self._start()
-        while not self.stop.is_set():
-            if self._drain(now_limit=None):
-                continue
-            if self.stop.is_set():
-                break
-            self._observe_schedule(force=False)
-            due = self._store_call(self.store.next_due)
-            wait = idle_poll if due is None else min(idle_poll, max(0.0, due - self.clock()))
-            if wait > 0:
-                self.sleep(wait)
-        self.flush()
+        with self._guarded():
+            self._start()
+            while not self.stop.is_set():
+                if self._drain(now_limit=None):
+                    continue
+                if self.stop.is_set():
+                    break
+                self._observe_schedule(force=False)
+                due = self._store_call(self.store.next_due)
+                wait = idle_poll if due is None else min(idle_poll, max(0.0, due - self.clock()))
+                if wait > 0:
+                    self.sleep(wait)
+            self.flush()
         return self.stats
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Whatever fails, and in whatever order, every checked batch is committed or
+        spooled: a stop while the database is away (a claim or a read that gave up)
+        ends the run normally, with what was checked spooled; anything else is spooled
+        and raised."""
+        try:
+            yield
+        except StoreTransientError as err:
+            if not self.stop.is_set():
+                self._spool_pending()
+                raise
+            log.warning("monitor: stopping while the database is unavailable: %s", err)
+            self._spool_pending()
+        except BaseException:
+            self._spool_pending()
+            raise
+        finally:
+            self._stop_sender()
+
+    def _spool_pending(self) -> None:
+        if self._pending:
+            self._write_spool()
 
     def _claim(self, now_limit: float | None) -> tuple[str, list[WatchTarget]]:
         now = self.clock()
@@ -327,9 +366,10 @@ class Monitor:
         while self._pending:
             pending = self._pending[0]
             try:
-                outcome = self.store.complete_batch(
-                    pending.owner, pending.completions, pending.results
-                )
+                with self._store_lock:
+                    outcome = self.store.complete_batch(
+                        pending.owner, pending.completions, pending.results
+                    )
             except StorePermanentError:
                 # Read-only, corrupt, too new: waiting cannot fix it. Keep what was checked
                 # (spool) and let the caller report the one line and stop.
@@ -384,7 +424,8 @@ class Monitor:
         if self.observer is None or not (force or self.observer.wants_schedule()):
             return
         try:
-            targets = self.store.list_targets()
+            with self._store_lock:
+                targets = self.store.list_targets()
         except StoreError as err:
             log.warning("monitor: schedule metrics postponed: %s", err)
             return
@@ -392,7 +433,8 @@ class Monitor:
 
     def _reconnect(self) -> None:
         try:
-            self.store.backend.reconnect()
+            with self._store_lock:
+                self.store.backend.reconnect()
         except StoreError as err:
             log.warning("monitor: reconnecting failed: %s", err)
 
@@ -401,7 +443,8 @@ class Monitor:
         attempt = 0
         while True:
             try:
-                return call()
+                with self._store_lock:
+                    return call()
             except StoreTransientError as err:  # permanent errors propagate at once
                 if self.stop.is_set():
                     raise
@@ -426,20 +469,39 @@ class Monitor:
                 partial(self.store.open_alert_channel, sink.channel, self.alert_backlog)
             )
         self._channels_open = True
+        own_store = self.alert_store is not None
+        self._sender = AlertSender(
+            self.alert_store or self.store,
+            self.sinks,
+            clock=self.clock,
+            stop=self.stop,
+            worker=self.worker,
+            lease=self.alert_lease,
+            lock=None if own_store else self._store_lock,
+            rng=self.rng,
+            on_sent=self._alerts_sent,
+        )
+        self._sender.start()
         self._alert()  # what a previous run recorded but could not deliver
 
     def _alert(self) -> None:
-        if not self.sinks:
-            return
-        try:
-            sent = deliver_pending(self.store, self.sinks, self.clock())
-        except StoreError as err:
-            log.warning("monitor: alerts postponed: %s", err)
-            return
+        """Tell the sender there is news; it never runs on the checking path."""
+        if self._sender is not None:
+            self._sender.wake()
+
+    def _alerts_sent(self, sent: dict[str, int]) -> None:
         for channel, count in sent.items():
             self.stats.alerts[channel] = self.stats.alerts.get(channel, 0) + count
         if self.observer is not None:
             self.observer.alerts_sent(sent)
+
+    def _stop_sender(self) -> None:
+        """The cron form delivers what it recorded before returning; a stop (SIGTERM)
+        leaves it queued for the next sender."""
+        if self._sender is not None:
+            self._sender.close(drain=not self.stop.is_set())
+            self._sender = None
+            self._channels_open = False
 
     # ------------------------------------------------------------------ spool
 
@@ -466,8 +528,17 @@ class Monitor:
             for p in self._pending
         ]
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError as err:  # the spool's disk is full too: say what is lost
+            log.error(
+                "monitor: %d checked batch(es) could not be spooled to %s: %s",
+                len(self._pending),
+                path,
+                err.strerror or err,
+            )
+            return
         log.warning("monitor: %d batch(es) spooled to %s", len(self._pending), path)
 
     def _load_spool(self) -> None:

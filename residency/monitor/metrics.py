@@ -23,7 +23,6 @@ from prometheus_client import (
     Counter,
     Histogram,
     Info,
-    start_http_server,
     write_to_textfile,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,6 +33,7 @@ from residency.addresses import is_address
 from residency.drift import DriftKind
 from residency.errors import ResidencyError
 from residency.model import AuditResult, DataVersion, Outcome, Verdict
+from residency.monitor.metrics_http import serve_metrics
 from residency.store import BatchOutcome, WatchTarget
 from residency.timefmt import parse_iso
 
@@ -85,14 +85,16 @@ def rdap_reason(reason: str) -> str | None:
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """``ADDR:PORT`` (``[v6]:PORT``, or ``:PORT`` for every address) -> (addr, port)."""
+    """``ADDR:PORT`` (``[v6]:PORT``; ``:PORT`` is loopback, 127.0.0.1) -> (addr, port).
+    Every address is ``0.0.0.0:PORT`` or ``[::]:PORT``, written out: metrics say which
+    hosts are watched and how they drift, so they are not published by default."""
     host, sep, port_text = value.rpartition(":")
     if not sep or not port_text.isdigit():
         raise MetricsError(f"--metrics {value!r}: expected ADDR:PORT, e.g. 127.0.0.1:9464")
     port = int(port_text)
     if not 0 < port < 65536:
         raise MetricsError(f"--metrics {value!r}: port {port} is not in 1..65535")
-    host = host.strip("[]") or "0.0.0.0"
+    host = host.strip("[]") or "127.0.0.1"
     if not is_address(host) and host != "localhost":
         raise MetricsError(f"--metrics {value!r}: {host!r} is not an IP address to listen on")
     return host, port
@@ -331,17 +333,11 @@ class MonitorMetrics:
         """Serve /metrics on addr:port from a daemon thread; returns a stop function.
         A port that cannot be bound is a ``MetricsError`` naming it."""
         try:
-            server, thread = start_http_server(port, addr=addr, registry=self.registry)
+            _, stop = serve_metrics(addr, port, self.registry)
         except OSError as err:
             raise MetricsError(
                 f"--metrics {addr}:{port}: cannot listen there ({err.strerror or err})"
             ) from err
-
-        def stop() -> None:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-
         return stop
 
     def write_textfile(self, path: Path) -> None:

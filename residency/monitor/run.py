@@ -6,21 +6,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import httpx
-
-from residency.locate.locator import Locator
+from residency.audit.assemble import Assembly, assemble
+from residency.audit.run import AuditRequest
 from residency.monitor.alert_formats import webhook_sink
-from residency.monitor.alerts import AlertSink, LogSink, WebhookSink
+from residency.monitor.alerts import DEFAULT_DEADLINE, AlertSink, LogSink, WebhookSink
 from residency.monitor.audit import AuditorAudit
 from residency.monitor.base import MonitorError
 from residency.monitor.loop import Monitor, MonitorStats, install_signal_handlers
 from residency.monitor.metrics import open_metrics
 from residency.monitor.targets import load_targets_file
-from residency.resolve.engine import ChainResolver, ResolverSettings
-from residency.store import open_store
+from residency.monitor.webhook_http import deadline_client
+from residency.store import Store, open_store
+from residency.store.alerts import DEFAULT_LEASE
+
+log = logging.getLogger("residency.monitor")
 
 
 class NothingToMonitor(MonitorError):
@@ -34,10 +36,10 @@ class MonitorRequest:
     once: bool = False  # check what is due now, then return (the cron form)
     targets_file: Path | None = None  # watch exactly these targets
     db: str | None = None  # the history store (None: $RESIDENCY_DB or the default)
-    nameservers: tuple[str, ...] = ()
-    timeout: float = 3.0
-    concurrency: int = 256
-    data_dir: Path | None = None
+    # How each check is audited: the options object 'audit' takes (resolver, DoH/DoT,
+    # RDAP, probes, data, control evidence). Its targets, policy, vantages and db are
+    # not used: they come from the watch targets and the monitor's own store.
+    audit: AuditRequest = field(default_factory=AuditRequest)
     batch_size: int = 1000
     lease_seconds: float = 600.0
     webhooks: tuple[str, ...] = ()
@@ -49,6 +51,8 @@ class MonitorRequest:
     alert_backlog: bool = False
     spool: Path | None = None
     worker: str | None = None
+    alert_lease: float = DEFAULT_LEASE  # a claimed alert's reservation (crash -> redelivery)
+    alert_deadline: float = DEFAULT_DEADLINE  # one webhook exchange, whole
 
 
 def run_monitor(request: MonitorRequest) -> MonitorStats:
@@ -57,13 +61,23 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
     Everything that can be wrong with the configuration fails before any check: the
     metrics address or file first, then a read-only store, a bad targets file, or no
     targets at all (NothingToMonitor)."""
+    if request.alert_deadline <= 0 or request.alert_lease < 2 * request.alert_deadline:
+        # A claim must outlive the exchange it covers, or a second sender takes it over
+        # while the first still waits for the answer (a duplicate).
+        raise MonitorError(
+            f"alert lease {request.alert_lease:g}s must be at least twice the webhook "
+            f"deadline {request.alert_deadline:g}s"
+        )
     metrics, stop_metrics = open_metrics(request.metrics_listen, request.metrics_file)
     try:
         store = open_store(request.db, create=True)
     except BaseException:
         stop_metrics()  # the metrics listener must not outlive a store that failed to open
         raise
-    client = httpx.Client(timeout=10.0)
+    # The whole-exchange deadline binds; no single read may end the exchange before it.
+    client = deadline_client(timeout=request.alert_deadline)
+    alert_store: Store | None = None
+    parts: Assembly | None = None
     try:
         store.check_writable()
         if request.targets_file is not None:
@@ -71,32 +85,44 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
             kept, removed = store.sync_targets(
                 str(request.targets_file.resolve()), specs, time.time()
             )
-            logging.getLogger("residency.monitor").info(
-                "targets from %s: %d watched, %d removed", request.targets_file, kept, removed
-            )
+            log.info("targets from %s: %d watched, %d removed", request.targets_file, kept, removed)
         if store.target_count() == 0:
             raise NothingToMonitor(
                 "nothing to monitor: add targets with 'residency watch add' or --targets FILE"
             )
-        locator = Locator.load(dataset_dir=request.data_dir)
-        if metrics is not None:
-            metrics.set_data_versions(locator.data_versions())
-        resolver = ChainResolver(
-            ResolverSettings(
-                nameservers=request.nameservers,
-                timeout=request.timeout,
-                concurrency=request.concurrency,
-            )
+        notes: list[str] = []
+        # The RDAP and GLEIF caches live in the history store, shared by every worker.
+        how = replace(
+            request.audit,
+            targets=(),
+            policy_path=None,
+            vantages=(),
+            db=request.db if request.audit.rdap or request.audit.gleif else None,
         )
+        parts = assemble(how, notes, None, check_resolver=False)
+        for note in notes:
+            log.warning("monitor: %s", note)
+        if metrics is not None:
+            metrics.set_data_versions(parts.locator.data_versions())
         sinks: list[AlertSink] = [LogSink()] if request.log_alerts else []
-        sinks += [webhook_sink(u, client, request.webhook_format, store) for u in request.webhooks]
-        sinks += [WebhookSink(u, client, slack=True) for u in request.slack_webhooks]
+        if request.log_alerts or request.webhooks or request.slack_webhooks:
+            # The sender has its own connection: it never waits for the checking path,
+            # and its sinks read the store from its thread only.
+            alert_store = open_store(request.db, create=True)
+            sinks += [
+                webhook_sink(u, client, request.webhook_format, alert_store, request.alert_deadline)
+                for u in request.webhooks
+            ]
+            sinks += [
+                WebhookSink(u, client, slack=True, deadline=request.alert_deadline)
+                for u in request.slack_webhooks
+            ]
         stop = threading.Event()
         restore = install_signal_handlers(stop)
         try:
             monitor = Monitor(
                 store,
-                AuditorAudit(resolver, locator),
+                AuditorAudit(parts),
                 worker=request.worker,
                 batch_size=request.batch_size,
                 lease_seconds=request.lease_seconds,
@@ -106,6 +132,8 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
                 alert_backlog=request.alert_backlog,
                 observer=metrics,
                 freeze_gc=True,
+                alert_store=alert_store,
+                alert_lease=request.alert_lease,
             )
             stats = monitor.run_once() if request.once else monitor.run_forever()
         finally:
@@ -115,5 +143,9 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         return stats
     finally:
         client.close()
+        if parts is not None:
+            parts.close()
+        if alert_store is not None:
+            alert_store.close()
         store.close()
         stop_metrics()

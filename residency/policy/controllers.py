@@ -41,19 +41,27 @@ def sovereign_findings(
             (
                 Verdict.FAIL,
                 Reason(
-                    "sovereign-denied", f"{on}; denied by sovereign.deny = [{deny}]", applied.label
+                    "sovereign-denied",
+                    f"{on}; denied by sovereign.deny = [{deny}]",
+                    applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
     if constraint.allow is not None and cloud.offering in constraint.allow:
-        return [(Verdict.PASS, Reason("sovereign-allowed", f"{on}; allowed", applied.label))]
+        return [
+            (
+                Verdict.PASS,
+                Reason("sovereign-allowed", f"{on}; allowed", applied.label, verdict=Verdict.PASS),
+            )
+        ]
     return []
 
 
 def controller_findings(
     applied: AppliedScope, result: EndpointResult
 ) -> list[tuple[Verdict, Reason]]:
-    from residency.policy.evaluate import _handled
+    from residency.policy.evaluate import handled
 
     scope = applied.scope
     constraint = scope.controllers
@@ -67,7 +75,7 @@ def controller_findings(
         asked = result.probes or result.registrant is not None
         hint = "" if asked else "; --probe tls, --rdap or [controllers.known] gives evidence"
         return [
-            _handled(
+            handled(
                 scope.handling("unknown_controller"),
                 "unknown_controller",
                 "controller-unknown",
@@ -84,7 +92,7 @@ def controller_findings(
             who += f"; on {result.sovereign.name} (sovereign.allow): judged by its own country"  # type: ignore[union-attr]
         elif top is not None and top.country is None:
             return [
-                _handled(
+                handled(
                     scope.handling("unknown_controller"),
                     "unknown_controller",
                     "controller-unknown",
@@ -107,6 +115,7 @@ def controller_findings(
                     f"[controller] {who}; denied by controllers.deny = "
                     f"[{constraint.describe_deny()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
@@ -121,10 +130,14 @@ def controller_findings(
                     f"[controller] {who}; not in controllers.allow = "
                     f"[{constraint.describe_allow()}]",
                     applied.label,
+                    verdict=Verdict.FAIL,
                 ),
             )
         ]
-    return [(Verdict.PASS, Reason("controller-allowed", f"[controller] {who}", applied.label))]
+    allowed = Reason(
+        "controller-allowed", f"[controller] {who}", applied.label, verdict=Verdict.PASS
+    )
+    return [(Verdict.PASS, allowed)]
 
 
 def _dpf_finding(
@@ -133,16 +146,22 @@ def _dpf_finding(
     """A recipient in a country whose adequacy covers only DPF participants (the US)."""
     if status.startswith("listed"):
         text = f"[controller] {who}; a {country} recipient, DPF participant: {status}"
-        return Verdict.PASS, Reason("controller-dpf-listed", text, applied.label)
+        return Verdict.PASS, Reason(
+            "controller-dpf-listed", text, applied.label, verdict=Verdict.PASS
+        )
     if status.startswith("not listed"):
         text = (
             f"[controller] {who}; a {country} recipient not on the EU-US DPF list ({status}): "
             "a transfer without an adequacy basis"
         )
-        return Verdict.FAIL, Reason("controller-dpf-not-listed", text, applied.label)
+        return Verdict.FAIL, Reason(
+            "controller-dpf-not-listed", text, applied.label, verdict=Verdict.FAIL
+        )
     text = (
         f"[controller] {who}; a {country} recipient is a transfer unless it is certified under "
         f"the EU-US Data Privacy Framework, and the DPF participant list is not installed "
         f"({DPF_HINT})"
     )
-    return Verdict.INDETERMINATE, Reason("controller-dpf-unknown", text, applied.label)
+    return Verdict.INDETERMINATE, Reason(
+        "controller-dpf-unknown", text, applied.label, verdict=Verdict.INDETERMINATE
+    )

@@ -40,7 +40,8 @@ from residency.policy.model import (
     glob_specificity,
 )
 
-#: Reason codes that are warnings on a verdict they do not change (reports mark them).
+#: Reason codes that are notes on a verdict they do not change (reports mark them). What a
+#: policy chose to warn about (``cdn = "warn"``) is not a note: it is the WARN verdict.
 WARNING_PREFIX = "warn-"
 #: A waiver this close to expiry gets a warning.
 EXPIRY_WARNING = timedelta(days=14)
@@ -80,14 +81,16 @@ def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[
     cats = set(policy.categories_of(host, categories))
     best: tuple[tuple[int, int, int], Rule] | None = None
     category_rules: list[Rule] = []
-    for index, rule in enumerate(policy.rules):
+    # Only rules whose host pattern matches (from the policy's index) and rules without
+    # host patterns can apply; they are read in file order, as the precedence needs.
+    matched = policy.host_rule_matches(host)
+    for index in sorted((*matched, *policy.category_free_rules)):
+        rule = policy.rules[index]
         category_ok = not rule.categories or bool(cats.intersection(rule.categories))
         if not category_ok:
             continue
         if rule.hosts:
-            pattern = rule.host_match(host)
-            if pattern is None:
-                continue
+            pattern = matched[index]
             rank = (glob_specificity(pattern), 1 if rule.categories else 0, -index)
             if best is None or rank > best[0]:
                 best = (rank, rule)
@@ -99,18 +102,19 @@ def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[
     return tuple(AppliedScope(policy.base.overlaid(r.scope), r.label, r) for r in chosen)
 
 
-def _handled(
+def handled(
     handling: Handling, key: str, code: str, message: str, label: str, evidence: tuple[str, ...]
 ) -> tuple[Verdict, Reason]:
+    """The verdict and reason a handling key (``cdn = "warn"``, ...) gives a finding."""
     if handling is Handling.ALLOW:
         verdict, message = Verdict.PASS, f"{message}; accepted ({key} = allow)"
     elif handling is Handling.WARN:
-        verdict, code, message = Verdict.PASS, WARNING_PREFIX + code, f"{message} ({key} = warn)"
+        verdict, message = Verdict.WARN, f"{message} ({key} = warn)"
     elif handling is Handling.FAIL:
         verdict, message = Verdict.FAIL, f"{message} ({key} = fail)"
     else:
         verdict = Verdict.INDETERMINATE
-    return verdict, Reason(code=code, message=message, rule=label, evidence=evidence)
+    return verdict, Reason(code, message, label, evidence, verdict)
 
 
 def _country_verdict(constraint: CodeConstraint, country: str) -> tuple[Verdict, str]:
@@ -155,7 +159,7 @@ class Evaluator:
                 served = "served from many places" if facts.anycast else "an edge server"
                 message = f"{what} ({who}): {served}, the origin behind it is unknown"
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling(key),
                         key,
                         key.replace("cdn", "cdn-edge"),
@@ -179,7 +183,7 @@ class Evaluator:
                     code = "no-data"
                     message = "location unknown: " + (facts.location.why or "no source covers it")
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling("unknown_location"),
                         "unknown_location",
                         code,
@@ -211,7 +215,8 @@ class Evaluator:
                 f"{what}: {key} = edge, but no edge place was seen ({unseen}); "
                 "the origin behind it is unknown"
             )
-            return Verdict.INDETERMINATE, Reason("cdn-edge-unseen", message, label)
+            verdict = Verdict.INDETERMINATE
+            return verdict, Reason("cdn-edge-unseen", message, label, (), verdict)
         place = seen.edge_place
         where = ", ".join(x for x in (seen.edge_pop, place.city, place.country) if x)
         probed = "" if seen.ip == facts.ip else f", probing {seen.ip} of the same answer"
@@ -223,7 +228,7 @@ class Evaluator:
         evidence = (f"http probe {seen.ip}: {seen.detail}", f"PoP place: {seen.edge_basis}")
         constraint = scope.countries
         if constraint is None:
-            return Verdict.PASS, Reason("cdn-edge-seen", text, label, evidence)
+            return Verdict.PASS, Reason("cdn-edge-seen", text, label, evidence, Verdict.PASS)
         verdict, how = _country_verdict(constraint, place.country)
         if how == "denied":
             code, text = "country-denied", f"{text}; {place.country} denied by countries.deny = "
@@ -233,7 +238,7 @@ class Evaluator:
             text += f"; {place.country} not in countries.allow = [{constraint.describe_allow()}]"
         else:
             code, text = "country-allowed", f"{text}; {place.country} allowed"
-        return verdict, Reason(code, text, label, evidence)
+        return verdict, Reason(code, text, label, evidence, verdict)
 
     def countries(
         self, facts: IpFacts, scope: Scope, label: str, evidence: tuple[str, ...]
@@ -257,7 +262,7 @@ class Evaluator:
             message = f"sources disagree: merged answer {country}, other sources say {others}"
             if facts.disagreements:
                 message += " (" + "; ".join(facts.disagreements) + ")"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "sources-disagree",
@@ -276,7 +281,7 @@ class Evaluator:
             code = "country-allowed"
         if len(outcomes) > 1:
             text += " (other sources disagree; the provider's own data is trusted)"
-        return verdict, Reason(code=code, message=text, rule=label, evidence=evidence)
+        return verdict, Reason(code, text, label, evidence, verdict)
 
     def providers(self, facts: IpFacts, scope: Scope, label: str) -> tuple[Verdict, Reason]:
         assert scope.providers is not None
@@ -287,15 +292,18 @@ class Evaluator:
         for selector in constraint.deny:
             if selector.matches(provider, region):
                 message = f"on {shown}; denied by providers.deny entry {selector}"
-                return Verdict.FAIL, Reason("provider-denied", message, label, evidence)
+                return Verdict.FAIL, Reason(
+                    "provider-denied", message, label, evidence, Verdict.FAIL
+                )
+        passed = Reason("provider-allowed", f"on {shown}; allowed", label, evidence, Verdict.PASS)
         if constraint.allow is None:
-            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+            return Verdict.PASS, passed
         allowed = ", ".join(str(s) for s in constraint.allow)
         if any(s.matches(provider, region) for s in constraint.allow):
-            return Verdict.PASS, Reason("provider-allowed", f"on {shown}; allowed", label, evidence)
+            return Verdict.PASS, passed
         if provider and region is None and any(s.provider == provider for s in constraint.allow):
             message = f"on {provider} but its region is unknown; allowed: {allowed}"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "region-unknown",
@@ -304,7 +312,7 @@ class Evaluator:
                 evidence,
             )
         message = f"on {shown}; not in providers.allow = [{allowed}]"
-        return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence)
+        return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence, Verdict.FAIL)
 
     def operator(
         self, facts: IpFacts, applied: AppliedScope, sovereign: SovereignCloud | None = None
@@ -331,7 +339,7 @@ class Evaluator:
             )
         jurisdiction = operator.jurisdiction if operator else None
         if jurisdiction is None:
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
@@ -353,7 +361,8 @@ class Evaluator:
         else:
             code = "operator-jurisdiction-allowed"
             text += "; allowed"
-        return [_Finding(verdict, Reason(code, text, label, tuple(evidence)), "operator")]
+        reason = Reason(code, text, label, tuple(evidence), verdict)
+        return [_Finding(verdict, reason, "operator")]
 
     def operator_parent(
         self, facts: IpFacts, applied: AppliedScope, sovereign: SovereignCloud | None
@@ -390,7 +399,7 @@ class Evaluator:
             )
             evidence = (f"operator: {chain}",)
         else:
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
@@ -401,7 +410,7 @@ class Evaluator:
             )
             return [_Finding(verdict, reason, "operator")]
         if judged is None:
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
@@ -432,7 +441,7 @@ class Evaluator:
     ) -> AddressVerdict:
         if not facts.routable:
             why = facts.not_routable_reason or "not publicly routable"
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 applied.scope.handling("not_routable"),
                 "not_routable",
                 "not-routable",
@@ -443,10 +452,16 @@ class Evaluator:
             return AddressVerdict(facts.ip, verdict, (reason,), "location")
         findings = self.location(facts, applied, probes) + self.operator(facts, applied, sovereign)
         if not findings:
-            reason = Reason("no-constraint", "the policy constrains nothing here", applied.label)
+            reason = Reason(
+                "no-constraint",
+                "the policy constrains nothing here",
+                applied.label,
+                (),
+                Verdict.PASS,
+            )
             return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
         verdict = max(f.verdict for f in findings)
-        ordered = sorted(findings, key=lambda f: -f.verdict)
+        ordered = sorted(findings, key=lambda f: -f.verdict.severity)
         if verdict is Verdict.PASS:
             aspects = {f.aspect for f in findings}
         else:
@@ -463,7 +478,7 @@ class Evaluator:
                     by_address,
                     key=lambda w: ipaddress.ip_network(w.address or "0.0.0.0/0").prefixlen,
                 )
-        by_host = [w for w in self.policy.waivers if w.covers_host(host)]
+        by_host = self.policy.waivers_for_host(host)
         if by_host:
             return max(by_host, key=lambda w: glob_specificity(w.host or ""))
         return None
@@ -498,7 +513,7 @@ class Evaluator:
                 f"was: {waiver.justification}",
                 waiver.label,
             )
-            return Verdict.FAIL, (reason, *reasons)
+            return Verdict.FAIL, (replace(reason, verdict=Verdict.FAIL), *reasons)
         reason = Reason(
             "waived",
             f"waived until {waiver.expires} ({whose}): {waiver.justification}",
@@ -540,7 +555,7 @@ class Evaluator:
             else:
                 detail = "nothing was resolved or observed"
             level.append(
-                _handled(
+                handled(
                     applied[0].scope.handling("unresolved"),
                     "unresolved",
                     "resolution-failed",

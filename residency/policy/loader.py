@@ -66,8 +66,11 @@ def load_policy(
     jurisdictions: Jurisdictions | None = None,
     regions: RegionCatalog | None = None,
 ) -> Policy:
-    """Load and validate a policy file. Raises ``PolicyInvalid`` listing every problem."""
-    path = Path(path)
+    """Load and validate a policy file, or a shipped policy by name (``"eu-only-gdpr"``).
+    Raises ``PolicyInvalid`` listing every problem."""
+    from residency.policy.catalogue import resolve_policy
+
+    path = resolve_policy(path)
     try:
         data = path.read_bytes()
         text = data.decode("utf-8")

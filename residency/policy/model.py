@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from residency.model import PolicyRef
+from residency.policy.hostindex import HostPatterns
 
 
 class Handling(StrEnum):
     """What to do with an address whose location cannot be judged (CDN edge, unknown...)."""
 
     ALLOW = "allow"  # PASS
-    WARN = "warn"  # PASS, with a warning reason
+    WARN = "warn"  # WARN: not a breach (exit 0 unless --fail-on warn), never a PASS
     FAIL = "fail"  # FAIL
     INDETERMINATE = "indeterminate"  # INDETERMINATE (the default)
     # cdn / anycast only: judge the address by the CDN edge an http probe saw (its PoP's
@@ -239,9 +242,66 @@ class Policy:
     def categories_of(self, host: str, given: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The endpoint's own categories plus those the policy assigns by host pattern."""
         found = list(given)
-        for assignment in self.categories:
-            if assignment.name not in found and any(
-                host_matches(p, host) for p in assignment.hosts
-            ):
-                found.append(assignment.name)
+        patterns, owners = self._category_hosts
+        for index in dict.fromkeys(owners[p] for p in patterns.matching(host)):
+            name = self.categories[index].name
+            if name not in found:
+                found.append(name)
         return tuple(found)
+
+    def host_rule_matches(self, host: str) -> dict[int, str]:
+        """Rule index -> the most specific of that rule's host patterns matching ``host``
+        (the first such pattern on a tie), for the rules with a matching host pattern."""
+        patterns, owners = self._rule_hosts
+        best: dict[int, str] = {}
+        for position in patterns.matching(host):
+            index = owners[position]
+            pattern = self.rules[index].hosts[position - self._rule_starts[index]]
+            known = best.get(index)
+            if known is None or glob_specificity(pattern) > glob_specificity(known):
+                best[index] = pattern
+        return best
+
+    def waivers_for_host(self, host: str) -> list[Waiver]:
+        """The waivers whose host pattern matches ``host``, in file order."""
+        patterns, owners = self._waiver_hosts
+        return [self.waivers[owners[p]] for p in patterns.matching(host)]
+
+    @cached_property
+    def category_free_rules(self) -> tuple[int, ...]:
+        """Indexes of the rules without host patterns (they apply by category)."""
+        return tuple(i for i, rule in enumerate(self.rules) if not rule.hosts)
+
+    # The indexes are built once per loaded policy, on first use (a frozen dataclass
+    # can hold a cached_property: it writes to the instance dict directly).
+    @cached_property
+    def _rule_hosts(self) -> tuple[HostPatterns, tuple[int, ...]]:
+        return _index((i, rule.hosts) for i, rule in enumerate(self.rules))
+
+    @cached_property
+    def _rule_starts(self) -> tuple[int, ...]:
+        starts, position = [], 0
+        for rule in self.rules:
+            starts.append(position)
+            position += len(rule.hosts)
+        return tuple(starts)
+
+    @cached_property
+    def _category_hosts(self) -> tuple[HostPatterns, tuple[int, ...]]:
+        return _index((i, a.hosts) for i, a in enumerate(self.categories))
+
+    @cached_property
+    def _waiver_hosts(self) -> tuple[HostPatterns, tuple[int, ...]]:
+        return _index(
+            (i, (w.host,) if w.host is not None else ()) for i, w in enumerate(self.waivers)
+        )
+
+
+def _index(groups: Iterable[tuple[int, Sequence[str]]]) -> tuple[HostPatterns, tuple[int, ...]]:
+    """One index over every group's patterns, and the group of each pattern position."""
+    patterns: list[str] = []
+    owners: list[int] = []
+    for owner, hosts in groups:
+        patterns.extend(hosts)
+        owners.extend([owner] * len(hosts))
+    return HostPatterns(patterns), tuple(owners)

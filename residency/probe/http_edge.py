@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import h11
 import httpx
 
+from residency.http import exchange_deadline, make_client
 from residency.model import ProbeResult
 from residency.probe.multiplex import Steps, drive, receive, send_all
 from residency.probe.pops import edge_from_headers, place_of_pop
@@ -36,6 +37,8 @@ KEPT = (
 
 
 Answer = tuple[int, dict[str, str], int]  # status, headers, header bytes
+#: Informational (1xx) answers read before the real one; a server sending more is broken.
+MAX_INFORMATIONAL = 8
 
 
 def _now() -> str:
@@ -57,13 +60,9 @@ class HttpEdgeProbe:
         self.max_redirects = max_redirects
         self.vantage = vantage
         # Not verified here: trust is the TLS probe's finding; this one only reads headers.
-        self._client = httpx.Client(
-            verify=False,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        # The probe connects to the endpoint's own address, whatever it is (local=True):
+        # auditing internal endpoints is the user's choice, and probes are opt-in.
+        self._client = make_client(local=True, verify=False, timeout=timeout, keepalive=False)
 
     def close(self) -> None:
         self._client.close()
@@ -75,6 +74,7 @@ class HttpEdgeProbe:
             f"https://{literal}:{port}{path}",
             headers={"Host": host, "Pragma": "akamai-x-cache-on", "Accept": "*/*"},
             extensions={"sni_hostname": host, "timeout": httpx.Timeout(self.timeout).as_dict()},
+            # no Accept-Encoding: the body is never read
         )
         response = self._client.send(request, stream=True)
         try:
@@ -84,10 +84,13 @@ class HttpEdgeProbe:
         finally:
             response.close()  # the body is never read
 
-    def _on(self, connection: ssl.SSLSocket, method: str, host: str, path: str) -> Steps[Answer]:
+    def _on(
+        self, connection: ssl.SSLSocket, method: str, host: str, path: str, deadline: float
+    ) -> Steps[Answer]:
         """One request on an open non-blocking TLS connection; the headers of the answer,
-        body unread, all within the probe's timeout."""
-        deadline = time.monotonic() + self.timeout
+        body unread, all before the probe's ``deadline``: checked on every turn of the
+        loop, since data already received (a flood of ``100 Continue``) never waits."""
+        informational = 0
         machine = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.max_header_bytes)
         request = h11.Request(
             method=method,
@@ -102,6 +105,8 @@ class HttpEdgeProbe:
         wire = (machine.send(request) or b"") + (machine.send(h11.EndOfMessage()) or b"")
         yield from send_all(connection, wire, deadline)
         while True:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the probe's deadline has passed")
             event = machine.next_event()
             if event is h11.NEED_DATA:
                 machine.receive_data((yield from receive(connection, deadline)))
@@ -115,42 +120,62 @@ class HttpEdgeProbe:
                 return event.status_code, headers, size
             if isinstance(event, h11.ConnectionClosed):
                 raise h11.RemoteProtocolError("connection closed before a response")
-            # an informational (1xx) answer: the real one follows
+            # an informational (1xx) answer: the real one follows, after a few at most
+            informational += 1
+            if informational > MAX_INFORMATIONAL:
+                raise h11.RemoteProtocolError(
+                    f"more than {MAX_INFORMATIONAL} informational (1xx) answers"
+                )
 
     def run(
-        self, host: str, ip: str, port: int, connection: ssl.SSLSocket | None = None
+        self,
+        host: str,
+        ip: str,
+        port: int,
+        until: float | None = None,
+        connection: ssl.SSLSocket | None = None,
     ) -> ProbeResult:
         """``connection``: an open TLS connection to ``ip:port`` with SNI ``host``, used for
-        the first request (the caller still closes it)."""
+        the first request (the caller still closes it). ``until``: the probe stage's end."""
         if connection is None:
-            return self.follow(host, ip, port, _now(), _First())
+            return self.follow(host, ip, port, _now(), _First(self.timeout, until))
         connection.setblocking(False)
-        found = drive(self.on_connection(host, ip, port, connection))
+        found = drive(self.on_connection(host, ip, port, connection, until))
         return found if isinstance(found, ProbeResult) else self.follow(host, ip, port, *found)
 
     def on_connection(
-        self, host: str, ip: str, port: int, connection: ssl.SSLSocket
+        self,
+        host: str,
+        ip: str,
+        port: int,
+        connection: ssl.SSLSocket,
+        until: float | None = None,
     ) -> Steps[ProbeResult | tuple[str, _First]]:
         """The first request on ``connection`` as steps (residency.probe.multiplex): the result,
         or, when the answer asks for another request (HEAD refused, a same-host redirect),
         the arguments after ``host, ip, port`` of the ``follow`` call that makes it."""
         when = _now()
-        state = _First()
+        state = _First(self.timeout, until)
         try:
-            answer = yield from self._on(connection, state.method, host, state.path)
+            answer = yield from self._on(connection, state.method, host, state.path, state.deadline)
             found = self._judge(host, ip, port, when, state, answer)
         except Exception as err:
             return self._failed(err, ip, port, when)
         return (when, state) if found is None else found
 
     def follow(self, host: str, ip: str, port: int, when: str, state: _First) -> ProbeResult:
-        """The requests of the probe, each on its own connection (httpx), from ``state``."""
+        """The requests of the probe, each on its own connection (httpx), from ``state``,
+        all before the probe's one deadline (every socket read is cut short there, so a
+        header dripped a byte at a time cannot hold it: httpx's timeout is per read)."""
         try:
-            while True:
-                answer = self._once(state.method, host, ip, port, state.path)
-                found = self._judge(host, ip, port, when, state, answer)
-                if found is not None:
-                    return found
+            with exchange_deadline(state.deadline - time.monotonic()):
+                while True:
+                    if time.monotonic() >= state.deadline:
+                        raise TimeoutError("the probe's deadline has passed")
+                    answer = self._once(state.method, host, ip, port, state.path)
+                    found = self._judge(host, ip, port, when, state, answer)
+                    if found is not None:
+                        return found
         except Exception as err:
             return self._failed(err, ip, port, when)
 
@@ -207,13 +232,17 @@ class HttpEdgeProbe:
 
 
 class _First:
-    """Where a probe's requests stand: the next method and path, the redirects taken."""
+    """Where a probe's requests stand: the next method and path, the redirects taken, and
+    the one deadline (``time.monotonic``) all of them share."""
 
-    __slots__ = ("method", "path", "seen")
+    __slots__ = ("deadline", "method", "path", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float, until: float | None = None) -> None:
         self.method, self.path = "HEAD", "/"
         self.seen: set[str] = set()
+        self.deadline = time.monotonic() + timeout
+        if until is not None:
+            self.deadline = min(self.deadline, until)
 
 
 def _fault(err: Exception, timeout: float) -> tuple[str, str]:

@@ -42,17 +42,25 @@ class ConnectTo:
         if not sep or not sep2:
             raise ProbeError(bad + "expected HOST:PORT:ADDRESS:PORT (HOST, PORT may be empty)")
         address, colon, to_port_text = target.rpartition(":")
-        address = address.strip("[]") if address.startswith("[") else address
+        bracketed = address.startswith("[") or address.endswith("]")
+        if bracketed:
+            if not (address.startswith("[") and address.endswith("]") and len(address) > 2):
+                raise ProbeError(bad + f"{address!r}: unbalanced brackets")
+            address = address[1:-1]
         try:
-            ipaddress.ip_address(address)
+            parsed = ipaddress.ip_address(address)
         except ValueError:
             raise ProbeError(bad + f"{address!r} is not an IP address") from None
+        if parsed.version == 6 and not bracketed:
+            raise ProbeError(bad + f"IPv6 address {address!r} must be in brackets: [{address}]")
         ports: list[int | None] = []
         for value, empty_ok in ((port_text, True), (to_port_text, False)):
             if not value and empty_ok:
                 ports.append(None)
                 continue
-            if not colon or not value.isdigit() or not 0 < int(value) < 65536:
+            # ASCII digits only: str.isdigit() also accepts "²" and "٤٤٣"
+            digits = value.isascii() and value.isdigit()
+            if not colon or not digits or not 0 < int(value) < 65536:
                 raise ProbeError(bad + f"{value!r} is not a TCP port")
             ports.append(int(value))
         to_port = ports[1]
@@ -98,6 +106,13 @@ class ProbeSettings:
             raise ProbeError(f"--probe-port: {self.port} is not a TCP port")
         if self.timeout <= 0 or self.total <= 0 or self.concurrency < 1 or self.rate <= 0:
             raise ProbeError("probe limits must be positive")
+        if "rtt" in self.kinds and self.connect_to:
+            # A round trip to a stand-in address says nothing of where the endpoint is,
+            # and rtt also times its own guard addresses: it cannot honour a redirect.
+            raise ProbeError(
+                "--probe rtt cannot be combined with --probe-connect-to: round-trip times"
+                " to a stand-in address would be read as the endpoint's"
+            )
         if "rtt" in self.kinds and self.origin is None:
             raise ProbeError(
                 "--probe rtt: say where the auditor runs with --from CC or --from LAT,LON"
@@ -117,4 +132,6 @@ class Probe(Protocol):
 
     kind: str
 
-    def run(self, host: str, ip: str, port: int) -> ProbeResult: ...
+    def run(self, host: str, ip: str, port: int, until: float | None = None) -> ProbeResult:
+        """``until``: the probe stage's end (``time.monotonic``); the probe ends by then."""
+        ...

@@ -224,8 +224,10 @@ class RttProbe:
 
     Before the first public address is timed, ``guard`` checks the path once per probe
     (``middlebox_answers``); when it finds an intercepting box, public addresses get the
-    outcome ``unusable`` and no bound. Loopback and private targets (tests, lab networks)
-    are not behind the Internet path's middleboxes and are timed as they are."""
+    outcome ``unusable`` and no bound. Private targets (lab networks) are not behind the
+    Internet path's middleboxes and are timed without the check. The prober does not
+    time addresses that are not routable (loopback, link-local, documentation space):
+    such an address says nothing of where a service is."""
 
     kind = "rtt"
 
@@ -257,15 +259,21 @@ class RttProbe:
                 self._guard_done = True
         return self._intercepted
 
-    def _connect_ms(self, ip: str, port: int) -> float:
+    def _connect_ms(self, ip: str, port: int, until: float | None = None) -> float:
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        timeout = self.timeout
+        if until is not None:
+            timeout = min(timeout, until - time.monotonic())
+            if timeout <= 0:
+                raise TimeoutError("the probe stage's time box is used up")
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.timeout)
+            sock.settimeout(timeout)
             started = self._clock()
             sock.connect((ip, port))
             return (self._clock() - started) * 1000.0
 
-    def run(self, host: str, ip: str, port: int) -> ProbeResult:
+    def run(self, host: str, ip: str, port: int, until: float | None = None) -> ProbeResult:
+        """``until``: the probe stage's end (``time.monotonic``); no connect runs past it."""
         when = utc_iso()
         intercepted = self._interception(ip)
         if intercepted is not None:
@@ -276,7 +284,7 @@ class RttProbe:
             times: list[float] = []
             for _ in range(self.tries):
                 try:
-                    times.append(self._connect_ms(ip, candidate))
+                    times.append(self._connect_ms(ip, candidate, until))
                 except ConnectionRefusedError:
                     problems.append(f"{candidate}: refused")
                     break

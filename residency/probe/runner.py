@@ -44,7 +44,7 @@ class _Rate:
 
 
 class RegistrantLookup(Protocol):
-    """What the prober needs from residency.locate.domain_rdap.DomainRdapLookup."""
+    """What the prober needs from residency.locate.registration.domain_rdap.DomainRdapLookup."""
 
     def lookup(self, host: str) -> Registrant: ...
 
@@ -151,17 +151,18 @@ class Prober:
         if self.clock() >= deadline:
             return [self._skipped("tls", ip), self._skipped("http", ip)]
         yield from sleep_until(rate.reserve(address))
-        certificate, connection = yield from tls.session_steps(host, address, port)
+        certificate, connection = yield from tls.session_steps(host, address, port, deadline)
         seen = self._as_endpoint(certificate, ip, address, port)
         if connection is None:  # no handshake: the http probe finds out on its own
 
             def alone() -> list[ProbeResult]:
                 rate.wait(address)
-                return [seen, self._as_endpoint(http.run(host, address, port), ip, address, port)]
+                alone = http.run(host, address, port, deadline)
+                return [seen, self._as_endpoint(alone, ip, address, port)]
 
             return alone
         with connection:
-            answer = yield from http.on_connection(host, address, port, connection)
+            answer = yield from http.on_connection(host, address, port, connection, deadline)
         if isinstance(answer, ProbeResult):
             return [seen, self._as_endpoint(answer, ip, address, port)]
         when, state = answer
@@ -182,7 +183,8 @@ class Prober:
                 found.append(self._skipped(probe.kind, ip))
                 continue
             rate.wait(address)
-            found.append(self._as_endpoint(probe.run(host, address, port), ip, address, port))
+            seen = probe.run(host, address, port, deadline)
+            found.append(self._as_endpoint(seen, ip, address, port))
         return found
 
     def _as_endpoint(self, seen: ProbeResult, ip: str, address: str, port: int) -> ProbeResult:
@@ -210,7 +212,7 @@ class Prober:
                 out.append(facts)
                 continue
             rate.wait(facts.ip)
-            probe = self._rtt.run(result.endpoint.host, facts.ip, self.settings.port)
+            probe = self._rtt.run(result.endpoint.host, facts.ip, self.settings.port, deadline)
             found.append(probe)
             if probe.rtt_ms is not None:
                 facts = apply_rtt(facts, self.settings.origin, probe.rtt_ms)

@@ -8,12 +8,15 @@ unverified certificate's organisation is only what the server claims about itsel
 from __future__ import annotations
 
 import ssl
+import time
+import warnings
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from residency.model import CertInfo, ProbeResult
 from residency.probe.multiplex import Steps, connect, drive, handshake
+from residency.textsafe import replace_surrogates
 from residency.timefmt import utc_iso
 
 _EV = "2.23.140.1.1"
@@ -42,7 +45,8 @@ def _first_values(name: x509.Name) -> dict[ObjectIdentifier, str]:
     """Each attribute type's first value, in one pass over the name."""
     values: dict[ObjectIdentifier, str] = {}
     for attribute in name:
-        values.setdefault(attribute.oid, str(attribute.value))
+        # the certificate's own text: an unpaired surrogate is replaced where it enters
+        values.setdefault(attribute.oid, replace_surrogates(str(attribute.value)))
     return values
 
 
@@ -60,6 +64,14 @@ def _validation(cert: x509.Certificate) -> str:
 
 def describe_certificate(der: bytes) -> CertInfo:
     """What a leaf certificate says about who runs the name. Raises ValueError if unparsable."""
+    # A country that is not two letters is a finding for the controller (probe/controller.py
+    # says so), not a warning for stderr, where cryptography would print it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Attribute's length", category=UserWarning)
+        return _describe(der)
+
+
+def _describe(der: bytes) -> CertInfo:
     cert = x509.load_der_x509_certificate(der)
     subject = _first_values(cert.subject)
     try:
@@ -104,6 +116,11 @@ def _verify_reason(err: ssl.SSLCertVerificationError) -> str:
     return message or "verification failed"
 
 
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (at least a moment, so a passed one times out at once)."""
+    return max(0.001, deadline - time.monotonic())
+
+
 class TlsProbe:
     kind = "tls"
 
@@ -116,28 +133,35 @@ class TlsProbe:
         self._open.verify_mode = ssl.CERT_NONE
 
     def _handshake(
-        self, context: ssl.SSLContext, host: str, ip: str, port: int
+        self, context: ssl.SSLContext, host: str, ip: str, port: int, deadline: float
     ) -> Steps[ssl.SSLSocket]:
-        raw = yield from connect(ip, port, self.timeout)
-        return (yield from handshake(context, raw, host, self.timeout))
+        raw = yield from connect(ip, port, _left(deadline))
+        return (yield from handshake(context, raw, host, _left(deadline)))
 
-    def run(self, host: str, ip: str, port: int) -> ProbeResult:
-        result, connection = self.session(host, ip, port)
+    def run(self, host: str, ip: str, port: int, until: float | None = None) -> ProbeResult:
+        result, connection = self.session(host, ip, port, until)
         if connection is not None:
             connection.close()
         return result
 
-    def session(self, host: str, ip: str, port: int) -> tuple[ProbeResult, ssl.SSLSocket | None]:
+    def session(
+        self, host: str, ip: str, port: int, until: float | None = None
+    ) -> tuple[ProbeResult, ssl.SSLSocket | None]:
         """The probe's result and, when a handshake completed, the open connection, so the
         HTTP edge probe can ask its question on it instead of paying a second handshake.
         The caller closes it."""
-        return drive(self.session_steps(host, ip, port))
+        return drive(self.session_steps(host, ip, port, until))
 
     def session_steps(
-        self, host: str, ip: str, port: int
+        self, host: str, ip: str, port: int, until: float | None = None
     ) -> Steps[tuple[ProbeResult, ssl.SSLSocket | None]]:
-        """``session`` as steps (residency.probe.multiplex); the connection is non-blocking."""
+        """``session`` as steps (residency.probe.multiplex); the connection is non-blocking.
+        One deadline covers the connect and both handshakes: ``timeout`` from now, or
+        ``until`` (the probe stage's end, ``time.monotonic``) if sooner."""
         when = _now()
+        deadline = time.monotonic() + self.timeout
+        if until is not None:
+            deadline = min(deadline, until)
 
         def fail(outcome: str, detail: str) -> tuple[ProbeResult, None]:
             return ProbeResult(self.kind, ip, port, outcome, detail, when, self.vantage), None
@@ -145,10 +169,10 @@ class TlsProbe:
         verified, reason = True, ""
         try:
             try:
-                connection = yield from self._handshake(self._verified, host, ip, port)
+                connection = yield from self._handshake(self._verified, host, ip, port, deadline)
             except ssl.SSLCertVerificationError as err:
                 verified, reason = False, _verify_reason(err)
-                connection = yield from self._handshake(self._open, host, ip, port)
+                connection = yield from self._handshake(self._open, host, ip, port, deadline)
         except ConnectionRefusedError:
             return fail("refused", "connection refused")
         except TimeoutError:

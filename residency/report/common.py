@@ -19,7 +19,8 @@ DBIP_ATTRIBUTION = "IP Geolocation by DB-IP"
 DBIP_URL = "https://db-ip.com"
 NOT_JUDGED = "NOT JUDGED"
 
-#: Reason codes that warn without deciding a verdict (the policy layer prefixes them).
+#: Reason codes that are notes without deciding a verdict (the policy layer prefixes them);
+#: what a policy chose to warn about is the WARN verdict instead.
 WARNING_PREFIX = "warn-"
 
 
@@ -123,7 +124,7 @@ def deciding_sides(result: EndpointResult) -> list[str]:
         deciding = not (is_passing(reason) or is_warning(reason))
         # an unknown controller decides only as the policy handles it (fail/indeterminate)
         unknown = reason.code == "controller-unknown" and (
-            verdict.verdict is Verdict.INDETERMINATE
+            verdict.verdict in (Verdict.INDETERMINATE, Verdict.WARN)
             or "unknown_controller = fail" in reason.message
         )
         if deciding and (reason.code in _CONTROLLER_BREACHES or unknown):
@@ -137,7 +138,7 @@ def main_reasons(result: EndpointResult) -> list[Reason]:
         return []
     verdict = result.verdict
     out: list[Reason] = list(verdict.reasons)
-    for address in sorted(verdict.addresses, key=lambda a: -a.verdict):
+    for address in sorted(verdict.addresses, key=lambda a: -a.verdict.severity):
         if address.verdict != verdict.verdict:
             continue
         for reason in address.reasons:
@@ -172,7 +173,7 @@ def counts(result: AuditResult) -> Counts:
             countries[facts.location.country or "??"] += 1
     ordered = {
         name: by_verdict[name]
-        for name in [*(v.name for v in Verdict), NOT_JUDGED]
+        for name in [*(v.name for v in Verdict.by_severity()), NOT_JUDGED]
         if by_verdict[name]
     }
     return Counts(len(result.endpoints), addresses, ordered, dict(countries.most_common()))

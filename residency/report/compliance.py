@@ -14,7 +14,6 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from html import escape
 from typing import Any, Protocol
 
 from residency.drift import DriftEvent
@@ -23,11 +22,15 @@ from residency.policy.model import Policy
 from residency.report.interface import ComplianceFormat
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
+from residency.textsafe import csv_cell, markdown, markdown_code, scrub
+from residency.textsafe import html as escape
 from residency.timefmt import iso_day, parse_iso
 
+#: The same verdict colours as the audit's HTML report.
 COLOURS = {
     "PASS": "#2e7d32",
     "WAIVED": "#1565c0",
+    "WARN": "#f9a825",
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
@@ -312,22 +315,22 @@ def render(document: ComplianceDocument, fmt: ComplianceFormat) -> str:
 
 
 def render_json(document: ComplianceDocument) -> str:
-    return json.dumps(asdict(document), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(scrub(asdict(document)), indent=2, ensure_ascii=False) + "\n"
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown(text)
 
 
 def render_markdown(document: ComplianceDocument) -> str:
     lines = [
         f"# Compliance from {document.since} to {document.until}",
         "",
-        policy_line(document),
+        _md(policy_line(document)),
         "",
     ]
     if document.no_data:
-        return "\n".join([*lines, f"**No data:** {document.no_data}.", ""])
+        return "\n".join([*lines, f"**No data:** {_md(document.no_data)}.", ""])
     for s in document.endpoints:
         lines += [
             f"## {_md(s.endpoint)}",
@@ -354,7 +357,8 @@ def render_markdown(document: ComplianceDocument) -> str:
             lines.append("")
         for w in s.waivers:
             lines.append(
-                f"- waiver `{_md(w.label)}` in force {w.first_seen} .. {w.last_seen}; {w.expires}"
+                f"- waiver {markdown_code(w.label)} in force {w.first_seen} .. {w.last_seen}; "
+                f"{_md(w.expires)}"
             )
         if s.waivers:
             lines.append("")
@@ -382,27 +386,27 @@ def render_csv(document: ComplianceDocument) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
+
     for s in document.endpoints:
         share = "" if s.share_compliant is None else f"{s.share_compliant:.4f}"
         for st in s.stretches:
             for a in st.addresses or (AddressAt("", None, None, None, ""),):
-                writer.writerow(
-                    [
-                        s.endpoint,
-                        st.first_seen,
-                        st.last_seen,
-                        st.checks,
-                        st.verdict,
-                        a.ip,
-                        a.country or "",
-                        a.provider or "",
-                        a.region or "",
-                        a.verdict,
-                        st.policy or "",
-                        share,
-                        s.not_judged_because,
-                    ]
-                )
+                cells = [
+                    s.endpoint,
+                    st.first_seen,
+                    st.last_seen,
+                    st.checks,
+                    st.verdict,
+                    a.ip,
+                    a.country or "",
+                    a.provider or "",
+                    a.region or "",
+                    a.verdict,
+                    st.policy or "",
+                    share,
+                    s.not_judged_because,
+                ]
+                writer.writerow([csv_cell(c) for c in cells])
     return out.getvalue()
 
 

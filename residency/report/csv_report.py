@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
+from typing import Any
 
 from residency.model import AuditResult, EndpointResult, IpFacts
 from residency.report.common import (
@@ -15,6 +17,7 @@ from residency.report.common import (
     outcome_text,
 )
 from residency.report.controller_text import edge_text, registrant_text
+from residency.textsafe import csv_cell
 
 COLUMNS = (
     "host",
@@ -64,10 +67,17 @@ def controller_columns(endpoint: EndpointResult) -> dict[str, object]:
     }
 
 
+class _SafeWriter(csv.DictWriter):  # type: ignore[type-arg]
+    """Every cell through ``textsafe.csv_cell``: no formula, no hidden character."""
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({k: csv_cell(v) for k, v in rowdict.items()})
+
+
 class CsvFormatter:
     def render(self, result: AuditResult) -> str:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer = _SafeWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for endpoint in result.endpoints:
             base = {

@@ -8,7 +8,6 @@ versions and the DB-IP attribution. The only external URL is the attribution lin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 from residency.model import AuditResult, EndpointResult, IpFacts, Reason, Verdict
 from residency.report.common import (
@@ -36,12 +35,15 @@ from residency.report.controller_text import (
     group_verdicts,
     registrant_text,
 )
+from residency.report.crawl_section import crawl_html
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
+from residency.textsafe import html as escape
 
 COLOURS = {
     "PASS": "#2e7d32",
     "WAIVED": "#1565c0",
+    "WARN": "#f9a825",
     "INDETERMINATE": "#ef8f00",
     "FAIL": "#c62828",
     "NOT JUDGED": "#607d8b",
@@ -50,11 +52,12 @@ COLOURS = {
 TINTS = {
     "PASS": "#c8e6c9",
     "WAIVED": "#bbdefb",
+    "WARN": "#fff59d",
     "INDETERMINATE": "#ffe0b2",
     "FAIL": "#ffcdd2",
     "NOT JUDGED": "#cfd8dc",
 }
-ORDER = ["FAIL", "INDETERMINATE", "WAIVED", "PASS", "NOT JUDGED"]
+ORDER = ["FAIL", "INDETERMINATE", "WARN", "WAIVED", "PASS", "NOT JUDGED"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -269,6 +272,9 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
     if endpoint.verdict and endpoint.verdict.reasons:
         lines.append(reasons_html(endpoint.verdict.reasons))
     lines += [address_html(f, endpoint) for f in endpoint.facts]
+    seen = "".join(f"<li>{escape(o.context)}</li>" for o in endpoint.endpoint.observed[:20])
+    if seen:  # where the input saw it: HAR page, capture flow, crawl page and phase, app
+        lines.append(f'<div class="muted">seen:</div><ul class="observed">{seen}</ul>')
     categories = ", ".join(endpoint.endpoint.categories)
     extra = f' <span class="muted">categories: {escape(categories)}</span>' if categories else ""
     return (
@@ -329,7 +335,9 @@ class HtmlFormatter:
             if result.policy
             else "<p>No policy applied: this report shows where things are.</p>"
         )
-        order = sorted(result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS))
+        order = sorted(
+            result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS).severity
+        )
         rows = []
         for endpoint in order:
             verdict = label(endpoint_verdict(endpoint)) if judged else "NOT JUDGED"
@@ -381,6 +389,7 @@ ALL ({tally.endpoints})</button>{buttons}</div>
 <table id="endpoints"><tr><th>verdict</th><th>endpoint</th><th>addresses</th><th>location</th>
 <th>provider</th><th>operator</th><th>why</th></tr>{"".join(rows)}</table>
 {groups_html(result)}
+{crawl_html(result)}
 <h2>Evidence per endpoint</h2>
 {"".join(endpoint_html(e, judged) for e in order)}
 {f"<h2>Notes</h2><ul id='notes'>{notes}</ul>" if notes else ""}

@@ -65,10 +65,11 @@ class JunitIndeterminate(StrEnum):
 class RenderOptions:
     color: bool = False  # terminal: ANSI colours
     junit_indeterminate: JunitIndeterminate = JunitIndeterminate.SKIPPED
+    junit_warn_fails: bool = False  # JUnit: WARN is a <failure> (as with --fail-on warn)
     max_width: int = 48  # terminal: widest cell before it is cut
     verbose: bool = False  # terminal: every address, chain and evidence (the long table)
     details: str | None = None  # terminal: the long table for this one endpoint
-    width: int | None = None  # terminal: columns to fit; None = $COLUMNS or the terminal
+    width: int | None = None  # terminal: columns to fit; None = 80 (the CLI passes its terminal's)
 
 
 class Formatter(Protocol):

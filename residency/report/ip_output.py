@@ -8,6 +8,10 @@ from dataclasses import asdict
 from typing import Any
 
 from residency.model import BULK_COLUMNS, DataVersion, IpFacts
+from residency.textsafe import terminal
+
+#: The longest line shown for an address (organisations and RDAP text are untrusted).
+LINE_LIMIT = 1000
 
 
 def facts_to_json(facts: IpFacts) -> dict[str, Any]:
@@ -32,9 +36,11 @@ def ip_text(answers: Sequence[IpFacts], versions: Sequence[DataVersion]) -> str:
     """The text for people: a block per address, then the data versions and attribution."""
     lines = [render_ip_facts(facts) for facts in answers]
     if answers:
-        lines.append("data: " + ", ".join(f"{v.dataset} {v.version}" for v in versions))
+        lines.append(
+            terminal("data: " + ", ".join(f"{v.dataset} {v.version}" for v in versions), LINE_LIMIT)
+        )
         attribution = sorted({v.attribution for v in versions if v.attribution})
-        lines.extend(f"attribution: {line}" for line in attribution)
+        lines.extend(terminal(f"attribution: {line}") for line in attribution)
     return "\n".join(lines)
 
 
@@ -54,7 +60,7 @@ def render_ip_facts(facts: IpFacts) -> str:
     loc = facts.location
     if not facts.routable:
         lines.append(f"  location    not publicly routable: {facts.not_routable_reason}")
-        return "\n".join(lines)
+        return _shown(lines)
     if loc.place is None:
         where = "INDETERMINATE"
     else:
@@ -98,7 +104,12 @@ def render_ip_facts(facts: IpFacts) -> str:
         lines.append(f"    - {ev.summary()}{prefix} (version {ev.version})")
     for d in facts.disagreements:
         lines.append(f"  DISAGREE    {d}")
-    return "\n".join(lines)
+    return _shown(lines)
+
+
+def _shown(lines: Sequence[str]) -> str:
+    """The block's lines, each made safe for a terminal (no escape sequence, no line break)."""
+    return "\n".join(terminal(line, LINE_LIMIT) for line in lines)
 
 
 def edge_text(facts: IpFacts) -> str:

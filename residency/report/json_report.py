@@ -19,6 +19,7 @@ from residency.model import (
     EndpointResult,
     Evidence,
     IpFacts,
+    ObservedAddress,
     OwnerLink,
     ProbeResult,
     Reason,
@@ -38,6 +39,7 @@ from residency.report.common import (
     vantage_comparison,
 )
 from residency.report.controller_text import group_text, group_verdicts
+from residency.textsafe import scrub
 
 SCHEMA_ID = "residency-report/1"
 
@@ -152,6 +154,17 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
     }
 
 
+def observed_json(seen: ObservedAddress) -> dict[str, Any]:
+    """An observed address; where a crawl or a phone capture saw it, only when it did."""
+    found: dict[str, Any] = {"ip": seen.ip, "when": seen.when, "context": seen.context}
+    for key in ("page", "phase", "party", "initiator"):
+        if getattr(seen, key):
+            found[key] = getattr(seen, key)
+    if seen.apps:
+        found["apps"] = list(seen.apps)
+    return found
+
+
 def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
     endpoint = result.endpoint
     return {
@@ -160,7 +173,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "origin": endpoint.origin,
         "is_ip": endpoint.is_ip,
         "categories": list(endpoint.categories),
-        "observed": [{"ip": o.ip, "when": o.when, "context": o.context} for o in endpoint.observed],
+        "observed": [observed_json(o) for o in endpoint.observed],
         "observation_mismatch": observation_mismatch(result),
         "vantage_comparison": vantage_comparison(result),
         "verdict": result.verdict.verdict.name if result.verdict else None,
@@ -328,4 +341,9 @@ class JsonFormatter:
     def render(self, result: AuditResult) -> str:
         # orjson writes the same indented UTF-8 JSON at C speed: the standard library's
         # encoder falls back to pure Python when indenting, which dominated large audits
-        return orjson.dumps(report_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n"
+        document = report_dict(result)
+        try:
+            text = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        except TypeError:  # an unpaired surrogate (orjson writes only valid UTF-8)
+            text = orjson.dumps(scrub(document), option=orjson.OPT_INDENT_2)
+        return text.decode() + "\n"

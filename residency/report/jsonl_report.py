@@ -13,6 +13,7 @@ from typing import Any
 
 from residency.model import AuditResult, DataVersion, PolicyRef
 from residency.report.json_report import SCHEMA_ID, data_version_dict, endpoint_dict
+from residency.textsafe import has_surrogate, json_line, scrub
 
 
 def summary_object(
@@ -36,7 +37,10 @@ def summary_object(
 
 
 def line(obj: Mapping[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+    text = json.dumps(obj, ensure_ascii=False)
+    if has_surrogate(text):  # no UTF-8 encoder can write an unpaired surrogate
+        text = json.dumps(scrub(obj), ensure_ascii=False)
+    return json_line(text) + "\n"
 
 
 class JsonlFormatter:

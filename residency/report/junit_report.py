@@ -1,8 +1,10 @@
 """JUnit XML for CI dashboards: one testcase per endpoint.
 
 FAIL is a ``<failure>``. INDETERMINATE is ``<skipped>`` by default (visible, not red);
-``RenderOptions.junit_indeterminate`` makes it a failure or a pass instead. WAIVED passes,
-with the waiver in ``<system-out>``. Without a policy every endpoint passes and the
+``RenderOptions.junit_indeterminate`` makes it a failure or a pass instead. WARN passes but
+is visible: a ``verdict``/``warning`` property on the testcase and ``WARN: ...`` first in its
+``<system-out>`` (a ``<failure>`` with ``junit_warn_fails``, as ``--fail-on warn``). WAIVED
+passes, with the waiver in ``<system-out>``. Without a policy every endpoint passes and the
 testcase output says where it is.
 """
 
@@ -21,7 +23,11 @@ from residency.report.common import (
 )
 from residency.report.controller_text import controller_text, edge_text, registrant_text
 from residency.report.interface import JunitIndeterminate, RenderOptions
+from residency.textsafe import xml
 from residency.timefmt import parse_iso
+
+#: The longest line of a testcase's text (it joins several untrusted texts).
+LINE_LIMIT = 1000
 
 
 def _seconds(result: AuditResult) -> str:
@@ -62,44 +68,61 @@ class JunitFormatter:
                 lines += [f"      evidence: {e}" for e in reason.evidence]
         for reason in endpoint.verdict.reasons if endpoint.verdict else ():
             lines.append(f"  {reason.code}: {reason.message}")
-        return "\n".join(lines)
+        # only characters XML 1.0 can hold, each line on its own (no forged line)
+        return "\n".join(xml(line, LINE_LIMIT) for line in lines)
 
     def render(self, result: AuditResult) -> str:
-        policy = result.policy.name if result.policy else "locations"
-        suite = ET.Element("testsuite", name=f"residency: {policy}", timestamp=result.started)
+        policy = xml(result.policy.name) if result.policy else "locations"
+        suite = ET.Element("testsuite", name=f"residency: {policy}", timestamp=xml(result.started))
         failures = skipped = 0
         properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", name="run_id", value=result.run_id)
+        ET.SubElement(properties, "property", name="run_id", value=xml(result.run_id))
         if result.policy:
             ET.SubElement(
-                properties, "property", name="policy_version", value=result.policy.version
+                properties, "property", name="policy_version", value=xml(result.policy.version)
             )
         for version in result.data_versions:
             ET.SubElement(
-                properties, "property", name=f"data:{version.dataset}", value=version.version
+                properties,
+                "property",
+                name=xml(f"data:{version.dataset}"),
+                value=xml(version.version),
             )
         for endpoint in result.endpoints:
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"residency.{policy}",
-                name=endpoint.endpoint.host,
+                name=xml(endpoint.endpoint.host),
                 time="0",
             )
             verdict = endpoint.verdict.verdict if endpoint.verdict else None
             reasons = main_reasons(endpoint)
-            message = "; ".join(r.message for r in reasons[:3])
+            message = xml("; ".join(r.message for r in reasons[:3]), LINE_LIMIT)
             mode = self.options.junit_indeterminate
-            if verdict is Verdict.FAIL or (
-                verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.FAILURE
-            ):
+            fails = (
+                verdict is Verdict.FAIL
+                or (verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.FAILURE)
+                or (verdict is Verdict.WARN and self.options.junit_warn_fails)
+            )
+            if fails and verdict is not None:
                 failures += 1
                 failure = ET.SubElement(case, "failure", message=message, type=verdict.name)
                 failure.text = self.describe(endpoint)
             elif verdict is Verdict.INDETERMINATE and mode is JunitIndeterminate.SKIPPED:
                 skipped += 1
                 ET.SubElement(case, "skipped", message=f"INDETERMINATE: {message}")
-            ET.SubElement(case, "system-out").text = self.describe(endpoint)
+            out = self.describe(endpoint)
+            if verdict is not None:
+                # Every judged testcase names its verdict; a WARN one says why first, so a
+                # dashboard that shows only passes and failures still shows the warning.
+                listed = ET.Element("properties")
+                case.insert(0, listed)  # first, as pytest writes them
+                ET.SubElement(listed, "property", name="verdict", value=verdict.name)
+                if verdict is Verdict.WARN:
+                    ET.SubElement(listed, "property", name="warning", value=message)
+                    out = f"WARN: {message}\n{out}"
+            ET.SubElement(case, "system-out").text = out
         suite.set("tests", str(len(result.endpoints)))
         suite.set("failures", str(failures))
         suite.set("errors", "0")

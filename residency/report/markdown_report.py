@@ -28,19 +28,21 @@ from residency.report.controller_text import (
     group_verdicts,
     registrant_text,
 )
+from residency.textsafe import LIMIT, markdown, markdown_code
 
 ICONS = {
     "PASS": "✅",
     "WAIVED": "🟦",
+    "WARN": "🟡",
     "INDETERMINATE": "⚠️",
     "FAIL": "❌",
     "NOT JUDGED": "ℹ️",
 }
 
 
-def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split()) or "–"
+def cell(text: str, limit: int = LIMIT) -> str:
+    """Text safe inside a Markdown table cell or a line of prose (textsafe.markdown)."""
+    return markdown(text, limit)
 
 
 class MarkdownFormatter:
@@ -48,8 +50,9 @@ class MarkdownFormatter:
         verdict = label(result.verdict) if result.policy else "NOT JUDGED"
         lines = [f"## {ICONS[verdict]} residency audit: {verdict}", ""]
         if result.policy:
-            lines.append(f"Policy **{result.policy.name}** version {result.policy.version}.  ")
-        lines.append(summary_line(result))
+            policy = result.policy
+            lines.append(f"Policy **{cell(policy.name)}** version {cell(policy.version)}.  ")
+        lines.append(cell(summary_line(result), 4 * LIMIT))
         lines.append("")
         tally = counts(result)
         if result.policy:
@@ -59,7 +62,9 @@ class MarkdownFormatter:
             lines.append("")
         lines.append("| verdict | endpoint | addresses | location | provider | operator | why |")
         lines.append("|---|---|---|---|---|---|---|")
-        order = sorted(result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS))
+        order = sorted(
+            result.endpoints, key=lambda e: -(endpoint_verdict(e) or Verdict.PASS).severity
+        )
         for endpoint in order:
             lines.append(self.row(endpoint, result.policy is not None))
         lines.append("")
@@ -70,16 +75,17 @@ class MarkdownFormatter:
             lines += [f"- {cell(note)}" for note in result.notes]
         if result.problems:
             lines += ["", "### Input problems", ""]
-            lines += [f"- `{cell(str(p))}`" for p in result.problems]
+            lines += [f"- {markdown_code(str(p))}" for p in result.problems]
         lines += ["", "### Data versions", ""]
         lines += [
-            f"- `{v.dataset}` {v.version}" + (f" (fetched {v.fetched})" if v.fetched else "")
+            f"- {markdown_code(v.dataset)} {cell(v.version)}"
+            + (f" (fetched {cell(v.fetched)})" if v.fetched else "")
             for v in result.data_versions
         ] or ["- none recorded"]
         if uses_dbip(result):
             lines += ["", f"[{DBIP_ATTRIBUTION}]({DBIP_URL})"]
         for line in share_alike_attributions(result):
-            lines += ["", line]
+            lines += ["", cell(line)]
         return "\n".join(lines) + "\n"
 
     def row(self, endpoint: EndpointResult, judged: bool) -> str:
@@ -103,7 +109,7 @@ class MarkdownFormatter:
         if name != endpoint.endpoint.host:
             name += f" ({endpoint.endpoint.host})"
         return (
-            f"| {ICONS[verdict]} {verdict} | `{cell(name)}` | {cell(addresses or '–')} "
+            f"| {ICONS[verdict]} {verdict} | {markdown_code(name)} | {cell(addresses or '–')} "
             f"| {cell(', '.join(locations))} | {cell(', '.join(providers))} "
             f"| {cell(', '.join(operators))} | {cell(why)} |"
         )
@@ -121,7 +127,7 @@ class MarkdownFormatter:
             for index, group in groups:
                 verdict = verdicts[index]
                 mark = f"{ICONS[verdict.name]} " if verdict is not None else ""
-                members = ", ".join(f"`{cell(h)}`" for h in group.hosts[:6])
+                members = ", ".join(markdown_code(h) for h in group.hosts[:6])
                 members += " …" if len(group.hosts) > 6 else ""
                 lines.append(f"- {mark}**{cell(group_text(group))}**: {members}")
             lines.append("")
@@ -130,10 +136,11 @@ class MarkdownFormatter:
     def details(self, endpoints: list[EndpointResult]) -> list[str]:
         lines = ["<details><summary>Evidence per endpoint</summary>", ""]
         for endpoint in endpoints:
-            lines.append(f"#### `{endpoint.endpoint.host}`")
+            lines.append(f"#### {markdown_code(endpoint.endpoint.host)}")
             chain = chain_text(endpoint)
             lines.append(
-                f"- resolution: {outcome_text(endpoint)}" + (f"; chain `{chain}`" if chain else "")
+                f"- resolution: {cell(outcome_text(endpoint))}"
+                + (f"; chain {markdown_code(chain, 4 * LIMIT)}" if chain else "")
             )
             for text in (
                 controller_text(endpoint),
@@ -147,8 +154,8 @@ class MarkdownFormatter:
             verdicts = address_verdicts(endpoint)
             for facts in endpoint.facts:
                 judged = verdicts.get(facts.ip)
-                head = f"- `{facts.ip}`: {location_text(facts)}; {provider_text(facts)}; "
-                head += f"operator {operator_text(facts)}"
+                head = f"- {markdown_code(facts.ip)}: {cell(location_text(facts))}; "
+                head += f"{cell(provider_text(facts))}; operator {cell(operator_text(facts))}"
                 if judged:
                     head += f" → **{judged.verdict.name}** ({judged.aspect})"
                 lines.append(head)

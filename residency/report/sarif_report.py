@@ -1,8 +1,9 @@
 """SARIF 2.1.0 for code-scanning dashboards: one rule per kind of breach, waivers as suppressions.
 
-Levels: a FAIL reason is ``error``, an INDETERMINATE reason ``warning``, a warning that does
-not decide the verdict ``note``. A waived breach is still reported, with an accepted
-suppression carrying the waiver's justification.
+Levels: a FAIL reason is ``error``; an INDETERMINATE reason and what the policy chose to warn
+about (the WARN verdict) are ``warning``; a note that does not decide the verdict is ``note``.
+A waived breach is still reported, with an accepted suppression carrying the waiver's
+justification.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from residency.model import AuditResult, EndpointResult, PolicyRef, Reason, Verdict
 from residency.report.common import address_verdicts, is_passing, is_warning
 from residency.report.controller_text import controller_text, edge_text
+from residency.textsafe import scrub
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -80,7 +82,8 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "waiver-expiring": ("Waiver about to expire", "A waiver covering this endpoint expires soon."),
 }
-LEVEL_OF = {Verdict.FAIL: "error", Verdict.INDETERMINATE: "warning"}
+#: A finding's level: what the policy warns about is a "warning", like what it cannot judge.
+LEVEL_OF = {Verdict.FAIL: "error", Verdict.INDETERMINATE: "warning", Verdict.WARN: "warning"}
 _ORIGIN_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)$")
 #: Origins that name no file (command-line arguments, standard input).
 _NO_FILE = {"", "argv", "-", "stdin", "<stdin>"}
@@ -164,7 +167,8 @@ class SarifFormatter:
             },
         }
         document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # an unpaired surrogate cannot be written as UTF-8: replaced (textsafe.scrub)
+        return json.dumps(scrub(document), indent=2, ensure_ascii=False) + "\n"
 
     def findings(self, endpoint: EndpointResult) -> list[tuple[dict[str, Any], str]]:
         if endpoint.verdict is None:
@@ -205,8 +209,10 @@ class SarifFormatter:
         elif verdict is Verdict.WAIVED:
             # A waived breach: report it at the level it would have had, suppressed.
             level = "warning" if reason.code in _INDETERMINATE_CODES else "error"
-        elif verdict in LEVEL_OF:
-            level = LEVEL_OF[verdict]
+        elif (reason.verdict or verdict) in LEVEL_OF:
+            # the finding's own verdict: a FAIL address may also carry what the policy
+            # only warns about, and that stays a warning
+            level = LEVEL_OF[reason.verdict or verdict]
         else:
             return None  # a reason on a passing address that is not a breach
         host = endpoint.endpoint.host

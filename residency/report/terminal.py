@@ -1,25 +1,23 @@
-"""The terminal table: one row per endpoint fitted to the terminal width (rich), or with
-``-v`` / ``--details ENDPOINT`` one line per address with chain and evidence."""
+"""The terminal report: one line per endpoint fitted to the terminal width, then the findings
+grouped by reason (rich); with ``-v`` / ``--details ENDPOINT`` one line per address with chain
+and evidence."""
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 from collections import Counter
 from dataclasses import replace
 
 import click
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
-from residency.model import AuditResult, EndpointResult, IpFacts, Reason
+from residency.model import AuditResult, EndpointResult, IpFacts, Verdict
 from residency.report.common import (
     address_seen,
     address_verdicts,
-    deciding_sides,
     endpoint_verdict,
     is_passing,
     is_warning,
@@ -32,15 +30,26 @@ from residency.report.common import (
     vantage_comparison,
 )
 from residency.report.controller_text import controller_line, groups_block
+from residency.report.findings import (
+    ReasonGroup,
+    controller_short,
+    operator_compact,
+    operator_short,
+    reason_groups,
+)
 from residency.report.interface import RenderOptions
+from residency.textsafe import terminal
 
 COLOURS = {
     "PASS": "green",
     "WAIVED": "cyan",
-    "INDETERMINATE": "yellow",
+    "WARN": "yellow",
+    "INDETERMINATE": "magenta",
     "FAIL": "red",
     "NOT JUDGED": "white",
 }
+#: The longest footer line shown (it joins several texts, each of them possibly long).
+FOOTER_LIMIT = 1000
 HEADERS = (
     "VERDICT",
     "ENDPOINT",
@@ -85,11 +94,9 @@ def evidence_cell(facts: IpFacts) -> str:
 
 
 def _columns() -> int:
-    """$COLUMNS when set (as shells and tests do), else the terminal, else 80."""
-    try:
-        return max(40, int(os.environ.get("COLUMNS", "")))
-    except ValueError:
-        return shutil.get_terminal_size((80, 24)).columns
+    """The width when the caller gave none: the library never asks the terminal (the CLI
+    passes the terminal's width in ``RenderOptions.width``)."""
+    return 80
 
 
 def where_cell(endpoint: EndpointResult) -> str:
@@ -106,49 +113,263 @@ def host_cell(endpoint: EndpointResult) -> str:
     return ", ".join(hosts) or "-"
 
 
-#: Short names of the deciding sides, for narrow terminals.
-_SIDE_SHORT = {"location": "loc", "operator": "op", "controller": "ctl"}
-
-
-def why_cell(endpoint: EndpointResult, width: int = 160) -> str:
-    """The first reason that decided the verdict, plus how many more there are; at most
-    about three lines of the WHY column, whatever the terminal's ``width``."""
-    reasons: list[Reason] = []
-    for address in address_verdicts(endpoint).values():  # location and operator: first
-        reasons += [r for r in address.reasons if r not in reasons]
-    reasons += [
-        r for r in (endpoint.verdict.reasons if endpoint.verdict else ()) if r not in reasons
-    ]
-    shown = [r for r in reasons if not is_passing(r)] or [r for r in reasons if is_warning(r)]
-    if not shown:
-        return ""
-    narrow = width < 110
-    limit = max(32, min(90, width - 70))
-    extra = len(shown) - 1
-    more = ""
-    if extra:
-        more = f" (+{extra})" if narrow else f" (+{extra} more; --details)"
-    sides = deciding_sides(endpoint)
-    # only worth saying when more than one side decided: one side is clear from the text
-    names = [_SIDE_SHORT.get(side, side) for side in sides] if narrow else sides
-    head = f"[{'+'.join(names) if narrow else ' + '.join(names)}] " if len(sides) > 1 else ""
-    return head + cut(shown[0].message, limit) + more
-
-
-def at_dots(name: str, width: int) -> str:
-    """``name`` in lines of at most ``width``, broken after a dot where it has one (a label
-    longer than ``width`` is left for the table to fold)."""
-    lines = [""]
-    for part in re.findall(r"[^.]*\.|[^.]+$", name):
-        if lines[-1] and len(lines[-1]) + len(part) > width:
-            lines.append("")
-        lines[-1] += part
-    return "\n".join(lines)
-
-
 def cut(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+ELLIPSIS = "…"
+#: The gap between columns of the summary table.
+GAP = "  "
+#: The narrowest each summary column gets before the table no longer fits.
+_MINIMUM = {"ENDPOINT": 14, "WHERE": 5, "HOST": 8, "OPERATOR": 8, "CONTROLLER": 10}
+#: How much more of the spare width the endpoint column takes than the others.
+_WEIGHT = {"ENDPOINT": 2.0}
+
+
+def plain(text: str) -> str:
+    """Untrusted text as one printable line (textsafe's terminal escaper: controls, bidi and
+    zero-width characters made visible; the cells are rich ``Text``, never markup)."""
+    return terminal(text)
+
+
+def end_cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut at the end with an explicit "…"."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    return set_cell_size(text, width - 1).rstrip() + ELLIPSIS
+
+
+def middle_cut(name: str, width: int) -> str:
+    """A host name in at most ``width`` cells with "…" in the middle: the start (what
+    tells endpoints apart) and the last labels, "api.account.kiteph…residency.test"."""
+    if cell_len(name) <= width:
+        return name
+    if width < 8:
+        return end_cut(name, width)
+    budget = (width - 1) // 3
+    tail = ""
+    for label_ in reversed(name.split(".")):
+        longer = f"{label_}.{tail}" if tail else label_
+        if cell_len(longer) > budget:
+            break
+        tail = longer
+    tail = "." + tail if tail else name[-budget:]  # one long label: its last characters
+    head = set_cell_size(name, width - 1 - cell_len(tail))
+    return head + ELLIPSIS + tail
+
+
+def tail_kept(text: str, width: int) -> str:
+    """ "Amazon Web Services (US)" cut before a final "(...)" that stays whole: "Amazon W… (US)"."""
+    if cell_len(text) <= width:
+        return text
+    found = re.search(r" \([^()]{1,12}\)$", text)
+    if found is None or width - cell_len(found.group(0)) < 4:
+        return end_cut(text, width)
+    return end_cut(text[: found.start()], width - cell_len(found.group(0))) + found.group(0)
+
+
+def short_names(names: list[str], limit: int) -> dict[str, str]:
+    """Each endpoint as a group names it: its first labels, as few as tell it apart from
+    every other endpoint of the audit (two when the first is short): "api.account…",
+    "telemetry…". IP literals stay whole (IPv6 cut in the middle); at most ``limit`` cells."""
+    split = {n: n.split(".") for n in names if ":" not in n and not n.replace(".", "").isdigit()}
+    taken: Counter[tuple[str, ...]] = Counter()
+    for parts in split.values():
+        for k in range(1, len(parts) + 1):
+            taken[tuple(parts[:k])] += 1
+    out: dict[str, str] = {}
+    for name in names:
+        labels = split.get(name)
+        if labels is None:
+            out[name] = name if cell_len(name) <= limit else middle_cut(name, limit)
+            continue
+        k = next((k for k in range(1, len(labels)) if taken[tuple(labels[:k])] == 1), len(labels))
+        if k < len(labels) and len(".".join(labels[:k])) <= 4:
+            k += 1
+        short = ".".join(labels[:k]) + (ELLIPSIS if k < len(labels) else "")
+        out[name] = short if cell_len(short) <= limit else end_cut(short, limit)
+    return out
+
+
+def _several(values: list[str]) -> str:
+    """One value, or the first and how many more: "aws:ap-south-1 +1"."""
+    unique = list(dict.fromkeys(values))
+    return unique[0] + (f" +{len(unique) - 1}" if len(unique) > 1 else "") if unique else "-"
+
+
+def summary_cells(endpoint: EndpointResult, controllers: bool) -> dict[str, str]:
+    cells = {
+        "ENDPOINT": endpoint.endpoint.display,
+        "WHERE": where_cell(endpoint),
+        "HOST": _several([provider_text(f) for f in endpoint.facts]),
+        "OPERATOR": _several([operator_short(f) for f in endpoint.facts]),
+        "OPERATOR-COMPACT": _several([operator_compact(f) for f in endpoint.facts]),
+    }
+    if controllers:
+        cells["CONTROLLER"] = controller_short(endpoint)
+    return {k: plain(v) for k, v in cells.items()}
+
+
+def fit_widths(natural: dict[str, int], room: int) -> dict[str, int]:
+    """Column widths that fit ``room`` cells: every column its natural width when they all
+    fit, else the widest are narrowed first (the endpoint column least), none below its
+    minimum unless even the minimums do not fit."""
+    if sum(natural.values()) <= room:
+        return dict(natural)
+    floor = {k: min(n, _MINIMUM.get(k, 6)) for k, n in natural.items()}
+    if sum(floor.values()) >= room:
+        scale = room / max(1, sum(floor.values()))
+        return {k: max(3, int(w * scale)) for k, w in floor.items()}
+
+    def widths(cap: float) -> dict[str, int]:
+        return {
+            k: max(floor[k], min(n, int(cap * _WEIGHT.get(k, 1.0)))) for k, n in natural.items()
+        }
+
+    low, high = 0.0, float(max(natural.values()))
+    for _ in range(30):  # the largest cap that fits
+        mid = (low + high) / 2
+        if sum(widths(mid).values()) <= room:
+            low = mid
+        else:
+            high = mid
+    out = widths(low)
+    spare = room - sum(out.values())
+    for key in sorted(out, key=lambda k: -_WEIGHT.get(k, 1.0)):  # the endpoint first
+        grow = min(spare, natural[key] - out[key])
+        out[key] += grow
+        spare -= grow
+    return out
+
+
+_CUTTERS = {"ENDPOINT": middle_cut, "OPERATOR": tail_kept, "CONTROLLER": tail_kept}
+
+
+def verdict_text(name: str, width: int) -> Text:
+    return Text(name.ljust(width), style=f"bold {COLOURS.get(name, 'white')}")
+
+
+def summary_table(result: AuditResult, width: int, judged: bool) -> list[Text]:
+    """The header and one line per endpoint, never wider than ``width``."""
+    controllers = any(e.controller is not None for e in result.endpoints)
+    rows = [summary_cells(e, controllers) for e in result.endpoints]
+    columns = ["ENDPOINT", "WHERE", "HOST", "OPERATOR"] + (["CONTROLLER"] if controllers else [])
+    verdicts = [label(endpoint_verdict(e)) for e in result.endpoints] if judged else []
+    verdict_width = max([len("VERDICT"), *map(len, verdicts)]) if judged else 0
+    room = width - len(GAP) * (len(columns) - (0 if judged else 1)) - verdict_width
+    natural = {c: max([len(c), *(cell_len(r[c]) for r in rows)]) for c in columns}
+    if sum(natural.values()) > room:  # "aws (US)" for "Amazon Web Services (US)"
+        for row in rows:
+            row["OPERATOR"] = row["OPERATOR-COMPACT"]
+        natural["OPERATOR"] = max([8, *(cell_len(r["OPERATOR"]) for r in rows)])
+    widths = fit_widths(natural, room)
+    header = Text(style="bold")
+    if judged:
+        header.append("VERDICT".ljust(verdict_width) + GAP)
+    header.append(GAP.join(end_cut(c, widths[c]).ljust(widths[c]) for c in columns))
+    lines = [header]
+    for index, row in enumerate(rows):
+        line = Text()
+        if judged:
+            line.append_text(verdict_text(verdicts[index], verdict_width))
+            line.append(GAP)
+        cells = []
+        for column in columns:
+            cut = _CUTTERS.get(column, end_cut)(row[column], widths[column])
+            cells.append(cut + " " * (widths[column] - cell_len(cut)))
+        line.append(GAP.join(cells))
+        lines.append(line)
+    return lines
+
+
+def group_text(group: ReasonGroup, names: dict[str, str]) -> tuple[str, list[str]]:
+    """The head of a group's line and its items: members by detail, "SG: api.account… ×2,
+    mirrors… ×44;" then "DE: telemetry…" (an item ends with its separator)."""
+    title = plain(group.title)
+    if group.rule and group.rule != "policy" and group.verdict is not Verdict.WAIVED:
+        title += f" [{plain(group.rule)}]"
+    by_detail: dict[str, list[str]] = {}
+    for member in group.members:
+        name = plain(names.get(member.name, member.name))
+        by_detail.setdefault(plain(member.detail), []).append(
+            name + (f" ×{member.count}" if member.count > 1 else "")
+        )
+    items: list[str] = []
+    for index, (detail, listed) in enumerate(by_detail.items()):
+        last_detail = index == len(by_detail) - 1
+        for position, name in enumerate(listed):
+            text = f"{detail}: {name}" if detail and position == 0 else name
+            last = position == len(listed) - 1
+            items.append(text + ("" if last and last_detail else ";" if last else ","))
+    return f"{title} —", items
+
+
+def group_lines(
+    group: ReasonGroup, width: int, verdict_width: int, names: dict[str, str]
+) -> list[Text]:
+    """One line per reason group; one too long for the width goes on in indented lines (at
+    most three in all), the last saying how many endpoints are left: "+12 more"."""
+    name = group.verdict.name if group.verdict is not None else "note"
+    indent = verdict_width + len(GAP)
+    room = width - indent
+    head, items = group_text(group, names)
+    rows: list[list[str]] = [[end_cut(head, room)]]
+    for item in items:
+        piece = end_cut(item, room)
+        if cell_len(" ".join(rows[-1])) + 1 + cell_len(piece) <= room:
+            rows[-1].append(piece)
+        else:
+            rows.append([piece])
+    if len(rows) > 3:  # keep three lines; the last says how many endpoints are left
+        dropped = sum(len(row) for row in rows[3:])
+        rows = rows[:3]
+        while len(rows[2]) > 1 and (cell_len(" ".join(rows[2])) + len(f" +{dropped} more") > room):
+            rows[2].pop()
+            dropped += 1
+        rows[2].append(f"+{dropped} more")
+    texts = [" ".join(row) for row in rows]
+    out = []
+    for index, text in enumerate(texts):
+        printed = Text()
+        if index == 0:
+            printed.append_text(verdict_text(name, verdict_width))
+            printed.append(GAP)
+        else:
+            printed.append(" " * indent)
+        printed.append(text)
+        out.append(printed)
+    return out
+
+
+def summary_notes(result: AuditResult, width: int) -> list[Text]:
+    """What the table and the groups cannot say, one line each; nothing when there is none."""
+    lines: list[str] = []
+    for endpoint in result.endpoints:
+        mismatch = observation_mismatch(endpoint)
+        if mismatch:
+            lines.append(
+                f"observed vs re-resolved differ for {endpoint.endpoint.display}: {mismatch}"
+            )
+        steered = vantage_comparison(endpoint)
+        if steered:
+            lines.append(f"vantages differ for {endpoint.endpoint.display}: {steered}")
+    stand_ins = dict.fromkeys(
+        p.connected_to for e in result.endpoints for p in e.probes if p.connected_to
+    )
+    if stand_ins:  # what was seen is the stand-in's answer, not the addresses'
+        lines.append(
+            f"probes went to {', '.join(stand_ins)}, not to the endpoints' own addresses "
+            "(--probe-connect-to)"
+        )
+    lines += [f"input problem: {p}" for p in result.problems]
+    if any(
+        e.verdict is not None and e.verdict.verdict is not Verdict.PASS for e in result.endpoints
+    ):
+        lines.append("-v shows every address with its evidence; --details ENDPOINT one endpoint")
+    return [Text(end_cut(plain(line), width)) for line in lines]
 
 
 class TerminalFormatter:
@@ -203,49 +424,47 @@ class TerminalFormatter:
         return self.summary(result)
 
     def summary(self, result: AuditResult) -> str:
-        """One row per endpoint, wrapped inside the terminal width rather than past it."""
+        """What failed, and why: one line per endpoint, then one per reason group."""
+        width = max(40, self.options.width or _columns())
         judged = result.policy is not None
-        width = self.options.width or _columns()
-        table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
+        lines = summary_table(result, width, judged)
         if judged:
-            table.add_column("VERDICT", no_wrap=True)
-        # From 80 to 109 columns a name is broken after its dots, not inside a label, in a
-        # column of fixed width (rich would narrow a flexible one below the lines made for
-        # it); narrower than that every column is needed, and rich folds the names.
-        name_width = (width - 46) // 2 if 80 <= width < 110 else None
-        table.add_column(
-            "ENDPOINT", overflow="fold", ratio=None if name_width else 4, width=name_width
-        )
-        # WHERE and HOST are short and read badly when broken: natural width; the rest share.
-        table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
-        table.add_column(
-            "HOST", no_wrap=True, overflow="ellipsis", max_width=28 if width >= 110 else 18
-        )
-        if judged:
-            table.add_column("WHY", overflow="fold", ratio=4)
-        for endpoint in result.endpoints:
-            name = endpoint.endpoint.display
-            row = [at_dots(name, name_width) if name_width else name]
-            row += [where_cell(endpoint), host_cell(endpoint)]
-            if judged:
-                verdict = label(endpoint_verdict(endpoint))
-                colour = COLOURS.get(verdict, "white")
-                shown = f"[bold {colour}]{verdict}[/]" if self.options.color else verdict
-                row = [shown, *row, escape(why_cell(endpoint, width))]  # text, not markup
-            table.add_row(*row)
+            groups = reason_groups(result)
+            if groups:
+                verdict_width = (
+                    max(
+                        len(label(e.verdict.verdict if e.verdict else None))
+                        for e in result.endpoints
+                    )
+                    if result.endpoints
+                    else 4
+                )
+                lines.append(Text(""))
+                names = short_names([e.endpoint.display for e in result.endpoints], 24)
+                for group in groups:
+                    lines += group_lines(group, width, max(verdict_width, 4), names)
+        notes = summary_notes(result, width)
+        if notes:
+            lines.append(Text(""))
+            lines += notes
+        return self.printed(lines, width)
+
+    def printed(self, lines: list[Text], width: int) -> str:
         out = io.StringIO()
         console = Console(
             file=out,
             width=width,
             force_terminal=self.options.color,
             no_color=not self.options.color,
+            color_system="standard" if self.options.color else None,
             highlight=False,
-            markup=True,
+            markup=False,
             emoji=False,
         )
-        console.print(table)
-        text = out.getvalue()
-        return text + self.footer(result, width)
+        for line in lines:
+            line.rstrip()
+            console.print(line, no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
+        return out.getvalue()
 
     def footer(self, result: AuditResult, width: int = 160) -> str:
         lines: list[str] = []
@@ -272,10 +491,8 @@ class TerminalFormatter:
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]
-        if any(re.search(r" \(\+\d+\)$", why_cell(e, width)) for e in result.endpoints):
-            lines.append("")
-            lines.append("(+N): N more reasons; -v, or --details ENDPOINT, shows them all")
-        return "".join(f"{line}\n" for line in lines)
+        # lines carry untrusted text (names, organisations, RDAP answers): shown, never obeyed
+        return "".join(f"{terminal(line, FOOTER_LIMIT)}\n" for line in lines)
 
     def long_table(self, result: AuditResult) -> str:
         judged = result.policy is not None
@@ -285,7 +502,7 @@ class TerminalFormatter:
         # The last column (WHY) may run long: nothing follows it on the line.
         table = [
             tuple(
-                cut(c, width * 2 if judged and i == len(HEADERS) - 1 else width)
+                cut(terminal(c), width * 2 if judged and i == len(HEADERS) - 1 else width)
                 for i, c in enumerate(r if judged else r[1:-1])
             )
             for r in rows

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
+from residency.textsafe import html as escape
 from residency.world import country_centroids, world_outlines
 
 SCALE, TOP, BOTTOM = 2.0, 85.0, -60.0

@@ -20,6 +20,7 @@ from residency.model import (
     Outcome,
     Resolution,
     ResolvedAddress,
+    Verdict,
 )
 from residency.store.backend import Tx
 from residency.store.db import Db
@@ -149,7 +150,7 @@ class Compliance:
                     if verdict is not None:
                         judged += int(n)
                         total += span
-                        if verdict <= 1:  # PASS or WAIVED
+                        if Verdict(verdict).compliant:  # PASS, WAIVED or WARN
                             compliant += int(n)
                             good += span
                 uptime: float | None

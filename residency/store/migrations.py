@@ -203,11 +203,43 @@ def _v3(tx: Tx, dialect: str) -> None:
             tx.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
 
 
+V4_ALERT_OUTBOX = """
+CREATE TABLE alert_outbox (
+    channel TEXT NOT NULL,
+    event_id {INT} NOT NULL REFERENCES drift_event (id),
+    state TEXT NOT NULL,
+    due_ts {FLOAT} NOT NULL,
+    owner TEXT,
+    lease_until {FLOAT},
+    attempts {INT} NOT NULL,
+    PRIMARY KEY (channel, event_id)
+);
+CREATE INDEX drift_event_by_run ON drift_event (run_seq);
+INSERT INTO alert_outbox (channel, event_id, state, due_ts, attempts)
+    SELECT c.channel, d.id, 'pending', 0, 0 FROM alert_channel c
+    JOIN drift_event d ON d.id > c.upto
+    WHERE NOT EXISTS (SELECT 1 FROM alert_sent a
+        WHERE a.event_id = d.id AND a.channel = c.channel);
+INSERT INTO alert_outbox (channel, event_id, state, due_ts, attempts)
+    SELECT a.channel, a.event_id, 'pending', 0, 0 FROM alert_sent a
+    WHERE a.state = 'sending'
+    ON CONFLICT (channel, event_id) DO NOTHING;
+DELETE FROM alert_sent WHERE state = 'sending'
+"""
+
+
+def _v4(tx: Tx, dialect: str) -> None:
+    # What each open channel still owes moves to the outbox: the events after its mark
+    # that it was not sent, and the ones left "sending" (delivered at least once more).
+    _run_script(tx, dialect, V4_ALERT_OUTBOX)
+
+
 #: Every migration, in order. Append only; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial history schema", _v1),
     Migration(2, "alert claims: per-event sending state, per-channel mark", _v2),
     Migration(3, "PostgreSQL: pages keep room for in-place updates (fillfactor 70)", _v3),
+    Migration(4, "alert outbox: delivery tracked per channel and event, not by a mark", _v4),
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from residency.drift import Change, compare
 from residency.model import AuditResult, EndpointResult
+from residency.store.alerts import enqueue_alerts
 from residency.store.backend import Row, Tx
 from residency.store.db import Db
 from residency.store.errors import StoreError
@@ -317,6 +318,8 @@ class Recorder:
             )
         if changed:
             tx.execute("UPDATE run SET changed_count = ? WHERE seq = ?", (changed, seq))
+        if all_changes:
+            enqueue_alerts(tx, self.db.dialect, seq)
         return RecordOutcome(result.run_id, seq, True, len(ordered), changed, tuple(all_changes))
 
     def _record_first_sights(

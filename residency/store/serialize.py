@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import cattrs
 import orjson
 
+from residency.drift import control_state
 from residency.model import DataVersion, EndpointResult, IpFacts
 from residency.timefmt import parse_iso, utc_iso
 
@@ -121,9 +122,13 @@ def endpoint_state(result: EndpointResult) -> dict[str, Any]:
         ({"ip": f.ip, **location_summary(f)} for f in result.facts), key=lambda a: str(a["ip"])
     )
     verdict = result.verdict
+    control = control_state(result)
     return {
         "resolutions": resolutions,
         "addresses": addresses,
+        # Only when something about control was observed: states of endpoints without
+        # control evidence stay as they were before control was tracked.
+        **({"control": control} if control else {}),
         "verdict": int(verdict.verdict) if verdict else None,
         "reasons": (
             [list(p) for p in sorted({(r.code, r.rule or "") for r in verdict.reasons})]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,18 +116,36 @@ class SqliteBackend(Backend):
                 check_same_thread=False,
                 uri=uri,
             )
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as err:
-                # A read-only file can still be read; writing will say it is read-only.
-                if _primary_code(err) != "SQLITE_READONLY" and "readonly" not in str(err):
-                    raise
+            self._set_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
         except sqlite3.Error as err:
             raise _translate(err, self.label) from err
         return conn
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, retried while another process holds the file (two monitors opening a
+        new file at once): switching the journal can be refused at once, without
+        waiting in the busy handler, when both would otherwise deadlock."""
+        deadline = time.monotonic() + self._timeout
+        delay = 0.01
+        while True:
+            try:
+                self._journal_wal(conn)
+                return
+            except sqlite3.OperationalError as err:
+                # A read-only file can still be read; writing will say it is read-only.
+                if _primary_code(err) == "SQLITE_READONLY" or "readonly" in str(err):
+                    return
+                locked = isinstance(_translate(err, self.label), StoreLocked)
+                if not locked or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def _journal_wal(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from residency.drift import DriftEvent
 from residency.model import AuditResult
-from residency.store.alerts import Alerts
+from residency.store.alerts import DEFAULT_LEASE, Alerts
 from residency.store.backend import Backend
 from residency.store.compliance import Compliance, Judge
 from residency.store.db import Db
@@ -146,14 +146,31 @@ class Store:
         return self._alerts.pending_alerts(channel, limit)
 
     def claim_alerts(
-        self, channel: str, now: float, limit: int = 50, stale_after: float = 600.0
+        self,
+        channel: str,
+        now: float,
+        limit: int = 50,
+        lease: float = DEFAULT_LEASE,
+        owner: str = "",
     ) -> list[DriftEvent]:
-        return self._alerts.claim_alerts(channel, now, limit, stale_after)
+        return self._alerts.claim_alerts(channel, now, limit, lease, owner)
 
     def finish_alerts(
-        self, channel: str, event_ids: Sequence[int], now: float, delivered: bool
+        self,
+        channel: str,
+        event_ids: Sequence[int],
+        now: float,
+        delivered: bool,
+        *,
+        owner: str = "",
+        retry_at: float | None = None,
     ) -> None:
-        self._alerts.finish_alerts(channel, event_ids, now, delivered)
+        self._alerts.finish_alerts(
+            channel, event_ids, now, delivered, owner=owner, retry_at=retry_at
+        )
+
+    def outbox_size(self, channel: str | None = None) -> int:
+        return self._alerts.outbox_size(channel)
 
     def open_alert_channel(self, channel: str, backlog: bool) -> bool:
         return self._alerts.open_alert_channel(channel, backlog)

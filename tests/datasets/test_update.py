@@ -354,7 +354,7 @@ def test_a_trickling_download_is_aborted_at_the_total_deadline(tmp_path: Path) -
         return httpx.Response(200, content=slow_chunks())
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    with pytest.raises(FeedUnavailable, match=r"longer than 0 s; aborted"):
+    with pytest.raises(FeedUnavailable, match=r"not done within 0.1s"):
         fetch_to_temp(
             client, "http://feeds.test/x", tmp_path, label="t", max_bytes=1 << 20, total_timeout=0.1
         )

@@ -91,10 +91,30 @@ def run_demo(dataset: Path, *audit_args: str) -> str:
 def test_demo_terminal_names_both_sides_and_groups(dataset: Path) -> None:
     text = run_demo(dataset)
     (row,) = [line for line in text.splitlines() if line.startswith("FAIL") and ACCOUNT in line]
-    assert "[location + operator + controller] located in SG (Singapore)" in row
-    assert "by controller:" in text
-    assert f"  {KITEPHONE.organisation} (CN): 6 endpoints, hosted in SG, " in text
-    assert "probed at 127.0.0.1:" in text
+    # one line: where, host, operator and controller of the endpoint
+    assert row.split()[2:] == [
+        "SG×2",
+        "aws:ap-southeast-1",
+        "Amazon",
+        "Web",
+        "Services",
+        "(US)",
+        "Beijing",
+        "Kitephone",
+        "Mobile",
+        "Software",
+        "(CN)",
+    ]
+    lines = text.splitlines()
+    controlled = next(i for i, line in enumerate(lines) if "controlled from a country" in line)
+    group = " ".join(lines[controlled : controlled + 3])
+    assert lines[controlled].startswith("FAIL") and "not allowed (IN)" in group
+    assert "Beijing Kitephone Mobile Software (CN): api.account…" in group
+    assert any(
+        line.startswith("FAIL") and "outside the allowed countries (IN)" in line for line in lines
+    )
+    assert "probes went to 127.0.0.1:" in text
+    assert "by controller:" not in text  # the rows name each controller already
 
 
 def test_demo_judges_controller_and_location(dataset: Path) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from residency.datasets.rdap_bootstrap import bundled_bootstrap
-from residency.locate.domain_rdap import NAMESPACE, DomainRdapLookup
+from residency.locate.registration.domain_rdap import NAMESPACE, DomainRdapLookup
 from residency.store import open_store
 from tests.hostile.runner import run_cli
 from tests.integration.dnsserver import KnotServer, Zone, zone

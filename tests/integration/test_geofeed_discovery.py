@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from residency.locate.geofeed_discovery import GeofeedDiscovery
-from residency.locate.rdap import RdapLookup
-from residency.locate.rdap_cache import MemoryRdapCache, SqliteRdapCache
+from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
+from residency.locate.registration.rdap_cache import MemoryRdapCache, SqliteRdapCache
+from residency.locate.registration.rdap_client import RdapLookup
 from residency.locate.trust.merge import merge_facts
 from residency.model import Evidence, EvidenceKind, Place, Registration
 from tests.integration.feedserver import (

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from residency.locate.providers import ProviderRegistry
-from residency.locate.rdap import RdapLookup, describe
-from residency.locate.rdap_cache import MemoryRdapCache
+from residency.locate.registration.rdap_cache import MemoryRdapCache
+from residency.locate.registration.rdap_client import RdapLookup
+from residency.locate.registration.rdap_evidence import describe
 from residency.model import (
     Confidence,
     Endpoint,

@@ -57,9 +57,12 @@ def test_round_trip_and_digest() -> None:
         patterns={"geoip:single v6: geoip:x": {"hosting": Measured(30, 31)}},
         default_weight={"geoip": 0.6},
         hyperscalers=frozenset({"aws"}),
+        tie_breakers=frozenset({"geoip:geo-whois-asn-country"}),
+        geoip_split=0.1,
         provenance={"measured": "2026-12-01"},
     )
     again = Calibration.from_json(cal.to_json())
+    assert again.tie_breakers == cal.tie_breakers and again.geoip_split == 0.1
     assert again.sources == cal.sources and again.answers == cal.answers
     assert again.patterns == cal.patterns
     assert again.hyperscalers == cal.hyperscalers and again.provenance == cal.provenance
@@ -111,6 +114,8 @@ def test_shipped_default_is_measured_with_provenance() -> None:
     for source in ("cloudip", "geoip:dbip-country", "geoip:geo-whois-asn-country"):
         assert cal.sources[source]["all"].given > 1000
     assert cal.level("feed:agreed", "hyperscaler")[0] is Confidence.HIGH
+    # issue 21: the registry country breaks ties, GeoIP databases 10 points apart are split
+    assert cal.tie_breakers == {"geoip:geo-whois-asn-country"} and cal.geoip_split == 0.1
 
 
 def test_hong_kong_written_as_a_chinese_subdivision_is_hong_kong() -> None:

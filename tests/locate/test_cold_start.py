@@ -34,9 +34,10 @@ NOT_FOR_ONE_LOOKUP = (
     "residency.model.resolution",
     "tomllib",
     "residency.datasets.sources",
-    "residency.locate.geofeed_discovery",
+    "residency.locate.registration.geofeed_discovery",
     "residency.locate.index.mmdb_layout",
-    "residency.locate.rdap",
+    "residency.locate.registration.rdap_client",
+    "residency.locate.registration.rdap_parse",
     "residency.locate.index.summary",
     "_hashlib",  # OpenSSL: residency.digest uses CPython's own SHA-256
     "socket",  # residency.addresses takes inet_pton from _socket

@@ -18,9 +18,9 @@ from residency.datasets.rdap_bootstrap import (
     parse_bootstrap,
 )
 from residency.datasets.update import Status, update
-from residency.locate.domain_rdap import DomainRdapLookup, parse_domain, related_link
 from residency.locate.locator import manifest_sources
-from residency.locate.rdap import RdapMalformed
+from residency.locate.registration.domain_rdap import DomainRdapLookup, parse_domain, related_link
+from residency.locate.registration.rdap_parse import RdapMalformed
 from residency.model import Confidence, Registrant
 from residency.probe.controller import controller_for
 from tests.locate import domain_fixtures as fx

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from residency.locate.geofeed_discovery import (
+from residency.locate.registration.geofeed_discovery import (
     DiscoveredFeed,
     GeofeedDiscovery,
     locate_with_discovery,
 )
-from residency.locate.rdap import geofeed_link, parse_rdap
-from residency.locate.rdap_cache import MemoryRdapCache
+from residency.locate.registration.rdap_cache import MemoryRdapCache
+from residency.locate.registration.rdap_parse import geofeed_link, parse_rdap
 from residency.model import Confidence, Evidence, IpFacts, Location, Place, Registration
 
 FEED = b"81.2.69.0/24,GB,GB-ENG,London,\n"

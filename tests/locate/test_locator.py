@@ -196,8 +196,9 @@ def test_google_cloud_regional_address_is_located_not_anycast(locator: Locator) 
 
 
 def test_measured_anycast_address_is_anycast(locator: Locator) -> None:
-    facts = locator.locate("1.1.1.1")  # not in Cloudflare's own list; measured anycast
-    assert facts.anycast and facts.anycast_basis == "measured, bgptools-anycast [1.1.1.0/24]"
+    facts = locator.locate("1.1.1.1")  # not in Cloudflare's own list; documented and measured
+    assert facts.anycast and facts.anycast_basis.startswith("documented by Cloudflare")
+    assert any(e.source == "bgptools-anycast" for e in facts.evidence)
     assert facts.location.place is None and facts.location.basis == "anycast"
     assert facts.cdn_edge is not None and facts.cdn_edge.vendor == "cloudflare"
 

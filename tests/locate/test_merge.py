@@ -25,6 +25,7 @@ CAL = Calibration(
         "geoip:a": m(900, 1000),
         "geoip:b": m(900, 1000),
         "geoip:good": m(970, 1000),
+        "geoip:fair": m(700, 1000),
         "geoip:weak": m(300, 1000),
         "geoip:weak2": m(400, 1000),
         "geoip:best": {"unlisted": Measured(19980, 20000)},
@@ -45,6 +46,7 @@ CAL = Calibration(
     },
     default_weight={"provider-feed": 0.9, "geofeed": 0.9, "geoip": 0.6},
     hyperscalers=frozenset({"aws", "gcp"}),
+    geoip_split=0.1,
 )
 
 
@@ -344,10 +346,20 @@ def test_geoip_tie_is_indeterminate_and_listed() -> None:
 
 
 def test_weighted_geoip_majority_answers_with_the_dissent_listed() -> None:
-    facts = merge("2.16.3.4", [geoip("geoip:good", "DE"), geoip("geoip:b", "FR")])
+    evidence = [geoip("geoip:good", "DE"), geoip("geoip:fair", "FR")]
+    facts = merge_facts("2.16.3.4", evidence, calibration=CAL)
     assert facts.location.country == "DE" and facts.location.basis == "geoip-majority"
     assert facts.location.confidence is Confidence.LOW  # 85% measured
-    assert facts.disagreements == ("GeoIP sources disagree: geoip:good says DE, geoip:b says FR",)
+    assert facts.disagreements == (
+        "GeoIP sources disagree: geoip:good says DE, geoip:fair says FR",
+    )
+
+
+def test_two_databases_a_few_points_apart_are_split_not_outweighed() -> None:
+    # 97% and 90% right overall say nothing about which is right where they disagree
+    facts = merge("2.16.3.4", [geoip("geoip:good", "DE"), geoip("geoip:b", "FR")])
+    assert facts.location.place is None and facts.location.basis == "sources-disagree"
+    assert "geoip:good says DE, geoip:b says FR" in facts.location.why
 
 
 def test_all_weak_sources_are_indeterminate() -> None:
@@ -415,16 +427,18 @@ DO_ASN = Evidence(source="asn:t", kind=EvidenceKind.ASN, version="t", asn=14061,
 
 
 def test_a_pattern_measured_weak_withholds_the_place_with_its_figure() -> None:
-    evidence = [geoip("geoip:good", "US"), geoip("geoip:a", "DE")]
+    evidence = [geoip("geoip:good", "US"), geoip("geoip:fair", "DE")]
     assert merge("5.5.5.5", evidence).location.country == "US"  # the kind alone: low
-    pattern = "geoip:majority v4: geoip:good vs geoip:a"
+    pattern = "geoip:majority v4: geoip:good vs geoip:fair"
     cal = replace(CAL, patterns={pattern: m(20, 50)})
     facts = merge_facts("5.5.5.5", evidence, calibration=cal)
     loc = facts.location
     assert loc.place is None and loc.confidence is Confidence.NONE
     assert loc.basis == "sources-weak" and loc.answer == "geoip:majority"
     assert loc.pattern == pattern
-    assert loc.why.startswith("unknown, because the sources are weak here")
+    assert loc.why.startswith(
+        "unknown, because the sources disagree: geoip:good says US, geoip:fair says DE"
+    )
     assert "this pattern measured 40.0% of 50 right" in loc.why
     assert "the answer would have been US (weighted majority of GeoIP" in loc.why
     assert any("GeoIP sources disagree" in d for d in facts.disagreements)
@@ -434,8 +448,8 @@ def test_a_pattern_measured_weak_withholds_the_place_with_its_figure() -> None:
 
 
 def test_few_samples_never_withhold_nor_lower() -> None:
-    evidence = [geoip("geoip:good", "US"), geoip("geoip:a", "DE")]
-    cal = replace(CAL, patterns={"geoip:majority v4: geoip:good vs geoip:a": m(0, 10)})
+    evidence = [geoip("geoip:good", "US"), geoip("geoip:fair", "DE")]
+    cal = replace(CAL, patterns={"geoip:majority v4: geoip:good vs geoip:fair": m(0, 10)})
     assert merge_facts("5.5.5.5", evidence, calibration=cal).location.country == "US"
 
 
@@ -474,3 +488,72 @@ def test_a_pattern_measured_below_the_kind_caps_its_level(registry: ProviderRegi
     facts = merge_facts("164.90.1.1", agree, (), registry, calibration=cal)
     assert facts.location.confidence is Confidence.MEDIUM  # the kind alone says high
     assert "this pattern measured 95.0% of 100 right on hosting" in facts.location.why
+
+
+# --- issue 21: the registry country breaks ties, never outvotes; coin flips withhold
+
+REG = "geoip:geo-whois-asn-country"
+#: the registry country measured strong (as on AWS, which registers blocks per country)
+#: yet a tie-breaker only; two GeoIP databases measured equal
+TIES = replace(
+    CAL,
+    sources={**CAL.sources, REG: m(990, 1000)},
+    tie_breakers=frozenset({REG}),
+)
+
+
+def test_the_registry_country_does_not_outvote_a_geoip_database() -> None:
+    # 52.98.85.105: DB-IP JP, registry US, GeoLite2 KR. Weighted, the registry's measured
+    # 99% would carry US; as a tie-breaker it says neither JP nor KR, so it breaks nothing
+    evidence = [geoip("geoip:a", "JP"), geoip(REG, "US"), geoip("geoip:good", "KR")]
+    facts = merge_facts("52.98.85.105", evidence, calibration=TIES)
+    # geoip:good (97%) and geoip:a (90%) are split; the registry names neither: unknown
+    assert facts.location.place is None and facts.location.basis == "sources-disagree"
+    assert "geoip:a says JP" in facts.location.why and "geoip:good says KR" in facts.location.why
+    weighted = merge_facts(
+        "52.98.85.105",
+        evidence,
+        calibration=replace(TIES, tie_breakers=frozenset(), geoip_split=0.0),
+    )
+    assert weighted.location.country == "US"  # the rule before: the registry outvoted both
+
+
+def test_the_registry_country_sides_with_one_of_two_split_databases() -> None:
+    # good (97%) and a (90%) disagree: a few points apart is a split, not a verdict
+    evidence = [geoip("geoip:good", "KR"), geoip("geoip:a", "JP"), geoip(REG, "JP")]
+    assert merge_facts("5.5.5.5", evidence, calibration=TIES).location.country == "JP"
+    # a database far weaker is outweighed, whatever the registry says
+    weakish = replace(TIES, sources={**TIES.sources, "geoip:a": m(600, 1000)})
+    assert merge_facts("5.5.5.5", evidence, calibration=weakish).location.country == "KR"
+
+
+def test_the_registry_country_breaks_a_tie_between_equal_databases() -> None:
+    evidence = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "KR")]
+    assert merge_facts("5.5.5.5", evidence, calibration=TIES).location.country == "KR"
+    # a registry country that names neither tied country leaves the tie unknown
+    other = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "US")]
+    loc = merge_facts("5.5.5.5", other, calibration=TIES).location
+    assert loc.place is None and loc.basis == "sources-disagree"
+
+
+def test_a_weak_registry_country_breaks_no_tie() -> None:
+    weak = replace(TIES, sources={**TIES.sources, REG: m(300, 1000)})
+    evidence = [geoip("geoip:a", "JP"), geoip("geoip:b", "KR"), geoip(REG, "KR")]
+    assert merge_facts("5.5.5.5", evidence, calibration=weak).location.place is None
+
+
+def test_the_registry_country_alone_still_answers_at_its_own_measure() -> None:
+    loc = merge_facts("5.5.5.5", [geoip(REG, "NL")], calibration=TIES).location
+    assert loc.country == "NL" and loc.answer == "geoip:single"
+
+
+def test_a_coin_flip_pattern_withholds_with_both_sides_named() -> None:
+    evidence = [geoip("geoip:good", "KR"), geoip("geoip:a", "JP"), geoip(REG, "JP")]
+    # good (97%) and a (90%) are split, so the registry country sides with a: JP
+    pattern = f"geoip:majority v4: geoip:a+{REG} vs geoip:good"
+    coin = replace(TIES, patterns={pattern: m(150, 300)})
+    loc = merge_facts("5.5.5.5", evidence, calibration=coin).location
+    assert loc.pattern == pattern and loc.place is None
+    assert loc.why.startswith("unknown, because the sources disagree: geoip:good says KR")
+    assert f"{REG} says JP" in loc.why and "50.0% of 300 right" in loc.why
+    assert "the answer would have been JP" in loc.why

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from residency.locate.rdap_cache import (
+from residency.locate.registration.rdap_cache import (
     CachedRegistration,
     MemoryRdapCache,
     RangeIndex,

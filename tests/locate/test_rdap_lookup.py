@@ -10,19 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from residency.locate.rdap import (
-    DEFAULT_RDAP_URL,
-    RdapLookup,
-    RdapUrlInvalid,
-    rdap_base_url,
-    registration_evidence,
-)
-from residency.locate.rdap_cache import (
+from residency.locate.registration.rdap_cache import (
     MemoryRdapCache,
     RdapCacheError,
     SqliteRdapCache,
     StoreRdapCache,
 )
+from residency.locate.registration.rdap_client import (
+    DEFAULT_RDAP_URL,
+    RdapLookup,
+    RdapUrlInvalid,
+    rdap_base_url,
+)
+from residency.locate.registration.rdap_evidence import registration_evidence
 from residency.model import EvidenceKind, Registration
 
 GOOGLE_V4 = {
@@ -205,7 +205,7 @@ def test_unreachable_service_stops_being_asked_after_repeated_failures() -> None
 
     lookup, fake, seen = make(refuse, unreachable_after=3, cooldown=60)
     reasons = [lookup.lookup(f"8.8.{n}.8").reason for n in range(10)]
-    assert all(r.startswith("RDAP unreachable: rdap.test: ConnectError") for r in reasons)
+    assert all(r.startswith("RDAP unreachable: rdap.test: cannot connect") for r in reasons)
     assert len(seen) == 3  # then the circuit is open
     assert "not retried for 60s" in reasons[-1]
     fake.now += 61
@@ -420,9 +420,9 @@ def test_open_builds_its_own_client_and_closes_it(tmp_path: Path) -> None:
     cache = SqliteRdapCache(tmp_path / "rdap.sqlite3")
     with RdapLookup.open("http://127.0.0.1:9", cache, timeout=3) as lookup:
         assert lookup.cache is cache
-        assert lookup.client.timeout.read == 3
-        assert lookup.client.headers["User-Agent"].startswith("residency/")
-    assert lookup.client.is_closed
+        assert lookup.timeout == 3
+        assert lookup.client.client.headers["User-Agent"].startswith("residency/")
+    assert lookup.client.client.is_closed
     cache.close()
 
 

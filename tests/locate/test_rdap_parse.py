@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from residency.locate.rdap import RdapMalformed, describe, parse_rdap
+from residency.locate.registration.rdap_evidence import describe
+from residency.locate.registration.rdap_parse import RdapMalformed, parse_rdap
 from residency.model import Confidence, Location, Place, Registration
 from tests.support import shared
 

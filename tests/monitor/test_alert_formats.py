@@ -119,6 +119,7 @@ def test_monitor_posts_firing_then_resolved(
             client,
             sleep=lambda s: None,
             payload_format=AlertmanagerFormat.from_store(store),
+            attempts=2,
         )
         monitor = Monitor(store, audit, clock=clock, sleep=clock.advance, sinks=[sink])
         monitor.run_once()  # first sight: no event

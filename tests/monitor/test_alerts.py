@@ -44,6 +44,7 @@ def test_json_payload_retried_after_server_error() -> None:
         "https://hooks.example/T0/secret",
         recording_client([503, 429, 200], seen),
         sleep=sleeps.append,
+        attempts=3,
     )
     sink.send([EVENT])
     assert sleeps == [0.5, 1.0] and len(seen) == 3
@@ -56,13 +57,22 @@ def test_json_payload_retried_after_server_error() -> None:
 def test_slack_payload_is_text() -> None:
     seen: list[dict[str, object]] = []
     WebhookSink("https://hooks.example/x", recording_client([200], seen), slack=True).send([EVENT])
-    assert set(seen[0]) == {"text"} and "country DE -> US" in str(seen[0]["text"])
+    # Slack's escaping: "&", "<" and ">" are written &amp; &lt; &gt;, so no text is a link
+    assert set(seen[0]) == {"text"} and "country DE -&gt; US" in str(seen[0]["text"])
+
+
+def test_one_post_per_send_by_default() -> None:
+    seen: list[dict[str, object]] = []
+    sink = WebhookSink("https://hooks.example/T0/secret", recording_client([503], seen))
+    with pytest.raises(AlertError):
+        sink.send([EVENT])
+    assert len(seen) == 1  # the sender retries later, with backoff, from the outbox
 
 
 def test_client_error_is_not_retried_and_names_host_only() -> None:
     seen: list[dict[str, object]] = []
     sink = WebhookSink(
-        "https://hooks.example/T0/secret", recording_client([404], seen), sleep=print
+        "https://hooks.example/T0/secret", recording_client([404], seen), sleep=print, attempts=3
     )
     with pytest.raises(AlertError) as err:
         sink.send([EVENT])

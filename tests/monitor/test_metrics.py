@@ -118,7 +118,8 @@ def test_textfile_is_parsable_and_replaced(tmp_path: Path) -> None:
 def test_listen_addresses() -> None:
     assert parse_listen("127.0.0.1:9464") == ("127.0.0.1", 9464)
     assert parse_listen("[::1]:9464") == ("::1", 9464)
-    assert parse_listen(":9464") == ("0.0.0.0", 9464)
+    assert parse_listen(":9464") == ("127.0.0.1", 9464)  # loopback unless an address is given
+    assert parse_listen("0.0.0.0:9464") == ("0.0.0.0", 9464)
     for bad in ("9464", "127.0.0.1:0", "127.0.0.1:99999", "example.org:9464", "1.2.3.4:x"):
         with pytest.raises(MetricsError, match="--metrics"):
             parse_listen(bad)

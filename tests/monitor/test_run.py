@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from residency.audit.run import AuditRequest
 from residency.cli import cli
 from residency.monitor.alert_formats import WEBHOOK_FORMATS, AlertmanagerFormat, webhook_sink
 from residency.monitor.metrics import MetricsError, MonitorMetrics, open_metrics
@@ -51,7 +52,11 @@ def test_no_targets_stops_before_any_data_is_loaded(tmp_path: Path) -> None:
     missing_data = tmp_path / "no-dataset"  # never read: the check comes first
     with pytest.raises(NothingToMonitor, match=r"^nothing to monitor: add targets"):
         run_monitor(
-            MonitorRequest(once=True, db=str(tmp_path / "h.sqlite3"), data_dir=missing_data)
+            MonitorRequest(
+                once=True,
+                db=str(tmp_path / "h.sqlite3"),
+                audit=AuditRequest(data_dir=missing_data),
+            )
         )
 
 

@@ -246,7 +246,7 @@ def test_cdn_and_anycast_handling() -> None:
     assert allow.verdict is Verdict.PASS  # anycast follows cdn unless set
 
     warn = evaluate(policy(CDN.format(handling='cdn = "warn"')), result("a", cdn_only), TODAY)
-    assert warn.verdict is Verdict.PASS and codes(warn.addresses[0]) == ["warn-cdn-edge"]
+    assert warn.verdict is Verdict.WARN and codes(warn.addresses[0]) == ["cdn-edge"]
 
     split = CDN.format(handling='cdn = "allow"\nanycast = "fail"')
     assert evaluate(policy(split), result("a", edge), TODAY).verdict is Verdict.FAIL

@@ -29,7 +29,8 @@ def test_india_payments() -> None:
     # Not payment data: anywhere, an edge only warns.
     assert evaluate(india, result("www.shop.in", singapore), TODAY).verdict is Verdict.PASS
     warned = evaluate(india, result("www.shop.in", edge), TODAY)
-    assert warned.verdict is Verdict.PASS and warned.addresses[0].reasons[0].code == "warn-anycast"
+    assert warned.verdict is Verdict.WARN and warned.addresses[0].reasons[0].code == "anycast"
+    assert warned.addresses[0].reasons[0].verdict is Verdict.WARN
     # The card vault must be in an Indian region of a contracted cloud, not just in India.
     on_prem = facts(country="IN")
     vault = evaluate(india, result("vault.shop.in", on_prem), TODAY)
@@ -40,12 +41,27 @@ def test_india_payments() -> None:
 
 def test_eu_only_gdpr() -> None:
     gdpr = example("eu-only-gdpr")
-    assert evaluate(gdpr, result("app.example", facts(country="IE")), TODAY).verdict is Verdict.PASS
+    # the place passes; the recipient is unknown, and unknown_controller = "warn" says so
+    ireland = evaluate(gdpr, result("app.example", facts(country="IE")), TODAY)
+    assert ireland.addresses[0].verdict is Verdict.PASS
+    assert ireland.verdict is Verdict.WARN
+    assert [r.code for r in ireland.reasons] == ["controller-unknown"]
     assert evaluate(gdpr, result("app.example", facts(country="CH")), TODAY).verdict is Verdict.FAIL
     swiss = result("analytics.example", facts(country="CH"))
-    assert evaluate(gdpr, swiss, TODAY).verdict is Verdict.PASS
+    assert evaluate(gdpr, swiss, TODAY).addresses[0].verdict is Verdict.PASS
     us = result("analytics.example", facts(country="US"))
     assert evaluate(gdpr, us, TODAY).verdict is Verdict.FAIL
+    # cdn = "warn": an unplaced anycast edge (Google's global load balancer) is WARN,
+    # never PASS, and a CDN edge placed in the EEA is WARN too (its origin is unknown)
+    google_lb = facts(ip="34.102.128.1", country=None, provider="gcp", anycast=True)
+    edge = evaluate(gdpr, result("app.example", google_lb), TODAY)
+    assert edge.verdict is Verdict.WARN
+    assert [r.code for r in edge.addresses[0].reasons] == ["anycast"]
+    placed_edge = facts(country="DE", provider="cloudfront", cdn=True)
+    assert evaluate(gdpr, result("app.example", placed_edge), TODAY).verdict is Verdict.WARN
+    # the identity rule does not warn: an edge it cannot place stays INDETERMINATE
+    login = evaluate(gdpr, result("login.example", google_lb), TODAY)
+    assert login.verdict is Verdict.INDETERMINATE
 
 
 def test_strict_and_sovereign() -> None:
@@ -62,7 +78,10 @@ def test_strict_and_sovereign() -> None:
     judged = evaluate(sovereign, result("a.example", aws_frankfurt), TODAY)
     assert judged.verdict is Verdict.FAIL
     assert judged.addresses[0].reasons[0].code == "operator-jurisdiction-denied"
-    assert evaluate(sovereign, result("a.example", german), TODAY).verdict is Verdict.PASS
+    hetzner = evaluate(sovereign, result("a.example", german), TODAY)
+    assert hetzner.addresses[0].verdict is Verdict.PASS  # German operator, German place
+    assert hetzner.verdict is Verdict.WARN  # no evidence of who runs the service: said
+    assert [r.code for r in hetzner.reasons] == ["controller-unknown"]
 
 
 def test_defence_personnel_judges_every_side() -> None:

@@ -36,12 +36,31 @@ def test_parse_forms() -> None:
         ("a::localhost:9", "'localhost' is not an IP address"),
         ("a:99999:127.0.0.1:9", "'99999' is not a TCP port"),
         ("a::127.0.0.1:", "'' is not a TCP port"),
+        # issue 18 item 20: only ASCII digits, balanced brackets
+        ("::127.0.0.1:\u00b2", "'\u00b2' is not a TCP port"),
+        ("::127.0.0.1:\u0664\u0664\u0663", "'\u0664\u0664\u0663' is not a TCP port"),
+        ("a:\u0664\u0664\u0663:127.0.0.1:9", "'\u0664\u0664\u0663' is not a TCP port"),
+        ("::[::1:443", "'[::1': unbalanced brackets"),
+        ("::::1]:443", "'::1]': unbalanced brackets"),
+        ("::[]:443", "'[]': unbalanced brackets"),
+        ("::::1:443", "IPv6 address '::1' must be in brackets: [::1]"),
     ],
 )
 def test_bad_mapping_is_one_clear_error(text: str, problem: str) -> None:
     with pytest.raises(ProbeError) as caught:
         ConnectTo.parse(text)
     assert str(caught.value) == f"--probe-connect-to {text!r}: {problem}"
+
+
+def test_rtt_with_connect_to_is_refused() -> None:
+    from residency.probe.rtt import ProbeOrigin
+
+    with pytest.raises(ProbeError, match="--probe rtt cannot be combined with --probe-connect-to"):
+        ProbeSettings(
+            kinds=("rtt",),
+            origin=ProbeOrigin.parse("DE"),
+            connect_to=(ConnectTo.parse("::127.0.0.1:9"),),
+        )
 
 
 def test_probes_connect_to_the_stand_in_with_the_endpoint_name(
@@ -67,6 +86,20 @@ def test_probes_connect_to_the_stand_in_with_the_endpoint_name(
     assert (tls.ip, tls.port, tls.connected_to) == (REAL, 443, f"127.0.0.1:{port}")
     assert http.outcome == "ok" and http.edge_pop == "BOM" and http.connected_to
     assert probed.controller is not None and probed.controller.country == "CN"
+
+
+@pytest.mark.parametrize(
+    "text", ["::127.0.0.1:\u00b2", "::[::1:443", "::127.0.0.1:\u0664\u0664\u0663"]
+)
+def test_cli_non_ascii_port_or_bad_bracket_is_a_usage_error(tmp_path: Path, text: str) -> None:
+    from tests.hostile.runner import run_cli
+
+    run = run_cli(
+        "audit", "a.example", "--probe", "tls", "--probe-connect-to", text, data_dir=tmp_path
+    )
+    assert run.code == 2 and not run.traceback
+    (line,) = run.error_lines()
+    assert line.startswith(f"residency: --probe-connect-to {text!r}: ")
 
 
 def test_cli_bad_mapping_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -184,7 +184,9 @@ def test_prober_measures_every_routable_address(listener: int) -> None:
     settings = ProbeSettings(kinds=("rtt",), port=listener, timeout=1.0, origin=FRANKFURT)
     prober = Prober(settings)
     prober._rtt = RttProbe(1.0, ports=(listener,))
-    prober._rtt.run = lambda host, ip, port: RttProbe(1.0).run(host, "127.0.0.1", listener)  # type: ignore[method-assign]
+    prober._rtt.run = lambda host, ip, port, until=None: RttProbe(1.0).run(  # type: ignore[method-assign]
+        host, "127.0.0.1", listener, until
+    )
     (out,) = prober.probe_many([EndpointResult(literal, (), (facts, local))])
     assert [p.kind for p in out.probes] == ["rtt"]
     assert out.facts[0].location.basis == "rtt-refuted"  # loopback answers in < 1 ms

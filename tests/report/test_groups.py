@@ -72,7 +72,8 @@ def test_no_controller_groups_without_any_controller() -> None:
 
 
 def test_terminal_summary_block() -> None:
-    text = render(grouped(), OutputFormat.TERMINAL, RenderOptions(width=200))
+    # -v: the default view names each endpoint's controller in its row instead
+    text = render(grouped(), OutputFormat.TERMINAL, RenderOptions(width=200, verbose=True))
     block = text[text.index("by controller:") :]
     assert f"  {XIAOMI} (CN): 3 endpoints, hosted in " in block
     assert "[FAIL]" in block.splitlines()[1]
@@ -104,7 +105,8 @@ def test_markdown_groups() -> None:
 def test_single_endpoint_has_no_group_block() -> None:
     one = grouped()
     one = replace(one, endpoints=one.endpoints[:1], groups=endpoint_groups(one.endpoints[:1]))
-    assert "by controller:" not in render(one, OutputFormat.TERMINAL, RenderOptions(width=160))
+    options = RenderOptions(width=160, verbose=True)
+    assert "by controller:" not in render(one, OutputFormat.TERMINAL, options)
 
 
 def test_ip_literal_endpoint_groups() -> None:

@@ -377,12 +377,30 @@ def test_alert_claims_are_exclusive_and_given_back(store: Store) -> None:
     assert len(store.claim_alerts("log", now=12, limit=100)) == 6
 
 
-def test_alerts_left_sending_by_a_dead_worker_come_back(store: Store) -> None:
+def test_alerts_left_sending_by_a_dead_worker_come_back_once(store: Store) -> None:
     make_events(store, 1)
-    taken = store.claim_alerts("hook", now=100)
-    assert len(taken) == 2 and store.claim_alerts("hook", now=200) == []
-    back = store.claim_alerts("hook", now=100 + 601, stale_after=600)
+    taken = store.claim_alerts("hook", now=100, lease=30, owner="dead")
+    assert len(taken) == 2 and store.claim_alerts("hook", now=129, owner="b") == []
+    # The lease ran out: the next claim takes them again, and only that one.
+    back = store.claim_alerts("hook", now=130, owner="b")
     assert [e.id for e in back] == [e.id for e in taken]
+    assert store.claim_alerts("hook", now=131, owner="c") == []
+    # The dead worker's late "failed" does not give back what "b" now holds.
+    store.finish_alerts("hook", [e.id for e in taken], now=132, delivered=False, owner="dead")
+    assert store.claim_alerts("hook", now=133, owner="c") == []
+    store.finish_alerts("hook", [e.id for e in back], now=134, delivered=True, owner="b")
+    assert store.claim_alerts("hook", now=10_000, owner="c") == []
+    assert store.outbox_size() == 0
+
+
+def test_a_failed_send_is_due_again_at_its_retry_time(store: Store) -> None:
+    make_events(store, 1)
+    taken = store.claim_alerts("hook", now=100, owner="a")
+    store.finish_alerts(
+        "hook", [e.id for e in taken], now=101, delivered=False, owner="a", retry_at=160
+    )
+    assert store.claim_alerts("hook", now=159, owner="a") == []
+    assert len(store.claim_alerts("hook", now=160, owner="a")) == 2
 
 
 def test_new_channel_can_skip_the_backlog(store: Store) -> None:
@@ -423,3 +441,41 @@ def test_address_whose_place_did_not_change_keeps_one_observation(store: Store) 
     assert len(steady_seen) == 1 and steady_seen[0].current
     assert steady_seen[0].first_seen.startswith("1970-01-01T00:16:40")
     assert steady_seen[0].last_seen.startswith("1970-01-01T00:50:00")
+
+
+def test_v3_database_upgrades_to_the_alert_outbox(db_url: str) -> None:
+    from residency.store import BACKENDS, resolve_location
+
+    scheme, target = resolve_location(db_url)
+    backend = BACKENDS[scheme](target, 10.0, True)
+    migrate(backend, MIGRATIONS[:3])
+    with backend.transaction() as tx:
+        tx.execute(
+            "INSERT INTO run (id, kind, started, finished, started_ts, recorded_ts,"
+            " tool_version, inputs, resolvers, vantages, data_versions, data_fp, problems,"
+            " notes, endpoint_count) VALUES ('r', 'monitor', '', '', 0, 0, 't', '{}', '[]',"
+            " '[]', '[]', 'fp', '[]', '[]', 1)"
+        )
+        seq = tx.execute("SELECT seq FROM run").scalar()
+        tx.execute("INSERT INTO endpoint (key, host, display) VALUES ('a', 'a', 'a')")
+        endpoint = tx.execute("SELECT id FROM endpoint").scalar()
+        for _ in range(5):
+            tx.execute(
+                "INSERT INTO drift_event (endpoint_id, run_seq, at_ts, kind, detail)"
+                " VALUES (?, ?, 0, 'country-changed', 'x')",
+                (endpoint, seq),
+            )
+        ids = [int(r[0]) for r in tx.query("SELECT id FROM drift_event ORDER BY id")]
+        # "hook" was sent the first two, is sending the third, has its mark at the third.
+        tx.execute("INSERT INTO alert_channel (channel, upto) VALUES ('hook', ?)", (ids[2],))
+        tx.executemany(
+            "INSERT INTO alert_sent (event_id, channel, sent_ts, state) VALUES (?, 'hook', 0, ?)",
+            [(ids[0], "sent"), (ids[1], "sent"), (ids[2], "sending")],
+        )
+    store = Store(backend)
+    try:
+        assert schema_version(backend) == max(m.version for m in MIGRATIONS)
+        owed = store.claim_alerts("hook", now=1, limit=10, owner="new")
+        assert [e.id for e in owed] == ids[2:]  # the one left sending, and the two after
+    finally:
+        store.close()

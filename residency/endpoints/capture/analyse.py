@@ -116,6 +116,7 @@ class Flow:
     crypto: dict[int, bytes] | None = None  # QUIC CRYPTO stream fragments by offset
     quic_dcid: bytes | None = None  # the client's first DCID: it fixes the Initial keys
     done: bool = False
+    app: str | None = None  # the phone app that opened it (PCAPdroid attribution)
 
 
 @dataclass(slots=True)
@@ -125,12 +126,15 @@ class Sighting:
     first: float
     count: int = 0
     ports: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
 
-    def add(self, when: float, port: str) -> None:
+    def add(self, when: float, port: str, app: str | None = None) -> None:
         self.count += 1
         self.first = min(self.first, when)
         if port and port not in self.ports and len(self.ports) < 4:
             self.ports.append(port)
+        if app and app not in self.apps and len(self.apps) < 32:
+            self.apps.append(app)
 
 
 @dataclass
@@ -168,6 +172,9 @@ class CaptureAnalyser:
         self.findings = CaptureFindings()
         self._unicast: dict[str, bool] = {}
         self._names: dict[str, str | None] = {}
+        # The app of the packet being read (PCAPdroid trailer or pcapng block), set by
+        # the reader before each ``packet``; a flow keeps the app of its first packet.
+        self.current_app: str | None = None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -192,12 +199,14 @@ class CaptureAnalyser:
         self._names[raw] = name
         return name
 
-    def _sight(self, name: str, ip: str, how: str, when: float, port: str = "") -> None:
+    def _sight(
+        self, name: str, ip: str, how: str, when: float, port: str = "", app: str | None = None
+    ) -> None:
         key = (name, ip, how)
         sighting = self.findings.sightings.get(key)
         if sighting is None:
             sighting = self.findings.sightings[key] = Sighting(first=when)
-        sighting.add(when, port)
+        sighting.add(when, port, app)
 
     def _settle(self, flow: Flow, name: str | None = None, how: str = "") -> None:
         """Record the connection once, under the name it most likely served."""
@@ -208,14 +217,15 @@ class CaptureAnalyser:
         flow.crypto = None
         proto = "tcp" if flow.proto == TCP else "udp"
         port = f"{proto}/{flow.port}"
+        app = flow.app
         if name is not None:
-            self._sight(name, flow.server, how, flow.start, port)
+            self._sight(name, flow.server, how, flow.start, port, app)
         elif flow.port in self.dns_ports:
             dns_server = flow.dns_name or ""
-            self._sight(dns_server, flow.server, "DNS queries sent to it", flow.start, port)
+            self._sight(dns_server, flow.server, "DNS queries sent to it", flow.start, port, app)
         elif flow.dns_name is not None:
             self._sight(
-                flow.dns_name, flow.server, "connection named by DNS answer", flow.start, port
+                flow.dns_name, flow.server, "connection named by DNS answer", flow.start, port, app
             )
         else:
             self._sight(
@@ -224,9 +234,11 @@ class CaptureAnalyser:
                 "connection with no name (no DNS answer, SNI or Host)",
                 flow.start,
                 port,
+                app,
             )
 
     def _open(self, key: tuple[str, int, str, int, int], flow: Flow) -> Flow:
+        flow.app = self.current_app
         self.flows[key] = flow
         if len(self.flows) > self.max_flows:
             _, oldest = self.flows.popitem(last=False)
@@ -393,7 +405,14 @@ class CaptureAnalyser:
             # One sighting per query, without a flow: resolvers see one port per query.
             if self._unicast_dst(seg.dst):
                 resolver = self.answered.get(seg.dst, "")
-                self._sight(resolver, seg.dst, "DNS queries sent to it", ts, f"udp/{seg.dport}")
+                self._sight(
+                    resolver,
+                    seg.dst,
+                    "DNS queries sent to it",
+                    ts,
+                    f"udp/{seg.dport}",
+                    self.current_app,
+                )
             return
         forward = (seg.src, seg.sport, seg.dst, seg.dport, UDP)
         flow = self.flows.get(forward)
@@ -485,7 +504,7 @@ class CaptureAnalyser:
             chain.append(current)
         via = f" via {' -> '.join(chain)}" if chain else ""
         for ip, rtype in addresses.get(current, []):
-            self._sight(qname, ip, f"DNS answer {rtype}{via}", ts)
+            self._sight(qname, ip, f"DNS answer {rtype}{via}", ts, app=self.current_app)
             self.answered[ip] = qname
 
 

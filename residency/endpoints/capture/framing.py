@@ -23,6 +23,11 @@ PCAP_MAGICS = {
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 MAX_PACKET = 262144 * 4  # larger than any snap length a capture tool writes
 MAX_BLOCK = 16 * 1024 * 1024
+CUSTOM_BLOCKS = (0x00000BAD, 0x40000BAD)  # pcapng custom blocks (copiable or not)
+DECRYPTION_SECRETS = 0x0000000A
+TLS_KEY_LOG = 0x544C534B  # "TLSK": NSS key log lines
+PCAPDROID_PEN = 62652  # PCAPdroid's private enterprise number in its custom blocks
+PCAPDROID_UID_MAP = 1
 
 
 def is_capture(head: bytes) -> bool:
@@ -36,6 +41,13 @@ class FramingReport:
     packets: int = 0
     stopped: str = ""  # "truncated at byte N (...)", "corrupt block at byte N", or ""
     notes: list[str] = field(default_factory=list)
+    # pcapng extensions, read as they come: the comment of the packet just yielded
+    # (PCAPdroid writes "u-<uid>"), PCAPdroid's UID -> (package, app name) blocks, what
+    # was wrong with such blocks, and TLS key log lines in Decryption Secrets Blocks.
+    packet_comment: str | None = None
+    uid_names: dict[int, tuple[str, str]] = field(default_factory=dict)
+    block_problems: list[str] = field(default_factory=list)
+    key_log_lines: int = 0
 
 
 def frames(
@@ -182,16 +194,76 @@ def _pcapng(
                 continue
             info = interfaces[iface]
             report.packets += 1
+            options_at = 20 + caplen + (-caplen % 4)
+            report.packet_comment = (
+                _comment(body[options_at:], order) if len(body) > options_at else None
+            )
             yield ((high << 32) | low) * info.unit, info.linktype, body[20 : 20 + caplen]
+        elif block_type in CUSTOM_BLOCKS and len(body) >= 4:
+            _custom_block(body, order, offset - length, report)
+        elif block_type == DECRYPTION_SECRETS and len(body) >= 8:
+            kind, size = struct.unpack(order + "II", body[:8])
+            if size > len(body) - 8:
+                report.block_problems.append(
+                    f"decryption secrets block at byte {offset - length} claims {size} bytes "
+                    f"of secrets but holds {len(body) - 8}; ignored"
+                )
+            elif kind == TLS_KEY_LOG:
+                report.key_log_lines += body[8 : 8 + size].count(b"\n")
         elif block_type == 3 and len(body) >= 4 and interfaces:  # simple packet
             (orig,) = struct.unpack(order + "I", body[:4])
             info = interfaces[0]
             caplen = min(orig, info.snaplen or orig, len(body) - 4)
             report.packets += 1
+            report.packet_comment = None
             yield 0.0, info.linktype, body[4 : 4 + caplen]
         elif block_type == 2 and len(body) >= 20:  # obsolete packet block
             iface, _drops, high, low, caplen, _orig = struct.unpack(order + "HHIIII", body[:20])
             if iface < len(interfaces):
                 info = interfaces[iface]
                 report.packets += 1
+                report.packet_comment = None
                 yield ((high << 32) | low) * info.unit, info.linktype, body[20 : 20 + caplen]
+
+
+def _comment(options: bytes, order: str) -> str | None:
+    """The first ``opt_comment`` (code 1) of a block's options, if any."""
+    pos = 0
+    while pos + 4 <= len(options):
+        code, length = struct.unpack(order + "HH", options[pos : pos + 4])
+        if code == 0:
+            return None
+        if code == 1:
+            return options[pos + 4 : pos + 4 + length].decode("utf-8", "replace")
+        pos += 4 + length + (-length % 4)
+    return None
+
+
+def _custom_block(body: bytes, order: str, at: int, report: FramingReport) -> None:
+    """PCAPdroid's UID mapping block: PEN, version (u16), type (u8), a pad byte, then the
+    UID (i32), the package and app name lengths (u8 each) and the two names."""
+    (pen,) = struct.unpack(order + "I", body[:4])
+    if pen != PCAPDROID_PEN:
+        return
+    data = body[4:]
+    if len(data) < 10:
+        report.block_problems.append(f"PCAPdroid block at byte {at} is cut short; ignored")
+        return
+    version, kind = struct.unpack(order + "HB", data[:3])
+    if version != 1 or kind != PCAPDROID_UID_MAP:
+        report.block_problems.append(
+            f"PCAPdroid block at byte {at}: version {version} type {kind} not read"
+        )
+        return
+    (uid,) = struct.unpack(order + "i", data[4:8])
+    package_length, name_length = data[8], data[9]
+    if 10 + package_length + name_length > len(data):
+        report.block_problems.append(
+            f"PCAPdroid UID block at byte {at}: names of {package_length}+{name_length} bytes "
+            f"overrun the block ({len(data) - 10} bytes); ignored"
+        )
+        return
+    package = data[10 : 10 + package_length].decode("utf-8", "replace")
+    name = data[10 + package_length : 10 + package_length + name_length].decode("utf-8", "replace")
+    if len(report.uid_names) < 65536:
+        report.uid_names[uid] = (package, name)

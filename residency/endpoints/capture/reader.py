@@ -12,6 +12,7 @@ from residency.endpoints.capture.decode import (
     decode,
 )
 from residency.endpoints.capture.framing import FramingReport, frames
+from residency.endpoints.capture.pcapdroid import AppAttribution
 from residency.endpoints.collect import EndpointCollector
 from residency.endpoints.errors import InputUnreadable
 from residency.endpoints.interface import ReadOptions, Targets
@@ -23,17 +24,23 @@ def _supported() -> str:
 
 
 def analyse_capture(
-    stream: BinaryIO, origin: str, options: ReadOptions
+    stream: BinaryIO, origin: str, options: ReadOptions, attribution: AppAttribution | None = None
 ) -> tuple[CaptureFindings, FramingReport, dict[int, int]]:
-    """Run a whole capture through the analyser; also returns unknown link types seen."""
+    """Run a whole capture through the analyser; also returns unknown link types seen.
+    ``attribution`` reads PCAPdroid's app per packet and applies ``--app``."""
     report = FramingReport()
     analyser = CaptureAnalyser(dns_ports=options.dns_ports, max_flows=options.max_flows)
+    apps = attribution if attribution is not None else AppAttribution(options.apps)
     unknown: dict[int, int] = {}
     for ts, linktype, frame in frames(stream, origin, report):
         if linktype not in SUPPORTED_LINKTYPES:
             # A pcapng file may mix interfaces: count and read on.
             unknown[linktype] = unknown.get(linktype, 0) + 1
             continue
+        app, frame = apps.packet(linktype, frame, report)
+        if not apps.keeps(app):
+            continue
+        analyser.current_app = app.label if app is not None else None
         try:
             segment = decode(linktype, frame)
         except Skip as why:
@@ -47,9 +54,28 @@ def analyse_capture(
 
 
 def findings_targets(
-    findings: CaptureFindings, report: FramingReport, unknown: dict[int, int], origin: str
+    findings: CaptureFindings,
+    report: FramingReport,
+    unknown: dict[int, int],
+    origin: str,
+    attribution: AppAttribution | None = None,
 ) -> Targets:
     collector = EndpointCollector()
+    if attribution is not None:
+        problems = attribution.problems()
+        for problem in problems:
+            collector.problem(origin, origin, problem)
+        if problems and not attribution.attributed:
+            return collector.targets()  # --app cannot be honoured: audit nothing from it
+        for note in attribution.notes(origin):
+            collector.note(note)
+    for problem in report.block_problems[:20]:
+        collector.problem(origin, origin, problem)
+    if report.key_log_lines:
+        collector.note(
+            f"{origin}: {report.key_log_lines} TLS secrets in Decryption Secrets Blocks; "
+            "names are read from SNI and plain HTTP (decrypting with them is not done)"
+        )
     if unknown and report.packets == sum(unknown.values()):
         kinds = ", ".join(f"{lt}" for lt in sorted(unknown))
         raise InputUnreadable(
@@ -60,8 +86,12 @@ def findings_targets(
     for (name, ip, how), sighting in findings.sightings.items():
         times = "once" if sighting.count == 1 else f"{sighting.count} times"
         ports = f" ({', '.join(sighting.ports)})" if sighting.ports else ""
+        by = f", by {', '.join(sighting.apps)}" if sighting.apps else ""
         seen = ObservedAddress(
-            ip=ip, when=iso(sighting.first), context=f"pcap {how}: {times}{ports}"
+            ip=ip,
+            when=iso(sighting.first),
+            context=f"pcap {how}: {times}{ports}{by}",
+            apps=tuple(sighting.apps),
         )
         if name:
             collector.observe(name, findings.displays.get(name, name), origin, seen)
@@ -103,5 +133,6 @@ class CaptureReader:
     description = "packet capture (pcap or pcapng): DNS answers, TLS/QUIC SNI, HTTP Host"
 
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
-        findings, report, unknown = analyse_capture(stream, origin, options)
-        return findings_targets(findings, report, unknown, origin)
+        attribution = AppAttribution(options.apps)
+        findings, report, unknown = analyse_capture(stream, origin, options, attribution)
+        return findings_targets(findings, report, unknown, origin, attribution)

@@ -24,7 +24,7 @@ import shutil
 import socket
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ def _combine(layers: Sequence[tuple[IntArray, IntArray, IntArray]], top: int) ->
         after = ends.astype(np.uint64)
         after = after[after < np.uint64(top)] + np.uint64(1)
         cuts.append(after)
-    bounds = np.unique(np.concatenate(cuts))
+    bounds = sorted_unique(np.concatenate(cuts))
     matrix = np.full((len(bounds), len(layers)), -1, dtype=np.int32)
     for j, (starts, ends, vals) in enumerate(layers):
         if len(starts) == 0:
@@ -204,6 +204,18 @@ def _combine(layers: Sequence[tuple[IntArray, IntArray, IntArray]], top: int) ->
         rows = np.nonzero(ok)[0][hit]
         matrix[rows, j] = vals[cand[hit]]
     return bounds, matrix  # type: ignore[return-value]
+
+
+def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The distinct values, sorted: a sort and a neighbour compare (``np.unique`` takes
+    a hash-based path for unsigned 64-bit keys that measured ten times slower here)."""
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def unique_rows(matrix: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int32]]:
@@ -220,8 +232,11 @@ def unique_rows(matrix: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray
     return matrix[first], rank.astype(np.int32)
 
 
-def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -> None:
-    """Compile layers into ``out_dir`` atomically (written beside, then renamed)."""
+def compile_index(
+    builders: Sequence[LayerBuilder], out_dir: Path, stamp: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Compile layers into ``out_dir`` atomically (written beside, then renamed).
+    ``extra`` goes into meta.json as is (the layer keys an incremental update reads)."""
     v4_layers = [layer_arrays(b.v4) for b in builders]
     v6_layers = [layer_arrays(b.v6) for b in builders]
     b4, m4 = _combine(v4_layers, _V4_MAX)
@@ -235,54 +250,116 @@ def compile_index(builders: Sequence[LayerBuilder], out_dir: Path, stamp: str) -
     )
     matrix = np.vstack([m4, m6, mf])
     tagged, inverse = unique_rows(np.column_stack([family, matrix]))
-    combos = tagged[:, 1:]
-    first_v6 = int(inverse[: len(b4)].max()) + 1 if len(b4) else 0
-    inv4, inv6 = inverse[: len(b4)], inverse[len(b4) : len(b4) + len(b6)]
-    invf = inverse[len(b4) + len(b6) :]
+    tables = IndexTables.assemble(b4, b6, fine_hi, fine_lo, tagged, inverse)
 
-    def squeeze(bounds: npt.NDArray[Any], inv: npt.NDArray[Any]) -> tuple[Any, Any]:
-        keep = np.ones(len(inv), dtype=bool)
-        keep[1:] = inv[1:] != inv[:-1]
-        return bounds[keep], inv[keep]
+    def claims_writer(directory: Path) -> None:
+        for i, b in enumerate(builders):
+            _write_claims(directory, i, b.claims)
 
-    s4, c4 = squeeze(b4, inv4)
-    s6, c6 = squeeze(b6, inv6)
+    layers = [
+        {"id": b.layer_id, "kind": b.kind, "version": b.version, "claims": len(b.claims)}
+        for b in builders
+    ]
+    write_index(out_dir, tables, layers, claims_writer, stamp, extra or {})
+
+
+@dataclass
+class IndexTables:
+    """The interval tables and combos of one index, ready to write."""
+
+    s4: npt.NDArray[Any]
+    c4: npt.NDArray[Any]
+    s6: npt.NDArray[Any]
+    c6: npt.NDArray[Any]
+    fine_hi: npt.NDArray[Any]
+    fine_lo: npt.NDArray[Any]
+    fine_combo: npt.NDArray[Any]
+    combos: npt.NDArray[Any]
+    first_v6: int
+
+    @classmethod
+    def assemble(
+        cls,
+        b4: npt.NDArray[Any],
+        b6: npt.NDArray[Any],
+        fine_hi: npt.NDArray[Any],
+        fine_lo: npt.NDArray[Any],
+        tagged: npt.NDArray[Any],
+        inverse: npt.NDArray[Any],
+    ) -> IndexTables:
+        """From the boundaries of each table and the family-tagged distinct rows (the
+        family in column 0) with each boundary's row: adjacent equal combos squeezed."""
+        combos = tagged[:, 1:]
+        first_v6 = int(inverse[: len(b4)].max()) + 1 if len(b4) else 0
+        inv4, inv6 = inverse[: len(b4)], inverse[len(b4) : len(b4) + len(b6)]
+        invf = inverse[len(b4) + len(b6) :]
+
+        def squeeze(bounds: npt.NDArray[Any], inv: npt.NDArray[Any]) -> tuple[Any, Any]:
+            keep = np.ones(len(inv), dtype=bool)
+            keep[1:] = inv[1:] != inv[:-1]
+            return bounds[keep], inv[keep]
+
+        s4, c4 = squeeze(b4, inv4)
+        s6, c6 = squeeze(b6, inv6)
+        return cls(s4, c4, s6, c6, fine_hi, fine_lo, invf, combos, first_v6)
+
+
+def write_index(
+    out_dir: Path,
+    tables: IndexTables,
+    layers: Sequence[dict[str, Any]],
+    write_claims: Callable[[Path], None],
+    stamp: str,
+    extra: dict[str, Any],
+    carry: Callable[[Path], dict[str, Any]] | None = None,
+) -> None:
+    """Write an index into a folder beside ``out_dir``, then swap it in. ``carry`` writes
+    files that are not part of the index proper (not checked on every lookup) and
+    returns what meta.json records about them."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".compiling-", dir=out_dir.parent))
     try:
-        np.save(tmp / "v4_starts.npy", s4.astype(np.uint64))
-        np.save(tmp / "v4_combo.npy", c4.astype(np.int32))
-        np.save(tmp / "v6_starts.npy", s6.astype(np.uint64))
-        np.save(tmp / "v6_combo.npy", c6.astype(np.int32))
-        np.save(tmp / "v6f_hi.npy", fine_hi.astype(np.uint64))
-        np.save(tmp / "v6f_lo.npy", fine_lo.astype(np.uint64))
-        np.save(tmp / "v6f_combo.npy", invf.astype(np.int32))
-        np.save(tmp / "combos.npy", combos.astype(np.int32))
-        for i, b in enumerate(builders):
-            _write_claims(tmp, i, b.claims)
+        np.save(tmp / "v4_starts.npy", tables.s4.astype(np.uint64))
+        np.save(tmp / "v4_combo.npy", tables.c4.astype(np.int32))
+        np.save(tmp / "v6_starts.npy", tables.s6.astype(np.uint64))
+        np.save(tmp / "v6_combo.npy", tables.c6.astype(np.int32))
+        np.save(tmp / "v6f_hi.npy", tables.fine_hi.astype(np.uint64))
+        np.save(tmp / "v6f_lo.npy", tables.fine_lo.astype(np.uint64))
+        np.save(tmp / "v6f_combo.npy", tables.fine_combo.astype(np.int32))
+        np.save(tmp / "combos.npy", tables.combos.astype(np.int32))
+        write_claims(tmp)
         meta = {
             "format": INDEX_FORMAT,
             "stamp": stamp,
-            "layers": [
-                {"id": b.layer_id, "kind": b.kind, "version": b.version, "claims": len(b.claims)}
-                for b in builders
-            ],
-            "intervals": {"v4": len(s4), "v6": len(s6), "v6_exact": len(fine_hi)},
-            "combos": len(combos),
-            "first_v6_combo": first_v6,
+            "layers": list(layers),
+            "intervals": {
+                "v4": len(tables.s4),
+                "v6": len(tables.s6),
+                "v6_exact": len(tables.fine_hi),
+            },
+            "combos": len(tables.combos),
+            "first_v6_combo": tables.first_v6,
             # checked on every load, so a damaged file is found before it gives an answer
             "files": {p.name: file_checksums(p) for p in sorted(tmp.iterdir())},
+            **extra,
         }
+        if carry is not None:
+            meta.update(carry(tmp))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        old = out_dir.with_name(out_dir.name + ".old")
-        if out_dir.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp``: a reader sees the old folder or the new one."""
+    old = out_dir.with_name(out_dir.name + ".old")
+    if out_dir.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fine_rows(

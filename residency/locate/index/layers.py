@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER, AnycastService
 from residency.datasets.interface import RangeRecord
 from residency.errors import ResidencyError
 from residency.locate.index.build import LayerBuilder
@@ -80,6 +81,24 @@ def special_purpose_layer(table: Path) -> LayerBuilder:
     lines = [ln for ln in table.read_text().splitlines() if ln and not ln.startswith("#")]
     for row in csv.DictReader(lines):
         builder.add_network(row["prefix"], {"p": row["prefix"], "bogon": row["reason"]})
+    return builder
+
+
+def documented_anycast_layer(services: Iterable[AnycastService]) -> LayerBuilder:
+    """The anycast services whose operators document them (data/anycast.toml)."""
+    builder = LayerBuilder(
+        DOCUMENTED_ANYCAST_LAYER, EvidenceKind.ANYCAST.value, "data/anycast.toml"
+    )
+    for service in services:
+        for prefix in service.prefixes:
+            claim = {
+                "p": prefix,
+                "any": True,
+                "svc": service.service,
+                "org": service.operator,
+                "note": service.cited,
+            }
+            builder.add_network(prefix, claim)
     return builder
 
 

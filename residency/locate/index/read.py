@@ -215,7 +215,9 @@ class _Npy:
 class CompiledIndex:
     """Memory-mapped interval tables plus claims read by offset, on demand."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, checked: bool = False) -> None:
+        """``checked``: the caller has verified the files already (an incremental update,
+        which reads only the interval tables of an index whose claims may be damaged)."""
         self.directory = directory
         self._full_checked = False
         try:
@@ -224,7 +226,8 @@ class CompiledIndex:
                 raise IndexError_(f"{directory}: index format is not {INDEX_FORMAT}")
             self.stamp: str = meta["stamp"]
             self._files: dict[str, Any] = meta["files"]
-            verify_files(directory, self._files, full=False)
+            if not checked:
+                verify_files(directory, self._files, full=False)
             self.layers = tuple(LayerInfo(m["id"], m["kind"], m["version"]) for m in meta["layers"])
             self._claim_counts = tuple(int(m["claims"]) for m in meta["layers"])
             self._first_v6_combo = int(meta["first_v6_combo"])

@@ -94,8 +94,48 @@ def user_geoip_sources(extra: Sequence[Path] = ()) -> list[SourceSpec]:
     return specs
 
 
-def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
-    """Read every source into a layer. One bad source is an error naming it."""
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer of an index to be: its id, the digest of what it is read from (the
+    same digest means the same layer, so an incremental compile keeps it), and how to
+    read it."""
+
+    layer_id: str
+    key: str
+    spec: SourceSpec | None  # None: a project table (special-purpose, documented anycast)
+
+
+def layer_id_of(spec: SourceSpec) -> str:
+    """The index layer id a source becomes."""
+    if spec.kind == "mmdb-country":
+        return f"geoip:{spec.dataset}"
+    if spec.kind in ("mmdb-asn", "asn-csv"):
+        return f"asn:{spec.dataset}"
+    return spec.dataset
+
+
+def layer_plans(specs: Sequence[SourceSpec]) -> list[LayerPlan]:
+    """Every layer an index over ``specs`` holds, in order: the project tables first."""
+    from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER, FILE_NAME
+    from residency.locate.index.read import SPECIAL_LAYER
+    from residency.locate.index.stamp import source_key, table_key
+
+    data = paths.project_data_dir()
+    regions = table_key(sorted((data / "regions").glob("*.csv")))
+    plans = [
+        LayerPlan(SPECIAL_LAYER, table_key([data / "special-purpose.csv"]), None),
+        LayerPlan(DOCUMENTED_ANYCAST_LAYER, table_key([data / FILE_NAME]), None),
+    ]
+    for spec in specs:
+        uses_regions = spec.kind not in ("mmdb-country", "mmdb-asn", "asn-csv")
+        key = source_key(spec, regions if uses_regions else "")
+        plans.append(LayerPlan(layer_id_of(spec), key, spec))
+    return plans
+
+
+def build_layer(plan: LayerPlan) -> LayerBuilder:
+    """Read one layer from its source. A bad source is an error naming it."""
+    from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER, anycast_services
     from residency.datasets.interface import RangeRecord
     from residency.datasets.parsers import PARSERS
     from residency.datasets.regions import RegionTable
@@ -103,32 +143,38 @@ def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
         FEED_KINDS,
         LayerError,
         asn_csv_layer,
+        documented_anycast_layer,
         feed_layer,
         mmdb_asn_layer,
         mmdb_country_layer,
         special_purpose_layer,
     )
 
-    regions = RegionTable.load()
-    builders = [special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")]
-    for spec in specs:
-        if spec.kind in ("mmdb-country",):
-            builders.append(mmdb_country_layer(f"geoip:{spec.dataset}", spec.version, spec.files))
-        elif spec.kind == "mmdb-asn":
-            builders.append(mmdb_asn_layer(f"asn:{spec.dataset}", spec.version, spec.files))
-        elif spec.kind == "asn-csv":
-            blobs = [(str(f), f.read_bytes()) for f in spec.files]
-            builders.append(asn_csv_layer(f"asn:{spec.dataset}", spec.version, blobs))
-        else:
-            parser = PARSERS.get(spec.parser or spec.dataset)
-            if parser is None:
-                raise LayerError(f"{spec.dataset}: no parser named {spec.parser!r}")
-            records: list[RangeRecord] = []
-            version = spec.version
-            for f in spec.files:
-                parsed = parser(f.read_bytes())
-                records.extend(parsed.records)
-                version = spec.version or parsed.version
-            kind = FEED_KINDS.get(spec.kind, EvidenceKind.PROVIDER_FEED)
-            builders.append(feed_layer(spec.dataset, kind, version, records, regions.place_of))
-    return builders
+    spec = plan.spec
+    if spec is None:
+        if plan.layer_id == DOCUMENTED_ANYCAST_LAYER:
+            return documented_anycast_layer(anycast_services())
+        return special_purpose_layer(paths.project_data_dir() / "special-purpose.csv")
+    if spec.kind == "mmdb-country":
+        return mmdb_country_layer(plan.layer_id, spec.version, spec.files)
+    if spec.kind == "mmdb-asn":
+        return mmdb_asn_layer(plan.layer_id, spec.version, spec.files)
+    if spec.kind == "asn-csv":
+        blobs = [(str(f), f.read_bytes()) for f in spec.files]
+        return asn_csv_layer(plan.layer_id, spec.version, blobs)
+    parser = PARSERS.get(spec.parser or spec.dataset)
+    if parser is None:
+        raise LayerError(f"{spec.dataset}: no parser named {spec.parser!r}")
+    records: list[RangeRecord] = []
+    version = spec.version
+    for f in spec.files:
+        parsed = parser(f.read_bytes())
+        records.extend(parsed.records)
+        version = spec.version or parsed.version
+    kind = FEED_KINDS.get(spec.kind, EvidenceKind.PROVIDER_FEED)
+    return feed_layer(spec.dataset, kind, version, records, RegionTable.load().place_of)
+
+
+def build_layers(specs: Sequence[SourceSpec]) -> list[LayerBuilder]:
+    """Read every source into a layer. One bad source is an error naming it."""
+    return [build_layer(plan) for plan in layer_plans(specs)]

@@ -45,16 +45,51 @@ class Summary:
         return cls(arrays, tables)
 
     @classmethod
+    def carried(cls, directory: Path, calibration: str) -> tuple[Summary, Any] | None:
+        """The summary of the index an incremental update replaced, with each new
+        combination's old id (-1 for a new one), when it was merged with this
+        calibration; None otherwise (every combination is merged)."""
+        import numpy as np
+
+        from residency.locate.index.incremental import CARRIED, REUSE_FILE
+
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            carried = meta.get("carried")
+            if not carried:
+                return None
+            verify_files(directory, carried, full=True)
+            doc = json.loads((directory / f"{CARRIED}summary.json").read_text())
+            if doc.get("calibration") != calibration:
+                return None
+            arrays = {n: np.load(directory / f"{CARRIED}summary-{n}.npy") for n in cls.FILES}
+            reuse = np.load(directory / REUSE_FILE)
+        except (OSError, ValueError, KeyError, TypeError, IndexDamaged):
+            return None
+        return cls(arrays, doc["tables"]), reuse
+
+    @classmethod
     def build(
-        cls, directory: Path, combos: int, merged: Callable[[int], IpFacts], calibration: str
+        cls,
+        directory: Path,
+        combos: int,
+        merged: Callable[[int], IpFacts],
+        calibration: str,
+        previous: tuple[Summary, Any] | None = None,
     ) -> Summary:
         """Merge every combination once (tens of thousands, not millions); ``merged``
-        gives the facts of one combo id. Saved in ``directory`` when it is writable."""
+        gives the facts of one combo id. ``previous`` (``carried``): the rows of the
+        combinations an incremental update kept are copied, only the others merged.
+        Saved in ``directory`` when it is writable."""
         import numpy as np
 
         n = combos
         tables: dict[str, list[str]] = {"country": [""], "provider": [""], "region": [""]}
-        ids: dict[str, dict[str, int]] = {k: {"": 0} for k in tables}
+        if previous is not None:
+            tables = {k: list(previous[0].tables[k]) for k in tables}
+        ids: dict[str, dict[str, int]] = {
+            k: {v: i for i, v in enumerate(vals)} for k, vals in tables.items()
+        }
 
         def intern(kind: str, value: str | None) -> int:
             key = value or ""
@@ -70,7 +105,15 @@ class Summary:
         asn = np.zeros(n, dtype=np.int64)
         flags = np.zeros(n, dtype=np.uint8)
         confidence = np.zeros(n, dtype=np.uint8)
-        for combo in range(n):
+        todo: Any = range(n)
+        if previous is not None:
+            old, reuse = previous
+            kept = np.nonzero(reuse >= 0)[0]
+            columns: tuple[Any, ...] = (country, provider, region, asn, flags, confidence)
+            for name, column in zip(cls.FILES, columns, strict=True):
+                column[kept] = old.arrays[name][reuse[kept]]
+            todo = np.nonzero(reuse < 0)[0].tolist()
+        for combo in todo:
             facts = merged(combo)
             country[combo] = intern("country", facts.location.country)
             provider[combo] = intern("provider", facts.provider)
@@ -100,6 +143,10 @@ class Summary:
             doc = {"tables": tables, "files": files, "calibration": calibration}
             tmp.write_text(json.dumps(doc))
             os.replace(tmp, directory / "summary.json")  # written last: marks it complete
+            if previous is not None:
+                from residency.locate.index.incremental import drop_carried
+
+                drop_carried(directory)
         return cls(arrays, tables)
 
 

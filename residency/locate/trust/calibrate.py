@@ -348,6 +348,8 @@ def build_calibration(
         patterns=as_measured(first.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
+        tie_breakers=base.tie_breakers,
+        geoip_split=base.geoip_split,
     )
     second = measure(locator, samples, weighted, leave_out)
     counts: dict[str, int] = {}
@@ -384,6 +386,8 @@ def build_calibration(
         patterns=as_measured(second.patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
+        tie_breakers=base.tie_breakers,
+        geoip_split=base.geoip_split,
         provenance=provenance,
     )
     final = Calibration.from_json(final.to_json())  # with its digest

@@ -147,6 +147,12 @@ class Calibration:
     default_weight: Mapping[str, float] = field(default_factory=dict)
     #: Providers counted as "hyperscaler" rather than "hosting".
     hyperscalers: frozenset[str] = frozenset()
+    #: Sources that only break a tie between the others, never outvote one: the registry
+    #: country (geo-whois-asn-country), which is where a block is registered.
+    tie_breakers: frozenset[str] = frozenset()
+    #: GeoIP databases whose summed weights for two countries differ by less than this
+    #: are split, not outweighed (0: the heavier always wins, the rule before issue 21).
+    geoip_split: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict)
     digest: str = ""
     #: False while measuring: a withheld answer is still counted (calibrate.measure).
@@ -165,6 +171,8 @@ class Calibration:
                 raise CalibrationError(f"{origin}: not a format 1 calibration table")
             defaults = {str(k): float(v) for k, v in doc["default_weight"].items()}
             hyper = frozenset(str(p) for p in doc.get("hyperscalers", ()))
+            breakers = frozenset(str(p) for p in doc.get("tie_breakers", ()))
+            split = float(doc.get("geoip_split", 0.0))
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise CalibrationError(f"{origin}: not a calibration table ({err})") from err
         return cls(
@@ -173,6 +181,8 @@ class Calibration:
             patterns=_rows(doc.get("patterns", {}), "patterns"),
             default_weight=defaults,
             hyperscalers=hyper,
+            tie_breakers=breakers,
+            geoip_split=split,
             provenance=doc.get("provenance", {}),
             digest=sha256(text.encode()).hexdigest()[:16],
         )
@@ -196,6 +206,8 @@ class Calibration:
                 "min_against": MIN_AGAINST,
             },
             "hyperscalers": sorted(self.hyperscalers),
+            "tie_breakers": sorted(self.tie_breakers),
+            "geoip_split": self.geoip_split,
             "default_weight": dict(sorted(self.default_weight.items())),
             "sources": rows(self.sources),
             "answers": rows(self.answers),

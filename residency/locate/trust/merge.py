@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER as DOCUMENTED_ANYCAST
+from residency.datasets.anycast_table import whole_network_anycast
 from residency.locate.index.read import LayerInfo
 from residency.locate.trust.calibration import WEAK_BELOW, Calibration, shipped_calibration
 from residency.model import (
@@ -84,6 +86,7 @@ def claim_evidence(layer: LayerInfo, claim: dict[str, Any]) -> Evidence:
         asn=claim.get("asn"),
         org=claim.get("org"),
         anycast=bool(claim.get("any", False)),
+        note=str(claim.get("note", "")),
     )
 
 
@@ -183,19 +186,32 @@ def merge_facts(
     # that runs anycast somewhere says nothing about this address: Google, Gcore and
     # many others announce mostly unicast space.
     published = next((e for e in feeds if e.anycast), None)
-    measured = next((e for e in evidence if e.kind is EvidenceKind.ANYCAST), None)
+    documented = next(
+        (e for e in evidence if e.kind is EvidenceKind.ANYCAST and e.source == DOCUMENTED_ANYCAST),
+        None,
+    )
+    measured = next(
+        (e for e in evidence if e.kind is EvidenceKind.ANYCAST and e is not documented), None
+    )
     if measured is not None and _placed_more_specifically(measured, feeds, geofeeds):
         # bgp.tools marks a whole announced aggregate (Google's 34.32.0.0/11) anycast when
         # part of it is; the provider's own placement of a narrower prefix inside it
         # (a Google Cloud region) is the better claim for this address
         measured = None
-    anycast = published is not None or measured is not None
+    cdn_edge = _cdn_edge(feeds, hints, provider, operator, registry_cdn)
+    whole = whole_network_anycast().get(cdn_edge.vendor) if cdn_edge is not None else None
+    anycast = any(e is not None for e in (published, documented, measured, whole))
     anycast_basis = ""
     if published is not None:
         anycast_basis = f"published by {_claim_of(published)}"
+    elif documented is not None:
+        anycast_basis = f"{documented.note or 'documented'}, {_claim_of(documented)}"
     elif measured is not None:
         anycast_basis = f"measured, {_claim_of(measured)}"
-    cdn_edge = _cdn_edge(feeds, hints, provider, operator, registry_cdn)
+    elif whole is not None:
+        # an edge of a provider whose whole network is anycast, outside its listed ranges:
+        # a GeoIP database's place for it is where the block is registered, not served
+        anycast_basis = f"{whole.operator}'s whole network is anycast, {whole.cited}"
     for h in hints:
         if h.provider and provider and h.provider != provider:
             disagreements.append(
@@ -354,6 +370,31 @@ def _clear(tally: Sequence[tuple[str, float]]) -> str | None:
     return tally[0][0]
 
 
+def _tie_broken(
+    tally: Sequence[tuple[str, float]],
+    breaking: Sequence[tuple[Evidence, float]],
+    margin: float = _TIE,
+) -> str | None:
+    """The winner of ``tally`` when it leads by more than ``margin``; else the country
+    of those close to the top that a tie-breaker (the registry country) says, when it
+    is not weak and says one of them; else None (the sources disagree: splitting them by
+    a few points of measured share would be a coin flip). A tie-breaker never brings a
+    country no voter said."""
+    if not tally:
+        return None
+    close = {c for c, score in tally if tally[0][1] - score <= margin}
+    if len(close) == 1:
+        return tally[0][0]
+    said = {
+        e.place.country
+        for e, w in breaking
+        if e.place and w >= WEAK_BELOW and e.place.country in close
+    }
+    if len(said) == 1:
+        return said.pop()
+    return None if margin > _TIE else _clear(tally)
+
+
 def _says(votes: Sequence[tuple[Evidence, float]]) -> str:
     return ", ".join(f"{e.source} says {e.place.country}" for e, _ in votes if e.place)
 
@@ -388,6 +429,12 @@ def _locate(
         placed.insert(0, primary)  # the best-ranked feed gives the place detail
     authoritative = _weighted([*placed, *geofeeds], calibration, net)
     geo = _weighted([e for e in geoip if e.place], calibration, net)
+    # a registry country (where the block is registered) breaks a tie between the GeoIP
+    # databases; it never outvotes one: a multinational registers its blocks at home
+    voting = [(e, w) for e, w in geo if e.source not in calibration.tie_breakers]
+    breaking = [(e, w) for e, w in geo if e.source in calibration.tie_breakers]
+    if not voting:
+        voting, breaking = breaking, []
 
     def answer(
         kind: str,
@@ -400,11 +447,17 @@ def _locate(
         pattern = answer_pattern(kind, place.country, votes, family)
         judged = calibration.judge(kind, pattern, net, alone)
         if judged.withheld:
+            dissent = _says(votes) if " vs " in pattern else ""
+            because = (
+                f"the sources disagree: {dissent} ({judged.measured})"
+                if dissent
+                else f"the sources are weak here: {judged.measured}"
+            )
             return Location(
                 place=None,
                 confidence=Confidence.NONE,
                 basis=WITHHELD_BASIS,
-                why=f"unknown, because the sources are weak here: {judged.measured}; "
+                why=f"unknown, because {because}; "
                 f"the answer would have been {place.country} ({why})",
                 answer=kind,
                 pattern=pattern,
@@ -425,7 +478,7 @@ def _locate(
             e.place and e.place.country != feed_tally[0][0] for e, _ in authoritative
         )
         if winner is None:  # the feeds tie: GeoIP breaks it, or nothing does
-            winner = _clear(_tally([*authoritative, *geo]))
+            winner = _tie_broken(_tally([*authoritative, *voting]), breaking)
             if winner is None:
                 detail = _says([*authoritative, *geo])
                 disagreements.append(f"provider feeds disagree: {detail}")
@@ -447,8 +500,8 @@ def _locate(
             if same is not None:
                 place = same
         geo_countries = [e.place.country for e, _ in geo if e.place]
-        for_winner = sum(w for e, w in geo if e.place and e.place.country == winner)
-        against = sum(w for e, w in geo if e.place and e.place.country != winner)
+        for_winner = sum(w for e, w in voting if e.place and e.place.country == winner)
+        against = sum(w for e, w in voting if e.place and e.place.country != winner)
         if split:
             kind = "feed:split"
         elif not geo_countries:
@@ -474,13 +527,13 @@ def _locate(
             best.source if single else None,
         )
 
-    geo_tally = _tally(geo)
+    geo_tally = _tally(voting)
     if geo:
         detail = _says(geo)
         countries = {e.place.country for e, _ in geo if e.place}
         if len(countries) > 1:
             disagreements.append(f"GeoIP sources disagree: {detail}")
-        winner = _clear(geo_tally)
+        winner = _tie_broken(geo_tally, breaking, max(calibration.geoip_split, _TIE))
         if winner is None:
             reason = "GeoIP sources disagree" if geo_tally else "every GeoIP source is weak"
             return _unknown("sources-disagree", f"{reason}: {detail}")

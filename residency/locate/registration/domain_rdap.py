@@ -24,14 +24,16 @@ from typing import Any, Protocol
 
 import httpx
 
-from residency import __version__
 from residency.datasets.rdap_bootstrap import DnsBootstrap, load_bootstrap
 from residency.endpoints.domain import registrable_domain
 from residency.errors import ResidencyError
-from residency.locate.rdap import RdapFetched, RdapLookup, RdapMalformed, _country_name
-from residency.locate.rdap_cache import DEFAULT_TTL
+from residency.http import Fetcher
+from residency.locate.registration.rdap_cache import DEFAULT_TTL
+from residency.locate.registration.rdap_client import RdapFetched, RdapLookup
+from residency.locate.registration.rdap_parse import RdapMalformed, country_name
 from residency.model import Registrant, Registration
 from residency.paths import DOMAIN_RDAP_URL_ENV, domain_rdap_url_override
+from residency.textsafe import find_surrogate
 from residency.timefmt import utc_iso
 
 #: Key-value cache namespace (``residency.store`` ``kv_cache``).
@@ -190,7 +192,7 @@ def _adr_country(params: Mapping[str, Any], value: Any) -> str | None:
         return cc.strip().upper()
     named = value[6] if isinstance(value, list) and len(value) >= 7 else None
     if isinstance(named, str) and named.strip() and not _WITHHELD.search(named):
-        return _country_name(named)
+        return country_name(named)
     return None
 
 
@@ -224,7 +226,7 @@ class DomainRdapLookup:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: Fetcher | httpx.Client,
         bootstrap: DnsBootstrap,
         cache: KvCache | None = None,
         *,
@@ -235,7 +237,7 @@ class DomainRdapLookup:
         clock: Callable[[], float] = time.time,
         ttl: float = DEFAULT_TTL,
     ) -> None:
-        self.client = client
+        self.client = Fetcher.wrap(client)
         self.bootstrap = bootstrap
         self.cache = cache
         self.server_url = server_url or domain_rdap_url_override()
@@ -243,7 +245,7 @@ class DomainRdapLookup:
             # Checked now: a bad URL is a setting error, not an unknown per domain.
             origin = "" if server_url else f" (from ${DOMAIN_RDAP_URL_ENV})"
             try:
-                RdapLookup(client, self.server_url)
+                RdapLookup(self.client, self.server_url)
             except ResidencyError as err:
                 raise type(err)(f"domain {err}{origin}") from err
         self.timeout = timeout
@@ -254,7 +256,7 @@ class DomainRdapLookup:
         self.notes: list[str] = []
         self.queries = 0
         self.cache_hits = 0
-        self._servers: dict[str, RdapLookup] = {}
+        self._servers: dict[tuple[str, bool], RdapLookup] = {}
         self._memory: dict[str, Registrant] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._state = threading.Lock()
@@ -269,14 +271,13 @@ class DomainRdapLookup:
         server_url: str | None = None,
         *,
         timeout: float = 10.0,
+        fetcher: Fetcher | None = None,
     ) -> DomainRdapLookup:
-        """A lookup with its own httpx client (closed by ``close()``) and the bootstrap
-        from the dataset folder, or the bundled one (a note says why)."""
+        """A lookup with its own fetcher (closed by ``close()``; ``fetcher`` is a seam
+        for tests) and the bootstrap from the dataset folder, or the bundled one (a
+        note says why)."""
         bootstrap, note = load_bootstrap()
-        client = httpx.Client(
-            timeout=timeout,
-            headers={"User-Agent": f"residency/{__version__} (RDAP domain lookups)"},
-        )
+        client = fetcher or Fetcher()
         try:
             lookup = cls(client, bootstrap, cache, server_url=server_url, timeout=timeout)
         except BaseException:
@@ -330,8 +331,11 @@ class DomainRdapLookup:
         link = related_link(document, url) if registrant.status == "unknown" else None
         if link is None:
             return registrant
-        # A thin registry (.com, .net) names the registrar's server: ask it, once.
-        registrar = self._transport(link.rsplit("/domain/", 1)[0])
+        # A thin registry (.com, .net) names the registrar's server: ask it, once. The
+        # link comes from an answer, so its host must be public (residency.http checks
+        # every address it resolves to).
+        base = link.rsplit("/domain/", 1)[0]
+        registrar = self._transport(base, trusted=_origin(base) == _origin(transport.base_url))
         if isinstance(registrar, Registrant):
             return registrant
         again = self._get(registrar, link, domain)
@@ -361,6 +365,10 @@ class DomainRdapLookup:
             return unknown(domain, f"malformed RDAP response from {host}: JSON nested too deeply")
         except ValueError:
             return unknown(domain, f"malformed RDAP response from {host}: not JSON")
+        broken = find_surrogate(document)
+        if broken is not None:  # refused here, so never cached: no encoder can write it
+            reason = f"malformed RDAP response from {host}: unpaired surrogate at {broken}"
+            return unknown(domain, reason)
         try:
             return parse_domain(document, domain, host, utc_iso()), document
         except RdapMalformed as err:
@@ -368,25 +376,28 @@ class DomainRdapLookup:
         except RecursionError:
             return unknown(domain, f"malformed RDAP response from {host}: nested too deeply")
 
-    def _transport(self, base: str) -> RdapLookup | Registrant:
-        base = base.rstrip("/")
+    def _transport(self, base: str, trusted: bool = True) -> RdapLookup | Registrant:
+        """The lookup for one server; ``trusted`` for a configured or bootstrap server
+        (it may be local), not for a link taken from an answer."""
+        key = (base.rstrip("/"), trusted)
         with self._state:
-            found = self._servers.get(base)
+            found = self._servers.get(key)
             if found is None:
                 try:
                     found = RdapLookup(
                         self.client,
-                        base,
+                        key[0],
                         timeout=self.timeout,
                         concurrency=self.concurrency,
                         budget=self.budget,
+                        trusted=trusted,
                     )
                 except ResidencyError as err:
                     return unknown(None, f"unusable RDAP server URL: {err}")
                 if self._stage_end is None:  # the first query starts the stage budget
                     self._stage_end = time.monotonic() + found.budget
                 found.share_stage(self._stage_end)
-                self._servers[base] = found
+                self._servers[key] = found
             return found
 
     def _cached(self, key: str) -> Registrant | None:
@@ -438,10 +449,20 @@ def _decode(payload: str) -> Registrant | None:
         return None
     if not isinstance(data, dict) or not set(data) <= _FIELDS:
         return None
+    if find_surrogate(data) is not None:
+        return None  # written before surrogates were refused: no output can show it
     try:
         return Registrant(**data)
     except TypeError:
         return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        where = httpx.URL(url)
+    except httpx.InvalidURL:
+        return ("", "", None)
+    return (where.scheme, where.host, where.port)
 
 
 def _ascii(domain: str) -> str:

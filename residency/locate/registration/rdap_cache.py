@@ -27,6 +27,7 @@ from typing import Protocol
 from residency.errors import ResidencyError
 from residency.model import Registration
 from residency.paths import rdap_cache_path
+from residency.textsafe import find_surrogate
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -419,6 +420,8 @@ def _decode(payload: str) -> Registration | None:
         return None
     if not isinstance(data, dict) or not set(data) <= _REGISTRATION_FIELDS:
         return None
+    if find_surrogate(data) is not None:
+        return None  # written before surrogates were refused: no output can show it
     try:
         return Registration(**data)
     except TypeError:

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from residency import __version__
 from residency.errors import ResidencyError
 from residency.model import Evidence, EvidenceKind, IpFacts, Place, Registration
 from residency.timefmt import utc_iso
@@ -33,7 +32,8 @@ if TYPE_CHECKING:
     # fetched or parsed; ``residency ip`` without --rdap does not import this module.
     import httpx
 
-    from residency.locate.rdap_cache import KvCache
+    from residency.http import Fetcher
+    from residency.locate.registration.rdap_cache import KvCache
 
 #: A geofeed of a large network is a few MB; past this it is not read (RFC 9092 feeds
 #: are fetched whole, so the cap bounds memory too).
@@ -147,13 +147,15 @@ class GeofeedDiscovery:
     """Fetches, caches and applies the geofeeds RDAP registrations link.
 
     ``allow_local`` lets a feed be served over plain http from a loopback or private
-    address (tests); by default a feed must be https (RFC 9092 section 3) at a public
-    host, so a registration cannot point the auditor at its own network.
+    address (tests); by default a feed must be https (RFC 9092 section 3) at a host
+    whose every address is public (``residency.http`` checks the resolved addresses and
+    connects to the one it checked), so a registration cannot point the auditor at its
+    own network.
     """
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: Fetcher | httpx.Client,
         cache: KvCache | None = None,
         *,
         timeout: float = FEED_TIMEOUT,
@@ -162,7 +164,9 @@ class GeofeedDiscovery:
         allow_local: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = client
+        from residency.http import Fetcher
+
+        self.client = Fetcher.wrap(client)
         self.cache = cache
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -178,12 +182,11 @@ class GeofeedDiscovery:
 
     @classmethod
     def open(cls, cache: KvCache | None = None, **options: object) -> GeofeedDiscovery:
-        """A discovery with its own httpx client, closed by ``close()``."""
-        import httpx
+        """A discovery with its own fetcher, closed by ``close()``; it may reach local
+        addresses only with ``allow_local=True``."""
+        from residency.http import Fetcher
 
-        client = httpx.Client(
-            headers={"User-Agent": f"residency/{__version__} (RFC 9092 geofeed)"},
-        )
+        client = Fetcher(local=bool(options.get("allow_local", False)))
         found = cls(client, cache, **options)  # type: ignore[arg-type]
         found._owns_client = True
         return found
@@ -327,73 +330,44 @@ class GeofeedDiscovery:
         refused = self._refused(url)
         if refused:
             return FeedUnusable(url, f"{url} refused: {refused}")
-        import httpx
+        from residency.http import (
+            FetchError,
+            FetchRefused,
+            FetchTimedOut,
+            FetchTooLarge,
+            Limits,
+            same_origin,
+        )
 
-        origin = httpx.URL(url)
-        deadline = self._clock() + self.timeout
-        target = url
-        for _hop in range(MAX_REDIRECTS + 1):
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return FeedUnusable(url, f"not fetched within {self.timeout:g}s")
-            got = self._get(url, target, remaining, deadline)
-            if isinstance(got, FeedUnusable):
-                return got
-            if isinstance(got, httpx.URL):
-                if (got.scheme, got.host, got.port) != (origin.scheme, origin.host, origin.port):
-                    return FeedUnusable(
-                        url, f"redirect to another host ({got.host}) refused: {got}"
-                    )
-                target = str(got)
-                continue
-            return self._parse(url, got)
-        return FeedUnusable(url, f"more than {MAX_REDIRECTS} redirects")
-
-    def _get(
-        self, url: str, target: str, remaining: float, deadline: float
-    ) -> bytes | httpx.URL | FeedUnusable:
-        import httpx
-
-        limit = _size(self.max_bytes)
+        limits = Limits(
+            deadline=self.timeout,
+            max_bytes=self.max_bytes,
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            max_redirects=MAX_REDIRECTS,
+        )
         try:
-            request = self.client.build_request(
-                "GET",
-                target,
+            response = self.client.get(
+                url,
+                limits,
                 headers={"Accept": "text/csv, application/geofeed+csv;q=0.9, */*;q=0.1"},
-                timeout=httpx.Timeout(min(self.timeout, remaining)),
+                redirects=same_origin,
             )
-            response = self.client.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException:
-            return FeedUnusable(url, f"no answer within {self.timeout:g}s")
-        except httpx.HTTPError as err:
-            return FeedUnusable(url, f"{type(err).__name__}: {err}")
-        try:
-            if response.is_redirect:
-                return response.url.join(response.headers.get("Location", ""))
-            if response.status_code != 200:
-                return FeedUnusable(url, f"HTTP {response.status_code}")
-            ctype = response.headers.get("Content-Type", "").lower()
-            if "html" in ctype:
-                return FeedUnusable(url, f"an HTML page ({ctype}), not a geofeed CSV")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                return FeedUnusable(url, f"larger than {limit} ({declared} bytes): not read")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.max_bytes:
-                    return FeedUnusable(url, f"larger than {limit}: not read")
-                if self._clock() >= deadline:
-                    return FeedUnusable(url, f"not fetched within {self.timeout:g}s")
-            return bytes(body)
-        except httpx.TimeoutException:
-            return FeedUnusable(url, f"stalled: no data within {self.timeout:g}s")
-        except httpx.RemoteProtocolError as err:
-            return FeedUnusable(url, f"download cut short (truncated): {err}")
-        except httpx.HTTPError as err:
-            return FeedUnusable(url, f"{type(err).__name__}: {err}")
-        finally:
-            response.close()
+        except FetchTooLarge as err:
+            limit = _size(self.max_bytes)
+            return FeedUnusable(url, f"larger than {limit}: not read ({err.reason})")
+        except FetchTimedOut as err:
+            return FeedUnusable(url, f"not fetched within {self.timeout:g}s ({err.reason})")
+        except FetchRefused as err:
+            return FeedUnusable(url, f"{err.url} refused: {err.reason}")
+        except FetchError as err:
+            return FeedUnusable(url, err.reason)
+        if response.status_code != 200:
+            return FeedUnusable(url, f"HTTP {response.status_code}")
+        ctype = response.headers.get("Content-Type", "").lower()
+        if "html" in ctype:
+            return FeedUnusable(url, f"an HTML page ({ctype}), not a geofeed CSV")
+        return self._parse(url, response.body)
 
     def _parse(self, url: str, body: bytes) -> DiscoveredFeed | FeedUnusable:
         head = body[:512].lstrip().lower()
