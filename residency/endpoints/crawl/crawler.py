@@ -235,7 +235,7 @@ def crawl_site(
                 browser = playwright.chromium.launch(
                     executable_path=executable,
                     headless=True,
-                    args=list(CHROMIUM_ARGS),
+                    args=[*CHROMIUM_ARGS, *settings.browser_args],
                     proxy={"server": f"http://127.0.0.1:{proxy.port}", "bypass": "<-loopback>"},
                     chromium_sandbox=False,
                     timeout=60_000,
