@@ -153,13 +153,13 @@ class _Recorder:
 
     def on_cdp_request(self, params: dict[str, Any]) -> None:
         url = str((params.get("request") or {}).get("url") or "")
-        if not url or url in self.initiators:
+        if not url or url in self.initiators or len(self.initiators) > 2 * self.cap:
             return
         self.initiators[url] = _initiator_text(params.get("initiator") or {})
 
     def on_cdp_socket(self, params: dict[str, Any]) -> None:
         url = str(params.get("url") or "")
-        if url and url not in self.initiators:
+        if url and url not in self.initiators and len(self.initiators) <= 2 * self.cap:
             self.initiators[url] = _initiator_text(params.get("initiator") or {})
 
 
