@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 DATA_STAMP := var/.dataset-ready
 
-.PHONY: setup deps data demo test lint bench clean
+.PHONY: setup deps data demo test lint docs bench clean
 
 setup: deps data
 
@@ -32,6 +32,12 @@ lint: deps
 	$(BIN)/ruff check residency tests bench
 	$(BIN)/ruff format --check residency tests bench
 	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml): the CLI reference must match the code, and the
+# build is strict (a broken link or include fails it). Output: var/site/.
+docs: deps
+	$(PY) scripts/cli_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: setup
 	$(PY) -m pip install -q py-cloudip  # baseline only: never a dependency

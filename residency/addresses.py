@@ -30,6 +30,7 @@ import re
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from dataclasses import dataclass
 
+from residency.errors import ResidencyError
 from residency.text import shorten
 
 _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
@@ -39,7 +40,7 @@ _LEADING_ZERO = re.compile(r"(?:^|[.:])0[0-9]")
 _ZONE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
-class AddressError(ValueError):
+class AddressError(ResidencyError, ValueError):
     """Text that is not an IP address; ``str()`` names the text and what is wrong.
     ``reason`` is the what alone (for callers that name the text themselves), or None
     when the text is simply not an address."""

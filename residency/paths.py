@@ -36,6 +36,10 @@ RDAP_URL_ENV = "RESIDENCY_RDAP_URL"
 #: the server the IANA bootstrap names for the TLD (a private or local RDAP service).
 DOMAIN_RDAP_URL_ENV = "RESIDENCY_DOMAIN_RDAP_URL"
 
+#: Environment variable: the GLEIF API base URL ``--gleif`` asks (a mirror, or a local
+#: test server); default https://api.gleif.org/api/v1.
+GLEIF_URL_ENV = "RESIDENCY_GLEIF_URL"
+
 #: Environment variable: seconds the whole RDAP stage of one run may take.
 RDAP_BUDGET_ENV = "RESIDENCY_RDAP_BUDGET"
 
@@ -143,6 +147,11 @@ def rdap_url_override() -> str | None:
 def domain_rdap_url_override() -> str | None:
     """``$RESIDENCY_DOMAIN_RDAP_URL`` as set (validated by the caller), or None."""
     return os.environ.get(DOMAIN_RDAP_URL_ENV) or None
+
+
+def gleif_url_override() -> str | None:
+    """``$RESIDENCY_GLEIF_URL`` as set (validated by the caller), or None."""
+    return os.environ.get(GLEIF_URL_ENV) or None
 
 
 def rdap_budget_setting() -> str | None:

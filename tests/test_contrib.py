@@ -1,5 +1,5 @@
 """contrib/: the Grafana dashboard and the Prometheus rules use only exported metrics, and
-the systemd units the README points at are there and well formed."""
+the systemd units the monitoring docs point at are there and well formed."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_prometheus_rules_use_only_exported_metrics() -> None:
 
 
 def test_systemd_units_are_complete_and_documented() -> None:
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "monitoring.md").read_text()
     units = sorted((CONTRIB / "systemd").iterdir())
     assert {u.name for u in units} >= {"residency-monitor.service", "residency-monitor.timer"}
     for unit in units:

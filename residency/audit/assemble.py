@@ -35,6 +35,8 @@ class Assembly:
     geofeeds: Any = None
 
     def close(self) -> None:
+        if self.auditor.control is not None:
+            self.auditor.control.close()
         if self.geofeeds is not None:
             self.geofeeds.close()
         if self.prober is not None:
@@ -82,6 +84,7 @@ def assemble(
         geofeeds = _geofeeds(registrar) if registrar is not None else None
         if request.rdap:
             prober = _with_registrants(prober, store, notes)
+        control = _control(request, policy, notes, store)
         if resolver is not None and check_resolver:
             notes.extend(resolver.check_or_mark())
     except BaseException:
@@ -105,8 +108,27 @@ def assemble(
         today=request.today,
         prober=prober,
         geofeeds=geofeeds,
+        control=control,
     )
     return Assembly(auditor, policy, locator, resolver, store, registrar, notes, prober, geofeeds)
+
+
+def _control(
+    request: AuditRequest, policy: Policy | None, notes: list[str], store: Any = None
+) -> Any:
+    """Who controls each endpoint: the shipped organisation, customer-domain and
+    sovereign-cloud tables, the entity tables when installed, [controllers.known], and
+    with --gleif GLEIF's LEI records (cached in the history store's cache when open)."""
+    from residency.control.evidence import ControlEvidence
+
+    table = getattr(policy, "controller_table", None) if policy is not None else None
+    gleif = None
+    if request.gleif:
+        from residency.control.gleif import GleifLookup
+        from residency.paths import gleif_url_override
+
+        gleif = GleifLookup.open(gleif_url_override(), store)
+    return ControlEvidence.load(request.data_dir, table, notes, gleif)
 
 
 def read_options(request: AuditRequest) -> Any:

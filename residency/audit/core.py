@@ -34,6 +34,7 @@ from residency.model import (
 from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
+    from residency.control.evidence import ControlEvidence
     from residency.locate.registration.geofeed_discovery import GeofeedDiscovery
     from residency.policy import Evaluator, Policy
     from residency.probe import Prober
@@ -127,6 +128,7 @@ class Auditor:
         clock: Callable[[], str] = _now,
         prober: Prober | None = None,
         geofeeds: GeofeedDiscovery | None = None,
+        control: ControlEvidence | None = None,
     ) -> None:
         self.resolver = resolver
         self.locator = locator
@@ -143,6 +145,8 @@ class Auditor:
         self.prober = prober
         # RFC 9092 geofeeds linked by RDAP registrations (with --rdap)
         self.geofeeds = geofeeds
+        # Who controls each endpoint (residency.control): after the probes, before judgement
+        self.control = control
         self._batch = False
 
     # ----------------------------------------------------------------- stream
@@ -204,6 +208,8 @@ class Auditor:
             collected = sorted(done, key=lambda r: order.get(id(r.endpoint), 0))
             if self.prober is not None:
                 collected = self.prober.probe_many(collected)
+                if self.control is not None:
+                    collected = [self.control.annotate(r) for r in collected]
                 if self.policy is not None:
                     collected = [self._judge(r) for r in collected]
         return self.assemble_result(collected, settings, run_id, started, problems)
@@ -233,7 +239,8 @@ class Auditor:
             started=started,
             finished=self.clock(),
             endpoints=tuple(collected),
-            data_versions=self.locator.data_versions(),
+            data_versions=self.locator.data_versions()
+            + (self.control.data_versions() if self.control is not None else ()),
             resolvers=settings.resolvers,
             vantages=settings.vantages,
             policy=policy_ref,
@@ -302,16 +309,33 @@ class Auditor:
                     )
             except ResidencyError:
                 continue  # an unparsable observed address was already reported by the reader
+        located = tuple(seen.values())
+        if self.control is not None and self.prober is None:
+            # decided before the result is built: one object per endpoint, not two
+            controller, sovereign = self.control.decide(endpoint, resolutions, located)
+            return self._judged(
+                EndpointResult(
+                    endpoint=endpoint,
+                    resolutions=resolutions,
+                    facts=located,
+                    hints=hints,
+                    controller=controller,
+                    sovereign=sovereign,
+                )
+            )
         result = EndpointResult(
-            endpoint=endpoint, resolutions=resolutions, facts=tuple(seen.values()), hints=hints
+            endpoint=endpoint, resolutions=resolutions, facts=located, hints=hints
         )
         if self.prober is not None:
             if self._batch:
                 return result  # probed, then judged, in audit()
             result = self.prober.probe_many([result])[0]
-        if self.policy is not None:
-            result = self._judge(result)
-        return result
+        if self.control is not None:
+            result = self.control.annotate(result)
+        return self._judged(result)
+
+    def _judged(self, result: EndpointResult) -> EndpointResult:
+        return self._judge(result) if self.policy is not None else result
 
     def _judge(self, result: EndpointResult) -> EndpointResult:
         from dataclasses import replace

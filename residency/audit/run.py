@@ -8,7 +8,7 @@ library call. Returns the report text, a summary line and the exit code.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from residency.audit.assemble import assemble, iter_inputs, load_request_policy, read_all_inputs
 from residency.audit.core import AuditSettings, new_run_id, paused_gc
 from residency.exitcodes import ExitCode
-from residency.model import Endpoint, EndpointResult, InputProblem, Verdict
+from residency.model import AuditResult, Endpoint, EndpointResult, InputProblem, Verdict
 from residency.progress import Progress
 from residency.timefmt import utc_iso
 
 if TYPE_CHECKING:
     from residency.endpoints.crawl.record import CrawlOptions
+    from residency.policy import Policy
 
 #: The resolvers entry of a run audited without re-resolution.
 NO_RESOLVER = "none (observed only)"
@@ -48,6 +49,7 @@ class AuditRequest:
     fail_on: str = "fail"
     rdap: bool = False
     rdap_url: str | None = None
+    gleif: bool = False  # --gleif: owners from GLEIF's LEI records (network access, opt-in)
     geoip: tuple[Path, ...] = ()
     data_dir: Path | None = None
     db: str | None = None
@@ -56,6 +58,7 @@ class AuditRequest:
     dns_ports: tuple[int, ...] = (53,)
     verbose: bool = False
     details: str | None = None
+    width: int | None = None  # terminal report: columns to fit (the caller's terminal)
     probes: str | None = None  # "--probe tls,http": opt-in, contacts the endpoints
     probe_port: int = 443
     probe_timeout: float = 3.0
@@ -88,9 +91,11 @@ class AuditRequest:
             resolve=not opts.get("no_resolve"),
             policy_path=opts.get("policy_path"),
             fmt=fmt,
-            color=fmt == "terminal" and _wants_color(opts),
+            # the caller decides (the CLI: --color, a terminal, NO_COLOR); never read here
+            color=fmt == "terminal" and bool(opts.get("use_color")),
             fail_on=str(opts.get("fail_on") or "fail"),
             rdap=bool(opts.get("rdap")),
+            gleif=bool(opts.get("gleif")),
             rdap_url=opts.get("rdap_url"),
             geoip=tuple(opts.get("geoip") or ()),
             data_dir=opts.get("data_dir"),
@@ -99,6 +104,7 @@ class AuditRequest:
             zone_origin=opts.get("zone_origin"),
             dns_ports=tuple(opts.get("dns_ports") or ()) or (53,),
             verbose=bool(opts.get("verbose")),
+            width=opts.get("width"),
             details=opts.get("details"),
             probes=opts.get("probes"),
             probe_port=int(opts.get("probe_port") or 443),
@@ -121,27 +127,6 @@ def _crawl_options(opts: Mapping[str, Any]) -> CrawlOptions:
     return CrawlOptions.from_options(opts)
 
 
-def _wants_color(opts: Mapping[str, Any]) -> bool:
-    """``--color always|never`` as asked; ``auto`` (the default): colours on a terminal
-    unless NO_COLOR is set or the report goes to a file."""
-    chosen = str(opts.get("color") or "auto")
-    if chosen != "auto":
-        return chosen == "always"
-    return opts.get("output") is None and _stdout_is_tty() and not _no_color()
-
-
-def _no_color() -> bool:
-    import os
-
-    return bool(os.environ.get("NO_COLOR"))  # https://no-color.org: any non-empty value
-
-
-def _stdout_is_tty() -> bool:
-    import sys
-
-    return sys.stdout.isatty()
-
-
 @dataclass(frozen=True)
 class AuditOutcome:
     report: str
@@ -153,12 +138,72 @@ class AuditOutcome:
     result: Any = field(default=None, repr=False)
 
 
+def audit_targets(
+    targets: Iterable[str] = (),
+    *,
+    policy: Policy | str | Path | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> AuditResult:
+    """Audit ``targets`` (host names, URLs, IP literals, list/HAR/pcap/zone/dig files) and
+    return the result: the library form of ``residency audit``.
+
+    ``policy`` is a loaded ``Policy``, a shipped policy's name or a TOML path; every
+    other keyword is a field of ``AuditRequest`` (``nameservers``, ``resolve``,
+    ``data_dir``, ``vantages``, ``rdap``, ``db``, ...). Raises ``ResidencyError`` for
+    usage and data errors (broken policy, no dataset) before anything is audited; bad
+    input lines are ``result.problems``, the rest is still audited."""
+    if policy is None or isinstance(policy, str | Path):
+        request = AuditRequest(targets=tuple(targets), policy_path=_policy_path(policy), **options)
+        return _audit(request, load_request_policy(request), progress)[0]
+    return _audit(AuditRequest(targets=tuple(targets), **options), policy, progress)[0]
+
+
+def _policy_path(policy: str | Path | None) -> Path | None:
+    if policy is None:
+        return None
+    from residency.policy.catalogue import resolve_policy
+
+    return resolve_policy(policy)
+
+
 def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditOutcome:
     """The whole ``residency audit`` job. Raises ResidencyError for usage/data errors
     (broken policy, no dataset, unreachable resolver) before anything is audited."""
     from residency.report import JunitIndeterminate, RenderOptions, render, summary_line
 
-    policy = load_request_policy(request)
+    result, notes = _audit(request, load_request_policy(request), progress)
+    problems = result.problems
+    # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
+    options = RenderOptions(
+        color=request.color,
+        width=request.width,
+        verbose=request.verbose,
+        details=request.details,
+        junit_indeterminate=JunitIndeterminate.FAILURE
+        if request.fail_on in ("indeterminate", "warn")
+        else JunitIndeterminate.SKIPPED,
+        junit_warn_fails=request.fail_on == "warn",
+    )
+    with paused_gc():
+        report = render(result, request.fmt, options)
+    exit_code = _exit_code(result.verdict, request.fail_on, bool(problems))
+    return AuditOutcome(
+        report=report,
+        summary=summary_line(result),
+        exit_code=exit_code,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        run_id=result.run_id,
+        result=result,
+    )
+
+
+def _audit(
+    request: AuditRequest, policy: Policy | None, progress: Progress | None
+) -> tuple[AuditResult, list[str]]:
+    """The audit of ``request`` judged by ``policy``, recorded with ``--db``; and the
+    notes of the run (resolver and RDAP notes may be added while it runs)."""
     endpoints, problems, notes = read_all_inputs(request)
     parts = assemble(request, notes, policy, check_resolver=any(not e.is_ip for e in endpoints))
     try:
@@ -180,28 +225,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditO
             parts.store.record_run(result)
     finally:
         parts.close()
-    # JUnit follows --fail-on: what makes the exit status 1 is a failure in the XML too.
-    options = RenderOptions(
-        color=request.color,
-        verbose=request.verbose,
-        details=request.details,
-        junit_indeterminate=JunitIndeterminate.FAILURE
-        if request.fail_on in ("indeterminate", "warn")
-        else JunitIndeterminate.SKIPPED,
-        junit_warn_fails=request.fail_on == "warn",
-    )
-    with paused_gc():
-        report = render(result, request.fmt, options)
-    exit_code = _exit_code(result.verdict, request.fail_on, bool(problems))
-    return AuditOutcome(
-        report=report,
-        summary=summary_line(result),
-        exit_code=exit_code,
-        problems=tuple(problems),
-        notes=tuple(notes),
-        run_id=result.run_id,
-        result=result,
-    )
+    return result, notes
 
 
 #: Streamed results are recorded in runs of this many endpoints, so memory stays bounded.

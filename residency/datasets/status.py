@@ -178,7 +178,14 @@ def data_status(
         if entry is None:
             kind = source.kind if source else "?"
             problem = "never fetched"
-            if source and source.covered_by and source.covered_by in manifest.entries:
+            if source and source.opt_in:
+                how = (
+                    f"'residency data import FILE --as {name}'"
+                    if source.import_only
+                    else f"'residency data update --enable {source.opt_in}' fetches it"
+                )
+                problem = f"off (opt-in): {how}; licence {source.licence}"
+            elif source and source.covered_by and source.covered_by in manifest.entries:
                 problem += f"; its ranges come from {source.covered_by} meanwhile"
             elif source and source.mirror is None and not source.user_added:
                 # offline, nothing can fetch it: say how an air-gapped site gets it

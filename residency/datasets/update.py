@@ -43,7 +43,7 @@ from residency.datasets.manifest import (
 )
 from residency.datasets.mirrors import MirrorFetcher, default_mirrors
 from residency.datasets.parsers import PARSERS
-from residency.datasets.sources import Source, all_sources
+from residency.datasets.sources import Source, all_sources, enabled_opt_ins
 from residency.datasets.storage import (
     StagedFile,
     UpdateLock,
@@ -459,7 +459,9 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
             problems=tuple(problems),
         )
 
-    if run.offline:
+    if source.import_only:
+        problems.append(f"{source.id}: no download exists")
+    elif run.offline:
         problems.append(f"{source.id}: official URLs skipped (--offline)")
     else:
         try:
@@ -498,6 +500,8 @@ def update_source(run: _Run, source: Source) -> SourceOutcome:
     reason = "; ".join(p.removeprefix(prefix) for p in problems) or "no way to obtain it"
     if source.kind in ("rdap-bootstrap", "suffix-list"):
         reason += " (the bundled snapshot is used instead)"
+    elif source.import_only:
+        reason += f" (import a copy with 'residency data import FILE --as {source.id}')"
     elif source.covered_by and source.mirror is None:
         reason += f" (its ranges are also in {source.covered_by})"
     elif source.mirror is None and not source.user_added:
@@ -528,9 +532,44 @@ def select_sources(
     return tuple(dict.fromkeys(chosen))
 
 
+def opt_in_filter(
+    chosen: Iterable[Source],
+    wanted: Iterable[str] | None,
+    enable: Iterable[str],
+    manifest: Manifest,
+) -> tuple[Source, ...]:
+    """Opt-in sources stay out of an update unless named (``--source``), enabled
+    (``--enable``, ``[datasets] enable``) or already present; the rest pass unchanged."""
+    named = set(wanted or ())
+    enabled = set(enable)
+    return tuple(
+        source
+        for source in chosen
+        if source.opt_in is None
+        or source.id in named
+        or source.opt_in in enabled
+        or source.id in enabled
+        or (source.id in manifest.entries and not source.import_only)
+    )
+
+
+def check_enable(sources: Mapping[str, Source], enable: Iterable[str]) -> tuple[str, ...]:
+    """``--enable`` values: opt-in groups or dataset ids; an unknown one is a UsageError."""
+    groups = {s.opt_in for s in sources.values() if s.opt_in}
+    ids = {s.id for s in sources.values() if s.opt_in}
+    for value in enable:
+        if value not in groups and value not in ids:
+            known = ", ".join(sorted(groups | ids))
+            raise UsageError(
+                f"--enable {value!r}: not an opt-in dataset group or id; known: {known}"
+            )
+    return tuple(enable)
+
+
 def update(
     wanted: Iterable[str] | None = None,
     *,
+    enable: Iterable[str] = (),
     directory: Path | None = None,
     sources: Mapping[str, Source] | None = None,
     client: Fetcher | httpx.Client | None = None,
@@ -554,6 +593,7 @@ def update(
     directory = directory or dataset_dir()
     sources = sources if sources is not None else all_sources()
     chosen = select_sources(sources, wanted)
+    enabled = (*check_enable(sources, enable), *enabled_opt_ins())
     started = utc_now()
     directory.mkdir(parents=True, exist_ok=True)
     with UpdateLock(directory):
@@ -566,6 +606,7 @@ def update(
                 skipped="a complete dataset is already present",
             )
         remove_leftovers(directory)
+        chosen = opt_in_filter(chosen, wanted, enabled, manifest)
         own_client = client is None
         run = _Run(
             directory=directory,

@@ -191,6 +191,43 @@ def validate_suffix_list(source: Source, files: Sequence[tuple[str, Path]]) -> V
     return Validated(version=version, records=rules)
 
 
+def _date_in_names(files: Sequence[tuple[str, Path]], labels: Mapping[str, str] | None) -> str:
+    """A date in the imported files' names (``disconnect-entities_2026-08-07.json``)."""
+    import re
+
+    for name, _ in files:
+        found = re.search(r"(20\d\d)-?([01]\d)-?([0-3]\d)", (labels or {}).get(name, ""))
+        if found:
+            return "-".join(found.groups())
+    return "unversioned"
+
+
+def validate_entity_list(
+    source: Source, files: Sequence[tuple[str, Path]], labels: Mapping[str, str] | None = None
+) -> Validated:
+    """A domain-owner table: stream-parse every file (bounded memory); its organisations
+    count as records. A file of the wrong shape is ``FeedInvalid`` naming it."""
+    from residency.control.entities import parse_files
+
+    parsed = parse_files(source.id, files)
+    records = sum(len(p.records) for p in parsed)
+    if records == 0:
+        raise FeedInvalid(f"{source.id}: no organisations in {', '.join(n for n, _ in files)}")
+    notes = tuple(note for p in parsed for note in p.notes)
+    return Validated(version=_date_in_names(files, labels), records=records, notes=notes)
+
+
+def validate_dpf_list(
+    source: Source, files: Sequence[tuple[str, Path]], labels: Mapping[str, str] | None = None
+) -> Validated:
+    from residency.control.dpf import parse_dpf
+
+    names = 0
+    for name, path in files:
+        names += len(parse_dpf(_read(path, source.id), f"{source.id}: {name}"))
+    return Validated(version=_date_in_names(files, labels), records=names)
+
+
 def validate(
     source: Source,
     files: Sequence[tuple[str, Path]],
@@ -211,4 +248,8 @@ def validate(
         return validate_rdap_bootstrap(source, files)
     if source.kind == "suffix-list":
         return validate_suffix_list(source, files)
+    if source.kind == "entity-list":
+        return validate_entity_list(source, files, labels)
+    if source.kind == "dpf-list":
+        return validate_dpf_list(source, files, labels)
     return validate_feed(source, files, parsers, labels)

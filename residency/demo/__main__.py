@@ -9,7 +9,10 @@ local TLS server standing in for their services (``tls_server.py``), then runs
    and controller (from the services' certificates) judged together; the probes go to the
    local server only, never to the real addresses;
 2. the same endpoints under ``india-payments`` (no probes);
-3. what clients in India and in the US are served for a geo-steered name (EDNS Client
+3. who controls three third parties with DV certificates (``data/demo/control-endpoints.txt``)
+   and who owns those, from the domain-owner evidence, under ``eu-sovereign``: the name on
+   the AWS European Sovereign Cloud fails on its ultimate parent, Amazon.com, Inc. (US);
+4. what clients in India and in the US are served for a geo-steered name (EDNS Client
    Subnet),
 
 all through the same resolver code path as a live audit (UDP and, for the large answer,
@@ -39,6 +42,7 @@ GEO_NAME = "app.kitephone.demo.residency.test"
 GEO_ANSWER_IN = "52.66.98.41"  # AWS ap-south-1 (Mumbai), from the published AWS ranges
 POLICY = "india-payments.toml"
 PROBED_POLICY = "defence-personnel.toml"
+CONTROL_POLICY = "eu-sovereign.toml"
 PACKAGES = ("knot", "knot-module-geoip")
 
 
@@ -128,6 +132,31 @@ def probed_audit(nameserver: str, tls: DemoTlsServer, extra: list[str]) -> int:
     )
 
 
+def control_audit(nameserver: str, tls: DemoTlsServer, extra: list[str]) -> int:
+    """Who controls it: third parties with DV certificates, their controller and owners from
+    the domain-owner evidence, one of them on the AWS European Sovereign Cloud, judged by
+    eu-sovereign (no operator or controller whose ultimate parent is under US law)."""
+    say(f"who controls them, and who owns those: judged by {CONTROL_POLICY}")
+    env = {**os.environ, "SSL_CERT_FILE": str(tls.ca_file)}
+    return audit(
+        [
+            "--nameserver",
+            nameserver,
+            "--policy",
+            str(project_data_dir() / "policies" / CONTROL_POLICY),
+            "--probe",
+            "tls",
+            "--probe-connect-to",
+            tls.connect_to,
+            "--probe-timeout",
+            "2",
+            *extra,
+            str(project_data_dir() / "demo" / "control-endpoints.txt"),
+        ],
+        env=env,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m residency.demo",
@@ -170,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                     str(demo / "endpoints.txt"),
                 ]
             )
+            if status not in (0, 1):
+                return status
+            status = control_audit(server.address, tls, [*common, *options.audit_args])
             if status not in (0, 1):
                 return status
             if prefix is not None and any(z.ecs for z in zones):

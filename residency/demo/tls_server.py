@@ -8,7 +8,8 @@ at run time under a demo CA that only the demo's audit trusts (``SSL_CERT_FILE``
 
 - ``*.kitephone.demo.residency.test``: an OV certificate (CA/B policy 2.23.140.1.2.2),
   O = Beijing Kitephone Mobile Software Co., Ltd., C = CN;
-- ``*.kitepay.demo.residency.test``: OV, O = Kitepay Payments India Private Limited, C = IN.
+- ``*.kitepay.demo.residency.test``: OV, O = Kitepay Payments India Private Limited, C = IN;
+- the control demo's third parties under ``mirror.residency.test``: DV, no organisation.
 
 Its HTTP answers carry the CDN edge headers of the CDN names in the zones (CloudFront for
 ``images``, Cloudflare for ``checkout``), naming a Mumbai PoP: what a client in India would
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 OV_POLICY = "2.23.140.1.2.2"  # CA/Browser Forum: organisation validated
+DV_POLICY = "2.23.140.1.2.1"  # CA/Browser Forum: domain validated (names no organisation)
 DEMO_SUFFIX = "demo.residency.test"
 
 
@@ -38,8 +40,8 @@ class Company:
     """A fictional company and the names its certificate covers."""
 
     domain: str  # e.g. "kitephone.demo.residency.test"
-    organisation: str
-    country: str
+    organisation: str | None  # None: a DV certificate, which names no organisation
+    country: str | None
     names: tuple[str, ...]  # subjectAltName DNS names (wildcards cover one label)
 
 
@@ -55,7 +57,21 @@ KITEPAY = Company(
     "IN",
     (f"*.kitepay.{DEMO_SUFFIX}",),
 )
-COMPANIES = (KITEPHONE, KITEPAY)
+#: The third parties of the control demo (data/demo/control-endpoints.txt), mirrored under
+#: mirror.residency.test: DV certificates, as 94% of the web's are, so their controller
+#: comes from the domain-owner evidence (data/organisations.toml), not the certificate.
+MIRROR_SUFFIX = "mirror.residency.test"
+THIRD_PARTIES = Company(
+    MIRROR_SUFFIX,
+    None,
+    None,
+    (
+        f"*.adition.com.{MIRROR_SUFFIX}",
+        f"*.google-analytics.com.{MIRROR_SUFFIX}",
+        f"*.eusc-de-east-1.amazonaws.eu.{MIRROR_SUFFIX}",
+    ),
+)
+COMPANIES = (KITEPHONE, KITEPAY, THIRD_PARTIES)
 
 #: host (first label) -> the CDN edge headers its HTTP answer carries
 EDGE_HEADERS = {
@@ -99,13 +115,14 @@ def make_certificates(directory: Path) -> tuple[Path, dict[str, tuple[Path, Path
     leaves: dict[str, tuple[Path, Path]] = {}
     for company in COMPANIES:
         key = _key()
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, company.names[0]),
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, company.names[0])]
+        if company.organisation and company.country:
+            attributes += [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, company.organisation),
                 x509.NameAttribute(NameOID.COUNTRY_NAME, company.country),
             ]
-        )
+        subject = x509.Name(attributes)
+        policy = OV_POLICY if company.organisation else DV_POLICY
         leaf = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -119,9 +136,7 @@ def make_certificates(directory: Path) -> tuple[Path, dict[str, tuple[Path, Path
                 critical=False,
             )
             .add_extension(
-                x509.CertificatePolicies(
-                    [x509.PolicyInformation(ObjectIdentifier(OV_POLICY), None)]
-                ),
+                x509.CertificatePolicies([x509.PolicyInformation(ObjectIdentifier(policy), None)]),
                 critical=False,
             )
             .sign(ca_key, hashes.SHA256())

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from residency.locate.locator import Locator
 from residency.locate.trust.calibrate import rebuild_calibration
 
 
-def prepare_dataset(notify: Callable[[str], None] | None = None) -> None:
-    """Build the index of the default dataset, then (when provider geofeeds are in
-    place) measure the calibration and merge again with it. ``notify`` gets one line
-    per step done, with its time."""
+def prepare_dataset(
+    notify: Callable[[str], None] | None = None, directory: Path | None = None
+) -> None:
+    """Build the index of the dataset in ``directory`` (default: the dataset folder),
+    then (when provider geofeeds are in place) measure the calibration and merge again
+    with it. ``notify`` gets one line per step done, with its time."""
     started = time.monotonic()
-    locator = Locator.load()
+    locator = Locator.load(directory)
     if notify is not None:
         sizes = locator.index.sizes()
         notify(
@@ -24,10 +27,10 @@ def prepare_dataset(notify: Callable[[str], None] | None = None) -> None:
             f"({time.monotonic() - started:.1f} s)"
         )
     started = time.monotonic()
-    calibration = rebuild_calibration(locator)
+    calibration = rebuild_calibration(locator, directory)
     if calibration is None:
         return  # no provider geofeed in place: the shipped calibration stays in force
-    Locator.load().merge_all()  # merged again with the measured weights
+    Locator.load(directory).merge_all()  # merged again with the measured weights
     if notify is not None:
         truths = calibration.provenance.get("ground_truth", [])
         notify(

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         IpFacts,
         Location,
         Operator,
+        OwnerLink,
         Place,
         Registration,
     )
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         Controller,
         ProbeResult,
         Registrant,
+        SovereignCloud,
     )
     from residency.model.resolution import (
         ChainStep,
@@ -70,6 +72,7 @@ _WHERE = {
     "Location": "facts",
     "Registration": "facts",
     "Operator": "facts",
+    "OwnerLink": "facts",
     "CdnEdge": "facts",
     "IpFacts": "facts",
     "BULK_COLUMNS": "facts",
@@ -85,6 +88,7 @@ _WHERE = {
     "ProbeResult": "probes",
     "Registrant": "probes",
     "Controller": "probes",
+    "SovereignCloud": "probes",
     "Verdict": "audit",
     "Reason": "audit",
     "AddressVerdict": "audit",
@@ -134,6 +138,7 @@ __all__ = [
     "ObservedAddress",
     "Operator",
     "Outcome",
+    "OwnerLink",
     "Place",
     "PolicyRef",
     "ProbeResult",
@@ -142,5 +147,6 @@ __all__ = [
     "Registration",
     "Resolution",
     "ResolvedAddress",
+    "SovereignCloud",
     "Verdict",
 ]

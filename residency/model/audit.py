@@ -7,7 +7,7 @@ from enum import IntEnum
 
 from residency.model.endpoints import Endpoint, InputProblem
 from residency.model.facts import DataVersion, Evidence, IpFacts
-from residency.model.probes import Controller, ProbeResult, Registrant
+from residency.model.probes import Controller, ProbeResult, Registrant, SovereignCloud
 from residency.model.resolution import Resolution
 
 
@@ -110,6 +110,7 @@ class EndpointResult:
     probes: tuple[ProbeResult, ...] = ()  # opt-in active probes (--probe), outcome each
     controller: Controller | None = None  # set when probes ran or a [controllers] table
     registrant: Registrant | None = None  # domain registrant (RDAP), with --rdap
+    sovereign: SovereignCloud | None = None  # a named sovereign-cloud offering it runs on
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -141,6 +141,19 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class OwnerLink:
+    """One organisation in an ownership chain, its country, and who says so.
+
+    ``source`` is the evidence for this step ("organisations.toml https://...",
+    "entity-list webxray 2019-12-18", "GLEIF LEI 5493..."), so a reader can check it."""
+
+    entity: str
+    country: str | None
+    source: str
+    lei: str | None = None
+
+
+@dataclass(frozen=True)
 class Operator:
     """Who controls an address: provider entity and its legal jurisdiction."""
 

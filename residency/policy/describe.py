@@ -21,7 +21,12 @@ def _codes(constraint: CodeConstraint | None) -> str:
         parts.append(f"allow {', '.join(constraint.allow_text)} ({count} {plural})")
     if constraint.deny_text:
         parts.append(f"deny {', '.join(constraint.deny_text)}")
-    return "; ".join(parts) or "any"
+    if constraint.dpf:
+        parts.append(f"{', '.join(sorted(constraint.dpf))} recipients only if DPF-listed")
+    text = "; ".join(parts) or "any"
+    if constraint.jurisdiction != "own":
+        text += f" (judged by the {constraint.jurisdiction}'s country)"
+    return text
 
 
 def _providers(constraint: ProviderConstraint | None) -> str:
@@ -57,6 +62,10 @@ def _scope_lines(scope: Scope, indent: str, inherited: bool) -> list[str]:
     if scope.controllers is not None:  # only when set: most policies leave the controller free
         lines.append(f"{indent}controllers: {_codes(scope.controllers)}")
         lines.append(f"{indent}unknown_controller: {scope.handling('unknown_controller').value}")
+    if scope.sovereign is not None:
+        allowed = ", ".join(sorted(scope.sovereign.allow or ())) or "none named"
+        denied = ", ".join(sorted(scope.sovereign.deny)) or "none"
+        lines.append(f"{indent}sovereign offerings: allow {allowed}; deny {denied}")
     return lines
 
 

@@ -25,9 +25,10 @@ from residency.model import (
     ProbeResult,
     Reason,
     Resolution,
+    SovereignCloud,
     Verdict,
 )
-from residency.policy.controllers import controller_findings
+from residency.policy.controllers import controller_findings, sovereign_allowed, sovereign_findings
 from residency.policy.jurisdictions import Jurisdictions, default_jurisdictions
 from residency.policy.model import (
     CodeConstraint,
@@ -101,9 +102,10 @@ def scopes_for(policy: Policy, host: str, categories: tuple[str, ...]) -> tuple[
     return tuple(AppliedScope(policy.base.overlaid(r.scope), r.label, r) for r in chosen)
 
 
-def _handled(
+def handled(
     handling: Handling, key: str, code: str, message: str, label: str, evidence: tuple[str, ...]
 ) -> tuple[Verdict, Reason]:
+    """The verdict and reason a handling key (``cdn = "warn"``, ...) gives a finding."""
     if handling is Handling.ALLOW:
         verdict, message = Verdict.PASS, f"{message}; accepted ({key} = allow)"
     elif handling is Handling.WARN:
@@ -157,7 +159,7 @@ class Evaluator:
                 served = "served from many places" if facts.anycast else "an edge server"
                 message = f"{what} ({who}): {served}, the origin behind it is unknown"
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling(key),
                         key,
                         key.replace("cdn", "cdn-edge"),
@@ -181,7 +183,7 @@ class Evaluator:
                     code = "no-data"
                     message = "location unknown: " + (facts.location.why or "no source covers it")
                 add(
-                    *_handled(
+                    *handled(
                         scope.handling("unknown_location"),
                         "unknown_location",
                         code,
@@ -260,7 +262,7 @@ class Evaluator:
             message = f"sources disagree: merged answer {country}, other sources say {others}"
             if facts.disagreements:
                 message += " (" + "; ".join(facts.disagreements) + ")"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "sources-disagree",
@@ -301,7 +303,7 @@ class Evaluator:
             return Verdict.PASS, passed
         if provider and region is None and any(s.provider == provider for s in constraint.allow):
             message = f"on {provider} but its region is unknown; allowed: {allowed}"
-            return _handled(
+            return handled(
                 scope.handling("unknown_location"),
                 "unknown_location",
                 "region-unknown",
@@ -312,12 +314,16 @@ class Evaluator:
         message = f"on {shown}; not in providers.allow = [{allowed}]"
         return Verdict.FAIL, Reason("provider-not-allowed", message, label, evidence, Verdict.FAIL)
 
-    def operator(self, facts: IpFacts, applied: AppliedScope) -> list[_Finding]:
+    def operator(
+        self, facts: IpFacts, applied: AppliedScope, sovereign: SovereignCloud | None = None
+    ) -> list[_Finding]:
         scope, label = applied.scope, applied.label
         constraint = scope.operator_jurisdictions
         if constraint is None:
             return []
         operator = facts.operator
+        if constraint.jurisdiction == "ultimate-parent":
+            return self.operator_parent(facts, applied, sovereign)
         evidence: list[str] = []
         if operator is not None:
             entity = operator.entity or operator.provider or "unknown entity"
@@ -333,7 +339,7 @@ class Evaluator:
             )
         jurisdiction = operator.jurisdiction if operator else None
         if jurisdiction is None:
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
@@ -358,12 +364,84 @@ class Evaluator:
         reason = Reason(code, text, label, tuple(evidence), verdict)
         return [_Finding(verdict, reason, "operator")]
 
+    def operator_parent(
+        self, facts: IpFacts, applied: AppliedScope, sovereign: SovereignCloud | None
+    ) -> list[_Finding]:
+        """``operator_jurisdictions.jurisdiction = "ultimate-parent"``: the country of the
+        top of the operator's ownership chain (the sovereign offering's, when the endpoint
+        runs on one; its own country when ``[sovereign] allow`` names it)."""
+        scope, label = applied.scope, applied.label
+        constraint = scope.operator_jurisdictions
+        assert constraint is not None
+        operator = facts.operator
+        if sovereign is not None:
+            chain = sovereign.chain_text()
+            if sovereign_allowed(scope, sovereign):
+                judged, top = sovereign.country, sovereign.entity
+                chain += f"; on {sovereign.name} (sovereign.allow): judged by its own country"
+            else:
+                judged, top = sovereign.ultimate.country, sovereign.ultimate.entity
+            evidence: tuple[str, ...] = (f"sovereign cloud: {sovereign.name} ({sovereign.basis})",)
+        elif operator is not None and operator.jurisdiction is not None:
+            from residency.control.organisations import operator_chain
+
+            parents = operator_chain(operator.provider, operator.entity)
+            ultimate = parents[-1] if parents else None
+            judged = (ultimate.country if ultimate else None) or operator.jurisdiction
+            top = ultimate.entity if ultimate else (operator.entity or operator.provider or "?")
+            from residency.model.probes import ownership_text
+
+            chain = ownership_text(
+                operator.entity or operator.provider or "operator",
+                operator.jurisdiction,
+                parents,
+                operator.basis,
+            )
+            evidence = (f"operator: {chain}",)
+        else:
+            verdict, reason = handled(
+                scope.handling("unknown_operator"),
+                "unknown_operator",
+                "operator-unknown",
+                "operator unknown, so its ultimate parent is too"
+                + (f" ({operator.basis})" if operator and operator.basis else ""),
+                label,
+                (),
+            )
+            return [_Finding(verdict, reason, "operator")]
+        if judged is None:
+            verdict, reason = handled(
+                scope.handling("unknown_operator"),
+                "unknown_operator",
+                "operator-unknown",
+                f"operated by {chain}; the ultimate parent's country is unknown",
+                label,
+                evidence,
+            )
+            return [_Finding(verdict, reason, "operator")]
+        verdict, how = _country_verdict(constraint, judged)
+        text = f"operated by {chain}; ultimate parent {top} under {judged} jurisdiction"
+        if how == "denied":
+            code = "operator-jurisdiction-denied"
+            text += f"; denied by operator_jurisdictions.deny = [{constraint.describe_deny()}]"
+        elif how == "not-allowed":
+            code = "operator-jurisdiction-not-allowed"
+            text += f"; not in operator_jurisdictions.allow = [{constraint.describe_allow()}]"
+        else:
+            code = "operator-jurisdiction-allowed"
+            text += "; allowed"
+        return [_Finding(verdict, Reason(code, text, label, evidence), "operator")]
+
     def address(
-        self, facts: IpFacts, applied: AppliedScope, probes: Sequence[ProbeResult] = ()
+        self,
+        facts: IpFacts,
+        applied: AppliedScope,
+        probes: Sequence[ProbeResult] = (),
+        sovereign: SovereignCloud | None = None,
     ) -> AddressVerdict:
         if not facts.routable:
             why = facts.not_routable_reason or "not publicly routable"
-            verdict, reason = _handled(
+            verdict, reason = handled(
                 applied.scope.handling("not_routable"),
                 "not_routable",
                 "not-routable",
@@ -372,7 +450,7 @@ class Evaluator:
                 (),
             )
             return AddressVerdict(facts.ip, verdict, (reason,), "location")
-        findings = self.location(facts, applied, probes) + self.operator(facts, applied)
+        findings = self.location(facts, applied, probes) + self.operator(facts, applied, sovereign)
         if not findings:
             reason = Reason(
                 "no-constraint",
@@ -459,7 +537,7 @@ class Evaluator:
         addresses: list[AddressVerdict] = []
         breaches = False  # does any address breach before waivers?
         for facts in result.facts:
-            candidates = [self.address(facts, a, result.probes) for a in applied]
+            candidates = [self.address(facts, a, result.probes, result.sovereign) for a in applied]
             worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
             breaches = breaches or worst.verdict is not Verdict.PASS
             verdict, reasons = self.waived(
@@ -477,7 +555,7 @@ class Evaluator:
             else:
                 detail = "nothing was resolved or observed"
             level.append(
-                _handled(
+                handled(
                     applied[0].scope.handling("unresolved"),
                     "unresolved",
                     "resolution-failed",
@@ -500,6 +578,7 @@ class Evaluator:
                 )
             )
         level.extend(controller_findings(applied[0], result))
+        level.extend(sovereign_findings(applied[0], result))
         endpoint_verdict = max((v for v, _ in level), default=Verdict.PASS)
         endpoint_reasons = tuple(r for _, r in level)
         endpoint_verdict, endpoint_reasons = self.waived(

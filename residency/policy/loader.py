@@ -21,6 +21,7 @@ from residency.policy.jurisdictions import Jurisdictions
 from residency.policy.model import (
     EDGE_KEYS,
     HANDLING_KEYS,
+    JURISDICTION_BASES,
     CategoryAssignment,
     CodeConstraint,
     Handling,
@@ -29,18 +30,30 @@ from residency.policy.model import (
     ProviderSelector,
     Rule,
     Scope,
+    SovereignConstraint,
     Waiver,
 )
 from residency.policy.positions import Path as KeyPath
 from residency.policy.positions import Positions
 from residency.policy.regions import RegionCatalog, default_region_catalog
 
-SCOPE_KEYS = {"countries", "providers", "operator_jurisdictions", "controllers", *HANDLING_KEYS}
+SCOPE_KEYS = {
+    "countries",
+    "providers",
+    "operator_jurisdictions",
+    "controllers",
+    "sovereign",
+    *HANDLING_KEYS,
+}
 TOP_KEYS = {"name", "description", "version", "rules", "categories", "waivers", *SCOPE_KEYS}
 RULE_KEYS = {"name", "description", "hosts", "categories", *SCOPE_KEYS}
 CATEGORY_KEYS = {"name", "description", "hosts"}
 WAIVER_KEYS = {"host", "address", "justification", "owner", "expires", "reference"}
 CONSTRAINT_KEYS = {"allow", "deny"}
+#: controllers / operator_jurisdictions may also say whose jurisdiction counts, and (for
+#: controllers) which countries' recipients pass only when on the EU-US DPF list.
+JUDGED_KEYS = {"allow", "deny", "jurisdiction"}
+CONTROLLER_KEYS = {"allow", "deny", "jurisdiction", "dpf"}
 
 _HOST_PATTERN = re.compile(r"^[a-z0-9*?.\-_\[\]:!]+$")
 _CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -53,8 +66,11 @@ def load_policy(
     jurisdictions: Jurisdictions | None = None,
     regions: RegionCatalog | None = None,
 ) -> Policy:
-    """Load and validate a policy file. Raises ``PolicyInvalid`` listing every problem."""
-    path = Path(path)
+    """Load and validate a policy file, or a shipped policy by name (``"eu-only-gdpr"``).
+    Raises ``PolicyInvalid`` listing every problem."""
+    from residency.policy.catalogue import resolve_policy
+
+    path = resolve_policy(path)
     try:
         data = path.read_bytes()
         text = data.decode("utf-8")
@@ -208,11 +224,34 @@ class _Checker:
         return value
 
     # -- sections
-    def codes(self, value: Any, path: KeyPath, what: str) -> CodeConstraint | None:
+    def codes(
+        self, value: Any, path: KeyPath, what: str, keys: set[str] = CONSTRAINT_KEYS
+    ) -> CodeConstraint | None:
         section = self.table(value, path, f"[{self.name_of(path)}] allow = [...]")
         if section is None:
             return None
-        self.check_keys(section, path, CONSTRAINT_KEYS)
+        self.check_keys(section, path, keys)
+        extra: dict[str, Any] = {}
+        if "jurisdiction" in section:
+            judged = section["jurisdiction"]
+            if judged not in JURISDICTION_BASES:
+                self.problem(
+                    (*path, "jurisdiction"),
+                    f"{self.name_of((*path, 'jurisdiction'))} must be one of "
+                    f"{', '.join(repr(b) for b in JURISDICTION_BASES)}",
+                )
+            else:
+                extra["jurisdiction"] = judged
+        if "dpf" in section:
+            listed = self.string_list(section["dpf"], (*path, "dpf")) or []
+            codes: set[str] = set()
+            for item in listed:
+                trouble = self.jurisdictions.problem_with(item)
+                if trouble:
+                    self.problem((*path, "dpf"), trouble, literal=item)
+                else:
+                    codes |= self.jurisdictions.expand(item)
+            extra["dpf"] = frozenset(codes)
         lists: dict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = {}
         for key in ("allow", "deny"):
             if key not in section:
@@ -239,8 +278,36 @@ class _Checker:
         allow, allow_text = lists["allow"]
         deny, deny_text = lists["deny"]
         return CodeConstraint(
-            allow=allow, deny=deny or frozenset(), allow_text=allow_text, deny_text=deny_text
+            allow=allow,
+            deny=deny or frozenset(),
+            allow_text=allow_text,
+            deny_text=deny_text,
+            **extra,
         )
+
+    def offerings(self, value: Any, path: KeyPath) -> SovereignConstraint | None:
+        """``[sovereign] allow/deny = ["aws-eusc", ...]``: named sovereign-cloud offerings."""
+        from residency.control.sovereign import default_sovereign_clouds
+
+        section = self.table(value, path, f"[{self.name_of(path)}] deny = [...]")
+        if section is None:
+            return None
+        self.check_keys(section, path, CONSTRAINT_KEYS)
+        known = default_sovereign_clouds().offerings
+        found: dict[str, frozenset[str] | None] = {"allow": None, "deny": frozenset()}
+        for key in ("allow", "deny"):
+            if key not in section:
+                continue
+            items = self.string_list(section[key], (*path, key)) or []
+            for item in items:
+                if item.lower() not in known:
+                    self.problem(
+                        (*path, key),
+                        f"unknown sovereign offering {item!r}; known: {', '.join(sorted(known))}",
+                        literal=item,
+                    )
+            found[key] = frozenset(i.lower() for i in items)
+        return SovereignConstraint(allow=found["allow"], deny=found["deny"] or frozenset())
 
     def selector(self, item: str, path: KeyPath) -> ProviderSelector | None:
         provider, _, region = item.strip().lower().partition(":")
@@ -280,8 +347,13 @@ class _Checker:
             values["countries"] = self.codes(table["countries"], (*path, "countries"), "country")
         if "operator_jurisdictions" in table:
             values["operator_jurisdictions"] = self.codes(
-                table["operator_jurisdictions"], (*path, "operator_jurisdictions"), "jurisdiction"
+                table["operator_jurisdictions"],
+                (*path, "operator_jurisdictions"),
+                "jurisdiction",
+                JUDGED_KEYS,
             )
+        if "sovereign" in table:
+            values["sovereign"] = self.offerings(table["sovereign"], (*path, "sovereign"))
         if "providers" in table:
             values["providers"] = self.providers(table["providers"], (*path, "providers"))
         if "controllers" in table:
@@ -289,7 +361,7 @@ class _Checker:
             if isinstance(section, dict):  # [controllers.known] is the top-level table, not a limit
                 section = {k: v for k, v in section.items() if k != "known" or path}
             values["controllers"] = self.codes(
-                section, (*path, "controllers"), "controller country"
+                section, (*path, "controllers"), "controller country", CONTROLLER_KEYS
             )
         for key in HANDLING_KEYS:
             if key not in table:

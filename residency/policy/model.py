@@ -43,6 +43,12 @@ HANDLING_KEYS: dict[str, str] = {
 }
 
 
+#: Whose country a controller or operator rule judges: the entity's own, or that of the
+#: top of its ownership chain (``jurisdiction = "ultimate-parent"``: the US CLOUD Act
+#: reaches a US parent's subsidiaries wherever they are incorporated).
+JURISDICTION_BASES = ("own", "ultimate-parent")
+
+
 @dataclass(frozen=True)
 class CodeConstraint:
     """Allowed and denied country (or jurisdiction) codes; ``allow is None`` = anything."""
@@ -51,12 +57,26 @@ class CodeConstraint:
     deny: frozenset[str]
     allow_text: tuple[str, ...] = ()  # as written, e.g. ("@EU", "CH"), for reasons
     deny_text: tuple[str, ...] = ()
+    jurisdiction: str = "own"  # "own" or "ultimate-parent"
+    # controllers only: a recipient in one of these countries passes when the EU-US Data
+    # Privacy Framework list names it (adequacy for certified organisations only)
+    dpf: frozenset[str] = frozenset()
 
     def describe_allow(self) -> str:
         return ", ".join(self.allow_text) or "nothing"
 
     def describe_deny(self) -> str:
         return ", ".join(self.deny_text)
+
+
+@dataclass(frozen=True)
+class SovereignConstraint:
+    """``[sovereign]``: named sovereign-cloud offerings (data/sovereign_clouds.toml) denied,
+    or allowed: an allowed offering's operating entity is judged by its own country even
+    where a rule asks for the ultimate parent's (the buyer accepted its separation)."""
+
+    allow: frozenset[str] | None
+    deny: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class Scope:
     unresolved: Handling | None = None
     controllers: CodeConstraint | None = None  # countries the service's controller may be in
     unknown_controller: Handling | None = None
+    sovereign: SovereignConstraint | None = None
 
     def overlaid(self, other: Scope) -> Scope:
         """This scope with every setting ``other`` sets replacing ours (whole sections)."""

@@ -14,8 +14,19 @@ def controller_text(result: EndpointResult) -> str:
     if controller is None:
         return ""
     if controller.entity is None:
+        if controller.why.startswith("controller unknown"):
+            return controller.why
         return f"controller unknown ({controller.why})" if controller.why else "controller unknown"
-    return f"controlled by {controller.entity} ({controller.country or '??'}, {controller.basis})"
+    return f"controlled by {controller.chain_text()}"
+
+
+def sovereign_text(result: EndpointResult) -> str:
+    """ "on AWS European Sovereign Cloud (name ...): AWS European Sovereign Cloud GmbH (DE)
+    → Amazon.com, Inc. (US) [...]", or "" when the endpoint is on no known offering."""
+    cloud = result.sovereign
+    if cloud is None:
+        return ""
+    return f"on {cloud.name}, operated by {cloud.chain_text()}"
 
 
 def edge_text(result: EndpointResult) -> str:
@@ -52,7 +63,7 @@ def probe_failures(result: EndpointResult) -> str:
 
 def controller_line(result: EndpointResult) -> str:
     """One line per endpoint that was probed or has a controller; "" otherwise."""
-    if result.controller is None and not result.probes:
+    if result.controller is None and not result.probes and result.sovereign is None:
         return ""
     countries = dict.fromkeys(f.location.country or "unknown" for f in result.facts)
     operators = dict.fromkeys(operator_text(f) for f in result.facts)
@@ -62,7 +73,7 @@ def controller_line(result: EndpointResult) -> str:
     # The registrant is shown once: in the controller's reasons when it is one of them.
     basis = result.controller.basis if result.controller else ""
     shown = registered in controlled or basis.startswith("registrant")
-    parts += [edge_text(result), "" if shown else registered]
+    parts += [sovereign_text(result), edge_text(result), "" if shown else registered]
     parts.append(probe_failures(result))
     stand_ins = dict.fromkeys(p.connected_to for p in result.probes if p.connected_to)
     if stand_ins:  # say so: what was seen is the stand-in's answer, not the address's

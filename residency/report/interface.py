@@ -69,7 +69,7 @@ class RenderOptions:
     max_width: int = 48  # terminal: widest cell before it is cut
     verbose: bool = False  # terminal: every address, chain and evidence (the long table)
     details: str | None = None  # terminal: the long table for this one endpoint
-    width: int | None = None  # terminal: columns to fit; None = $COLUMNS or the terminal
+    width: int | None = None  # terminal: columns to fit; None = 80 (the CLI passes its terminal's)
 
 
 class Formatter(Protocol):

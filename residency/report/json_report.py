@@ -20,6 +20,7 @@ from residency.model import (
     Evidence,
     IpFacts,
     ObservedAddress,
+    OwnerLink,
     ProbeResult,
     Reason,
     Resolution,
@@ -183,6 +184,18 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "probes": [probe_dict(p) for p in result.probes],
         "controller": controller_dict(result.controller),
         "registrant": None if result.registrant is None else asdict(result.registrant),
+        "sovereign_cloud": None
+        if result.sovereign is None
+        else {
+            "offering": result.sovereign.offering,
+            "name": result.sovereign.name,
+            "entity": result.sovereign.entity,
+            "country": result.sovereign.country,
+            "basis": result.sovereign.basis,
+            "source": result.sovereign.source,
+            "parents": [_link_dict(link) for link in result.sovereign.parents],
+            "text": result.sovereign.chain_text(),
+        },
     }
 
 
@@ -216,16 +229,42 @@ def probe_dict(probe: ProbeResult) -> dict[str, Any]:
     }
 
 
+#: Controllers decided from the domain tables are shared by every host under one domain:
+#: their JSON is built once per object (the object is kept with it, so its id stays its own).
+_CONTROLLER_JSON: dict[int, tuple[Controller, dict[str, Any]]] = {}
+
+
+def _link_dict(link: OwnerLink) -> dict[str, Any]:
+    return {"entity": link.entity, "country": link.country, "source": link.source, "lei": link.lei}
+
+
 def controller_dict(controller: Controller | None) -> dict[str, Any] | None:
     if controller is None:
         return None
-    return {
+    known = _CONTROLLER_JSON.get(id(controller))
+    if known is not None and known[0] is controller:
+        return known[1]
+    ultimate = controller.ultimate
+    found = {
         "entity": controller.entity,
         "country": controller.country,
         "basis": controller.basis,
         "confidence": controller.confidence.value,
         "why": controller.why,
+        # each step above the entity with its own source; the ultimate parent last
+        "parents": [_link_dict(link) for link in controller.parents],
+        "parent_unknown": controller.parent_unknown or None,
+        "ultimate_parent": None if ultimate is None else _link_dict(ultimate),
+        "sources": list(controller.sources),
+        "disagreements": list(controller.disagreements),
+        "hosted_by": controller.hosted_by,
+        "dpf": controller.dpf or None,
+        "text": controller.chain_text(),
     }
+    if len(_CONTROLLER_JSON) >= 4096:
+        _CONTROLLER_JSON.clear()
+    _CONTROLLER_JSON[id(controller)] = (controller, found)
+    return found
 
 
 def data_version_dict(version: DataVersion) -> dict[str, Any]:

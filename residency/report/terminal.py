@@ -5,9 +5,7 @@ and evidence."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 from collections import Counter
 from dataclasses import replace
 
@@ -96,11 +94,9 @@ def evidence_cell(facts: IpFacts) -> str:
 
 
 def _columns() -> int:
-    """$COLUMNS when set (as shells and tests do), else the terminal, else 80."""
-    try:
-        return max(40, int(os.environ.get("COLUMNS", "")))
-    except ValueError:
-        return shutil.get_terminal_size((80, 24)).columns
+    """The width when the caller gave none: the library never asks the terminal (the CLI
+    passes the terminal's width in ``RenderOptions.width``)."""
+    return 80
 
 
 def where_cell(endpoint: EndpointResult) -> str:

@@ -20,7 +20,7 @@ def test_every_source_has_licence_attribution_and_a_known_parser() -> None:
     assert len(SOURCES) >= 16
     for source in SOURCES.values():
         assert source.licence and source.attribution, source.id
-        assert source.urls or source.discover, source.id
+        assert source.urls or source.discover or source.import_only, source.id
         if source.kind in ("feed", "geofeed", "cloudip", "asn-csv"):
             assert source.parser in PARSERS, f"{source.id}: parser {source.parser!r}"
     dbip = SOURCES["dbip-country"]

@@ -16,7 +16,7 @@ def test_unwritable_output_is_one_line_and_the_store_is_intact(tmp_path: Path) -
         *("report", "--since", "2023-11-14", "--until", "2023-11-16", "--format", "html"),
         *("-o", str(bad), "--db", db),
     )
-    assert_clean_failure(run, mentions="cannot write")
+    assert_clean_failure(run, mentions="does not exist")  # checked before any work
     assert len(run.error_lines()) == 1 and str(bad) in run.stderr
     # Nothing stored was lost: the same report still renders.
     again = run_cli(

@@ -118,7 +118,7 @@ def test_demo_terminal_names_both_sides_and_groups(dataset: Path) -> None:
 
 
 def test_demo_judges_controller_and_location(dataset: Path) -> None:
-    probed, payments = documents(run_demo(dataset, "--format", "json"))
+    probed, payments, _control = documents(run_demo(dataset, "--format", "json"))
     assert probed["policy"]["name"] == "defence-personnel"
     assert payments["policy"]["name"] == "india-payments"
     endpoints = {e["host"]: e for e in probed["endpoints"]}
@@ -154,3 +154,27 @@ def test_demo_judges_controller_and_location(dataset: Path) -> None:
     second = {e["host"]: e for e in payments["endpoints"]}
     assert second["tokens.kitepay.demo.residency.test"]["verdict"] == "FAIL"
     assert all(not e["probes"] for e in payments["endpoints"])
+
+
+def test_demo_control_names_owners_and_fails_the_sovereign_cloud_on_its_parent(
+    dataset: Path,
+) -> None:
+    """Issue 19, item 8: DV certificates, so the controller comes from entity evidence; the
+    name under amazonaws.eu fails eu-sovereign on its ultimate parent, named in the reason."""
+    _, _, control = documents(run_demo(dataset, "--format", "json"))
+    assert control["policy"]["name"] == "eu-sovereign"
+    endpoints = {e["host"]: e for e in control["endpoints"]}
+    adition = endpoints["ad1.adition.com.mirror.residency.test"]
+    assert adition["probes"][0]["certificate"]["validation"] == "dv"
+    assert adition["controller"]["entity"] == "Adition Technologies AG"
+    assert [p["entity"] for p in adition["controller"]["parents"]] == ["Virtual Minds AG"]
+    assert "DV certificate: names no organisation" in adition["controller"]["why"]
+    esc = endpoints["s3.eusc-de-east-1.amazonaws.eu.mirror.residency.test"]
+    assert esc["verdict"] == "FAIL"
+    assert esc["sovereign_cloud"]["offering"] == "aws-eusc"
+    assert esc["controller"]["ultimate_parent"]["entity"] == "Amazon.com, Inc."
+    (reason,) = [r for r in esc["reasons"] if r["code"] == "controller-denied"]
+    assert (
+        "AWS European Sovereign Cloud GmbH (DE) → Amazon.com, Inc. (US)" in reason["message"]
+        and "ultimate parent Amazon.com, Inc. under US jurisdiction" in reason["message"]
+    )

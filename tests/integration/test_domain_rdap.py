@@ -209,5 +209,9 @@ def test_audit_through_the_cli_names_the_registrant_as_controller(
     assert suffix["registrant"]["status"] == "unknown" and suffix["registrant"]["domain"] is None
 
     assert not text.traceback, text.stderr[-2000:]
-    assert "controlled by Globex Corporation Ltd (GB, registrant (RDAP 127.0.0.1," in text.stdout
+    # no table knows Globex's owner: the chain says so (issue 19: "parent unknown" explicit)
+    assert (
+        "controlled by Globex Corporation Ltd (GB) → parent unknown [registrant (RDAP 127.0.0.1,"
+        in text.stdout
+    )
     assert "registrant redacted (initech.com, RDAP 127.0.0.1)" in text.stdout

@@ -65,6 +65,7 @@ def test_probe_through_knot(
     assert any(r["code"] == "controller-not-allowed" for r in endpoint["reasons"])
     assert endpoint["verdict"] == "FAIL"
     assert (
-        "controlled by Beijing Xiaomi Mobile Software Co., Ltd. (CN, OV certificate)" in text.stdout
+        "controlled by Beijing Xiaomi Mobile Software Co., Ltd. (CN) → parent unknown "
+        "[OV certificate" in text.stdout
     )
     assert "cloudflare edge for this vantage (local): BOM" in text.stdout

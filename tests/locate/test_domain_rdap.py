@@ -122,13 +122,15 @@ def _known(org: str = "Globex Corporation Ltd") -> Registrant:
     )
 
 
-def test_registrant_outranks_the_table_and_names_its_basis() -> None:
+def test_the_users_table_outranks_the_registrant_which_names_its_basis() -> None:
+    """Issue 19's rank: certificate, the user's [controllers.known], entity tables, then
+    the registrant (often redacted, or a brand-protection agent)."""
     table = {"globex.co.uk": ("Globex Holdings", "US")}
-    controller = controller_for("api.globex.co.uk", [], table, _known())
+    assert controller_for("api.globex.co.uk", [], table, _known()).basis == "first-party table"
+    controller = controller_for("api.globex.co.uk", [], None, _known())
     assert (controller.entity, controller.country) == ("Globex Corporation Ltd", "GB")
     assert controller.basis == "registrant (RDAP rdap.nominet.uk, 2026-12-02)"
     assert controller.confidence is Confidence.MEDIUM
-    assert controller_for("api.globex.co.uk", [], table, None).basis == "first-party table"
 
 
 def test_redacted_registrant_contributes_nothing_but_is_shown() -> None:

@@ -22,7 +22,7 @@ def test_check_valid_policy_exits_0_and_describes_it() -> None:
     )
     assert code == 0, err
     assert out.splitlines()[0].endswith("eu-only-gdpr.toml: valid")
-    assert "policy eu-only-gdpr version 1.0" in out
+    assert "policy eu-only-gdpr version 2.0" in out
     assert "  countries: allow @EEA (30 countries)" in out
     assert "rules[analytics]" in out
     code, out, _ = run(

@@ -41,10 +41,14 @@ def test_india_payments() -> None:
 
 def test_eu_only_gdpr() -> None:
     gdpr = example("eu-only-gdpr")
-    assert evaluate(gdpr, result("app.example", facts(country="IE")), TODAY).verdict is Verdict.PASS
+    # the place passes; the recipient is unknown, and unknown_controller = "warn" says so
+    ireland = evaluate(gdpr, result("app.example", facts(country="IE")), TODAY)
+    assert ireland.addresses[0].verdict is Verdict.PASS
+    assert ireland.verdict is Verdict.WARN
+    assert [r.code for r in ireland.reasons] == ["controller-unknown"]
     assert evaluate(gdpr, result("app.example", facts(country="CH")), TODAY).verdict is Verdict.FAIL
     swiss = result("analytics.example", facts(country="CH"))
-    assert evaluate(gdpr, swiss, TODAY).verdict is Verdict.PASS
+    assert evaluate(gdpr, swiss, TODAY).addresses[0].verdict is Verdict.PASS
     us = result("analytics.example", facts(country="US"))
     assert evaluate(gdpr, us, TODAY).verdict is Verdict.FAIL
     # cdn = "warn": an unplaced anycast edge (Google's global load balancer) is WARN,
@@ -74,7 +78,10 @@ def test_strict_and_sovereign() -> None:
     judged = evaluate(sovereign, result("a.example", aws_frankfurt), TODAY)
     assert judged.verdict is Verdict.FAIL
     assert judged.addresses[0].reasons[0].code == "operator-jurisdiction-denied"
-    assert evaluate(sovereign, result("a.example", german), TODAY).verdict is Verdict.PASS
+    hetzner = evaluate(sovereign, result("a.example", german), TODAY)
+    assert hetzner.addresses[0].verdict is Verdict.PASS  # German operator, German place
+    assert hetzner.verdict is Verdict.WARN  # no evidence of who runs the service: said
+    assert [r.code for r in hetzner.reasons] == ["controller-unknown"]
 
 
 def test_defence_personnel_judges_every_side() -> None:

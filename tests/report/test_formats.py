@@ -375,4 +375,4 @@ def test_cli_format_choices_are_the_enums() -> None:
 
     assert choices("audit", "--format") == [f.value for f in OutputFormat]
     assert "jsonl" in choices("audit", "--format")
-    assert choices("report", "--format") == [f.value for f in ComplianceFormat]
+    assert choices("report", "--format") == ["text", *(f.value for f in ComplianceFormat)]

@@ -30,7 +30,7 @@ from residency.errors import ResidencyError
 from residency.http import Fetcher
 from residency.locate.registration.rdap_cache import DEFAULT_TTL
 from residency.locate.registration.rdap_client import RdapFetched, RdapLookup
-from residency.locate.registration.rdap_parse import RdapMalformed, _country_name
+from residency.locate.registration.rdap_parse import RdapMalformed, country_name
 from residency.model import Registrant, Registration
 from residency.paths import DOMAIN_RDAP_URL_ENV, domain_rdap_url_override
 from residency.textsafe import find_surrogate
@@ -192,7 +192,7 @@ def _adr_country(params: Mapping[str, Any], value: Any) -> str | None:
         return cc.strip().upper()
     named = value[6] if isinstance(value, list) and len(value) >= 7 else None
     if isinstance(named, str) and named.strip() and not _WITHHELD.search(named):
-        return _country_name(named)
+        return country_name(named)
     return None
 
 

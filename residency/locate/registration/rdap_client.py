@@ -39,7 +39,7 @@ from residency.locate.registration.rdap_cache import (
     RdapCacheError,
     SqliteRdapCache,
 )
-from residency.locate.registration.rdap_parse import RdapMalformed, _cidr_text, parse_rdap
+from residency.locate.registration.rdap_parse import RdapMalformed, cidr_text, parse_rdap
 from residency.model import Registration
 from residency.paths import RDAP_BUDGET_ENV, RDAP_URL_ENV, rdap_budget_setting, rdap_url_override
 from residency.textsafe import find_surrogate
@@ -356,13 +356,13 @@ class RdapLookup:
             # A network that does not hold the address describes something else.
             return unknown(
                 f"implausible RDAP answer from {host}: network"
-                f" {_cidr_text(answer.first, answer.last)} does not contain {address}"
+                f" {cidr_text(answer.first, answer.last)} does not contain {address}"
             )
         size = int(answer.last) - int(answer.first) + 1
         if size > 1 << (answer.first.max_prefixlen - MAX_PREFIX[address.version]):
             return unknown(
                 f"implausible RDAP answer from {host}: network"
-                f" {_cidr_text(answer.first, answer.last)} is implausibly wide"
+                f" {cidr_text(answer.first, answer.last)} is implausibly wide"
                 f" (wider than /{MAX_PREFIX[address.version]})"
             )
         pieces = _public_pieces(answer.first, answer.last)

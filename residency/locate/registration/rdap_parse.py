@@ -136,7 +136,7 @@ def parse_rdap(document: Any, *, url: str | None = None, fetched: str | None = N
         status="known",
         network_name=_clean(info.get("name")),
         handle=_clean(info.get("handle")),
-        cidr=_clean(info.get("cidr")) or _cidr_text(first, last),
+        cidr=_clean(info.get("cidr")) or cidr_text(first, last),
         org=org,
         country=country,
         rir=_rir(document, url, [_clean(info.get("handle")), *(e.handle for e in entities)]),
@@ -349,18 +349,19 @@ def _vcard_country(vcard: Any) -> str | None:
             return code
         value = prop[3]
         if isinstance(value, list) and len(value) >= 7 and isinstance(value[6], str):
-            code = _country_name(value[6])
+            code = country_name(value[6])
             if code:
                 return code
         label = params.get("label")
         if isinstance(label, str) and label.strip():
-            code = _country_name(label.replace("\\n", "\n").strip().splitlines()[-1])
+            code = country_name(label.replace("\\n", "\n").strip().splitlines()[-1])
             if code:
                 return code
     return None
 
 
-def _country_name(text: str) -> str | None:
+def country_name(text: str) -> str | None:
+    """The ISO country code of a country name or code as RDAP writes it, or None."""
     text = text.strip().rstrip(".").upper()
     return _COUNTRY_NAMES.get(text) or _country_code(text)
 
@@ -403,7 +404,7 @@ def _range(start: Any, end: Any) -> tuple[IPAddress, IPAddress]:
     return first, last
 
 
-def _cidr_text(first: IPAddress, last: IPAddress) -> str:
+def cidr_text(first: IPAddress, last: IPAddress) -> str:
     return ", ".join(str(n) for n in ipaddress.summarize_address_range(first, last))
 
 
