@@ -74,7 +74,7 @@ class CompileReport:
             parts.append(f"dropped {', '.join(self.removed)}")
         parts.append(f"kept {len(self.kept)} layers")
         parts.append(f"{self.new_combos} of {self.combos} combinations merged anew")
-        return "incremental update: " + "; ".join(parts)
+        return "rebuilding incrementally: " + "; ".join(parts)
 
 
 def _old_meta(target: Path) -> dict[str, Any] | None:
