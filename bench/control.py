@@ -11,7 +11,9 @@ domains, sovereign clouds) beside the same audit without it, in one run.
    list, customer names under shared domains, unknown brands; audited with and without
    control evidence, alternately, in one run; the extra cost per endpoint.
 
-    .venv/bin/python bench/control.py [--names 20000] [--repeat 3]
+    RESIDENCY_DATA_DIR=/tmp/copy .venv/bin/python bench/control.py [--names 20000] [--repeat 3]
+
+(on a copy of the dataset: loading the locator may recompile its index)
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("datasets/mirrors.py", "dict(os.environ)"): "passes the whole environment to a subprocess",
     ("demo/__main__.py", "**os.environ"): "passes the whole environment to a subprocess",
     ("demo/knot.py", '"PATH"'): "extends the system PATH to find Knot's sbin tools",
+    ("endpoints/crawl/browser.py", "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"): (
+        "tells Playwright never to fetch a browser of its own, not a residency setting"
+    ),
 }
 
 

@@ -8,6 +8,7 @@ ownership chain) and the sovereign offering it runs on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from residency.control.organisations import (
 )
 from residency.control.rank import ControllerTable, controller_for
 from residency.control.sovereign import SovereignClouds, default_sovereign_clouds
-from residency.control.suffixes import CustomerSuffixes, default_suffixes
+from residency.control.suffixes import CustomerSuffix, CustomerSuffixes, default_suffixes
 from residency.model import (
     Confidence,
     Controller,
@@ -270,16 +271,22 @@ class ControlEvidence:
             start = dot + 1
         if customer is None:
             return None
-        org = customer.suffix.organisation
-        provider = self.organisations.by_id.get(org) if org else None
-        hosted = provider.entity if provider else customer.suffix.provider_name
+        return self._customer(customer.suffix)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one evidence object per run
+    def _customer(self, suffix: CustomerSuffix) -> Controller:
+        """The answer for every name under ``suffix``: one shared object."""
+        provider = (
+            self.organisations.by_id.get(suffix.organisation) if suffix.organisation else None
+        )
+        hosted = provider.entity if provider else suffix.provider_name
         return Controller(
             None,
             None,
             "customer domain",
             Confidence.NONE,
-            customer.why(),
-            hosted_by=f"{hosted} ({customer.suffix.provider_name})" if provider else hosted,
+            suffix.why(),
+            hosted_by=f"{hosted} ({suffix.provider_name})" if provider else hosted,
         )
 
     def _key(self, entity: str) -> str:

@@ -31,6 +31,14 @@ class CustomerSuffix:
     organisation: str | None = None  # id in data/organisations.toml
     wildcard: bool = False  # PSL "*.r.appspot.com": only names one label deeper count
 
+    def why(self) -> str:
+        """The same for every name under the suffix (so one answer serves them all)."""
+        return (
+            f"controller unknown, because it is a customer's name under {self.suffix} "
+            f"({self.provider_name}: it hosts the name, its customer controls it; "
+            f"source {self.source})"
+        )
+
 
 @dataclass(frozen=True)
 class CustomerHost:
@@ -40,11 +48,7 @@ class CustomerHost:
     suffix: CustomerSuffix
 
     def why(self) -> str:
-        return (
-            f"controller unknown, because {self.host} is a customer's name under "
-            f"{self.suffix.suffix} ({self.suffix.provider_name}: it hosts the name, its "
-            f"customer controls it; source {self.suffix.source})"
-        )
+        return self.suffix.why()
 
 
 def private_suffixes(text: str, source: str) -> list[CustomerSuffix]:
@@ -76,20 +80,29 @@ def private_suffixes(text: str, source: str) -> list[CustomerSuffix]:
 
 
 def _bundled_psl() -> tuple[str, str] | None:
-    """The suffix list text in use: the installed one, else tldextract's snapshot."""
-    from residency.datasets.suffix_list import installed_suffix_list
+    """The suffix list text in use: the installed one, else tldextract's snapshot (found
+    without importing tldextract, whose import of requests costs more than this read)."""
+    import importlib.metadata
+    import importlib.util
 
-    installed = installed_suffix_list()
+    from residency.datasets.errors import DatasetError
+    from residency.datasets.manifest import load_manifest
+
     try:
-        if installed is not None:
-            path, version = installed
-            return path.read_text(encoding="utf-8"), f"public suffix list {version}"
-        import tldextract
-
-        snapshot = Path(tldextract.__file__).parent / ".tld_set_snapshot"
+        entry = load_manifest().entries.get("public-suffix-list")
+        if entry is not None:
+            for path in entry.file_paths():
+                if path.is_file():
+                    text = path.read_text(encoding="utf-8")
+                    return text, f"public suffix list {entry.version}"
+        spec = importlib.util.find_spec("tldextract")
+        if spec is None or spec.origin is None:
+            return None
+        snapshot = Path(spec.origin).parent / ".tld_set_snapshot"
+        version = importlib.metadata.version("tldextract")
         text = snapshot.read_text(encoding="utf-8")
-        return text, f"public suffix list (tldextract {tldextract.__version__} snapshot)"
-    except (OSError, ImportError, UnicodeDecodeError):
+        return text, f"public suffix list (tldextract {version} snapshot)"
+    except (OSError, DatasetError, UnicodeDecodeError, importlib.metadata.PackageNotFoundError):
         return None
 
 
