@@ -75,7 +75,7 @@ def server_ip(value: object) -> str | None:
 
 
 def _when(value: object) -> str | None:
-    """``startedDateTime`` as written (mitmproxy: ``+00:00``, HTTP Toolkit: local offset)."""
+    """``startedDateTime`` as written (mitmproxy: a UTC offset, HTTP Toolkit: the local one)."""
     return value[:64] if isinstance(value, str) else None
 
 

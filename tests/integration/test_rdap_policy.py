@@ -132,4 +132,5 @@ def test_rdap_unreachable_is_indeterminate_not_a_crash(server: RdapServer) -> No
     verdict, aspect, messages = judged("34.107.1.1", registration, hosted_in="DE")
     assert verdict is Verdict.INDETERMINATE
     assert aspect == "operator"
-    assert "operator jurisdiction unknown" in messages
+    # eu-sovereign judges the operator's ultimate parent: unknown operator, unknown parent
+    assert "operator unknown, so its ultimate parent is too" in messages
