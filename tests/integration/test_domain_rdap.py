@@ -189,7 +189,7 @@ def test_audit_through_the_cli_names_the_registrant_as_controller(
     base = ["audit", "api.globex.co.uk", "www.initech.com", "co.uk", "--nameserver", dns.address]
     base += ["--rdap", "--policy", str(policy)]
     run = run_cli(*base, "--format", "json", data_dir=small_dataset, env=env)
-    text = run_cli(*base, data_dir=small_dataset, env={**env, "COLUMNS": "200"})
+    text = run_cli(*base, "-v", data_dir=small_dataset, env={**env, "COLUMNS": "200"})
     assert not run.traceback and run.code == 0, run.stderr[-2000:]  # INDETERMINATE: 0
     by_host = {e["host"]: e for e in json.loads(run.stdout)["endpoints"]}
 

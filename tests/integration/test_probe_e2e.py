@@ -55,7 +55,7 @@ def test_probe_through_knot(
         base = ["audit", "api.app.test", "--nameserver", server.address, "--probe", "tls,http"]
         base += ["--probe-port", str(port), "--policy", str(policy)]
         run = run_cli(*base, "--format", "json", data_dir=dataset, env=env)
-        text = run_cli(*base, data_dir=dataset, env={**env, "COLUMNS": "200"})
+        text = run_cli(*base, "-v", data_dir=dataset, env={**env, "COLUMNS": "200"})
     assert not run.traceback and run.code == 1, run.stderr[-2000:]
     (endpoint,) = json.loads(run.stdout)["endpoints"]
     assert endpoint["controller"]["entity"] == "Beijing Xiaomi Mobile Software Co., Ltd."
