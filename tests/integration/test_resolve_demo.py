@@ -112,5 +112,8 @@ def test_demo_main_runs_the_audit_through_the_local_server(monkeypatch: pytest.M
     assert first[first.index("--policy") + 1].endswith("india-payments.toml")
     assert "--probe" not in first
     assert Path(first[-1]) == DEMO / "endpoints.txt"
+    control = calls[2]  # issue 19: who controls the third parties, under eu-sovereign
+    assert control[control.index("--policy") + 1].endswith("eu-sovereign.toml")
+    assert Path(control[-1]) == DEMO / "control-endpoints.txt"
     if demo.geoip_module_present():
-        assert calls[2][-1] == demo.GEO_NAME and calls[2].count("--vantage") == 2
+        assert calls[3][-1] == demo.GEO_NAME and calls[3].count("--vantage") == 2
