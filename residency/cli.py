@@ -1097,7 +1097,7 @@ def history_report(
     db: str | None,
 ) -> None:
     """Compliance over a period: per endpoint the share of time (and of checks) spent
-    compliant (PASS or WAIVED), and the first and last time each location was seen."""
+    compliant (PASS, WAIVED or WARN), and the first and last time each location was seen."""
     import time as time_lib
 
     from residency.report.compliance import build, render

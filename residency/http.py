@@ -84,6 +84,10 @@ class FetchTimedOut(FetchError):
     """The exchange did not finish before its deadline."""
 
 
+class DeadlinePassed(FetchTimedOut):
+    """The whole-exchange deadline passed (as opposed to one silence too long)."""
+
+
 class FetchFailed(FetchError):
     """Transport or protocol trouble: cannot connect, reset, truncated, bad encoding."""
 
@@ -504,7 +508,7 @@ class Fetcher:
             state = _EXCHANGE.get()
             assert state is not None
             if self._clock() >= state.deadline:
-                raise FetchTimedOut(url, f"not done within {limits.deadline:g}s")
+                raise DeadlinePassed(url, f"not done within {limits.deadline:g}s")
             try:
                 request = self.client.build_request(
                     "GET",
@@ -516,7 +520,7 @@ class Fetcher:
             except AddressRefused as err:
                 raise FetchRefused(str(target), str(err)) from err
             except httpx.HTTPError as err:
-                raise self._transport_error(str(target), err, limits) from err
+                raise self._transport_error(str(target), err, limits, reading=False) from err
             try:
                 if response.has_redirect_location:
                     location = response.headers.get("Location", "")
@@ -566,7 +570,7 @@ class Fetcher:
             for chunk in chunks:
                 if state is not None and self._clock() >= state.deadline:
                     # the socket reads stop there too; this covers any other transport
-                    raise FetchTimedOut(where, f"not done within {limits.deadline:g}s")
+                    raise DeadlinePassed(where, f"not done within {limits.deadline:g}s")
                 raw += len(chunk)
                 if raw > cap:
                     raise FetchTooLarge(where, f"more than the {cap} byte limit; aborted")
@@ -583,11 +587,16 @@ class Fetcher:
             response.url, response.status_code, response.headers, bytes(body), decoder.size
         )
 
-    def _transport_error(self, url: str, err: httpx.HTTPError, limits: Limits) -> FetchError:
+    def _transport_error(
+        self, url: str, err: httpx.HTTPError, limits: Limits, reading: bool = True
+    ) -> FetchError:
+        """``reading``: the answer had begun (its body was being read)."""
         state = _EXCHANGE.get()
         if isinstance(err, httpx.TimeoutException):
             if state is not None and self._clock() >= state.deadline - 0.01:
-                return FetchTimedOut(url, f"not done within {limits.deadline:g}s")
+                if reading:
+                    return DeadlinePassed(url, f"not done within {limits.deadline:g}s")
+                return FetchTimedOut(url, f"no answer within {limits.deadline:g}s")
             if isinstance(err, httpx.ConnectTimeout):
                 return FetchTimedOut(url, "connection timed out")
             return FetchTimedOut(url, f"no data for {limits.read_timeout:g}s (stalled)")

@@ -165,3 +165,9 @@ def config_path() -> Path:
     if override:
         return Path(override)
     return _user_dir("config") / "config.toml"
+
+
+def forbid_browser_downloads() -> None:
+    """Playwright must drive the machine's Chromium and never fetch a browser of its own:
+    ``PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`` for this process and what it starts (a crawl)."""
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")

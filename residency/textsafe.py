@@ -29,8 +29,9 @@ from typing import Any
 
 #: The most characters of one untrusted piece a person is shown (after escaping).
 LIMIT = 400
-#: A CSV cell may join several texts (every evidence line): a longer cap, still bounded.
-CSV_LIMIT = 2000
+#: A CSV or HTML cell may join several texts (every evidence line, every address): a
+#: longer cap, still bounded.
+CELL_LIMIT = 2000
 ELLIPSIS = "…"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -141,7 +142,7 @@ def terminal_markup(text: object, limit: int = LIMIT) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value: object, limit: int = CSV_LIMIT) -> object:
+def csv_cell(value: object, limit: int = CELL_LIMIT) -> object:
     """A CSV cell: text made visible and capped, and a text that would start a formula
     (``= + - @``, tab or CR, also after leading spaces) prefixed with ``'``, the OWASP
     defence. Numbers and other non-text values pass as they are."""
@@ -188,7 +189,7 @@ def xml(text: object, limit: int | None = LIMIT) -> str:
     return shown(text, limit) if limit is not None else visible(str(text))
 
 
-def html(text: object, limit: int = LIMIT, quote: bool = True) -> str:
+def html(text: object, limit: int = CELL_LIMIT, quote: bool = True) -> str:
     """Text for HTML element content or a quoted attribute."""
     return _html.escape(shown(text, limit), quote=quote)
 

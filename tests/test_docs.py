@@ -245,3 +245,14 @@ def test_readme_is_short_and_shows_an_eu_audit_on_its_first_screen() -> None:
     used = set(re.findall(r"residency audit --policy ([\w-]+)", first_screen))
     assert "eu-only-gdpr" in used and used <= shipped
     assert "make demo" in "\n".join(lines) and "make test" in "\n".join(lines)
+
+
+def test_pages_link_only_inside_the_site() -> None:
+    """A relative link out of docs/ (``../bench/x.md``) is a broken link on the site, and
+    ``mkdocs build --strict`` (make docs, CI) fails on it: name such files as code."""
+    outside = [
+        f"{page.name}: {link}"
+        for page in sorted(DOCS.glob("*.md"))
+        for link in re.findall(r"\]\((\.\./[^)]*)\)", page.read_text())
+    ]
+    assert outside == []

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from residency.textsafe import replace_surrogates
+
 #: Longest organisation name kept; longer ones are cut (real names are far shorter).
 MAX_NAME = 160
 _SPACES = re.compile(r"\s+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
@@ -22,7 +23,7 @@ def clean_text(value: object, limit: int = MAX_NAME) -> str | None:
     """``value`` as safe text, or None when it is not a string or nothing is left."""
     if not isinstance(value, str):
         return None
-    text = _SURROGATE.sub("\ufffd", value)
+    text = replace_surrogates(value)
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from residency.datasets.errors import DatasetError, FeedInvalid
 from residency.paths import project_data
+from residency.textsafe import find_surrogate
 
 DATASET = "rdap-dns-bootstrap"
 FILE_NAME = "dns.json"
@@ -51,6 +52,9 @@ def parse_bootstrap(data: bytes, origin: str = BUNDLED) -> DnsBootstrap:
         raise FeedInvalid(f"{DATASET}: not JSON ({err})") from err
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), list):
         raise FeedInvalid(f"{DATASET}: not an RDAP bootstrap registry (no 'services' list)")
+    broken = find_surrogate(doc)
+    if broken is not None:  # no URL or label holds one; nothing could encode it
+        raise FeedInvalid(f"{DATASET}: unpaired surrogate at {broken}")
     publication = doc.get("publication")
     if not isinstance(publication, str) or not publication.strip():
         raise FeedInvalid(f"{DATASET}: no 'publication' date")

@@ -4,13 +4,16 @@
 window of recent hosts (categories and observations combined, as ``read_targets``
 does); a duplicate that turns up after its host already left the window is
 dropped if it adds nothing, and reported as an InputProblem if it carries
-categories the audited endpoint did not have. Memory: the window plus one
-string per distinct host (to audit each once).
+categories the audited endpoint did not have. Memory: the window plus 12 bytes per
+distinct host (a 64-bit hash and a category-set id, in sorted arrays) to audit each once.
 """
 
 from __future__ import annotations
 
+import heapq
 import sys
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -27,12 +30,63 @@ from residency.model import Endpoint, InputProblem
 WINDOW = 10_000
 
 
+class SentHosts:
+    """The hosts already audited, with the categories each was audited with.
+
+    A dict entry per host costs about 80 bytes, which is what made ``--format jsonl``
+    grow by that much per name (issue 18). Here a host is its 64-bit ``hash`` (a
+    collision, about 1 in 10^7 for a million hosts, only merges two hosts) and its
+    categories an id into a table of the distinct category sets: 12 bytes a host in two
+    sorted ``array``s, plus a dict of the latest ones, merged in when it fills.
+    """
+
+    MERGE_AT = 65_536
+
+    def __init__(self) -> None:
+        self._recent: dict[int, int] = {}  # hash -> category-set id, not merged yet
+        self._hashes = array("q")  # sorted
+        self._ids = array("I")  # aligned with _hashes
+        self._sets: list[tuple[str, ...]] = [()]
+        self._set_ids: dict[tuple[str, ...], int] = {(): 0}
+
+    def __len__(self) -> int:
+        return len(self._recent) + len(self._hashes)
+
+    def add(self, host: str, categories: tuple[str, ...]) -> None:
+        set_id = self._set_ids.get(categories)
+        if set_id is None:
+            set_id = self._set_ids[categories] = len(self._sets)
+            self._sets.append(categories)
+        self._recent[hash(host)] = set_id
+        if len(self._recent) >= self.MERGE_AT:
+            self._merge()
+
+    def get(self, host: str) -> tuple[str, ...] | None:
+        """The categories ``host`` was audited with, or None if it was not."""
+        key = hash(host)
+        set_id = self._recent.get(key)
+        if set_id is None:
+            at = bisect_left(self._hashes, key)
+            if at < len(self._hashes) and self._hashes[at] == key:
+                set_id = self._ids[at]
+        return None if set_id is None else self._sets[set_id]
+
+    def _merge(self) -> None:
+        """Fold the recent hosts into the sorted arrays (one linear merge; the peak is
+        the old arrays plus the new ones)."""
+        batch = sorted(self._recent.items())
+        self._recent.clear()
+        hashes, ids = array("q"), array("I")
+        for key, set_id in heapq.merge(zip(self._hashes, self._ids, strict=True), batch):
+            hashes.append(key)
+            ids.append(set_id)
+        self._hashes, self._ids = hashes, ids
+
+
 class _Deduplicator:
     def __init__(self, window: int) -> None:
         self.window: OrderedDict[str, Endpoint] = OrderedDict()
-        # hash(host) -> categories it was audited with; a 64-bit hash keeps this small,
-        # and a collision (about 1 in 10^7 for a million hosts) only merges two hosts.
-        self.sent: dict[int, tuple[str, ...]] = {}
+        self.sent = SentHosts()
         self.size = window
 
     def push(self, endpoint: Endpoint) -> Iterator[Endpoint | InputProblem]:
@@ -43,7 +97,7 @@ class _Deduplicator:
             merger.add(endpoint)
             self.window[endpoint.host] = merger.targets().endpoints[0]
             return
-        sent = self.sent.get(hash(endpoint.host))
+        sent = self.sent.get(endpoint.host)
         if sent is not None:
             extra = tuple(c for c in endpoint.categories if c not in sent)
             if extra:
@@ -62,7 +116,7 @@ class _Deduplicator:
 
     def _release(self) -> Endpoint:
         host, endpoint = self.window.popitem(last=False)
-        self.sent[hash(host)] = endpoint.categories
+        self.sent.add(host, endpoint.categories)
         return endpoint
 
     def drain(self) -> Iterator[Endpoint]:

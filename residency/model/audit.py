@@ -32,38 +32,36 @@ class Verdict(IntEnum):
     @property
     def severity(self) -> int:
         """Rank from best (0, PASS) to worst (4, FAIL)."""
-        return _SEVERITY[self.value]
+        return SEVERITY[self]
 
     @property
     def compliant(self) -> bool:
         """PASS, WAIVED or WARN: nothing the policy calls a breach or cannot judge."""
-        return self.severity <= _SEVERITY[4]
+        return SEVERITY[self] <= SEVERITY[4]
 
     @classmethod
     def by_severity(cls) -> tuple[Verdict, ...]:
         """Every verdict, best first."""
-        return tuple(sorted(cls, key=lambda v: v.severity))
+        return tuple(sorted(cls, key=SEVERITY.__getitem__))
 
     # Comparisons go by severity, so max(), sorted() and ``>= threshold`` mean "worse".
+    # (The judging path compares verdicts per address: a dict look-up each, no more.)
     def __lt__(self, other: int) -> bool:
-        return self.severity < _severity_of(other)
+        return SEVERITY[self] < SEVERITY[other]
 
     def __le__(self, other: int) -> bool:
-        return self.severity <= _severity_of(other)
+        return SEVERITY[self] <= SEVERITY[other]
 
     def __gt__(self, other: int) -> bool:
-        return self.severity > _severity_of(other)
+        return SEVERITY[self] > SEVERITY[other]
 
     def __ge__(self, other: int) -> bool:
-        return self.severity >= _severity_of(other)
+        return SEVERITY[self] >= SEVERITY[other]
 
 
-#: Stored code -> severity rank.
-_SEVERITY = {0: 0, 1: 1, 4: 2, 2: 3, 3: 4}
-
-
-def _severity_of(value: int) -> int:
-    return _SEVERITY[int(value)]
+#: Stored code (or the Verdict itself: it hashes as its code) -> severity rank. With
+#: ``max(verdicts, key=SEVERITY.__getitem__)`` the comparison stays in C.
+SEVERITY: dict[int, int] = {0: 0, 1: 1, 4: 2, 2: 3, 3: 4}
 
 
 # ----------------------------------------------------------------------- judgement

@@ -28,6 +28,7 @@ from residency.model import (
     SovereignCloud,
     Verdict,
 )
+from residency.model.audit import SEVERITY
 from residency.policy.controllers import controller_findings, sovereign_allowed, sovereign_findings
 from residency.policy.jurisdictions import Jurisdictions, default_jurisdictions
 from residency.policy.model import (
@@ -460,8 +461,8 @@ class Evaluator:
                 Verdict.PASS,
             )
             return AddressVerdict(facts.ip, Verdict.PASS, (reason,), "location")
-        verdict = max(f.verdict for f in findings)
-        ordered = sorted(findings, key=lambda f: -f.verdict.severity)
+        verdict = max((f.verdict for f in findings), key=SEVERITY.__getitem__)
+        ordered = sorted(findings, key=lambda f: -SEVERITY[f.verdict])
         if verdict is Verdict.PASS:
             aspects = {f.aspect for f in findings}
         else:
@@ -538,7 +539,7 @@ class Evaluator:
         breaches = False  # does any address breach before waivers?
         for facts in result.facts:
             candidates = [self.address(facts, a, result.probes, result.sovereign) for a in applied]
-            worst = max(candidates, key=lambda v: v.verdict)  # first of the strictest
+            worst = max(candidates, key=lambda v: SEVERITY[v.verdict])  # first of the strictest
             breaches = breaches or worst.verdict is not Verdict.PASS
             verdict, reasons = self.waived(
                 worst.verdict, worst.reasons, self.waiver_for(endpoint.host, facts.ip), today
@@ -579,7 +580,9 @@ class Evaluator:
             )
         level.extend(controller_findings(applied[0], result))
         level.extend(sovereign_findings(applied[0], result))
-        endpoint_verdict = max((v for v, _ in level), default=Verdict.PASS)
+        endpoint_verdict = max(
+            (v for v, _ in level), default=Verdict.PASS, key=SEVERITY.__getitem__
+        )
         endpoint_reasons = tuple(r for _, r in level)
         endpoint_verdict, endpoint_reasons = self.waived(
             endpoint_verdict,
@@ -588,7 +591,7 @@ class Evaluator:
             today,
             needed_elsewhere=breaches,
         )
-        overall = max([endpoint_verdict, *(a.verdict for a in addresses)])
+        overall = max([endpoint_verdict, *(a.verdict for a in addresses)], key=SEVERITY.__getitem__)
         return EndpointVerdict(overall, tuple(addresses), endpoint_reasons)
 
 
@@ -647,7 +650,7 @@ def judge_recorded(
 
 def overall_verdict(verdicts: Iterable[Verdict]) -> Verdict:
     """The worst verdict; PASS when there is nothing to judge."""
-    return max(verdicts, default=Verdict.PASS)
+    return max(verdicts, default=Verdict.PASS, key=SEVERITY.__getitem__)
 
 
 def apply_policy(policy: Policy, audit: AuditResult, today: date) -> AuditResult:

@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import replace
 
 import click
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len as rich_cell_len
+from rich.cells import set_cell_size
 from rich.console import Console
 from rich.text import Text
 
@@ -119,6 +120,13 @@ def cut(text: str, width: int) -> str:
 
 
 ELLIPSIS = "…"
+
+
+def cell_len(text: str) -> int:
+    """Terminal cells of ``text``: its length when ASCII, else as rich counts them."""
+    return len(text) if text.isascii() else rich_cell_len(text)
+
+
 #: The gap between columns of the summary table.
 GAP = "  "
 #: The narrowest each summary column gets before the table no longer fits.
@@ -176,17 +184,21 @@ def short_names(names: list[str], limit: int) -> dict[str, str]:
     every other endpoint of the audit (two when the first is short): "api.account…",
     "telemetry…". IP literals stay whole (IPv6 cut in the middle); at most ``limit`` cells."""
     split = {n: n.split(".") for n in names if ":" not in n and not n.replace(".", "").isdigit()}
-    taken: Counter[tuple[str, ...]] = Counter()
+    taken: dict[str, int] = {}  # "api", "api.account", ...: how many names start so
     for parts in split.values():
-        for k in range(1, len(parts) + 1):
-            taken[tuple(parts[:k])] += 1
+        prefix = ""
+        for part in parts:
+            prefix = f"{prefix}.{part}" if prefix else part
+            taken[prefix] = taken.get(prefix, 0) + 1
     out: dict[str, str] = {}
     for name in names:
         labels = split.get(name)
         if labels is None:
             out[name] = name if cell_len(name) <= limit else middle_cut(name, limit)
             continue
-        k = next((k for k in range(1, len(labels)) if taken[tuple(labels[:k])] == 1), len(labels))
+        k = next(
+            (k for k in range(1, len(labels)) if taken[".".join(labels[:k])] == 1), len(labels)
+        )
         if k < len(labels) and len(".".join(labels[:k])) <= 4:
             k += 1
         short = ".".join(labels[:k]) + (ELLIPSIS if k < len(labels) else "")
@@ -450,20 +462,24 @@ class TerminalFormatter:
         return self.printed(lines, width)
 
     def printed(self, lines: list[Text], width: int) -> str:
+        """The lines as text: through rich when coloured (it writes the ANSI codes), else
+        as they are (already fitted to the width, so there is nothing for rich to do)."""
+        for line in lines:
+            line.rstrip()
+        if not self.options.color:
+            return "".join(f"{line.plain}\n" for line in lines)
         out = io.StringIO()
         console = Console(
             file=out,
             width=width,
-            force_terminal=self.options.color,
-            no_color=not self.options.color,
-            color_system="standard" if self.options.color else None,
+            force_terminal=True,
+            no_color=False,
+            color_system="standard",
             highlight=False,
             markup=False,
             emoji=False,
         )
-        for line in lines:
-            line.rstrip()
-            console.print(line, no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
+        console.print(Text("\n").join(lines), no_wrap=True, overflow="ignore", crop=False)
         return out.getvalue()
 
     def footer(self, result: AuditResult, width: int = 160) -> str:

@@ -95,7 +95,7 @@ class Compliance:
         judged_by: str | None = None,
     ) -> ComplianceReport:
         """Compliance over [since, until]: per endpoint, the share of time and of checks
-        spent compliant (PASS or WAIVED), and first/last seen per location.
+        spent compliant (PASS, WAIVED or WARN), and first/last seen per location.
 
         A state lasts from its first check to the next state's first check; the latest
         one lasts to ``until`` but no longer than ``stale_after`` past its last check.

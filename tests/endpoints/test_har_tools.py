@@ -12,7 +12,7 @@ from residency.endpoints import InputUnreadable, read_input
 from residency.endpoints.interface import Targets
 from tests.support import FIXTURES
 
-MITMPROXY = FIXTURES / "endpoints" / "mitmproxy.har"
+MITMPROXY = FIXTURES / "endpoints" / "mitmproxy-savehar.har"
 HTTPTOOLKIT = FIXTURES / "endpoints" / "httptoolkit.har"
 
 

@@ -344,3 +344,15 @@ def test_hostile_policy_strings_through_the_cli(
         check_csv(run.stdout, plain.stdout)
     else:
         check_terminal(run.stdout)
+
+
+def test_an_rdap_bootstrap_registry_with_a_lone_surrogate_is_refused() -> None:
+    from residency.datasets.errors import FeedInvalid
+    from residency.datasets.rdap_bootstrap import parse_bootstrap
+
+    registry = {
+        "publication": "2026-12-01T00:00:00Z",
+        "services": [[["test"], ["https://rdap.test/\ud800"]]],
+    }
+    with pytest.raises(FeedInvalid, match=r"unpaired surrogate at \$\.services\[0\]\[1\]\[0\]"):
+        parse_bootstrap(json.dumps(registry).encode())

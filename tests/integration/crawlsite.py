@@ -33,6 +33,7 @@ NAMES = {
     "beacon.example.org": "127.0.0.2",
     "tracker.example.org": "127.0.0.1",
     "ws.example.net": "127.0.0.2",
+    "sw.example.net": "127.0.0.1",
     "secure.example.com": "127.0.0.1",
     "down.example.com": "127.0.0.1",
 }
@@ -178,6 +179,22 @@ function accept() {{
             if path == "/crash":
                 slow = self.url("static.example.com", "/crash-now.gif")
                 return _send(handler, 200, f"<!doctype html><title>c</title><img src='{slow}'>")
+            if path == "/offline":
+                return _send(
+                    handler,
+                    200,
+                    "<!doctype html><title>sw</title><script>"
+                    "navigator.serviceWorker.register('/sw.js');</script>",
+                )
+            if path == "/sw.js":
+                ping = self.url("sw.example.net", "/installed")
+                return _send(
+                    handler,
+                    200,
+                    "self.addEventListener('install', e => e.waitUntil("
+                    f"fetch('{ping}', {{mode: 'no-cors'}})));",
+                    "text/javascript",
+                )
             if path.startswith("/p/"):
                 return _send(handler, 200, self.bench_page(int(path[3:])))
         if path == "/socket" and handler.headers.get("Upgrade", "").lower() == "websocket":

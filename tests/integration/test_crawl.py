@@ -54,7 +54,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 def crawl(dns: KnotServer, browser: str, url: str, **options: object) -> CrawlRecord:
-    settings = CrawlSettings(url=url, browser=browser, settle=0.5, **options)  # type: ignore[arg-type]
+    options.setdefault("settle", 0.5)
+    settings = CrawlSettings(url=url, browser=browser, **options)  # type: ignore[arg-type]
     resolver = ChainResolver(ResolverSettings(nameservers=(dns.address,)))
     try:
         return crawl_with_resolver(settings, resolver)
@@ -176,6 +177,23 @@ def test_a_crashed_renderer_is_one_line_and_keeps_what_came_before(
     record = crawl(dns, browser, site.url("www.example.com", "/crash"), page_timeout=20)
     assert any("crashed the browser's renderer" in p for p in record.problems)
     assert {"www.example.com", "static.example.com"} <= {r.host for r in record.requests}
+
+
+def test_a_service_workers_own_requests_are_recorded(
+    dns: KnotServer, site: Site, browser: str
+) -> None:
+    # service workers need a secure context; this plain-http test site is declared one
+    origin = site.url("www.example.com", "")
+    record = crawl(
+        dns,
+        browser,
+        site.url("www.example.com", "/offline"),
+        settle=3.0,
+        browser_args=(f"--unsafely-treat-insecure-origin-as-secure={origin}",),
+    )
+    worker = [r for r in record.requests if r.host == "sw.example.net"]
+    assert worker and all(r.service_worker for r in worker)
+    assert {r.address for r in worker} == {NAMES["sw.example.net"]}
 
 
 def test_robots_txt_is_obeyed_unless_told_otherwise(

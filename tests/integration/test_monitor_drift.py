@@ -9,7 +9,6 @@ import pytest
 
 from residency.model import DataVersion, IpFacts, Verdict
 from residency.monitor.loop import Monitor
-from residency.paths import project_data_dir
 from residency.resolve.engine import ChainResolver, ResolverSettings
 from residency.store import TargetSpec, open_store
 from tests.integration.dnsserver import KnotServer, Zone, zone
@@ -40,7 +39,10 @@ def test_zone_change_gives_the_right_events(
     )
     clock = FakeClock()
     store = open_store(str(tmp_path / "h.sqlite3"))
-    policy = project_data_dir() / "policies" / "eu-only-gdpr.toml"
+    # Location only: the shipped eu-only-gdpr also judges the recipient (an unnamed
+    # controller is WARN), which this test of location drift does not exercise.
+    policy = tmp_path / "eu-location.toml"
+    policy.write_text('name = "eu location"\nversion = "1"\n[countries]\nallow = ["@EEA"]\n')
     store.add_targets(
         [TargetSpec("www.drift.test", policy=str(policy), min_interval=60, jitter=0)], clock()
     )

@@ -149,7 +149,8 @@ def test_ipinfo_lite_gives_country_and_asn(tmp_path: Path) -> None:
     version = specs[0].data_version
     assert version is not None and version.licence and "CC BY-SA 4.0" in version.licence
     assert version.attribution and "IPinfo" in version.attribution
-    facts = load(tmp_path, specs).locate("8.8.8.8")
+    # 8.8.8.9, not 8.8.8.8: Google Public DNS is documented anycast (data/anycast.toml)
+    facts = load(tmp_path, specs).locate("8.8.8.9")
     assert facts.location.country == "US" and facts.location.basis == "geoip-single"
     assert (facts.asn, facts.as_org) == (15169, "Google LLC")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,8 +20,11 @@ class _FakeLocator:
             layers=("a", "b"), sizes=lambda: {"v4_intervals": 10, "v6_intervals": 5}
         )
 
+    directories: ClassVar[list[Any]] = []
+
     @classmethod
-    def load(cls) -> _FakeLocator:
+    def load(cls, dataset_dir: Any = None) -> _FakeLocator:
+        cls.directories.append(dataset_dir)
         return cls()
 
     def merge_all(self) -> None:
@@ -31,6 +34,7 @@ class _FakeLocator:
 @pytest.fixture
 def fake_locator(monkeypatch: pytest.MonkeyPatch) -> type[_FakeLocator]:
     _FakeLocator.loads = _FakeLocator.merged = 0
+    _FakeLocator.directories = []
     monkeypatch.setattr(prepare, "Locator", _FakeLocator)
     return _FakeLocator
 
@@ -38,7 +42,7 @@ def fake_locator(monkeypatch: pytest.MonkeyPatch) -> type[_FakeLocator]:
 def test_without_ground_truth_only_the_index(
     fake_locator: type[_FakeLocator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prepare, "rebuild_calibration", lambda locator: None)
+    monkeypatch.setattr(prepare, "rebuild_calibration", lambda locator, directory: None)
     said: list[str] = []
     prepare.prepare_dataset(said.append)
     assert len(said) == 1 and said[0].startswith("lookup index ready: 2 layers, 15 intervals (")
@@ -50,7 +54,7 @@ def test_measured_calibration_merges_again(
 ) -> None:
     truths: dict[str, Any] = {"ground_truth": [{"samples": 40}, {"samples": 2}]}
     calibration = SimpleNamespace(provenance=truths)
-    monkeypatch.setattr(prepare, "rebuild_calibration", lambda locator: calibration)
+    monkeypatch.setattr(prepare, "rebuild_calibration", lambda locator, directory: calibration)
     said: list[str] = []
     prepare.prepare_dataset(said.append)
     assert said[1].startswith(
@@ -59,3 +63,15 @@ def test_measured_calibration_merges_again(
     assert (fake_locator.loads, fake_locator.merged) == (2, 1)
     prepare.prepare_dataset()  # quiet: the same work, nothing said
     assert fake_locator.merged == 2
+
+
+def test_a_given_folder_is_the_one_prepared(
+    fake_locator: type[_FakeLocator], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """``residency data update --data-dir DIR`` compiles DIR's index, not the default's."""
+    seen: list[Any] = []
+    monkeypatch.setattr(
+        prepare, "rebuild_calibration", lambda locator, directory: seen.append(directory)
+    )
+    prepare.prepare_dataset(None, tmp_path)
+    assert fake_locator.directories == [tmp_path] and seen == [tmp_path]

@@ -51,8 +51,9 @@ def find_browser(given: str | None = None) -> str:
 
 def playwright_module() -> object:
     """``playwright.sync_api``, imported with browser downloads switched off."""
-    # Playwright must never fetch a browser of its own: the machine's Chromium is used.
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from residency.paths import forbid_browser_downloads
+
+    forbid_browser_downloads()  # the machine's Chromium is used, never one of Playwright's
     try:
         from playwright import sync_api
     except ImportError:

@@ -153,13 +153,13 @@ class _Recorder:
 
     def on_cdp_request(self, params: dict[str, Any]) -> None:
         url = str((params.get("request") or {}).get("url") or "")
-        if not url or url in self.initiators:
+        if not url or url in self.initiators or len(self.initiators) > 2 * self.cap:
             return
         self.initiators[url] = _initiator_text(params.get("initiator") or {})
 
     def on_cdp_socket(self, params: dict[str, Any]) -> None:
         url = str(params.get("url") or "")
-        if url and url not in self.initiators:
+        if url and url not in self.initiators and len(self.initiators) <= 2 * self.cap:
             self.initiators[url] = _initiator_text(params.get("initiator") or {})
 
 
@@ -235,7 +235,7 @@ def crawl_site(
                 browser = playwright.chromium.launch(
                     executable_path=executable,
                     headless=True,
-                    args=list(CHROMIUM_ARGS),
+                    args=[*CHROMIUM_ARGS, *settings.browser_args],
                     proxy={"server": f"http://127.0.0.1:{proxy.port}", "bypass": "<-loopback>"},
                     chromium_sandbox=False,
                     timeout=60_000,

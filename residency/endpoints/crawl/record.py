@@ -33,6 +33,7 @@ class CrawlOptions:
     settle: float = 2.0  # seconds to keep recording after "load" (beacons, lazy loads)
     obey_robots: bool = True
     browser: str | None = None  # path of a Chromium; else chromium(-headless-shell) on PATH
+    browser_args: tuple[str, ...] = ()  # more Chromium flags, after residency's own
 
     @classmethod
     def from_options(cls, opts: Mapping[str, Any]) -> CrawlOptions:

@@ -34,8 +34,8 @@ import numpy.typing as npt
 
 from residency.locate.index.read import INDEX_FORMAT, embedded_ipv4, file_checksums
 
-_V4_MAX = (1 << 32) - 1
-_U64_MAX = (1 << 64) - 1
+V4_MAX = (1 << 32) - 1
+U64_MAX = (1 << 64) - 1
 
 Claim = dict[str, Any]
 IntArray = npt.NDArray[np.int64]
@@ -78,14 +78,14 @@ class LayerBuilder:
             self.v4.add(first, last, claim_id)
             return
         top, bottom = first >> 64, last >> 64
-        if top == bottom and (first & _U64_MAX or ~last & _U64_MAX):
-            self.v6_fine.append((top, first & _U64_MAX, last & _U64_MAX, claim_id))
+        if top == bottom and (first & U64_MAX or ~last & U64_MAX):
+            self.v6_fine.append((top, first & U64_MAX, last & U64_MAX, claim_id))
             return
-        if first & _U64_MAX:  # a range starting inside a /64: its head is exact
-            self.v6_fine.append((top, first & _U64_MAX, _U64_MAX, claim_id))
+        if first & U64_MAX:  # a range starting inside a /64: its head is exact
+            self.v6_fine.append((top, first & U64_MAX, U64_MAX, claim_id))
             top += 1
-        if ~last & _U64_MAX:  # ... and one ending inside a /64: its tail
-            self.v6_fine.append((bottom, 0, last & _U64_MAX, claim_id))
+        if ~last & U64_MAX:  # ... and one ending inside a /64: its tail
+            self.v6_fine.append((bottom, 0, last & U64_MAX, claim_id))
             bottom -= 1
         if top <= bottom:
             self.v6.add(top, bottom, claim_id)
@@ -184,7 +184,9 @@ def _as_u64(values: list[int]) -> IntArray:
     return np.array(values, dtype=np.uint64)
 
 
-def _combine(layers: Sequence[tuple[IntArray, IntArray, IntArray]], top: int) -> npt.NDArray[Any]:
+def combine_layers(
+    layers: Sequence[tuple[IntArray, IntArray, IntArray]], top: int
+) -> npt.NDArray[Any]:
     """The per-boundary matrix: row i = the claim of each layer at boundary i."""
     cuts = [np.zeros(1, dtype=np.uint64)]
     for starts, ends, _ in layers:
@@ -239,8 +241,8 @@ def compile_index(
     ``extra`` goes into meta.json as is (the layer keys an incremental update reads)."""
     v4_layers = [layer_arrays(b.v4) for b in builders]
     v6_layers = [layer_arrays(b.v6) for b in builders]
-    b4, m4 = _combine(v4_layers, _V4_MAX)
-    b6, m6 = _combine(v6_layers, _U64_MAX)
+    b4, m4 = combine_layers(v4_layers, V4_MAX)
+    b6, m6 = combine_layers(v6_layers, U64_MAX)
     fine_hi, fine_lo, mf = _fine_rows(builders, b6, m6)
     # the address family leads each row, so no combo holds both IPv4 and IPv6 addresses
     # (a merged answer's confidence is measured per family) and the IPv4 combos come
@@ -254,7 +256,7 @@ def compile_index(
 
     def claims_writer(directory: Path) -> None:
         for i, b in enumerate(builders):
-            _write_claims(directory, i, b.claims)
+            write_claims(directory, i, b.claims)
 
     layers = [
         {"id": b.layer_id, "kind": b.kind, "version": b.version, "claims": len(b.claims)}
@@ -378,12 +380,12 @@ def _fine_rows(
         base = m6[int(np.searchsorted(b6, np.uint64(top), side="right")) - 1]
         layers = []
         for j, pieces in enumerate(buckets[top]):
-            under = [(0, _U64_MAX, int(base[j]))] if base[j] >= 0 else []
+            under = [(0, U64_MAX, int(base[j]))] if base[j] >= 0 else []
             if pieces or under:
                 layers.append(flatten(under + pieces))  # the longer prefix wins
             else:
                 layers.append((_as_u64([]), _as_u64([]), np.zeros(0, dtype=np.int64)))
-        bounds, matrix = _combine(layers, _U64_MAX)
+        bounds, matrix = combine_layers(layers, U64_MAX)
         his.append(np.full(len(bounds), top, dtype=np.uint64))
         los.append(bounds.astype(np.uint64))
         rows.append(matrix)
@@ -395,7 +397,7 @@ def _fine_rows(
     )
 
 
-def _write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
+def write_claims(directory: Path, layer: int, claims: list[Claim]) -> None:
     """One JSON document per line plus an offsets array, so a lookup reads only the
     claims it needs (a cold ``residency ip`` must not parse megabytes of JSON)."""
     offsets = np.zeros(len(claims) + 1, dtype=np.uint64)
@@ -439,7 +441,7 @@ def address_keys(ips: Iterable[str]) -> AddressKeys:
                     pos4.append(i)
                     continue
                 hi6.append(value >> 64)
-                lo6.append(value & _U64_MAX)
+                lo6.append(value & U64_MAX)
                 pos6.append(i)
             else:
                 key4.append(frombytes(pton(socket.AF_INET, ip), "big"))

@@ -28,15 +28,15 @@ import numpy as np
 import numpy.typing as npt
 
 from residency.locate.index.build import (
-    _U64_MAX,
-    _V4_MAX,
+    U64_MAX,
+    V4_MAX,
     IndexTables,
     LayerBuilder,
-    _combine,
-    _write_claims,
+    combine_layers,
     flatten,
     layer_arrays,
     unique_rows,
+    write_claims,
     write_index,
 )
 from residency.locate.index.read import (
@@ -74,7 +74,7 @@ class CompileReport:
             parts.append(f"dropped {', '.join(self.removed)}")
         parts.append(f"kept {len(self.kept)} layers")
         parts.append(f"{self.new_combos} of {self.combos} combinations merged anew")
-        return "incremental update: " + "; ".join(parts)
+        return "rebuilding incrementally: " + "; ".join(parts)
 
 
 def _old_meta(target: Path) -> dict[str, Any] | None:
@@ -222,16 +222,16 @@ def _fine_splice(
         a = int(np.searchsorted(old_hi, key, side="left"))
         b = int(np.searchsorted(old_hi, key, side="right"))
         if a < b:
-            base = _base_layer(old_lo[a:b], old_combo[a:b], _U64_MAX)
+            base = _base_layer(old_lo[a:b], old_combo[a:b], U64_MAX)
         else:
             at = int(np.searchsorted(v6_starts, key, side="right")) - 1
-            base = _base_layer(np.zeros(1, np.uint64), v6_combo[at : at + 1], _U64_MAX)
+            base = _base_layer(np.zeros(1, np.uint64), v6_combo[at : at + 1], U64_MAX)
         layers = [base]
         for n, arrays in enumerate(v6_new):
             under = int(_claim_at(arrays, np.array([top], dtype=np.uint64))[0])
-            pieces = ([(0, _U64_MAX, under)] if under >= 0 else []) + buckets[top][n]
+            pieces = ([(0, U64_MAX, under)] if under >= 0 else []) + buckets[top][n]
             layers.append(flatten(pieces) if pieces else _empty_layer())
-        bounds, matrix = _combine(layers, _U64_MAX)
+        bounds, matrix = combine_layers(layers, U64_MAX)
         his.append(np.full(len(bounds), top, dtype=np.uint64))
         los.append(np.asarray(bounds, dtype=np.uint64))
         rows.append(np.asarray(matrix, dtype=np.int64))
@@ -302,12 +302,12 @@ def _splice(
 
     v4_new = [layer_arrays(rebuilt[i].v4) for i in changed]
     v6_new = [layer_arrays(rebuilt[i].v6) for i in changed]
-    b4, m4 = _combine(
-        [_base_layer(old.arrays("v4_starts"), old.arrays("v4_combo"), _V4_MAX), *v4_new], _V4_MAX
+    b4, m4 = combine_layers(
+        [_base_layer(old.arrays("v4_starts"), old.arrays("v4_combo"), V4_MAX), *v4_new], V4_MAX
     )
-    b6, m6 = _combine(
-        [_base_layer(old.arrays("v6_starts"), old.arrays("v6_combo"), _U64_MAX), *v6_new],
-        _U64_MAX,
+    b6, m6 = combine_layers(
+        [_base_layer(old.arrays("v6_starts"), old.arrays("v6_combo"), U64_MAX), *v6_new],
+        U64_MAX,
     )
     fine_hi, fine_lo, mf = _fine_splice(old, [rebuilt[i] for i in changed], v6_new)
 
@@ -339,7 +339,7 @@ def _splice(
     def claims_writer(directory: Path) -> None:
         for i in range(width):
             if i in rebuilt:
-                _write_claims(directory, i, rebuilt[i].claims)
+                write_claims(directory, i, rebuilt[i].claims)
                 continue
             j = kept[i]
             for suffix in ("jsonl", "offsets.npy"):

@@ -22,6 +22,7 @@ import httpx
 from residency.addresses import AddressError, parse_address
 from residency.errors import ResidencyError
 from residency.http import (
+    DeadlinePassed,
     Fetcher,
     FetchError,
     FetchRefused,
@@ -406,6 +407,8 @@ class RdapLookup:
             return unknown(f"RDAP redirects: more than {MAX_REDIRECTS} hops from {self.base_url}")
         except FetchRefused as err:
             return unknown(f"RDAP {err.reason}")
+        except DeadlinePassed:
+            return self._deadline_passed(deadline, stage_end)
         except FetchTimedOut:
             if deadline >= stage_end and self._clock() >= deadline - 0.05:
                 return unknown(self._budget_spent)
