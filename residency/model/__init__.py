@@ -97,6 +97,7 @@ _WHERE = {
     "EndpointGroup": "audit",
     "PolicyRef": "audit",
     "AuditResult": "audit",
+    "SEVERITY": "audit",
 }
 
 
@@ -117,6 +118,7 @@ if not TYPE_CHECKING:  # hidden from mypy, which reads the imports above: a miss
 
 __all__ = [
     "BULK_COLUMNS",
+    "SEVERITY",
     "WITHHELD_BASIS",
     "AddressVerdict",
     "AuditResult",

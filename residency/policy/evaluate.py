@@ -404,7 +404,7 @@ class Evaluator:
                 scope.handling("unknown_operator"),
                 "unknown_operator",
                 "operator-unknown",
-                "operator unknown, so its ultimate parent is too"
+                "operator jurisdiction unknown, so is its ultimate parent's"
                 + (f" ({operator.basis})" if operator and operator.basis else ""),
                 label,
                 (),
