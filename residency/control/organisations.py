@@ -9,14 +9,13 @@ where the table knows an organisation has an owner but not which, the chain says
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from residency.control.errors import ControlTableInvalid
+from residency.control.errors import ControlTableInvalid, read_named_tables
 from residency.control.names import name_key
 from residency.model import OwnerLink
 from residency.paths import project_data_dir
@@ -111,15 +110,7 @@ class Organisations:
     @classmethod
     def load(cls, path: Path | None = None) -> Organisations:
         path = path or project_data_dir() / FILE
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ControlTableInvalid(f"{path}: cannot read ({err.strerror})") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ControlTableInvalid(f"{path}: invalid TOML: {err}") from None
-        rows = document.get("organisations")
-        if not isinstance(rows, dict) or not rows:
-            raise ControlTableInvalid(f"{path}: no [organisations.<id>] tables")
+        rows = read_named_tables(path, "organisations", "[organisations.<id>]")
         return cls((_organisation(k, v, str(path)) for k, v in rows.items()), str(path))
 
     def find(self, name: str) -> Organisation | None:

@@ -9,13 +9,12 @@ are not listed (docs/control.md).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from residency.control.errors import ControlTableInvalid
+from residency.control.errors import ControlTableInvalid, read_named_tables
 from residency.control.organisations import Organisation, Organisations, default_organisations
 from residency.model import IpFacts, SovereignCloud
 from residency.paths import project_data_dir
@@ -50,15 +49,7 @@ class SovereignClouds:
     ) -> SovereignClouds:
         path = path or project_data_dir() / FILE
         organisations = organisations or default_organisations()
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ControlTableInvalid(f"{path}: cannot read ({err.strerror})") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ControlTableInvalid(f"{path}: invalid TOML: {err}") from None
-        rows = document.get("offerings")
-        if not isinstance(rows, dict) or not rows:
-            raise ControlTableInvalid(f"{path}: no [offerings.<id>] tables")
+        rows = read_named_tables(path, "offerings", "[offerings.<id>]")
         found: list[Offering] = []
         for offering_id, row in rows.items():
             here = f"{path}: [offerings.{offering_id}]"

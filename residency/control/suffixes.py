@@ -9,13 +9,12 @@ provider's own document per suffix) and the PRIVATE section of the public suffix
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from residency.control.errors import ControlTableInvalid
+from residency.control.errors import ControlTableInvalid, read_named_tables
 from residency.paths import project_data_dir
 
 FILE = "customer_suffixes.toml"
@@ -119,15 +118,7 @@ class CustomerSuffixes:
     @classmethod
     def load(cls, path: Path | None = None, with_psl: bool = True) -> CustomerSuffixes:
         path = path or project_data_dir() / FILE
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ControlTableInvalid(f"{path}: cannot read ({err.strerror})") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ControlTableInvalid(f"{path}: invalid TOML: {err}") from None
-        rows = document.get("suffixes")
-        if not isinstance(rows, dict):
-            raise ControlTableInvalid(f'{path}: no [suffixes."<domain>"] tables')
+        rows = read_named_tables(path, "suffixes", '[suffixes."<domain>"]', allow_empty=True)
         entries: list[CustomerSuffix] = []
         if with_psl:
             psl = _bundled_psl()
