@@ -118,6 +118,24 @@ def handled(
     return verdict, Reason(code, message, label, evidence, verdict)
 
 
+def _operator_judged(
+    constraint: CodeConstraint, jurisdiction: str, text: str, label: str, evidence: tuple[str, ...]
+) -> _Finding:
+    """``operator_jurisdictions`` applied to the country that decides (the operator's own,
+    or its ultimate parent's): one finding whose reason carries its own verdict."""
+    verdict, how = _country_verdict(constraint, jurisdiction)
+    if how == "denied":
+        code = "operator-jurisdiction-denied"
+        text += f"; denied by operator_jurisdictions.deny = [{constraint.describe_deny()}]"
+    elif how == "not-allowed":
+        code = "operator-jurisdiction-not-allowed"
+        text += f"; not in operator_jurisdictions.allow = [{constraint.describe_allow()}]"
+    else:
+        code = "operator-jurisdiction-allowed"
+        text += "; allowed"
+    return _Finding(verdict, Reason(code, text, label, evidence, verdict), "operator")
+
+
 def _country_verdict(constraint: CodeConstraint, country: str) -> tuple[Verdict, str]:
     if country in constraint.deny:
         return Verdict.FAIL, "denied"
@@ -351,19 +369,8 @@ class Evaluator:
             )
             return [_Finding(verdict, reason, "operator")]
         entity = (operator.entity or operator.provider or "operator") if operator else "operator"
-        verdict, how = _country_verdict(constraint, jurisdiction)
         text = f"operated by {entity} under {jurisdiction} jurisdiction"
-        if how == "denied":
-            code = "operator-jurisdiction-denied"
-            text += f"; denied by operator_jurisdictions.deny = [{constraint.describe_deny()}]"
-        elif how == "not-allowed":
-            code = "operator-jurisdiction-not-allowed"
-            text += f"; not in operator_jurisdictions.allow = [{constraint.describe_allow()}]"
-        else:
-            code = "operator-jurisdiction-allowed"
-            text += "; allowed"
-        reason = Reason(code, text, label, tuple(evidence), verdict)
-        return [_Finding(verdict, reason, "operator")]
+        return [_operator_judged(constraint, jurisdiction, text, label, tuple(evidence))]
 
     def operator_parent(
         self, facts: IpFacts, applied: AppliedScope, sovereign: SovereignCloud | None
@@ -420,18 +427,8 @@ class Evaluator:
                 evidence,
             )
             return [_Finding(verdict, reason, "operator")]
-        verdict, how = _country_verdict(constraint, judged)
         text = f"operated by {chain}; ultimate parent {top} under {judged} jurisdiction"
-        if how == "denied":
-            code = "operator-jurisdiction-denied"
-            text += f"; denied by operator_jurisdictions.deny = [{constraint.describe_deny()}]"
-        elif how == "not-allowed":
-            code = "operator-jurisdiction-not-allowed"
-            text += f"; not in operator_jurisdictions.allow = [{constraint.describe_allow()}]"
-        else:
-            code = "operator-jurisdiction-allowed"
-            text += "; allowed"
-        return [_Finding(verdict, Reason(code, text, label, evidence), "operator")]
+        return [_operator_judged(constraint, judged, text, label, tuple(evidence))]
 
     def address(
         self,
