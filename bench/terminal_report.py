@@ -110,6 +110,9 @@ def realistic_names(count: int) -> list[str]:
 def child_env(root: Path, columns: int | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
     env["PYTHONPATH"] = str(root)
+    # each tree reads its own shipped tables (policies included): the editable install
+    # would otherwise map residency.data to this checkout's data/ for both
+    env["RESIDENCY_PROJECT_DATA"] = str(root / "data")
     if columns is not None:
         env["COLUMNS"] = str(columns)
     return env

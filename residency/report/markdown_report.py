@@ -85,7 +85,9 @@ class MarkdownFormatter:
         if uses_dbip(result):
             lines += ["", f"[{DBIP_ATTRIBUTION}]({DBIP_URL})"]
         for line in share_alike_attributions(result):
-            lines += ["", cell(line)]
+            # residency's own text (data/sources.toml, through the manifest), not an audited
+            # party's: shown as written, so the licence's URL stays a link
+            lines += ["", line]
         return "\n".join(lines) + "\n"
 
     def row(self, endpoint: EndpointResult, judged: bool) -> str:

@@ -38,8 +38,14 @@ class DeliveryFigures:
         )
 
 
+#: Seconds each batch takes in a worker: short, and long enough in a round where a worker
+#: is killed that every worker is still running when the kill lands (at most 1 s after
+#: the barrier; each worker checks about 6 batches), however fast the machine is.
+BATCH_DELAY, KILL_ROUND_BATCH_DELAY = 0.01, 0.4
+
+
 def _worker(
-    db: str, now: float, name: str, log: Path, url: str, barrier: str
+    db: str, now: float, name: str, log: Path, url: str, barrier: str, delay: float = BATCH_DELAY
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -54,7 +60,7 @@ def _worker(
             "--log",
             str(log),
             "--delay",
-            "0.01",
+            str(delay),
             "--batch-size",
             "5",
             "--lease",
@@ -100,7 +106,15 @@ def run_delivery_scenario(
             barrier = Path(tmp, f"barrier-{r}")
             barrier.mkdir()
             procs = [
-                _worker(db, now, f"w{k}", log, receiver.url, f"{barrier}:{workers}")
+                _worker(
+                    db,
+                    now,
+                    f"w{k}",
+                    log,
+                    receiver.url,
+                    f"{barrier}:{workers}",
+                    KILL_ROUND_BATCH_DELAY if r in kill_rounds else BATCH_DELAY,
+                )
                 for k in range(workers)
             ]
             if r in kill_rounds:

@@ -133,4 +133,4 @@ def test_rdap_unreachable_is_indeterminate_not_a_crash(server: RdapServer) -> No
     assert verdict is Verdict.INDETERMINATE
     assert aspect == "operator"
     # eu-sovereign judges the operator's ultimate parent: unknown operator, unknown parent
-    assert "operator unknown, so its ultimate parent is too" in messages
+    assert "operator jurisdiction unknown" in messages
