@@ -263,3 +263,55 @@ def test_the_html_report_shows_the_crawl_by_page_and_phase_escaped() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "only after consent" in page
     assert "Crawl: by page" not in HtmlFormatter().render(unjudged())
+
+
+def test_after_a_crash_the_proxys_connections_keep_what_the_browser_never_reported() -> None:
+    """A renderer crash can swallow the browser's events for requests in flight; the
+    proxy's connections from that page fill the gap, once per host and port, and never
+    repeat what the browser did report."""
+    from residency.endpoints.crawl.crawler import _keep_proxy_only, _Pending, _Recorder
+    from residency.endpoints.crawl.proxy import Connection
+
+    recorder = _Recorder(cap=10, page="http://www.example.com/crash")
+    recorder.order.append(
+        _Pending(
+            "http://www.example.com/crash", "GET", "document", recorder.page, "", "", "", False, ""
+        )
+    )
+    seen = [
+        Connection(
+            "www.example.com",
+            80,
+            "127.0.0.1",
+            "2026-12-07T00:00:00Z",
+            "http",
+            target="http://www.example.com/crash",
+            method="GET",
+        ),
+        Connection(
+            "static.example.com",
+            80,
+            "127.0.0.1",
+            "2026-12-07T00:00:01Z",
+            "http",
+            target="http://static.example.com/a.gif",
+            method="GET",
+        ),
+        Connection(
+            "static.example.com",
+            80,
+            "127.0.0.1",
+            "2026-12-07T00:00:01Z",
+            "http",
+            target="http://static.example.com/b.gif",
+            method="GET",
+        ),
+        Connection("t.example.net", 443, None, "2026-12-07T00:00:02Z", "CONNECT", "refused"),
+    ]
+    _keep_proxy_only(recorder, seen, 0)
+    added = recorder.order[1:]
+    assert [(i.url, i.method, i.resource_type, i.failure) for i in added] == [
+        ("http://static.example.com/a.gif", "GET", "connection", ""),
+        ("https://t.example.net:443/", "CONNECT", "connection", "refused"),
+    ]
+    assert all(i.initiator.startswith("seen by the proxy only") for i in added)

@@ -84,6 +84,7 @@ class _Pending:
     redirected_from: str
     status: int | None = None
     failure: str = ""
+    initiator: str = ""  # set when the proxy alone saw it
 
 
 @dataclass
@@ -363,7 +364,9 @@ def _freeze(item: _Pending, recorder: _Recorder, proxy: ResolvingProxy) -> Crawl
         port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
     except ValueError:
         port = _DEFAULT_PORTS.get(scheme, 0)
-    if item.redirected_from:
+    if item.initiator:
+        initiator = item.initiator
+    elif item.redirected_from:
         initiator = f"redirect from {item.redirected_from}"
     else:
         initiator = recorder.initiators.get(item.url, "")
@@ -405,6 +408,8 @@ def _visit(
     recorder.page = url
     recorder.loaded = False
     recorder.crashed = False
+    first_connection = len(proxy.recorded())
+    first_request = len(recorder.order)
     page = context.new_page()
     page.on("load", lambda *_: setattr(recorder, "loaded", True))
     page.on("crash", lambda *_: setattr(recorder, "crashed", True))
@@ -433,6 +438,8 @@ def _visit(
             )
         elif not recorder.capped:
             _settle(page, recorder, settings.settle, page_deadline)
+    if recorder.crashed:
+        _keep_proxy_only(recorder, proxy.recorded(first_connection), first_request)
     title = ""
     final_url = url
     if not problem and not recorder.crashed:
@@ -451,6 +458,43 @@ def _visit(
         problem=problem,
     )
     return record, page
+
+
+def _keep_proxy_only(recorder: _Recorder, connections: list[Any], first_request: int) -> None:
+    """After a renderer crash, the browser's events for the requests in flight may never
+    come; the proxy saw those connections all the same. Each host and port this page
+    connected to that no recorded request names is kept, marked as seen by the proxy only
+    (a tunnel's path is unknown: its URL is the origin alone)."""
+    covered = set()
+    for item in recorder.order[first_request:]:
+        parts = urlsplit(item.url)
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+        except ValueError:
+            continue
+        covered.add(((parts.hostname or "").rstrip("."), port))
+    for connection in connections:
+        where = (connection.host, connection.port)
+        if where in covered or len(recorder.order) >= recorder.cap:
+            continue
+        covered.add(where)
+        host = f"[{connection.host}]" if ":" in connection.host else connection.host
+        tunnel = connection.kind == "CONNECT"
+        item = _Pending(
+            url=connection.target or f"{'https' if tunnel else 'http'}://{host}:{connection.port}/",
+            method=connection.method,
+            resource_type="connection",
+            page=recorder.page,
+            phase=recorder.phase,
+            when=connection.when,
+            frame="",
+            service_worker=False,
+            redirected_from="",
+            failure=connection.error,
+            initiator="seen by the proxy only: the renderer crashed before the browser "
+            "reported the request",
+        )
+        recorder.order.append(item)
 
 
 def _navigation_problem(

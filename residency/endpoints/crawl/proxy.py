@@ -41,6 +41,8 @@ class Connection:
     when: str
     kind: str  # "CONNECT" (https, wss) or "http"
     error: str = ""
+    target: str = ""  # the absolute URL of a plain-http request; "" for a tunnel
+    method: str = "CONNECT"  # the plain-http request's method
 
 
 def _split_host_port(authority: str, default: int) -> tuple[str, int] | None:
@@ -130,9 +132,10 @@ class ResolvingProxy:
 
     # ------------------------------------------------------------------ what it saw
 
-    def recorded(self) -> list[Connection]:
+    def recorded(self, since: int = 0) -> list[Connection]:
+        """The connections recorded so far, from the ``since``-th on."""
         with self._lock:
-            return list(self.connections)
+            return self.connections[since:]
 
     def address_of(self, host: str, port: int) -> str | None:
         """The address the first successful connection to ``host:port`` reached."""
@@ -168,7 +171,7 @@ class ResolvingProxy:
         return await asyncio.shield(task)
 
     async def _open(
-        self, host: str, port: int, kind: str
+        self, host: str, port: int, kind: str, target: str = "", method: str = "CONNECT"
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         when = utc_iso(time.time())
         try:
@@ -188,10 +191,10 @@ class ResolvingProxy:
                 why = os.strerror(err.errno).lower() if err.errno else str(err)
                 errors.append(f"{address} port {port}: {why}")
                 continue
-            self._record(Connection(host, port, address, when, kind))
+            self._record(Connection(host, port, address, when, kind, "", target, method))
             return opened
         reason = problem or ("cannot connect to " + "; ".join(errors) if errors else "no address")
-        self._record(Connection(host, port, None, when, kind, reason))
+        self._record(Connection(host, port, None, when, kind, reason, target, method))
         return None
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -249,7 +252,9 @@ class ResolvingProxy:
         if url.scheme.lower() != "http" or where is None:
             await _refuse(writer, b"400 Bad Request")
             return
-        upstream = await self._open(where[0], where[1], "http")
+        upstream = await self._open(
+            where[0], where[1], "http", target, method.decode("latin-1", "replace")[:16]
+        )
         if upstream is None:
             await _refuse(writer, b"502 Bad Gateway")
             return
