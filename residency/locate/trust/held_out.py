@@ -9,11 +9,10 @@ specific row covering it.
 
 For each operator the calibration (the sources' shares right, the answer kinds' and the
 disagreement patterns' shares right) is counted on every *other* operator's addresses,
-and the operator's own addresses are then graded with it. The counts are additive, so
-each operator's own counts are subtracted from the totals rather than measured again;
-the merged answers that the answer and pattern tables count are merged once with the
-weights of all operators (a held-out operator still moves the weights the others were
-merged with, by its share of the samples, which is small).
+and the operator's own addresses are then graded with it. The sources' counts are
+additive, so each operator's own are subtracted from the totals; the merged answers that
+the answer and pattern tables count are merged again for each held-out operator, with
+the weights learnt without it, so nothing of the operator reaches its own grading.
 
 Figures are reported per class of network as the operator publishes it (cloud, hosting,
 access, CDN/anycast, other) and per address family.
@@ -27,7 +26,7 @@ import ipaddress
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -386,11 +385,16 @@ _PLACING = frozenset(
 
 @dataclass
 class OperatorCounts:
-    """Per-operator counts: the sources' claims, and the merged answers' kinds and patterns."""
+    """Per-operator counts: the sources' claims, and the merged answers' kinds and patterns
+    (merged with the weights of every operator: the in-sample tables). ``study`` and
+    ``nets`` let calibration_without merge the answers again without one operator."""
 
     sources: dict[str, Counts] = field(default_factory=dict)
     answers: dict[str, Counts] = field(default_factory=dict)
     patterns: dict[str, Counts] = field(default_factory=dict)
+    study: Study | None = None
+    #: combo -> the kind of network the merge sees there (calibration.NETWORK_CLASSES)
+    nets: dict[int, str] = field(default_factory=dict)
 
     def total(self, what: str) -> Counts:
         out: Counts = {}
@@ -403,34 +407,63 @@ class OperatorCounts:
         return out
 
 
-def count(study: Study, base: Calibration) -> OperatorCounts:
-    """Pass 1: every source's claims per operator; pass 2: the merged answers (weights of
-    pass 1 over all operators, nothing withheld) per operator."""
-    out = OperatorCounts()
-    nets: dict[int, str] = {}
-    for sample, combo in zip(study.samples, study.combos, strict=True):
-        net = nets.get(combo)
-        if net is None:
-            net = nets[combo] = study.network(combo, base)
-        evidence, _ = study.evidence(combo)
-        own = out.sources.setdefault(sample.operator, {})
-        for e in evidence:
-            if e.kind.value in _PLACING and e.place is not None and not e.anycast:
-                _count(own, e.source, net, country_of(e.place) == sample.truth)
-    weighted = replace(base, sources=_minus(out.total("sources"), None), withhold=False)
-    weighted = replace(weighted, answers={}, patterns={})
+def _weights(sources: dict[str, dict[str, Measured]], base: Calibration) -> Calibration:
+    """The vote of ``base`` with the sources' measured shares and nothing else measured
+    (no answer levels, no patterns, nothing withheld): how pass 2 merges."""
+    return Calibration(
+        sources=sources,
+        default_weight=base.default_weight,
+        hyperscalers=base.hyperscalers,
+        tie_breakers=frozenset({REGISTRY_COUNTRY}),
+        geoip_split=GEOIP_SPLIT,
+        withhold=False,
+    )
+
+
+def _answer_counts(
+    counts: OperatorCounts, weighted: Calibration, skip: str | None
+) -> dict[str, tuple[Counts, Counts]]:
+    """Pass 2: each operator's merged answers (but ``skip``'s) under ``weighted``, counted
+    by answer kind and by disagreement pattern: operator -> (answers, patterns)."""
+    study = counts.study
+    out: dict[str, tuple[Counts, Counts]] = {}
+    if study is None:
+        return out
     cache: dict[int, IpFacts] = {}
     for sample, combo in zip(study.samples, study.combos, strict=True):
+        if sample.operator == skip:
+            continue
         facts = cache.get(combo)
         if facts is None:
             facts = cache[combo] = study.merged(combo, weighted)
         loc = facts.location
         if loc.place is None or not loc.answer:
             continue
+        answers, patterns = out.setdefault(sample.operator, ({}, {}))
         ok = country_of(loc.place) == sample.truth
-        _count(out.answers.setdefault(sample.operator, {}), loc.answer, nets[combo], ok)
+        _count(answers, loc.answer, counts.nets[combo], ok)
         if loc.pattern:
-            _count(out.patterns.setdefault(sample.operator, {}), loc.pattern, nets[combo], ok)
+            _count(patterns, loc.pattern, counts.nets[combo], ok)
+    return out
+
+
+def count(study: Study, base: Calibration) -> OperatorCounts:
+    """Pass 1: every source's claims per operator; pass 2: the merged answers (weights of
+    pass 1 over all operators, nothing withheld) per operator."""
+    out = OperatorCounts(study=study)
+    for sample, combo in zip(study.samples, study.combos, strict=True):
+        net = out.nets.get(combo)
+        if net is None:
+            net = out.nets[combo] = study.network(combo, base)
+        evidence, _ = study.evidence(combo)
+        own = out.sources.setdefault(sample.operator, {})
+        for e in evidence:
+            if e.kind.value in _PLACING and e.place is not None and not e.anycast:
+                _count(own, e.source, net, country_of(e.place) == sample.truth)
+    weighted = _weights(_minus(out.total("sources"), None), base)
+    for operator, (answers, patterns) in _answer_counts(out, weighted, None).items():
+        out.answers[operator] = answers
+        out.patterns[operator] = patterns
     return out
 
 
@@ -440,16 +473,22 @@ def calibration_without(
     operator: str | None,
     provenance: Mapping[str, Any] = {},
 ) -> Calibration:
-    """The calibration measured on every operator but ``operator`` (None: all of them)."""
+    """The calibration measured on every operator but ``operator`` (None: all of them).
 
-    def held(what: str) -> dict[str, dict[str, Measured]]:
-        per = getattr(counts, what)
-        return _minus(counts.total(what), per.get(operator) if operator else None)
-
+    Nothing of ``operator`` reaches it: the sources' weights are counted without its
+    addresses, and the other operators' answers are merged again with those weights
+    before their kinds and patterns are counted."""
+    sources = _minus(counts.total("sources"), counts.sources.get(operator) if operator else None)
+    if operator is None:
+        answers, patterns = counts.total("answers"), counts.total("patterns")
+    else:
+        per = _answer_counts(counts, _weights(sources, base), operator)
+        answers = OperatorCounts(answers={k: a for k, (a, _) in per.items()}).total("answers")
+        patterns = OperatorCounts(patterns={k: p for k, (_, p) in per.items()}).total("patterns")
     return Calibration(
-        sources=held("sources"),
-        answers=held("answers"),
-        patterns=held("patterns"),
+        sources=sources,
+        answers=_minus(answers, None),
+        patterns=_minus(patterns, None),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         tie_breakers=frozenset({REGISTRY_COUNTRY}),
