@@ -46,6 +46,8 @@ REGISTRY_COUNTRY = "geoip:geo-whois-asn-country"
 #: right 90-99% of the time, so a few points between them say nothing about which one is
 #: right where they disagree (the shipped data/calibration.json carries the same).
 GEOIP_SPLIT = 0.1
+#: At most this many addresses of one operator count in any row of the tables (capped).
+OPERATOR_CAP = 20
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 #: Codes geofeeds use that name no country (RFC 8805 wants ISO 3166-1 alpha-2).
 _NOT_COUNTRIES = frozenset({"EU", "AP", "UK", "ZZ", "XX", "XK"})
@@ -396,15 +398,30 @@ class OperatorCounts:
     #: combo -> the kind of network the merge sees there (calibration.NETWORK_CLASSES)
     nets: dict[int, str] = field(default_factory=dict)
 
-    def total(self, what: str) -> Counts:
+    def total(self, what: str, skip: str | None = None) -> Counts:
+        """The counts of every operator but ``skip``, each operator's row capped at
+        OPERATOR_CAP addresses (its share right kept)."""
         out: Counts = {}
-        for per in getattr(self, what).values():
+        for operator, per in getattr(self, what).items():
+            if operator == skip:
+                continue
             for name, by_class in per.items():
                 for cls, (r, g) in by_class.items():
+                    r, g = capped(r, g)
                     row = out.setdefault(name, {}).setdefault(cls, [0, 0])
                     row[0] += r
                     row[1] += g
         return out
+
+
+def capped(right: int, given: int, cap: int | None = None) -> tuple[int, int]:
+    """One operator's count, at most ``cap`` (OPERATOR_CAP) addresses: the addresses of
+    one operator are one policy seen many times, not independent evidence, so a large
+    operator (Viasat's 1,158 sampled addresses) must not outvote twenty small ones."""
+    cap = OPERATOR_CAP if cap is None else cap
+    if given <= cap:
+        return right, given
+    return round(right * cap / given), cap
 
 
 def _weights(sources: dict[str, dict[str, Measured]], base: Calibration) -> Calibration:
@@ -478,7 +495,7 @@ def calibration_without(
     Nothing of ``operator`` reaches it: the sources' weights are counted without its
     addresses, and the other operators' answers are merged again with those weights
     before their kinds and patterns are counted."""
-    sources = _minus(counts.total("sources"), counts.sources.get(operator) if operator else None)
+    sources = _minus(counts.total("sources", skip=operator), None)
     if operator is None:
         answers, patterns = counts.total("answers"), counts.total("patterns")
     else:
