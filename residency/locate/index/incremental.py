@@ -178,6 +178,64 @@ def _base_layer(starts: npt.NDArray[Any], combo: npt.NDArray[Any], top: int) -> 
     return starts, ends, np.asarray(combo, dtype=np.int64)
 
 
+#: The changed layers are "small" (cut into the old table without sorting it again)
+#: while they hold fewer intervals than this share of the old table.
+_SMALL_SHARE = 0.05
+
+
+def _splice_layers(
+    base: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]],
+    changed: Sequence[Any],
+    top: int,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """``combine_layers([base, *changed], top)`` for a base of contiguous intervals (the
+    old table) and changed layers much smaller than it: the changed layers' cuts are
+    inserted into the base's sorted starts and only the rows they cover are filled, so
+    the work is one pass over the table, not a sort of it (the import of a 2-line
+    geofeed into a 4-million-interval index)."""
+    starts, _, combo = base
+    cuts = [np.zeros(0, dtype=np.uint64)]
+    for first, last, _ in changed:
+        cuts.append(np.asarray(first, dtype=np.uint64))
+        after = np.asarray(last, dtype=np.uint64)
+        cuts.append(after[after < np.uint64(top)] + np.uint64(1))
+    extra = np.unique(np.concatenate(cuts))
+    at = np.searchsorted(starts, extra, side="left")
+    fresh = (at >= len(starts)) | (starts[np.minimum(at, len(starts) - 1)] != extra)
+    bounds = np.insert(starts, at[fresh], extra[fresh])
+    is_new = np.zeros(len(bounds), dtype=bool)
+    is_new[at[fresh] + np.arange(int(np.count_nonzero(fresh)))] = True
+    matrix = np.full((len(bounds), 1 + len(changed)), -1, dtype=np.int32)
+    matrix[:, 0] = np.asarray(combo, dtype=np.int64)[np.cumsum(~is_new) - 1]
+    for j, (first, last, claim) in enumerate(changed, start=1):
+        if len(first) == 0:
+            continue
+        lo = np.searchsorted(bounds, np.asarray(first, dtype=np.uint64), side="left")
+        hi = np.searchsorted(bounds, np.asarray(last, dtype=np.uint64), side="right")
+        # the layer's intervals are disjoint: mark each covered run of rows by a
+        # difference array carrying (claim + 1), then a running sum
+        mark = np.zeros(len(bounds) + 1, dtype=np.int64)
+        value = np.asarray(claim, dtype=np.int64) + 1
+        np.add.at(mark, lo, value)
+        np.add.at(mark, hi, -value)
+        matrix[:, j] = np.cumsum(mark[:-1]) - 1
+    return bounds, matrix
+
+
+def _combine_base(
+    base: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]],
+    changed: Sequence[Any],
+    top: int,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """The old table with the changed layers cut in: spliced when they are small,
+    combined afresh (a sort of every boundary) when they are not."""
+    size = sum(len(first) for first, _, _ in changed)
+    if len(base[0]) and int(base[0][0]) == 0 and size <= _SMALL_SHARE * len(base[0]):
+        return _splice_layers(base, changed, top)
+    bounds, matrix = combine_layers([base, *changed], top)
+    return bounds, matrix
+
+
 def _claim_at(arrays: Any, keys: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Each key's claim in one layer's disjoint sorted arrays, -1 where none covers it."""
     first, last, claim = arrays
@@ -242,10 +300,12 @@ def _fine_splice(
 
 
 def _distinct_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """``unique_rows`` of (family, reduced old combo, changed claims...): one sort of a
-    single packed int64 where the columns fit in 63 bits (the common case: a few changed
+    """``unique_rows`` of (family, reduced old combo, changed claims...): the rows packed
+    into one int64 each where the columns fit in 63 bits (the common case: a few changed
     layers), the column-by-column fold otherwise. The family lives in the reduced id
-    (its rows are sorted family first), so IPv4 combos still come first."""
+    (its rows are sorted family first), so IPv4 combos still come first. Rows no changed
+    layer touches (nearly all of them) are ranked by their reduced id through a table,
+    not sorted: only the touched rows and the distinct ids are."""
     if len(keys) == 0:
         return unique_rows(keys)
     spans = [int(keys[:, j].max()) + 2 for j in range(1, keys.shape[1])]  # -1 becomes 0
@@ -254,11 +314,24 @@ def _distinct_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArra
         total *= span
     if total >= 1 << 62:
         return unique_rows(keys)
-    packed = np.zeros(len(keys), dtype=np.int64)
+    reduced = keys[:, 1]
+    touched = np.any(keys[:, 2:] >= 0, axis=1) if keys.shape[1] > 2 else np.zeros(len(keys), bool)
+    step = total // spans[0]  # what one reduced id is worth in the packed value
+    present = np.zeros(spans[0], dtype=bool)
+    present[reduced[~touched] + 1] = True
+    plain_ids = np.nonzero(present)[0]  # reduced id + 1, sorted
+    rows = np.nonzero(touched)[0]
+    packed_touched = np.zeros(len(rows), dtype=np.int64)
     for j, span in enumerate(spans, start=1):
-        packed = packed * span + (keys[:, j] + 1)
-    _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-    return keys[first], inverse.reshape(-1).astype(np.int32)
+        packed_touched = packed_touched * span + (keys[rows, j] + 1)
+    distinct = np.unique(np.concatenate([plain_ids.astype(np.int64) * step, packed_touched]))
+    where = np.full(spans[0], -1, dtype=np.int64)
+    where[plain_ids] = np.searchsorted(distinct, plain_ids.astype(np.int64) * step)
+    inverse = where[reduced + 1]
+    inverse[rows] = np.searchsorted(distinct, packed_touched)
+    some_row = np.zeros(len(distinct), dtype=np.int64)
+    some_row[inverse] = np.arange(len(keys))  # rows of one key are equal: any will do
+    return keys[some_row], inverse.astype(np.int32)
 
 
 def _empty_layer() -> Any:
@@ -302,12 +375,11 @@ def _splice(
 
     v4_new = [layer_arrays(rebuilt[i].v4) for i in changed]
     v6_new = [layer_arrays(rebuilt[i].v6) for i in changed]
-    b4, m4 = combine_layers(
-        [_base_layer(old.arrays("v4_starts"), old.arrays("v4_combo"), V4_MAX), *v4_new], V4_MAX
+    b4, m4 = _combine_base(
+        _base_layer(old.arrays("v4_starts"), old.arrays("v4_combo"), V4_MAX), v4_new, V4_MAX
     )
-    b6, m6 = combine_layers(
-        [_base_layer(old.arrays("v6_starts"), old.arrays("v6_combo"), U64_MAX), *v6_new],
-        U64_MAX,
+    b6, m6 = _combine_base(
+        _base_layer(old.arrays("v6_starts"), old.arrays("v6_combo"), U64_MAX), v6_new, U64_MAX
     )
     fine_hi, fine_lo, mf = _fine_splice(old, [rebuilt[i] for i in changed], v6_new)
 
