@@ -118,14 +118,7 @@ TARGET_CONFIDENT_WRONG = 0
 def merged_total(m: Measurement, who: str) -> Tally:
     total = Tally()
     for t in m.tallies.get(who, {}).values():
-        total.samples += t.samples
-        total.given += t.given
-        total.right += t.right
-        total.confident_wrong += t.confident_wrong
-        for level, (r, g) in t.by_level.items():
-            row = total.by_level.setdefault(level, [0, 0])
-            row[0] += r
-            row[1] += g
+        total.merge(t)
     return total
 
 
@@ -141,11 +134,11 @@ def targets(runs: dict[str, Measurement]) -> None:
         met = (
             t.precision >= TARGET_PRECISION
             and t.coverage >= TARGET_COVERAGE
-            and t.confident_wrong <= TARGET_CONFIDENT_WRONG
+            and t.wrong_high <= TARGET_CONFIDENT_WRONG
         )
         print(
             f"  {name:<26} coverage {t.coverage:8.3%}  precision {t.precision:8.3%}  "
-            f"wrong at high {t.confident_wrong:>3}  {'MET' if met else 'not met'}"
+            f"wrong at high {t.wrong_high:>3}  {'MET' if met else 'not met'}"
         )
         cuts = []
         right = given = 0
@@ -164,7 +157,7 @@ def cells(t: Tally | None) -> str:
         return f"{'-':>8} {'-':>9} {'-':>6}"
     if not t.given:
         return f"{t.coverage:>8.2%} {'-':>9} {'-':>6}"
-    return f"{t.coverage:>8.2%} {t.precision:>9.3%} {t.confident_wrong:>6}"
+    return f"{t.coverage:>8.2%} {t.precision:>9.3%} {t.wrong_high:>6}"
 
 
 def table(title: str, rows: Sequence[str], runs: dict[str, Measurement], per: str | None) -> None:
@@ -216,11 +209,13 @@ SHARED_GEOFEEDS = REPO.parent / "shared" / "data" / "geofeeds"
 HELD_OUT_PRECISION = {"cloud": 0.97, "hosting": 0.97, "access": 0.95}
 
 
-def _row(name: str, t: held_out.Tally) -> str:
+def _row(name: str, t: Tally) -> str:
     if not t.samples:
-        return f"  {name:<34} {'-':>8} {'-':>9} {'-':>7}"
+        return f"  {name:<34} {'-':>8} {'-':>9} {'-':>7} {'-':>8}"
     precision = f"{t.precision:9.2%}" if t.given else f"{'-':>9}"
-    return f"  {name:<34} {t.coverage:8.2%} {precision} {t.wrong_high:>7}"
+    high = t.by_level.get("high", [0, 0])[1]
+    at_high = f"{high / t.samples:8.2%}" if t.by_level else f"{'-':>8}"
+    return f"  {name:<34} {t.coverage:8.2%} {precision} {t.wrong_high:>7} {at_high}"
 
 
 def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, held_out.Grades]:
@@ -275,7 +270,9 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
             continue
         n = grades.get("merged, leave-one-operator-out", group).samples
         print(f"\n {group} ({n:,} addresses)")
-        print(f"  {'answerer':<34} {'coverage':>8} {'precision':>9} {'wrong@high':>7}")
+        print(
+            f"  {'answerer':<34} {'coverage':>8} {'precision':>9} {'wrong@high':>7} {'at high':>8}"
+        )
         for who in order:
             print(_row(who, grades.get(who, group)))
         merged = grades.get("merged, leave-one-operator-out", group)

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER
-from residency.locate.trust.calibration import ALL, Calibration, Measured
+from residency.locate.trust.calibration import ALL, Calibration, Measured, Tally, country_of
 from residency.locate.trust.merge import claim_evidence, merge_facts, network_of
-from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts
 
 if TYPE_CHECKING:
     from residency.locate.locator import Locator
@@ -51,8 +51,6 @@ OPERATOR_CAP = 20
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 #: Codes geofeeds use that name no country (RFC 8805 wants ISO 3166-1 alpha-2).
 _NOT_COUNTRIES = frozenset({"EU", "AP", "UK", "ZZ", "XX", "XK"})
-#: The same place under two ISO 3166 codes: AWS writes Hong Kong as CN with CN-HK.
-_SAME_AS_SUBDIVISION = {"CN-HK": "HK", "CN-MO": "MO", "CN-TW": "TW"}
 _EMBEDDED = (ipaddress.ip_network("::ffff:0:0/96"), ipaddress.ip_network("64:ff9b::/96"))
 
 #: The provider feeds in ../shared/data/feeds used as ground truth: (file, parser, class).
@@ -65,13 +63,6 @@ PROVIDER_FEEDS = (
     ("linode/linode-geofeed_2025-07-24.csv", "linode-geofeed", "hosting"),
     ("vultr/vultr-geofeed-constant-json_2024-04-18.json", "vultr-geofeed", "hosting"),
 )
-
-
-def country_of(place: Place | None) -> str | None:
-    """The country for comparing answers (CN with subdivision CN-HK is HK)."""
-    if place is None:
-        return None
-    return _SAME_AS_SUBDIVISION.get(place.subdivision or "", place.country)
 
 
 def corpus_class(operator_type: str) -> str:
@@ -257,32 +248,6 @@ def _minus(total: Counts, own: Counts | None) -> dict[str, dict[str, Measured]]:
             if given - g > 0:
                 out.setdefault(name, {})[cls] = Measured(right - r, given - g)
     return out
-
-
-@dataclass
-class Tally:
-    """Coverage, precision and wrong at high of one answerer over samples."""
-
-    samples: int = 0
-    given: int = 0
-    right: int = 0
-    wrong_high: int = 0
-
-    def add(self, answer: str | None, truth: str, level: Confidence | None = None) -> None:
-        self.samples += 1
-        if answer is None:
-            return
-        self.given += 1
-        self.right += answer == truth
-        self.wrong_high += answer != truth and level is Confidence.HIGH
-
-    @property
-    def coverage(self) -> float:
-        return self.given / self.samples if self.samples else 0.0
-
-    @property
-    def precision(self) -> float:
-        return self.right / self.given if self.given else 0.0
 
 
 @dataclass
