@@ -35,6 +35,7 @@ from residency.locate.index.build import (
     combine_layers,
     flatten,
     layer_arrays,
+    sorted_unique,
     unique_rows,
     write_claims,
     write_index,
@@ -324,7 +325,7 @@ def _distinct_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArra
     packed_touched = np.zeros(len(rows), dtype=np.int64)
     for j, span in enumerate(spans, start=1):
         packed_touched = packed_touched * span + (keys[rows, j] + 1)
-    distinct = np.unique(np.concatenate([plain_ids.astype(np.int64) * step, packed_touched]))
+    distinct = sorted_unique(np.concatenate([plain_ids.astype(np.int64) * step, packed_touched]))
     where = np.full(spans[0], -1, dtype=np.int64)
     where[plain_ids] = np.searchsorted(distinct, plain_ids.astype(np.int64) * step)
     inverse = where[reduced + 1]
