@@ -79,3 +79,6 @@ def test_one_large_operator_counts_as_one_capped_voice() -> None:
     assert held_out.capped(7, 10, cap=20) == (7, 10)
     assert counts.total("patterns") == {"p": {"all": [20, 80]}}
     assert counts.total("patterns", skip="big") == {"p": {"all": [0, 60]}}
+    # how sure an answer is stays a share of addresses: the answer kinds are not capped
+    kinds = held_out.OperatorCounts(answers={"big": {"k": {"all": [1000, 1000]}}})
+    assert kinds.total("answers") == {"k": {"all": [1000, 1000]}}

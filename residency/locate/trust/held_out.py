@@ -9,10 +9,13 @@ specific row covering it.
 
 For each operator the calibration (the sources' shares right, the answer kinds' and the
 disagreement patterns' shares right) is counted on every *other* operator's addresses,
-and the operator's own addresses are then graded with it. The sources' counts are
-additive, so each operator's own are subtracted from the totals; the merged answers that
-the answer and pattern tables count are merged again for each held-out operator, with
-the weights learnt without it, so nothing of the operator reaches its own grading.
+and the operator's own addresses are then graded with it. One operator's addresses are
+one policy seen many times, so in the tables that decide which answer to give (the
+sources' weights, the disagreement patterns) each operator counts at most OPERATOR_CAP
+addresses: a pattern right for one large operator is not trusted for the next. The
+merged answers that the answer and pattern tables count are merged again for each
+held-out operator, with the weights learnt without it, so nothing of the operator
+reaches its own grading.
 
 Figures are reported per class of network as the operator publishes it (cloud, hosting,
 access, CDN/anycast, other) and per address family.
@@ -46,8 +49,12 @@ REGISTRY_COUNTRY = "geoip:geo-whois-asn-country"
 #: right 90-99% of the time, so a few points between them say nothing about which one is
 #: right where they disagree (the shipped data/calibration.json carries the same).
 GEOIP_SPLIT = 0.1
-#: At most this many addresses of one operator count in any row of the tables (capped).
+#: Which answer to give, and whether to give one, rests on the sources' weights and the
+#: disagreement patterns: those rows are capped, so that what one operator does decides
+#: nothing for the next. How sure an answer is (the answer kinds' levels) is a share of
+#: addresses, as a user reads it: those rows count every address.
 OPERATOR_CAP = 20
+CAPPED = frozenset({"sources", "patterns"})
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 #: Codes geofeeds use that name no country (RFC 8805 wants ISO 3166-1 alpha-2).
 _NOT_COUNTRIES = frozenset({"EU", "AP", "UK", "ZZ", "XX", "XK"})
@@ -364,15 +371,16 @@ class OperatorCounts:
     nets: dict[int, str] = field(default_factory=dict)
 
     def total(self, what: str, skip: str | None = None) -> Counts:
-        """The counts of every operator but ``skip``, each operator's row capped at
-        OPERATOR_CAP addresses (its share right kept)."""
+        """The counts of every operator but ``skip``; in the CAPPED tables each
+        operator's row counts at most OPERATOR_CAP addresses (its share right kept)."""
         out: Counts = {}
         for operator, per in getattr(self, what).items():
             if operator == skip:
                 continue
             for name, by_class in per.items():
                 for cls, (r, g) in by_class.items():
-                    r, g = capped(r, g)
+                    if what in CAPPED:
+                        r, g = capped(r, g)
                     row = out.setdefault(name, {}).setdefault(cls, [0, 0])
                     row[0] += r
                     row[1] += g
