@@ -289,8 +289,9 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
         )
         target = HELD_OUT_PRECISION.get(group)
         verdicts = [
-            f"merged {'>=' if merged.right >= b.right else '<'} best source {best} in addresses "
-            f"right ({merged.right} vs {b.right})"
+            f"merged {'>=' if merged.right >= same[top].right else '<'} best source at the "
+            f"same coverage ({merged.right} vs {same[top].right} right); at full coverage "
+            f"{best} has {b.right}"
         ]
         if target is not None:
             verdicts.append(
