@@ -244,7 +244,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
         study, loo, "merged, leave-one-operator-out", grades, keep_wrong=wrong is not None
     )
     held_out.grade(study, lambda _: today, "baseline: today's code", grades)
-    held_out.grade(study, lambda _: shipped, "shipped table, today's rules", grades)
+    held_out.grade(study, lambda _: shipped, "shipped table, new rules", grades)
     held_out.grade(study, lambda op: old_rule[op], "today's rule, held-out tables", grades)
     held_out.grade(study, lambda _: in_sample, "merged, in-sample", grades)
     held_out.grade_sources(study, grades)
@@ -259,7 +259,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
     order = [
         "merged, leave-one-operator-out",
         "baseline: today's code",
-        "shipped table, today's rules",
+        "shipped table, new rules",
         "today's rule, held-out tables",
         "merged, in-sample",
         *sources,
