@@ -300,39 +300,45 @@ def _fine_splice(
     return hi[order], lo[order], np.vstack(rows).astype(np.int64)[order]
 
 
-def _distinct_keys(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """``unique_rows`` of (family, reduced old combo, changed claims...): the rows packed
-    into one int64 each where the columns fit in 63 bits (the common case: a few changed
-    layers), the column-by-column fold otherwise. The family lives in the reduced id
-    (its rows are sorted family first), so IPv4 combos still come first. Rows no changed
-    layer touches (nearly all of them) are ranked by their reduced id through a table,
-    not sorted: only the touched rows and the distinct ids are."""
-    if len(keys) == 0:
-        return unique_rows(keys)
-    spans = [int(keys[:, j].max()) + 2 for j in range(1, keys.shape[1])]  # -1 becomes 0
+def _distinct_keys(
+    family: npt.NDArray[Any], reduced: npt.NDArray[Any], changed: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """``unique_rows`` of the rows (family, reduced old combo, changed claims...), given
+    as columns so that the millions of rows are never copied into one matrix. The rows
+    are packed into one int64 each where the columns fit in 63 bits (the common case: a
+    few changed layers), folded column by column otherwise. The family lives in the
+    reduced id (its rows are sorted family first), so IPv4 combos still come first. Rows
+    no changed layer touches (nearly all of them) are ranked by their reduced id through
+    a table, not sorted: only the touched rows and the distinct ids are."""
+    reduced = np.asarray(reduced, dtype=np.int64)
+    changed = np.asarray(changed).reshape(len(reduced), -1)
+    spans = [int(reduced.max(initial=-1)) + 2]  # -1 becomes 0
+    spans += [int(changed[:, j].max(initial=-1)) + 2 for j in range(changed.shape[1])]
     total = 1
     for span in spans:
         total *= span
-    if total >= 1 << 62:
-        return unique_rows(keys)
-    reduced = keys[:, 1]
-    touched = np.any(keys[:, 2:] >= 0, axis=1) if keys.shape[1] > 2 else np.zeros(len(keys), bool)
+    if len(reduced) == 0 or total >= 1 << 62:
+        return unique_rows(np.column_stack([family, reduced, changed]).astype(np.int64))
+    touched = np.any(changed >= 0, axis=1) if changed.shape[1] else np.zeros(len(reduced), bool)
     step = total // spans[0]  # what one reduced id is worth in the packed value
     present = np.zeros(spans[0], dtype=bool)
     present[reduced[~touched] + 1] = True
-    plain_ids = np.nonzero(present)[0]  # reduced id + 1, sorted
+    plain_ids = np.nonzero(present)[0].astype(np.int64)  # reduced id + 1, sorted
     rows = np.nonzero(touched)[0]
-    packed_touched = np.zeros(len(rows), dtype=np.int64)
-    for j, span in enumerate(spans, start=1):
-        packed_touched = packed_touched * span + (keys[rows, j] + 1)
-    distinct = sorted_unique(np.concatenate([plain_ids.astype(np.int64) * step, packed_touched]))
+    packed_touched = reduced[rows] + 1
+    for j, span in enumerate(spans[1:]):
+        packed_touched = packed_touched * span + (changed[rows, j].astype(np.int64) + 1)
+    distinct = sorted_unique(np.concatenate([plain_ids * step, packed_touched]))
     where = np.full(spans[0], -1, dtype=np.int64)
-    where[plain_ids] = np.searchsorted(distinct, plain_ids.astype(np.int64) * step)
+    where[plain_ids] = np.searchsorted(distinct, plain_ids * step)
     inverse = where[reduced + 1]
     inverse[rows] = np.searchsorted(distinct, packed_touched)
     some_row = np.zeros(len(distinct), dtype=np.int64)
-    some_row[inverse] = np.arange(len(keys))  # rows of one key are equal: any will do
-    return keys[some_row], inverse.astype(np.int32)
+    some_row[inverse] = np.arange(len(reduced))  # rows of one key are equal: any will do
+    out = np.column_stack(
+        [np.asarray(family)[some_row], reduced[some_row], changed[some_row]]
+    ).astype(np.int64)
+    return out, inverse.astype(np.int32)
 
 
 def _empty_layer() -> Any:
@@ -384,25 +390,22 @@ def _splice(
     )
     fine_hi, fine_lo, mf = _fine_splice(old, [rebuilt[i] for i in changed], v6_new)
 
-    def keyed(matrix: npt.NDArray[Any], family: int) -> npt.NDArray[Any]:
-        base = reduced_id[np.asarray(matrix[:, 0], dtype=np.int64)]
-        return np.column_stack(
-            [np.full(len(matrix), family, dtype=np.int64), base, matrix[:, 1:].astype(np.int64)]
-        )
-
-    keys = np.vstack([keyed(m4, 0), keyed(m6, 1), keyed(mf, 1)])
-    tagged_keys, inverse = _distinct_keys(keys)
+    tables = (m4, m6, mf)
+    family = np.repeat(np.array([0, 1, 1], dtype=np.int8), [len(m) for m in tables])
+    reduced = np.concatenate([reduced_id[np.asarray(m[:, 0], dtype=np.int64)] for m in tables])
+    changed_claims = np.concatenate([m[:, 1:] for m in tables])
+    tagged_keys, inverse = _distinct_keys(family, reduced, changed_claims)
     # the new combos: kept columns from the reduced row, changed columns from the key
     width = len(plans)
     combos = np.full((len(tagged_keys), width), -1, dtype=np.int32)
-    reduced = reduced_rows[tagged_keys[:, 1].astype(np.int64)]
+    kept_columns = reduced_rows[tagged_keys[:, 1].astype(np.int64)]
     for n, i in enumerate(kept_new):
-        combos[:, i] = reduced[:, 1 + n]
+        combos[:, i] = kept_columns[:, 1 + n]
     for n, i in enumerate(changed):
         combos[:, i] = tagged_keys[:, 2 + n]
-    family = tagged_keys[:, 0].astype(np.int32)
-    tables = IndexTables.assemble(
-        b4, b6, fine_hi, fine_lo, np.column_stack([family, combos]), inverse
+    family_of_combo = tagged_keys[:, 0].astype(np.int32)
+    index_tables = IndexTables.assemble(
+        b4, b6, fine_hi, fine_lo, np.column_stack([family_of_combo, combos]), inverse
     )
     untouched = np.all(tagged_keys[:, 2:] < 0, axis=1) if changed else np.ones(len(combos), bool)
     reuse = np.where(untouched, representative[tagged_keys[:, 1].astype(np.int64)], -1)
@@ -444,7 +447,7 @@ def _splice(
         return {"carried": {n: file_checksums(directory / n) for n in names}}
 
     extra = {"layer_keys": [p.key for p in plans], "merge_inputs": merge_inputs}
-    write_index(target, tables, layers, claims_writer, stamp, extra, carry)
+    write_index(target, index_tables, layers, claims_writer, stamp, extra, carry)
 
 
 def _previous_summary(directory: Path, meta: dict[str, Any], merge_inputs: str) -> Any:
