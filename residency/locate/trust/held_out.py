@@ -247,14 +247,13 @@ def _count(table: Counts, name: str, net: str, ok: bool) -> None:
         row[1] += 1
 
 
-def _minus(total: Counts, own: Counts | None) -> dict[str, dict[str, Measured]]:
-    out: dict[str, dict[str, Measured]] = {}
-    for name, by_class in total.items():
-        for cls, (right, given) in by_class.items():
-            r, g = (own or {}).get(name, {}).get(cls, (0, 0))
-            if given - g > 0:
-                out.setdefault(name, {})[cls] = Measured(right - r, given - g)
-    return out
+def _measured(total: Counts) -> dict[str, dict[str, Measured]]:
+    """Counts as a calibration table's rows (rows with no sample left out)."""
+    return {
+        name: {cls: Measured(r, g) for cls, (r, g) in by_class.items() if g > 0}
+        for name, by_class in total.items()
+        if any(g > 0 for _, g in by_class.values())
+    }
 
 
 @dataclass
@@ -450,7 +449,7 @@ def count(study: Study, base: Calibration) -> OperatorCounts:
         for e in evidence:
             if e.kind.value in _PLACING and e.place is not None and not e.anycast:
                 _count(own, e.source, net, country_of(e.place) == sample.truth)
-    weighted = _weights(_minus(out.total("sources"), None), base)
+    weighted = _weights(_measured(out.total("sources")), base)
     for operator, (answers, patterns) in _answer_counts(out, weighted, None).items():
         out.answers[operator] = answers
         out.patterns[operator] = patterns
@@ -468,7 +467,7 @@ def calibration_without(
     Nothing of ``operator`` reaches it: the sources' weights are counted without its
     addresses, and the other operators' answers are merged again with those weights
     before their kinds and patterns are counted."""
-    sources = _minus(counts.total("sources", skip=operator), None)
+    sources = _measured(counts.total("sources", skip=operator))
     if operator is None:
         answers, patterns = counts.total("answers"), counts.total("patterns")
     else:
@@ -477,8 +476,8 @@ def calibration_without(
         patterns = OperatorCounts(patterns={k: p for k, (_, p) in per.items()}).total("patterns")
     return Calibration(
         sources=sources,
-        answers=_minus(answers, None),
-        patterns=_minus(patterns, None),
+        answers=_measured(answers),
+        patterns=_measured(patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         tie_breakers=frozenset({REGISTRY_COUNTRY}),
