@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from residency.drift import Change, compare
+from residency.drift import Change, compare, run_evidence
 from residency.model import AuditResult, EndpointResult
 from residency.store.alerts import enqueue_alerts
 from residency.store.backend import Row, Tx
@@ -210,6 +210,7 @@ class Recorder:
         key_vantages = [v for v in result.vantages if v]
         ordered: list[tuple[str, EndpointResult]] = []
         seen: set[str] = set()
+        ran = run_evidence(v.dataset for v in result.data_versions)
         for er in sorted(result.endpoints, key=lambda e: e.endpoint.host):
             key = endpoint_key(er.endpoint.host, key_vantages)
             if key not in seen:
@@ -222,7 +223,7 @@ class Recorder:
         first_sight: list[_NewEndpoint] = []
         moved: list[_Changed] = []  # a new state of a known endpoint (the drift case)
         for key, er in ordered:
-            body = endpoint_state(er)
+            body = endpoint_state(er, ran)
             body_text = canonical_plain(body)
             state_fp = digest(body_text)
             row = known.get(key)
