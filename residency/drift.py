@@ -192,7 +192,13 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         _ultimate_parent,
         _parent_basis,
     ),
-    ControlField("cert_org", DriftKind.CERT_ORG_CHANGED, "certificate organisation", _cert_org),
+    ControlField(
+        "cert_org",
+        DriftKind.CERT_ORG_CHANGED,
+        "certificate organisation",
+        _cert_org,
+        lambda result: (TLS, ""),
+    ),
     ControlField(
         "operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator, _operator_basis
     ),
@@ -248,15 +254,51 @@ def control_record(
     return state, {"ran": endpoint_evidence(result, ran), "from": sources, "why": whys}
 
 
+#: Evidence that names a controller, best first (rank.py's order).
+_RANK = {TLS: 0, POLICY: 1, TABLES: 2, RDAP: 3, LOCATOR: 2}
+
+
+def hold_control(before: Mapping[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """``after`` (a state about to be recorded) with each control field kept as ``before``
+    had it when the evidence that gave it did not run in this check and nothing better
+    ran instead (a pass with --probe off keeps the certificate's controller): the next
+    check that runs that evidence is compared with it, not with this check's "unknown".
+    Held fields are listed in ``control_evidence["held"]``. The state's fingerprint stays
+    the check's own, so identical checks still count as unchanged."""
+    old_ev, new_ev = (before or {}).get("control_evidence"), after.get("control_evidence")
+    if not old_ev or not new_ev:
+        return after
+    old, new = (before or {}).get("control") or {}, after.get("control") or {}
+    control, sources, whys = dict(new), dict(new_ev["from"]), dict(new_ev["why"])
+    held: list[str] = []
+    for field in CONTROL_FIELDS:
+        name = field.name
+        value, source = old.get(name), old_ev["from"].get(name)
+        if value is None or not source or source in new_ev["ran"]:
+            continue
+        now = new_ev["from"].get(name)
+        if new.get(name) is not None and now and _RANK.get(now, 9) <= _RANK.get(source, 9):
+            continue  # evidence as good that ran names someone: that answer stands
+        control[name], sources[name] = value, source
+        whys.pop(name, None)
+        held.append(name)
+    if not held:
+        return after
+    evidence = {**new_ev, "from": sources, "why": whys, "held": held}
+    return {**after, "control": control, "control_evidence": evidence}
+
+
 def _comparable(
     name: str, a: str | None, b: str | None, old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> bool:
-    """Whether the evidence behind each known side of ``name`` ran in the other check."""
+    """Whether the evidence behind each known side of ``name`` ran in the other check
+    (a value held from an earlier check counts as its evidence's answer there)."""
     if not old or not new:
         return True  # a state recorded before evidence was: compare what both observed
     if a is not None and old["from"].get(name, "") not in ("", *new["ran"]):
         return False
-    return b is None or new["from"].get(name, "") in ("", *old["ran"])
+    old_ran = [*old["ran"], *([old["from"][name]] if name in old.get("held", ()) else [])]
+    return b is None or new["from"].get(name, "") in ("", *old_ran)
 
 
 def _control_changes(

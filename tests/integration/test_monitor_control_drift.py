@@ -145,11 +145,12 @@ def test_certificate_organisation_change_is_drift_recorded_and_alerted_once(
     kinds = {c["kind"] for e in json.loads(diff.stdout)["entries"] for c in e["changes"]}
     assert kinds >= CONTROL_KINDS, kinds
 
-    # Pass 4, the certificate now DV: the controller is no longer known, with the reason.
-    # Pass 5, the same server checked without --probe: that evidence did not run, so
-    # nothing about the controller or the certificate is drift (no alert spam).
+    # Pass 4 without --probe: that evidence did not run, so nothing about the controller
+    # or the certificate is drift (no alert spam), and what the certificate said is held.
+    # Pass 5 with --probe again, the certificate now DV: the controller is no longer
+    # known, with the reason (compared with the held answer, not with pass 4's unknown).
     dv = ca.leaf("dv", [HOST], policy=DV)
-    for probe in (True, False):
+    for probe in (False, True):
         time.sleep(1.1)  # due again
         with tls_server(dv, answer("200 OK", {})) as port:
             probing = ["--probe", "tls", "--probe-port", str(port)] if probe else []

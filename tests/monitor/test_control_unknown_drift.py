@@ -181,11 +181,33 @@ def test_history_and_diff_show_the_new_drift(tmp_path: Path) -> None:
         diff = store.diff("r4", "r5")
     finally:
         store.close()
-    assert (DriftKind.DPF_CHANGED, "listed", "not listed") in events
-    # r2 -> r3: the tables name it where nothing did, in both checks: now known
-    assert (DriftKind.CONTROLLER_CHANGED, None, "Acme GmbH (DE)") in events
-    # r1 -> r2 (probe off) raised nothing about the controller
-    assert (DriftKind.CONTROLLER_CHANGED, "Acme GmbH (DE)", None) in events  # r4 -> r5
-    assert len([e for e in events if e[0] is DriftKind.CONTROLLER_CHANGED]) == 2
+    # r1 -> r2 (probe off) raised nothing and held the certificate's answer, which the
+    # tables' same answer in r3 does not displace; r4 -> r5: the certificate turned DV
+    assert sorted(events) == [
+        (DriftKind.CERT_ORG_CHANGED, "Acme GmbH (DE)", "none (no organisation)"),
+        (DriftKind.CONTROLLER_CHANGED, "Acme GmbH (DE)", None),
+        (DriftKind.DPF_CHANGED, "listed", "not listed"),
+    ]
     (entry,) = diff.entries
     assert any("no longer known" in c.detail for c in entry.changes)
+
+
+def test_a_pass_without_the_evidence_holds_its_answer_for_the_next(tmp_path: Path) -> None:
+    """OV, then a pass with --probe off, then DV: the DV pass is compared with the
+    certificate's answer the middle pass held, so the loss is not missed."""
+    store = open_store(str(tmp_path / "history.sqlite3"))
+    try:
+        store.record_run(recorded("r1", 1000, result(by_certificate(), OV, "ok")))
+        store.record_run(recorded("r2", 2000, result(None)))
+        store.record_run(recorded("r3", 3000, result(None)))  # the same: one state
+        dv = result(nobody("DV certificate: names no organisation"), DV, "ok")
+        store.record_run(recorded("r4", 4000, dv))
+        events = [(e.kind, e.before, e.after) for e in store.history(HOST).events]
+        states = len(store.history(HOST).spans)
+    finally:
+        store.close()
+    assert sorted(events) == [
+        (DriftKind.CERT_ORG_CHANGED, "Acme GmbH (DE)", "none (no organisation)"),
+        (DriftKind.CONTROLLER_CHANGED, "Acme GmbH (DE)", None),
+    ]
+    assert states == 3  # r2 and r3 share one state
