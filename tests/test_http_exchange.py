@@ -57,9 +57,13 @@ def test_a_cancel_event_ends_a_blocked_exchange() -> None:
 
 
 def test_the_whole_exchange_deadline_ends_a_silent_webhook() -> None:
-    with silent_server() as url, configured_client(timeout=600) as client:
-        with exchange_deadline(0.5), pytest.raises(httpx.TimeoutException):
-            client.post(url, json={"x": 1})
+    with (
+        silent_server() as url,
+        configured_client(timeout=600) as client,
+        exchange_deadline(0.5),
+        pytest.raises(httpx.TimeoutException),
+    ):
+        client.post(url, json={"x": 1})
 
 
 def test_nested_blocks_keep_the_tighter_deadline_and_the_outer_cancel_event() -> None:
