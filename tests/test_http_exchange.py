@@ -5,7 +5,6 @@ and ``configured_client`` (webhooks) obeys it like a ``Fetcher``. Real sockets o
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from residency.http import _EXCHANGE, configured_client, exchange_deadline
+from tests.probe.servers import tls_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,30 +21,8 @@ pytestmark = pytest.mark.timeout(60)
 @contextmanager
 def silent_server() -> Iterator[str]:
     """Accepts connections and never answers: every read blocks."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
-    finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
-        for conn in held:
-            conn.close()
+    with tls_server(None, mode="stall") as port:
+        yield f"http://127.0.0.1:{port}/hook"
 
 
 def test_a_cancel_event_ends_a_blocked_exchange() -> None:

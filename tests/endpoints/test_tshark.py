@@ -55,19 +55,6 @@ def test_garbage_secrets_decrypt_nothing_and_say_so_once(tmp_path: Path) -> None
     ]
 
 
-def test_without_tshark_the_note_says_why_the_host_was_not_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    capture = write_pcapng(tmp_path / "droid.pcapng")
-    targets = read_input(capture)
-    assert [n for n in targets.notes if "TLS secrets" in n] == [
-        f"{capture}: 2 TLS secrets in Decryption Secrets Blocks; the Host inside TLS was not "
-        "read (tshark not found); names are read from SNI and plain HTTP"
-    ]
-    assert "other.example" in {e.host for e in targets.endpoints}  # the rest is still read
-
-
 def fake_tshark(directory: Path, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``tshark`` on PATH that runs ``script`` (sh) instead of reading the capture."""
     directory.mkdir()
@@ -77,16 +64,27 @@ def fake_tshark(directory: Path, script: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PATH", f"{directory}:/usr/bin:/bin")
 
 
-def test_a_tshark_that_hangs_is_ended_at_its_deadline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [("missing", "tshark not found"), ("hangs", "tshark did not finish within 0.5 s")],
+)
+def test_when_tshark_cannot_read_it_the_note_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, why: str
 ) -> None:
-    fake_tshark(tmp_path / "bin", "exec sleep 600", monkeypatch)
-    monkeypatch.setattr(tshark, "TIMEOUT", 0.5)
+    """No tshark on PATH, or one that hangs (ended at its deadline): one note, and the
+    rest of the capture is still read."""
+    if case == "missing":
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    else:
+        fake_tshark(tmp_path / "bin", "exec sleep 600", monkeypatch)
+        monkeypatch.setattr(tshark, "TIMEOUT", 0.5)
     capture = write_pcapng(tmp_path / "droid.pcapng")
-    assert secret_notes(capture) == [
+    targets = read_input(capture)
+    assert [n for n in targets.notes if "TLS secrets" in n] == [
         f"{capture}: 2 TLS secrets in Decryption Secrets Blocks; the Host inside TLS was not "
-        "read (tshark did not finish within 0.5 s); names are read from SNI and plain HTTP"
+        f"read ({why}); names are read from SNI and plain HTTP"
     ]
+    assert "other.example" in {e.host for e in targets.endpoints}
 
 
 def test_a_tshark_that_floods_its_output_is_cut_at_the_cap(
