@@ -251,8 +251,8 @@ class HarReader:
 
 
 #: A HAR that ``residency crawl`` wrote is read whole (its crawl is bounded by
-#: ``--max-requests``); a larger one is refused.
-MAX_CRAWL_HAR = 256 * 1024 * 1024
+#: ``--max-requests``: 5,000 requests make about 5 MB); a larger one is refused.
+MAX_CRAWL_HAR = 64 * 1024 * 1024
 
 
 def _read_crawl_har(stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:

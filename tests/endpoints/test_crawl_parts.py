@@ -343,3 +343,37 @@ def test_after_a_crash_the_proxys_connections_keep_what_the_browser_never_report
         ("https://t.example.net:443/", "CONNECT", "connection", "refused"),
     ]
     assert all(i.initiator.startswith("seen by the proxy only") for i in added)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("[" * 100_000, "HAR file is not JSON"),
+        ('{"log": {"entries": [', "HAR file is not JSON"),
+    ],
+)
+def test_a_hostile_har_claiming_to_be_a_crawl_is_one_line(
+    tmp_path: Path, body: str, why: str
+) -> None:
+    from residency.endpoints.errors import InputUnreadable
+
+    path = tmp_path / "claims.har"
+    path.write_text('{"log": {"creator": {"name": "residency"}, "x": ' + body)
+    with pytest.raises(InputUnreadable, match=why) as caught:
+        read_input(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_crawl_har_over_its_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from residency.endpoints import har
+    from residency.endpoints.errors import InputUnreadable
+
+    monkeypatch.setattr(har, "MAX_CRAWL_HAR", 1000)
+    path = tmp_path / "big.har"
+    path.write_text(json.dumps(crawl_har(RECORD), indent=1))
+    with pytest.raises(InputUnreadable, match="a crawl HAR over 1000 bytes"):
+        read_input(path)
