@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -207,6 +208,16 @@ def main() -> None:
             f"({1e6 * base / args.names:.1f} µs/name), with control {with_control:.3f}s; "
             f"extra {1e6 * extra / args.names:.1f} µs/name = {100 * extra / base:.1f}% "
             "of the audit"
+        )
+        # each repeat's pair ran back to back: the median of their ratios is steadier
+        # than best against best when the neighbours' load drifts during the run
+        paired = sorted(
+            100 * (c - b) / b for b, c in zip(times["baseline"], times["control"], strict=True)
+        )
+        print(
+            f"  {label} per repeat (control vs the baseline just before it): "
+            + ", ".join(f"{r:+.1f}%" for r in paired)
+            + f"; median {statistics.median(paired):+.1f}%"
         )
     print(
         "reading the merged tables once per run: "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from residency.model import EndpointResult, Verdict
+from residency.model import Controller, EndpointResult, Verdict
 
 
 class DriftKind(StrEnum):
@@ -26,6 +26,7 @@ class DriftKind(StrEnum):
     PARENT_CHANGED = "ultimate-parent-changed"
     CERT_ORG_CHANGED = "certificate-org-changed"
     OPERATOR_CHANGED = "operator-changed"
+    DPF_CHANGED = "dpf-status-changed"
 
 
 #: Location fields whose change is a drift event of its own kind.
@@ -39,12 +40,49 @@ LOCATION_FIELDS = ("country", "subdivision", "city", "provider", "region", "asn"
 
 
 # ------------------------------------------------------------------ control fields
+#
+# The rule (docs/monitoring-ops.md#what-is-drift): a control field is compared when both
+# checks observed it. A value going to or from "unknown" is drift, with the reason, but
+# only when the evidence that gave the known value ran in the other check too: a check
+# that did not run that evidence (--probe off in one pass, a TLS handshake that failed,
+# --rdap off, another policy) says nothing about it, so flapping configuration raises
+# nothing. What ran is recorded beside the fields ("control_evidence" in the state).
+
+#: Evidence a check can run, as recorded in its state.
+TABLES = "control-tables"  # the run tracked control: shipped and entity tables in use
+TLS = "tls"  # a TLS probe read a certificate
+RDAP = "rdap"  # the domain's registry answered (registrant named or redacted)
+POLICY = "policy"  # a policy judged the endpoint (its [controllers.known] table)
+LOCATOR = "locator"  # the address datasets (always run; their updates are data updates)
+#: Evidence whose answers change with a data update (told apart in the event's detail).
+_DATA = frozenset({TABLES, LOCATOR})
+_WHY_LIMIT = 300
+
+
+def run_evidence(dataset_names: Iterable[str]) -> tuple[str, ...]:
+    """Evidence a whole run ran, from the datasets it used: the control tables when
+    ``organisations.toml`` (shipped with the control evidence) is among them."""
+    from residency.control.organisations import FILE
+
+    return (TABLES,) if FILE in dataset_names else ()
 
 
 def _who(entity: str | None, country: str | None) -> str | None:
     if not entity:
         return None
     return f"{entity} ({country})" if country else entity
+
+
+def _controller_source(controller: Controller) -> str:
+    """The evidence that named ``controller`` (its basis, as rank.py sets it)."""
+    basis = controller.basis
+    if basis.endswith(" certificate"):
+        return TLS
+    if basis == "first-party table":
+        return POLICY
+    if basis.startswith("registrant"):
+        return RDAP
+    return TABLES
 
 
 def _controller(result: EndpointResult) -> tuple[bool, str | None]:
@@ -54,15 +92,44 @@ def _controller(result: EndpointResult) -> tuple[bool, str | None]:
     return True, _who(controller.entity, controller.country)
 
 
-def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
-    """The top of the controller's ownership chain, when one above it is known
-    (``Controller.parents``, direct parent first); with none known, not observed (the
-    controller field already says who it is)."""
+def _controller_basis(result: EndpointResult) -> tuple[str, str]:
     controller = result.controller
-    if controller is None or not controller.parents:
+    if controller is None:
+        return "", "no table in use lists it and no other evidence names it"
+    if controller.entity is None:
+        return "", controller.why or "no evidence names it"
+    return _controller_source(controller), ""
+
+
+def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
+    """The top of the controller's ownership chain (``Controller.parents``, direct parent
+    first); unknown when the chain stops short; not observed without a named controller
+    (the controller field speaks) or when the controller has no owner above it."""
+    controller = result.controller
+    if controller is None or controller.entity is None:
         return False, None
-    top = controller.parents[-1]
-    return True, _who(top.entity, top.country)
+    if controller.parents:
+        top = controller.parents[-1]
+        return True, _who(top.entity, top.country)
+    return (True, None) if controller.parent_unknown else (False, None)
+
+
+def _parent_basis(result: EndpointResult) -> tuple[str, str]:
+    controller = result.controller
+    if controller is None or controller.entity is None:
+        return "", ""
+    if not controller.parents:
+        return "", controller.parent_unknown
+    return _controller_source(controller), ""
+
+
+def _dpf(result: EndpointResult) -> tuple[bool, str | None]:
+    """Whether the controller (or an owner above it) is on the EU-US Data Privacy
+    Framework list; observed only with a named controller and a list in use."""
+    controller = result.controller
+    if controller is None or controller.entity is None or not controller.dpf:
+        return False, None
+    return True, "not listed" if controller.dpf.startswith("not listed") else "listed"
 
 
 def _cert_org(result: EndpointResult) -> tuple[bool, str | None]:
@@ -89,6 +156,10 @@ def _operator(result: EndpointResult) -> tuple[bool, str | None]:
     return True, " | ".join(names)
 
 
+def _operator_basis(result: EndpointResult) -> tuple[str, str]:
+    return LOCATOR, "no dataset names an operator of its addresses" if result.facts else ""
+
+
 @dataclass(frozen=True)
 class ControlField:
     """One fact about who controls an endpoint whose change is drift.
@@ -96,53 +167,163 @@ class ControlField:
     ``read`` returns (observed, value): a field this check could not observe (no probe
     ran, the probes failed, no chain is known) is left out of the state and never
     compared; ``None`` is an observed "unknown". New fields plug in by being added to
-    ``CONTROL_FIELDS``; states recorded before a field existed simply lack it."""
+    ``CONTROL_FIELDS``; states recorded before a field existed simply lack it.
+
+    ``basis`` (optional) returns (the evidence that gave a known value, why an unknown
+    one is unknown). With it, a check that ran the control tables also records the
+    field's "unknown" when nothing names it, and a change is compared only when the
+    evidence behind each known side ran in the other check too."""
 
     name: str  # key in the state's "control" object
     kind: DriftKind
     label: str  # how a change reads: "controller Acme (DE) -> Other (US)"
     read: Callable[[EndpointResult], tuple[bool, str | None]]
+    basis: Callable[[EndpointResult], tuple[str, str]] | None = None
 
 
 CONTROL_FIELDS: tuple[ControlField, ...] = (
-    ControlField("controller", DriftKind.CONTROLLER_CHANGED, "controller", _controller),
-    ControlField("ultimate_parent", DriftKind.PARENT_CHANGED, "ultimate parent", _ultimate_parent),
-    ControlField("cert_org", DriftKind.CERT_ORG_CHANGED, "certificate organisation", _cert_org),
-    ControlField("operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator),
+    ControlField(
+        "controller", DriftKind.CONTROLLER_CHANGED, "controller", _controller, _controller_basis
+    ),
+    ControlField(
+        "ultimate_parent",
+        DriftKind.PARENT_CHANGED,
+        "ultimate parent",
+        _ultimate_parent,
+        _parent_basis,
+    ),
+    ControlField(
+        "cert_org",
+        DriftKind.CERT_ORG_CHANGED,
+        "certificate organisation",
+        _cert_org,
+        lambda result: (TLS, ""),
+    ),
+    ControlField(
+        "operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator, _operator_basis
+    ),
+    ControlField("dpf", DriftKind.DPF_CHANGED, "EU-US Data Privacy Framework status", _dpf),
 )
 
 
-def control_state(result: EndpointResult) -> dict[str, str | None]:
+def endpoint_evidence(result: EndpointResult, ran: Iterable[str] = ()) -> list[str]:
+    """What ran for this endpoint in this check: ``ran`` (the run's, see run_evidence)
+    and what its own results show (a certificate read, a registry's answer, a verdict)."""
+    found = set(ran)
+    if any(p.kind == "tls" and p.cert is not None for p in result.probes):
+        found.add(TLS)
+    registrant = result.registrant
+    if registrant is not None and registrant.status in ("known", "redacted"):
+        found.add(RDAP)
+    if result.verdict is not None:
+        found.add(POLICY)
+    if result.facts:
+        found.add(LOCATOR)
+    return sorted(found)
+
+
+def control_state(result: EndpointResult, ran: Iterable[str] = ()) -> dict[str, str | None]:
     """The observed control fields of one check (empty when none was observed)."""
+    return control_record(result, ran)[0]
+
+
+def control_record(
+    result: EndpointResult, ran: Iterable[str] = ()
+) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """The observed control fields of one check and, when the run tracked control
+    (``ran`` holds the control tables), what ran and what gave each field:
+    ``{"ran": [...], "from": {field: evidence}, "why": {field: why it is unknown}}``."""
+    ran = tuple(ran)
+    tracked = TABLES in ran
     state: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    whys: dict[str, str] = {}
     for control in CONTROL_FIELDS:
         observed, value = control.read(result)
+        if tracked and control.basis is not None:
+            source, why = control.basis(result)
+            if value is None and why:
+                observed = True  # the evidence ran and named nobody: an observed unknown
+                whys[control.name] = why[:_WHY_LIMIT]
+            elif observed and value is not None and source:
+                sources[control.name] = source
         if observed:
             state[control.name] = value
-    return state
+    if not tracked or not state:
+        return state, {}
+    return state, {"ran": endpoint_evidence(result, ran), "from": sources, "why": whys}
+
+
+#: Evidence that names a controller, best first (rank.py's order).
+_RANK = {TLS: 0, POLICY: 1, TABLES: 2, RDAP: 3, LOCATOR: 2}
+
+
+def hold_control(before: Mapping[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """``after`` (a state about to be recorded) with each control field kept as ``before``
+    had it when the evidence that gave it did not run in this check and nothing better
+    ran instead (a pass with --probe off keeps the certificate's controller): the next
+    check that runs that evidence is compared with it, not with this check's "unknown".
+    Held fields are listed in ``control_evidence["held"]``. The state's fingerprint stays
+    the check's own, so identical checks still count as unchanged."""
+    old_ev, new_ev = (before or {}).get("control_evidence"), after.get("control_evidence")
+    if not old_ev or not new_ev:
+        return after
+    old, new = (before or {}).get("control") or {}, after.get("control") or {}
+    control, sources, whys = dict(new), dict(new_ev["from"]), dict(new_ev["why"])
+    held: list[str] = []
+    for field in CONTROL_FIELDS:
+        name = field.name
+        value, source = old.get(name), old_ev["from"].get(name)
+        if value is None or not source or source in new_ev["ran"]:
+            continue
+        now = new_ev["from"].get(name)
+        if new.get(name) is not None and now and _RANK.get(now, 9) <= _RANK.get(source, 9):
+            continue  # evidence as good that ran names someone: that answer stands
+        control[name], sources[name] = value, source
+        whys.pop(name, None)
+        held.append(name)
+    if not held:
+        return after
+    evidence = {**new_ev, "from": sources, "why": whys, "held": held}
+    return {**after, "control": control, "control_evidence": evidence}
+
+
+def _comparable(
+    name: str, a: str | None, b: str | None, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> bool:
+    """Whether the evidence behind each known side of ``name`` ran in the other check
+    (a value held from an earlier check counts as its evidence's answer there)."""
+    if not old or not new:
+        return True  # a state recorded before evidence was: compare what both observed
+    if a is not None and old["from"].get(name, "") not in ("", *new["ran"]):
+        return False
+    old_ran = [*old["ran"], *([old["from"][name]] if name in old.get("held", ()) else [])]
+    return b is None or new["from"].get(name, "") in ("", *old_ran)
 
 
 def _control_changes(
     before: Mapping[str, Any], after: Mapping[str, Any], data_changed: bool
 ) -> list[Change]:
     old, new = before.get("control") or {}, after.get("control") or {}
+    old_ev, new_ev = before.get("control_evidence") or {}, after.get("control_evidence") or {}
     changes = []
     for control in CONTROL_FIELDS:
-        if control.name not in old or control.name not in new:
+        name = control.name
+        if name not in old or name not in new:
             continue  # not observed on one side: nothing to compare
-        a, b = old[control.name], new[control.name]
-        if a == b:
+        a, b = old[name], new[name]
+        if a == b or not _comparable(name, a, b, old_ev, new_ev):
             continue
-        why = " (after a data update)" if data_changed and control.name == "operator" else ""
-        changes.append(
-            Change(
-                control.kind,
-                None,
-                a,
-                b,
-                f"{control.label} {a or 'unknown'} -> {b or 'unknown'}{why}",
-            )
-        )
+        sources = {(old_ev.get("from") or {}).get(name), (new_ev.get("from") or {}).get(name)}
+        by_data = name == "operator" or bool(sources & _DATA)
+        why = " (after a data update)" if data_changed and by_data else ""
+        if a is not None and b is None and (new_ev.get("why") or {}).get(name):
+            detail = f"{control.label} no longer known (was {a}): {new_ev['why'][name]}"
+        elif a is None and b is not None and (old_ev.get("why") or {}).get(name):
+            detail = f"{control.label} now known: {b} (was unknown: {old_ev['why'][name]})"
+        else:
+            detail = f"{control.label} {a or 'unknown'} -> {b or 'unknown'}"
+        changes.append(Change(control.kind, None, a, b, detail + why))
     return changes
 
 

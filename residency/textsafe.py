@@ -91,6 +91,29 @@ def json_line(text: str) -> str:
     return text if text.isascii() else text.translate(_JSON_LINE_ENDS)
 
 
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    out = []
+    for char in match.group():
+        code = ord(char)
+        if code > 0xFFFF:  # a surrogate pair, as JSON spells a character beyond the BMP
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
+def json_ascii(text: bytes) -> bytes:
+    """JSON text (UTF-8) with every non-ASCII character written as a ``\\uXXXX`` escape:
+    the same JSON, readable as ASCII (outside strings JSON is ASCII already)."""
+    if text.isascii():
+        return text
+    return _NON_ASCII.sub(_json_escape, text.decode()).encode("ascii")
+
+
 # ------------------------------------------------------------------ where text is shown
 
 #: Unicode categories never shown as themselves: controls (C0, DEL, C1), format

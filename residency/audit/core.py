@@ -312,7 +312,7 @@ class Auditor:
         located = tuple(seen.values())
         if self.control is not None and self.prober is None:
             # decided before the result is built: one object per endpoint, not two
-            controller, sovereign = self.control.decide(endpoint, resolutions, located)
+            controller, sovereign = self.control.decide(endpoint, resolutions, located, names=names)
             return self._judged(
                 EndpointResult(
                     endpoint=endpoint,

@@ -62,7 +62,10 @@ def _grouped(
     known.sort(key=lambda g: (-len(g.hosts), g.name or ""))
     if unknown:
         # One "unknown" group; its why lists the distinct reasons, most common first.
-        whys = Counter(key_of(m)[2] for m in unknown)
+        whys: Counter[str] = Counter()
+        for (name, _country, why), group in members.items():
+            if name is None:
+                whys[why] += len(group)
         why = "; ".join(w for w, _ in whys.most_common(3))
         if len(whys) > 3:
             why += "; ..."

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from residency.control.dpf import DpfList
     from residency.control.gleif import GleifLookup
 
-#: Host decisions kept per run (a batch repeats hosts; a stream must stay bounded).
+#: Parents whose answer is kept per run (a stream must stay bounded).
 CACHE_LIMIT = 200_000
 _CURATED = TableInfo("organisations", ORGANISATIONS_FILE, "shipped")
 
@@ -87,7 +87,8 @@ class ControlEvidence:
         # --gleif: owners from GLEIF's LEI records for organisations with an LEI (opt-in)
         self.gleif = gleif
         self.notes: list[str] = []
-        self._decided: dict[str, Controller | None] = {}
+        # answers for names one label below a parent (see from_tables)
+        self._by_parent: dict[str, Controller | None] = {}
         if compiled is None:
             self.entities = entities or EntityIndex()
             compiled = self.compile(self.entities)
@@ -150,6 +151,8 @@ class ControlEvidence:
     # ------------------------------------------------------------------ names
     def _real(self, name: str) -> str:
         host = name.lower().rstrip(".")
+        if not self.sandbox:
+            return host
         for sandbox in self.sandbox:
             if host.endswith(sandbox):
                 return host[: -len(sandbox)]
@@ -246,32 +249,46 @@ class ControlEvidence:
     # ------------------------------------------------------------------ tables
     def from_tables(self, host: str) -> Controller | None:
         """What the customer-domain and domain-owner tables say of ``host``."""
-        if host in self._decided:
-            return self._decided[host]
-        found = self._decide(host)
-        if len(self._decided) < CACHE_LIMIT:
-            self._decided[host] = found
-        return found
+        return self._tables_answer(self._real(host))
 
-    def _decide(self, name: str) -> Controller | None:
-        host = self._real(name)
-        customer = self.suffixes.customer_host(host)
-        limit = customer.suffix.suffix if customer is not None else None
-        start = 0
+    def _tables_answer(self, name: str) -> Controller | None:
+        """``from_tables`` of a name already lower-case and out of its sandbox."""
+        dot = name.find(".")
+        if dot < 0:
+            return None  # a single label: no listed domain (those have a suffix)
+        # the host's own row, else its parent's answer: names under one parent (every
+        # api<n>.example.com) share one walk and one frozen answer
+        if name in self.compiled.rows:
+            return self.compiled.get(name)
+        parent = name[dot + 1 :]
+        try:
+            return self._by_parent[parent]
+        except KeyError:
+            found = self._below(parent)
+            if len(self._by_parent) < CACHE_LIMIT:
+                self._by_parent[parent] = found
+            return found
+
+    def _below(self, parent: str) -> Controller | None:
+        """The answer for a name one label below ``parent`` that no row lists itself: the
+        nearest listed domain from ``parent`` down, not at or above the shared customer
+        suffix the name is under (there the tables name the provider)."""
+        customer = self.suffixes.above_children(parent)
+        limit = customer.suffix if customer is not None else None
+        domain = parent
         while True:
-            dot = host.find(".", start)
-            if dot < 0:
-                break
-            domain = host[start:]
             if limit is not None and (domain == limit or limit.endswith("." + domain)):
                 break  # at or above the shared suffix, the tables name the provider
+            dot = domain.find(".")
+            if dot < 0:
+                break  # a top-level domain is never a listed organisation's
             found = self.compiled.get(domain)
             if found is not None:
                 return found
-            start = dot + 1
+            domain = domain[dot + 1 :]
         if customer is None:
             return None
-        return self._customer(customer.suffix)
+        return self._customer(customer)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one evidence object per run
     def _customer(self, suffix: CustomerSuffix) -> Controller:
@@ -372,26 +389,32 @@ class ControlEvidence:
         probes: Sequence[ProbeResult] = (),
         registrant: Registrant | None = None,
         controller: Controller | None = None,
+        names: Sequence[str] | None = None,
     ) -> tuple[Controller | None, SovereignCloud | None]:
         """The endpoint's controller (``controller``, what the prober found, is kept when
-        no evidence says more) and the sovereign offering it runs on."""
+        no evidence says more) and the sovereign offering it runs on. ``names``: the
+        endpoint's name and its CNAME targets, when the caller has listed them already."""
         host = endpoint.host
-        if not endpoint.is_ip and not probes and registrant is None and not self.table:
+        if endpoint.is_ip:
+            return controller, self.sovereign.recognise((), facts)
+        if names is None:
+            names = [host]
+            for resolution in resolutions:
+                names.extend(resolution.cname_targets)
+        real = [self._real(n) for n in names]
+        if not probes and registrant is None and not self.table:
             # the common case (no probe, no --rdap, no [controllers.known]): the tables alone
-            found_here = self.from_tables(host)
+            found_here = self._tables_answer(real[0])
             if found_here is not None and self.gleif is not None and found_here.entity:
                 found_here = self.with_chain(found_here)
             controller = found_here or controller
-        elif not endpoint.is_ip:
+        else:
             found = controller_for(host, probes, self.table, registrant, self.from_tables)
             if found.entity is not None and (not found.sources or self.gleif is not None):
                 found = self.with_chain(found)  # the tables' own are chained, but by GLEIF
             if found.basis != "none" or controller is not None or probes:
                 controller = found
-        names = [] if endpoint.is_ip else [self._real(host)]
-        for resolution in resolutions:
-            names.extend(self._real(n) for n in resolution.cname_targets)
-        return controller, self.sovereign.recognise(names, facts)
+        return controller, self.sovereign.recognise(real, facts)
 
     def annotate(self, result: EndpointResult) -> EndpointResult:
         """``result`` with its controller (when any evidence names or excludes one) and the

@@ -42,6 +42,7 @@ class SovereignClouds:
         self.by_suffix = {s: o for o in self.offerings.values() for s in o.suffixes}
         self._dotted = tuple("." + s for s in self.by_suffix)
         self.by_region = {(o.provider, r): o for o in self.offerings.values() for r in o.regions}
+        self._providers = frozenset(provider for provider, _ in self.by_region)
 
     @classmethod
     def load(
@@ -106,11 +107,12 @@ class SovereignClouds:
         """The offering the endpoint runs on: a name of its CNAME chain under one of its
         suffixes (first), else an address its provider's feed places in one of its regions."""
         for name in names:
-            offering = self.by_name(name)
-            if offering is not None:
-                return self._cloud(offering, f"name {name}")
+            if name.endswith(self._dotted) or name in self.by_suffix:  # rare: look closer
+                offering = self.by_name(name)
+                if offering is not None:
+                    return self._cloud(offering, f"name {name}")
         for fact in facts:
-            if fact.region is None:
+            if fact.region is None or fact.provider not in self._providers:
                 continue
             region = fact.region.lower()
             offering = self.by_region.get((fact.provider, region))

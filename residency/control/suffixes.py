@@ -141,17 +141,27 @@ class CustomerSuffixes:
         suffix itself (``cloudfront.net``) is the provider's own name."""
         host = host.lower().rstrip(".")
         dot = host.find(".")
-        depth = 1
-        while dot >= 0:
-            suffix = host[dot + 1 :]
+        if dot < 0:
+            return None
+        found = self.above_children(host[dot + 1 :])
+        return CustomerHost(host, found) if found is not None else None
+
+    def above_children(self, parent: str) -> CustomerSuffix | None:
+        """The suffix every name one label below ``parent`` is a customer's name under
+        (the longest; ``parent`` itself included), or None: it depends on ``parent``
+        alone, so names under one parent can share the answer."""
+        suffix, depth = parent, 1
+        while True:
             found = self.exact.get(suffix)
             if found is None and depth >= 2:
                 found = self.wild.get(suffix)
             if found is not None:
-                return CustomerHost(host, found)
-            dot = host.find(".", dot + 1)
+                return found
+            dot = suffix.find(".")
+            if dot < 0:
+                return None
+            suffix = suffix[dot + 1 :]
             depth += 1
-        return None
 
     def covers(self, host: str, domain: str, found: CustomerHost | None = None) -> bool:
         """Whether ``domain`` (a table's match for ``host``) is at or above the customer

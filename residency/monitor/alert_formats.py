@@ -48,6 +48,7 @@ _SEVERITY = {
     DriftKind.PARENT_CHANGED: "warning",
     DriftKind.CERT_ORG_CHANGED: "warning",
     DriftKind.OPERATOR_CHANGED: "warning",
+    DriftKind.DPF_CHANGED: "warning",
 }
 
 PriorEvents = Callable[[DriftEvent], Sequence[DriftEvent]]

@@ -6,6 +6,7 @@ within version 1; renaming or removing one means ``residency-report/2``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -39,7 +40,7 @@ from residency.report.common import (
     vantage_comparison,
 )
 from residency.report.controller_text import group_text, group_verdicts
-from residency.textsafe import scrub
+from residency.textsafe import json_ascii, scrub
 
 SCHEMA_ID = "residency-report/1"
 
@@ -165,7 +166,11 @@ def observed_json(seen: ObservedAddress) -> dict[str, Any]:
     return found
 
 
-def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
+def endpoint_dict(
+    result: EndpointResult, controller_json: Callable[[Controller | None], Any] | None = None
+) -> dict[str, Any]:
+    """``controller_json``: how the controller is written (``controller_dict`` unless the
+    report gives its own)."""
     endpoint = result.endpoint
     return {
         "host": endpoint.host,
@@ -182,7 +187,7 @@ def endpoint_dict(result: EndpointResult) -> dict[str, Any]:
         "hints": [evidence_dict(e) for e in result.hints],
         "addresses": [address_dict(f, result) for f in result.facts],
         "probes": [probe_dict(p) for p in result.probes],
-        "controller": controller_dict(result.controller),
+        "controller": (controller_json or controller_dict)(result.controller),
         "registrant": None if result.registrant is None else asdict(result.registrant),
         "sovereign_cloud": None
         if result.sovereign is None
@@ -267,6 +272,41 @@ def controller_dict(controller: Controller | None) -> dict[str, Any] | None:
     return found
 
 
+# The controllers' and the groups' JSON is written as ASCII (``\\u00f3`` for "ó", ``\\u2192``
+# for the chain's arrow): the same JSON to any reader. An organisation's name or a chain's
+# arrow would otherwise make Python hold the whole report as a string of 2 bytes a
+# character: decoding it and each copy cost about three times an ASCII report's
+# (bench/control.md). Each fragment is indented where it sits in the report.
+_UNDER_ENDPOINT = b"\n" + b" " * 6  # "endpoints" -> list -> object: fields 6 spaces in
+_UNDER_TOP = b"\n  "
+#: The report's JSON of each Controller object (shared by the endpoints it controls).
+_CONTROLLER_FRAGMENTS: dict[int, tuple[Controller, orjson.Fragment]] = {}
+
+
+def _ascii_fragment(value: Any, indent: bytes) -> orjson.Fragment:
+    """``value``'s JSON as ASCII, its lines indented by ``indent`` (after the first)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except TypeError:  # an unpaired surrogate (orjson writes only valid UTF-8)
+        text = orjson.dumps(scrub(value), option=orjson.OPT_INDENT_2)
+    return orjson.Fragment(json_ascii(text).replace(b"\n", indent))
+
+
+def controller_fragment(controller: Controller | None) -> orjson.Fragment | None:
+    """The controller's JSON in the report, serialised once per object: the endpoints
+    under one listed domain share it."""
+    if controller is None:
+        return None
+    known = _CONTROLLER_FRAGMENTS.get(id(controller))
+    if known is not None and known[0] is controller:
+        return known[1]
+    fragment = _ascii_fragment(controller_dict(controller), _UNDER_ENDPOINT)
+    if len(_CONTROLLER_FRAGMENTS) >= 4096:
+        _CONTROLLER_FRAGMENTS.clear()
+    _CONTROLLER_FRAGMENTS[id(controller)] = (controller, fragment)
+    return fragment
+
+
 def data_version_dict(version: DataVersion) -> dict[str, Any]:
     return {
         "dataset": version.dataset,
@@ -279,7 +319,9 @@ def data_version_dict(version: DataVersion) -> dict[str, Any]:
     }
 
 
-def report_dict(result: AuditResult) -> dict[str, Any]:
+def report_dict(
+    result: AuditResult, controller_json: Callable[[Controller | None], Any] | None = None
+) -> dict[str, Any]:
     tally = counts(result)
     verdicts = group_verdicts(result)
     policy = result.policy
@@ -320,7 +362,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
             {"entry": p.entry, "origin": p.origin, "problem": p.problem} for p in result.problems
         ],
         "groups": [group_dict(g, verdicts[i]) for i, g in enumerate(result.groups)],
-        "endpoints": [endpoint_dict(e) for e in result.endpoints],
+        "endpoints": [endpoint_dict(e, controller_json) for e in result.endpoints],
     }
 
 
@@ -341,7 +383,9 @@ class JsonFormatter:
     def render(self, result: AuditResult) -> str:
         # orjson writes the same indented UTF-8 JSON at C speed: the standard library's
         # encoder falls back to pure Python when indenting, which dominated large audits
-        document = report_dict(result)
+        document = report_dict(result, controller_fragment)
+        if any(group.by == "controller" for group in result.groups):
+            document["groups"] = _ascii_fragment(document["groups"], _UNDER_TOP)
         try:
             text = orjson.dumps(document, option=orjson.OPT_INDENT_2)
         except TypeError:  # an unpaired surrogate (orjson writes only valid UTF-8)

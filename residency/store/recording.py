@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from residency.drift import Change, compare
+from residency.drift import Change, compare, hold_control, run_evidence
 from residency.model import AuditResult, EndpointResult
 from residency.store.alerts import enqueue_alerts
 from residency.store.backend import Row, Tx
@@ -210,6 +210,7 @@ class Recorder:
         key_vantages = [v for v in result.vantages if v]
         ordered: list[tuple[str, EndpointResult]] = []
         seen: set[str] = set()
+        ran = run_evidence(v.dataset for v in result.data_versions)
         for er in sorted(result.endpoints, key=lambda e: e.endpoint.host):
             key = endpoint_key(er.endpoint.host, key_vantages)
             if key not in seen:
@@ -222,7 +223,7 @@ class Recorder:
         first_sight: list[_NewEndpoint] = []
         moved: list[_Changed] = []  # a new state of a known endpoint (the drift case)
         for key, er in ordered:
-            body = endpoint_state(er)
+            body = endpoint_state(er, ran)
             body_text = canonical_plain(body)
             state_fp = digest(body_text)
             row = known.get(key)
@@ -455,6 +456,17 @@ class Recorder:
             )
         return leftovers
 
+    @staticmethod
+    def _held(old_body: str | None, item: _Changed) -> _Changed:
+        """``item`` with the control fields its check did not run kept from the state
+        before (``drift.hold_control``); its fingerprint stays the check's own."""
+        if not old_body or "control_evidence" not in item.body:
+            return item
+        body = hold_control(json.loads(old_body), item.body)
+        if body is item.body:
+            return item
+        return replace(item, body=body, body_text=canonical_plain(body))
+
     def _record_changed(
         self,
         tx: Tx,
@@ -474,6 +486,10 @@ class Recorder:
             int(r[0]): r[1]
             for r in tx.rows_in("SELECT id, body FROM endpoint_state WHERE id {IN}", old_ids)
         }
+        items = [
+            self._held(old_bodies.get(old_id), item)
+            for old_id, item in zip(old_ids, items, strict=True)
+        ]
         verdicts = [
             None if i.result.verdict is None else int(i.result.verdict.verdict) for i in items
         ]
@@ -720,6 +736,9 @@ class Recorder:
                 "SELECT body FROM endpoint_state WHERE id = ?", (state_id,)
             ).scalar()
             before = json.loads(old_body) if old_body else None
+            held = hold_control(before, body)
+            if held is not body:
+                body, body_text = held, canonical_plain(held)
         data_changed = old_data_fp is not None and old_data_fp != data_fp
         changes = compare(before, body, data_changed)
         new_state_id = int(

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import cattrs
 import orjson
 
-from residency.drift import control_state
+from residency.drift import control_record
 from residency.model import DataVersion, EndpointResult, IpFacts
 from residency.timefmt import parse_iso, utc_iso
 
@@ -100,9 +100,10 @@ def iso(ts: float) -> str:
     return utc_iso(ts)
 
 
-def endpoint_state(result: EndpointResult) -> dict[str, Any]:
+def endpoint_state(result: EndpointResult, ran: tuple[str, ...] = ()) -> dict[str, Any]:
     """What an endpoint looked like in one check, without volatile parts (TTLs, times,
-    error prose, reason wording), so that an unchanged endpoint gives the same state."""
+    error prose, reason wording), so that an unchanged endpoint gives the same state.
+    ``ran``: the evidence the whole run ran (``drift.run_evidence``)."""
     resolutions = sorted(
         (
             {
@@ -122,13 +123,15 @@ def endpoint_state(result: EndpointResult) -> dict[str, Any]:
         ({"ip": f.ip, **location_summary(f)} for f in result.facts), key=lambda a: str(a["ip"])
     )
     verdict = result.verdict
-    control = control_state(result)
+    control, evidence = control_record(result, ran)
     return {
         "resolutions": resolutions,
         "addresses": addresses,
         # Only when something about control was observed: states of endpoints without
         # control evidence stay as they were before control was tracked.
         **({"control": control} if control else {}),
+        # What ran and what gave each field, when the run tracked control (drift.py)
+        **({"control_evidence": evidence} if evidence else {}),
         "verdict": int(verdict.verdict) if verdict else None,
         "reasons": (
             [list(p) for p in sorted({(r.code, r.rule or "") for r in verdict.reasons})]

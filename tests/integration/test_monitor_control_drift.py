@@ -22,7 +22,7 @@ from tests.hostile.runner import run_cli
 from tests.integration.dnsserver import KnotServer, Zone, zone
 from tests.integration.webhook import Receiver
 from tests.locate.fixtures import imported_dataset
-from tests.probe.certs import OV, Authority
+from tests.probe.certs import DV, OV, Authority
 from tests.probe.servers import answer, tls_server
 from tests.support import SHARED_DATA
 
@@ -144,3 +144,30 @@ def test_certificate_organisation_change_is_drift_recorded_and_alerted_once(
     assert diff.code == 1, diff.stderr  # like diff(1): 1 when something changed
     kinds = {c["kind"] for e in json.loads(diff.stdout)["entries"] for c in e["changes"]}
     assert kinds >= CONTROL_KINDS, kinds
+
+    # Pass 4 without --probe: that evidence did not run, so nothing about the controller
+    # or the certificate is drift (no alert spam), and what the certificate said is held.
+    # Pass 5 with --probe again, the certificate now DV: the controller is no longer
+    # known, with the reason (compared with the held answer, not with pass 4's unknown).
+    dv = ca.leaf("dv", [HOST], policy=DV)
+    for probe in (False, True):
+        time.sleep(1.1)  # due again
+        with tls_server(dv, answer("200 OK", {})) as port:
+            probing = ["--probe", "tls", "--probe-port", str(port)] if probe else []
+            run = run_cli(
+                "monitor", "--once", "--db", str(db), "--nameserver", server.address,
+                *probing, "--no-log-alerts", env=env, timeout=120,
+            )  # fmt: skip
+        assert run.code == 0 and not run.traceback, run.stderr[-2000:]
+    store = open_store(str(db))
+    try:
+        assert len(store.runs(limit=10)) == 5  # both passes checked the target
+    finally:
+        store.close()
+    lost = [e for e in control_events(db) if e not in recorded]
+    assert sorted(lost) == [
+        ("certificate-org-changed", "Second Holdings Inc (US)", "none (no organisation)"),
+        ("controller-changed", "Second Holdings Inc (US)", None),
+    ], lost
+    history = run_cli("history", HOST, "--db", str(db), env=env)
+    assert "controller no longer known (was Second Holdings Inc (US)): DV" in history.stdout

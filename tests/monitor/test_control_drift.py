@@ -44,15 +44,15 @@ def test_known_to_unknown_is_drift() -> None:
 
 
 def test_a_new_control_field_plugs_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A new field (e.g. a data-privacy framework listing) needs one entry, no new code."""
+    """A new field (e.g. a sanctions listing) needs one entry, no new code."""
     extra = ControlField(
-        "dpf", DriftKind.CONTROLLER_CHANGED, "privacy framework", lambda r: (True, "listed")
+        "sanctions", DriftKind.CONTROLLER_CHANGED, "sanctions list", lambda r: (True, "listed")
     )
     monkeypatch.setattr(drift, "CONTROL_FIELDS", (*CONTROL_FIELDS, extra))
     result = endpoint_result(Host("a.example", (Addr("192.0.2.1"),)), iso_at(0), "v1")
-    assert control_state(result)["dpf"] == "listed"
-    (change,) = compare(with_control(dpf="listed"), with_control(dpf="withdrawn"), False)
-    assert change.detail == "privacy framework listed -> withdrawn"
+    assert control_state(result)["sanctions"] == "listed"
+    (change,) = compare(with_control(sanctions="listed"), with_control(sanctions="gone"), False)
+    assert change.detail == "sanctions list listed -> gone"
 
 
 def test_state_carries_what_the_check_observed() -> None:
