@@ -31,8 +31,15 @@ family, each source alone and today's code as the baseline. ``--held-out-only`` 
 ``--wrong FILE`` writes every wrong or withheld merged answer, one JSON object a line
 (run, address, truth, answer, confidence, kind, pattern, why, the claims).
 
-``--write-default`` writes the calibration measured here to data/calibration.json (the
-shipped default); ``--full-dir`` keeps the with-feeds dataset there for the next run.
+``--write-default`` writes the table measured here to data/calibration.json (the shipped
+default): the leave-one-operator-out study's in-sample rows (every operator, each capped at
+held_out.OPERATOR_CAP addresses in the sources' and patterns' rows: the table whose
+held-out figure is printed first) over the provider-feed measurement's rows (rows only it
+has kept: the official feeds' own layers). Both start from the rules of the table in force
+(default weights, hyperscalers, tie-breakers, GeoIP split), never from its measured rows,
+so the same snapshots give the same table. The run prints the study's addresses answered
+with the table in force and with the new one, and the provider-feed runs get a column
+"mirror, combined table". ``--full-dir`` keeps the with-feeds dataset there for the next run.
 """
 
 from __future__ import annotations
@@ -218,23 +225,41 @@ def _row(name: str, t: Tally) -> str:
     return f"  {name:<34} {t.coverage:8.2%} {precision} {t.wrong_high:>7} {at_high}"
 
 
-def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, held_out.Grades]:
-    """Leave-one-operator-out, printed first: per class and family, with the baseline."""
+def rules_of(table: Calibration) -> Calibration:
+    """``table``'s rules (default weights, hyperscalers, tie-breakers, the GeoIP split)
+    without any measured row: what every measurement here starts from, so that the table
+    written by --write-default does not depend on the rows of the table it replaces."""
+    return Calibration(
+        default_weight=table.default_weight,
+        hyperscalers=table.hyperscalers,
+        tie_breakers=table.tie_breakers,
+        geoip_split=table.geoip_split,
+    )
+
+
+def held_out_report(
+    mirror: Locator, wrong: Path | None = None
+) -> tuple[held_out.Grades, held_out.Study, Calibration]:
+    """Leave-one-operator-out, printed first: per class and family, with the baseline.
+    Returns the grades, the study and the in-sample table (every operator's rows)."""
     operators = held_out.provider_operators(SHARED_FEEDS) + held_out.load_corpus(SHARED_GEOFEEDS)
     samples = held_out.sample_operators(operators)
     study = held_out.Study(mirror, samples, operators)
     shipped = mirror.calibration
-    today = replace(shipped, tie_breakers=frozenset(), geoip_split=0.0)  # before issue 21
-    counts = held_out.count(study, shipped)
+    # the rules before issue 21 (no tie-breaker, no GeoIP split) on the table in force
+    today = replace(shipped, tie_breakers=frozenset(), geoip_split=0.0)
+    counts = held_out.count(study, rules_of(shipped))
     loo_cache: dict[str, Calibration] = {}
 
     def loo(operator: str) -> Calibration:
         found = loo_cache.get(operator)
         if found is None:
-            found = loo_cache[operator] = held_out.calibration_without(counts, shipped, operator)
+            found = loo_cache[operator] = held_out.calibration_without(
+                counts, rules_of(shipped), operator
+            )
         return found
 
-    in_sample = held_out.calibration_without(counts, shipped, None)
+    in_sample = held_out.calibration_without(counts, rules_of(shipped), None)
     old_rule = {
         op: replace(loo(op), tie_breakers=frozenset(), geoip_split=0.0)
         for op in {s.operator for s in study.samples}
@@ -243,7 +268,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
     held_out.grade(
         study, loo, "merged, leave-one-operator-out", grades, keep_wrong=wrong is not None
     )
-    held_out.grade(study, lambda _: today, "baseline: today's code", grades)
+    held_out.grade(study, lambda _: today, "baseline: rules before issue 21", grades)
     held_out.grade(study, lambda _: shipped, "shipped table, new rules", grades)
     held_out.grade(study, lambda op: old_rule[op], "today's rule, held-out tables", grades)
     held_out.grade(study, lambda _: in_sample, "merged, in-sample", grades)
@@ -258,7 +283,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
     sources = sorted(w for w in grades.tallies if w.startswith(("geoip:", "cloudip")))
     order = [
         "merged, leave-one-operator-out",
-        "baseline: today's code",
+        "baseline: rules before issue 21",
         "shipped table, new rules",
         "today's rule, held-out tables",
         "merged, in-sample",
@@ -315,7 +340,7 @@ def held_out_report(mirror: Locator, wrong: Path | None = None) -> dict[str, hel
                     "why": facts.location.why,
                 }
                 out.write(json.dumps(record) + "\n")
-    return {"held_out": grades}
+    return grades, study, in_sample
 
 
 SHARED_ANYCAST = REPO.parent / "shared" / "data" / "anycast"
@@ -407,6 +432,66 @@ def anycast_report(mirror: Locator, per_set: int = 1500, seed: int = 8805) -> No
             print(f"  {'':<38} {source + ' alone':<30} {'-':>8} {'-':>8} {placed / total:8.2%}")
 
 
+def combined_table(
+    providers: Calibration, operators: Calibration, study: held_out.Study, mirror: Locator
+) -> Calibration:
+    """The table --write-default ships (held_out.shipped_table): the in-sample rows of the
+    leave-one-operator-out study over the provider-feed measurement's, with where each
+    was measured in its provenance (what every verdict's provenance then names)."""
+    operator_count = len({s.operator for s in study.samples})
+    provenance = {
+        **providers.provenance,
+        "method": (
+            "two grounds. (1) rows the operator study has: addresses sampled inside the "
+            f"prefixes of {operator_count} operators' own statements of their places "
+            "(the provider feeds through the region tables, and the operators' RFC 8805 "
+            "geofeeds), merged on the mirror-only dataset; in the tables that pick the "
+            f"answer (sources, patterns) each operator counts at most {held_out.OPERATOR_CAP} "
+            "addresses; the answer kinds count every address (residency.locate.trust."
+            "held_out, in-sample: the table its leave-one-operator-out figure grades). "
+            "(2) rows only the provider measurement has: "
+            + str(providers.provenance.get("method", ""))
+        ),
+        "operator_study": {
+            "operators": operator_count,
+            "addresses": len(study.samples),
+            "operator_cap": held_out.OPERATOR_CAP,
+            "capped_tables": sorted(held_out.CAPPED),
+            "provider_feeds": [f"../shared/data/feeds/{f}" for f, _, _ in held_out.PROVIDER_FEEDS],
+            "geofeeds": "../shared/data/geofeeds (INDEX.csv: repository, commit, date)",
+            "geofeed_snapshots": held_out.corpus_provenance(SHARED_GEOFEEDS),
+            "layers": {layer.layer_id: layer.version for layer in mirror.index.layers},
+            # the rows this study measured, by name: a dataset that measures its own
+            # table (data update with the official feeds) keeps them over its own
+            "rows": {
+                "sources": sorted(operators.sources),
+                "answers": sorted(operators.answers),
+                "patterns": sorted(operators.patterns),
+            },
+        },
+        "ground_truth_files": "../shared/data/feeds snapshots (dates in the layer "
+        "versions; repositories and commits in ../shared/data/README.md): " + ", ".join(FEED_FILES),
+        "built_by": "python bench/accuracy.py --write-default",
+    }
+    table = held_out.shipped_table(operators, providers, provenance)
+    return Calibration.from_json(table.to_json())  # with its digest
+
+
+def check_on_study(study: held_out.Study, before: Calibration, after: Calibration) -> None:
+    """The study's addresses answered with the table in force and with the combined one
+    (in-sample for the rows the study measured: it must equal 'merged, in-sample')."""
+    grades = held_out.Grades()
+    held_out.grade(study, lambda _: before, "table in force", grades)
+    held_out.grade(study, lambda _: after, "combined table (--write-default)", grades)
+    print("\nthe operator study's addresses with the table in force and the combined one")
+    for group in ["all", *held_out.CLASSES, "v4", "v6"]:
+        if not grades.get("table in force", group).samples:
+            continue
+        print(f" {group}")
+        for who in ("table in force", "combined table (--write-default)"):
+            print(_row(who, grades.get(who, group)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-dir", type=Path, default=None)
@@ -424,7 +509,9 @@ def main() -> int:
     print(f"load average: {os.getloadavg()[0]:.1f}")
     began = time.monotonic()
     mirror = Locator.load(mirror_dir)
-    held_out_report(mirror, args.wrong.with_suffix(".held-out.jsonl") if args.wrong else None)
+    _, study, in_sample = held_out_report(
+        mirror, args.wrong.with_suffix(".held-out.jsonl") if args.wrong else None
+    )
     anycast_report(mirror)
     print(f"\nheld-out figures measured ({time.monotonic() - began:.0f} s)")
     if args.held_out_only:
@@ -436,7 +523,7 @@ def main() -> int:
         full = Locator.load(full_dir, notify=lambda line: print(f"  {line}"))
         print(f"datasets ready ({time.monotonic() - began:.0f} s)")
         began = time.monotonic()
-        built = build_calibration(full, holdout="provider")
+        built = build_calibration(full, base=rules_of(mirror.calibration), holdout="provider")
         if built is None:
             print("no ground-truth layer in the with-feeds dataset")
             return 1
@@ -444,6 +531,12 @@ def main() -> int:
         print(f"calibration measured on {len(samples):,} sampled addresses")
         for ts in calibration.provenance["ground_truth"]:
             print(f"  {ts['layer']:<22} {ts['version'][:34]:<34} {ts['samples']:>6} samples")
+        combined = combined_table(calibration, in_sample, study, mirror)
+        check_on_study(study, mirror.calibration, combined)
+        if args.write_default:
+            target = REPO / "data" / "calibration.json"
+            target.write_text(combined.to_json())
+            print(f"\nwrote {target} (digest {combined.digest})")
         sets = truth_sets(full)
         own = build_calibration(full, holdout="feed")  # what 'data update' would measure
         assert own is not None
@@ -466,6 +559,9 @@ def main() -> int:
                 mirror, full, samples, calibration, sets, by_provider=False
             ),
             "mirror, patterns w/o prov": cross_validated(mirror, full, samples, calibration, sets),
+            "mirror, combined table": measure(
+                mirror, samples, combined, holdout_for(mirror, []), keep=keep
+            ),
         }
         if args.wrong is not None:
             with args.wrong.open("w") as out:
@@ -492,18 +588,6 @@ def main() -> int:
                 shown.append(f"{level} {r}/{g} ({r / g if g else 0:.3%})")
             print(f"  {name:<26} " + "; ".join(shown))
         targets(runs)
-        if args.write_default:
-            provenance = {
-                **calibration.provenance,
-                "ground_truth_files": "../shared/data/feeds snapshots (dates in the layer "
-                "versions; repositories and commits in ../shared/data/README.md): "
-                + ", ".join(FEED_FILES),
-                "built_by": "python bench/accuracy.py --write-default",
-            }
-            shipped = Calibration.from_json(replace(calibration, provenance=provenance).to_json())
-            target = REPO / "data" / "calibration.json"
-            target.write_text(shipped.to_json())
-            print(f"\nwrote {target}")
     return 0
 
 

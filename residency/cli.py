@@ -232,12 +232,15 @@ def data_status_command(as_json: bool, data_dir: Path | None) -> None:
     import json as json_lib
 
     from residency.datasets.status import data_status
+    from residency.locate.trust.calibration import calibration_status
 
     status = data_status(data_dir)
+    calibration = calibration_status(data_dir)
     if as_json:
-        click.echo(json_lib.dumps(dataclasses.asdict(status), indent=2))
+        doc = {**dataclasses.asdict(status), "calibration": calibration}
+        click.echo(json_lib.dumps(doc, indent=2))
     else:
-        echo_lines(status.lines())
+        echo_lines([*status.lines(), *calibration])
         echo_lines(status.warnings(), err=True, prefix="residency: ")
     if status.damaged:
         sys.exit(ExitCode.USAGE)

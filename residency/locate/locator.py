@@ -38,8 +38,10 @@ class Locator:
         data_versions: Sequence[DataVersion] = (),
         registry: ProviderLookup | None = None,
         calibration: Calibration | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.index = index
+        self._say = notify or _log_warning
         self._versions = tuple(data_versions)
         self._registry = registry
         self.calibration = calibration or shipped_calibration()
@@ -94,13 +96,16 @@ class Locator:
             versions,
             _operators(target) if with_operators else None,
             calibration_for(directory),
+            say,
         )
         if compiled_now and with_operators:
             locator.merge_all()
         return locator
 
     def data_versions(self) -> tuple[DataVersion, ...]:
-        return self._versions
+        """The datasets' versions, then the calibration table's (what its answers'
+        confidence was measured on)."""
+        return (*self._versions, self.calibration.data_version())
 
     # ------------------------------------------------------------------ lookups
     def _template(self, combo: int) -> IpFacts:
@@ -241,13 +246,18 @@ class Locator:
             self.index.verify()  # bulk use: every byte checked once, not just samples
             directory = self.index.directory
             digest = self.calibration.digest
-            self._summary_cache = Summary.load(directory, digest) or Summary.build(
-                directory,
-                self.index.sizes()["combos"],
-                self._merged,
-                digest,
-                Summary.carried(directory, digest),
-            )
+            found = Summary.load(directory, digest)
+            if found is None:
+                combos = self.index.sizes()["combos"]
+                before = Summary.merged_with(directory)
+                if before is not None and before != digest:
+                    self._say(
+                        f"the calibration table changed ({before} to {digest}): merging the "
+                        f"index's {combos} combinations again (the index itself is kept)"
+                    )
+                carried = Summary.carried(directory, digest)
+                found = Summary.build(directory, combos, self._merged, digest, carried)
+            self._summary_cache = found
         return self._summary_cache
 
     def prefix_for_country(self, country: str) -> str | None:

@@ -3,6 +3,8 @@ tables it is graded with, and no single operator outweighs many in them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from residency.locate.index.specs import SourceSpec
@@ -82,3 +84,47 @@ def test_one_large_operator_counts_as_one_capped_voice() -> None:
     # how sure an answer is stays a share of addresses: the answer kinds are not capped
     kinds = held_out.OperatorCounts(answers={"big": {"k": {"all": [1000, 1000]}}})
     assert kinds.total("answers") == {"k": {"all": [1000, 1000]}}
+
+
+def test_shipped_table_is_the_operator_rows_over_the_provider_rows() -> None:
+    m = calibration.Measured
+    operators_table = calibration.Calibration(
+        sources={"geoip:a": {"all": m(90, 100)}},
+        answers={"geoip:majority": {"all": m(95, 100)}},
+        patterns={"geoip:single v4: geoip:a": {"all": m(19, 20)}},
+        default_weight={"geoip": 0.6},
+        tie_breakers=frozenset({held_out.REGISTRY_COUNTRY}),
+        geoip_split=held_out.GEOIP_SPLIT,
+    )
+    providers = calibration.Calibration(
+        sources={
+            "geoip:a": {"all": m(50, 50), "hosting": m(50, 50)},
+            "aws-geofeed": {"all": m(9, 9)},
+        },
+        answers={"feed:agreed": {"all": m(300, 300)}},
+        default_weight={"geoip": 0.5},
+    )
+    shipped = held_out.shipped_table(operators_table, providers, {"measured": "today"})
+    # a row the operator study measured replaces the provider measurement's whole row
+    # (no class row of another ground left under its pooled row)...
+    assert shipped.sources["geoip:a"] == {"all": m(90, 100)}
+    # ...a row only the provider measurement has (the official feeds' layers) is kept
+    assert shipped.sources["aws-geofeed"] == {"all": m(9, 9)}
+    assert set(shipped.answers) == {"geoip:majority", "feed:agreed"}
+    assert shipped.patterns == operators_table.patterns
+    # the rules are the operator study's, the provenance the one given
+    assert shipped.default_weight == {"geoip": 0.6}
+    assert shipped.tie_breakers == {held_out.REGISTRY_COUNTRY}
+    assert shipped.provenance == {"measured": "today"}
+
+
+def test_corpus_provenance_names_each_geofeed_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("5.5.5.0/24,JP,,,\n")
+    (tmp_path / "INDEX.csv").write_text(
+        "file,repo,path,commit,commit_date_if_known,lines_kept,countries,operator_type_guess,notes\n"
+        "a.csv,op/feed,geofeed.csv,0123456789abcdef0123,2024-02-17,1,JP,ISP/access,\n"
+        "gone.csv,op/gone,geofeed.csv,fedcba,,1,JP,hosting,\n"
+    )
+    assert held_out.corpus_provenance(tmp_path) == [
+        {"operator": "op/feed", "commit": "0123456789ab", "date": "2024-02-17", "class": "access"}
+    ]

@@ -44,6 +44,16 @@ class Summary:
             return None  # rebuilt from the (verified) index
         return cls(arrays, tables)
 
+    @staticmethod
+    def merged_with(directory: Path) -> str | None:
+        """The calibration digest the summary in ``directory`` was merged with (None: no
+        readable summary)."""
+        try:
+            found = json.loads((directory / "summary.json").read_text()).get("calibration")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return found if isinstance(found, str) else None
+
     @classmethod
     def carried(cls, directory: Path, calibration: str) -> tuple[Summary, Any] | None:
         """The summary of the index an incremental update replaced, with each new

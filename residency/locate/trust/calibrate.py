@@ -360,9 +360,31 @@ def rebuild_calibration(locator: Locator, directory: Path | None = None) -> Cali
     built = build_calibration(locator)
     if built is None:
         return None
+    table = with_operator_rows(built[0], shipped_calibration())
     directory = directory or paths.dataset_dir()
     target = directory / CALIBRATION_FILE
     tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(built[0].to_json())
+    tmp.write_text(table.to_json())
     tmp.replace(target)
-    return built[0]
+    return table
+
+
+def with_operator_rows(measured: Calibration, shipped: Calibration) -> Calibration:
+    """``measured`` (a dataset's own table, on the provider feeds in place) under the rows
+    the shipped table measured on the operators' own geofeeds (held_out.operator_rows):
+    the dataset adds the rows of the layers it holds (the official feeds'), and keeps the
+    model whose leave-one-operator-out figure is measured for every row the operator
+    study has. ``measured`` as it is when the shipped table names no such rows."""
+    from residency.locate.trust.held_out import operator_rows, shipped_table
+
+    study = operator_rows(shipped)
+    if study is None:
+        return measured
+    provenance = {
+        **measured.provenance,
+        "operator_study": shipped.provenance["operator_study"],
+        "method": "rows the operator study measured: from the shipped table (measured "
+        f"{shipped.provenance.get('measured', '?')}, digest {shipped.digest}); the "
+        "others: " + str(measured.provenance.get("method", "")),
+    }
+    return Calibration.from_json(shipped_table(study, measured, provenance).to_json())

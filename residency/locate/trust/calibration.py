@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from residency import paths
 from residency.digest import sha256
 from residency.errors import ResidencyError
-from residency.model import Confidence, IpFacts, Place
+from residency.model import Confidence, DataVersion, IpFacts, Place
 
 #: The file name, in the dataset folder (measured there) and in data/ (shipped default).
 CALIBRATION_FILE = "calibration.json"
@@ -198,6 +199,15 @@ def _rows(doc: Any, what: str) -> dict[str, dict[str, Measured]]:
     return out
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _span(texts: Iterable[str]) -> str:
+    """ ", dated FIRST to LAST" of the ISO dates found in ``texts`` ("" when none)."""
+    dates = sorted(m.group() for t in texts for m in [_DATE.search(t)] if m)
+    return f", dated {dates[0]} to {dates[-1]}" if dates else ""
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Weights and confidence levels, as measured (see the module docstring)."""
@@ -219,6 +229,10 @@ class Calibration:
     geoip_split: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict)
     digest: str = ""
+    #: Where the table was read from (its path) and its text's SHA-256, for the
+    #: verdicts' provenance (``digest`` is the first 16 hex digits of the same).
+    origin: str = ""
+    sha256: str = ""
     #: False while measuring: a withheld answer is still counted (calibrate.measure).
     withhold: bool = True
     #: judge's answers so far: a table is read-only once built, and a bulk merge asks
@@ -239,6 +253,7 @@ class Calibration:
             split = float(doc.get("geoip_split", 0.0))
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise CalibrationError(f"{origin}: not a calibration table ({err})") from err
+        checksum = sha256(text.encode()).hexdigest()
         return cls(
             sources=_rows(doc.get("sources", {}), "sources"),
             answers=_rows(doc.get("answers", {}), "answers"),
@@ -248,7 +263,9 @@ class Calibration:
             tie_breakers=breakers,
             geoip_split=split,
             provenance=doc.get("provenance", {}),
-            digest=sha256(text.encode()).hexdigest()[:16],
+            digest=checksum[:16],
+            origin=origin,
+            sha256=checksum,
         )
 
     def to_json(self) -> str:
@@ -278,6 +295,36 @@ class Calibration:
             "patterns": rows(self.patterns),
         }
         return json.dumps(doc, indent=1) + "\n"
+
+    def measured_on(self) -> str:
+        """What the table was measured on, in one line, from its provenance."""
+        prov = self.provenance
+        feeds = [str(t.get("layer")) for t in prov.get("ground_truth", []) if isinstance(t, dict)]
+        study = prov.get("operator_study")
+        if isinstance(study, dict):
+            snapshots = [s for s in study.get("geofeed_snapshots", []) if isinstance(s, dict)]
+            feeds_of = [str(f) for f in study.get("provider_feeds", [])]
+            return (
+                f"{study.get('operators')} operators' own published places "
+                f"({len(feeds_of)} provider feeds{_span(feeds_of)}, "
+                f"{len(snapshots)} operator geofeeds"
+                f"{_span(str(s.get('date', '')) for s in snapshots)}), at most "
+                f"{study.get('operator_cap')} addresses per operator in the vote; "
+                f"the official feeds' own rows on {len(feeds)} provider-published feeds"
+            )
+        if feeds:
+            return f"{len(feeds)} provider-published feeds ({', '.join(feeds)})"
+        return "unknown ground (no provenance in the table)"
+
+    def data_version(self) -> DataVersion:
+        """The table as one of the data versions a verdict names."""
+        measured = str(self.provenance.get("measured", "date unknown"))
+        return DataVersion(
+            dataset="calibration",
+            version=f"{measured} ({self.digest or 'no digest'})",
+            sha256=self.sha256 or None,
+            origin=f"{self.origin or 'calibration.json'}: measured on {self.measured_on()}",
+        )
 
     def network_class(self, provider: str | None, kind: str | None) -> str:
         """The kind of network an address is on, from its operator."""
@@ -376,3 +423,24 @@ def calibration_for(dataset_dir: Path) -> Calibration:
     """The dataset's own measured table when present, else the shipped default."""
     own = dataset_dir / CALIBRATION_FILE
     return load_calibration(own) if own.is_file() else shipped_calibration()
+
+
+def calibration_status(dataset_dir: Path | None = None) -> list[str]:
+    """What ``residency data status`` says of the calibration table in force: which one,
+    what it was measured on, and whether the index's merged summary must be merged again
+    with it (after an upgrade that ships a new table: the index itself is kept)."""
+    from residency.locate.index.summary import Summary
+
+    dataset_dir = dataset_dir or paths.dataset_dir()
+    own = dataset_dir / CALIBRATION_FILE
+    table = calibration_for(dataset_dir)
+    whose = "the dataset's own" if own.is_file() else "the shipped default"
+    version = table.data_version()
+    lines = [f"calibration: {whose}, {version.version}; {version.origin}"]
+    before = Summary.merged_with(dataset_dir / "compiled")
+    if before is not None and before != table.digest:
+        lines.append(
+            f"  the index's merged summary was merged with another table ({before}): the "
+            "next bulk lookup or audit merges it again with this one (the index is kept)"
+        )
+    return lines

@@ -528,3 +528,75 @@ def grade_sources(study: Study, grades: Grades) -> Grades:
         for name in names:
             grades.add(name, sample, said.get(name), None)
     return grades
+
+
+def corpus_provenance(directory: Path) -> list[dict[str, str]]:
+    """Where each operator geofeed of a corpus came from (``INDEX.csv``): repository,
+    commit, the commit's date where known, and the class it is graded in."""
+    index = directory / "INDEX.csv"
+    if not index.is_file():
+        return []
+    with index.open(newline="", encoding="utf-8") as handle:
+        return [
+            {
+                "operator": row.get("repo") or row.get("file", ""),
+                "commit": (row.get("commit") or "")[:12],
+                "date": row.get("commit_date_if_known") or "unknown",
+                "class": corpus_class(row.get("operator_type_guess", "")),
+            }
+            for row in csv.DictReader(handle)
+            if row.get("file") and (directory / row["file"]).is_file()
+        ]
+
+
+def shipped_table(
+    operators: Calibration, providers: Calibration, provenance: Mapping[str, Any]
+) -> Calibration:
+    """The table to ship: the rows measured on every operator's addresses (the in-sample
+    ``calibration_without(counts, base, None)``, the model the held-out figure grades)
+    over the rows of the provider-feed measurement (calibrate.build_calibration). A row
+    the operator study has replaces the provider measurement's whole row, so no row mixes
+    classes counted on two grounds; a row only the provider measurement has is kept (the
+    providers' own layers, aws-ip-ranges and the geofeeds, which a mirror-only study never
+    sees but a dataset with the official feeds imported votes with)."""
+
+    def over(
+        mine: Mapping[str, Mapping[str, Measured]], theirs: Mapping[str, Mapping[str, Measured]]
+    ) -> dict[str, Mapping[str, Measured]]:
+        return {**theirs, **mine}
+
+    return Calibration(
+        sources=over(operators.sources, providers.sources),
+        answers=over(operators.answers, providers.answers),
+        patterns=over(operators.patterns, providers.patterns),
+        default_weight=operators.default_weight,
+        hyperscalers=operators.hyperscalers,
+        tie_breakers=operators.tie_breakers,
+        geoip_split=operators.geoip_split,
+        provenance=dict(provenance),
+    )
+
+
+def operator_rows(table: Calibration) -> Calibration | None:
+    """The rows of ``table`` its provenance says the operator study measured
+    (``operator_study.rows``: the names per table), with its rules and provenance; None
+    when it names none (a table measured on provider feeds alone)."""
+    study = table.provenance.get("operator_study")
+    names = study.get("rows") if isinstance(study, dict) else None
+    if not isinstance(names, dict):
+        return None
+
+    def kept(rows: Mapping[str, Mapping[str, Measured]], what: str) -> dict[str, Any]:
+        wanted = set(names.get(what) or ())
+        return {name: row for name, row in rows.items() if name in wanted}
+
+    return Calibration(
+        sources=kept(table.sources, "sources"),
+        answers=kept(table.answers, "answers"),
+        patterns=kept(table.patterns, "patterns"),
+        default_weight=table.default_weight,
+        hyperscalers=table.hyperscalers,
+        tie_breakers=table.tie_breakers,
+        geoip_split=table.geoip_split,
+        provenance=table.provenance,
+    )
