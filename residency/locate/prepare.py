@@ -33,7 +33,14 @@ def prepare_dataset(
     Locator.load(directory).merge_all()  # merged again with the measured weights
     if notify is not None:
         truths = calibration.provenance.get("ground_truth", [])
+        study = calibration.provenance.get("operator_study")
+        kept = (
+            f"; the shipped rows measured on {study.get('operators')} operators' own places kept"
+            if isinstance(study, dict)
+            else ""
+        )
         notify(
             f"calibration measured against {len(truths)} provider-published feeds, "
             f"{sum(t['samples'] for t in truths)} addresses ({time.monotonic() - started:.1f} s)"
+            + kept
         )

@@ -61,8 +61,12 @@ def test_measured_calibration_merges_again(
         "calibration measured against 2 provider-published feeds, 42 addresses ("
     )
     assert (fake_locator.loads, fake_locator.merged) == (2, 1)
+    # issue 21: a table that kept the shipped operator rows says so
+    truths["operator_study"] = {"operators": 45}
+    prepare.prepare_dataset(said.append)
+    assert said[-1].endswith("; the shipped rows measured on 45 operators' own places kept")
     prepare.prepare_dataset()  # quiet: the same work, nothing said
-    assert fake_locator.merged == 2
+    assert fake_locator.merged == 3
 
 
 def test_a_given_folder_is_the_one_prepared(
