@@ -179,6 +179,10 @@ class ControlField:
     label: str  # how a change reads: "controller Acme (DE) -> Other (US)"
     read: Callable[[EndpointResult], tuple[bool, str | None]]
     basis: Callable[[EndpointResult], tuple[str, str]] | None = None
+    #: another field whose value a change names ("... status of Google LLC (US): ...")
+    about: str = ""
+    #: a change found after a data update is said to be one (the field is data's)
+    data: bool = False
 
 
 CONTROL_FIELDS: tuple[ControlField, ...] = (
@@ -200,9 +204,21 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         lambda result: (TLS, ""),
     ),
     ControlField(
-        "operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator, _operator_basis
+        "operator",
+        DriftKind.OPERATOR_CHANGED,
+        "host operator",
+        _operator,
+        _operator_basis,
+        data=True,
     ),
-    ControlField("dpf", DriftKind.DPF_CHANGED, "EU-US Data Privacy Framework status", _dpf),
+    ControlField(
+        "dpf",
+        DriftKind.DPF_CHANGED,
+        "EU-US Data Privacy Framework status",
+        _dpf,
+        about="controller",
+        data=True,
+    ),
 )
 
 
@@ -315,14 +331,17 @@ def _control_changes(
         if a == b or not _comparable(name, a, b, old_ev, new_ev):
             continue
         sources = {(old_ev.get("from") or {}).get(name), (new_ev.get("from") or {}).get(name)}
-        by_data = name == "operator" or bool(sources & _DATA)
+        by_data = control.data or bool(sources & _DATA)
         why = " (after a data update)" if data_changed and by_data else ""
+        label = control.label
+        if control.about and (subject := new.get(control.about) or old.get(control.about)):
+            label = f"{label} of {subject}:"
         if a is not None and b is None and (new_ev.get("why") or {}).get(name):
-            detail = f"{control.label} no longer known (was {a}): {new_ev['why'][name]}"
+            detail = f"{label} no longer known (was {a}): {new_ev['why'][name]}"
         elif a is None and b is not None and (old_ev.get("why") or {}).get(name):
-            detail = f"{control.label} now known: {b} (was unknown: {old_ev['why'][name]})"
+            detail = f"{label} now known: {b} (was unknown: {old_ev['why'][name]})"
         else:
-            detail = f"{control.label} {a or 'unknown'} -> {b or 'unknown'}"
+            detail = f"{label} {a or 'unknown'} -> {b or 'unknown'}"
         changes.append(Change(control.kind, None, a, b, detail + why))
     return changes
 

@@ -127,7 +127,10 @@ def test_leaving_the_dpf_list_is_drift_and_alerts_like_a_controller_change() -> 
     (change,) = changes(listed, gone, data_changed=True)
     assert change.kind is DriftKind.DPF_CHANGED
     assert (change.before, change.after) == ("listed", "not listed")
-    assert change.detail == "EU-US Data Privacy Framework status listed -> not listed"
+    assert change.detail == (
+        "EU-US Data Privacy Framework status of Google LLC (DE): listed -> not listed"
+        " (after a data update)"
+    )
     assert _SEVERITY[DriftKind.DPF_CHANGED] == _SEVERITY[DriftKind.CONTROLLER_CHANGED]
     # a new list version that still lists it is no change of state at all
     relisted = result(by_tables("Google LLC", dpf="listed (dpf-participants 2026-07-01: Google)"))
