@@ -59,11 +59,18 @@ def measure(mode: str, seconds: float) -> dict[str, object]:
             [TargetSpec(f"h{i}.example", cadence=1, jitter=0) for i in range(20)], time.time()
         )
         try:
-            from residency.monitor.webhook_http import deadline_client
+            from residency.http import configured_client
 
-            client = deadline_client(20.0)  # as the monitor: --alert-timeout 20s
-        except ImportError:  # the baseline has no deadline client
-            client = httpx.Client(timeout=10.0)
+            client = configured_client(20.0)  # as the monitor: --alert-timeout 20s
+        except ImportError:
+            try:  # a tree before the webhook client moved into residency.http
+                from residency.monitor.webhook_http import (  # type: ignore[import-not-found]
+                    deadline_client,
+                )
+
+                client = deadline_client(20.0)
+            except ImportError:  # the baseline has no deadline client
+                client = httpx.Client(timeout=10.0)
         stop = threading.Event()
         monitor = Monitor(store, audit, sinks=[WebhookSink(url, client)], stop=stop, batch_size=5)
         thread = threading.Thread(

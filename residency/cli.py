@@ -539,7 +539,8 @@ def ip_command(
 @library_errors
 def audit_command(**opts: Any) -> None:
     """Resolve, locate and (with --policy) judge each TARGET: host names, URLs, IP
-    literals, list files (one per line, '#' comments), HAR/pcap/zone/dig files, or '-'."""
+    literals, list files (one per line, '#' comments), HAR/pcap/zone/dig/mitmproxy flow
+    files, or '-'."""
     from residency.audit.run import AuditRequest, run_audit, stream_audit
 
     if opts["output"] is not None:

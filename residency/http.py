@@ -17,6 +17,10 @@ Every download (datasets, RDAP, domain RDAP, RFC 9092 geofeeds) goes through a
   cannot differ; TLS still names the host (SNI and ``Host``);
 - retries with backoff on 429 and 5xx, ``Retry-After`` honoured up to a bound.
 
+A webhook is an address the user configured, often a private one: ``configured_client``
+keeps the environment's proxy and allows any address, and its exchanges obey the same
+``exchange_deadline``, which a stopping monitor can also cancel.
+
 ``local=True`` lets a fetcher reach loopback and private addresses (tests, the local
 demo); ``trusted=True`` on one fetch exempts the starting URL's own host and port (a
 URL the user configured, such as ``$RESIDENCY_RDAP_URL``), never a redirect's target.
@@ -30,6 +34,7 @@ import email.utils
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -178,14 +183,19 @@ def address_refusal(text: str) -> str | None:
     return None
 
 
+#: With a cancel event, the longest a blocked read waits before it looks at it again.
+CHECK_EVERY = 0.25
+
+
 @dataclass
 class _Exchange:
-    """The state of the fetch running in this context: its deadline and the one
-    (host, port) exempt from the address rule."""
+    """The state of the exchange running in this context: its deadline, the event that
+    cancels it (a stopping monitor), and the one (host, port) exempt from the address rule."""
 
     deadline: float
     clock: Callable[[], float]
     exempt: frozenset[tuple[str, int]] = field(default_factory=frozenset)
+    cancel: threading.Event | None = None
 
 
 _EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
@@ -195,11 +205,20 @@ _EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def exchange_deadline(
-    seconds: float, clock: Callable[[], float] = time.monotonic
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    cancel: threading.Event | None = None,
 ) -> Iterator[None]:
-    """Bound every socket operation of fetches made inside this block by one deadline
-    ``seconds`` from now (the probes use it around their own requests)."""
-    token = _EXCHANGE.set(_Exchange(clock() + seconds, clock))
+    """Bound every socket operation of exchanges made inside this block (a ``Fetcher``'s,
+    a probe's, a ``configured_client``'s) by one deadline ``seconds`` from now; with
+    ``cancel``, end them as soon as it is set (a blocked read looks every ``CHECK_EVERY``
+    seconds). Nested blocks keep the tighter deadline and the outer cancel event."""
+    outer = _EXCHANGE.get()
+    deadline = clock() + seconds
+    if outer is not None:
+        deadline = min(deadline, outer.deadline)
+        cancel = cancel or outer.cancel
+    token = _EXCHANGE.set(_Exchange(deadline, clock, cancel=cancel))
     try:
         yield
     finally:
@@ -210,6 +229,8 @@ def _remaining(timeout: float | None, connecting: bool = False) -> float | None:
     state = _EXCHANGE.get()
     if state is None:
         return timeout
+    if state.cancel is not None and state.cancel.is_set():
+        raise httpcore.ReadError("cancelled: the exchange was stopped")
     left = state.deadline - state.clock()
     if left <= 0:
         error = httpcore.ConnectTimeout if connecting else httpcore.ReadTimeout
@@ -218,13 +239,28 @@ def _remaining(timeout: float | None, connecting: bool = False) -> float | None:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every read and write ends by the exchange deadline."""
+    """A socket stream whose every read and write ends by the exchange deadline (and,
+    with a cancel event, a read ends soon after it is set)."""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _remaining(timeout))
+        state = _EXCHANGE.get()
+        if state is None or state.cancel is None:
+            return self._inner.read(max_bytes, _remaining(timeout))
+        started = state.clock()
+        while True:  # in slices, looking at the cancel event between them
+            left = _remaining(None)
+            assert left is not None
+            if timeout is not None:
+                left = min(left, timeout - (state.clock() - started))
+                if left <= 0:
+                    raise httpcore.ReadTimeout("timed out")
+            try:
+                return self._inner.read(max_bytes, min(left, CHECK_EVERY))
+            except httpcore.ReadTimeout:
+                continue
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _remaining(timeout))
@@ -302,6 +338,35 @@ class _CheckedBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpx's own backend, its connections bounded by the exchange deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.connect_tcp(
+            host, port, _remaining(timeout, True), local_address, socket_options
+        )
+        return _DeadlineStream(inner)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.connect_unix_socket(path, _remaining(timeout, True), socket_options)
+        return _DeadlineStream(inner)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 def _ssl_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
     if isinstance(verify, ssl.SSLContext):
         return verify
@@ -347,6 +412,27 @@ def make_client(
         transport=transport
         or _CheckedTransport(verify, resolver or system_resolver, local, keepalive),
     )
+
+
+def configured_client(timeout: float = 10.0) -> httpx.Client:
+    """A client for an address the user configured, not one an audited party chose (a
+    webhook: Alertmanager or a chat relay, often on a private address): our user agent,
+    the proxy from the environment kept, any address allowed; every exchange obeys
+    ``exchange_deadline`` (its deadline and cancel event), connect and TLS included."""
+    client = httpx.Client(
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+    )
+    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        inner = getattr(pool, "_network_backend", None)
+        if inner is None:
+            client.close()
+            raise RuntimeError("httpx/httpcore changed: cannot bound the client's exchanges")
+        pool._network_backend = _DeadlineBackend(inner)  # type: ignore[union-attr]
+    return client
 
 
 # ------------------------------------------------------------------ fetching

@@ -197,9 +197,13 @@ def markdown(text: object, limit: int = LIMIT) -> str:
     return safe or "–"
 
 
-def markdown_code(text: object, limit: int = LIMIT) -> str:
-    """Text as a Markdown code span: fenced by more backticks than any run inside it."""
+def markdown_code(text: object, limit: int = LIMIT, table: bool = False) -> str:
+    """Text as a Markdown code span: fenced by more backticks than any run inside it. In a
+    table cell (``table``) each ``|`` is written ``\\|``: GitHub's tables split cells on a
+    pipe even inside a code span, and show ``\\|`` there as ``|``."""
     body = shown(text, limit) or " "
+    if table:
+        body = body.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if body.startswith(("`", " ")) or body.endswith(("`", " ")) else ""

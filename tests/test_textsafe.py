@@ -89,6 +89,17 @@ def test_markdown_code_span_holds_any_backticks(text: str) -> None:
     assert [t.type for t in tokens] == ["code_inline"] and tokens[0].content == text
 
 
+def test_a_code_span_in_a_table_cell_keeps_its_pipes_in_the_cell() -> None:
+    """GitHub's tables split on ``|`` even inside a code span; ``\\|`` stays in the cell."""
+    cell = textsafe.markdown_code("a|b`c", table=True)
+    table = f"| x | y |\n|---|---|\n| {cell} | z |\n"
+    tokens = MarkdownIt("commonmark").enable("table").parse(table)
+    cells = [t for t in tokens if t.type == "inline"]
+    assert [t.content for t in cells] == ["x", "y", "``a|b`c``", "z"]
+    code = cells[2].children or []
+    assert [(t.type, t.content) for t in code] == [("code_inline", "a|b`c")]
+
+
 def test_xml_holds_only_what_xml_can() -> None:
     element = ET.Element("x", value=textsafe.xml("a\x01\x08\x0b\x0c\ufffe\uffff]]>"))
     element.text = textsafe.xml("\x1b[31m<![CDATA[")

@@ -1,4 +1,5 @@
-"""Endpoint inputs: names, URLs, lists, stdin, HAR, pcap/pcapng, PCAPdroid CSV, zone files, dig.
+"""Endpoint inputs: names, URLs, lists, stdin, HAR, pcap/pcapng, PCAPdroid CSV, mitmproxy
+flow files, zone files, dig.
 
 ``read_targets(args)`` reads command-line targets; ``read_input(path, fmt)`` reads
 one file. ``READERS`` is the explicit registry of formats.
@@ -19,6 +20,7 @@ from residency.endpoints.errors import InputError, InputUnreadable, InvalidEntry
 from residency.endpoints.har import HarReader
 from residency.endpoints.interface import InputReader, ReadOptions, Targets
 from residency.endpoints.lists import ListReader
+from residency.endpoints.mitmflows import MitmFlowsReader
 from residency.endpoints.normalise import canonical_name, normalise_host
 from residency.endpoints.pcapdroid_csv import PcapdroidCsvReader
 from residency.endpoints.stream import iter_targets
@@ -52,6 +54,7 @@ READERS: dict[str, InputReader] = {
     "zone": ZoneReader(),
     "dig": DigReader(),
     "pcapdroid-csv": PcapdroidCsvReader(),
+    "mitmproxy": MitmFlowsReader(),
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 from residency.endpoints.capture.framing import is_capture
 from residency.endpoints.dig import looks_like_dig
+from residency.endpoints.mitmflows import looks_like_flows
 from residency.endpoints.pcapdroid_csv import looks_like_pcapdroid_csv
 
 _EXTENSIONS = {
@@ -19,6 +20,8 @@ _EXTENSIONS = {
     ".cap": "pcap",
     ".zone": "zone",
     ".dig": "dig",
+    ".mitm": "mitmproxy",
+    ".flows": "mitmproxy",
     ".txt": "list",
     ".list": "list",
 }
@@ -29,6 +32,8 @@ def detect_format(head: bytes, name: str = "") -> str:
     """The reader for an input, from its first bytes, then its file name."""
     if is_capture(head):
         return "pcap"
+    if looks_like_flows(head):
+        return "mitmproxy"
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if text.startswith("{"):
         return "har"

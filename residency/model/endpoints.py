@@ -15,6 +15,7 @@ class ObservedAddress:
     # Where a crawl saw it (empty otherwise): the page, the consent phase, first or third
     # party (by registrable domain) and what made the request (a script, the page parser).
     page: str = ""
+    page_title: str = ""  # the page's <title>, as the page wrote it
     phase: str = ""
     party: str = ""
     initiator: str = ""

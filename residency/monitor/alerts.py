@@ -21,7 +21,7 @@ import httpx
 
 from residency.drift import DriftEvent
 from residency.errors import ResidencyError
-from residency.monitor.webhook_http import bounded
+from residency.http import exchange_deadline
 from residency.store import Store
 from residency.store.alerts import DEFAULT_LEASE
 from residency.textsafe import slack as slack_text
@@ -96,7 +96,7 @@ class WebhookSink(AlertSink):
     receivers, ``{"text": "..."}``. One POST per ``send`` by default: the sender retries
     later with backoff (``attempts`` > 1 retries transport errors, 429 and 5xx here;
     other 4xx answers fail at once, retrying cannot help). Each exchange ends within
-    ``deadline`` seconds when the client is a ``webhook_http.deadline_client``."""
+    ``deadline`` seconds when the client is a ``residency.http.configured_client``."""
 
     def __init__(
         self,
@@ -146,7 +146,7 @@ class WebhookSink(AlertSink):
             if attempt:
                 self._sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                with bounded(self.deadline):
+                with exchange_deadline(self.deadline):
                     response = self._client.post(self.url, json=body)
             except httpx.HTTPError as err:
                 problem = f"{type(err).__name__}: {err}"

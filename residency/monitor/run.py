@@ -11,6 +11,7 @@ from pathlib import Path
 
 from residency.audit.assemble import Assembly, assemble
 from residency.audit.run import AuditRequest
+from residency.http import configured_client
 from residency.monitor.alert_formats import webhook_sink
 from residency.monitor.alerts import DEFAULT_DEADLINE, AlertSink, LogSink, WebhookSink
 from residency.monitor.audit import AuditorAudit
@@ -18,7 +19,6 @@ from residency.monitor.base import MonitorError
 from residency.monitor.loop import Monitor, MonitorStats, install_signal_handlers
 from residency.monitor.metrics import open_metrics
 from residency.monitor.targets import load_targets_file
-from residency.monitor.webhook_http import deadline_client
 from residency.store import Store, open_store
 from residency.store.alerts import DEFAULT_LEASE
 
@@ -75,7 +75,7 @@ def run_monitor(request: MonitorRequest) -> MonitorStats:
         stop_metrics()  # the metrics listener must not outlive a store that failed to open
         raise
     # The whole-exchange deadline binds; no single read may end the exchange before it.
-    client = deadline_client(timeout=request.alert_deadline)
+    client = configured_client(timeout=request.alert_deadline)
     alert_store: Store | None = None
     parts: Assembly | None = None
     try:

@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
+from residency.http import exchange_deadline
 from residency.monitor.alerts import AlertSink, deliver_channel
 from residency.monitor.schedule import backoff_delay
-from residency.monitor.webhook_http import bounded
 from residency.store import Store, StoreError
 from residency.store.alerts import DEFAULT_LEASE
 
@@ -117,7 +117,7 @@ class AlertSender:
             try:
                 # The whole chunk's exchange ends well inside the lease, so a claim is
                 # never taken over while its sender still waits for the answer.
-                with bounded(self.lease / 2, self.stop):
+                with exchange_deadline(self.lease / 2, cancel=self.stop):
                     count, problem = deliver_channel(
                         self.store,
                         sink,

@@ -1,5 +1,7 @@
-"""The crawl part of a report: endpoints by page and consent phase, first or third party,
-with the initiator as evidence (only for endpoints a ``--crawl`` observed)."""
+"""The crawl part of a report, defined once for every format: the endpoints a ``--crawl``
+observed, grouped by page and consent phase, each host marked first or third party (by
+registrable domain) with the initiator as evidence. Each formatter renders it (terminal,
+Markdown, HTML); the texts stay raw here and are escaped where they are shown."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from dataclasses import dataclass
 
 from residency.model import AuditResult
 from residency.report.common import endpoint_verdict, label
-from residency.textsafe import html as escape
+
+THIRD_PARTY = "third party"
+#: The heading every format gives the section.
+TITLE = "Crawl: by page and consent phase"
 
 
 @dataclass(frozen=True)
@@ -21,10 +26,42 @@ class CrawlSighting:
     ip: str
     initiator: str
     verdict: str
+    page_title: str = ""
+
+
+@dataclass(frozen=True)
+class CrawlGroup:
+    """The hosts one page contacted in one consent phase."""
+
+    page: str
+    title: str  # the page's <title> (untrusted), "" when none was read
+    phase: str
+    sightings: tuple[CrawlSighting, ...]
+
+    @property
+    def hosts(self) -> int:
+        return len({s.host for s in self.sightings})
+
+    @property
+    def third_party(self) -> int:
+        return len({s.host for s in self.sightings if s.party == THIRD_PARTY})
+
+    @property
+    def heading(self) -> str:
+        """ "5 hosts, 4 third party" (the page and phase are shown by each format)."""
+        return f"{self.hosts} host{'s' if self.hosts != 1 else ''}, {self.third_party} third party"
+
+
+@dataclass(frozen=True)
+class CrawlSection:
+    """Every page and phase of the crawl, in crawl order (before consent first)."""
+
+    groups: tuple[CrawlGroup, ...]
+    only_after_consent: frozenset[str]  # hosts no page contacted before consent
 
 
 def crawl_sightings(result: AuditResult) -> list[CrawlSighting]:
-    """Every crawl observation of the result, in the order the crawl made them."""
+    """Every crawl observation of the result, by page, before-consent phases first."""
     judged = result.policy is not None
     found = []
     for endpoint in result.endpoints:
@@ -40,6 +77,7 @@ def crawl_sightings(result: AuditResult) -> list[CrawlSighting]:
                         seen.ip,
                         seen.initiator,
                         verdict,
+                        seen.page_title,
                     )
                 )
     found.sort(key=lambda s: (s.page, not s.phase.startswith(("before", "no ")), s.host))
@@ -51,30 +89,23 @@ def only_after_consent(sightings: list[CrawlSighting]) -> set[str]:
     return {s.host for s in sightings if s.phase.startswith("after consent")} - before
 
 
-def crawl_html(result: AuditResult) -> str:
-    """``<h2>Crawl</h2>`` with one table per page and phase; "" when nothing was crawled."""
+def crawl_section(result: AuditResult) -> CrawlSection | None:
+    """The crawl section of ``result``, or None when nothing in it was crawled."""
     sightings = crawl_sightings(result)
     if not sightings:
-        return ""
-    late = only_after_consent(sightings)
-    blocks = []
+        return None
     groups: dict[tuple[str, str], list[CrawlSighting]] = {}
     for sighting in sightings:
         groups.setdefault((sighting.page, sighting.phase), []).append(sighting)
-    for (page, phase), members in groups.items():
-        rows = "".join(
-            f'<tr data-party="{escape(s.party)}"><td>{escape(s.verdict)}</td>'
-            f"<td>{escape(s.host)}"
-            + (" <b>only after consent</b>" if s.host in late else "")
-            + f"</td><td>{escape(s.party)}</td><td><code>{escape(s.ip)}</code></td>"
-            f"<td>{escape(s.initiator)}</td></tr>"
-            for s in members
-        )
-        third = sum(1 for s in members if s.party == "third party")
-        blocks.append(
-            f'<h3><code>{escape(page)}</code> <span class="muted">{escape(phase)}: '
-            f"{len(members)} hosts, {third} third party</span></h3>"
-            '<table class="crawl"><tr><th>verdict</th><th>host</th><th>party</th>'
-            f"<th>address connected</th><th>initiator</th></tr>{rows}</table>"
-        )
-    return f'<h2>Crawl: by page and consent phase</h2><div id="crawl">{"".join(blocks)}</div>'
+    return CrawlSection(
+        tuple(
+            CrawlGroup(
+                page,
+                next((s.page_title for s in members if s.page_title), ""),
+                phase,
+                tuple(members),
+            )
+            for (page, phase), members in groups.items()
+        ),
+        frozenset(only_after_consent(sightings)),
+    )

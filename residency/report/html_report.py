@@ -35,7 +35,8 @@ from residency.report.controller_text import (
     group_verdicts,
     registrant_text,
 )
-from residency.report.crawl_section import crawl_html
+from residency.report.crawl_section import TITLE as CRAWL_TITLE
+from residency.report.crawl_section import crawl_section
 from residency.report.world_map import Dot
 from residency.report.world_map import svg as map_svg
 from residency.textsafe import html as escape
@@ -282,6 +283,32 @@ def endpoint_html(endpoint: EndpointResult, judged: bool) -> str:
         f"<summary>{badge(verdict)} "
         f"{escape(name)}{extra}</summary>{''.join(lines)}</details>"
     )
+
+
+def crawl_html(result: AuditResult) -> str:
+    """The crawl section (report/crawl_section.py): one table per page and phase; "" when
+    nothing was crawled."""
+    section = crawl_section(result)
+    if section is None:
+        return ""
+    blocks = []
+    for group in section.groups:
+        rows = "".join(
+            f'<tr data-party="{escape(s.party)}"><td>{escape(s.verdict)}</td>'
+            f"<td>{escape(s.host)}"
+            + (" <b>only after consent</b>" if s.host in section.only_after_consent else "")
+            + f"</td><td>{escape(s.party)}</td><td><code>{escape(s.ip)}</code></td>"
+            f"<td>{escape(s.initiator)}</td></tr>"
+            for s in group.sightings
+        )
+        title = f" {escape(group.title)}" if group.title else ""
+        blocks.append(
+            f'<h3><code>{escape(group.page)}</code>{title} <span class="muted">'
+            f"{escape(group.phase)}: {escape(group.heading)}</span></h3>"
+            '<table class="crawl"><tr><th>verdict</th><th>host</th><th>party</th>'
+            f"<th>address connected</th><th>initiator</th></tr>{rows}</table>"
+        )
+    return f'<h2>{CRAWL_TITLE}</h2><div id="crawl">{"".join(blocks)}</div>'
 
 
 def groups_html(result: AuditResult) -> str:

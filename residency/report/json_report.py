@@ -158,7 +158,7 @@ def address_dict(facts: IpFacts, result: EndpointResult) -> dict[str, Any]:
 def observed_json(seen: ObservedAddress) -> dict[str, Any]:
     """An observed address; where a crawl or a phone capture saw it, only when it did."""
     found: dict[str, Any] = {"ip": seen.ip, "when": seen.when, "context": seen.context}
-    for key in ("page", "phase", "party", "initiator"):
+    for key in ("page", "page_title", "phase", "party", "initiator"):
         if getattr(seen, key):
             found[key] = getattr(seen, key)
     if seen.apps:

@@ -28,6 +28,8 @@ from residency.report.controller_text import (
     group_verdicts,
     registrant_text,
 )
+from residency.report.crawl_section import TITLE as CRAWL_TITLE
+from residency.report.crawl_section import crawl_section
 from residency.textsafe import LIMIT, markdown, markdown_code
 
 ICONS = {
@@ -69,6 +71,7 @@ class MarkdownFormatter:
             lines.append(self.row(endpoint, result.policy is not None))
         lines.append("")
         lines += self.groups(result)
+        lines += self.crawl(result)
         lines += self.details(order)
         if result.notes:
             lines += ["", "### Notes", ""]
@@ -132,6 +135,32 @@ class MarkdownFormatter:
                 members = ", ".join(markdown_code(h) for h in group.hosts[:6])
                 members += " …" if len(group.hosts) > 6 else ""
                 lines.append(f"- {mark}**{cell(group_text(group))}**: {members}")
+            lines.append("")
+        return lines
+
+    @staticmethod
+    def crawl(result: AuditResult) -> list[str]:
+        """The crawl section (report/crawl_section.py): a table per page and phase, URLs and
+        initiators in code spans."""
+        section = crawl_section(result)
+        if section is None:
+            return []
+        lines = [f"### {CRAWL_TITLE}", ""]
+        for group in section.groups:
+            title = f" {cell(group.title)}" if group.title else ""
+            lines += [
+                f"#### {markdown_code(group.page)}{title} — {cell(group.phase)}: {group.heading}",
+                "",
+                "| verdict | host | party | address connected | initiator |",
+                "|---|---|---|---|---|",
+            ]
+            for s in group.sightings:
+                late = " **only after consent**" if s.host in section.only_after_consent else ""
+                lines.append(
+                    f"| {ICONS[s.verdict]} {s.verdict} | {markdown_code(s.host)}{late} "
+                    f"| {cell(s.party or '–')} | {markdown_code(s.ip)} "
+                    f"| {markdown_code(s.initiator, table=True) if s.initiator else '–'} |"
+                )
             lines.append("")
         return lines
 

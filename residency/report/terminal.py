@@ -31,6 +31,8 @@ from residency.report.common import (
     vantage_comparison,
 )
 from residency.report.controller_text import controller_line, groups_block
+from residency.report.crawl_section import THIRD_PARTY, CrawlGroup, CrawlSection, crawl_section
+from residency.report.crawl_section import TITLE as CRAWL_TITLE
 from residency.report.findings import (
     ReasonGroup,
     controller_short,
@@ -319,6 +321,27 @@ def group_text(group: ReasonGroup, names: dict[str, str]) -> tuple[str, list[str
     return f"{title} —", items
 
 
+def wrapped(head: str, items: list[str], room: int, most: int = 3) -> list[str]:
+    """``head`` then ``items`` joined by spaces in lines of at most ``room`` cells; past
+    ``most`` lines the last one says how many items are left: "+12 more"."""
+    rows: list[list[str]] = [[end_cut(head, room)]]
+    for item in items:
+        piece = end_cut(item, room)
+        if cell_len(" ".join(rows[-1])) + 1 + cell_len(piece) <= room:
+            rows[-1].append(piece)
+        else:
+            rows.append([piece])
+    if len(rows) > most:
+        dropped = sum(len(row) for row in rows[most:])
+        rows = rows[:most]
+        last = rows[-1]
+        while len(last) > 1 and (cell_len(" ".join(last)) + len(f" +{dropped} more") > room):
+            last.pop()
+            dropped += 1
+        last.append(f"+{dropped} more")
+    return [" ".join(row) for row in rows]
+
+
 def group_lines(
     group: ReasonGroup, width: int, verdict_width: int, names: dict[str, str]
 ) -> list[Text]:
@@ -328,21 +351,7 @@ def group_lines(
     indent = verdict_width + len(GAP)
     room = width - indent
     head, items = group_text(group, names)
-    rows: list[list[str]] = [[end_cut(head, room)]]
-    for item in items:
-        piece = end_cut(item, room)
-        if cell_len(" ".join(rows[-1])) + 1 + cell_len(piece) <= room:
-            rows[-1].append(piece)
-        else:
-            rows.append([piece])
-    if len(rows) > 3:  # keep three lines; the last says how many endpoints are left
-        dropped = sum(len(row) for row in rows[3:])
-        rows = rows[:3]
-        while len(rows[2]) > 1 and (cell_len(" ".join(rows[2])) + len(f" +{dropped} more") > room):
-            rows[2].pop()
-            dropped += 1
-        rows[2].append(f"+{dropped} more")
-    texts = [" ".join(row) for row in rows]
+    texts = wrapped(head, items, room)
     out = []
     for index, text in enumerate(texts):
         printed = Text()
@@ -354,6 +363,60 @@ def group_lines(
         printed.append(text)
         out.append(printed)
     return out
+
+
+def crawl_head(group: CrawlGroup, width: int | None = None) -> str:
+    """ "https://shop.example/ "Shop" · no interaction: 5 hosts, 4 third party" (escaped);
+    in ``width`` cells the page and title are cut first, the phase and counts kept."""
+    title = f' "{plain(group.title)}"' if group.title else ""
+    page, rest = f"{plain(group.page)}{title}", f" · {plain(group.phase)}: {group.heading}"
+    if width is not None and cell_len(page + rest) > width:
+        page = end_cut(page, max(24, width - cell_len(rest)))
+        return end_cut(page + rest, width)
+    return page + rest
+
+
+def crawl_hosts(group: CrawlGroup, late: frozenset[str]) -> list[str]:
+    """A group's hosts, third party first: "third party: ads.example (FAIL, only after
+    consent)," ... "first party: www.shop.example" (escaped; items end with a separator)."""
+    parties: dict[str, dict[str, str]] = {}
+    for sighting in sorted(group.sightings, key=lambda s: s.party != THIRD_PARTY):
+        marks = [s for s in (sighting.verdict,) if s not in ("PASS", "NOT JUDGED")]
+        marks += ["only after consent"] if sighting.host in late else []
+        shown = plain(sighting.host) + (f" ({', '.join(marks)})" if marks else "")
+        parties.setdefault(plain(sighting.party or "party unknown"), {})[sighting.host] = shown
+    items: list[str] = []
+    for index, (party, hosts) in enumerate(parties.items()):
+        for position, shown in enumerate(hosts.values()):
+            last = position == len(hosts) - 1
+            end = "" if last and index == len(parties) - 1 else ";" if last else ","
+            items.append((f"{party}: " if position == 0 else "") + shown + end)
+    return items
+
+
+def crawl_lines(section: CrawlSection, width: int) -> list[Text]:
+    """The crawl section in the summary: per page and phase a line, then its hosts by party
+    (at most three lines each; -v shows every host with its address and initiator)."""
+    lines = [Text(""), Text(end_cut(f"{CRAWL_TITLE} (-v: addresses, initiators)", width))]
+    for group in section.groups:
+        lines.append(Text(crawl_head(group, width)))
+        items = crawl_hosts(group, section.only_after_consent)
+        lines += [Text(f"    {text}") for text in wrapped(items[0], items[1:], width - 4)]
+    return lines
+
+
+def crawl_footer(section: CrawlSection) -> list[str]:
+    """The crawl section under -v: every host of every page and phase with its verdict,
+    party, the address connected to and the initiator (untrusted; the footer escapes it)."""
+    lines = ["", CRAWL_TITLE]
+    for group in section.groups:
+        lines.append(crawl_head(group))
+        for s in group.sightings:
+            late = " (only after consent)" if s.host in section.only_after_consent else ""
+            lines.append(
+                f"  {s.verdict}  {s.host}{late}  {s.party}  {s.ip}  initiator {s.initiator or '-'}"
+            )
+    return lines
 
 
 def summary_notes(result: AuditResult, width: int) -> list[Text]:
@@ -455,6 +518,9 @@ class TerminalFormatter:
                 names = short_names([e.endpoint.display for e in result.endpoints], 24)
                 for group in groups:
                     lines += group_lines(group, width, max(verdict_width, 4), names)
+        crawl = crawl_section(result)
+        if crawl is not None:
+            lines += crawl_lines(crawl, width)
         notes = summary_notes(result, width)
         if notes:
             lines.append(Text(""))
@@ -504,6 +570,9 @@ class TerminalFormatter:
         if grouped:
             lines.append("")
             lines += grouped
+        crawl = crawl_section(result)
+        if crawl is not None:
+            lines += crawl_footer(crawl)
         if result.problems:
             lines.append("")
             lines += [f"input problem: {p}" for p in result.problems]

@@ -222,6 +222,7 @@ def test_a_crawl_becomes_one_endpoint_per_host_with_page_phase_and_party() -> No
     cdn = hosts["cdn.example.net"].observed
     assert [(o.ip, o.party, o.phase) for o in cdn] == [("192.0.2.2", "third party", BEFORE_CONSENT)]
     assert "2 requests (script, image)" in cdn[0].context
+    assert cdn[0].page_title == "Shop"  # the page's title, kept as evidence
     assert hosts["www.shop.example.com"].observed[0].party == "first party"
     assert hosts["blocked.example.net"].observed == ()
     problems = [(p.entry, p.origin, p.problem) for p in targets.problems]

@@ -78,7 +78,7 @@ def test_command_line_mixes_names_urls_files_and_bad_arguments(tmp_path: Path) -
 
 
 def test_every_reader_is_registered_under_its_own_name() -> None:
-    assert set(READERS) == {"list", "har", "pcap", "zone", "dig", "pcapdroid-csv"}
+    assert set(READERS) == {"list", "har", "pcap", "zone", "dig", "pcapdroid-csv", "mitmproxy"}
     for name, reader in READERS.items():
         assert reader.name == name
         assert reader.description
@@ -89,6 +89,8 @@ def test_formats_are_detected_by_content_then_name() -> None:
     assert detect_format(b"\x0a\x0d\x0d\x0arest") == "pcap"
     assert detect_format(b'\n  {"log": {}}', "x.txt") == "har"
     assert detect_format(b"; <<>> DiG 9.18 <<>> x\n") == "dig"
+    assert detect_format(b"1857:9:websocket;0:~8:response;") == "mitmproxy"
+    assert detect_format(b"", "flows.mitm") == "mitmproxy"
     assert detect_format(b"IPProto,SrcIP,SrcPort,DstIp,DstPort,UID,App\n") == "pcapdroid-csv"
     assert detect_format(b"IPProto,SrcIP,SrcPort,DstIp,DstPort,UID,App\n") == "pcapdroid-csv"
     assert detect_format(b"$ORIGIN example.com.\nwww A 192.0.2.1\n") == "zone"

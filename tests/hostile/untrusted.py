@@ -42,6 +42,7 @@ from residency.model import (
     InputProblem,
     IpFacts,
     Location,
+    ObservedAddress,
     Operator,
     Outcome,
     Place,
@@ -206,6 +207,21 @@ def _zone_id(text: str) -> tuple[EndpointResult | None, tuple[InputProblem, ...]
     return _endpoint(endpoint=endpoint), ()
 
 
+def _crawled(field: str, text: str) -> Endpoint:
+    """The endpoint as a crawl saw it, ``text`` as the page's URL, its title or the initiator
+    (a crawled page writes all three)."""
+    seen = ObservedAddress(
+        IP,
+        context="crawl",
+        page=text if field == "crawl-page" else f"https://{HOST}/",
+        page_title=text if field == "crawl-title" else "Shop",
+        phase="after consent (accept)",
+        party="third party",
+        initiator=text if field == "crawl-initiator" else f"script https://{HOST}/app.js",
+    )
+    return Endpoint(HOST, HOST, "crawl", observed=(seen,))
+
+
 def build(field: str, text: str) -> AuditResult:
     """The judged audit whose endpoint carries ``text`` in ``field``."""
     endpoints: list[EndpointResult] = []
@@ -239,6 +255,8 @@ def build(field: str, text: str) -> AuditResult:
     elif field == "zone-id":
         found, problems = _zone_id(text)
         endpoints += [found] if found else []
+    elif field.startswith("crawl-"):
+        endpoints.append(_endpoint(endpoint=_crawled(field, text)))
     elif field == "policy-strings":
         quoted = toml_string(text)
         policy_text = _POLICY.format(name=quoted, version=quoted, description=quoted)
@@ -275,6 +293,9 @@ FIELDS = (
     "cname-target",
     "zone-id",
     "policy-strings",
+    "crawl-page",
+    "crawl-title",
+    "crawl-initiator",
 )
 
 

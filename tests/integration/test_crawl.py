@@ -151,6 +151,7 @@ def test_the_audit_judges_the_addresses_the_browser_connected_to(
     assert tracker["phase"] == "after consent (accept)"
     assert tracker["party"] == "third party"
     assert endpoints["www.example.com"]["observed"][0]["party"] == "first party"
+    assert tracker["page_title"] == "Shop"  # the start page's <title>, kept as evidence
 
 
 def test_a_page_that_never_finishes_loading_is_cut_at_its_time_box(

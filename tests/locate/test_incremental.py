@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
-from residency.locate.index.build import compile_index
-from residency.locate.index.incremental import update_index
+from residency.locate.index.build import U64_MAX, combine_layers, compile_index, unique_rows
+from residency.locate.index.incremental import _distinct_keys, _splice_layers, update_index
 from residency.locate.index.specs import SourceSpec, build_layer, layer_plans
 from residency.locate.index.stamp import compile_stamp, merge_inputs_key
 from residency.locate.locator import Locator
@@ -175,3 +177,54 @@ def test_an_index_without_layer_keys_is_compiled_whole(tmp_path: Path) -> None:
     target = tmp_path / "compiled"
     compile_index([build_layer(p) for p in layer_plans(specs)], target, "old")  # no keys
     assert update_index(specs, target, "new", merge_inputs_key()) is None
+
+
+def _random_base(rng: random.Random, n: int, top: int) -> tuple[Any, Any, Any]:
+    starts = np.unique(np.array([0, *(rng.randrange(1, top) for _ in range(n))], np.uint64))
+    ends = np.empty(len(starts), np.uint64)
+    ends[:-1] = starts[1:] - np.uint64(1)
+    ends[-1] = np.uint64(top)
+    return starts, ends, np.array([rng.randrange(50) for _ in starts], np.int64)
+
+
+def _random_small_layer(rng: random.Random, top: int, count: int) -> tuple[Any, Any, Any]:
+    edges = sorted({rng.randrange(0, top + 1) for _ in range(2 * count)})
+    pairs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=False)]
+    first = np.array([a for a, _ in pairs], np.uint64)
+    last = np.array([b for _, b in pairs], np.uint64)
+    return first, last, np.array([rng.randrange(9) for _ in pairs], np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_splicing_small_layers_matches_combining_them(seed: int) -> None:
+    # the fast path of an import (a small geofeed cut into the old table without sorting
+    # it again) must give the boundaries and claims the generic combine gives
+    rng = random.Random(seed)
+    top = 10_000 if seed % 2 else int(U64_MAX)
+    base = _random_base(rng, 300, top)
+    layers = [_random_small_layer(rng, top, rng.randrange(0, 6)) for _ in range(1 + seed % 3)]
+    bounds, matrix = _splice_layers(base, layers, top)
+    want_bounds, want_matrix = combine_layers([base, *layers], top)
+    assert bounds.tolist() == want_bounds.tolist()
+    assert matrix.tolist() == want_matrix.tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_distinct_keys_ranks_rows_as_unique_rows_does(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(500):
+        touched = rng.random() < 0.1
+        rows.append(
+            [
+                0,
+                rng.randrange(40),
+                *((rng.randrange(-1, 4) if touched else -1) for _ in range(1 + seed % 2)),
+            ]
+        )
+    keys = np.array(rows, np.int64)
+    keys[:, 0] = keys[:, 1] >= 20  # the family follows the reduced id, as in a splice
+    got_rows, got_inverse = _distinct_keys(keys[:, 0], keys[:, 1], keys[:, 2:])
+    want_rows, want_inverse = unique_rows(keys)
+    assert got_rows.tolist() == want_rows.tolist()
+    assert got_inverse.tolist() == want_inverse.tolist()

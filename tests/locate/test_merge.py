@@ -557,3 +557,20 @@ def test_a_coin_flip_pattern_withholds_with_both_sides_named() -> None:
     assert loc.why.startswith("unknown, because the sources disagree: geoip:good says KR")
     assert f"{REG} says JP" in loc.why and "50.0% of 300 right" in loc.why
     assert "the answer would have been JP" in loc.why
+
+
+def test_a_lone_database_against_the_registry_country_is_a_split() -> None:
+    # GeoLite2 has no row (IPv6): DB-IP alone says NL, the registry country says DE. The
+    # registry never outvotes a database, and it cannot settle a split it is a party to
+    evidence = [geoip("geoip:a", "NL"), geoip(REG, "DE")]
+    loc = merge_facts("2001:db8::1", evidence, calibration=TIES).location
+    assert loc.place is None and loc.basis == "sources-disagree"
+    assert "geoip:a says NL" in loc.why and f"{REG} says DE" in loc.why
+    # two databases agreeing outweigh it; a database far more trusted does too
+    two = [geoip("geoip:a", "NL"), geoip("geoip:b", "NL"), geoip(REG, "DE")]
+    assert merge_facts("2001:db8::1", two, calibration=TIES).location.country == "NL"
+    weak_registry = replace(TIES, sources={**TIES.sources, REG: m(700, 1000)})
+    assert merge_facts("5.5.5.5", evidence, calibration=weak_registry).location.country == "NL"
+    # where they agree, the registry only confirms
+    same = [geoip("geoip:a", "NL"), geoip(REG, "NL")]
+    assert merge_facts("5.5.5.5", same, calibration=TIES).location.country == "NL"

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
+from residency.http import configured_client
 from residency.model import AuditResult
 from residency.monitor.alerts import WebhookSink
 from residency.monitor.base import Batch
 from residency.monitor.loop import Monitor, install_signal_handlers
-from residency.monitor.webhook_http import deadline_client
 from residency.store import open_store
 from tests.store.builders import Addr, Host, audit_result
 
@@ -68,7 +68,7 @@ def main() -> None:
         return audit_result(f"{args.worker}-{next(counter)}-{args.now}", args.now, hosts)
 
     store = open_store(args.db)
-    client = deadline_client(args.alert_deadline) if args.forever else httpx.Client(timeout=10.0)
+    client = configured_client(args.alert_deadline) if args.forever else httpx.Client(timeout=10.0)
     sinks = (
         [WebhookSink(args.webhook, client, deadline=args.alert_deadline)] if args.webhook else []
     )

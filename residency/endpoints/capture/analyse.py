@@ -51,6 +51,7 @@ _HTTP_METHODS = (
 _WELL_KNOWN = frozenset({80, 443, 853, 8080, 8443, 8000, 8888, 3128, 5228, 5223, 1883, 8883})
 MASK32 = 0xFFFFFFFF
 CLOSED_REMEMBERED = 8192
+TLS_FLOWS_REMEMBERED = 262144  # about 40 MB at most, only for captures holding TLS secrets
 # A, CNAME, AAAA, HTTPS, ANY: questions asked to reach a host (not PTR, MX, TXT...)
 _ADDRESS_QUERIES = frozenset({1, 5, 28, 65, 255})
 
@@ -149,6 +150,11 @@ class CaptureFindings:
     dns_responses: int = 0
     dns_failed: dict[str, int] = field(default_factory=dict)  # rcode name -> responses
     evicted: int = 0
+    # TLS connections (client, client port, server, server port) -> the app that opened
+    # them, kept only when the capture holds TLS secrets: names decrypted later (tshark)
+    # are matched to the connections this analysis read, and to their app
+    tls_flows: dict[tuple[str, int, str, int], str | None] = field(default_factory=dict)
+    tls_flows_full: bool = False
 
 
 def _is_unicast(ip: str) -> bool:
@@ -175,6 +181,9 @@ class CaptureAnalyser:
         # The app of the packet being read (PCAPdroid trailer or pcapng block), set by
         # the reader before each ``packet``; a flow keeps the app of its first packet.
         self.current_app: str | None = None
+        # Set by the reader once a Decryption Secrets Block was read (it precedes the
+        # packets it decrypts): from then on TLS connections are remembered.
+        self.keep_tls_flows = False
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -372,6 +381,8 @@ class CaptureAnalyser:
                 self._settle(flow)
                 return
             name = self._name(hello.server_name) if hello.server_name else None
+            if self.keep_tls_flows:
+                self._remember_tls(seg, flow.app)
             self._settle(flow, name, "TLS SNI" if name else "")
         elif data.startswith(_HTTP_METHODS):
             head_end = data.find(b"\r\n\r\n")
@@ -382,6 +393,13 @@ class CaptureAnalyser:
             self._settle(flow, name, "HTTP Host" if name else "")
         elif len(data) >= 8 or flow.client.full:
             self._settle(flow)
+
+    def _remember_tls(self, seg: Segment, app: str | None) -> None:
+        flows = self.findings.tls_flows
+        if len(flows) >= TLS_FLOWS_REMEMBERED:
+            self.findings.tls_flows_full = True
+            return
+        flows[(seg.src, seg.sport, seg.dst, seg.dport)] = app
 
     def _server_bytes(self, ts: float, flow: Flow, seg: Segment) -> None:
         stream = flow.server_stream

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from typing import BinaryIO
 
-from residency.endpoints.capture.analyse import CaptureAnalyser, CaptureFindings, iso
+from residency.endpoints.capture.analyse import CaptureAnalyser, CaptureFindings, Sighting, iso
 from residency.endpoints.capture.decode import (
     LINKTYPE_NAMES,
     SUPPORTED_LINKTYPES,
@@ -13,9 +15,11 @@ from residency.endpoints.capture.decode import (
 )
 from residency.endpoints.capture.framing import FramingReport, frames
 from residency.endpoints.capture.pcapdroid import AppAttribution
+from residency.endpoints.capture.tshark import Decrypted, decrypted_names
 from residency.endpoints.collect import EndpointCollector
-from residency.endpoints.errors import InputUnreadable
+from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
+from residency.endpoints.normalise import canonical_name
 from residency.model import Endpoint, ObservedAddress
 
 
@@ -37,6 +41,7 @@ def analyse_capture(
             # A pcapng file may mix interfaces: count and read on.
             unknown[linktype] = unknown.get(linktype, 0) + 1
             continue
+        analyser.keep_tls_flows = report.key_log_lines > 0
         app, frame = apps.packet(linktype, frame, report)
         if not apps.keeps(app):
             continue
@@ -53,12 +58,85 @@ def analyse_capture(
     return analyser.finish(), report, unknown
 
 
+def _observed(ip: str, how: str, sighting: Sighting) -> ObservedAddress:
+    times = "once" if sighting.count == 1 else f"{sighting.count} times"
+    ports = f" ({', '.join(sighting.ports)})" if sighting.ports else ""
+    by = f", by {', '.join(sighting.apps)}" if sighting.apps else ""
+    return ObservedAddress(
+        ip=ip,
+        when=iso(sighting.first),
+        context=f"pcap {how}: {times}{ports}{by}",
+        apps=tuple(sighting.apps),
+    )
+
+
+def _normal(address: str) -> str:
+    return ipaddress.ip_address(address).compressed if ":" in address else address
+
+
+def _decrypted_targets(
+    findings: CaptureFindings,
+    report: FramingReport,
+    decrypted: Decrypted,
+    origin: str,
+    collector: EndpointCollector,
+) -> None:
+    """The names tshark read inside decrypted TLS, as endpoints with the address connected
+    to (as SNI names are), each only for a TLS connection this reading kept (so ``--app``
+    holds); and one note saying what the secrets gave."""
+    secrets = f"{report.key_log_lines} TLS secrets in Decryption Secrets Blocks"
+    if decrypted.unread and not decrypted.names:
+        collector.note(
+            f"{origin}: {secrets}; the Host inside TLS was not read ({decrypted.unread}); "
+            "names are read from SNI and plain HTTP"
+        )
+        return
+    flows = {
+        (_normal(c), cport, _normal(s), sport): app
+        for (c, cport, s, sport), app in findings.tls_flows.items()
+    }
+    sightings: dict[tuple[str, str, str], Sighting] = {}
+    displays: dict[str, str] = {}
+    outside = 0
+    for found in decrypted.names:
+        key = (found.client, found.client_port, found.server, found.server_port)
+        if key not in flows:
+            outside += 1  # a connection --app left out, or one this reading never saw begin
+            continue
+        try:
+            name = canonical_name(found.raw)
+        except InvalidEntry as err:
+            collector.problem(found.raw[:80], origin, f"name in decrypted TLS: {err}")
+            continue
+        displays.setdefault(name, findings.displays.get(name, found.raw.rstrip(".")))
+        sighting = sightings.setdefault((name, found.server, found.how), Sighting(found.when))
+        sighting.add(found.when, f"tcp/{found.server_port}", flows[key])
+    for (name, ip, how), sighting in sightings.items():
+        collector.observe(name, displays[name], origin, _observed(ip, how, sighting))
+    text = f"{origin}: {secrets}; tshark read {len(displays)} name(s) inside decrypted TLS"
+    if decrypted.unread:
+        text += f" before it stopped ({decrypted.unread})"
+    if decrypted.truncated:
+        text += " (its output reached the cap; later requests were not read)"
+    if outside:
+        text += f"; {outside} request(s) on connections not audited here were left out"
+    if findings.tls_flows_full:
+        text += "; too many TLS connections to match them all"
+    if not decrypted.names:
+        text = (
+            f"{origin}: {secrets}; tshark decrypted no HTTP request with them (the secrets "
+            "match no connection, or the connections carried no HTTP)"
+        )
+    collector.note(text)
+
+
 def findings_targets(
     findings: CaptureFindings,
     report: FramingReport,
     unknown: dict[int, int],
     origin: str,
     attribution: AppAttribution | None = None,
+    decrypted: Decrypted | None = None,
 ) -> Targets:
     collector = EndpointCollector()
     if attribution is not None:
@@ -72,10 +150,7 @@ def findings_targets(
     for problem in report.block_problems[:20]:
         collector.problem(origin, origin, problem)
     if report.key_log_lines:
-        collector.note(
-            f"{origin}: {report.key_log_lines} TLS secrets in Decryption Secrets Blocks; "
-            "names are read from SNI and plain HTTP (decrypting with them is not done)"
-        )
+        _decrypted_targets(findings, report, decrypted or Decrypted(), origin, collector)
     if unknown and report.packets == sum(unknown.values()):
         kinds = ", ".join(f"{lt}" for lt in sorted(unknown))
         raise InputUnreadable(
@@ -84,15 +159,7 @@ def findings_targets(
     for name, display in findings.displays.items():
         collector.add(Endpoint(host=name, display=display, origin=origin))
     for (name, ip, how), sighting in findings.sightings.items():
-        times = "once" if sighting.count == 1 else f"{sighting.count} times"
-        ports = f" ({', '.join(sighting.ports)})" if sighting.ports else ""
-        by = f", by {', '.join(sighting.apps)}" if sighting.apps else ""
-        seen = ObservedAddress(
-            ip=ip,
-            when=iso(sighting.first),
-            context=f"pcap {how}: {times}{ports}{by}",
-            apps=tuple(sighting.apps),
-        )
+        seen = _observed(ip, how, sighting)
         if name:
             collector.observe(name, findings.displays.get(name, name), origin, seen)
         else:
@@ -135,4 +202,11 @@ class CaptureReader:
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
         attribution = AppAttribution(options.apps)
         findings, report, unknown = analyse_capture(stream, origin, options, attribution)
-        return findings_targets(findings, report, unknown, origin, attribution)
+        decrypted = None
+        if report.key_log_lines:
+            path = getattr(stream, "name", None)
+            if isinstance(path, str) and os.path.isfile(path):
+                decrypted = decrypted_names(path)
+            else:  # stdin, or a stream of the library's caller
+                decrypted = Decrypted(unread="the capture is not a file tshark can read")
+        return findings_targets(findings, report, unknown, origin, attribution, decrypted)

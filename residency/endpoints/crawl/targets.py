@@ -63,6 +63,7 @@ def crawl_targets(record: CrawlRecord) -> Targets:
             use = uses[key] = _Use(first=request.when)
         use.add(request)
     unconnected: dict[str, int] = {}
+    titles = {page.url: page.title for page in record.pages}
     for (host, address, page, phase), use in uses.items():
         endpoint = endpoints[host]
         if address is None:
@@ -87,6 +88,7 @@ def crawl_targets(record: CrawlRecord) -> Targets:
                         when=use.first,
                         context=context,
                         page=page,
+                        page_title=titles.get(page, ""),
                         phase=phase,
                         party=party,
                         initiator=shorten(use.initiator, 300),

@@ -25,10 +25,12 @@ from residency.locate.trust.calibration import (
     CALIBRATION_FILE,
     Calibration,
     Measured,
+    Tally,
+    country_of,
     shipped_calibration,
 )
 from residency.locate.trust.merge import GENERIC_FEEDS, claim_evidence, merge_facts, network_of
-from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.model import WITHHELD_BASIS, Evidence, EvidenceKind, IpFacts, Place
 from residency.timefmt import iso_day
 
 if TYPE_CHECKING:
@@ -38,15 +40,6 @@ if TYPE_CHECKING:
 MIRRORS = frozenset({"cloudip"})
 #: Layers whose place is not a provider's own statement about its prefixes.
 _NOT_TRUTH = GENERIC_FEEDS | MIRRORS
-#: The same place under two ISO 3166 codes: AWS writes Hong Kong as CN with CN-HK.
-_SAME_AS_SUBDIVISION = {"CN-HK": "HK", "CN-MO": "MO", "CN-TW": "TW"}
-
-
-def country_of(place: Place | None) -> str | None:
-    """The country for comparing answers (CN with subdivision CN-HK is HK)."""
-    if place is None:
-        return None
-    return _SAME_AS_SUBDIVISION.get(place.subdivision or "", place.country)
 
 
 @dataclass(frozen=True)
@@ -119,39 +112,6 @@ def sample_truth(
                     if truth:
                         out.append(Sample(ip, truth, ts.layer_id))
     return out
-
-
-@dataclass
-class Tally:
-    """Coverage, precision and confident-wrong of one answerer over samples."""
-
-    samples: int = 0
-    given: int = 0
-    right: int = 0
-    confident_wrong: int = 0
-    by_level: dict[str, list[int]] = field(default_factory=dict)  # level -> [right, given]
-
-    def add(self, facts: IpFacts | None, truth: str) -> None:
-        self.samples += 1
-        if facts is None or facts.location.place is None:
-            return
-        ok = country_of(facts.location.place) == truth
-        self.given += 1
-        self.right += ok
-        level = facts.location.confidence
-        row = self.by_level.setdefault(level.value, [0, 0])
-        row[0] += ok
-        row[1] += 1
-        if not ok and level is Confidence.HIGH:
-            self.confident_wrong += 1
-
-    @property
-    def coverage(self) -> float:
-        return self.given / self.samples if self.samples else 0.0
-
-    @property
-    def precision(self) -> float:
-        return self.right / self.given if self.given else 0.0
 
 
 @dataclass(frozen=True)
@@ -252,7 +212,7 @@ def measure(
             net = network_of(provider, registry, calibration)
             found = merged_cache[key] = (facts, net, counted)
         facts, net, counted = found
-        out.tally("merged", sample.truth_set).add(facts, sample.truth)
+        out.tally("merged", sample.truth_set).add_facts(facts, sample.truth)
         if counted.location.place is not None and counted.location.answer:
             ok = country_of(counted.location.place) == sample.truth
             _count(out.answers, counted.location.answer, net, ok)
@@ -284,7 +244,7 @@ def measure(
                         "", [*own, *asn_only], (), registry, None, calibration, family_
                     )
                     alone_cache[(combo, j)] = one
-                out.tally(layer.layer_id, sample.truth_set).add(one, sample.truth)
+                out.tally(layer.layer_id, sample.truth_set).add_facts(one, sample.truth)
     return out
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from residency import paths
 from residency.digest import sha256
 from residency.errors import ResidencyError
-from residency.model import Confidence
+from residency.model import Confidence, IpFacts, Place
 
 #: The file name, in the dataset folder (measured there) and in data/ (shipped default).
 CALIBRATION_FILE = "calibration.json"
@@ -45,7 +45,71 @@ ALL = "all"
 #: The kinds of network, from the provider registry's ``kind`` (data/providers.toml).
 NETWORK_CLASSES = ("hyperscaler", "hosting", "cdn", "platform", "access", "unlisted")
 _Z95 = 1.96
+#: The same place under two ISO 3166 codes: AWS writes Hong Kong as CN with CN-HK.
+_SAME_AS_SUBDIVISION = {"CN-HK": "HK", "CN-MO": "MO", "CN-TW": "TW"}
 _CLASS_OF_KIND = {"cloud": "hosting", "cdn": "cdn", "platform": "platform", "isp": "access"}
+
+
+def country_of(place: Place | None) -> str | None:
+    """The country for comparing answers (CN with subdivision CN-HK is HK)."""
+    if place is None:
+        return None
+    return _SAME_AS_SUBDIVISION.get(place.subdivision or "", place.country)
+
+
+@dataclass
+class Tally:
+    """Coverage, precision and wrong at ``high`` of one answerer over ground-truth
+    samples, with the share right at each confidence level (how every accuracy figure,
+    calibration's and the held-out one's, is counted)."""
+
+    samples: int = 0
+    given: int = 0
+    right: int = 0
+    wrong_high: int = 0
+    by_level: dict[str, list[int]] = field(default_factory=dict)  # level -> [right, given]
+
+    def add(self, answer: str | None, truth: str, level: Confidence | None = None) -> None:
+        """One sample: ``answer`` the country given (None: no place), ``level`` its
+        confidence where the answerer gives one."""
+        self.samples += 1
+        if answer is None:
+            return
+        ok = answer == truth
+        self.given += 1
+        self.right += ok
+        if level is not None:
+            row = self.by_level.setdefault(level.value, [0, 0])
+            row[0] += ok
+            row[1] += 1
+        if not ok and level is Confidence.HIGH:
+            self.wrong_high += 1
+
+    def add_facts(self, facts: IpFacts | None, truth: str) -> None:
+        """One merged answer (None: no answer at all)."""
+        if facts is None:
+            self.add(None, truth)
+        else:
+            self.add(country_of(facts.location.place), truth, facts.location.confidence)
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s counts to this one."""
+        self.samples += other.samples
+        self.given += other.given
+        self.right += other.right
+        self.wrong_high += other.wrong_high
+        for level, (r, g) in other.by_level.items():
+            row = self.by_level.setdefault(level, [0, 0])
+            row[0] += r
+            row[1] += g
+
+    @property
+    def coverage(self) -> float:
+        return self.given / self.samples if self.samples else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.given if self.given else 0.0
 
 
 class CalibrationError(ResidencyError):

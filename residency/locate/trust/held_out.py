@@ -9,11 +9,13 @@ specific row covering it.
 
 For each operator the calibration (the sources' shares right, the answer kinds' and the
 disagreement patterns' shares right) is counted on every *other* operator's addresses,
-and the operator's own addresses are then graded with it. The counts are additive, so
-each operator's own counts are subtracted from the totals rather than measured again;
-the merged answers that the answer and pattern tables count are merged once with the
-weights of all operators (a held-out operator still moves the weights the others were
-merged with, by its share of the samples, which is small).
+and the operator's own addresses are then graded with it. One operator's addresses are
+one policy seen many times, so in the tables that decide which answer to give (the
+sources' weights, the disagreement patterns) each operator counts at most OPERATOR_CAP
+addresses: a pattern right for one large operator is not trusted for the next. The
+merged answers that the answer and pattern tables count are merged again for each
+held-out operator, with the weights learnt without it, so nothing of the operator
+reaches its own grading.
 
 Figures are reported per class of network as the operator publishes it (cloud, hosting,
 access, CDN/anycast, other) and per address family.
@@ -27,14 +29,14 @@ import ipaddress
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from residency.datasets.anycast_table import DOCUMENTED_ANYCAST_LAYER
-from residency.locate.trust.calibration import ALL, Calibration, Measured
+from residency.locate.trust.calibration import ALL, Calibration, Measured, Tally, country_of
 from residency.locate.trust.merge import claim_evidence, merge_facts, network_of
-from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts, Place
+from residency.model import WITHHELD_BASIS, Confidence, Evidence, EvidenceKind, IpFacts
 
 if TYPE_CHECKING:
     from residency.locate.locator import Locator
@@ -47,11 +49,15 @@ REGISTRY_COUNTRY = "geoip:geo-whois-asn-country"
 #: right 90-99% of the time, so a few points between them say nothing about which one is
 #: right where they disagree (the shipped data/calibration.json carries the same).
 GEOIP_SPLIT = 0.1
+#: Which answer to give, and whether to give one, rests on the sources' weights and the
+#: disagreement patterns: those rows are capped, so that what one operator does decides
+#: nothing for the next. How sure an answer is (the answer kinds' levels) is a share of
+#: addresses, as a user reads it: those rows count every address.
+OPERATOR_CAP = 20
+CAPPED = frozenset({"sources", "patterns"})
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 #: Codes geofeeds use that name no country (RFC 8805 wants ISO 3166-1 alpha-2).
 _NOT_COUNTRIES = frozenset({"EU", "AP", "UK", "ZZ", "XX", "XK"})
-#: The same place under two ISO 3166 codes: AWS writes Hong Kong as CN with CN-HK.
-_SAME_AS_SUBDIVISION = {"CN-HK": "HK", "CN-MO": "MO", "CN-TW": "TW"}
 _EMBEDDED = (ipaddress.ip_network("::ffff:0:0/96"), ipaddress.ip_network("64:ff9b::/96"))
 
 #: The provider feeds in ../shared/data/feeds used as ground truth: (file, parser, class).
@@ -64,13 +70,6 @@ PROVIDER_FEEDS = (
     ("linode/linode-geofeed_2025-07-24.csv", "linode-geofeed", "hosting"),
     ("vultr/vultr-geofeed-constant-json_2024-04-18.json", "vultr-geofeed", "hosting"),
 )
-
-
-def country_of(place: Place | None) -> str | None:
-    """The country for comparing answers (CN with subdivision CN-HK is HK)."""
-    if place is None:
-        return None
-    return _SAME_AS_SUBDIVISION.get(place.subdivision or "", place.country)
 
 
 def corpus_class(operator_type: str) -> str:
@@ -248,40 +247,13 @@ def _count(table: Counts, name: str, net: str, ok: bool) -> None:
         row[1] += 1
 
 
-def _minus(total: Counts, own: Counts | None) -> dict[str, dict[str, Measured]]:
-    out: dict[str, dict[str, Measured]] = {}
-    for name, by_class in total.items():
-        for cls, (right, given) in by_class.items():
-            r, g = (own or {}).get(name, {}).get(cls, (0, 0))
-            if given - g > 0:
-                out.setdefault(name, {})[cls] = Measured(right - r, given - g)
-    return out
-
-
-@dataclass
-class Tally:
-    """Coverage, precision and wrong at high of one answerer over samples."""
-
-    samples: int = 0
-    given: int = 0
-    right: int = 0
-    wrong_high: int = 0
-
-    def add(self, answer: str | None, truth: str, level: Confidence | None = None) -> None:
-        self.samples += 1
-        if answer is None:
-            return
-        self.given += 1
-        self.right += answer == truth
-        self.wrong_high += answer != truth and level is Confidence.HIGH
-
-    @property
-    def coverage(self) -> float:
-        return self.given / self.samples if self.samples else 0.0
-
-    @property
-    def precision(self) -> float:
-        return self.right / self.given if self.given else 0.0
+def _measured(total: Counts) -> dict[str, dict[str, Measured]]:
+    """Counts as a calibration table's rows (rows with no sample left out)."""
+    return {
+        name: {cls: Measured(r, g) for cls, (r, g) in by_class.items() if g > 0}
+        for name, by_class in total.items()
+        if any(g > 0 for _, g in by_class.values())
+    }
 
 
 @dataclass
@@ -386,51 +358,101 @@ _PLACING = frozenset(
 
 @dataclass
 class OperatorCounts:
-    """Per-operator counts: the sources' claims, and the merged answers' kinds and patterns."""
+    """Per-operator counts: the sources' claims, and the merged answers' kinds and patterns
+    (merged with the weights of every operator: the in-sample tables). ``study`` and
+    ``nets`` let calibration_without merge the answers again without one operator."""
 
     sources: dict[str, Counts] = field(default_factory=dict)
     answers: dict[str, Counts] = field(default_factory=dict)
     patterns: dict[str, Counts] = field(default_factory=dict)
+    study: Study | None = None
+    #: combo -> the kind of network the merge sees there (calibration.NETWORK_CLASSES)
+    nets: dict[int, str] = field(default_factory=dict)
 
-    def total(self, what: str) -> Counts:
+    def total(self, what: str, skip: str | None = None) -> Counts:
+        """The counts of every operator but ``skip``; in the CAPPED tables each
+        operator's row counts at most OPERATOR_CAP addresses (its share right kept)."""
         out: Counts = {}
-        for per in getattr(self, what).values():
+        for operator, per in getattr(self, what).items():
+            if operator == skip:
+                continue
             for name, by_class in per.items():
                 for cls, (r, g) in by_class.items():
+                    if what in CAPPED:
+                        r, g = capped(r, g)
                     row = out.setdefault(name, {}).setdefault(cls, [0, 0])
                     row[0] += r
                     row[1] += g
         return out
 
 
-def count(study: Study, base: Calibration) -> OperatorCounts:
-    """Pass 1: every source's claims per operator; pass 2: the merged answers (weights of
-    pass 1 over all operators, nothing withheld) per operator."""
-    out = OperatorCounts()
-    nets: dict[int, str] = {}
-    for sample, combo in zip(study.samples, study.combos, strict=True):
-        net = nets.get(combo)
-        if net is None:
-            net = nets[combo] = study.network(combo, base)
-        evidence, _ = study.evidence(combo)
-        own = out.sources.setdefault(sample.operator, {})
-        for e in evidence:
-            if e.kind.value in _PLACING and e.place is not None and not e.anycast:
-                _count(own, e.source, net, country_of(e.place) == sample.truth)
-    weighted = replace(base, sources=_minus(out.total("sources"), None), withhold=False)
-    weighted = replace(weighted, answers={}, patterns={})
+def capped(right: int, given: int, cap: int | None = None) -> tuple[int, int]:
+    """One operator's count, at most ``cap`` (OPERATOR_CAP) addresses: the addresses of
+    one operator are one policy seen many times, not independent evidence, so a large
+    operator (Viasat's 1,158 sampled addresses) must not outvote twenty small ones."""
+    cap = OPERATOR_CAP if cap is None else cap
+    if given <= cap:
+        return right, given
+    return round(right * cap / given), cap
+
+
+def _weights(sources: dict[str, dict[str, Measured]], base: Calibration) -> Calibration:
+    """The vote of ``base`` with the sources' measured shares and nothing else measured
+    (no answer levels, no patterns, nothing withheld): how pass 2 merges."""
+    return Calibration(
+        sources=sources,
+        default_weight=base.default_weight,
+        hyperscalers=base.hyperscalers,
+        tie_breakers=frozenset({REGISTRY_COUNTRY}),
+        geoip_split=GEOIP_SPLIT,
+        withhold=False,
+    )
+
+
+def _answer_counts(
+    counts: OperatorCounts, weighted: Calibration, skip: str | None
+) -> dict[str, tuple[Counts, Counts]]:
+    """Pass 2: each operator's merged answers (but ``skip``'s) under ``weighted``, counted
+    by answer kind and by disagreement pattern: operator -> (answers, patterns)."""
+    study = counts.study
+    out: dict[str, tuple[Counts, Counts]] = {}
+    if study is None:
+        return out
     cache: dict[int, IpFacts] = {}
     for sample, combo in zip(study.samples, study.combos, strict=True):
+        if sample.operator == skip:
+            continue
         facts = cache.get(combo)
         if facts is None:
             facts = cache[combo] = study.merged(combo, weighted)
         loc = facts.location
         if loc.place is None or not loc.answer:
             continue
+        answers, patterns = out.setdefault(sample.operator, ({}, {}))
         ok = country_of(loc.place) == sample.truth
-        _count(out.answers.setdefault(sample.operator, {}), loc.answer, nets[combo], ok)
+        _count(answers, loc.answer, counts.nets[combo], ok)
         if loc.pattern:
-            _count(out.patterns.setdefault(sample.operator, {}), loc.pattern, nets[combo], ok)
+            _count(patterns, loc.pattern, counts.nets[combo], ok)
+    return out
+
+
+def count(study: Study, base: Calibration) -> OperatorCounts:
+    """Pass 1: every source's claims per operator; pass 2: the merged answers (weights of
+    pass 1 over all operators, nothing withheld) per operator."""
+    out = OperatorCounts(study=study)
+    for sample, combo in zip(study.samples, study.combos, strict=True):
+        net = out.nets.get(combo)
+        if net is None:
+            net = out.nets[combo] = study.network(combo, base)
+        evidence, _ = study.evidence(combo)
+        own = out.sources.setdefault(sample.operator, {})
+        for e in evidence:
+            if e.kind.value in _PLACING and e.place is not None and not e.anycast:
+                _count(own, e.source, net, country_of(e.place) == sample.truth)
+    weighted = _weights(_measured(out.total("sources")), base)
+    for operator, (answers, patterns) in _answer_counts(out, weighted, None).items():
+        out.answers[operator] = answers
+        out.patterns[operator] = patterns
     return out
 
 
@@ -440,16 +462,22 @@ def calibration_without(
     operator: str | None,
     provenance: Mapping[str, Any] = {},
 ) -> Calibration:
-    """The calibration measured on every operator but ``operator`` (None: all of them)."""
+    """The calibration measured on every operator but ``operator`` (None: all of them).
 
-    def held(what: str) -> dict[str, dict[str, Measured]]:
-        per = getattr(counts, what)
-        return _minus(counts.total(what), per.get(operator) if operator else None)
-
+    Nothing of ``operator`` reaches it: the sources' weights are counted without its
+    addresses, and the other operators' answers are merged again with those weights
+    before their kinds and patterns are counted."""
+    sources = _measured(counts.total("sources", skip=operator))
+    if operator is None:
+        answers, patterns = counts.total("answers"), counts.total("patterns")
+    else:
+        per = _answer_counts(counts, _weights(sources, base), operator)
+        answers = OperatorCounts(answers={k: a for k, (a, _) in per.items()}).total("answers")
+        patterns = OperatorCounts(patterns={k: p for k, (_, p) in per.items()}).total("patterns")
     return Calibration(
-        sources=held("sources"),
-        answers=held("answers"),
-        patterns=held("patterns"),
+        sources=sources,
+        answers=_measured(answers),
+        patterns=_measured(patterns),
         default_weight=base.default_weight,
         hyperscalers=base.hyperscalers,
         tie_breakers=frozenset({REGISTRY_COUNTRY}),

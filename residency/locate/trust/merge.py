@@ -379,11 +379,28 @@ def _tie_broken(
     of those close to the top that a tie-breaker (the registry country) says, when it
     is not weak and says one of them; else None (the sources disagree: splitting them by
     a few points of measured share would be a coin flip). A tie-breaker never brings a
-    country no voter said."""
+    country no voter said; where every voter says one country and a tie-breaker within
+    ``margin`` of their weight says another, it is None too (a split, not a verdict)."""
     if not tally:
         return None
     close = {c for c, score in tally if tally[0][1] - score <= margin}
     if len(close) == 1:
+        if (
+            margin > _TIE
+            and len(tally) == 1
+            and any(
+                e.place
+                and w >= WEAK_BELOW
+                and e.place.country != tally[0][0]
+                and tally[0][1] - w <= margin
+                for e, w in breaking
+            )
+        ):
+            # the voters agree and only the registry country, as trusted as they give or
+            # take the margin, says otherwise (one database against it, where the other
+            # has no row): a split the registry is a party to, so it cannot settle it,
+            # and it never outvotes the database either
+            return None
         return tally[0][0]
     said = {
         e.place.country
