@@ -53,6 +53,7 @@ TABLES = "control-tables"  # the run tracked control: shipped and entity tables 
 TLS = "tls"  # a TLS probe read a certificate
 RDAP = "rdap"  # the domain's registry answered (registrant named or redacted)
 POLICY = "policy"  # a policy judged the endpoint (its [controllers.known] table)
+GLEIF = "gleif"  # GLEIF's LEI records gave the ownership chain (--gleif)
 LOCATOR = "locator"  # the address datasets (always run; their updates are data updates)
 #: Evidence whose answers change with a data update (told apart in the event's detail).
 _DATA = frozenset({TABLES, LOCATOR})
@@ -114,13 +115,19 @@ def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
     return (True, None) if controller.parent_unknown else (False, None)
 
 
+def _from_gleif(controller: Controller | None) -> bool:
+    return controller is not None and any(
+        link.source.startswith("GLEIF ") for link in controller.parents
+    )
+
+
 def _parent_basis(result: EndpointResult) -> tuple[str, str]:
     controller = result.controller
     if controller is None or controller.entity is None:
         return "", ""
     if not controller.parents:
         return "", controller.parent_unknown
-    return _controller_source(controller), ""
+    return (GLEIF if _from_gleif(controller) else _controller_source(controller)), ""
 
 
 def _dpf(result: EndpointResult) -> tuple[bool, str | None]:
@@ -233,6 +240,8 @@ def endpoint_evidence(result: EndpointResult, ran: Iterable[str] = ()) -> list[s
         found.add(RDAP)
     if result.verdict is not None:
         found.add(POLICY)
+    if _from_gleif(result.controller):
+        found.add(GLEIF)
     if result.facts:
         found.add(LOCATOR)
     return sorted(found)
@@ -271,7 +280,7 @@ def control_record(
 
 
 #: Evidence that names a controller, best first (rank.py's order).
-_RANK = {TLS: 0, POLICY: 1, TABLES: 2, RDAP: 3, LOCATOR: 2}
+_RANK = {TLS: 0, POLICY: 1, GLEIF: 2, TABLES: 3, RDAP: 4, LOCATOR: 3}
 
 
 def hold_control(before: Mapping[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:

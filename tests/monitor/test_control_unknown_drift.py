@@ -214,3 +214,24 @@ def test_a_pass_without_the_evidence_holds_its_answer_for_the_next(tmp_path: Pat
         (DriftKind.CONTROLLER_CHANGED, "Acme GmbH (DE)", None),
     ]
     assert states == 3  # r2 and r3 share one state
+
+
+def test_gleif_on_in_one_pass_only_raises_nothing_about_the_parent() -> None:
+    """--gleif names the chain from LEI records; a pass without it (or where GLEIF did not
+    answer) falls back to the curated chain: that is configuration, not drift."""
+    gleif = result(
+        replace(
+            by_tables(),
+            parents=(OwnerLink("ACME HOLDINGS INC.", "US", "GLEIF LEI 5299 direct parent (x)"),),
+        )
+    )
+    assert changes(gleif, result(by_tables())) == []
+    assert changes(result(by_tables()), gleif) == []
+    other = result(
+        replace(
+            by_tables(),
+            parents=(OwnerLink("Other Parent SE", "DE", "GLEIF LEI 5299 direct parent (y)"),),
+        )
+    )
+    (change,) = changes(gleif, other)  # GLEIF in both passes: its answer changed
+    assert change.kind is DriftKind.PARENT_CHANGED
