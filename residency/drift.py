@@ -41,12 +41,13 @@ LOCATION_FIELDS = ("country", "subdivision", "city", "provider", "region", "asn"
 
 # ------------------------------------------------------------------ control fields
 #
-# The rule (docs/monitoring-ops.md#what-is-drift): a control field is compared when both
-# checks observed it. A value going to or from "unknown" is drift, with the reason, but
-# only when the evidence that gave the known value ran in the other check too: a check
-# that did not run that evidence (--probe off in one pass, a TLS handshake that failed,
-# --rdap off, another policy) says nothing about it, so flapping configuration raises
-# nothing. What ran is recorded beside the fields ("control_evidence" in the state).
+# The rule (docs/monitoring-ops.md, "Known, unknown, and evidence that did not run"): a
+# control field is compared when both checks observed it. A value going to or from
+# "unknown" is drift, with the reason, but only when the evidence that gave the known
+# value ran in the other check too: a check that did not run that evidence (--probe off
+# in one pass, a TLS handshake that failed, --rdap off, another policy) says nothing
+# about it, so flapping configuration raises nothing, and holds what it gave for the next
+# check that runs it. What ran is recorded beside the fields ("control_evidence").
 
 #: Evidence a check can run, as recorded in its state.
 TABLES = "control-tables"  # the run tracked control: shipped and entity tables in use
