@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import zlib
 from collections.abc import Iterable, Iterator
@@ -13,6 +14,7 @@ import ijson
 
 from residency.addresses import AddressError, parse_address
 from residency.endpoints.collect import EndpointCollector
+from residency.endpoints.crawl.har import crawl_record, written_by_crawl
 from residency.endpoints.detect import sniff
 from residency.endpoints.errors import InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
@@ -230,6 +232,9 @@ class HarReader:
     def read(self, stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
         # Streamed: a 300,000-entry HAR is folded entry by entry, never held whole.
         stream = _maybe_zlib(stream)
+        head, stream = sniff(stream)
+        if written_by_crawl(head):
+            return _read_crawl_har(stream, origin, options)
         pages: list[Any] = []
         seen = {"log": False}
         try:
@@ -243,6 +248,30 @@ class HarReader:
             raise InputUnreadable(
                 f"{origin}: HAR file is not JSON: {shorten(detail, 120)}"
             ) from None
+
+
+#: A HAR that ``residency crawl`` wrote is read whole (its crawl is bounded by
+#: ``--max-requests``: 5,000 requests make about 5 MB); a larger one is refused.
+MAX_CRAWL_HAR = 64 * 1024 * 1024
+
+
+def _read_crawl_har(stream: BinaryIO, origin: str, options: ReadOptions) -> Targets:
+    """A HAR from ``residency crawl``: the crawl it records (pages, consent phases, party,
+    initiator), or an ordinary HAR when its crawl fields do not hold together."""
+    data = stream.read(MAX_CRAWL_HAR + 1)
+    if len(data) > MAX_CRAWL_HAR:
+        raise InputUnreadable(f"{origin}: a crawl HAR over {MAX_CRAWL_HAR} bytes")
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as err:
+        detail = str(err).splitlines()[0] if str(err) else "nested too deeply"
+        raise InputUnreadable(f"{origin}: HAR file is not JSON: {shorten(detail, 120)}") from None
+    record = crawl_record(document)
+    if record is None:
+        return read_har(document, origin, options)
+    from residency.endpoints.crawl.targets import crawl_targets  # the crawler's own modules
+
+    return crawl_targets(record, har=origin)
 
 
 # Small chunks: depth is checked between them, so one chunk cannot nest far past the limit.

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from residency.addresses import AddressError, parse_address
 from residency.endpoints.collect import EndpointCollector
-from residency.endpoints.errors import InputUnreadable, InvalidEntry
+from residency.endpoints.errors import InputError, InputUnreadable, InvalidEntry
 from residency.endpoints.interface import ReadOptions, Targets
 from residency.endpoints.normalise import normalise_host
 from residency.model import ObservedAddress
@@ -43,8 +43,8 @@ def looks_like_flows(head: bytes) -> bool:
     return _FLOW_START.match(head) is not None
 
 
-class TnetstringError(ValueError):
-    """Not a tnetstring (``str`` says where and why)."""
+class TnetstringError(InputError):
+    """One flow is not a tnetstring (``str`` says where and why)."""
 
 
 def loads(data: bytes) -> Any:

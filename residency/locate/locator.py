@@ -222,7 +222,13 @@ class Locator:
 
         summary = self._summary()
         combos = self.combos(ips)
-        return Enrichment(ips=ips, combos=combos, summary=summary, facts_at=self.facts_at)
+        return Enrichment(
+            ips=ips,
+            combos=combos,
+            summary=summary,
+            facts_at=self.facts_at,
+            unallocated=_unallocated_mask(ips),
+        )
 
     def merge_all(self) -> None:
         """Merge every combination now (the summary bulk enrichment reads), not at first use."""
@@ -381,6 +387,30 @@ def load_subset(
     return Locator.load(
         directory, (), chosen, compiled_dir=directory / f"compiled-{key}", notify=notify
     )
+
+
+def _unallocated_mask(ips: Sequence[str]) -> Any:
+    """numpy bool per address: True for IPv6 space no registry has allocated; None when
+    no address is (the all-IPv4 common case costs one scan for ':')."""
+    import ipaddress
+
+    import numpy as np
+
+    from residency.locate.allocation import unallocated_reason
+
+    mask = None
+    for i, ip in enumerate(ips):
+        if ":" not in ip or embedded_ipv4_text(ip) is not None:
+            continue  # an embedded IPv4 address is answered for by that address
+        try:
+            address = ipaddress.IPv6Address(ip.split("%", 1)[0])
+        except ValueError:
+            continue
+        if unallocated_reason(address) is not None:
+            if mask is None:
+                mask = np.zeros(len(ips), dtype=bool)
+            mask[i] = True
+    return mask
 
 
 def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:

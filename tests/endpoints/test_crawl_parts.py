@@ -238,10 +238,37 @@ def test_a_crawl_written_as_har_reads_back_with_its_addresses(tmp_path: Path) ->
     import json
 
     path = tmp_path / "site.har"
-    path.write_text(json.dumps(crawl_har(RECORD)))
-    seen = {e.host: {o.ip for o in e.observed} for e in read_input(path).endpoints}
+    path.write_text(json.dumps(crawl_har(RECORD), indent=1))  # as `residency crawl -o` writes
+    targets = read_input(path)
+    seen = {e.host: {o.ip for o in e.observed} for e in targets.endpoints}
     assert seen["cdn.example.net"] == {"192.0.2.2"}
     assert seen["www.shop.example.com"] == {"192.0.2.1"}
+    # the crawl it records, as --crawl gave it: page, title, phase, party, initiator
+    direct = {e.host: e.observed for e in crawl_targets(RECORD).endpoints}
+    back = {e.host: e.observed for e in targets.endpoints}
+    assert {h: [replace(o, context="") for o in seen] for h, seen in back.items()} == {
+        h: [replace(o, context="") for o in seen] for h, seen in direct.items()
+    }
+    assert back["cdn.example.net"][0].page_title == "Shop"
+    # the crawl's own problems were reported when it ran: read back, they are notes
+    assert [p.entry for p in targets.problems] == ["ads.<script>.example.org"]  # not a name
+    assert any(
+        "the crawl reported: https://www.shop.example.com/old: TLS error" in n
+        for n in targets.notes
+    )
+
+
+def test_a_har_that_only_claims_to_be_a_crawl_is_read_as_any_har(tmp_path: Path) -> None:
+    import json
+
+    document = crawl_har(RECORD)
+    for entry in document["log"]["entries"]:
+        del entry["_phase"]  # not what residency crawl writes: an ordinary HAR
+    path = tmp_path / "claims.har"
+    path.write_text(json.dumps(document, indent=1))
+    targets = read_input(path)
+    assert {o.ip for e in targets.endpoints for o in e.observed} == {"192.0.2.1", "192.0.2.2"}
+    assert all(not o.page for e in targets.endpoints for o in e.observed)
 
 
 def test_the_html_report_shows_the_crawl_by_page_and_phase_escaped() -> None:
@@ -316,3 +343,37 @@ def test_after_a_crash_the_proxys_connections_keep_what_the_browser_never_report
         ("https://t.example.net:443/", "CONNECT", "connection", "refused"),
     ]
     assert all(i.initiator.startswith("seen by the proxy only") for i in added)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("[" * 100_000, "HAR file is not JSON"),
+        ('{"log": {"entries": [', "HAR file is not JSON"),
+    ],
+)
+def test_a_hostile_har_claiming_to_be_a_crawl_is_one_line(
+    tmp_path: Path, body: str, why: str
+) -> None:
+    from residency.endpoints.errors import InputUnreadable
+
+    path = tmp_path / "claims.har"
+    path.write_text('{"log": {"creator": {"name": "residency"}, "x": ' + body)
+    with pytest.raises(InputUnreadable, match=why) as caught:
+        read_input(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_crawl_har_over_its_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from residency.endpoints import har
+    from residency.endpoints.errors import InputUnreadable
+
+    monkeypatch.setattr(har, "MAX_CRAWL_HAR", 1000)
+    path = tmp_path / "big.har"
+    path.write_text(json.dumps(crawl_har(RECORD), indent=1))
+    with pytest.raises(InputUnreadable, match="a crawl HAR over 1000 bytes"):
+        read_input(path)

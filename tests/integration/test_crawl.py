@@ -228,6 +228,14 @@ def test_crawl_command_writes_a_har_that_audit_reads_back(
     seen = {e.host: {o.ip for o in e.observed} for e in targets.endpoints}
     for name in ("www.example.com", *THIRD_PARTIES):
         assert seen[name] == {NAMES[name]}
+    # read back, it is the crawl: each address with its page, title, phase and party
+    www = next(e for e in targets.endpoints if e.host == "www.example.com").observed[0]
+    assert (www.page, www.page_title, www.phase, www.party) == (
+        site.url("www.example.com"),
+        "Shop",
+        "no interaction",
+        "first party",
+    )
     document = json.loads(har.read_text())
     assert document["log"]["creator"]["name"] == "residency"
     assert {e["_phase"] for e in document["log"]["entries"]} == {"no interaction"}

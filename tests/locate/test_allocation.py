@@ -55,3 +55,21 @@ def test_the_locator_says_not_allocated(tmp_path: Path) -> None:
         assert facts.location.place is None
         assert "not allocated" in facts.location.why
     assert locator.locate("2a05:d018::1").routable
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data absent")
+def test_bulk_enrichment_columns_agree_with_the_facts(tmp_path: Path) -> None:
+    """The bulk columns (``residency ip --bulk``) read a per-combination summary; the
+    combination of unallocated space says routable, the columns must not."""
+    from residency.locate.index.summary import ROUTABLE
+
+    locator = Locator.load(tmp_path, sources=small_dataset(tmp_path), compiled_dir=tmp_path / "c")
+    ips = ["2b7c:c251::1", "2a05:d018::1", "13.228.0.1"]
+    enriched = locator.enrich(ips)
+    flags = enriched.column("flags")
+    assert enriched.summary.arrays["flags"][enriched.combos[0]] & ROUTABLE  # what it hides
+    assert not flags[0] & ROUTABLE
+    assert enriched.column("country")[0] == "" and enriched.column("asn")[0] == 0
+    assert flags[1] & ROUTABLE and flags[2] & ROUTABLE
+    assert enriched.column("country")[2] == locator.locate("13.228.0.1").location.country
+    assert [enriched.facts(i).routable for i in range(3)] == [bool(f & ROUTABLE) for f in flags]

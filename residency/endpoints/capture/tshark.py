@@ -10,7 +10,6 @@ fails, the result says why, and the capture is read as before (SNI and plain HTT
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import subprocess
 import threading
@@ -137,7 +136,6 @@ def decrypted_names(path: str, timeout: float | None = None, cap: int | None = N
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # never the terminal's signals; ended by its pid only
-            env={**os.environ, "LC_ALL": "C"},
         )
     except OSError as err:
         return Decrypted(unread=f"tshark could not start ({err.strerror or err})")

@@ -42,9 +42,11 @@ class _Use:
         return "; ".join(self.initiators)
 
 
-def crawl_targets(record: CrawlRecord) -> Targets:
-    """Endpoints from a crawl; its page problems become input problems of the crawl."""
-    origin = f"crawl {shorten(record.start_url, 120)}"
+def crawl_targets(record: CrawlRecord, har: str | None = None) -> Targets:
+    """Endpoints from a crawl; its page problems become input problems of the crawl. Read
+    back from the crawl's HAR file ``har``, the endpoints come from that file and the
+    crawl's problems, reported when it ran, are notes."""
+    origin = har or f"crawl {shorten(record.start_url, 120)}"
     collector = EndpointCollector()
     uses: dict[tuple[str, str | None, str, str], _Use] = {}
     endpoints: dict[str, Endpoint] = {}
@@ -97,6 +99,9 @@ def crawl_targets(record: CrawlRecord) -> Targets:
             )
         )
     for problem in record.problems:
+        if har is not None:
+            collector.note(f"{har}: the crawl reported: {problem}")
+            continue
         # "URL: what went wrong" (URLs hold no ": "); the page is the entry, not the start
         page, _, text = problem.partition(": ") if problem.startswith("http") else ("", "", "")
         collector.problem(page or record.start_url, "--crawl", text or problem)

@@ -159,6 +159,10 @@ class Enrichment:
     summary: Summary
     #: The full facts of (address, its combo id): the locator's, with evidence.
     facts_at: Callable[[str, int], IpFacts]
+    #: numpy bool per address: IPv6 space no registry has allocated, so not routable
+    #: whatever its combination says (GeoIP databases place unallocated space too);
+    #: None when there is none.
+    unallocated: Any = None
 
     def __len__(self) -> int:
         return len(self.ips)
@@ -168,6 +172,13 @@ class Enrichment:
         import numpy as np
 
         values = self.summary.arrays[name][self.combos]
+        if self.unallocated is not None:
+            # the answer ``facts(i)`` gives: not routable, no place, no network
+            values = values.copy()
+            if name == "flags":
+                values[self.unallocated] &= np.uint8(~(ROUTABLE | ANYCAST | CDN) & 0xFF)
+            else:
+                values[self.unallocated] = 0
         table = self.summary.tables.get(name)
         if table is None:
             return values
