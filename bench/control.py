@@ -184,8 +184,10 @@ def main() -> None:
     wall: dict[str, list[float]] = {"baseline": [], "control": []}
     with KnotServer(Path(tempfile.mkdtemp(prefix="residency-bench-")) / "knot", zones) as server:
         timed_audit(server.address, locator, hosts[:2000], None)  # warm up both sides
-        for _ in range(args.repeat):
-            for arm in ("baseline", "control"):
+        for repeat in range(args.repeat):
+            # ABBA: every other repeat runs the control arm first, so neither arm always
+            # runs second (after the other's report was freed) or first in a pair
+            for arm in ("baseline", "control")[:: 1 if repeat % 2 == 0 else -1]:
                 control = None
                 if arm == "control":
                     control = ControlEvidence(
@@ -209,13 +211,13 @@ def main() -> None:
             f"extra {1e6 * extra / args.names:.1f} µs/name = {100 * extra / base:.1f}% "
             "of the audit"
         )
-        # each repeat's pair ran back to back: the median of their ratios is steadier
-        # than best against best when the neighbours' load drifts during the run
+        # each repeat's pair ran back to back (in alternating order): the median of their
+        # ratios is steadier than best against best when the neighbours' load drifts
         paired = sorted(
             100 * (c - b) / b for b, c in zip(times["baseline"], times["control"], strict=True)
         )
         print(
-            f"  {label} per repeat (control vs the baseline just before it): "
+            f"  {label} per repeat (control vs the baseline run beside it): "
             + ", ".join(f"{r:+.1f}%" for r in paired)
             + f"; median {statistics.median(paired):+.1f}%"
         )

@@ -41,18 +41,20 @@ LOCATION_FIELDS = ("country", "subdivision", "city", "provider", "region", "asn"
 
 # ------------------------------------------------------------------ control fields
 #
-# The rule (docs/monitoring-ops.md#what-is-drift): a control field is compared when both
-# checks observed it. A value going to or from "unknown" is drift, with the reason, but
-# only when the evidence that gave the known value ran in the other check too: a check
-# that did not run that evidence (--probe off in one pass, a TLS handshake that failed,
-# --rdap off, another policy) says nothing about it, so flapping configuration raises
-# nothing. What ran is recorded beside the fields ("control_evidence" in the state).
+# The rule (docs/monitoring-ops.md, "Known, unknown, and evidence that did not run"): a
+# control field is compared when both checks observed it. A value going to or from
+# "unknown" is drift, with the reason, but only when the evidence that gave the known
+# value ran in the other check too: a check that did not run that evidence (--probe off
+# in one pass, a TLS handshake that failed, --rdap off, another policy) says nothing
+# about it, so flapping configuration raises nothing, and holds what it gave for the next
+# check that runs it. What ran is recorded beside the fields ("control_evidence").
 
 #: Evidence a check can run, as recorded in its state.
 TABLES = "control-tables"  # the run tracked control: shipped and entity tables in use
 TLS = "tls"  # a TLS probe read a certificate
 RDAP = "rdap"  # the domain's registry answered (registrant named or redacted)
 POLICY = "policy"  # a policy judged the endpoint (its [controllers.known] table)
+GLEIF = "gleif"  # GLEIF's LEI records gave the ownership chain (--gleif)
 LOCATOR = "locator"  # the address datasets (always run; their updates are data updates)
 #: Evidence whose answers change with a data update (told apart in the event's detail).
 _DATA = frozenset({TABLES, LOCATOR})
@@ -114,13 +116,19 @@ def _ultimate_parent(result: EndpointResult) -> tuple[bool, str | None]:
     return (True, None) if controller.parent_unknown else (False, None)
 
 
+def _from_gleif(controller: Controller | None) -> bool:
+    return controller is not None and any(
+        link.source.startswith("GLEIF ") for link in controller.parents
+    )
+
+
 def _parent_basis(result: EndpointResult) -> tuple[str, str]:
     controller = result.controller
     if controller is None or controller.entity is None:
         return "", ""
     if not controller.parents:
         return "", controller.parent_unknown
-    return _controller_source(controller), ""
+    return (GLEIF if _from_gleif(controller) else _controller_source(controller)), ""
 
 
 def _dpf(result: EndpointResult) -> tuple[bool, str | None]:
@@ -179,6 +187,10 @@ class ControlField:
     label: str  # how a change reads: "controller Acme (DE) -> Other (US)"
     read: Callable[[EndpointResult], tuple[bool, str | None]]
     basis: Callable[[EndpointResult], tuple[str, str]] | None = None
+    #: another field whose value a change names ("... status of Google LLC (US): ...")
+    about: str = ""
+    #: a change found after a data update is said to be one (the field is data's)
+    data: bool = False
 
 
 CONTROL_FIELDS: tuple[ControlField, ...] = (
@@ -200,9 +212,21 @@ CONTROL_FIELDS: tuple[ControlField, ...] = (
         lambda result: (TLS, ""),
     ),
     ControlField(
-        "operator", DriftKind.OPERATOR_CHANGED, "host operator", _operator, _operator_basis
+        "operator",
+        DriftKind.OPERATOR_CHANGED,
+        "host operator",
+        _operator,
+        _operator_basis,
+        data=True,
     ),
-    ControlField("dpf", DriftKind.DPF_CHANGED, "EU-US Data Privacy Framework status", _dpf),
+    ControlField(
+        "dpf",
+        DriftKind.DPF_CHANGED,
+        "EU-US Data Privacy Framework status",
+        _dpf,
+        about="controller",
+        data=True,
+    ),
 )
 
 
@@ -217,6 +241,8 @@ def endpoint_evidence(result: EndpointResult, ran: Iterable[str] = ()) -> list[s
         found.add(RDAP)
     if result.verdict is not None:
         found.add(POLICY)
+    if _from_gleif(result.controller):
+        found.add(GLEIF)
     if result.facts:
         found.add(LOCATOR)
     return sorted(found)
@@ -255,7 +281,7 @@ def control_record(
 
 
 #: Evidence that names a controller, best first (rank.py's order).
-_RANK = {TLS: 0, POLICY: 1, TABLES: 2, RDAP: 3, LOCATOR: 2}
+_RANK = {TLS: 0, POLICY: 1, GLEIF: 2, TABLES: 3, RDAP: 4, LOCATOR: 3}
 
 
 def hold_control(before: Mapping[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
@@ -315,14 +341,17 @@ def _control_changes(
         if a == b or not _comparable(name, a, b, old_ev, new_ev):
             continue
         sources = {(old_ev.get("from") or {}).get(name), (new_ev.get("from") or {}).get(name)}
-        by_data = name == "operator" or bool(sources & _DATA)
+        by_data = control.data or bool(sources & _DATA)
         why = " (after a data update)" if data_changed and by_data else ""
+        label = control.label
+        if control.about and (subject := new.get(control.about) or old.get(control.about)):
+            label = f"{label} of {subject}:"
         if a is not None and b is None and (new_ev.get("why") or {}).get(name):
-            detail = f"{control.label} no longer known (was {a}): {new_ev['why'][name]}"
+            detail = f"{label} no longer known (was {a}): {new_ev['why'][name]}"
         elif a is None and b is not None and (old_ev.get("why") or {}).get(name):
-            detail = f"{control.label} now known: {b} (was unknown: {old_ev['why'][name]})"
+            detail = f"{label} now known: {b} (was unknown: {old_ev['why'][name]})"
         else:
-            detail = f"{control.label} {a or 'unknown'} -> {b or 'unknown'}"
+            detail = f"{label} {a or 'unknown'} -> {b or 'unknown'}"
         changes.append(Change(control.kind, None, a, b, detail + why))
     return changes
 

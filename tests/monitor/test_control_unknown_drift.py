@@ -127,7 +127,10 @@ def test_leaving_the_dpf_list_is_drift_and_alerts_like_a_controller_change() -> 
     (change,) = changes(listed, gone, data_changed=True)
     assert change.kind is DriftKind.DPF_CHANGED
     assert (change.before, change.after) == ("listed", "not listed")
-    assert change.detail == "EU-US Data Privacy Framework status listed -> not listed"
+    assert change.detail == (
+        "EU-US Data Privacy Framework status of Google LLC (DE): listed -> not listed"
+        " (after a data update)"
+    )
     assert _SEVERITY[DriftKind.DPF_CHANGED] == _SEVERITY[DriftKind.CONTROLLER_CHANGED]
     # a new list version that still lists it is no change of state at all
     relisted = result(by_tables("Google LLC", dpf="listed (dpf-participants 2026-07-01: Google)"))
@@ -211,3 +214,24 @@ def test_a_pass_without_the_evidence_holds_its_answer_for_the_next(tmp_path: Pat
         (DriftKind.CONTROLLER_CHANGED, "Acme GmbH (DE)", None),
     ]
     assert states == 3  # r2 and r3 share one state
+
+
+def test_gleif_on_in_one_pass_only_raises_nothing_about_the_parent() -> None:
+    """--gleif names the chain from LEI records; a pass without it (or where GLEIF did not
+    answer) falls back to the curated chain: that is configuration, not drift."""
+    gleif = result(
+        replace(
+            by_tables(),
+            parents=(OwnerLink("ACME HOLDINGS INC.", "US", "GLEIF LEI 5299 direct parent (x)"),),
+        )
+    )
+    assert changes(gleif, result(by_tables())) == []
+    assert changes(result(by_tables()), gleif) == []
+    other = result(
+        replace(
+            by_tables(),
+            parents=(OwnerLink("Other Parent SE", "DE", "GLEIF LEI 5299 direct parent (y)"),),
+        )
+    )
+    (change,) = changes(gleif, other)  # GLEIF in both passes: its answer changed
+    assert change.kind is DriftKind.PARENT_CHANGED
