@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+import socket
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,26 @@ def stale_allowances(allowed: Mapping[tuple[str, str], str]) -> list[tuple[str, 
         for relative, text in allowed
         if text not in (PACKAGE / relative).read_text(encoding="utf-8")
     ]
+
+
+def accept_until(
+    listener: socket.socket,
+    stop: threading.Event,
+    handle: Callable[[socket.socket], None],
+    *,
+    threaded: bool = False,
+) -> None:
+    """A test server's accept loop: each connection to ``handle`` (on a thread of its own
+    when ``threaded``) until ``stop`` is set or the listener is closed. The listener needs
+    a timeout, so ``stop`` is looked at between connections."""
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        if threaded:
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+        else:
+            handle(conn)

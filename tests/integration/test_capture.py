@@ -24,7 +24,7 @@ from residency.demo.knot import free_port
 from residency.endpoints import ReadOptions, read_input
 from residency.endpoints.interface import Targets
 from tests.integration.dnsserver import KnotServer, Zone, zone
-from tests.support import require_binary, unavailable
+from tests.support import accept_until, require_binary, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -78,17 +78,14 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
 
 def _sink(listener: socket.socket, stop: threading.Event) -> None:
     listener.settimeout(0.2)
-    while not stop.is_set():
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        with conn:
-            conn.settimeout(1)
-            with contextlib.suppress(OSError):
-                conn.recv(4096)
+    accept_until(listener, stop, _take_and_close)
+
+
+def _take_and_close(conn: socket.socket) -> None:
+    with conn:
+        conn.settimeout(1)
+        with contextlib.suppress(OSError):
+            conn.recv(4096)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from residency.endpoints import read_input
 from tests.integration.test_capture import recording
 from tests.probe.certs import Authority, Pair
 from tests.probe.servers import answer, tls_server
-from tests.support import require_binary
+from tests.support import accept_until, require_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -66,18 +66,13 @@ def h2_server(pair: Pair) -> Iterator[int]:
                         h2c.send_headers(event.stream_id, [(":status", "204")], end_stream=True)
                 tls.sendall(h2c.data_to_send())
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(OSError, ssl.SSLError):  # the client hung up: the next
-                serve(conn)
+    def serve_quietly(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):  # the client hung up: the next
+            serve(conn)
 
-    thread = threading.Thread(target=loop, daemon=True)
+    thread = threading.Thread(
+        target=accept_until, args=(listener, stop, serve_quietly), daemon=True
+    )
     thread.start()
     try:
         yield listener.getsockname()[1]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tests.probe.certs import Pair
+from tests.support import accept_until
 
 Handler = Callable[[bytes], bytes]  # request head -> whole response
 
@@ -71,17 +72,9 @@ def tls_server(
         except (OSError, ssl.SSLError):
             pass  # the client hung up or refused our certificate: that is the test's point
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=loop, daemon=True)
+    thread = threading.Thread(
+        target=accept_until, args=(listener, stop, serve), kwargs={"threaded": True}, daemon=True
+    )
     thread.start()
     try:
         yield port

@@ -20,6 +20,7 @@ import pytest
 from residency.model import Confidence, Endpoint, EndpointResult, IpFacts, Location, ProbeResult
 from residency.probe import ConnectTo, Prober, ProbeSettings, http_edge
 from tests.probe.certs import Authority
+from tests.support import accept_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -72,17 +73,9 @@ def hostile(tmp_path: Path, behaviour: Behaviour) -> Iterator[int]:
         except (OSError, ssl.SSLError):
             pass
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=loop, daemon=True)
+    thread = threading.Thread(
+        target=accept_until, args=(listener, stop, serve), kwargs={"threaded": True}, daemon=True
+    )
     thread.start()
     try:
         yield listener.getsockname()[1]
