@@ -306,34 +306,17 @@ def test_after_a_crash_the_proxys_connections_keep_what_the_browser_never_report
             "http://www.example.com/crash", "GET", "document", recorder.page, "", "", "", False, ""
         )
     )
+
+    def http(host: str, path: str, second: int) -> Connection:
+        when = f"2026-12-07T00:00:0{second}Z"
+        return Connection(
+            host, 80, "127.0.0.1", when, "http", target=f"http://{host}{path}", method="GET"
+        )
+
     seen = [
-        Connection(
-            "www.example.com",
-            80,
-            "127.0.0.1",
-            "2026-12-07T00:00:00Z",
-            "http",
-            target="http://www.example.com/crash",
-            method="GET",
-        ),
-        Connection(
-            "static.example.com",
-            80,
-            "127.0.0.1",
-            "2026-12-07T00:00:01Z",
-            "http",
-            target="http://static.example.com/a.gif",
-            method="GET",
-        ),
-        Connection(
-            "static.example.com",
-            80,
-            "127.0.0.1",
-            "2026-12-07T00:00:01Z",
-            "http",
-            target="http://static.example.com/b.gif",
-            method="GET",
-        ),
+        http("www.example.com", "/crash", 0),  # the browser reported it
+        http("static.example.com", "/a.gif", 1),
+        http("static.example.com", "/b.gif", 1),  # the same host and port: kept once
         Connection("t.example.net", 443, None, "2026-12-07T00:00:02Z", "CONNECT", "refused"),
     ]
     _keep_proxy_only(recorder, seen, 0)
