@@ -533,18 +533,20 @@ def _http_host(head: bytes) -> str | None:
     if len(parts) >= 2:
         target = parts[1].decode("latin-1")
         if parts[0] == b"CONNECT":
-            return _strip_port(target)
+            return host_of_authority(target)
         if "://" in target:
             authority = target.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]
-            return _strip_port(authority)
+            return host_of_authority(authority)
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if sep and name.strip().lower() == b"host":
-            return _strip_port(value.strip().decode("latin-1"))
+            return host_of_authority(value.strip().decode("latin-1"))
     return None
 
 
-def _strip_port(authority: str) -> str | None:
+def host_of_authority(authority: str) -> str | None:
+    """The host of an HTTP Host, ``:authority`` or CONNECT target: its port and an IPv6
+    literal's brackets taken off; None when nothing is left."""
     if authority.startswith("["):
         return authority[1 : authority.find("]")] if "]" in authority else None
     host = authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from residency.endpoints.capture.analyse import host_of_authority
+
 #: How long tshark may take over one capture, and how much it may print.
 TIMEOUT = 120.0
 OUTPUT_CAP = 8 * 1024 * 1024
@@ -67,13 +69,6 @@ def _address(text: str) -> str | None:
         return None
 
 
-def _without_port(authority: str) -> str:
-    authority = authority.strip()
-    if authority.startswith("["):
-        return authority[1 : authority.find("]")] if "]" in authority else ""
-    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
-
-
 def parse_fields(text: str) -> list[DecryptedName]:
     """tshark's ``-T fields`` lines (``FIELDS``, tab-separated, several values of one field
     joined by spaces) -> names; a line that does not fit is skipped."""
@@ -92,7 +87,7 @@ def parse_fields(text: str) -> list[DecryptedName]:
             continue
         for values, how in ((hosts, HTTP_HOST), (authorities, H2_AUTHORITY)):
             for value in dict.fromkeys(values.split()):
-                raw = _without_port(value)
+                raw = host_of_authority(value.strip())
                 if raw:
                     found.append(
                         DecryptedName(raw, client, int(sport), server, int(dport), at, how)
