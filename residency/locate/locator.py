@@ -402,30 +402,21 @@ def load_subset(
 def _unallocated_mask(ips: Sequence[str]) -> Any:
     """numpy bool per address: True for IPv6 space no registry has allocated; None when
     no address is (the all-IPv4 common case costs one scan for ':')."""
-    import ipaddress
-
     import numpy as np
-
-    from residency.locate.allocation import unallocated_reason
 
     mask = None
     for i, ip in enumerate(ips):
         if ":" not in ip or embedded_ipv4_text(ip) is not None:
             continue  # an embedded IPv4 address is answered for by that address
-        try:
-            address = ipaddress.IPv6Address(ip.split("%", 1)[0])
-        except ValueError:
-            continue
-        if unallocated_reason(address) is not None:
+        if _unallocated(ip) is not None:
             if mask is None:
                 mask = np.zeros(len(ips), dtype=bool)
             mask[i] = True
     return mask
 
 
-def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:
-    """``facts``, or "not routable" when no RIR holds the IPv6 address (whatever a GeoIP
-    database says: it places unallocated space too)."""
+def _unallocated(ip: str) -> str | None:
+    """Why no RIR holds the IPv6 address ``ip``; None when one does, or it is not IPv6."""
     import ipaddress
 
     from residency.locate.allocation import unallocated_reason
@@ -433,6 +424,12 @@ def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:
     try:
         address = ipaddress.IPv6Address(ip.split("%", 1)[0])
     except ValueError:
-        return facts
-    reason = unallocated_reason(address)
+        return None
+    return unallocated_reason(address)
+
+
+def _allocated_or_not(facts: IpFacts, ip: str) -> IpFacts:
+    """``facts``, or "not routable" when no RIR holds the IPv6 address (whatever a GeoIP
+    database says: it places unallocated space too)."""
+    reason = _unallocated(ip)
     return facts if reason is None else not_routable(facts.ip or ip, reason)
